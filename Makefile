@@ -1,0 +1,88 @@
+# Polyvisor -- build, run, test.
+#   make          build everything into build/
+#   make deps     install missing Debian packages (root)
+#   make run      deps + build + start polyvisord on https://127.0.0.1:8443 (data in var/)
+#   make test     deps + build + unit tests (cmocka) + integration tests (pytest)
+#   make check    the same tests on an ASan+UBSan build, plus cppcheck
+#   make bench    benchmarks (tests/bench), figures into build/bench/
+BUILD    ?= build
+SANITIZE ?=
+CC       ?= cc
+PYTHON   ?= /usr/bin/python3
+
+WARN    = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+          -Wmissing-prototypes -Wvla
+PKGS    = libmicrohttpd sqlite3 jansson libsodium gnutls
+OPT     ?= -O2
+CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -I. -I$(BUILD)/gen $(SANITIZE) \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDFLAGS += $(SANITIZE)
+LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -ldl -lm
+
+DB_SRC      = $(wildcard db/*.c)
+SERVER_SRC  = $(wildcard server/*.c)
+SERVER_LIB  = $(filter-out server/main.c,$(SERVER_SRC))
+GEN_SRC     = $(BUILD)/gen/migrations.c $(BUILD)/gen/openapi.c
+UNIT_SRC    = $(wildcard tests/unit/test_*.c)
+
+DB_OBJ      = $(DB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
+SERVER_OBJ  = $(SERVER_LIB:%.c=$(BUILD)/%.o) $(BUILD)/gen/openapi.o
+UNIT_BIN    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+ADAPTERS    = $(BUILD)/adapters/test.so
+
+.PHONY: all deps run test unit integration check bench clean lint
+all: $(BUILD)/polyvisord $(ADAPTERS) $(UNIT_BIN)
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/gen/migrations.c: $(sort $(wildcard db/migrations/*.sql)) tools/embed.sh
+	@mkdir -p $(@D)
+	sh tools/embed.sh migrations $(sort $(wildcard db/migrations/*.sql)) > $@
+$(BUILD)/gen/openapi.c: server/openapi.json tools/embed.sh
+	@mkdir -p $(@D)
+	sh tools/embed.sh blob pv_openapi_json server/openapi.json > $@
+
+$(BUILD)/%.o: %.c $(wildcard */*.h adapters/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+$(BUILD)/polyvisord: $(BUILD)/server/main.o $(SERVER_OBJ) $(DB_OBJ)
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LIBS)
+
+$(BUILD)/adapters/test.so: adapters/test/test_adapter.c adapters/adapter.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(shell pkg-config --libs jansson) -lpthread
+
+# Unit tests link the module under test and whatever it needs.
+$(BUILD)/tests/%: tests/unit/%.c $(SERVER_OBJ) $(DB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ $(LIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; exit $$fail
+
+integration: all
+	POLYVISOR_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/integration
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+
+check: deps
+	@$(MAKE) --no-print-directory BUILD=build-san SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" OPT=-O1 unit integration
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
+	    --suppress=missingIncludeSystem -I. server db adapters
+
+run: deps all
+	@sh scripts/run.sh $(BUILD)
+
+bench: all
+	@sh scripts/deps.sh bench
+	@sh tests/bench/run.sh $(BUILD)
+
+clean:
+	rm -rf build build-san

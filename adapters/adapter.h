@@ -1,0 +1,238 @@
+/* adapter.h -- the plugin ABI between polyvisord and its hypervisor adapters.
+ *
+ * This is the only header that server/ and adapters/ share.  An adapter is a
+ * shared object in the adapter directory that exports one symbol,
+ * pv_adapter_entry(), returning a struct pv_adapter: a versioned table of
+ * function pointers in the manner of libvirt's virHypervisorDriver.  The
+ * daemon refuses a table whose `abi` differs from PV_ADAPTER_ABI, and answers
+ * a call whose capability bit is missing (or whose pointer is NULL) with the
+ * error `unsupported_by_backend` instead of calling it.
+ *
+ * Two decisions a newcomer must know:
+ *   - Calls are blocking and run on job worker threads (or on the
+ *     connection's watch thread).  A struct pv_conn is opaque to the daemon
+ *     and is used by one thread at a time, except watch(), which runs on its
+ *     own thread alongside the others: an adapter whose watch shares state
+ *     with its other calls locks that state itself.
+ *   - Adapters never touch the database.  They report what they see through
+ *     the struct pv_sink callbacks the daemon passes in; the daemon decides
+ *     what to store.  Strings passed to a sink are borrowed for the call only.
+ *
+ * Every function that can fail returns 0 or a negative PV_E* code and fills
+ * the struct pv_error it was given; that error travels unchanged to the API's
+ * error body, so `code` is a stable snake_case word and `message` says what
+ * went wrong in terms an operator understands.
+ */
+#ifndef PV_ADAPTER_H
+#define PV_ADAPTER_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define PV_ADAPTER_ABI 1
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* Return codes.  The stable string code in struct pv_error is what clients
+ * see; these numbers only tell the caller which class of failure it was and,
+ * in the daemon, which HTTP status fits. */
+enum pv_err {
+    PV_OK = 0,
+    PV_EINVAL = -1,       /* bad input: 400 */
+    PV_ENOTFOUND = -2,    /* 404 */
+    PV_ECONFLICT = -3,    /* state does not allow it: 409 */
+    PV_EAUTH = -4,        /* peer or user refused our credentials */
+    PV_EUNSUPPORTED = -5, /* backend cannot do this */
+    PV_EPEER = -6,        /* the peer answered with an error */
+    PV_EUNREACHABLE = -7, /* the peer did not answer */
+    PV_ECANCELLED = -8,   /* a cancel request stopped it */
+    PV_EINTERNAL = -9,    /* our bug or resource exhaustion */
+    PV_ETOOBIG = -10,     /* 413 */
+    PV_EFORBIDDEN = -11,  /* 403 */
+};
+
+struct pv_error {
+    int err;            /* enum pv_err */
+    char code[48];      /* stable snake_case, e.g. "vm_not_found" */
+    char message[384];  /* human readable, no secrets */
+};
+
+/* Fill *e (when e is not NULL) and return err, so a failure path reads
+ * `return pv_error_set(e, PV_EINVAL, "bad_memory", "memory_mb must be > 0");` */
+static inline int pv_error_set(struct pv_error *e, int err, const char *code,
+                               const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static inline int pv_error_set(struct pv_error *e, int err, const char *code,
+                               const char *fmt, ...)
+{
+    if (e) {
+        va_list ap;
+        e->err = err;
+        snprintf(e->code, sizeof e->code, "%s", code);
+        va_start(ap, fmt);
+        vsnprintf(e->message, sizeof e->message, fmt, ap);
+        va_end(ap);
+    }
+    return err;
+}
+
+static inline void pv_error_clear(struct pv_error *e)
+{
+    if (e) {
+        e->err = 0;
+        e->code[0] = '\0';
+        e->message[0] = '\0';
+    }
+}
+
+/* ---- what an adapter reports ------------------------------------------- */
+
+enum pv_power_state {
+    PV_POWER_UNKNOWN = 0,
+    PV_POWER_RUNNING,
+    PV_POWER_STOPPED,
+    PV_POWER_PAUSED,
+    PV_POWER_SAVED,
+};
+
+enum pv_host_state {
+    PV_HOST_CONNECTED = 0,
+    PV_HOST_DISCONNECTED,
+    PV_HOST_MAINTENANCE,
+    PV_HOST_FAILED,
+};
+
+struct pv_cluster_info {
+    const char *native_id;
+    const char *name;
+};
+
+struct pv_host_info {
+    const char *native_id;
+    const char *name;
+    const char *cluster_native_id;  /* NULL when standalone */
+    enum pv_host_state state;
+    int cpu_cores;
+    int cpu_mhz;
+    int64_t memory_mb;
+    int64_t memory_used_mb;
+    double cpu_usage_pct;
+    const char *facts_json;         /* vendor detail as a JSON object, or NULL */
+};
+
+struct pv_vm_info {
+    const char *native_id;          /* libvirt UUID, vSphere MoRef, Hyper-V GUID */
+    const char *name;
+    const char *host_native_id;     /* NULL when not placed */
+    enum pv_power_state power_state;
+    int vcpus;
+    int64_t memory_mb;
+    int paravirtual;                /* 1 yes, 0 no, -1 unknown */
+    const char *disks_json;         /* JSON array, or NULL */
+    const char *nics_json;          /* JSON array, or NULL */
+    const char *vendor_json;        /* JSON object of vendor detail, or NULL */
+};
+
+/* The daemon's callbacks.  Calls may come from any adapter thread; the
+ * daemon serialises what it needs.  progress() and cancelled() concern the
+ * job on whose behalf the adapter call was made and are no-ops elsewhere. */
+struct pv_sink {
+    void *ctx;
+    void (*cluster)(void *ctx, const struct pv_cluster_info *c);
+    void (*host)(void *ctx, const struct pv_host_info *h);
+    void (*vm)(void *ctx, const struct pv_vm_info *vm);      /* added or changed */
+    void (*vm_gone)(void *ctx, const char *native_id);
+    void (*progress)(void *ctx, int percent, const char *detail);
+    int (*cancelled)(void *ctx);                             /* 1 when asked to stop */
+};
+
+/* ---- what the daemon asks for ------------------------------------------ */
+
+/* Capability bits. */
+#define PV_CAP_SYNC          (1ull << 0)
+#define PV_CAP_EVENTS        (1ull << 1)  /* watch() delivers changes */
+#define PV_CAP_CREATE        (1ull << 2)
+#define PV_CAP_DELETE        (1ull << 3)
+#define PV_CAP_POWER         (1ull << 4)  /* start, poweroff, reboot */
+#define PV_CAP_SHUTDOWN      (1ull << 5)  /* graceful guest shutdown */
+#define PV_CAP_PAUSE         (1ull << 6)
+#define PV_CAP_SAVE          (1ull << 7)  /* save/restore running state */
+#define PV_CAP_LIVE_MIGRATE  (1ull << 8)
+#define PV_CAP_QUICK_MIGRATE (1ull << 9)
+#define PV_CAP_CLONE         (1ull << 10)
+#define PV_CAP_STATS         (1ull << 11)
+#define PV_CAP_CONSOLE       (1ull << 12)
+#define PV_CAP_MAINTENANCE   (1ull << 13)
+
+struct pv_conn_params {
+    const char *url;
+    const char *username;   /* NULL when the type takes a token */
+    const char *password;   /* borrowed; never log it */
+    const char *token;      /* borrowed; never log it */
+    int insecure;           /* skip TLS verification: only when the user said so */
+    const char *ca_file;    /* NULL: system CAs */
+    int timeout_ms;         /* per request */
+};
+
+struct pv_vm_spec {
+    const char *name;
+    int vcpus;
+    int64_t memory_mb;
+    int paravirtual;
+    const char *disks_json; /* JSON array or NULL */
+    const char *nics_json;  /* JSON array or NULL */
+};
+
+enum pv_vm_action {
+    PV_ACT_START = 0,
+    PV_ACT_SHUTDOWN,
+    PV_ACT_POWEROFF,
+    PV_ACT_REBOOT,
+    PV_ACT_PAUSE,
+    PV_ACT_RESUME,
+    PV_ACT_SAVE,
+    PV_ACT_DELETE,
+};
+
+enum pv_migrate_mode {
+    PV_MIGRATE_LIVE = 0,
+    PV_MIGRATE_QUICK,
+};
+
+struct pv_conn;  /* opaque, the adapter's own */
+
+struct pv_adapter {
+    uint32_t abi;           /* PV_ADAPTER_ABI */
+    const char *name;       /* connection type it serves: "kvm", "vcenter", "hyperv" */
+    const char *version;
+    uint64_t caps;          /* PV_CAP_* */
+
+    int (*open)(const struct pv_conn_params *p, struct pv_conn **out, struct pv_error *err);
+    void (*close)(struct pv_conn *c);
+    /* Report every cluster, host and VM the endpoint has. */
+    int (*sync)(struct pv_conn *c, const struct pv_sink *s, struct pv_error *err);
+    /* Wait up to timeout_ms for changes and report them; return 0 on
+     * timeout too.  An error means the endpoint is unreachable. */
+    int (*watch)(struct pv_conn *c, const struct pv_sink *s, int timeout_ms, struct pv_error *err);
+    /* Create on host_native_id (NULL: the endpoint chooses); *native_id is
+     * malloc'd, the caller frees it. */
+    int (*vm_create)(struct pv_conn *c, const char *host_native_id, const struct pv_vm_spec *spec,
+                     const struct pv_sink *s, char **native_id, struct pv_error *err);
+    int (*vm_action)(struct pv_conn *c, const char *vm_native_id, enum pv_vm_action a,
+                     const struct pv_sink *s, struct pv_error *err);
+    /* Between two connections of the same adapter, or inside one (from == to). */
+    int (*vm_migrate)(struct pv_conn *from, const char *vm_native_id, struct pv_conn *to,
+                      const char *host_native_id, enum pv_migrate_mode mode,
+                      const struct pv_sink *s, struct pv_error *err);
+    /* Report one VM's current state through s->vm (or s->vm_gone). */
+    int (*vm_refresh)(struct pv_conn *c, const char *vm_native_id, const struct pv_sink *s,
+                      struct pv_error *err);
+};
+
+/* The one symbol a plugin exports. */
+typedef const struct pv_adapter *(*pv_adapter_entry_fn)(void);
+const struct pv_adapter *pv_adapter_entry(void);
+
+#endif

@@ -1,0 +1,135 @@
+/* collections.c -- the field tables of every API collection: each API field
+ * name, the column behind it, its type, and whether it may be filtered and
+ * sorted on.  This table is the whole mapping between the API's shape and the
+ * schema; secrets (connections.secret, password hashes) are simply absent. */
+#include "db.h"
+
+#define F PV_FIELD_FILTER
+#define S PV_FIELD_SORT
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct pv_field vm_fields[] = {
+    {"id", "id", PV_VT_TEXT, F | S},
+    {"name", "name", PV_VT_TEXT, F | S},
+    {"host_id", "host_id", PV_VT_TEXT, F},
+    {"connection_id", "connection_id", PV_VT_TEXT, F},
+    {"vendor", "vendor", PV_VT_TEXT, F | S},
+    {"native_id", "native_id", PV_VT_TEXT, F},
+    {"power_state", "power_state", PV_VT_TEXT, F | S},
+    {"vcpus", "vcpus", PV_VT_INT, F | S},
+    {"memory_mb", "memory_mb", PV_VT_INT, F | S},
+    {"paravirtual", "paravirtual", PV_VT_BOOL, F},
+    {"ha", "ha", PV_VT_TEXT, F | S},
+    {"tags", "tags", PV_VT_JSON, F},
+    {"disks", "disks", PV_VT_JSON, 0},
+    {"nics", "nics", PV_VT_JSON, 0},
+    {"vendor_detail", "vendor_detail", PV_VT_JSON, 0},
+    {"source", "source", PV_VT_TEXT, F},
+    {"observed_at", "observed_at", PV_VT_TEXT, F | S},
+};
+const struct pv_collection pv_coll_vms = {"vms", "vms", vm_fields, N(vm_fields), "name"};
+
+static const struct pv_field host_fields[] = {
+    {"id", "id", PV_VT_TEXT, F | S},
+    {"name", "name", PV_VT_TEXT, F | S},
+    {"vendor", "vendor", PV_VT_TEXT, F | S},
+    {"connection_id", "connection_id", PV_VT_TEXT, F},
+    {"cluster_id", "cluster_id", PV_VT_TEXT, F},
+    {"host_group_id", "host_group_id", PV_VT_TEXT, F},
+    {"native_id", "native_id", PV_VT_TEXT, F},
+    {"state", "state", PV_VT_TEXT, F | S},
+    {"cpu_cores", "cpu_cores", PV_VT_INT, F | S},
+    {"cpu_mhz", "cpu_mhz", PV_VT_INT, F | S},
+    {"memory_mb", "memory_mb", PV_VT_INT, F | S},
+    {"memory_used_mb", "memory_used_mb", PV_VT_INT, F | S},
+    {"cpu_usage_pct", "cpu_usage_pct", PV_VT_REAL, F | S},
+    {"facts", "facts", PV_VT_JSON, 0},
+    {"source", "source", PV_VT_TEXT, F},
+    {"observed_at", "observed_at", PV_VT_TEXT, F | S},
+};
+const struct pv_collection pv_coll_hosts = {"hosts", "hosts", host_fields, N(host_fields), "name"};
+
+static const struct pv_field cluster_fields[] = {
+    {"id", "id", PV_VT_TEXT, F | S},
+    {"name", "name", PV_VT_TEXT, F | S},
+    {"connection_id", "connection_id", PV_VT_TEXT, F},
+    {"native_id", "native_id", PV_VT_TEXT, F},
+    {"vendor", "vendor", PV_VT_TEXT, F | S},
+    {"host_group_id", "host_group_id", PV_VT_TEXT, F},
+    {"observed_at", "observed_at", PV_VT_TEXT, F | S},
+};
+const struct pv_collection pv_coll_clusters = {"clusters", "clusters", cluster_fields,
+                                               N(cluster_fields), "name"};
+
+static const struct pv_field connection_fields[] = {
+    {"id", "id", PV_VT_TEXT, F | S},
+    {"type", "type", PV_VT_TEXT, F | S},
+    {"name", "name", PV_VT_TEXT, F | S},
+    {"url", "url", PV_VT_TEXT, F | S},
+    {"username", "username", PV_VT_TEXT, F},
+    {"insecure", "insecure", PV_VT_BOOL, F},
+    {"state", "state", PV_VT_TEXT, F | S},
+    {"last_error", "last_error", PV_VT_TEXT, F},
+    {"observed_at", "observed_at", PV_VT_TEXT, F},
+    {"created_at", "created_at", PV_VT_TEXT, F | S},
+};
+const struct pv_collection pv_coll_connections = {"connections", "connections", connection_fields,
+                                                  N(connection_fields), "created_at"};
+
+static const struct pv_field host_group_fields[] = {
+    {"id", "id", PV_VT_TEXT, F | S},
+    {"name", "name", PV_VT_TEXT, F | S},
+    {"parent_id", "parent_id", PV_VT_TEXT, F},
+    {"description", "description", PV_VT_TEXT, F},
+    {"policy", "policy", PV_VT_JSON, 0},
+    {"created_at", "created_at", PV_VT_TEXT, F | S},
+};
+const struct pv_collection pv_coll_host_groups = {"host_groups", "host_groups", host_group_fields,
+                                                  N(host_group_fields), "name"};
+
+static const struct pv_field job_fields[] = {
+    {"id", "id", PV_VT_TEXT, F | S},
+    {"kind", "kind", PV_VT_TEXT, F | S},
+    {"target_type", "target_type", PV_VT_TEXT, F},
+    {"target_id", "target_id", PV_VT_TEXT, F},
+    {"state", "state", PV_VT_TEXT, F | S},
+    {"progress", "progress", PV_VT_INT, F | S},
+    {"params", "params", PV_VT_JSON, 0},
+    {"result", "result", PV_VT_JSON, 0},
+    {"error_code", "error_code", PV_VT_TEXT, F},
+    {"error_message", "error_message", PV_VT_TEXT, 0},
+    {"created_by", "created_by", PV_VT_TEXT, F},
+    {"created_at", "created_at", PV_VT_TEXT, F | S},
+    {"started_at", "started_at", PV_VT_TEXT, F},
+    {"finished_at", "finished_at", PV_VT_TEXT, F},
+};
+const struct pv_collection pv_coll_jobs = {"jobs", "jobs", job_fields, N(job_fields),
+                                           "-created_at"};
+
+static const struct pv_field event_fields[] = {
+    {"id", "id", PV_VT_TEXT, F | S},
+    {"time", "time", PV_VT_TEXT, F | S},
+    {"object_type", "object_type", PV_VT_TEXT, F},
+    {"object_id", "object_id", PV_VT_TEXT, F},
+    {"severity", "severity", PV_VT_TEXT, F | S},
+    {"message", "message", PV_VT_TEXT, F},
+    {"actor", "actor", PV_VT_TEXT, F},
+};
+const struct pv_collection pv_coll_events = {"events", "events", event_fields, N(event_fields),
+                                             "-time"};
+
+static const struct pv_field schedule_fields[] = {
+    {"id", "id", PV_VT_TEXT, F | S},
+    {"name", "name", PV_VT_TEXT, F | S},
+    {"kind", "kind", PV_VT_TEXT, F | S},
+    {"cron", "cron", PV_VT_TEXT, 0},
+    {"at_time", "at_time", PV_VT_TEXT, 0},
+    {"timezone", "timezone", PV_VT_TEXT, F},
+    {"params", "params", PV_VT_JSON, 0},
+    {"enabled", "enabled", PV_VT_BOOL, F},
+    {"last_run_at", "last_run_at", PV_VT_TEXT, 0},
+    {"next_run_at", "next_run_at", PV_VT_TEXT, 0},
+    {"created_at", "created_at", PV_VT_TEXT, F | S},
+};
+const struct pv_collection pv_coll_schedules = {"schedules", "schedules", schedule_fields,
+                                                N(schedule_fields), "name"};

@@ -1,0 +1,244 @@
+/* db.c -- connections, the statement cache, transactions and start-up.
+ *
+ * One sqlite3 connection per thread (pthread key with a destructor that
+ * closes it when the thread ends), so no lock guards a connection: SQLite's
+ * WAL mode gives each reader a consistent snapshot while one writer works.
+ * Statements used on hot paths are prepared once per connection and kept in
+ * a small open-addressing table keyed by the SQL literal's address.
+ * synchronous=NORMAL in WAL mode: a committed transaction survives a crash of
+ * the process (kill -9); only a power loss may lose the last commits.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "db_internal.h"
+#include "migrate.h"
+
+#define STMT_SLOTS 128
+
+struct thread_db {
+    sqlite3 *db;
+    struct {
+        const char *sql;
+        sqlite3_stmt *st;
+    } cache[STMT_SLOTS];
+};
+
+/* Start-up configuration: written once by pv_db_init before other threads
+ * start, read-only afterwards. */
+static char *db_path;
+static pthread_key_t db_key;
+static pthread_once_t db_key_once = PTHREAD_ONCE_INIT;
+
+static void thread_db_free(void *p)
+{
+    struct thread_db *t = p;
+
+    if (!t)
+        return;
+    for (int i = 0; i < STMT_SLOTS; i++)
+        sqlite3_finalize(t->cache[i].st);
+    sqlite3_close(t->db);
+    free(t);
+}
+
+static void make_key(void)
+{
+    pthread_key_create(&db_key, thread_db_free);
+}
+
+static int open_conn(const char *path, sqlite3 **out, struct pv_error *err)
+{
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+    static const char pragmas[] =
+        "PRAGMA journal_mode = WAL;"
+        "PRAGMA synchronous = NORMAL;"
+        "PRAGMA foreign_keys = ON;"
+        "PRAGMA temp_store = MEMORY;"
+        "PRAGMA cache_size = -16000;";
+
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        int rc = pv_error_set(err, PV_EINTERNAL, "database_error", "cannot open %s: %s", path,
+                              db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return rc;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    if (sqlite3_exec(db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = pv_error_set(err, PV_EINTERNAL, "database_error", "cannot configure %s: %s",
+                              path, msg ? msg : "?");
+        sqlite3_free(msg);
+        sqlite3_close(db);
+        return rc;
+    }
+    *out = db;
+    return 0;
+}
+
+sqlite3 *pv_db_conn(struct pv_error *err)
+{
+    struct thread_db *t;
+
+    pthread_once(&db_key_once, make_key);
+    t = pthread_getspecific(db_key);
+    if (t)
+        return t->db;
+    if (!db_path) {
+        pv_error_set(err, PV_EINTERNAL, "database_error", "database not initialised");
+        return NULL;
+    }
+    t = calloc(1, sizeof *t);
+    if (!t) {
+        pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return NULL;
+    }
+    if (open_conn(db_path, &t->db, err)) {
+        free(t);
+        return NULL;
+    }
+    pthread_setspecific(db_key, t);
+    return t->db;
+}
+
+sqlite3_stmt *pv_db_stmt(const char *sql, struct pv_error *err)
+{
+    struct thread_db *t;
+    size_t h = ((uintptr_t)sql >> 3) % STMT_SLOTS;
+
+    if (!pv_db_conn(err))
+        return NULL;
+    t = pthread_getspecific(db_key);
+    for (size_t n = 0; n < STMT_SLOTS; n++, h = (h + 1) % STMT_SLOTS) {
+        if (t->cache[h].sql == sql)
+            return t->cache[h].st;
+        if (!t->cache[h].sql) {
+            sqlite3_stmt *st = NULL;
+            if (sqlite3_prepare_v3(t->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+                SQLITE_OK) {
+                pv_db_error(err, "prepare");
+                return NULL;
+            }
+            t->cache[h].sql = sql;
+            t->cache[h].st = st;
+            return st;
+        }
+    }
+    pv_error_set(err, PV_EINTERNAL, "database_error", "statement cache full");
+    return NULL;
+}
+
+void pv_db_release(sqlite3_stmt *st)
+{
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+}
+
+int pv_db_error(struct pv_error *err, const char *what)
+{
+    struct thread_db *t = pthread_getspecific(db_key);
+    const char *msg = t && t->db ? sqlite3_errmsg(t->db) : "no connection";
+    int code = t && t->db ? sqlite3_extended_errcode(t->db) : 0;
+
+    if ((code & 0xff) == SQLITE_CONSTRAINT)
+        return pv_error_set(err, PV_ECONFLICT, "constraint_violation", "%s: %s", what, msg);
+    return pv_error_set(err, PV_EINTERNAL, "database_error", "%s: %s", what, msg);
+}
+
+int pv_db_bind_text(sqlite3_stmt *st, int idx, const char *s)
+{
+    return s ? sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, idx);
+}
+
+void pv_db_col_copy(sqlite3_stmt *st, int col, char *buf, size_t size)
+{
+    const unsigned char *s = sqlite3_column_text(st, col);
+    snprintf(buf, size, "%s", s ? (const char *)s : "");
+}
+
+char *pv_db_col_dup(sqlite3_stmt *st, int col)
+{
+    const unsigned char *s = sqlite3_column_text(st, col);
+    return s ? strdup((const char *)s) : NULL;
+}
+
+int pv_db_init(const char *path, struct pv_error *err)
+{
+    sqlite3 *db;
+    int rc;
+
+    free(db_path);
+    db_path = strdup(path);
+    if (!db_path)
+        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+    db = pv_db_conn(err);
+    if (!db)
+        return err ? err->err : PV_EINTERNAL;
+    rc = pv_db_migrate(db, -1, err);
+    return rc;
+}
+
+void pv_db_shutdown(void)
+{
+    pthread_once(&db_key_once, make_key);
+    thread_db_free(pthread_getspecific(db_key));
+    pthread_setspecific(db_key, NULL);
+}
+
+int pv_db_schema_version(void)
+{
+    sqlite3 *db = pv_db_conn(NULL);
+    return db ? pv_db_user_version(db) : -1;
+}
+
+int pv_db_latest_version(void)
+{
+    return pv_db_nmigrations ? pv_db_migrations[pv_db_nmigrations - 1].version : 0;
+}
+
+static int exec_simple(const char *sql, struct pv_error *err)
+{
+    sqlite3_stmt *st = pv_db_stmt(sql, err);
+    int rc;
+
+    if (!st)
+        return err ? err->err : PV_EINTERNAL;
+    rc = sqlite3_step(st);
+    pv_db_release(st);
+    if (rc != SQLITE_DONE)
+        return pv_db_error(err, sql);
+    return 0;
+}
+
+int pv_db_begin(struct pv_error *err)
+{
+    return exec_simple("BEGIN IMMEDIATE", err);
+}
+
+int pv_db_commit(struct pv_error *err)
+{
+    return exec_simple("COMMIT", err);
+}
+
+void pv_db_rollback(void)
+{
+    sqlite3 *db = pv_db_conn(NULL);
+    if (db && !sqlite3_get_autocommit(db))
+        exec_simple("ROLLBACK", NULL);
+}
+
+const char *pv_db_now(char buf[32])
+{
+    struct timespec ts;
+    struct tm tm;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + 19, 13, ".%03dZ", (int)(ts.tv_nsec / 1000000));
+    return buf;
+}

@@ -1,0 +1,171 @@
+/* db.h -- the inventory's access layer: the only code in Polyvisor that
+ * speaks SQL.
+ *
+ * SQLite in WAL mode, foreign keys on, prepared statements with bound
+ * parameters only.  Every thread gets its own connection on first use (WAL
+ * lets readers run beside the one writer), closed when the thread exits.
+ * Writers that must be atomic wrap their statements in pv_db_begin() /
+ * pv_db_commit(); BEGIN IMMEDIATE takes the write lock up front so two
+ * writers never deadlock on a read-to-write upgrade.
+ *
+ * Rows leave this layer in the API's shape, as jansson objects whose keys
+ * are the API's field names (db/collections.c maps them to columns), or as
+ * the small structs below where the daemon needs typed values.  The layer is
+ * kept narrow on purpose, so another backend can implement it later.
+ */
+#ifndef PV_DB_H
+#define PV_DB_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include "../adapters/adapter.h"
+#include "query.h"
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+/* Open (creating) the database file, apply pending migrations.  Call once at
+ * start-up before any other pv_db_ function. */
+int pv_db_init(const char *path, struct pv_error *err);
+/* Close the calling thread's connection and forget the path. */
+void pv_db_shutdown(void);
+int pv_db_schema_version(void);
+int pv_db_latest_version(void);
+
+int pv_db_begin(struct pv_error *err);
+int pv_db_commit(struct pv_error *err);
+void pv_db_rollback(void);
+
+/* ---- collections -------------------------------------------------------- */
+
+extern const struct pv_collection pv_coll_vms, pv_coll_hosts, pv_coll_clusters,
+    pv_coll_connections, pv_coll_host_groups, pv_coll_jobs, pv_coll_events, pv_coll_schedules;
+
+/* One page of a collection: *items is a new array, *next_cursor a malloc'd
+ * cursor or NULL on the last page. */
+int pv_db_list(const struct pv_query *q, json_t **items, char **next_cursor, struct pv_error *err);
+/* One object by id (PV_ENOTFOUND with code "<singular>_not_found"). */
+int pv_db_get(const struct pv_collection *c, const char *id, json_t **obj, struct pv_error *err);
+/* {"state": count, ...} for a collection's state-like column (for /metrics). */
+json_t *pv_db_count_by(const struct pv_collection *c, const char *field);
+int64_t pv_db_count(const struct pv_collection *c);
+
+/* ---- users and tokens --------------------------------------------------- */
+
+int pv_db_user_count(void);
+int pv_db_user_create(const char *id, const char *username, const char *password_hash,
+                      const char *role, struct pv_error *err);
+/* *hash and *id are malloc'd. */
+int pv_db_user_find(const char *username, char **id, char **password_hash, char **role,
+                    struct pv_error *err);
+int pv_db_token_create(const char *id, const char *user_id, const char *token_hash,
+                       int ttl_seconds, struct pv_error *err);
+/* PV_ENOTFOUND when unknown or expired.  Strings are malloc'd. */
+int pv_db_token_find(const char *token_hash, char **username, char **role, struct pv_error *err);
+int pv_db_token_delete(const char *token_hash);
+
+/* ---- connections -------------------------------------------------------- */
+
+struct pv_db_connection {
+    char *id, *type, *name, *url, *username, *state;
+    unsigned char *secret;   /* sealed credentials */
+    size_t secret_len;
+    int insecure;
+};
+void pv_db_connection_free(struct pv_db_connection *c);
+int pv_db_connection_insert(const struct pv_db_connection *c, struct pv_error *err);
+int pv_db_connection_load(const char *id, struct pv_db_connection **out, struct pv_error *err);
+/* Ids of every connection, as a JSON array of strings. */
+json_t *pv_db_connection_ids(void);
+int pv_db_connection_set_state(const char *id, const char *state, const char *last_error);
+int pv_db_connection_delete(const char *id, struct pv_error *err);
+/* 1 and the id when a connection of that type and URL exists. */
+int pv_db_connection_find_url(const char *type, const char *url, char id[64]);
+
+/* ---- inventory written by adapters' reports ----------------------------- */
+
+struct pv_db_vm_ref {
+    char id[64], connection_id[64], host_id[64], native_id[256], name[256], power_state[16];
+    char vendor[16], ha[8];
+    int vcpus;
+    int64_t memory_mb;
+};
+struct pv_db_host_ref {
+    char id[64], connection_id[64], native_id[256], name[256], state[16], vendor[16];
+};
+
+/* new_id is the id to use when the object is new.  For VMs, *old_state
+ * (when not NULL) receives the power state before ("" when new). */
+int pv_db_cluster_upsert(const char *conn_id, const char *vendor, const char *new_id,
+                         const struct pv_cluster_info *c, struct pv_error *err);
+int pv_db_host_upsert(const char *conn_id, const char *vendor, const char *new_id,
+                      const struct pv_host_info *h, const char *source, struct pv_error *err);
+int pv_db_vm_upsert(const char *conn_id, const char *vendor, const char *new_id,
+                    const struct pv_vm_info *v, const char *source, char old_state[16],
+                    struct pv_error *err);
+/* Remove one VM the endpoint no longer has; *id gets the removed VM's id. */
+int pv_db_vm_gone(const char *conn_id, const char *native_id, char id[64]);
+/* After a full sync that began at `since`: drop what it did not see. */
+int pv_db_prune_unseen(const char *conn_id, const char *since, struct pv_error *err);
+const char *pv_db_now(char buf[32]);
+
+int pv_db_vm_ref(const char *id, struct pv_db_vm_ref *out, struct pv_error *err);
+int pv_db_vm_ref_native(const char *conn_id, const char *native_id, struct pv_db_vm_ref *out);
+int pv_db_host_ref(const char *id, struct pv_db_host_ref *out, struct pv_error *err);
+int pv_db_host_ref_native(const char *conn_id, const char *native_id, struct pv_db_host_ref *out);
+/* Set ha and/or tags (NULL leaves as is). */
+int pv_db_vm_patch(const char *id, const char *ha, const char *tags_json, struct pv_error *err);
+int pv_db_host_set_group(const char *host_id, const char *group_id, struct pv_error *err);
+int pv_db_hosts_set_state(const char *conn_id, const char *state);
+/* Every host as API objects, ordered by id. */
+json_t *pv_db_hosts_all(void);
+
+/* ---- host groups -------------------------------------------------------- */
+
+int pv_db_host_group_create(const char *id, const char *name, const char *parent_id,
+                            const char *description, const char *policy_json,
+                            struct pv_error *err);
+/* NULL leaves a field as it is; parent "" makes it a root. */
+int pv_db_host_group_update(const char *id, const char *name, const char *parent_id,
+                            const char *description, const char *policy_json,
+                            struct pv_error *err);
+int pv_db_host_group_delete(const char *id, struct pv_error *err);
+
+/* ---- jobs --------------------------------------------------------------- */
+
+struct pv_db_job {
+    char id[64], kind[48], state[16], created_by[64];
+    char target_type[32], target_id[64], lock_key[128];
+    int progress, cancel_requested, attempts;
+    char *params;            /* JSON text, malloc'd */
+    int nsteps;
+    char step_state[16][16]; /* per step */
+};
+void pv_db_job_clear(struct pv_db_job *j);
+
+/* Insert a queued job with its step names.  With an idempotency key that
+ * the same user used before, nothing is inserted: *existing_id receives the
+ * earlier job's id and the return is PV_ECONFLICT when request_hash differs,
+ * 0 otherwise (existing_id[0] != 0 tells the two cases apart). */
+int pv_db_job_insert(const struct pv_db_job *j, const char *const *step_names, int nsteps,
+                     const char *idem_key, const char *request_hash, char existing_id[64],
+                     struct pv_error *err);
+int pv_db_job_load(const char *id, struct pv_db_job *out, struct pv_error *err);
+int pv_db_job_set_state(const char *id, const char *state, int progress, const char *err_code,
+                        const char *err_message);
+int pv_db_job_set_progress(const char *id, int progress);
+int pv_db_job_set_result(const char *id, const char *result_json);
+int pv_db_job_step(const char *id, int idx, const char *state, int progress, const char *detail);
+int pv_db_job_request_cancel(const char *id);
+/* Reset a failed or cancelled job to queued, keeping its succeeded steps. */
+int pv_db_job_requeue(const char *id, struct pv_error *err);
+/* Ids of jobs in a state, oldest first, at most max. */
+json_t *pv_db_job_ids(const char *state, int max);
+/* A job as the API shows it, with its steps. */
+int pv_db_job_json(const char *id, json_t **obj, struct pv_error *err);
+
+/* ---- events ------------------------------------------------------------- */
+
+int pv_db_event_insert(const char *id, const char *object_type, const char *object_id,
+                       const char *severity, const char *message, const char *actor);
+
+#endif

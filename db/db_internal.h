@@ -1,0 +1,28 @@
+/* db_internal.h -- what the files of db/ share and nothing else sees:
+ * the calling thread's connection and its cache of prepared statements. */
+#ifndef PV_DB_INTERNAL_H
+#define PV_DB_INTERNAL_H
+
+#include <sqlite3.h>
+#include "db.h"
+
+/* The calling thread's connection, opened on first use; NULL on failure. */
+sqlite3 *pv_db_conn(struct pv_error *err);
+/* A cached prepared statement for `sql`, which must be a string literal (the
+ * cache is keyed by its address).  Hand it back with pv_db_release(). */
+sqlite3_stmt *pv_db_stmt(const char *sql, struct pv_error *err);
+void pv_db_release(sqlite3_stmt *st);
+/* Fill err from the connection's last error; returns the pv_err code. */
+int pv_db_error(struct pv_error *err, const char *what);
+
+/* Bind helpers: NULL text binds SQL NULL. */
+int pv_db_bind_text(sqlite3_stmt *st, int idx, const char *s);
+/* Copy column text into buf (empty for NULL). */
+void pv_db_col_copy(sqlite3_stmt *st, int col, char *buf, size_t size);
+char *pv_db_col_dup(sqlite3_stmt *st, int col);
+
+/* Row of a collection query as an API object (fields: NULL = all). */
+json_t *pv_db_row_json(sqlite3_stmt *st, const struct pv_collection *c,
+                       const struct pv_field *const *fields, size_t nfields);
+
+#endif

@@ -1,0 +1,371 @@
+/* db_inventory.c -- clusters, hosts and VMs as adapters report them.
+ *
+ * Objects are keyed by (connection, native id): an upsert keeps the
+ * Polyvisor id of an object it has seen before and takes `new_id` for one it
+ * has not, so ids stay stable across syncs and restarts.  Every write stamps
+ * observed_at; a full sync removes what it did not see by comparing that
+ * stamp with the time the sync began.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "db_internal.h"
+
+#define NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+
+static const char *host_state_name(enum pv_host_state s)
+{
+    switch (s) {
+    case PV_HOST_DISCONNECTED: return "disconnected";
+    case PV_HOST_MAINTENANCE: return "maintenance";
+    case PV_HOST_FAILED: return "failed";
+    default: return "connected";
+    }
+}
+
+static const char *power_name(enum pv_power_state s)
+{
+    switch (s) {
+    case PV_POWER_RUNNING: return "running";
+    case PV_POWER_STOPPED: return "stopped";
+    case PV_POWER_PAUSED: return "paused";
+    case PV_POWER_SAVED: return "saved";
+    default: return "unknown";
+    }
+}
+
+static int step_done(sqlite3_stmt *st, struct pv_error *err, const char *what)
+{
+    int rc = sqlite3_step(st);
+    while (rc == SQLITE_ROW)
+        rc = sqlite3_step(st);
+    pv_db_release(st);
+    return rc == SQLITE_DONE ? 0 : pv_db_error(err, what);
+}
+
+int pv_db_cluster_upsert(const char *conn_id, const char *vendor, const char *new_id,
+                         const struct pv_cluster_info *c, struct pv_error *err)
+{
+    static const char sql[] =
+        "INSERT INTO clusters(id, connection_id, native_id, name, vendor, observed_at) "
+        "VALUES (?, ?, ?, ?, ?, " NOW ") "
+        "ON CONFLICT(connection_id, native_id) DO UPDATE SET name = excluded.name, "
+        "observed_at = excluded.observed_at";
+    sqlite3_stmt *st = pv_db_stmt(sql, err);
+
+    if (!st)
+        return err ? err->err : PV_EINTERNAL;
+    pv_db_bind_text(st, 1, new_id);
+    pv_db_bind_text(st, 2, conn_id);
+    pv_db_bind_text(st, 3, c->native_id);
+    pv_db_bind_text(st, 4, c->name ? c->name : c->native_id);
+    pv_db_bind_text(st, 5, vendor);
+    return step_done(st, err, "cluster upsert");
+}
+
+int pv_db_host_upsert(const char *conn_id, const char *vendor, const char *new_id,
+                      const struct pv_host_info *h, const char *source, struct pv_error *err)
+{
+    static const char sql[] =
+        "INSERT INTO hosts(id, connection_id, cluster_id, native_id, name, vendor, state, "
+        "  cpu_cores, cpu_mhz, memory_mb, memory_used_mb, cpu_usage_pct, facts, source, observed_at) "
+        "VALUES (?1, ?2, (SELECT id FROM clusters WHERE connection_id = ?2 AND native_id = ?3), "
+        "  ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, coalesce(?13, '{}'), ?14, " NOW ") "
+        "ON CONFLICT(connection_id, native_id) DO UPDATE SET cluster_id = excluded.cluster_id, "
+        "  name = excluded.name, state = excluded.state, cpu_cores = excluded.cpu_cores, "
+        "  cpu_mhz = excluded.cpu_mhz, memory_mb = excluded.memory_mb, "
+        "  memory_used_mb = excluded.memory_used_mb, cpu_usage_pct = excluded.cpu_usage_pct, "
+        "  facts = excluded.facts, source = excluded.source, observed_at = excluded.observed_at";
+    sqlite3_stmt *st = pv_db_stmt(sql, err);
+
+    if (!st)
+        return err ? err->err : PV_EINTERNAL;
+    pv_db_bind_text(st, 1, new_id);
+    pv_db_bind_text(st, 2, conn_id);
+    pv_db_bind_text(st, 3, h->cluster_native_id);
+    pv_db_bind_text(st, 4, h->native_id);
+    pv_db_bind_text(st, 5, h->name ? h->name : h->native_id);
+    pv_db_bind_text(st, 6, vendor);
+    pv_db_bind_text(st, 7, host_state_name(h->state));
+    sqlite3_bind_int(st, 8, h->cpu_cores);
+    sqlite3_bind_int(st, 9, h->cpu_mhz);
+    sqlite3_bind_int64(st, 10, h->memory_mb);
+    sqlite3_bind_int64(st, 11, h->memory_used_mb);
+    sqlite3_bind_double(st, 12, h->cpu_usage_pct);
+    pv_db_bind_text(st, 13, h->facts_json);
+    pv_db_bind_text(st, 14, source);
+    return step_done(st, err, "host upsert");
+}
+
+int pv_db_vm_upsert(const char *conn_id, const char *vendor, const char *new_id,
+                    const struct pv_vm_info *v, const char *source, char old_state[16],
+                    struct pv_error *err)
+{
+    static const char q_old[] =
+        "SELECT power_state FROM vms WHERE connection_id = ? AND native_id = ?";
+    static const char sql[] =
+        "INSERT INTO vms(id, connection_id, host_id, native_id, name, vendor, power_state, vcpus, "
+        "  memory_mb, paravirtual, disks, nics, vendor_detail, source, observed_at) "
+        "VALUES (?1, ?2, (SELECT id FROM hosts WHERE connection_id = ?2 AND native_id = ?3), "
+        "  ?4, ?5, ?6, ?7, ?8, ?9, ?10, coalesce(?11, '[]'), coalesce(?12, '[]'), "
+        "  coalesce(?13, '{}'), ?14, " NOW ") "
+        "ON CONFLICT(connection_id, native_id) DO UPDATE SET host_id = excluded.host_id, "
+        "  name = excluded.name, power_state = excluded.power_state, vcpus = excluded.vcpus, "
+        "  memory_mb = excluded.memory_mb, paravirtual = excluded.paravirtual, "
+        "  disks = excluded.disks, nics = excluded.nics, vendor_detail = excluded.vendor_detail, "
+        "  source = excluded.source, observed_at = excluded.observed_at";
+    sqlite3_stmt *st;
+
+    if (old_state) {
+        old_state[0] = '\0';
+        st = pv_db_stmt(q_old, err);
+        if (!st)
+            return err ? err->err : PV_EINTERNAL;
+        pv_db_bind_text(st, 1, conn_id);
+        pv_db_bind_text(st, 2, v->native_id);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            pv_db_col_copy(st, 0, old_state, 16);
+        pv_db_release(st);
+    }
+    st = pv_db_stmt(sql, err);
+    if (!st)
+        return err ? err->err : PV_EINTERNAL;
+    pv_db_bind_text(st, 1, new_id);
+    pv_db_bind_text(st, 2, conn_id);
+    pv_db_bind_text(st, 3, v->host_native_id);
+    pv_db_bind_text(st, 4, v->native_id);
+    pv_db_bind_text(st, 5, v->name ? v->name : v->native_id);
+    pv_db_bind_text(st, 6, vendor);
+    pv_db_bind_text(st, 7, power_name(v->power_state));
+    sqlite3_bind_int(st, 8, v->vcpus);
+    sqlite3_bind_int64(st, 9, v->memory_mb);
+    if (v->paravirtual < 0)
+        sqlite3_bind_null(st, 10);
+    else
+        sqlite3_bind_int(st, 10, v->paravirtual);
+    pv_db_bind_text(st, 11, v->disks_json);
+    pv_db_bind_text(st, 12, v->nics_json);
+    pv_db_bind_text(st, 13, v->vendor_json);
+    pv_db_bind_text(st, 14, source);
+    return step_done(st, err, "vm upsert");
+}
+
+int pv_db_vm_gone(const char *conn_id, const char *native_id, char id[64])
+{
+    static const char sql[] =
+        "DELETE FROM vms WHERE connection_id = ? AND native_id = ? RETURNING id";
+    sqlite3_stmt *st = pv_db_stmt(sql, NULL);
+    int rc;
+
+    id[0] = '\0';
+    if (!st)
+        return PV_EINTERNAL;
+    pv_db_bind_text(st, 1, conn_id);
+    pv_db_bind_text(st, 2, native_id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        pv_db_col_copy(st, 0, id, 64);
+    while (rc == SQLITE_ROW)
+        rc = sqlite3_step(st);
+    pv_db_release(st);
+    return rc == SQLITE_DONE ? 0 : PV_EINTERNAL;
+}
+
+int pv_db_prune_unseen(const char *conn_id, const char *since, struct pv_error *err)
+{
+    static const char *const sqls[] = {
+        "DELETE FROM vms WHERE connection_id = ? AND observed_at < ?",
+        "DELETE FROM hosts WHERE connection_id = ? AND observed_at < ?",
+        "DELETE FROM clusters WHERE connection_id = ? AND observed_at < ?",
+    };
+    for (size_t i = 0; i < sizeof sqls / sizeof sqls[0]; i++) {
+        sqlite3_stmt *st = pv_db_stmt(sqls[i], err);
+        int rc;
+        if (!st)
+            return err ? err->err : PV_EINTERNAL;
+        pv_db_bind_text(st, 1, conn_id);
+        pv_db_bind_text(st, 2, since);
+        rc = step_done(st, err, "prune");
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static void vm_ref_row(sqlite3_stmt *st, struct pv_db_vm_ref *out)
+{
+    pv_db_col_copy(st, 0, out->id, sizeof out->id);
+    pv_db_col_copy(st, 1, out->connection_id, sizeof out->connection_id);
+    pv_db_col_copy(st, 2, out->host_id, sizeof out->host_id);
+    pv_db_col_copy(st, 3, out->native_id, sizeof out->native_id);
+    pv_db_col_copy(st, 4, out->name, sizeof out->name);
+    pv_db_col_copy(st, 5, out->power_state, sizeof out->power_state);
+    pv_db_col_copy(st, 6, out->vendor, sizeof out->vendor);
+    pv_db_col_copy(st, 7, out->ha, sizeof out->ha);
+    out->vcpus = sqlite3_column_int(st, 8);
+    out->memory_mb = sqlite3_column_int64(st, 9);
+}
+
+#define VM_REF_COLS \
+    "SELECT id, connection_id, host_id, native_id, name, power_state, vendor, ha, vcpus, memory_mb FROM vms "
+
+int pv_db_vm_ref(const char *id, struct pv_db_vm_ref *out, struct pv_error *err)
+{
+    sqlite3_stmt *st = pv_db_stmt(VM_REF_COLS "WHERE id = ?", err);
+    int rc = 0;
+
+    if (!st)
+        return err ? err->err : PV_EINTERNAL;
+    pv_db_bind_text(st, 1, id);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        vm_ref_row(st, out);
+    else
+        rc = pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "no vm with id '%.80s'", id);
+    pv_db_release(st);
+    return rc;
+}
+
+int pv_db_vm_ref_native(const char *conn_id, const char *native_id, struct pv_db_vm_ref *out)
+{
+    sqlite3_stmt *st = pv_db_stmt(VM_REF_COLS "WHERE connection_id = ? AND native_id = ?", NULL);
+    int rc = PV_ENOTFOUND;
+
+    if (!st)
+        return PV_EINTERNAL;
+    pv_db_bind_text(st, 1, conn_id);
+    pv_db_bind_text(st, 2, native_id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        vm_ref_row(st, out);
+        rc = 0;
+    }
+    pv_db_release(st);
+    return rc;
+}
+
+#define HOST_REF_COLS "SELECT id, connection_id, native_id, name, state, vendor FROM hosts "
+
+static void host_ref_row(sqlite3_stmt *st, struct pv_db_host_ref *out)
+{
+    pv_db_col_copy(st, 0, out->id, sizeof out->id);
+    pv_db_col_copy(st, 1, out->connection_id, sizeof out->connection_id);
+    pv_db_col_copy(st, 2, out->native_id, sizeof out->native_id);
+    pv_db_col_copy(st, 3, out->name, sizeof out->name);
+    pv_db_col_copy(st, 4, out->state, sizeof out->state);
+    pv_db_col_copy(st, 5, out->vendor, sizeof out->vendor);
+}
+
+int pv_db_host_ref(const char *id, struct pv_db_host_ref *out, struct pv_error *err)
+{
+    sqlite3_stmt *st = pv_db_stmt(HOST_REF_COLS "WHERE id = ?", err);
+    int rc = 0;
+
+    if (!st)
+        return err ? err->err : PV_EINTERNAL;
+    pv_db_bind_text(st, 1, id);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        host_ref_row(st, out);
+    else
+        rc = pv_error_set(err, PV_ENOTFOUND, "host_not_found", "no host with id '%.80s'", id);
+    pv_db_release(st);
+    return rc;
+}
+
+int pv_db_host_ref_native(const char *conn_id, const char *native_id, struct pv_db_host_ref *out)
+{
+    sqlite3_stmt *st = pv_db_stmt(HOST_REF_COLS "WHERE connection_id = ? AND native_id = ?", NULL);
+    int rc = PV_ENOTFOUND;
+
+    if (!st)
+        return PV_EINTERNAL;
+    pv_db_bind_text(st, 1, conn_id);
+    pv_db_bind_text(st, 2, native_id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        host_ref_row(st, out);
+        rc = 0;
+    }
+    pv_db_release(st);
+    return rc;
+}
+
+int pv_db_vm_patch(const char *id, const char *ha, const char *tags_json, struct pv_error *err)
+{
+    static const char sql[] =
+        "UPDATE vms SET ha = coalesce(?, ha), tags = coalesce(?, tags) WHERE id = ?";
+    sqlite3_stmt *st = pv_db_stmt(sql, err);
+    int rc = 0;
+
+    if (!st)
+        return err ? err->err : PV_EINTERNAL;
+    pv_db_bind_text(st, 1, ha);
+    pv_db_bind_text(st, 2, tags_json);
+    pv_db_bind_text(st, 3, id);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = pv_db_error(err, "update vm");
+    else if (sqlite3_changes(sqlite3_db_handle(st)) == 0)
+        rc = pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "no vm with id '%.80s'", id);
+    pv_db_release(st);
+    return rc;
+}
+
+int pv_db_host_set_group(const char *host_id, const char *group_id, struct pv_error *err)
+{
+    static const char sql[] = "UPDATE hosts SET host_group_id = ? WHERE id = ?";
+    sqlite3_stmt *st = pv_db_stmt(sql, err);
+    int rc = 0;
+
+    if (!st)
+        return err ? err->err : PV_EINTERNAL;
+    pv_db_bind_text(st, 1, group_id);
+    pv_db_bind_text(st, 2, host_id);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = pv_db_error(err, "move host");
+    else if (sqlite3_changes(sqlite3_db_handle(st)) == 0)
+        rc = pv_error_set(err, PV_ENOTFOUND, "host_not_found", "no host with id '%.80s'",
+                          host_id);
+    pv_db_release(st);
+    return rc;
+}
+
+int pv_db_hosts_set_state(const char *conn_id, const char *state)
+{
+    static const char sql[] =
+        "UPDATE hosts SET state = ?, observed_at = " NOW " WHERE connection_id = ? AND state != ?";
+    sqlite3_stmt *st = pv_db_stmt(sql, NULL);
+
+    if (!st)
+        return PV_EINTERNAL;
+    pv_db_bind_text(st, 1, state);
+    pv_db_bind_text(st, 2, conn_id);
+    pv_db_bind_text(st, 3, state);
+    return step_done(st, NULL, "host state");
+}
+
+json_t *pv_db_hosts_all(void)
+{
+    struct pv_query q = {.coll = &pv_coll_hosts, .limit = PV_QUERY_MAX_LIMIT,
+                         .sort = pv_collection_field(&pv_coll_hosts, "id")};
+    json_t *all = json_array();
+
+    /* Page through with the same keyset cursor the API uses. */
+    for (;;) {
+        json_t *items = NULL;
+        char *next = NULL;
+        if (pv_db_list(&q, &items, &next, NULL) != 0) {
+            json_decref(items);
+            break;
+        }
+        json_array_extend(all, items);
+        json_decref(items);
+        free(q.cursor_id);
+        q.cursor_id = NULL;
+        if (!next)
+            break;
+        free(next);
+        q.has_cursor = 1;
+        q.cursor_value.type = PV_VT_TEXT;
+        q.cursor_id = strdup(json_string_value(
+            json_object_get(json_array_get(all, json_array_size(all) - 1), "id")));
+        q.cursor_value.s = q.cursor_id;
+    }
+    free(q.cursor_id);
+    return all;
+}

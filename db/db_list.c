@@ -1,0 +1,482 @@
+/* db_list.c -- runs collection queries: renders a parsed struct pv_query
+ * (db/query.h) into SQL and turns rows into API objects.
+ *
+ * The SQL text is assembled only from the collection's own table and column
+ * names and fixed operator fragments; every value from the request is bound
+ * as a parameter.  Pagination is keyset ("seek") pagination on
+ * (sort column, id): a page after a cursor starts strictly after the last row
+ * it saw, so rows inserted or deleted meanwhile never cause duplicates or
+ * gaps among the rows that stay, and page N costs what page 1 costs.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "db_internal.h"
+
+/* A growing SQL text plus the values to bind to its placeholders. */
+struct sqlbuf {
+    char *s;
+    size_t len, cap;
+    const struct pv_value *binds[512];
+    int nbinds;
+    int oom;
+};
+
+static void sb_add(struct sqlbuf *b, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->s, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->s = p;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n + 1);
+    b->len += n;
+}
+
+static void sb_bind(struct sqlbuf *b, const struct pv_value *v)
+{
+    if (b->nbinds >= (int)(sizeof b->binds / sizeof b->binds[0])) {
+        b->oom = 1;
+        return;
+    }
+    b->binds[b->nbinds++] = v;
+    sb_add(b, "?");
+}
+
+static const char *cmp_sql(enum pv_fop op)
+{
+    switch (op) {
+    case PV_OP_EQ: return " = ";
+    case PV_OP_NE: return " != ";
+    case PV_OP_LT: return " < ";
+    case PV_OP_LE: return " <= ";
+    case PV_OP_GT: return " > ";
+    case PV_OP_GE: return " >= ";
+    default: return NULL;
+    }
+}
+
+static void render(struct sqlbuf *b, const struct pv_filter_node *n)
+{
+    const char *col = n->field ? n->field->column : NULL;
+
+    switch (n->op) {
+    case PV_OP_AND:
+    case PV_OP_OR:
+        sb_add(b, "(");
+        render(b, n->left);
+        sb_add(b, n->op == PV_OP_AND ? " AND " : " OR ");
+        render(b, n->right);
+        sb_add(b, ")");
+        return;
+    case PV_OP_NOT:
+        sb_add(b, "(NOT ");
+        render(b, n->left);
+        sb_add(b, ")");
+        return;
+    case PV_OP_CONTAINS:
+        if (n->field->type == PV_VT_JSON) {
+            sb_add(b, "EXISTS (SELECT 1 FROM json_each(");
+            sb_add(b, col);
+            sb_add(b, ") WHERE json_each.value = ");
+            sb_bind(b, &n->values[0]);
+            sb_add(b, ")");
+        } else {
+            sb_add(b, "(instr(lower(");
+            sb_add(b, col);
+            sb_add(b, "), lower(");
+            sb_bind(b, &n->values[0]);
+            sb_add(b, ")) > 0)");
+        }
+        return;
+    case PV_OP_STARTSWITH:
+        sb_add(b, "(substr(");
+        sb_add(b, col);
+        sb_add(b, ", 1, length(");
+        sb_bind(b, &n->values[0]);
+        sb_add(b, ")) = ");
+        sb_bind(b, &n->values[0]);
+        sb_add(b, ")");
+        return;
+    case PV_OP_IN:
+        sb_add(b, "(");
+        sb_add(b, col);
+        sb_add(b, " IN (");
+        for (size_t i = 0; i < n->nvalues; i++) {
+            if (i)
+                sb_add(b, ", ");
+            sb_bind(b, &n->values[i]);
+        }
+        sb_add(b, "))");
+        return;
+    default:
+        sb_add(b, "(");
+        sb_add(b, col);
+        if (n->values[0].is_null) {
+            sb_add(b, n->op == PV_OP_NE ? " IS NOT NULL)" : " IS NULL)");
+            return;
+        }
+        sb_add(b, cmp_sql(n->op));
+        sb_bind(b, &n->values[0]);
+        sb_add(b, ")");
+        return;
+    }
+}
+
+static int bind_value(sqlite3_stmt *st, int idx, const struct pv_value *v)
+{
+    if (v->is_null)
+        return sqlite3_bind_null(st, idx);
+    switch (v->type) {
+    case PV_VT_INT:
+    case PV_VT_BOOL:
+        return sqlite3_bind_int64(st, idx, v->i);
+    case PV_VT_REAL:
+        return sqlite3_bind_double(st, idx, v->r);
+    default:
+        return sqlite3_bind_text(st, idx, v->s ? v->s : "", -1, SQLITE_STATIC);
+    }
+}
+
+static void add_columns(struct sqlbuf *b, const struct pv_collection *c)
+{
+    for (size_t i = 0; i < c->nfields; i++) {
+        if (i)
+            sb_add(b, ", ");
+        sb_add(b, c->fields[i].column);
+    }
+}
+
+json_t *pv_db_row_json(sqlite3_stmt *st, const struct pv_collection *c,
+                       const struct pv_field *const *fields, size_t nfields)
+{
+    json_t *o = json_object();
+
+    for (size_t i = 0; i < c->nfields && o; i++) {
+        const struct pv_field *f = &c->fields[i];
+        json_t *v;
+        if (fields) {
+            size_t k;
+            for (k = 0; k < nfields && fields[k] != f; k++)
+                ;
+            if (k == nfields && strcmp(f->name, "id") != 0)
+                continue;
+        }
+        if (sqlite3_column_type(st, (int)i) == SQLITE_NULL) {
+            v = json_null();
+        } else {
+            switch (f->type) {
+            case PV_VT_INT:
+                v = json_integer(sqlite3_column_int64(st, (int)i));
+                break;
+            case PV_VT_REAL:
+                v = json_real(sqlite3_column_double(st, (int)i));
+                break;
+            case PV_VT_BOOL:
+                v = json_boolean(sqlite3_column_int(st, (int)i));
+                break;
+            case PV_VT_JSON:
+                v = json_loads((const char *)sqlite3_column_text(st, (int)i), JSON_DECODE_ANY,
+                               NULL);
+                if (!v)
+                    v = json_null();
+                break;
+            default:
+                v = json_string((const char *)sqlite3_column_text(st, (int)i));
+                break;
+            }
+        }
+        json_object_set_new(o, f->name, v);
+    }
+    /* A job's error is one object, as the API's error body is. */
+    if (o && c == &pv_coll_jobs) {
+        json_t *code = json_object_get(o, "error_code");
+        json_t *msg = json_object_get(o, "error_message");
+        int want = !fields || code;
+        if (json_is_string(code))
+            json_object_set_new(o, "error", json_pack("{s:O,s:O}", "code", code, "message", msg));
+        else if (want)
+            json_object_set_new(o, "error", json_null());
+        json_object_del(o, "error_code");
+        json_object_del(o, "error_message");
+    }
+    return o;
+}
+
+static void sort_value(sqlite3_stmt *st, int col, enum pv_vtype type, struct pv_value *v)
+{
+    memset(v, 0, sizeof *v);
+    v->type = type;
+    if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+        v->is_null = 1;
+        return;
+    }
+    switch (type) {
+    case PV_VT_INT:
+    case PV_VT_BOOL:
+        v->i = sqlite3_column_int64(st, col);
+        break;
+    case PV_VT_REAL:
+        v->r = sqlite3_column_double(st, col);
+        break;
+    default:
+        v->type = PV_VT_TEXT;
+        v->s = (char *)sqlite3_column_text(st, col); /* borrowed until the next step */
+        break;
+    }
+}
+
+static size_t field_index(const struct pv_collection *c, const struct pv_field *f)
+{
+    return (size_t)(f - c->fields);
+}
+
+int pv_db_list(const struct pv_query *q, json_t **items, char **next_cursor, struct pv_error *err)
+{
+    const struct pv_collection *c = q->coll;
+    struct sqlbuf b = {0};
+    struct pv_value idv = {.type = PV_VT_TEXT};
+    struct pv_value limitv = {.type = PV_VT_INT};
+    sqlite3 *db = pv_db_conn(err);
+    sqlite3_stmt *st = NULL;
+    const char *sortcol = q->sort->column;
+    int rc = 0, step;
+    size_t n = 0;
+
+    *items = NULL;
+    *next_cursor = NULL;
+    if (!db)
+        return err ? err->err : PV_EINTERNAL;
+    sb_add(&b, "SELECT ");
+    add_columns(&b, c);
+    sb_add(&b, " FROM ");
+    sb_add(&b, c->table);
+    sb_add(&b, " WHERE 1");
+    if (q->filter) {
+        sb_add(&b, " AND ");
+        render(&b, q->filter);
+    }
+    if (q->has_cursor) {
+        const char *gt = q->sort_desc ? " < " : " > ";
+        idv.s = q->cursor_id;
+        sb_add(&b, " AND (");
+        if (q->sort != pv_collection_field(c, "id")) {
+            sb_add(&b, sortcol);
+            sb_add(&b, gt);
+            sb_bind(&b, &q->cursor_value);
+            sb_add(&b, " OR (");
+            sb_add(&b, sortcol);
+            sb_add(&b, " = ");
+            sb_bind(&b, &q->cursor_value);
+            sb_add(&b, " AND id");
+            sb_add(&b, gt);
+            sb_bind(&b, &idv);
+            sb_add(&b, "))");
+        } else {
+            sb_add(&b, "id");
+            sb_add(&b, gt);
+            sb_bind(&b, &idv);
+            sb_add(&b, ")");
+        }
+    }
+    sb_add(&b, " ORDER BY ");
+    sb_add(&b, sortcol);
+    sb_add(&b, q->sort_desc ? " DESC, id DESC LIMIT " : " ASC, id ASC LIMIT ");
+    limitv.i = (long long)q->limit + 1;
+    sb_bind(&b, &limitv);
+    if (b.oom) {
+        rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "query too large");
+        goto out;
+    }
+    if (sqlite3_prepare_v2(db, b.s, -1, &st, NULL) != SQLITE_OK) {
+        rc = pv_db_error(err, "list");
+        goto out;
+    }
+    for (int i = 0; i < b.nbinds; i++)
+        bind_value(st, i + 1, b.binds[i]);
+    *items = json_array();
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == q->limit) {
+            /* one row more than asked for: there is a next page */
+            break;
+        }
+        json_array_append_new(*items, pv_db_row_json(st, c, q->fields, q->nfields));
+        n++;
+    }
+    if (step == SQLITE_ROW) {
+        /* Cursor from the last row returned: step back is not possible, so
+         * read its sort value and id from the JSON we built. */
+        json_t *last = json_array_get(*items, n - 1);
+        struct pv_value v = {.type = q->sort->type};
+        json_t *sv;
+        size_t si = field_index(c, q->sort);
+        (void)si;
+        /* the row object may lack the sort field under fields=; re-read it */
+        sv = json_object_get(last, q->sort->name);
+        if (!sv) {
+            sqlite3_stmt *one = NULL;
+            struct sqlbuf b2 = {0};
+            sb_add(&b2, "SELECT ");
+            sb_add(&b2, sortcol);
+            sb_add(&b2, " FROM ");
+            sb_add(&b2, c->table);
+            sb_add(&b2, " WHERE id = ?");
+            if (!b2.oom && sqlite3_prepare_v2(db, b2.s, -1, &one, NULL) == SQLITE_OK) {
+                sqlite3_bind_text(one, 1, json_string_value(json_object_get(last, "id")), -1,
+                                  SQLITE_STATIC);
+                if (sqlite3_step(one) == SQLITE_ROW) {
+                    sort_value(one, 0, q->sort->type, &v);
+                    if (v.type == PV_VT_TEXT && !v.is_null)
+                        v.s = strdup(v.s);
+                }
+            }
+            sqlite3_finalize(one);
+            free(b2.s);
+        } else if (json_is_null(sv)) {
+            v.is_null = 1;
+        } else if (json_is_string(sv)) {
+            v.type = PV_VT_TEXT;
+            v.s = strdup(json_string_value(sv));
+        } else if (json_is_boolean(sv)) {
+            v.i = json_is_true(sv);
+        } else if (json_is_integer(sv)) {
+            v.i = json_integer_value(sv);
+        } else {
+            v.r = json_number_value(sv);
+        }
+        *next_cursor = pv_query_cursor(q, &v, json_string_value(json_object_get(last, "id")));
+        free(v.type == PV_VT_TEXT ? v.s : NULL);
+    } else if (step != SQLITE_DONE) {
+        rc = pv_db_error(err, "list");
+        json_decref(*items);
+        *items = NULL;
+    }
+out:
+    sqlite3_finalize(st);
+    free(b.s);
+    return rc;
+}
+
+static const char *singular(const struct pv_collection *c)
+{
+    if (c == &pv_coll_vms) return "vm";
+    if (c == &pv_coll_hosts) return "host";
+    if (c == &pv_coll_clusters) return "cluster";
+    if (c == &pv_coll_connections) return "connection";
+    if (c == &pv_coll_host_groups) return "host_group";
+    if (c == &pv_coll_jobs) return "job";
+    if (c == &pv_coll_events) return "event";
+    if (c == &pv_coll_schedules) return "schedule";
+    return "object";
+}
+
+/* The "SELECT ... WHERE id = ?" of each collection, built once at first use
+ * and then immutable, so its address can key the per-thread statement cache
+ * (GET /vms/{id} is the hottest call the API has). */
+static const struct pv_collection *const get_colls[] = {
+    &pv_coll_vms, &pv_coll_hosts, &pv_coll_clusters, &pv_coll_connections,
+    &pv_coll_host_groups, &pv_coll_jobs, &pv_coll_events, &pv_coll_schedules,
+};
+#define NCOLLS (sizeof get_colls / sizeof get_colls[0])
+static char *get_sql[NCOLLS];
+static pthread_once_t get_sql_once = PTHREAD_ONCE_INIT;
+
+static void build_get_sql(void)
+{
+    for (size_t i = 0; i < NCOLLS; i++) {
+        struct sqlbuf b = {0};
+        sb_add(&b, "SELECT ");
+        add_columns(&b, get_colls[i]);
+        sb_add(&b, " FROM ");
+        sb_add(&b, get_colls[i]->table);
+        sb_add(&b, " WHERE id = ?");
+        get_sql[i] = b.oom ? NULL : b.s;
+    }
+}
+
+int pv_db_get(const struct pv_collection *c, const char *id, json_t **obj, struct pv_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    const char *sql = NULL;
+    int rc = 0, step;
+
+    *obj = NULL;
+    pthread_once(&get_sql_once, build_get_sql);
+    for (size_t i = 0; i < NCOLLS; i++)
+        if (get_colls[i] == c)
+            sql = get_sql[i];
+    if (!sql)
+        return pv_error_set(err, PV_EINTERNAL, "database_error", "no query for %s", c->name);
+    st = pv_db_stmt(sql, err);
+    if (!st)
+        return err ? err->err : PV_EINTERNAL;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        *obj = pv_db_row_json(st, c, NULL, 0);
+    } else if (step == SQLITE_DONE) {
+        char code[48];
+        snprintf(code, sizeof code, "%s_not_found", singular(c));
+        rc = pv_error_set(err, PV_ENOTFOUND, code, "no %s with id '%.80s'", singular(c), id);
+    } else {
+        rc = pv_db_error(err, "get");
+    }
+    pv_db_release(st);
+    return rc;
+}
+
+json_t *pv_db_count_by(const struct pv_collection *c, const char *field)
+{
+    const struct pv_field *f = pv_collection_field(c, field);
+    struct sqlbuf b = {0};
+    sqlite3 *db = pv_db_conn(NULL);
+    sqlite3_stmt *st = NULL;
+    json_t *o = json_object();
+
+    if (!f || !db)
+        return o;
+    sb_add(&b, "SELECT ");
+    sb_add(&b, f->column);
+    sb_add(&b, ", count(*) FROM ");
+    sb_add(&b, c->table);
+    sb_add(&b, " GROUP BY 1");
+    if (!b.oom && sqlite3_prepare_v2(db, b.s, -1, &st, NULL) == SQLITE_OK)
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const unsigned char *k = sqlite3_column_text(st, 0);
+            json_object_set_new(o, k ? (const char *)k : "null",
+                                json_integer(sqlite3_column_int64(st, 1)));
+        }
+    sqlite3_finalize(st);
+    free(b.s);
+    return o;
+}
+
+int64_t pv_db_count(const struct pv_collection *c)
+{
+    struct sqlbuf b = {0};
+    sqlite3 *db = pv_db_conn(NULL);
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+
+    if (!db)
+        return -1;
+    sb_add(&b, "SELECT count(*) FROM ");
+    sb_add(&b, c->table);
+    if (!b.oom && sqlite3_prepare_v2(db, b.s, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    free(b.s);
+    return n;
+}

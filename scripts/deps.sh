@@ -1,0 +1,31 @@
+#!/bin/sh
+# deps.sh -- install the Debian packages Polyvisor's build and tests need,
+# only those that are missing (make deps).  Needs root when something is
+# missing; runs apt-get update once, only then.
+#   deps.sh           build + test packages
+#   deps.sh bench     also what `make bench` needs (wrk, nginx)
+set -eu
+
+PKGS="gcc make pkg-config libc6-dev
+libmicrohttpd-dev libsqlite3-dev libjansson-dev libcurl4-openssl-dev libxml2-dev
+libvirt-dev libsodium-dev libgnutls28-dev libcmocka-dev openssl
+python3 python3-pytest python3-requests"
+[ "${1:-}" = bench ] && PKGS="$PKGS wrk nginx-light"
+
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing:$missing"
+if [ "$(id -u)" != 0 ]; then
+    echo "deps: these packages are missing and installing them needs root:$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing

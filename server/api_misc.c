@@ -1,0 +1,76 @@
+/* api_misc.c -- health, metrics, the OpenAPI document, loaded adapters,
+ * and sign-in. */
+#include <stdlib.h>
+#include <string.h>
+#include "../db/db.h"
+#include "api.h"
+#include "auth.h"
+#include "metrics.h"
+#include "plugins.h"
+#include "validate.h"
+
+extern const char pv_openapi_json[];
+
+void pv_api_healthz(struct pv_req *r)
+{
+    int v = pv_db_schema_version();
+    if (v < 0) {
+        struct pv_error e;
+        pv_error_set(&e, PV_EINTERNAL, "database_error", "the inventory database does not answer");
+        pv_reply_error(r, &e);
+        return;
+    }
+    pv_reply_json(r, 200, json_pack("{s:s,s:i}", "status", "ok", "schema_version", v));
+}
+
+void pv_api_metrics(struct pv_req *r)
+{
+    char *text = pv_metrics_render();
+    pv_reply_text(r, 200, text ? text : strdup(""), "text/plain; version=0.0.4");
+}
+
+void pv_api_openapi(struct pv_req *r)
+{
+    pv_reply_text(r, 200, strdup(pv_openapi_json), "application/json");
+}
+
+void pv_api_adapters(struct pv_req *r)
+{
+    pv_reply_json(r, 200, json_pack("{s:o,s:n}", "items", pv_plugins_json(), "next_cursor"));
+}
+
+void pv_api_login(struct pv_req *r)
+{
+    static const struct pv_jfield spec[] = {
+        {"username", PV_J_STRING, PV_J_REQUIRED, 1, 128, NULL},
+        {"password", PV_J_STRING, PV_J_REQUIRED, 1, 1024, NULL},
+    };
+    struct pv_error e = {0};
+    json_t *body = pv_api_body(r, spec, 2);
+    char *token = NULL;
+    int ttl = 0;
+
+    if (!body)
+        return;
+    if (pv_auth_login(json_string_value(json_object_get(body, "username")),
+                      json_string_value(json_object_get(body, "password")), &token, &ttl, &e))
+        pv_reply_error(r, &e);
+    else
+        pv_reply_json(r, 200, json_pack("{s:s,s:i,s:s}", "token", token, "expires_in", ttl,
+                                        "username", json_string_value(json_object_get(body, "username"))));
+    free(token);
+    json_decref(body);
+}
+
+void pv_api_logout(struct pv_req *r)
+{
+    const char *h = pv_req_header(r, "Authorization");
+    if (h && strncmp(h, "Bearer ", 7) == 0)
+        pv_auth_logout(h + 7);
+    pv_reply_json(r, 204, NULL);
+}
+
+void pv_api_whoami(struct pv_req *r)
+{
+    pv_reply_json(r, 200, json_pack("{s:s,s:s}", "username", r->user, "role", r->role));
+}

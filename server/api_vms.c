@@ -1,0 +1,205 @@
+/* api_vms.c -- VM create, delete, power actions, migrate, and PATCH of
+ * Polyvisor's own VM settings (HA priority, tags).
+ *
+ * Everything that touches a hypervisor becomes a job and answers 202 with
+ * its Location; the request is checked completely first (the VM exists, the
+ * body is valid), so a 202 means the job has a fair chance and a 4xx means
+ * nothing was written.  PATCH changes only Polyvisor's inventory and
+ * answers at once.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "../db/db.h"
+#include "api.h"
+#include "events.h"
+#include "jobs.h"
+#include "validate.h"
+
+static const char *const ha_levels[] = {"off", "low", "medium", "high", NULL};
+static const char *const vendors[] = {"kvm", "vcenter", "hyperv", "test", NULL};
+static const char *const modes[] = {"live", "quick", NULL};
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static int items_are(const json_t *arr, int (*is)(const json_t *))
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+        if (!is(v))
+            return 0;
+    return 1;
+}
+static int is_object(const json_t *v) { return json_is_object(v); }
+static int is_tag(const json_t *v)
+{
+    return json_is_string(v) && json_string_length(v) >= 1 && json_string_length(v) <= 64;
+}
+
+static int check_lists(struct pv_req *r, json_t *body)
+{
+    static const char *const lists[] = {"disks", "nics"};
+    struct pv_error e = {0};
+
+    for (size_t i = 0; i < N(lists); i++) {
+        json_t *a = json_object_get(body, lists[i]);
+        if (a && !items_are(a, is_object)) {
+            pv_error_set(&e, PV_EINVAL, "wrong_type", "every item of '%s' must be an object",
+                         lists[i]);
+            pv_reply_error_details(r, &e, json_pack("{s:s}", "field", lists[i]));
+            return -1;
+        }
+    }
+    if (json_object_get(body, "tags") && !items_are(json_object_get(body, "tags"), is_tag)) {
+        pv_error_set(&e, PV_EINVAL, "wrong_type", "'tags' must be strings of 1 to 64 characters");
+        pv_reply_error_details(r, &e, json_pack("{s:s}", "field", "tags"));
+        return -1;
+    }
+    return 0;
+}
+
+static void submit(struct pv_req *r, const char *kind, const char *target, const char *lock,
+                   json_t *params)
+{
+    struct pv_error e = {0};
+    char job[64];
+
+    if (pv_job_submit(r, kind, "vm", target, lock, params, job, &e))
+        pv_reply_error(r, &e);
+    else
+        pv_reply_job(r, job);
+}
+
+void pv_api_vm_create(struct pv_req *r)
+{
+    static const struct pv_jfield spec[] = {
+        {"name", PV_J_STRING, PV_J_REQUIRED, 1, 64, NULL},
+        {"vcpus", PV_J_INT, PV_J_REQUIRED, 1, 256, NULL},
+        {"memory_mb", PV_J_INT, PV_J_REQUIRED, 16, 16 * 1024 * 1024, NULL},
+        {"host_id", PV_J_STRING, PV_J_NULLABLE, 1, 64, NULL},
+        {"vendor", PV_J_STRING, 0, 0, 0, vendors},
+        {"disks", PV_J_ARRAY, 0, 0, 16, NULL},
+        {"nics", PV_J_ARRAY, 0, 0, 16, NULL},
+        {"paravirtual", PV_J_BOOL, 0, 0, 0, NULL},
+        {"ha", PV_J_STRING, 0, 0, 0, ha_levels},
+        {"tags", PV_J_ARRAY, 0, 0, 32, NULL},
+    };
+    json_t *body = pv_api_body(r, spec, N(spec));
+    const char *host;
+    char lock[128] = "";
+
+    if (!body)
+        return;
+    if (check_lists(r, body)) {
+        json_decref(body);
+        return;
+    }
+    host = json_string_value(json_object_get(body, "host_id"));
+    if (host) {
+        struct pv_db_host_ref h;
+        struct pv_error e = {0};
+        if (pv_db_host_ref(host, &h, &e)) {
+            pv_reply_error_details(r, &e, json_pack("{s:s}", "field", "host_id"));
+            json_decref(body);
+            return;
+        }
+        snprintf(lock, sizeof lock, "host:%s", host);
+    }
+    submit(r, "vm.create", NULL, lock, body);
+    json_decref(body);
+}
+
+/* The VM named by the path, or a 404 reply and -1. */
+static int vm_of(struct pv_req *r, struct pv_db_vm_ref *vm, char lock[128])
+{
+    struct pv_error e = {0};
+
+    if (pv_db_vm_ref(r->params[0], vm, &e)) {
+        pv_reply_error(r, &e);
+        return -1;
+    }
+    snprintf(lock, 128, "host:%s", vm->host_id[0] ? vm->host_id : vm->id);
+    return 0;
+}
+
+/* Actions take no body; an empty object is accepted too. */
+static int no_body(struct pv_req *r)
+{
+    json_t *body;
+
+    if (!r->body || r->body_len == 0)
+        return 0;
+    body = pv_api_body(r, NULL, 0);
+    if (!body)
+        return -1;
+    json_decref(body);
+    return 0;
+}
+
+static void action(struct pv_req *r, const char *kind)
+{
+    struct pv_db_vm_ref vm;
+    char lock[128];
+
+    if (no_body(r) || vm_of(r, &vm, lock))
+        return;
+    submit(r, kind, vm.id, lock, NULL);
+}
+
+void pv_api_vm_delete(struct pv_req *r) { action(r, "vm.delete"); }
+void pv_api_vm_start(struct pv_req *r) { action(r, "vm.start"); }
+void pv_api_vm_shutdown(struct pv_req *r) { action(r, "vm.shutdown"); }
+void pv_api_vm_poweroff(struct pv_req *r) { action(r, "vm.poweroff"); }
+void pv_api_vm_reboot(struct pv_req *r) { action(r, "vm.reboot"); }
+void pv_api_vm_pause(struct pv_req *r) { action(r, "vm.pause"); }
+void pv_api_vm_resume(struct pv_req *r) { action(r, "vm.resume"); }
+void pv_api_vm_save(struct pv_req *r) { action(r, "vm.save"); }
+
+void pv_api_vm_migrate(struct pv_req *r)
+{
+    static const struct pv_jfield spec[] = {
+        {"host_id", PV_J_STRING, PV_J_NULLABLE, 1, 64, NULL},
+        {"mode", PV_J_STRING, 0, 0, 0, modes},
+    };
+    struct pv_db_vm_ref vm;
+    char lock[128];
+    json_t *body;
+
+    if (r->body && r->body_len) {
+        body = pv_api_body(r, spec, N(spec));
+        if (!body)
+            return;
+    } else {
+        body = json_object();
+    }
+    if (vm_of(r, &vm, lock) == 0)
+        submit(r, "vm.migrate", vm.id, lock, body);
+    json_decref(body);
+}
+
+void pv_api_vm_patch(struct pv_req *r)
+{
+    static const struct pv_jfield spec[] = {
+        {"ha", PV_J_STRING, 0, 0, 0, ha_levels},
+        {"tags", PV_J_ARRAY, 0, 0, 32, NULL},
+    };
+    struct pv_error e = {0};
+    json_t *body = pv_api_body(r, spec, N(spec));
+    char *tags = NULL;
+
+    if (!body)
+        return;
+    if (check_lists(r, body))
+        goto out;
+    if (json_object_get(body, "tags"))
+        tags = json_dumps(json_object_get(body, "tags"), JSON_COMPACT);
+    if (pv_db_vm_patch(r->params[0], json_string_value(json_object_get(body, "ha")), tags, &e)) {
+        pv_reply_error(r, &e);
+        goto out;
+    }
+    pv_event("vm", r->params[0], "audit", r->user, "vm settings changed");
+    pv_api_get(r, &pv_coll_vms);
+out:
+    free(tags);
+    json_decref(body);
+}

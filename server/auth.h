@@ -1,0 +1,32 @@
+/* auth.h -- users, passwords and bearer tokens; the one place that decides
+ * who a request is and what role it has.
+ *
+ * Passwords are stored as Argon2id hashes (libsodium crypto_pwhash_str).
+ * A login returns a random 256-bit token; only its SHA-256 is stored, and a
+ * small in-memory cache keeps token checks off the database on hot paths.
+ * Roles today: admin (everything) and viewer (reads only); the route table
+ * says which routes change things (router.h PV_ROUTE_ADMIN).
+ */
+#ifndef PV_AUTH_H
+#define PV_AUTH_H
+
+#include "../adapters/adapter.h"
+#include "config.h"
+
+struct pv_req;
+
+/* Create the admin user on first start (empty database).  The password is
+ * POLYVISOR_ADMIN_PASSWORD, else the config's admin_password, else random
+ * and printed once on stderr. */
+int pv_auth_init(const struct pv_config *cfg, struct pv_error *err);
+/* Fill r->user and r->role from the Authorization header, or fail with
+ * unauthorized (no credentials) / invalid_token. */
+int pv_auth_request(struct pv_req *r, struct pv_error *err);
+/* *token is malloc'd. */
+int pv_auth_login(const char *username, const char *password, char **token, int *ttl,
+                  struct pv_error *err);
+void pv_auth_logout(const char *token);
+int pv_auth_create_user(const char *username, const char *password, const char *role,
+                        struct pv_error *err);
+
+#endif

@@ -1,0 +1,37 @@
+/* config.h -- polyvisord's configuration: built-in defaults, then the
+ * config file (--config FILE), then command-line flags, each overriding the
+ * one before.  The file is `key = value` lines; '#' starts a comment. */
+#ifndef PV_CONFIG_H
+#define PV_CONFIG_H
+
+#include "../adapters/adapter.h"
+
+struct pv_config {
+    char listen_host[128];
+    int listen_port;
+    char data_dir[512];
+    char adapter_dir[512];   /* "" = <dir of the binary>/adapters */
+    char webui_dir[512];     /* "" = <dir of the binary>/../webui */
+    char tls_cert[512];
+    char tls_key[512];
+    char config_file[512];
+    char admin_password[256];
+    int log_level;           /* enum pv_log_level */
+    int host_failure_timeout;/* seconds */
+    int http_threads;
+    int job_workers;
+    int jobs_per_host;
+    long max_body_bytes;
+    int token_ttl_seconds;
+    int shutdown_grace_seconds;
+};
+
+void pv_config_defaults(struct pv_config *c);
+/* Apply one `key`/`value` pair (file keys; flags map onto them). */
+int pv_config_set(struct pv_config *c, const char *key, const char *value, struct pv_error *err);
+int pv_config_load_file(struct pv_config *c, const char *path, struct pv_error *err);
+/* Defaults, then --config's file, then the other flags.  Returns 1 when
+ * --help or --version was asked for (after printing it), 0 to go on. */
+int pv_config_load(struct pv_config *c, int argc, char **argv, struct pv_error *err);
+
+#endif

@@ -1,0 +1,55 @@
+/* conns.h -- live connections to endpoints, and the sink that turns what
+ * adapters report into inventory.
+ *
+ * Each stored connection gets a `live` record: the adapter, its parameters
+ * (credentials unsealed in memory only), a small pool of adapter handles so
+ * several jobs can call one endpoint at once (a handle is used by one thread
+ * at a time, as the ABI requires), and a monitor thread that keeps the
+ * inventory current: a full sync when it (re)connects, then the adapter's
+ * watch() for changes (or a periodic re-sync when the adapter has no
+ * events).  When the endpoint stops answering, the connection turns `error`
+ * and its hosts `disconnected`; when it answers again they come back.
+ */
+#ifndef PV_CONNS_H
+#define PV_CONNS_H
+
+#include "../adapters/adapter.h"
+
+struct pv_job_run;
+struct live;
+
+struct pv_handle {
+    const struct pv_adapter *a;
+    struct pv_conn *conn;
+    struct live *live;
+    char conn_id[64];
+    char vendor[16];
+};
+
+/* Start monitors for every stored connection. */
+int pv_conns_start(void);
+void pv_conns_stop(void);
+
+/* Borrow a handle on connection conn_id (opening it if needed). */
+int pv_conns_acquire(const char *conn_id, struct pv_handle *h, struct pv_error *err);
+/* broken: the handle failed in a way that makes it unusable; close it. */
+void pv_conns_release(struct pv_handle *h, int broken);
+
+/* A sink that writes to the inventory of h's connection; job may be NULL.
+ * ctx must stay alive while the sink is used. */
+struct pv_sink_ctx {
+    char conn_id[64];
+    char vendor[16];
+    const char *source;            /* "event" or "poll" */
+    struct pv_job_run *job;
+};
+void pv_conns_sink(struct pv_sink *s, struct pv_sink_ctx *ctx, const struct pv_handle *h,
+                   struct pv_job_run *job);
+
+/* Full sync of one connection into the inventory (removes what is gone),
+ * updating the connection's state; then makes sure its monitor runs. */
+int pv_conns_sync(const char *conn_id, struct pv_job_run *job, struct pv_error *err);
+/* Stop the monitor and close handles (before the connection is deleted). */
+void pv_conns_forget(const char *conn_id);
+
+#endif

@@ -1,0 +1,210 @@
+/* sse.c -- the event bus and its SSE streams (see sse.h).
+ *
+ * bus_lock guards the ring, the list of streams and each stream's fields.
+ * A heartbeat thread resumes every stream every few seconds so an idle one
+ * sends a comment line (keeping proxies from timing it out) and a closed one
+ * is noticed when that write fails.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "http.h"
+#include "log.h"
+#include "sse.h"
+
+#define RING 4096
+#define HEARTBEAT_S 15
+
+struct stream {
+    struct MHD_Connection *conn;
+    unsigned long long next_seq;   /* first message not yet sent */
+    time_t last_write;
+    int suspended;
+    struct stream *next;
+};
+
+static pthread_mutex_t bus_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bus_cond = PTHREAD_COND_INITIALIZER;
+/* guarded by bus_lock: */
+static char *ring[RING];
+static unsigned long long last_seq;        /* seq of the newest message; 0: none */
+static struct stream *streams;
+static int nstreams;
+static int stopping;
+static pthread_t heartbeat_thread;
+static int heartbeat_started;
+
+static void resume_all_locked(void)
+{
+    for (struct stream *s = streams; s; s = s->next)
+        if (s->suspended) {
+            s->suspended = 0;
+            MHD_resume_connection(s->conn);
+        }
+}
+
+void pv_sse_publish(const char *type, const json_t *data)
+{
+    char *json = json_dumps(data, JSON_COMPACT);
+    char *msg;
+    size_t len;
+
+    if (!json)
+        return;
+    len = strlen(json) + strlen(type) + 64;
+    msg = malloc(len);
+    if (msg) {
+        pthread_mutex_lock(&bus_lock);
+        snprintf(msg, len, "id: %llu\nevent: %s\ndata: %s\n\n", last_seq + 1, type, json);
+        last_seq++;
+        free(ring[last_seq % RING]);
+        ring[last_seq % RING] = msg;
+        resume_all_locked();
+        pthread_mutex_unlock(&bus_lock);
+    }
+    free(json);
+}
+
+static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream *s = cls;
+    size_t used = 0;
+    (void)pos;
+
+    pthread_mutex_lock(&bus_lock);
+    if (stopping) {
+        pthread_mutex_unlock(&bus_lock);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    if (last_seq >= RING && s->next_seq <= last_seq - RING)
+        s->next_seq = last_seq - RING + 1; /* too far behind: the ring moved on */
+    while (s->next_seq <= last_seq) {
+        const char *m = ring[s->next_seq % RING];
+        size_t n = strlen(m);
+        if (n > max - used) {
+            if (used == 0 && n > max)
+                s->next_seq++; /* can never fit; drop it */
+            break;
+        }
+        memcpy(buf + used, m, n);
+        used += n;
+        s->next_seq++;
+    }
+    if (used == 0 && time(NULL) - s->last_write >= HEARTBEAT_S) {
+        static const char ka[] = ": keep-alive\n\n";
+        memcpy(buf, ka, sizeof ka - 1);
+        used = sizeof ka - 1;
+    }
+    if (used) {
+        s->last_write = time(NULL);
+    } else {
+        s->suspended = 1;
+        MHD_suspend_connection(s->conn);
+    }
+    pthread_mutex_unlock(&bus_lock);
+    return (ssize_t)used;
+}
+
+static void free_stream(void *cls)
+{
+    struct stream *s = cls, **pp;
+
+    pthread_mutex_lock(&bus_lock);
+    for (pp = &streams; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            nstreams--;
+            break;
+        }
+    pthread_mutex_unlock(&bus_lock);
+    free(s);
+}
+
+void pv_sse_attach(struct pv_req *r)
+{
+    struct stream *s = calloc(1, sizeof *s);
+    const char *last = pv_req_header(r, "Last-Event-ID");
+
+    if (!s) {
+        struct pv_error e;
+        pv_error_set(&e, PV_EINTERNAL, "out_of_memory", "out of memory");
+        pv_reply_error(r, &e);
+        return;
+    }
+    s->conn = r->conn;
+    s->last_write = time(NULL);
+    pthread_mutex_lock(&bus_lock);
+    s->next_seq = last && *last ? strtoull(last, NULL, 10) + 1 : last_seq + 1;
+    if (s->next_seq > last_seq + 1)
+        s->next_seq = last_seq + 1;
+    s->next = streams;
+    streams = s;
+    nstreams++;
+    pthread_mutex_unlock(&bus_lock);
+    r->stream = s;
+}
+
+enum MHD_Result pv_sse_queue(struct MHD_Connection *conn, void *stream)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, reader, stream, free_stream);
+    enum MHD_Result ret;
+
+    if (!resp) {
+        free_stream(stream);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static void *heartbeat(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&bus_lock);
+    while (!stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 5;
+        pthread_cond_timedwait(&bus_cond, &bus_lock, &ts);
+        resume_all_locked();
+    }
+    pthread_mutex_unlock(&bus_lock);
+    return NULL;
+}
+
+int pv_sse_start(void)
+{
+    if (pthread_create(&heartbeat_thread, NULL, heartbeat, NULL) != 0)
+        return PV_EINTERNAL;
+    heartbeat_started = 1;
+    return 0;
+}
+
+void pv_sse_shutdown(void)
+{
+    pthread_mutex_lock(&bus_lock);
+    stopping = 1;
+    resume_all_locked();
+    pthread_cond_broadcast(&bus_cond);
+    pthread_mutex_unlock(&bus_lock);
+    if (heartbeat_started) {
+        pthread_join(heartbeat_thread, NULL);
+        heartbeat_started = 0;
+    }
+}
+
+int pv_sse_clients(void)
+{
+    int n;
+    pthread_mutex_lock(&bus_lock);
+    n = nstreams;
+    pthread_mutex_unlock(&bus_lock);
+    return n;
+}

@@ -1,0 +1,19 @@
+/* util.h -- small helpers the daemon uses everywhere: ids, randomness,
+ * hashing, time. */
+#ifndef PV_UTIL_H
+#define PV_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A new opaque id: prefix, '-', 20 lowercase hex chars of randomness. */
+void pv_id_new(char out[64], const char *prefix);
+/* Hex SHA-256 of data into out (65 bytes). */
+void pv_sha256_hex(const void *data, size_t len, char out[65]);
+void pv_hex(const unsigned char *in, size_t len, char *out);
+/* Monotonic milliseconds. */
+int64_t pv_now_ms(void);
+/* 1 when s is valid UTF-8 of len bytes (no NUL). */
+int pv_utf8_valid(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,98 @@
+/* validate.c -- see validate.h. */
+#include <string.h>
+#include "validate.h"
+
+static const char *type_name(enum pv_jtype t)
+{
+    static const char *const names[] = {"a string", "an integer", "true or false", "an array",
+                                        "an object"};
+    return names[t];
+}
+
+static int type_ok(const json_t *v, enum pv_jtype t)
+{
+    switch (t) {
+    case PV_J_STRING: return json_is_string(v);
+    case PV_J_INT: return json_is_integer(v);
+    case PV_J_BOOL: return json_is_boolean(v);
+    case PV_J_ARRAY: return json_is_array(v);
+    default: return json_is_object(v);
+    }
+}
+
+static int fail(json_t **details, const char *field, struct pv_error *err, const char *code,
+                const char *msg)
+{
+    if (details)
+        *details = json_pack("{s:s}", "field", field);
+    return pv_error_set(err, PV_EINVAL, code, "%s", msg);
+}
+
+static int check_one(const json_t *v, const struct pv_jfield *f, json_t **details,
+                     struct pv_error *err)
+{
+    char msg[256];
+
+    if (json_is_null(v) && (f->flags & PV_J_NULLABLE))
+        return 0;
+    if (!type_ok(v, f->type)) {
+        snprintf(msg, sizeof msg, "'%s' must be %s", f->name, type_name(f->type));
+        return fail(details, f->name, err, "wrong_type", msg);
+    }
+    if (f->type == PV_J_INT && (f->min || f->max)) {
+        long long n = json_integer_value(v);
+        if (n < f->min || n > f->max) {
+            snprintf(msg, sizeof msg, "'%s' must be from %lld to %lld", f->name, f->min, f->max);
+            return fail(details, f->name, err, "invalid_value", msg);
+        }
+    }
+    if ((f->type == PV_J_STRING || f->type == PV_J_ARRAY) && (f->min || f->max)) {
+        long long n = f->type == PV_J_STRING ? (long long)json_string_length(v)
+                                             : (long long)json_array_size(v);
+        if (n < f->min || n > f->max) {
+            snprintf(msg, sizeof msg, "'%s' must have %lld to %lld %s", f->name, f->min, f->max,
+                     f->type == PV_J_STRING ? "characters" : "items");
+            return fail(details, f->name, err, "invalid_value", msg);
+        }
+    }
+    if (f->type == PV_J_STRING && f->choices) {
+        const char *s = json_string_value(v);
+        size_t used;
+        for (const char *const *c = f->choices; *c; c++)
+            if (strcmp(*c, s) == 0)
+                return 0;
+        used = (size_t)snprintf(msg, sizeof msg, "'%s' must be one of:", f->name);
+        for (const char *const *c = f->choices; *c && used < sizeof msg; c++)
+            used += (size_t)snprintf(msg + used, sizeof msg - used, " %s", *c);
+        return fail(details, f->name, err, "invalid_value", msg);
+    }
+    return 0;
+}
+
+int pv_validate(const json_t *body, const struct pv_jfield *spec, size_t n, json_t **details,
+                struct pv_error *err)
+{
+    const char *key;
+    json_t *v;
+    char msg[256];
+
+    if (details)
+        *details = NULL;
+    json_object_foreach((json_t *)body, key, v) {
+        size_t i;
+        for (i = 0; i < n && strcmp(spec[i].name, key) != 0; i++)
+            ;
+        if (i == n) {
+            snprintf(msg, sizeof msg, "unknown field '%.100s'", key);
+            return fail(details, key, err, "unknown_field", msg);
+        }
+        if (check_one(v, &spec[i], details, err))
+            return PV_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((spec[i].flags & PV_J_REQUIRED) && !json_object_get(body, spec[i].name)) {
+            snprintf(msg, sizeof msg, "missing field '%s'", spec[i].name);
+            return fail(details, spec[i].name, err, "missing_field", msg);
+        }
+    return 0;
+}

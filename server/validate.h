@@ -1,0 +1,29 @@
+/* validate.h -- strict checking of JSON request bodies against a small
+ * field table: unknown fields, missing fields, wrong types and values out of
+ * range are each refused with their own stable code (unknown_field,
+ * missing_field, wrong_type, invalid_value) and the field's name in the
+ * error details, before anything is written. */
+#ifndef PV_VALIDATE_H
+#define PV_VALIDATE_H
+
+#include <jansson.h>
+#include "../adapters/adapter.h"
+
+enum pv_jtype { PV_J_STRING = 0, PV_J_INT, PV_J_BOOL, PV_J_ARRAY, PV_J_OBJECT };
+
+#define PV_J_REQUIRED 0x1u
+#define PV_J_NULLABLE 0x2u
+
+struct pv_jfield {
+    const char *name;
+    enum pv_jtype type;
+    unsigned flags;
+    long long min, max;            /* INT: value; STRING, ARRAY: length; 0,0 = no bound */
+    const char *const *choices;    /* STRING: NULL-terminated allowed values */
+};
+
+/* *details (may be NULL) receives {"field": name} on failure. */
+int pv_validate(const json_t *body, const struct pv_jfield *spec, size_t n, json_t **details,
+                struct pv_error *err);
+
+#endif

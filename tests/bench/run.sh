@@ -1,0 +1,128 @@
+#!/bin/sh
+# run.sh BUILD -- the benchmarks of `make bench`: an inventory of 10,000
+# hosts and 100,000 VMs; start-up time; GET one VM under wrk (keep-alive)
+# against nginx serving the same JSON bytes as a static file, on the same
+# machine in the same run; listing all 100,000 VMs page by page; RSS.
+# Results: build/bench/results.md (and stdout).  Everything listens on
+# 127.0.0.1 and is stopped by PID at the end.
+set -eu
+BUILD=$(cd "${1:-build}" && pwd)
+OUT="$BUILD/bench"
+HOSTS=${BENCH_HOSTS:-10000}
+VMS=${BENCH_VMS:-100000}
+DURATION=${BENCH_DURATION:-10}
+CONNS=${BENCH_CONNECTIONS:-32}
+PY=/usr/bin/python3
+HERE=$(cd "$(dirname "$0")" && pwd)
+rm -rf "$OUT" && mkdir -p "$OUT/data" "$OUT/www" "$OUT/nginx"
+PV_PORT=$($PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+NG_PORT=$($PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+PV_PID= NG_PID=
+cleanup() {
+    [ -n "$PV_PID" ] && kill "$PV_PID" 2>/dev/null || true
+    [ -n "$NG_PID" ] && kill "$NG_PID" 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+export POLYVISOR_ADMIN_PASSWORD=bench-password
+
+start_pv() {
+    "$BUILD/polyvisord" --listen "127.0.0.1:$PV_PORT" --data-dir "$OUT/data" \
+        --adapter-dir "$OUT/no-adapters" --log-level warn 2>>"$OUT/polyvisord.log" &
+    PV_PID=$!
+    $PY - "$PV_PORT" <<'PYEOF'
+import sys, time, urllib.request
+t0 = time.time()
+while time.time() - t0 < 60:
+    try:
+        urllib.request.urlopen("http://127.0.0.1:%s/healthz" % sys.argv[1], timeout=1)
+        print("%.3f" % (time.time() - t0)); break
+    except Exception:
+        time.sleep(0.01)
+PYEOF
+}
+stop_pv() { kill "$PV_PID"; wait "$PV_PID" 2>/dev/null || true; PV_PID=; }
+
+echo "bench: schema"; start_pv >/dev/null; stop_pv
+echo "bench: generating $HOSTS hosts, $VMS VMs"
+$PY "$HERE/gen.py" "$OUT/data/polyvisor.db" "$HOSTS" "$VMS"
+START_S=$(start_pv)
+echo "bench: start-up with that inventory: ${START_S}s"
+
+TOKEN=$(curl -s "http://127.0.0.1:$PV_PORT/api/v1/auth/login" \
+    -d '{"username":"admin","password":"bench-password"}' | $PY -c 'import json,sys;print(json.load(sys.stdin)["token"])')
+VM_ID=$(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PV_PORT/api/v1/vms?limit=1&filter=name%20eq%20'vm050000'" |
+    $PY -c 'import json,sys;print(json.load(sys.stdin)["items"][0]["id"])')
+curl -s -o "$OUT/www/vm.json" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PV_PORT/api/v1/vms/$VM_ID"
+
+cat > "$OUT/nginx/nginx.conf" <<NGEOF
+worker_processes 2;
+pid $OUT/nginx/nginx.pid;
+error_log $OUT/nginx/error.log;
+daemon off;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $OUT/nginx; proxy_temp_path $OUT/nginx; fastcgi_temp_path $OUT/nginx;
+    uwsgi_temp_path $OUT/nginx; scgi_temp_path $OUT/nginx;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:$NG_PORT;
+        location / { root $OUT/www; default_type application/json; }
+    }
+}
+NGEOF
+/usr/sbin/nginx -c "$OUT/nginx/nginx.conf" -p "$OUT/nginx" &
+NG_PID=$!
+sleep 0.5
+
+run_wrk() { # URL -> wrk output file
+    wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" "$1" >"$2"
+}
+echo "bench: wrk against polyvisord (GET /api/v1/vms/{id})"
+run_wrk "http://127.0.0.1:$PV_PORT/api/v1/vms/$VM_ID" "$OUT/wrk-polyvisord.txt"
+echo "bench: wrk against nginx (the same bytes as a static file)"
+run_wrk "http://127.0.0.1:$NG_PORT/vm.json" "$OUT/wrk-nginx.txt"
+
+echo "bench: listing all VMs"
+LIST_S=$($PY - "$PV_PORT" "$TOKEN" "$VMS" <<'PYEOF'
+import http.client, json, sys, time, urllib.parse
+port, token, want = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+c = http.client.HTTPConnection("127.0.0.1", port)
+t0 = time.time(); n = 0; cursor = None; seen = set()
+while True:
+    q = "/api/v1/vms?limit=1000" + ("&cursor=" + urllib.parse.quote(cursor) if cursor else "")
+    c.request("GET", q, headers={"Authorization": "Bearer " + token})
+    page = json.loads(c.getresponse().read())
+    for it in page["items"]:
+        seen.add(it["id"])
+    n += len(page["items"]); cursor = page["next_cursor"]
+    if not cursor: break
+el = time.time() - t0
+assert n == want == len(seen), (n, want, len(seen))
+print("%.3f" % el)
+PYEOF
+)
+RSS_MB=$(awk '/VmRSS/ {printf "%.0f", $2/1024}' /proc/$PV_PID/status)
+HWM_MB=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' /proc/$PV_PID/status)
+
+$PY - "$OUT" "$START_S" "$LIST_S" "$RSS_MB" "$HWM_MB" "$HOSTS" "$VMS" "$CONNS" "$DURATION" <<'PYEOF' | tee "$OUT/results.md"
+import re, sys
+out, start, lst, rss, hwm, hosts, vms, conns, dur = sys.argv[1:]
+def parse(path):
+    t = open(path).read()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+    def ms(label):
+        m = re.search(r"\s%s%%\s+([\d.]+)(us|ms|s)" % label, t)
+        v, u = float(m.group(1)), m.group(2)
+        return v / 1000 if u == "us" else v * 1000 if u == "s" else v
+    return rps, ms("50"), ms("99")
+pv, ng = parse(out + "/wrk-polyvisord.txt"), parse(out + "/wrk-nginx.txt")
+print("| measure (%s hosts, %s VMs; wrk -t2 -c%s -d%ss, keep-alive) | polyvisord | nginx | ratio | aim |" % (hosts, vms, conns, dur))
+print("|---|---|---|---|---|")
+print("| GET one VM, requests/s | %.0f | %.0f | %.0f%% | >= 50%% |" % (pv[0], ng[0], 100 * pv[0] / ng[0]))
+print("| GET one VM, p50 | %.2f ms | %.2f ms | | |" % (pv[1], ng[1]))
+print("| GET one VM, p99 | %.2f ms | %.2f ms | | <= 5 ms |" % (pv[2], ng[2]))
+print("| list all %s VMs (1,000 a page) | %s s | | | <= 1 s |" % (vms, lst))
+print("| RSS after the runs (peak) | %s MiB (%s MiB) | | | <= 1 GiB |" % (rss, hwm))
+print("| start-up with that inventory | %s s | | | <= 3 s |" % start)
+PYEOF
