@@ -43,6 +43,12 @@ extern const struct pv_collection pv_coll_vms, pv_coll_hosts, pv_coll_clusters,
 /* One page of a collection: *items is a new array, *next_cursor a malloc'd
  * cursor or NULL on the last page. */
 int pv_db_list(const struct pv_query *q, json_t **items, char **next_cursor, struct pv_error *err);
+/* The same as JSON text: *items a malloc'd array text, *obj an object text
+ * (what the API sends as it is). */
+int pv_db_list_text(const struct pv_query *q, char **items, char **next_cursor,
+                    struct pv_error *err);
+int pv_db_get_text(const struct pv_collection *c, const char *id, char **obj,
+                   struct pv_error *err);
 /* One object by id (PV_ENOTFOUND with code "<singular>_not_found"). */
 int pv_db_get(const struct pv_collection *c, const char *id, json_t **obj, struct pv_error *err);
 /* {"state": count, ...} for a collection's state-like column (for /metrics). */

@@ -21,8 +21,4 @@ int pv_db_bind_text(sqlite3_stmt *st, int idx, const char *s);
 void pv_db_col_copy(sqlite3_stmt *st, int col, char *buf, size_t size);
 char *pv_db_col_dup(sqlite3_stmt *st, int col);
 
-/* Row of a collection query as an API object (fields: NULL = all). */
-json_t *pv_db_row_json(sqlite3_stmt *st, const struct pv_collection *c,
-                       const struct pv_field *const *fields, size_t nfields);
-
 #endif

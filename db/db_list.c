@@ -158,71 +158,165 @@ static void add_columns(struct sqlbuf *b, const struct pv_collection *c)
     }
 }
 
-json_t *pv_db_row_json(sqlite3_stmt *st, const struct pv_collection *c,
-                       const struct pv_field *const *fields, size_t nfields)
-{
-    json_t *o = json_object();
+/* ---- rows as JSON text ---------------------------------------------------
+ * Rows are written straight into JSON text: a page of 1,000 VMs as jansson
+ * objects costs tens of thousands of allocations, as text a few reallocs.
+ * JSON columns hold text this layer wrote (validated with json_valid() on
+ * the way in), so they are copied as they are. */
 
-    for (size_t i = 0; i < c->nfields && o; i++) {
+struct jbuf {
+    char *s;
+    size_t len, cap;
+    int oom;
+};
+
+static void jb_put(struct jbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->s, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->s = p;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void jb_str(struct jbuf *b, const char *s)
+{
+    jb_put(b, s, strlen(s));
+}
+
+/* A JSON string; bytes that are not UTF-8 become U+FFFD. */
+static void jb_quoted(struct jbuf *b, const unsigned char *s)
+{
+    const unsigned char *run = s;
+
+    jb_put(b, "\"", 1);
+    while (*s) {
+        unsigned c = *s;
+        size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+                 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        int bad = n == 0;
+        for (size_t i = 1; i < n && !bad; i++)
+            bad = (s[i] & 0xc0) != 0x80;
+        if (c >= 0x20 && c != '"' && c != '\\' && !bad) {
+            s += n;
+            continue;
+        }
+        jb_put(b, (const char *)run, (size_t)(s - run));
+        if (bad) {
+            jb_str(b, "\\ufffd");
+        } else if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            jb_put(b, esc, 2);
+        } else {
+            char esc[8];
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            jb_put(b, esc, 6);
+        }
+        s++;
+        run = s;
+    }
+    jb_put(b, (const char *)run, (size_t)(s - run));
+    jb_put(b, "\"", 1);
+}
+
+static void jb_key(struct jbuf *b, int *first, const char *name)
+{
+    if (!*first)
+        jb_put(b, ",", 1);
+    *first = 0;
+    jb_quoted(b, (const unsigned char *)name);
+    jb_put(b, ":", 1);
+}
+
+static void jb_column(struct jbuf *b, sqlite3_stmt *st, int col, enum pv_vtype type)
+{
+    char num[32];
+
+    if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+        jb_put(b, "null", 4);
+        return;
+    }
+    switch (type) {
+    case PV_VT_INT:
+        snprintf(num, sizeof num, "%lld", (long long)sqlite3_column_int64(st, col));
+        jb_str(b, num);
+        break;
+    case PV_VT_REAL:
+        snprintf(num, sizeof num, "%.17g", sqlite3_column_double(st, col));
+        jb_str(b, num);
+        break;
+    case PV_VT_BOOL:
+        jb_str(b, sqlite3_column_int(st, col) ? "true" : "false");
+        break;
+    case PV_VT_JSON:
+        jb_str(b, (const char *)sqlite3_column_text(st, col));
+        break;
+    default:
+        jb_quoted(b, sqlite3_column_text(st, col));
+        break;
+    }
+}
+
+/* One row of c as a JSON object.  fields: NULL for all, else the selection
+ * (id always).  A job's error_code and error_message become one "error"
+ * object, as the API's error body is. */
+static void jb_row(struct jbuf *b, sqlite3_stmt *st, const struct pv_collection *c,
+                   const struct pv_field *const *fields, size_t nfields)
+{
+    int first = 1;
+
+    jb_put(b, "{", 1);
+    for (size_t i = 0; i < c->nfields; i++) {
         const struct pv_field *f = &c->fields[i];
-        json_t *v;
-        if (fields) {
+        if (fields && strcmp(f->name, "id") != 0) {
             size_t k;
             for (k = 0; k < nfields && fields[k] != f; k++)
                 ;
-            if (k == nfields && strcmp(f->name, "id") != 0)
+            if (k == nfields)
                 continue;
         }
-        if (sqlite3_column_type(st, (int)i) == SQLITE_NULL) {
-            v = json_null();
-        } else {
-            switch (f->type) {
-            case PV_VT_INT:
-                v = json_integer(sqlite3_column_int64(st, (int)i));
-                break;
-            case PV_VT_REAL:
-                v = json_real(sqlite3_column_double(st, (int)i));
-                break;
-            case PV_VT_BOOL:
-                v = json_boolean(sqlite3_column_int(st, (int)i));
-                break;
-            case PV_VT_JSON:
-                v = json_loads((const char *)sqlite3_column_text(st, (int)i), JSON_DECODE_ANY,
-                               NULL);
-                if (!v)
-                    v = json_null();
-                break;
-            default:
-                v = json_string((const char *)sqlite3_column_text(st, (int)i));
-                break;
+        if (c == &pv_coll_jobs && strcmp(f->name, "error_message") == 0)
+            continue;
+        if (c == &pv_coll_jobs && strcmp(f->name, "error_code") == 0) {
+            jb_key(b, &first, "error");
+            if (sqlite3_column_type(st, (int)i) == SQLITE_NULL) {
+                jb_put(b, "null", 4);
+            } else {
+                jb_str(b, "{\"code\":");
+                jb_column(b, st, (int)i, PV_VT_TEXT);
+                jb_str(b, ",\"message\":");
+                jb_column(b, st, (int)i + 1, PV_VT_TEXT);
+                jb_put(b, "}", 1);
             }
+            continue;
         }
-        json_object_set_new(o, f->name, v);
+        jb_key(b, &first, f->name);
+        jb_column(b, st, (int)i, f->type);
     }
-    /* A job's error is one object, as the API's error body is. */
-    if (o && c == &pv_coll_jobs) {
-        json_t *code = json_object_get(o, "error_code");
-        json_t *msg = json_object_get(o, "error_message");
-        int want = !fields || code;
-        if (json_is_string(code))
-            json_object_set_new(o, "error", json_pack("{s:O,s:O}", "code", code, "message", msg));
-        else if (want)
-            json_object_set_new(o, "error", json_null());
-        json_object_del(o, "error_code");
-        json_object_del(o, "error_message");
-    }
-    return o;
+    jb_put(b, "}", 1);
 }
 
 static void sort_value(sqlite3_stmt *st, int col, enum pv_vtype type, struct pv_value *v)
 {
     memset(v, 0, sizeof *v);
-    v->type = type;
+    v->type = type == PV_VT_JSON ? PV_VT_TEXT : type;
     if (sqlite3_column_type(st, col) == SQLITE_NULL) {
         v->is_null = 1;
         return;
     }
-    switch (type) {
+    switch (v->type) {
     case PV_VT_INT:
     case PV_VT_BOOL:
         v->i = sqlite3_column_int64(st, col);
@@ -231,8 +325,7 @@ static void sort_value(sqlite3_stmt *st, int col, enum pv_vtype type, struct pv_
         v->r = sqlite3_column_double(st, col);
         break;
     default:
-        v->type = PV_VT_TEXT;
-        v->s = (char *)sqlite3_column_text(st, col); /* borrowed until the next step */
+        v->s = strdup((const char *)sqlite3_column_text(st, col));
         break;
     }
 }
@@ -242,16 +335,20 @@ static size_t field_index(const struct pv_collection *c, const struct pv_field *
     return (size_t)(f - c->fields);
 }
 
-int pv_db_list(const struct pv_query *q, json_t **items, char **next_cursor, struct pv_error *err)
+int pv_db_list_text(const struct pv_query *q, char **items, char **next_cursor,
+                    struct pv_error *err)
 {
     const struct pv_collection *c = q->coll;
     struct sqlbuf b = {0};
+    struct jbuf out = {0};
     struct pv_value idv = {.type = PV_VT_TEXT};
     struct pv_value limitv = {.type = PV_VT_INT};
+    struct pv_value last = {0};
+    char *last_id = NULL;
     sqlite3 *db = pv_db_conn(err);
     sqlite3_stmt *st = NULL;
     const char *sortcol = q->sort->column;
-    int rc = 0, step;
+    int rc = 0, step = SQLITE_DONE;
     size_t n = 0;
 
     *items = NULL;
@@ -305,67 +402,54 @@ int pv_db_list(const struct pv_query *q, json_t **items, char **next_cursor, str
     }
     for (int i = 0; i < b.nbinds; i++)
         bind_value(st, i + 1, b.binds[i]);
-    *items = json_array();
+    jb_put(&out, "[", 1);
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == q->limit) {
-            /* one row more than asked for: there is a next page */
-            break;
+        if (n == q->limit)
+            break; /* one row more than asked for: there is a next page */
+        if (n)
+            jb_put(&out, ",", 1);
+        jb_row(&out, st, c, q->fields, q->nfields);
+        if (++n == q->limit) {
+            sort_value(st, (int)field_index(c, q->sort), q->sort->type, &last);
+            last_id = pv_db_col_dup(st, (int)field_index(c, pv_collection_field(c, "id")));
         }
-        json_array_append_new(*items, pv_db_row_json(st, c, q->fields, q->nfields));
-        n++;
     }
-    if (step == SQLITE_ROW) {
-        /* Cursor from the last row returned: step back is not possible, so
-         * read its sort value and id from the JSON we built. */
-        json_t *last = json_array_get(*items, n - 1);
-        struct pv_value v = {.type = q->sort->type};
-        json_t *sv;
-        size_t si = field_index(c, q->sort);
-        (void)si;
-        /* the row object may lack the sort field under fields=; re-read it */
-        sv = json_object_get(last, q->sort->name);
-        if (!sv) {
-            sqlite3_stmt *one = NULL;
-            struct sqlbuf b2 = {0};
-            sb_add(&b2, "SELECT ");
-            sb_add(&b2, sortcol);
-            sb_add(&b2, " FROM ");
-            sb_add(&b2, c->table);
-            sb_add(&b2, " WHERE id = ?");
-            if (!b2.oom && sqlite3_prepare_v2(db, b2.s, -1, &one, NULL) == SQLITE_OK) {
-                sqlite3_bind_text(one, 1, json_string_value(json_object_get(last, "id")), -1,
-                                  SQLITE_STATIC);
-                if (sqlite3_step(one) == SQLITE_ROW) {
-                    sort_value(one, 0, q->sort->type, &v);
-                    if (v.type == PV_VT_TEXT && !v.is_null)
-                        v.s = strdup(v.s);
-                }
-            }
-            sqlite3_finalize(one);
-            free(b2.s);
-        } else if (json_is_null(sv)) {
-            v.is_null = 1;
-        } else if (json_is_string(sv)) {
-            v.type = PV_VT_TEXT;
-            v.s = strdup(json_string_value(sv));
-        } else if (json_is_boolean(sv)) {
-            v.i = json_is_true(sv);
-        } else if (json_is_integer(sv)) {
-            v.i = json_integer_value(sv);
-        } else {
-            v.r = json_number_value(sv);
-        }
-        *next_cursor = pv_query_cursor(q, &v, json_string_value(json_object_get(last, "id")));
-        free(v.type == PV_VT_TEXT ? v.s : NULL);
-    } else if (step != SQLITE_DONE) {
+    jb_put(&out, "]", 1);
+    if (step != SQLITE_ROW && step != SQLITE_DONE) {
         rc = pv_db_error(err, "list");
-        json_decref(*items);
-        *items = NULL;
+    } else if (out.oom) {
+        rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+    } else {
+        if (step == SQLITE_ROW)
+            *next_cursor = pv_query_cursor(q, &last, last_id);
+        *items = out.s;
+        out.s = NULL;
     }
 out:
+    free(last.s);
+    free(last_id);
+    free(out.s);
     sqlite3_finalize(st);
     free(b.s);
     return rc;
+}
+
+int pv_db_list(const struct pv_query *q, json_t **items, char **next_cursor, struct pv_error *err)
+{
+    char *text = NULL;
+    int rc = pv_db_list_text(q, &text, next_cursor, err);
+
+    *items = NULL;
+    if (rc)
+        return rc;
+    *items = json_loads(text, 0, NULL);
+    free(text);
+    if (!*items) {
+        free(*next_cursor);
+        *next_cursor = NULL;
+        return pv_error_set(err, PV_EINTERNAL, "database_error", "stored data is not valid JSON");
+    }
+    return 0;
 }
 
 static const char *singular(const struct pv_collection *c)
@@ -405,10 +489,12 @@ static void build_get_sql(void)
     }
 }
 
-int pv_db_get(const struct pv_collection *c, const char *id, json_t **obj, struct pv_error *err)
+int pv_db_get_text(const struct pv_collection *c, const char *id, char **obj,
+                   struct pv_error *err)
 {
     sqlite3_stmt *st = NULL;
     const char *sql = NULL;
+    struct jbuf out = {0};
     int rc = 0, step;
 
     *obj = NULL;
@@ -424,7 +510,13 @@ int pv_db_get(const struct pv_collection *c, const char *id, json_t **obj, struc
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
-        *obj = pv_db_row_json(st, c, NULL, 0);
+        jb_row(&out, st, c, NULL, 0);
+        if (out.oom) {
+            free(out.s);
+            rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        } else {
+            *obj = out.s;
+        }
     } else if (step == SQLITE_DONE) {
         char code[48];
         snprintf(code, sizeof code, "%s_not_found", singular(c));
@@ -434,6 +526,21 @@ int pv_db_get(const struct pv_collection *c, const char *id, json_t **obj, struc
     }
     pv_db_release(st);
     return rc;
+}
+
+int pv_db_get(const struct pv_collection *c, const char *id, json_t **obj, struct pv_error *err)
+{
+    char *text = NULL;
+    int rc = pv_db_get_text(c, id, &text, err);
+
+    *obj = NULL;
+    if (rc)
+        return rc;
+    *obj = json_loads(text, 0, NULL);
+    free(text);
+    if (!*obj)
+        return pv_error_set(err, PV_EINTERNAL, "database_error", "stored data is not valid JSON");
+    return 0;
 }
 
 json_t *pv_db_count_by(const struct pv_collection *c, const char *field)
