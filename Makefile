@@ -3,7 +3,7 @@
 #   make deps     install missing Debian packages (root)
 #   make run      deps + build + start polyvisord on https://127.0.0.1:8443 (data in var/)
 #   make test     deps + build + unit tests (cmocka) + integration tests (pytest)
-#   make check    the same tests on an ASan+UBSan build, plus cppcheck
+#   make check    the same tests on an ASan+UBSan build, plus cppcheck and clang-tidy
 #   make bench    benchmarks (tests/bench), figures into build/bench/
 BUILD    ?= build
 SANITIZE ?=
@@ -72,10 +72,13 @@ test: deps
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 
-check: deps
+check:
+	@sh scripts/deps.sh check
 	@$(MAKE) --no-print-directory BUILD=build-san SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" OPT=-O1 unit integration
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-	    --suppress=missingIncludeSystem -I. server db adapters
+	    --suppress=missingIncludeSystem --include=/usr/include/jansson.h -I. server db adapters
+	clang-tidy --quiet $(wildcard server/*.c db/*.c adapters/*/*.c) -- -std=c11 -D_GNU_SOURCE \
+	    -I. $(shell pkg-config --cflags gnutls)
 
 run: deps all
 	@sh scripts/run.sh $(BUILD)

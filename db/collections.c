@@ -133,3 +133,13 @@ static const struct pv_field schedule_fields[] = {
 };
 const struct pv_collection pv_coll_schedules = {"schedules", "schedules", schedule_fields,
                                                 N(schedule_fields), "name"};
+
+/* Users: password hashes are not a field, so no query can return them. */
+static const struct pv_field user_fields[] = {
+    {"id", "id", PV_VT_TEXT, F | S},
+    {"username", "username", PV_VT_TEXT, F | S},
+    {"role", "role", PV_VT_TEXT, F | S},
+    {"created_at", "created_at", PV_VT_TEXT, F | S},
+};
+const struct pv_collection pv_coll_users = {"users", "users", user_fields, N(user_fields),
+                                            "username"};

@@ -38,7 +38,8 @@ void pv_db_rollback(void);
 /* ---- collections -------------------------------------------------------- */
 
 extern const struct pv_collection pv_coll_vms, pv_coll_hosts, pv_coll_clusters,
-    pv_coll_connections, pv_coll_host_groups, pv_coll_jobs, pv_coll_events, pv_coll_schedules;
+    pv_coll_connections, pv_coll_host_groups, pv_coll_jobs, pv_coll_events, pv_coll_schedules,
+    pv_coll_users;
 
 /* One page of a collection: *items is a new array, *next_cursor a malloc'd
  * cursor or NULL on the last page. */

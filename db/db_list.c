@@ -71,6 +71,10 @@ static void render(struct sqlbuf *b, const struct pv_filter_node *n)
 {
     const char *col = n->field ? n->field->column : NULL;
 
+    if (!col && n->op != PV_OP_AND && n->op != PV_OP_OR && n->op != PV_OP_NOT) {
+        b->oom = 1; /* a comparison without a field: the parser never makes one */
+        return;
+    }
     switch (n->op) {
     case PV_OP_AND:
     case PV_OP_OR:
@@ -462,6 +466,7 @@ static const char *singular(const struct pv_collection *c)
     if (c == &pv_coll_jobs) return "job";
     if (c == &pv_coll_events) return "event";
     if (c == &pv_coll_schedules) return "schedule";
+    if (c == &pv_coll_users) return "user";
     return "object";
 }
 
@@ -470,7 +475,7 @@ static const char *singular(const struct pv_collection *c)
  * (GET /vms/{id} is the hottest call the API has). */
 static const struct pv_collection *const get_colls[] = {
     &pv_coll_vms, &pv_coll_hosts, &pv_coll_clusters, &pv_coll_connections,
-    &pv_coll_host_groups, &pv_coll_jobs, &pv_coll_events, &pv_coll_schedules,
+    &pv_coll_host_groups, &pv_coll_jobs, &pv_coll_events, &pv_coll_schedules, &pv_coll_users,
 };
 #define NCOLLS (sizeof get_colls / sizeof get_colls[0])
 static char *get_sql[NCOLLS];

@@ -634,7 +634,7 @@ static int parse_fields(const struct pv_collection *c, const char *fields, struc
         return 0;
     if (!utf8_ok(fields))
         return pv_error_set(err, PV_EINVAL, "invalid_fields", "fields: not valid UTF-8");
-    q->fields = calloc(MAX_FIELDS, sizeof *q->fields);
+    q->fields = calloc(MAX_FIELDS, sizeof(const struct pv_field *));
     if (!q->fields)
         return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
     while (*p) {

@@ -4,6 +4,7 @@
 # missing; runs apt-get update once, only then.
 #   deps.sh           build + test packages
 #   deps.sh bench     also what `make bench` needs (wrk, nginx)
+#   deps.sh check     also what `make check` needs (cppcheck, clang-tidy)
 set -eu
 
 PKGS="gcc make pkg-config libc6-dev
@@ -11,6 +12,7 @@ libmicrohttpd-dev libsqlite3-dev libjansson-dev libcurl4-openssl-dev libxml2-dev
 libvirt-dev libsodium-dev libgnutls28-dev libcmocka-dev openssl
 python3 python3-pytest python3-requests"
 [ "${1:-}" = bench ] && PKGS="$PKGS wrk nginx-light"
+[ "${1:-}" = check ] && PKGS="$PKGS cppcheck clang-tidy"
 
 missing=""
 for p in $PKGS; do

@@ -14,6 +14,8 @@ void pv_api_adapters(struct pv_req *r);
 void pv_api_login(struct pv_req *r);
 void pv_api_logout(struct pv_req *r);
 void pv_api_whoami(struct pv_req *r);
+void pv_api_users_list(struct pv_req *r);
+void pv_api_user_create(struct pv_req *r);
 
 /* api_inventory.c */
 void pv_api_vms_list(struct pv_req *r);

@@ -5,6 +5,7 @@
 #include "../db/db.h"
 #include "api.h"
 #include "auth.h"
+#include "events.h"
 #include "metrics.h"
 #include "plugins.h"
 #include "validate.h"
@@ -73,4 +74,44 @@ void pv_api_logout(struct pv_req *r)
 void pv_api_whoami(struct pv_req *r)
 {
     pv_reply_json(r, 200, json_pack("{s:s,s:s}", "username", r->user, "role", r->role));
+}
+
+void pv_api_users_list(struct pv_req *r)
+{
+    pv_api_list(r, &pv_coll_users);
+}
+
+/* Users are Polyvisor's own objects: created at once, audited. */
+void pv_api_user_create(struct pv_req *r)
+{
+    static const char *const roles[] = {"admin", "viewer", NULL};
+    static const struct pv_jfield spec[] = {
+        {"username", PV_J_STRING, PV_J_REQUIRED, 1, 64, NULL},
+        {"password", PV_J_STRING, PV_J_REQUIRED, 8, 1024, NULL},
+        {"role", PV_J_STRING, PV_J_REQUIRED, 0, 0, roles},
+    };
+    struct pv_error e = {0};
+    json_t *body = pv_api_body(r, spec, 3);
+    const char *name;
+
+    if (!body)
+        return;
+    name = json_string_value(json_object_get(body, "username"));
+    if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+        strlen(name)) {
+        pv_error_set(&e, PV_EINVAL, "invalid_value",
+                     "'username' may hold letters, digits, '.', '_' and '-' only");
+        pv_reply_error_details(r, &e, json_pack("{s:s}", "field", "username"));
+    } else if (pv_auth_create_user(name, json_string_value(json_object_get(body, "password")),
+                                   json_string_value(json_object_get(body, "role")), &e)) {
+        if (e.err == PV_ECONFLICT)
+            pv_error_set(&e, PV_ECONFLICT, "user_exists", "a user named '%s' exists", name);
+        pv_reply_error(r, &e);
+    } else {
+        pv_event("user", name, "audit", r->user, "user %s created with role %s", name,
+                 json_string_value(json_object_get(body, "role")));
+        pv_reply_json(r, 201, json_pack("{s:s,s:s}", "username", name, "role",
+                                        json_string_value(json_object_get(body, "role"))));
+    }
+    json_decref(body);
 }

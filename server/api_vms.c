@@ -75,7 +75,7 @@ void pv_api_vm_create(struct pv_req *r)
     static const struct pv_jfield spec[] = {
         {"name", PV_J_STRING, PV_J_REQUIRED, 1, 64, NULL},
         {"vcpus", PV_J_INT, PV_J_REQUIRED, 1, 256, NULL},
-        {"memory_mb", PV_J_INT, PV_J_REQUIRED, 16, 16 * 1024 * 1024, NULL},
+        {"memory_mb", PV_J_INT, PV_J_REQUIRED, 16, 16LL * 1024 * 1024, NULL},
         {"host_id", PV_J_STRING, PV_J_NULLABLE, 1, 64, NULL},
         {"vendor", PV_J_STRING, 0, 0, 0, vendors},
         {"disks", PV_J_ARRAY, 0, 0, 16, NULL},

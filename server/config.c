@@ -21,7 +21,7 @@ void pv_config_defaults(struct pv_config *c)
     c->http_threads = 4;
     c->job_workers = 8;
     c->jobs_per_host = 2;
-    c->max_body_bytes = 1024 * 1024;
+    c->max_body_bytes = 1024L * 1024;
     c->token_ttl_seconds = 12 * 3600;
     c->shutdown_grace_seconds = 20;
 }
@@ -52,7 +52,7 @@ static int set_int(long *dst, const char *key, const char *v, long min, long max
 static int set_listen(struct pv_config *c, const char *v, struct pv_error *err)
 {
     const char *colon = strrchr(v, ':');
-    long port;
+    long port = 0;
     size_t hostlen;
 
     if (!colon || colon == v)
@@ -75,7 +75,7 @@ static int set_listen(struct pv_config *c, const char *v, struct pv_error *err)
 
 int pv_config_set(struct pv_config *c, const char *key, const char *value, struct pv_error *err)
 {
-    long n;
+    long n = 0;
     int rc;
 
     if (strcmp(key, "listen") == 0)
@@ -101,7 +101,7 @@ int pv_config_set(struct pv_config *c, const char *key, const char *value, struc
     INT("job_workers", job_workers, 1, 256);
     INT("jobs_per_host", jobs_per_host, 1, 64);
     INT("max_body_bytes", max_body_bytes, 1024, 64L * 1024 * 1024);
-    INT("token_ttl_seconds", token_ttl_seconds, 60, 365 * 86400);
+    INT("token_ttl_seconds", token_ttl_seconds, 60, 365L * 86400);
     INT("shutdown_grace_seconds", shutdown_grace_seconds, 0, 3600);
 #undef INT
     if (strcmp(key, "log_level") == 0) {

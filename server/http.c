@@ -46,7 +46,7 @@ int pv_http_status_for(int err)
     case PV_EAUTH: return 401;
     case PV_EFORBIDDEN: return 403;
     case PV_ENOTFOUND: return 404;
-    case PV_ECONFLICT: return 409;
+    case PV_ECONFLICT:
     case PV_ECANCELLED: return 409;
     case PV_ETOOBIG: return 413;
     case PV_EUNSUPPORTED: return 422;
@@ -307,6 +307,9 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, const char *url, co
 send:
     ret = send_json(conn, &r);
     pv_metrics_request(label, r.status, pv_now_ms() - ctx->start_ms);
+    pv_log(PV_LOG_DEBUG, "http", "event=request method=%s route=%s status=%d user=%s ms=%lld",
+           method, label, r.status, r.user[0] ? r.user : "-",
+           (long long)(pv_now_ms() - ctx->start_ms));
     json_decref(r.json);
     free(r.text);
     return ret;
@@ -403,7 +406,7 @@ static char *read_file(const char *path, struct pv_error *err)
         pv_error_set(err, PV_EINVAL, "tls_error", "cannot read %s: %s", path, strerror(errno));
         return NULL;
     }
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < 1024 * 1024 &&
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < 1024L * 1024 &&
         fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL) {
         if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
             free(buf);
@@ -449,7 +452,7 @@ int pv_http_start(const struct pv_config *cfg, struct pv_error *err)
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         cfg->tls_cert[0] ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, tls_cert_pem,
         MHD_OPTION_HTTPS_MEM_KEY, tls_key_pem, MHD_OPTION_END);

@@ -17,6 +17,8 @@ const struct pv_route pv_routes[] = {
     {"POST", V "/auth/logout", pv_api_logout, 0},
     {"GET", V "/auth/me", pv_api_whoami, 0},
     {"GET", V "/adapters", pv_api_adapters, 0},
+    {"GET", V "/users", pv_api_users_list, A},
+    {"POST", V "/users", pv_api_user_create, A},
 
     {"GET", V "/connections", pv_api_connections_list, 0},
     {"POST", V "/connections", pv_api_connection_create, A},

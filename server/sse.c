@@ -88,13 +88,13 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
                 s->next_seq++; /* can never fit; drop it */
             break;
         }
-        memcpy(buf + used, m, n);
+        memcpy(buf + used, m, n); /* NOLINT(bugprone-not-null-terminated-result): a byte stream, not a string */
         used += n;
         s->next_seq++;
     }
     if (used == 0 && time(NULL) - s->last_write >= HEARTBEAT_S) {
         static const char ka[] = ": keep-alive\n\n";
-        memcpy(buf, ka, sizeof ka - 1);
+        memcpy(buf, ka, sizeof ka - 1); /* NOLINT(bugprone-not-null-terminated-result): a byte stream */
         used = sizeof ka - 1;
     }
     if (used) {
@@ -149,7 +149,7 @@ void pv_sse_attach(struct pv_req *r)
 enum MHD_Result pv_sse_queue(struct MHD_Connection *conn, void *stream)
 {
     struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, reader, stream, free_stream);
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, (size_t)65536, reader, stream, free_stream);
     enum MHD_Result ret;
 
     if (!resp) {

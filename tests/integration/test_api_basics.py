@@ -116,3 +116,29 @@ def test_console_is_served(daemon):
     assert "Polyvisor" in r.text
     assert requests.get(daemon.base + "/app.js").status_code == 200
     assert requests.get(daemon.base + "/no-such-file.js").status_code == 404
+
+
+def test_viewer_reads_but_cannot_change(daemon):
+    daemon.ok("POST", "/api/v1/users", {"username": "vera", "password": "viewer-pw-1",
+                                        "role": "viewer"}, status=201)
+    r = daemon.post("/api/v1/users", {"username": "vera", "password": "another-pw", "role": "admin"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "user_exists"
+    r = daemon.post("/api/v1/users", {"username": "bad name", "password": "whatever1", "role": "viewer"})
+    assert r.status_code == 400 and r.json()["error"]["details"]["field"] == "username"
+    r = daemon.post("/api/v1/users", {"username": "short", "password": "x", "role": "viewer"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_value"
+    users = daemon.ok("GET", "/api/v1/users")["items"]
+    assert {u["username"]: u["role"] for u in users} == {"admin": "admin", "vera": "viewer"}
+    assert all("password" not in str(u) for u in users)
+    tok = requests.post(daemon.base + "/api/v1/auth/login",
+                        json={"username": "vera", "password": "viewer-pw-1"}).json()["token"]
+    h = {"Authorization": "Bearer " + tok}
+    assert requests.get(daemon.base + "/api/v1/vms", headers=h).status_code == 200
+    assert requests.get(daemon.base + "/api/v1/auth/me", headers=h).json()["role"] == "viewer"
+    for method, path in [("POST", "/api/v1/host-groups"), ("POST", "/api/v1/vms"),
+                         ("POST", "/api/v1/connections"), ("DELETE", "/api/v1/vms/x"),
+                         ("GET", "/api/v1/users")]:
+        r = requests.request(method, daemon.base + path, headers=h, json={"name": "x"})
+        assert r.status_code == 403, (method, path)
+        assert r.json()["error"]["code"] == "forbidden"
+    assert daemon.ok("GET", "/api/v1/host-groups")["items"] == []
