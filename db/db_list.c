@@ -13,23 +13,19 @@
 #include <string.h>
 #include "db_internal.h"
 
-/* A growing SQL text plus the values to bind to its placeholders. */
-struct sqlbuf {
+/* A growing text: the SQL of a query, or the JSON of its rows. */
+struct jbuf {
     char *s;
     size_t len, cap;
-    const struct pv_value *binds[512];
-    int nbinds;
     int oom;
 };
 
-static void sb_add(struct sqlbuf *b, const char *s)
+static void jb_put(struct jbuf *b, const char *s, size_t n)
 {
-    size_t n = strlen(s);
-
     if (b->oom)
         return;
     if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
+        size_t cap = b->cap ? b->cap * 2 : 4096;
         while (cap < b->len + n + 1)
             cap *= 2;
         char *p = realloc(b->s, cap);
@@ -40,14 +36,32 @@ static void sb_add(struct sqlbuf *b, const char *s)
         b->s = p;
         b->cap = cap;
     }
-    memcpy(b->s + b->len, s, n + 1);
+    memcpy(b->s + b->len, s, n);
     b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void jb_str(struct jbuf *b, const char *s)
+{
+    jb_put(b, s, strlen(s));
+}
+
+/* The SQL text of a query plus the values to bind to its placeholders. */
+struct sqlbuf {
+    struct jbuf text;
+    const struct pv_value *binds[512];
+    int nbinds;
+};
+
+static void sb_add(struct sqlbuf *b, const char *s)
+{
+    jb_str(&b->text, s);
 }
 
 static void sb_bind(struct sqlbuf *b, const struct pv_value *v)
 {
     if (b->nbinds >= (int)(sizeof b->binds / sizeof b->binds[0])) {
-        b->oom = 1;
+        b->text.oom = 1;
         return;
     }
     b->binds[b->nbinds++] = v;
@@ -72,7 +86,7 @@ static void render(struct sqlbuf *b, const struct pv_filter_node *n)
     const char *col = n->field ? n->field->column : NULL;
 
     if (!col && n->op != PV_OP_AND && n->op != PV_OP_OR && n->op != PV_OP_NOT) {
-        b->oom = 1; /* a comparison without a field: the parser never makes one */
+        b->text.oom = 1; /* a comparison without a field: the parser never makes one */
         return;
     }
     switch (n->op) {
@@ -167,38 +181,6 @@ static void add_columns(struct sqlbuf *b, const struct pv_collection *c)
  * objects costs tens of thousands of allocations, as text a few reallocs.
  * JSON columns hold text this layer wrote (validated with json_valid() on
  * the way in), so they are copied as they are. */
-
-struct jbuf {
-    char *s;
-    size_t len, cap;
-    int oom;
-};
-
-static void jb_put(struct jbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void jb_str(struct jbuf *b, const char *s)
-{
-    jb_put(b, s, strlen(s));
-}
 
 /* A JSON string; bytes that are not UTF-8 become U+FFFD. */
 static void jb_quoted(struct jbuf *b, const unsigned char *s)
@@ -396,11 +378,11 @@ int pv_db_list_text(const struct pv_query *q, char **items, char **next_cursor,
     sb_add(&b, q->sort_desc ? " DESC, id DESC LIMIT " : " ASC, id ASC LIMIT ");
     limitv.i = (long long)q->limit + 1;
     sb_bind(&b, &limitv);
-    if (b.oom) {
+    if (b.text.oom) {
         rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "query too large");
         goto out;
     }
-    if (sqlite3_prepare_v2(db, b.s, -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, b.text.s, -1, &st, NULL) != SQLITE_OK) {
         rc = pv_db_error(err, "list");
         goto out;
     }
@@ -434,7 +416,7 @@ out:
     free(last_id);
     free(out.s);
     sqlite3_finalize(st);
-    free(b.s);
+    free(b.text.s);
     return rc;
 }
 
@@ -490,7 +472,7 @@ static void build_get_sql(void)
         sb_add(&b, " FROM ");
         sb_add(&b, get_colls[i]->table);
         sb_add(&b, " WHERE id = ?");
-        get_sql[i] = b.oom ? NULL : b.s;
+        get_sql[i] = b.text.oom ? NULL : b.text.s;
     }
 }
 
@@ -563,14 +545,14 @@ json_t *pv_db_count_by(const struct pv_collection *c, const char *field)
     sb_add(&b, ", count(*) FROM ");
     sb_add(&b, c->table);
     sb_add(&b, " GROUP BY 1");
-    if (!b.oom && sqlite3_prepare_v2(db, b.s, -1, &st, NULL) == SQLITE_OK)
+    if (!b.text.oom && sqlite3_prepare_v2(db, b.text.s, -1, &st, NULL) == SQLITE_OK)
         while (sqlite3_step(st) == SQLITE_ROW) {
             const unsigned char *k = sqlite3_column_text(st, 0);
             json_object_set_new(o, k ? (const char *)k : "null",
                                 json_integer(sqlite3_column_int64(st, 1)));
         }
     sqlite3_finalize(st);
-    free(b.s);
+    free(b.text.s);
     return o;
 }
 
@@ -585,10 +567,10 @@ int64_t pv_db_count(const struct pv_collection *c)
         return -1;
     sb_add(&b, "SELECT count(*) FROM ");
     sb_add(&b, c->table);
-    if (!b.oom && sqlite3_prepare_v2(db, b.s, -1, &st, NULL) == SQLITE_OK &&
+    if (!b.text.oom && sqlite3_prepare_v2(db, b.text.s, -1, &st, NULL) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
         n = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    free(b.s);
+    free(b.text.s);
     return n;
 }

@@ -24,19 +24,24 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static int utf8_ok(const char *s)
+int pv_utf8_valid(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+
+    while (p < end) {
         unsigned c = *p++;
         int n;
         unsigned min;
+        if (c == 0)
+            return 0;
         if (c < 0x80)
             continue;
         if ((c & 0xe0) == 0xc0) { n = 1; min = 0x80; c &= 0x1f; }
         else if ((c & 0xf0) == 0xe0) { n = 2; min = 0x800; c &= 0x0f; }
         else if ((c & 0xf8) == 0xf0) { n = 3; min = 0x10000; c &= 0x07; }
         else return 0;
+        if (end - p < n)
+            return 0;
         for (int i = 0; i < n; i++) {
             if ((p[i] & 0xc0) != 0x80)
                 return 0;
@@ -400,7 +405,7 @@ static int parse_filter(const struct pv_collection *c, const char *text, struct 
     if (strlen(text) > PV_QUERY_MAX_FILTER)
         return pv_error_set(err, PV_EINVAL, "invalid_filter", "filter: longer than %d bytes",
                             PV_QUERY_MAX_FILTER);
-    if (!utf8_ok(text))
+    if (!pv_utf8_valid(text, strlen(text)))
         return pv_error_set(err, PV_EINVAL, "invalid_filter", "filter: not valid UTF-8");
     rc = next(&ps);
     if (!rc)
@@ -632,7 +637,7 @@ static int parse_fields(const struct pv_collection *c, const char *fields, struc
 
     if (!fields || !*fields)
         return 0;
-    if (!utf8_ok(fields))
+    if (!pv_utf8_valid(fields, strlen(fields)))
         return pv_error_set(err, PV_EINVAL, "invalid_fields", "fields: not valid UTF-8");
     q->fields = calloc(MAX_FIELDS, sizeof(const struct pv_field *));
     if (!q->fields)

@@ -13,7 +13,5 @@ void pv_sha256_hex(const void *data, size_t len, char out[65]);
 void pv_hex(const unsigned char *in, size_t len, char *out);
 /* Monotonic milliseconds. */
 int64_t pv_now_ms(void);
-/* 1 when s is valid UTF-8 of len bytes (no NUL). */
-int pv_utf8_valid(const char *s, size_t len);
 
 #endif
