@@ -1,881 +1,1827 @@
-/* test_adapter.c -- Polyvisor's "test" adapter: a simulated hypervisor
- * described by a JSON "world" file, the equivalent of libvirt's test driver.
+/* test_adapter.c -- the "test" adapter: a simulated hypervisor kept in a JSON file.
  *
- * It makes every daemon code path (sync, change events, create, every power
- * action, migration, failures, slow tasks, cancel) testable without
- * hardware, and it behaves as a hypervisor does: power-state rules, memory
- * admission, refusals with stable codes.
+ * Polyvisor's equivalent of libvirt's test driver, and a real, documented
+ * backend (docs/test-adapter.md): connection type "test", URL
+ * test:///ABS/PATH/world.json[?delay_ms=N&fail=ACTION,...].  The "world"
+ * file holds clusters, hosts and VMs; this adapter behaves towards it the way
+ * a hypervisor manager behaves towards its hosts -- state rules, memory
+ * admission, stable error codes -- so every daemon path (sync, events,
+ * create, power actions, migration, failures, slow tasks, cancel) runs
+ * without hardware.
  *
  * Decisions a newcomer must know:
- *   - The file is the hypervisor.  Every call re-reads it, so several
- *     connections and processes see one world; a read-modify-write holds an
- *     exclusive flock on PATH.lock and replaces the file atomically (write
- *     PATH.tmp, fsync, rename), bumping "generation".  Tests edit the file to
- *     play "another client changed something behind Polyvisor's back".
- *   - A task (`?delay_ms=N`) reports progress while it runs and checks for
- *     cancel; the change is applied at its END, as a hypervisor's task
- *     completes then.  The lock is never held across the delay.
- *   - watch() polls the generation every 100 ms and reports the difference
- *     against the last snapshot this connection reported.
- *
- * URL: test:///ABS/PATH/world.json[?delay_ms=N&fail=ACTION[,ACTION]]
- * (see docs/test-adapter.md for the world format).
+ *   - The file is the hypervisor.  Every call re-reads it, so connections in
+ *     several threads and processes (and a person editing it) see one world.
+ *     Changes are a read-modify-write under an exclusive flock on PATH.lock,
+ *     written atomically (PATH.tmp, fsync, rename) with "generation" + 1;
+ *     readers take no lock because a rename is all or nothing.
+ *   - A task (action, create, delete, migrate) checks its preconditions,
+ *     then runs for delay_ms -- reporting progress, honouring cancel, holding
+ *     no lock -- then re-checks and applies its change under the lock.  The
+ *     world changes only when a task completes; a cancelled or failed task
+ *     leaves it as it was.
+ *   - open() writes a default world only the first time: a world whose
+ *     PATH.lock exists but whose file is gone is a hypervisor that went away
+ *     (peer_unreachable), not a new one to invent.
+ *   - watch() diffs against the world last reported on the same pv_conn;
+ *     snap_lock guards that snapshot, because watch runs on its own thread.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
+#include <limits.h>
 #include <pthread.h>
-#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "adapters/adapter.h"
+#include <jansson.h>
+#include "../adapter.h"
 
-#define MAX_DELAY_MS 600000
+#define TEST_CONN_MAGIC 0x54455354u /* "TEST": the pv_conn really is ours */
+#define DELAY_MAX_MS 600000
+#define WATCH_POLL_MS 100
+#define CANCEL_POLL_MS 100
+#define WORLD_MAX_BYTES (64L * 1024 * 1024)
+#define VM_NAME_MAX 64
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-struct pv_conn {
-    char path[1024];
-    char lockpath[1100];
-    int delay_ms;
-    char fail[256];          /* ",start,save," */
-    pthread_mutex_t lock;    /* guards snapshot and seen_generation (watch vs other calls) */
-    json_t *snapshot;        /* the world as last reported */
-    long long seen_generation;
+/* ---- fail= and the actions it can break ------------------------------ */
+
+enum fail_bit { F_CREATE, F_START, F_SHUTDOWN, F_POWEROFF, F_REBOOT, F_PAUSE, F_RESUME,
+                F_SAVE, F_DELETE, F_MIGRATE, F_SYNC };
+
+static const char *const fail_names[] = {"create", "start", "shutdown", "poweroff",
+                                         "reboot", "pause",  "resume",   "save",
+                                         "delete", "migrate", "sync"};
+#define FAIL_KNOWN "create, start, shutdown, poweroff, reboot, pause, resume, save, delete, " \
+                   "migrate, sync"
+
+static const struct action_rule {
+    const char *verb;   /* what fail= calls it, and messages */
+    const char *doing;  /* progress detail */
+    enum fail_bit fail;
+} action_rules[] = {
+    [PV_ACT_START] = {"start", "starting", F_START},
+    [PV_ACT_SHUTDOWN] = {"shutdown", "shutting down", F_SHUTDOWN},
+    [PV_ACT_POWEROFF] = {"poweroff", "powering off", F_POWEROFF},
+    [PV_ACT_REBOOT] = {"reboot", "rebooting", F_REBOOT},
+    [PV_ACT_PAUSE] = {"pause", "pausing", F_PAUSE},
+    [PV_ACT_RESUME] = {"resume", "resuming", F_RESUME},
+    [PV_ACT_SAVE] = {"save", "saving", F_SAVE},
+    [PV_ACT_DELETE] = {"delete", "deleting", F_DELETE},
 };
 
-/* ---- the world file ----------------------------------------------------- */
+/* ---- the connection -------------------------------------------------- */
 
-static json_t *default_world(void)
+struct file_sig {           /* which version of the world file was read */
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+};
+
+struct pv_conn {
+    uint32_t magic;
+    char *path;             /* the world file */
+    char *lock_path;        /* PATH.lock: flock'd for each read-modify-write */
+    char *tmp_path;         /* PATH.tmp: the next version, renamed over PATH */
+    int delay_ms;           /* how long a task takes */
+    unsigned fail_mask;     /* 1u << enum fail_bit */
+
+    /* snap_lock guards snap, snap_gen and snap_sig: the world as last
+     * reported through sync() or watch() on this conn (NULL before the
+     * first), which watch() diffs against. */
+    pthread_mutex_t snap_lock;
+    json_t *snap;
+    json_int_t snap_gen;
+    struct file_sig snap_sig;
+};
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static const char *sget(const json_t *o, const char *k)
 {
-    return json_pack(
-        "{s:I,s:[{s:s,s:s}],s:[{s:s,s:s,s:s,s:i,s:i,s:i,s:s},{s:s,s:s,s:s,s:i,s:i,s:i,s:s}],"
-        "s:[{s:s,s:s,s:s,s:s,s:i,s:i,s:b,s:[],s:[]},{s:s,s:s,s:s,s:s,s:i,s:i,s:b,s:[],s:[]},"
-        "{s:s,s:s,s:s,s:s,s:i,s:i,s:b,s:[],s:[]}]}",
-        "generation", (json_int_t)1,
-        "clusters", "id", "cl-1", "name", "Test cluster",
-        "hosts", "id", "test-host-1", "name", "test-host-1", "cluster", "cl-1", "cpu_cores", 8,
-        "cpu_mhz", 2400, "memory_mb", 32768, "state", "connected",
-        "id", "test-host-2", "name", "test-host-2", "cluster", "cl-1", "cpu_cores", 8,
-        "cpu_mhz", 2400, "memory_mb", 32768, "state", "connected",
-        "vms", "id", "5e1f0000-0000-4000-8000-000000000001", "name", "test-vm-1", "host",
-        "test-host-1", "power_state", "running", "vcpus", 1, "memory_mb", 512, "paravirtual", 1,
-        "disks", "nics",
-        "id", "5e1f0000-0000-4000-8000-000000000002", "name", "test-vm-2", "host", "test-host-1",
-        "power_state", "stopped", "vcpus", 2, "memory_mb", 1024, "paravirtual", 1, "disks", "nics",
-        "id", "5e1f0000-0000-4000-8000-000000000003", "name", "test-vm-3", "host", "test-host-2",
-        "power_state", "running", "vcpus", 2, "memory_mb", 2048, "paravirtual", 0, "disks",
-        "nics");
+    return json_string_value(json_object_get(o, k));
 }
 
-static int lock_world(struct pv_conn *c, struct pv_error *err)
-{
-    int fd = open(c->lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        pv_error_set(err, PV_EUNREACHABLE, "peer_unreachable", "cannot open %s: %s", c->lockpath,
-                     strerror(errno));
-        return -1;
-    }
-    flock(fd, LOCK_EX);
-    return fd;
-}
-
-static void unlock_world(int fd)
-{
-    if (fd >= 0) {
-        flock(fd, LOCK_UN);
-        close(fd);
-    }
-}
-
-static int read_world(struct pv_conn *c, json_t **out, struct pv_error *err)
-{
-    json_error_t je;
-    json_t *w;
-
-    *out = NULL;
-    w = json_load_file(c->path, JSON_REJECT_DUPLICATES, &je);
-    if (!w) {
-        if (access(c->path, F_OK) != 0)
-            return pv_error_set(err, PV_EUNREACHABLE, "peer_unreachable",
-                                "the test hypervisor %s does not answer (%s)", c->path,
-                                strerror(errno));
-        return pv_error_set(err, PV_EPEER, "invalid_world", "%s: line %d: %s", c->path, je.line,
-                            je.text);
-    }
-    if (!json_is_object(w) || !json_is_array(json_object_get(w, "hosts")) ||
-        !json_is_array(json_object_get(w, "vms"))) {
-        json_decref(w);
-        return pv_error_set(err, PV_EPEER, "invalid_world",
-                            "%s: needs an object with \"hosts\" and \"vms\" arrays", c->path);
-    }
-    if (!json_is_array(json_object_get(w, "clusters")))
-        json_object_set_new(w, "clusters", json_array());
-    *out = w;
-    return 0;
-}
-
-static int write_world(struct pv_conn *c, json_t *w, struct pv_error *err)
-{
-    char tmp[1100];
-    FILE *f;
-    int ok;
-
-    json_object_set_new(w, "generation",
-                        json_integer(json_integer_value(json_object_get(w, "generation")) + 1));
-    snprintf(tmp, sizeof tmp, "%s.tmp", c->path);
-    f = fopen(tmp, "w");
-    if (!f)
-        return pv_error_set(err, PV_EPEER, "backend_failure", "cannot write %s: %s", tmp,
-                            strerror(errno));
-    ok = json_dumpf(w, f, JSON_INDENT(1)) == 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, c->path) != 0)
-        return pv_error_set(err, PV_EPEER, "backend_failure", "cannot write %s", c->path);
-    return 0;
-}
-
-static json_t *find_by_id(json_t *arr, const char *id)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(arr, i, v)
-        if (id && json_is_string(json_object_get(v, "id")) &&
-            strcmp(json_string_value(json_object_get(v, "id")), id) == 0)
-            return v;
-    return NULL;
-}
-
-static const char *sget(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
-}
-
-static long long iget(json_t *o, const char *k)
+static json_int_t iget(const json_t *o, const char *k)
 {
     return json_integer_value(json_object_get(o, k));
 }
 
-/* ---- reporting ---------------------------------------------------------- */
-
-static enum pv_power_state power_of(const char *s)
+static json_t *list(const json_t *w, const char *k)
 {
-    if (strcmp(s, "running") == 0) return PV_POWER_RUNNING;
-    if (strcmp(s, "stopped") == 0) return PV_POWER_STOPPED;
-    if (strcmp(s, "paused") == 0) return PV_POWER_PAUSED;
-    if (strcmp(s, "saved") == 0) return PV_POWER_SAVED;
+    return json_object_get(w, k);
+}
+
+static json_t *find_id(json_t *arr, const char *id, size_t *idx)
+{
+    size_t i;
+    json_t *o;
+
+    if (!id)
+        return NULL;
+    json_array_foreach(arr, i, o) {
+        if (strcmp(sget(o, "id"), id) == 0) {
+            if (idx)
+                *idx = i;
+            return o;
+        }
+    }
+    return NULL;
+}
+
+static json_t *find_vm_named(json_t *w, const char *name)
+{
+    size_t i;
+    json_t *vm;
+
+    json_array_foreach(list(w, "vms"), i, vm) {
+        if (strcmp(sget(vm, "name"), name) == 0)
+            return vm;
+    }
+    return NULL;
+}
+
+static char *str_cat(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *s = malloc(la + lb + 1);
+
+    if (s) {
+        memcpy(s, a, la);
+        memcpy(s + la, b, lb + 1);
+    }
+    return s;
+}
+
+static const char *errstr(int e, char *buf, size_t n)
+{
+    return strerror_r(e, buf, n); /* the GNU variant: returns the text */
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+
+    while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static int oom(struct pv_error *err)
+{
+    return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "the test adapter ran out of memory");
+}
+
+static int unreachable(struct pv_error *err, const char *path, int e)
+{
+    char buf[128];
+
+    if (e == ENOENT)
+        return pv_error_set(err, PV_EUNREACHABLE, "peer_unreachable",
+                            "world file %s does not exist: the test hypervisor is gone", path);
+    return pv_error_set(err, PV_EUNREACHABLE, "peer_unreachable", "cannot read world file %s: %s",
+                        path, errstr(e, buf, sizeof buf));
+}
+
+static int write_failed(struct pv_error *err, const char *path, int e)
+{
+    char buf[128];
+
+    return pv_error_set(err, PV_EPEER, "backend_failure", "cannot write world file %s: %s", path,
+                        errstr(e, buf, sizeof buf));
+}
+
+static int conn_ok(const struct pv_conn *c, struct pv_error *err)
+{
+    if (c && c->magic == TEST_CONN_MAGIC)
+        return 0;
+    return pv_error_set(err, PV_EINVAL, "invalid_argument",
+                        "not a connection of the test adapter");
+}
+
+/* ---- states ------------------------------------------------------------ */
+
+static const char *const power_names[] = {
+    [PV_POWER_UNKNOWN] = "unknown", [PV_POWER_RUNNING] = "running",
+    [PV_POWER_STOPPED] = "stopped", [PV_POWER_PAUSED] = "paused", [PV_POWER_SAVED] = "saved",
+};
+
+static enum pv_power_state power_parse(const char *s)
+{
+    for (size_t i = PV_POWER_RUNNING; s && i < COUNT(power_names); i++)
+        if (strcmp(s, power_names[i]) == 0)
+            return (enum pv_power_state)i;
     return PV_POWER_UNKNOWN;
 }
 
-static enum pv_host_state host_state_of(const char *s)
+static enum pv_power_state power_of(const json_t *vm)
 {
-    if (strcmp(s, "maintenance") == 0) return PV_HOST_MAINTENANCE;
-    if (strcmp(s, "disconnected") == 0) return PV_HOST_DISCONNECTED;
-    return PV_HOST_CONNECTED;
+    return power_parse(sget(vm, "power_state"));
 }
 
-static int active(json_t *vm)
+static void power_set(json_t *vm, enum pv_power_state p)
 {
-    const char *p = sget(vm, "power_state");
-    return strcmp(p, "running") == 0 || strcmp(p, "paused") == 0;
+    json_object_set_new(vm, "power_state", json_string(power_names[p]));
 }
 
-/* Memory of running/paused VMs on a host. */
-static long long host_used(json_t *w, const char *host, int *vcpus)
+/* Running and paused VMs hold their memory on the host; stopped and saved do not. */
+static int holds_memory(enum pv_power_state p)
 {
-    size_t i;
-    json_t *v;
-    long long used = 0;
-
-    if (vcpus)
-        *vcpus = 0;
-    json_array_foreach(json_object_get(w, "vms"), i, v)
-        if (strcmp(sget(v, "host"), host) == 0 && active(v)) {
-            used += iget(v, "memory_mb");
-            if (vcpus)
-                *vcpus += (int)iget(v, "vcpus");
-        }
-    return used;
+    return p == PV_POWER_RUNNING || p == PV_POWER_PAUSED;
 }
 
-static void report_host(json_t *w, json_t *h, const struct pv_sink *s)
-{
-    int vcpus, cores = (int)iget(h, "cpu_cores");
-    double pct;
-    char *facts;
-    struct pv_host_info hi = {0};
-
-    if (!s->host)
-        return;
-    hi.native_id = sget(h, "id");
-    hi.name = sget(h, "name");
-    hi.cluster_native_id = json_is_string(json_object_get(h, "cluster")) ? sget(h, "cluster") : NULL;
-    hi.state = host_state_of(sget(h, "state"));
-    hi.cpu_cores = cores;
-    hi.cpu_mhz = (int)iget(h, "cpu_mhz");
-    hi.memory_mb = iget(h, "memory_mb");
-    hi.memory_used_mb = host_used(w, hi.native_id, &vcpus);
-    pct = cores > 0 ? 100.0 * vcpus * 0.25 / cores : 0;
-    hi.cpu_usage_pct = pct > 100 ? 100 : pct;
-    facts = json_dumps(json_pack("{s:s,s:b}", "simulator", "polyvisor-test", "kvm", 0),
-                       JSON_COMPACT);
-    hi.facts_json = facts;
-    s->host(s->ctx, &hi);
-    free(facts);
-}
-
-static void report_vm(json_t *vm, const struct pv_sink *s)
-{
-    struct pv_vm_info vi = {0};
-    char *disks, *nics;
-    json_t *pv = json_object_get(vm, "paravirtual");
-
-    if (!s->vm)
-        return;
-    disks = json_dumps(json_is_array(json_object_get(vm, "disks")) ? json_object_get(vm, "disks")
-                                                                   : json_array(),
-                       JSON_COMPACT | JSON_ENCODE_ANY);
-    nics = json_dumps(json_is_array(json_object_get(vm, "nics")) ? json_object_get(vm, "nics")
-                                                                 : json_array(),
-                      JSON_COMPACT | JSON_ENCODE_ANY);
-    vi.native_id = sget(vm, "id");
-    vi.name = sget(vm, "name");
-    vi.host_native_id = json_is_string(json_object_get(vm, "host")) ? sget(vm, "host") : NULL;
-    vi.power_state = power_of(sget(vm, "power_state"));
-    vi.vcpus = (int)iget(vm, "vcpus");
-    vi.memory_mb = iget(vm, "memory_mb");
-    vi.paravirtual = json_is_boolean(pv) ? json_is_true(pv) : -1;
-    vi.disks_json = disks;
-    vi.nics_json = nics;
-    s->vm(s->ctx, &vi);
-    free(disks);
-    free(nics);
-}
-
-static void report_all(json_t *w, const struct pv_sink *s)
-{
-    size_t i;
-    json_t *v;
-
-    json_array_foreach(json_object_get(w, "clusters"), i, v)
-        if (s->cluster) {
-            struct pv_cluster_info ci = {sget(v, "id"), sget(v, "name")};
-            s->cluster(s->ctx, &ci);
-        }
-    json_array_foreach(json_object_get(w, "hosts"), i, v)
-        report_host(w, v, s);
-    json_array_foreach(json_object_get(w, "vms"), i, v)
-        report_vm(v, s);
-}
-
-static void remember(struct pv_conn *c, json_t *w)
-{
-    pthread_mutex_lock(&c->lock);
-    json_decref(c->snapshot);
-    c->snapshot = json_deep_copy(w);
-    c->seen_generation = iget(w, "generation");
-    pthread_mutex_unlock(&c->lock);
-}
-
-/* ---- connection --------------------------------------------------------- */
-
-static int parse_url(struct pv_conn *c, const char *url, struct pv_error *err)
-{
-    const char *q;
-    size_t len;
-
-    if (!url || strncmp(url, "test:///", 8) != 0)
-        return pv_error_set(err, PV_EINVAL, "invalid_url",
-                            "a test connection's url is test:///ABSOLUTE/PATH[?delay_ms=N&fail=ACTION,...]");
-    url += 7;
-    q = strchr(url, '?');
-    len = q ? (size_t)(q - url) : strlen(url);
-    if (len >= sizeof c->path - 8)
-        return pv_error_set(err, PV_EINVAL, "invalid_url", "path too long");
-    memcpy(c->path, url, len);
-    c->path[len] = '\0';
-    snprintf(c->lockpath, sizeof c->lockpath, "%s.lock", c->path);
-    snprintf(c->fail, sizeof c->fail, ",");
-    while (q && *q) {
-        char key[32], val[200];
-        const char *amp;
-        q++;
-        amp = strchr(q, '&');
-        len = amp ? (size_t)(amp - q) : strlen(q);
-        if (sscanf(q, "%31[^=]=%199[^&]", key, val) != 2)
-            return pv_error_set(err, PV_EINVAL, "invalid_url", "bad option '%.*s'", (int)len, q);
-        if (strcmp(key, "delay_ms") == 0) {
-            char *end;
-            long n = strtol(val, &end, 10);
-            if (*end || n < 0 || n > MAX_DELAY_MS)
-                return pv_error_set(err, PV_EINVAL, "invalid_url",
-                                    "delay_ms must be 0 to %d", MAX_DELAY_MS);
-            c->delay_ms = (int)n;
-        } else if (strcmp(key, "fail") == 0) {
-            snprintf(c->fail, sizeof c->fail, ",%s,", val);
-        } else {
-            return pv_error_set(err, PV_EINVAL, "invalid_url", "unknown option '%s'", key);
-        }
-        q = amp;
-    }
-    return 0;
-}
-
-static int failing(struct pv_conn *c, const char *what, struct pv_error *err)
-{
-    char needle[40];
-    snprintf(needle, sizeof needle, ",%s,", what);
-    if (strstr(c->fail, needle))
-        return pv_error_set(err, PV_EPEER, "backend_failure",
-                            "the test hypervisor was told to fail '%s'", what);
-    return 0;
-}
-
-static int t_open(const struct pv_conn_params *p, struct pv_conn **out, struct pv_error *err)
-{
-    struct pv_conn *c = calloc(1, sizeof *c);
-    json_t *w = NULL;
-    int rc, fd;
-
-    *out = NULL;
-    if (!c)
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
-    pthread_mutex_init(&c->lock, NULL);
-    rc = parse_url(c, p->url, err);
-    if (rc)
-        goto fail;
-    fd = lock_world(c, err);
-    if (fd < 0) {
-        rc = PV_EUNREACHABLE;
-        goto fail;
-    }
-    if (access(c->path, F_OK) != 0) {
-        json_t *d = default_world();
-        rc = write_world(c, d, err);
-        json_decref(d);
-    }
-    unlock_world(fd);
-    if (rc || (rc = read_world(c, &w, err)))
-        goto fail;
-    if (json_is_string(json_object_get(w, "token")) &&
-        (!p->token || strcmp(p->token, sget(w, "token")) != 0)) {
-        rc = pv_error_set(err, PV_EAUTH, "auth_failed", "the endpoint refused the token");
-        goto fail;
-    }
-    json_decref(w);
-    *out = c;
-    return 0;
-fail:
-    json_decref(w);
-    pthread_mutex_destroy(&c->lock);
-    free(c);
-    return rc;
-}
-
-static void t_close(struct pv_conn *c)
-{
-    if (!c)
-        return;
-    json_decref(c->snapshot);
-    pthread_mutex_destroy(&c->lock);
-    free(c);
-}
-
-static int t_sync(struct pv_conn *c, const struct pv_sink *s, struct pv_error *err)
-{
-    json_t *w;
-    int rc = failing(c, "sync", err);
-
-    if (rc || (rc = read_world(c, &w, err)))
-        return rc;
-    report_all(w, s);
-    remember(c, w);
-    json_decref(w);
-    return 0;
-}
-
-/* Report what differs between the last snapshot and w. */
-static void report_diff(json_t *old, json_t *w, const struct pv_sink *s)
-{
-    size_t i;
-    json_t *v;
-
-    json_array_foreach(json_object_get(w, "hosts"), i, v) {
-        json_t *was = find_by_id(json_object_get(old, "hosts"), sget(v, "id"));
-        if (!was || !json_equal(was, v))
-            report_host(w, v, s);
-    }
-    json_array_foreach(json_object_get(w, "vms"), i, v) {
-        json_t *was = find_by_id(json_object_get(old, "vms"), sget(v, "id"));
-        if (!was || !json_equal(was, v)) {
-            report_vm(v, s);
-            /* the hosts' used memory follows their VMs */
-            json_t *h = find_by_id(json_object_get(w, "hosts"), sget(v, "host"));
-            if (h)
-                report_host(w, h, s);
-        }
-    }
-    json_array_foreach(json_object_get(old, "vms"), i, v)
-        if (!find_by_id(json_object_get(w, "vms"), sget(v, "id")) && s->vm_gone)
-            s->vm_gone(s->ctx, sget(v, "id"));
-}
-
-static int t_watch(struct pv_conn *c, const struct pv_sink *s, int timeout_ms,
-                   struct pv_error *err)
-{
-    int waited = 0;
-
-    for (;;) {
-        json_t *w, *old;
-        int rc = read_world(c, &w, err);
-        if (rc)
-            return rc;
-        pthread_mutex_lock(&c->lock);
-        if (iget(w, "generation") != c->seen_generation) {
-            old = c->snapshot ? json_incref(c->snapshot) : json_object();
-            pthread_mutex_unlock(&c->lock);
-            report_diff(old, w, s);
-            json_decref(old);
-            remember(c, w);
-            json_decref(w);
-            return 0;
-        }
-        pthread_mutex_unlock(&c->lock);
-        json_decref(w);
-        if (waited >= timeout_ms)
-            return 0;
-        usleep(100 * 1000);
-        waited += 100;
-    }
-}
-
-static int t_refresh(struct pv_conn *c, const char *vm, const struct pv_sink *s,
-                     struct pv_error *err)
-{
-    json_t *w, *v;
-    int rc = read_world(c, &w, err);
-
-    if (rc)
-        return rc;
-    v = find_by_id(json_object_get(w, "vms"), vm);
-    if (v) {
-        report_vm(v, s);
-        json_t *h = find_by_id(json_object_get(w, "hosts"), sget(v, "host"));
-        if (h)
-            report_host(w, h, s);
-    } else if (s->vm_gone) {
-        s->vm_gone(s->ctx, vm);
-    }
-    json_decref(w);
-    return 0;
-}
-
-/* A task's running time: progress from start to end percent, checking for
- * cancel.  Returns PV_ECANCELLED when asked to stop. */
-static int run_task(struct pv_conn *c, const struct pv_sink *s, int from, int to,
-                    const char *detail, struct pv_error *err)
-{
-    int slices = 10;
-
-    for (int i = 0; i < slices && c->delay_ms > 0; i++) {
-        if (s->cancelled && s->cancelled(s->ctx))
-            return pv_error_set(err, PV_ECANCELLED, "cancelled", "cancelled before the task completed");
-        if (s->progress)
-            s->progress(s->ctx, from + (to - from) * i / slices, detail);
-        usleep((useconds_t)c->delay_ms * 1000 / (useconds_t)slices);
-    }
-    if (s->cancelled && s->cancelled(s->ctx))
-        return pv_error_set(err, PV_ECANCELLED, "cancelled", "cancelled before the task completed");
-    return 0;
-}
-
-/* Read-modify-write under the world lock.  fn changes w or refuses. */
-static int change(struct pv_conn *c, int (*fn)(json_t *w, void *arg, struct pv_error *err),
-                  void *arg, const struct pv_sink *s, const char *report_vm_id,
-                  struct pv_error *err)
-{
-    json_t *w = NULL;
-    int fd = lock_world(c, err), rc;
-
-    if (fd < 0)
-        return PV_EUNREACHABLE;
-    rc = read_world(c, &w, err);
-    if (!rc)
-        rc = fn(w, arg, err);
-    if (!rc)
-        rc = write_world(c, w, err);
-    unlock_world(fd);
-    if (!rc && s && report_vm_id) {
-        json_t *v = find_by_id(json_object_get(w, "vms"), report_vm_id);
-        if (v) {
-            report_vm(v, s);
-            json_t *h = find_by_id(json_object_get(w, "hosts"), sget(v, "host"));
-            if (h)
-                report_host(w, h, s);
-        }
-    }
-    json_decref(w);
-    return rc;
-}
-
-/* ---- actions ------------------------------------------------------------ */
-
-struct action_arg {
-    const char *vm;
-    enum pv_vm_action act;
+static const char *const host_state_names[] = {
+    [PV_HOST_CONNECTED] = "connected", [PV_HOST_DISCONNECTED] = "disconnected",
+    [PV_HOST_MAINTENANCE] = "maintenance",
 };
 
-static int fits(json_t *w, json_t *host, json_t *vm, struct pv_error *err)
+/* -1 when not a state a world may hold; an absent state is "connected". */
+static int host_state_parse(const char *s)
 {
-    long long need = host_used(w, sget(host, "id"), NULL) + iget(vm, "memory_mb");
-    if (need > iget(host, "memory_mb"))
-        return pv_error_set(err, PV_ECONFLICT, "insufficient_memory",
-                            "host %s has %lld MB free; vm %s needs %lld MB", sget(host, "name"),
-                            iget(host, "memory_mb") - host_used(w, sget(host, "id"), NULL),
-                            sget(vm, "name"), iget(vm, "memory_mb"));
+    if (!s)
+        return PV_HOST_CONNECTED;
+    for (size_t i = 0; i < COUNT(host_state_names); i++)
+        if (host_state_names[i] && strcmp(s, host_state_names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+static enum pv_host_state host_state_of(const json_t *h)
+{
+    int st = host_state_parse(sget(h, "state"));
+    return st < 0 ? PV_HOST_FAILED : (enum pv_host_state)st;
+}
+
+/* ---- capacity ---------------------------------------------------------- */
+
+struct usage {
+    json_int_t mem_mb;      /* memory of running and paused VMs */
+    json_int_t vcpus;       /* vcpus of running VMs */
+};
+
+static struct usage host_usage(json_t *w, const char *host_id)
+{
+    struct usage u = {0, 0};
+    size_t i;
+    json_t *vm;
+
+    json_array_foreach(list(w, "vms"), i, vm) {
+        enum pv_power_state p = power_of(vm);
+        if (strcmp(sget(vm, "host"), host_id) != 0 || !holds_memory(p))
+            continue;
+        u.mem_mb += iget(vm, "memory_mb");
+        if (p == PV_POWER_RUNNING)
+            u.vcpus += iget(vm, "vcpus");
+    }
+    return u;
+}
+
+/* Usage of every host in one pass, indexed like w.hosts; malloc'd. */
+static struct usage *usage_all(json_t *w)
+{
+    json_t *hosts = list(w, "hosts"), *idx = json_object(), *h, *vm;
+    struct usage *u = calloc(json_array_size(hosts) + 1, sizeof *u);
+    size_t i;
+
+    if (!u || !idx) {
+        free(u);
+        json_decref(idx);
+        return NULL;
+    }
+    json_array_foreach(hosts, i, h) {
+        json_object_set_new(idx, sget(h, "id"), json_integer((json_int_t)i));
+    }
+    json_array_foreach(list(w, "vms"), i, vm) {
+        json_t *k = json_object_get(idx, sget(vm, "host"));
+        enum pv_power_state p = power_of(vm);
+        if (!k || !holds_memory(p))
+            continue;
+        u[json_integer_value(k)].mem_mb += iget(vm, "memory_mb");
+        if (p == PV_POWER_RUNNING)
+            u[json_integer_value(k)].vcpus += iget(vm, "vcpus");
+    }
+    json_decref(idx);
+    return u;
+}
+
+/* Deterministic load figure: each running vcpu keeps a quarter of a core busy. */
+static double cpu_pct(const json_t *h, const struct usage *u)
+{
+    double pct = 100.0 * (double)u->vcpus * 0.25 / (double)iget(h, "cpu_cores");
+    return pct > 100.0 ? 100.0 : pct;
+}
+
+/* The connected host with the most free memory that fits need_mb (ties:
+ * lowest id), other than `exclude`; NULL when none. */
+static json_t *choose_host(json_t *w, const char *exclude, json_int_t need_mb)
+{
+    json_t *best = NULL, *h;
+    json_int_t best_free = 0;
+    size_t i;
+
+    json_array_foreach(list(w, "hosts"), i, h) {
+        const char *id = sget(h, "id");
+        json_int_t free_mb;
+        if (host_state_of(h) != PV_HOST_CONNECTED || (exclude && strcmp(id, exclude) == 0))
+            continue;
+        free_mb = iget(h, "memory_mb") - host_usage(w, id).mem_mb;
+        if (free_mb < need_mb)
+            continue;
+        if (!best || free_mb > best_free ||
+            (free_mb == best_free && strcmp(id, sget(best, "id")) < 0)) {
+            best = h;
+            best_free = free_mb;
+        }
+    }
+    return best;
+}
+
+/* ---- the world file ---------------------------------------------------- */
+
+static struct file_sig sig_of(const struct stat *st)
+{
+    struct file_sig s = {st->st_dev, st->st_ino, st->st_size, st->st_mtim};
+    return s;
+}
+
+static int sig_eq(const struct file_sig *a, const struct file_sig *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+static int why_set(char *why, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int why_set(char *why, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int is_int_in(const json_t *v, json_int_t lo, json_int_t hi)
+{
+    return json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi;
+}
+
+static int is_id(const json_t *v)
+{
+    return json_is_string(v) && json_string_length(v) > 0 &&
+           strlen(json_string_value(v)) == json_string_length(v); /* no NUL inside */
+}
+
+/* Is w a world this adapter can run?  Fills in what may be left out
+ * (empty lists).  Ids are unique per kind, VM names unique, and every
+ * reference (a host's cluster, a VM's host) resolves. */
+static int world_check(json_t *w, char *why, size_t n)
+{
+    static const char *const lists[] = {"clusters", "hosts", "vms"};
+    json_t *seen_cl = NULL, *seen_host = NULL, *seen_vm = NULL, *seen_name = NULL, *v, *o;
+    size_t i;
+    int rc = -1;
+
+    if (!json_is_object(w))
+        return why_set(why, n, "the top level must be a JSON object");
+    v = json_object_get(w, "generation");
+    if (v && !is_int_in(v, 0, INT64_MAX - 1))
+        return why_set(why, n, "\"generation\" must be a non-negative integer");
+    v = json_object_get(w, "token");
+    if (v && !json_is_string(v))
+        return why_set(why, n, "\"token\" must be a string");
+    for (i = 0; i < COUNT(lists); i++) {
+        v = json_object_get(w, lists[i]);
+        if (!v)
+            json_object_set_new(w, lists[i], json_array());
+        else if (!json_is_array(v))
+            return why_set(why, n, "\"%s\" must be an array", lists[i]);
+    }
+    seen_cl = json_object();
+    seen_host = json_object();
+    seen_vm = json_object();
+    seen_name = json_object();
+    if (!seen_cl || !seen_host || !seen_vm || !seen_name) {
+        why_set(why, n, "out of memory");
+        goto out;
+    }
+    json_array_foreach(list(w, "clusters"), i, o) {
+        if (!json_is_object(o) || !is_id(json_object_get(o, "id")) ||
+            !json_is_string(json_object_get(o, "name"))) {
+            why_set(why, n, "clusters[%zu]: needs a non-empty string \"id\" and a string \"name\"",
+                    i);
+            goto out;
+        }
+        if (json_object_get(seen_cl, sget(o, "id"))) {
+            why_set(why, n, "clusters[%zu]: id \"%s\" is used twice", i, sget(o, "id"));
+            goto out;
+        }
+        json_object_set(seen_cl, sget(o, "id"), o);
+    }
+    json_array_foreach(list(w, "hosts"), i, o) {
+        json_t *cl = json_object_get(o, "cluster");
+        if (!json_is_object(o) || !is_id(json_object_get(o, "id")) ||
+            !json_is_string(json_object_get(o, "name"))) {
+            why_set(why, n, "hosts[%zu]: needs a non-empty string \"id\" and a string \"name\"", i);
+            goto out;
+        }
+        if (json_object_get(seen_host, sget(o, "id"))) {
+            why_set(why, n, "hosts[%zu]: id \"%s\" is used twice", i, sget(o, "id"));
+            goto out;
+        }
+        if (cl && !json_is_null(cl) &&
+            !(json_is_string(cl) && json_object_get(seen_cl, json_string_value(cl)))) {
+            why_set(why, n, "host \"%s\": \"cluster\" is not the id of a cluster in this world",
+                    sget(o, "id"));
+            goto out;
+        }
+        if (!is_int_in(json_object_get(o, "cpu_cores"), 1, 65536) ||
+            !is_int_in(json_object_get(o, "cpu_mhz"), 1, 1000000) ||
+            !is_int_in(json_object_get(o, "memory_mb"), 1, (json_int_t)1 << 40)) {
+            why_set(why, n,
+                    "host \"%s\": cpu_cores, cpu_mhz and memory_mb must be positive integers",
+                    sget(o, "id"));
+            goto out;
+        }
+        v = json_object_get(o, "state");
+        if (v && (!json_is_string(v) || host_state_parse(json_string_value(v)) < 0)) {
+            why_set(why, n, "host \"%s\": \"state\" must be connected, maintenance or disconnected",
+                    sget(o, "id"));
+            goto out;
+        }
+        json_object_set(seen_host, sget(o, "id"), o);
+    }
+    json_array_foreach(list(w, "vms"), i, o) {
+        const char *id;
+        if (!json_is_object(o) || !is_id(json_object_get(o, "id")) ||
+            !is_id(json_object_get(o, "name"))) {
+            why_set(why, n, "vms[%zu]: needs a non-empty string \"id\" and \"name\"", i);
+            goto out;
+        }
+        id = sget(o, "id");
+        if (json_object_get(seen_vm, id)) {
+            why_set(why, n, "vms[%zu]: id \"%s\" is used twice", i, id);
+            goto out;
+        }
+        if (json_object_get(seen_name, sget(o, "name"))) {
+            why_set(why, n, "vms[%zu]: name \"%s\" is used twice", i, sget(o, "name"));
+            goto out;
+        }
+        if (!json_is_string(json_object_get(o, "host")) ||
+            !json_object_get(seen_host, sget(o, "host"))) {
+            why_set(why, n, "vm \"%s\": \"host\" is not the id of a host in this world", id);
+            goto out;
+        }
+        if (power_of(o) == PV_POWER_UNKNOWN) {
+            why_set(why, n, "vm \"%s\": \"power_state\" must be running, stopped, paused or saved",
+                    id);
+            goto out;
+        }
+        if (!is_int_in(json_object_get(o, "vcpus"), 1, 4096) ||
+            !is_int_in(json_object_get(o, "memory_mb"), 1, (json_int_t)1 << 40)) {
+            why_set(why, n, "vm \"%s\": vcpus and memory_mb must be positive integers", id);
+            goto out;
+        }
+        v = json_object_get(o, "paravirtual");
+        if (v && !json_is_boolean(v)) {
+            why_set(why, n, "vm \"%s\": \"paravirtual\" must be true or false", id);
+            goto out;
+        }
+        if ((json_object_get(o, "disks") && !json_is_array(json_object_get(o, "disks"))) ||
+            (json_object_get(o, "nics") && !json_is_array(json_object_get(o, "nics")))) {
+            why_set(why, n, "vm \"%s\": \"disks\" and \"nics\" must be arrays", id);
+            goto out;
+        }
+        json_object_set(seen_vm, id, o);
+        json_object_set(seen_name, sget(o, "name"), o);
+    }
+    rc = 0;
+out:
+    json_decref(seen_cl);
+    json_decref(seen_host);
+    json_decref(seen_vm);
+    json_decref(seen_name);
+    return rc;
+}
+
+/* Read and check the world.  *out is the caller's; sig (may be NULL) says
+ * which version of the file it was. */
+static int world_load(const char *path, json_t **out, struct file_sig *sig, struct pv_error *err)
+{
+    struct stat st;
+    json_error_t je;
+    char *buf = NULL, why[256];
+    size_t len = 0, cap = 0;
+    json_t *w = NULL;
+    int fd, rc = 0;
+
+    *out = NULL;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return unreachable(err, path, errno);
+    if (fstat(fd, &st) != 0) {
+        rc = unreachable(err, path, errno);
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = pv_error_set(err, PV_EPEER, "invalid_world", "world file %s is not a regular file",
+                          path);
+        goto out;
+    }
+    for (;;) {
+        ssize_t got;
+        if (len == cap) {
+            char *more;
+            if (cap >= (size_t)WORLD_MAX_BYTES) {
+                rc = pv_error_set(err, PV_EPEER, "invalid_world",
+                                  "world file %s is larger than %ld bytes", path, WORLD_MAX_BYTES);
+                goto out;
+            }
+            cap = cap ? cap * 2 : (size_t)st.st_size + 4096;
+            if (cap > (size_t)WORLD_MAX_BYTES)
+                cap = (size_t)WORLD_MAX_BYTES;
+            more = realloc(buf, cap);
+            if (!more) {
+                rc = oom(err);
+                goto out;
+            }
+            buf = more;
+        }
+        got = read(fd, buf + len, cap - len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            rc = unreachable(err, path, errno);
+            goto out;
+        }
+        if (got == 0)
+            break;
+        len += (size_t)got;
+    }
+    w = json_loadb(buf ? buf : "", len, JSON_REJECT_DUPLICATES, &je);
+    if (!w) {
+        rc = pv_error_set(err, PV_EPEER, "invalid_world", "world file %s: line %d, column %d: %s",
+                          path, je.line, je.column, je.text);
+        goto out;
+    }
+    if (world_check(w, why, sizeof why) != 0) {
+        rc = pv_error_set(err, PV_EPEER, "invalid_world", "world file %s: %s", path, why);
+        goto out;
+    }
+    if (sig)
+        *sig = sig_of(&st);
+    *out = w;
+    w = NULL;
+out:
+    json_decref(w);
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t put = write(fd, p, n);
+        if (put < 0 && errno == EINTR)
+            continue;
+        if (put < 0)
+            return -1;
+        p += put;
+        n -= (size_t)put;
+    }
     return 0;
 }
 
-static int apply_action(json_t *w, void *p, struct pv_error *err)
+/* Make the rename durable: fsync the directory holding path. */
+static void sync_dir(const char *path)
 {
-    struct action_arg *a = p;
-    json_t *vms = json_object_get(w, "vms");
-    json_t *vm = find_by_id(vms, a->vm), *host;
-    const char *st, *name, *to = NULL;
+    const char *slash = strrchr(path, '/');
+    size_t n = slash && slash != path ? (size_t)(slash - path) : 1;
+    char *dir = malloc(n + 1);
+    int fd;
 
-    if (!vm)
-        return pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "the test hypervisor has no vm %s",
-                            a->vm);
-    st = sget(vm, "power_state");
-    name = sget(vm, "name");
-    switch (a->act) {
-    case PV_ACT_START:
-        if (strcmp(st, "running") == 0)
-            return pv_error_set(err, PV_ECONFLICT, "already_running", "vm %s is already running", name);
-        if (strcmp(st, "paused") == 0)
-            return pv_error_set(err, PV_ECONFLICT, "vm_paused", "vm %s is paused; resume it instead", name);
-        host = find_by_id(json_object_get(w, "hosts"), sget(vm, "host"));
-        if (!host || strcmp(sget(host, "state"), "connected") != 0)
-            return pv_error_set(err, PV_ECONFLICT, "host_unavailable",
-                                "the host of vm %s is not connected", name);
-        if (fits(w, host, vm, err))
-            return PV_ECONFLICT;
-        to = "running";
-        break;
-    case PV_ACT_SHUTDOWN:
-    case PV_ACT_POWEROFF:
-        if (strcmp(st, "running") != 0 && strcmp(st, "paused") != 0)
-            return pv_error_set(err, PV_ECONFLICT, "already_stopped", "vm %s is not running (%s)", name, st);
-        to = "stopped";
-        break;
-    case PV_ACT_REBOOT:
-        if (strcmp(st, "running") != 0)
-            return pv_error_set(err, PV_ECONFLICT, "not_running", "vm %s is not running (%s)", name, st);
-        to = "running";
-        break;
-    case PV_ACT_PAUSE:
-        if (strcmp(st, "running") != 0)
-            return pv_error_set(err, PV_ECONFLICT, "not_running", "vm %s is not running (%s)", name, st);
-        to = "paused";
-        break;
-    case PV_ACT_RESUME:
-        if (strcmp(st, "paused") != 0)
-            return pv_error_set(err, PV_ECONFLICT, "not_paused", "vm %s is not paused (%s)", name, st);
-        to = "running";
-        break;
-    case PV_ACT_SAVE:
-        if (strcmp(st, "running") != 0 && strcmp(st, "paused") != 0)
-            return pv_error_set(err, PV_ECONFLICT, "not_running", "vm %s is not running (%s)", name, st);
-        to = "saved";
-        break;
-    case PV_ACT_DELETE: {
-        size_t i;
-        json_t *v;
-        if (active(vm))
-            return pv_error_set(err, PV_ECONFLICT, "vm_running",
-                                "vm %s is %s; power it off first", name, st);
-        json_array_foreach(vms, i, v)
-            if (v == vm) {
-                json_array_remove(vms, i);
-                break;
-            }
+    if (!dir)
+        return;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+/* Write w as the next generation of c's world.  The caller holds the lock. */
+static int world_save(const struct pv_conn *c, json_t *w, struct pv_error *err)
+{
+    struct stat st;
+    char *text;
+    int fd, rc = 0;
+
+    json_object_set_new(w, "generation", json_integer(iget(w, "generation") + 1));
+    text = json_dumps(w, JSON_INDENT(2));
+    if (!text)
+        return oom(err);
+    fd = open(c->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rc = write_failed(err, c->tmp_path, errno);
+        goto out;
+    }
+    if (stat(c->path, &st) == 0)
+        fchmod(fd, st.st_mode & 07777); /* keep the owner's choice (a token may be inside) */
+    if (write_all(fd, text, strlen(text)) != 0 || write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
+        rc = write_failed(err, c->tmp_path, errno);
+        close(fd);
+        unlink(c->tmp_path);
+        goto out;
+    }
+    if (close(fd) != 0 || rename(c->tmp_path, c->path) != 0) {
+        rc = write_failed(err, c->path, errno);
+        unlink(c->tmp_path);
+        goto out;
+    }
+    sync_dir(c->path);
+out:
+    free(text);
+    return rc;
+}
+
+static int lock_open(const struct pv_conn *c, int *fd, struct pv_error *err)
+{
+    *fd = open(c->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (*fd < 0)
+        return unreachable(err, c->lock_path, errno);
+    return 0;
+}
+
+static int lock_take(int fd, const char *lock_path, struct pv_error *err)
+{
+    while (flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR)
+            return unreachable(err, lock_path, errno);
+    }
+    return 0;
+}
+
+/* Take c's world lock; *fd is closed (and the lock released) by the caller. */
+static int world_lock(const struct pv_conn *c, int *fd, struct pv_error *err)
+{
+    int rc = lock_open(c, fd, err);
+
+    if (!rc && (rc = lock_take(*fd, c->lock_path, err)) != 0) {
+        close(*fd);
+        *fd = -1;
+    }
+    return rc;
+}
+
+static void world_unlock(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+/* The world a new test:/// URL starts with.  Ids and sizes are fixed, so
+ * tests and demos can rely on them. */
+static json_t *default_world(void)
+{
+    static const struct {
+        const char *id, *name, *host, *state;
+        int vcpus, memory_mb, paravirtual;
+    } vms[] = {
+        {"5e1f0000-0000-4000-8000-000000000001", "test-vm-1", "test-host-1", "running", 1, 512, 1},
+        {"5e1f0000-0000-4000-8000-000000000002", "test-vm-2", "test-host-1", "stopped", 2, 1024, 1},
+        {"5e1f0000-0000-4000-8000-000000000003", "test-vm-3", "test-host-2", "running", 2, 2048, 0},
+    };
+    json_t *w = json_pack("{s:i, s:[{s:s, s:s}], s:[], s:[]}", "generation", 0, "clusters",
+                          "id", "cl-1", "name", "Test cluster", "hosts", "vms");
+
+    if (!w)
+        return NULL;
+    for (int i = 1; i <= 2; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "test-host-%d", i);
+        json_array_append_new(list(w, "hosts"),
+                              json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:s}", "id", name, "name",
+                                        name, "cluster", "cl-1", "cpu_cores", 8, "cpu_mhz", 2400,
+                                        "memory_mb", 32768, "state", "connected"));
+    }
+    for (size_t i = 0; i < COUNT(vms); i++)
+        json_array_append_new(list(w, "vms"),
+                              json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:b, s:[], s:[]}", "id",
+                                        vms[i].id, "name", vms[i].name, "host", vms[i].host,
+                                        "power_state", vms[i].state, "vcpus", vms[i].vcpus,
+                                        "memory_mb", vms[i].memory_mb, "paravirtual",
+                                        vms[i].paravirtual, "disks", "nics"));
+    return w;
+}
+
+/* Make sure the world exists: write the default one the first time, that
+ * is when neither the file nor its lock file exists. */
+static int world_ensure(const struct pv_conn *c, struct pv_error *err)
+{
+    struct stat st;
+    char ebuf[128];
+    json_t *w;
+    int fd, rc;
+
+    if (stat(c->path, &st) == 0) {
+        /* mark that this world existed; best effort, so a read-only world
+         * can still be synced and watched */
+        fd = open(c->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0)
+            close(fd);
         return 0;
     }
+    if (errno != ENOENT)
+        return unreachable(err, c->path, errno);
+    fd = open(c->lock_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 && errno != EEXIST)
+        return pv_error_set(err, PV_EUNREACHABLE, "peer_unreachable",
+                            "cannot create world file %s: %s", c->path,
+                            errstr(errno, ebuf, sizeof ebuf));
+    if (fd < 0) { /* someone made it before us: wait for them to finish */
+        rc = world_lock(c, &fd, err);
+        if (rc)
+            return rc;
+        rc = stat(c->path, &st) == 0 ? 0
+             : pv_error_set(err, PV_EUNREACHABLE, "peer_unreachable",
+                            "world file %s is gone but %s shows it existed: the test hypervisor "
+                            "is down; put the file back, or remove %s to start a new default world",
+                            c->path, c->lock_path, c->lock_path);
+        close(fd);
+        return rc;
     }
-    json_object_set_new(vm, "power_state", json_string(to));
+    rc = lock_take(fd, c->lock_path, err);
+    if (!rc) {
+        w = default_world();
+        rc = w ? world_save(c, w, err) : oom(err);
+        json_decref(w);
+    }
+    close(fd);
+    return rc;
+}
+
+/* ---- reporting ---------------------------------------------------------- */
+
+static void report_cluster(const struct pv_sink *s, json_t *cl)
+{
+    struct pv_cluster_info ci = {sget(cl, "id"), sget(cl, "name")};
+
+    if (s && s->cluster)
+        s->cluster(s->ctx, &ci);
+}
+
+static void report_host(const struct pv_sink *s, json_t *h, const struct usage *u)
+{
+    struct pv_host_info hi;
+
+    if (!s || !s->host)
+        return;
+    memset(&hi, 0, sizeof hi);
+    hi.native_id = sget(h, "id");
+    hi.name = sget(h, "name");
+    hi.cluster_native_id = sget(h, "cluster");
+    hi.state = host_state_of(h);
+    hi.cpu_cores = (int)iget(h, "cpu_cores");
+    hi.cpu_mhz = (int)iget(h, "cpu_mhz");
+    hi.memory_mb = iget(h, "memory_mb");
+    hi.memory_used_mb = u->mem_mb;
+    hi.cpu_usage_pct = cpu_pct(h, u);
+    s->host(s->ctx, &hi);
+}
+
+/* Report one host of w by id (after a task changed what runs on it). */
+static void report_host_id(const struct pv_sink *s, json_t *w, const char *host_id)
+{
+    json_t *h = find_id(list(w, "hosts"), host_id, NULL);
+    struct usage u;
+
+    if (h) {
+        u = host_usage(w, host_id);
+        report_host(s, h, &u);
+    }
+}
+
+static void report_vm(const struct pv_sink *s, json_t *vm)
+{
+    struct pv_vm_info vi;
+    json_t *pv = json_object_get(vm, "paravirtual");
+    json_t *disks = json_object_get(vm, "disks"), *nics = json_object_get(vm, "nics");
+    char *d, *n;
+
+    if (!s || !s->vm)
+        return;
+    d = disks ? json_dumps(disks, JSON_COMPACT) : NULL;
+    n = nics ? json_dumps(nics, JSON_COMPACT) : NULL;
+    memset(&vi, 0, sizeof vi);
+    vi.native_id = sget(vm, "id");
+    vi.name = sget(vm, "name");
+    vi.host_native_id = sget(vm, "host");
+    vi.power_state = power_of(vm);
+    vi.vcpus = (int)iget(vm, "vcpus");
+    vi.memory_mb = iget(vm, "memory_mb");
+    vi.paravirtual = pv ? json_is_true(pv) : -1;
+    vi.disks_json = d ? d : "[]";
+    vi.nics_json = n ? n : "[]";
+    s->vm(s->ctx, &vi);
+    free(d);
+    free(n);
+}
+
+static void report_vm_gone(const struct pv_sink *s, const char *id)
+{
+    if (s && s->vm_gone)
+        s->vm_gone(s->ctx, id);
+}
+
+static int report_all(const struct pv_sink *s, json_t *w, struct pv_error *err)
+{
+    struct usage *u = usage_all(w);
+    json_t *o;
+    size_t i;
+
+    if (!u)
+        return oom(err);
+    json_array_foreach(list(w, "clusters"), i, o) {
+        report_cluster(s, o);
+    }
+    json_array_foreach(list(w, "hosts"), i, o) {
+        report_host(s, o, &u[i]);
+    }
+    json_array_foreach(list(w, "vms"), i, o) {
+        report_vm(s, o);
+    }
+    free(u);
     return 0;
 }
 
-static const char *action_name(enum pv_vm_action a)
+/* id -> object for one list, so a diff is linear. */
+static json_t *index_by_id(json_t *arr)
 {
-    static const char *const names[] = {"start", "shutdown", "poweroff", "reboot",
-                                        "pause", "resume", "save", "delete"};
-    return (unsigned)a < 8 ? names[a] : "action";
+    json_t *idx = json_object(), *o;
+    size_t i;
+
+    json_array_foreach(arr, i, o) {
+        if (idx)
+            json_object_set(idx, sget(o, "id"), o);
+    }
+    return idx;
 }
 
-static int t_action(struct pv_conn *c, const char *vm, enum pv_vm_action a,
-                    const struct pv_sink *s, struct pv_error *err)
+/* Report what differs between `old` (may be NULL: everything) and `now`.
+ * Returns how many things were reported, or a negative PV_E* code.  Hosts
+ * and clusters that vanish cannot be reported: the ABI has no host_gone. */
+static int report_diff(const struct pv_sink *s, json_t *old, json_t *now, struct pv_error *err)
 {
-    struct action_arg arg = {vm, a};
+    static const char *const kinds[] = {"clusters", "hosts", "vms"};
+    struct usage *u_old = old ? usage_all(old) : NULL, *u_now = usage_all(now);
+    json_t *idx[COUNT(kinds)] = {NULL, NULL, NULL}, *o, *was;
+    int n = 0;
+    size_t i, k;
+
+    for (k = 0; old && k < COUNT(kinds); k++)
+        if (!(idx[k] = index_by_id(list(old, kinds[k]))))
+            n = -1;
+    if (!u_now || (old && !u_old) || n < 0) {
+        n = oom(err);
+        goto out;
+    }
+    json_array_foreach(list(now, "clusters"), i, o) {
+        was = old ? json_object_get(idx[0], sget(o, "id")) : NULL;
+        if (!was || !json_equal(was, o)) {
+            report_cluster(s, o);
+            n++;
+        }
+    }
+    json_array_foreach(list(now, "hosts"), i, o) {
+        size_t j = 0;
+        was = old ? find_id(list(old, "hosts"), sget(o, "id"), &j) : NULL;
+        if (!was || !json_equal(was, o) || u_old[j].mem_mb != u_now[i].mem_mb ||
+            u_old[j].vcpus != u_now[i].vcpus) {
+            report_host(s, o, &u_now[i]);
+            n++;
+        }
+    }
+    json_array_foreach(list(now, "vms"), i, o) {
+        was = old ? json_object_get(idx[2], sget(o, "id")) : NULL;
+        if (!was || !json_equal(was, o)) {
+            report_vm(s, o);
+            n++;
+        }
+    }
+    if (old) {
+        json_t *now_vms = index_by_id(list(now, "vms"));
+        if (!now_vms) {
+            n = oom(err);
+            goto out;
+        }
+        json_array_foreach(list(old, "vms"), i, o) {
+            if (!json_object_get(now_vms, sget(o, "id"))) {
+                report_vm_gone(s, sget(o, "id"));
+                n++;
+            }
+        }
+        json_decref(now_vms);
+    }
+out:
+    for (k = 0; k < COUNT(kinds); k++)
+        json_decref(idx[k]);
+    free(u_old);
+    free(u_now);
+    return n;
+}
+
+/* Take w as the snapshot of what this conn last reported.  snap_lock held. */
+static void snap_install(struct pv_conn *c, json_t *w, const struct file_sig *sig)
+{
+    json_decref(c->snap);
+    c->snap = w;
+    c->snap_gen = iget(w, "generation");
+    c->snap_sig = *sig;
+}
+
+/* ---- tasks -------------------------------------------------------------- */
+
+static int is_cancelled(const struct pv_sink *s)
+{
+    return s && s->cancelled && s->cancelled(s->ctx) != 0;
+}
+
+/* Let a task take c's delay: progress 10..90 % every tenth of it, with the
+ * detail of the phase it is in (details[0..nphases-1] share the time
+ * evenly), and stop with PV_ECANCELLED when the job is cancelled.  No lock
+ * is held: the world may change meanwhile, so the caller checks again. */
+static int task_wait(const struct pv_conn *c, const struct pv_sink *s,
+                     const char *const *details, int nphases, struct pv_error *err)
+{
+    int64_t start = now_ms(), elapsed;
+    int tenth = 0;
+
+    if (c->delay_ms <= 0)
+        return 0;
+    for (;;) {
+        int64_t next, nap;
+        if (is_cancelled(s))
+            return pv_error_set(err, PV_ECANCELLED, "cancelled",
+                                "cancelled while %s; nothing was changed",
+                                details[tenth * nphases / 10]);
+        elapsed = now_ms() - start;
+        if (elapsed >= c->delay_ms)
+            return 0;
+        if (elapsed * 10 / c->delay_ms > tenth) {
+            tenth = (int)(elapsed * 10 / c->delay_ms);
+            if (s && s->progress)
+                s->progress(s->ctx, tenth * 10, details[tenth * nphases / 10]);
+        }
+        next = ((int64_t)tenth + 1) * c->delay_ms / 10;
+        nap = next - elapsed;
+        if (nap > CANCEL_POLL_MS)
+            nap = CANCEL_POLL_MS;
+        sleep_ms(nap > 0 ? nap : 1);
+    }
+}
+
+static int injected(const struct pv_conn *c, enum fail_bit f, const char *what,
+                    struct pv_error *err)
+{
+    if (!(c->fail_mask & (1u << f)))
+        return 0;
+    return pv_error_set(err, PV_EPEER, "backend_failure",
+                        "%s %s: the test hypervisor failed, as told by fail=%s in the "
+                        "connection URL", fail_names[f], what, fail_names[f]);
+}
+
+static int vm_not_found(struct pv_error *err, const char *id, const char *path)
+{
+    return pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "no VM with id %s in world %s", id,
+                        path);
+}
+
+/* ---- open, close, sync, watch, refresh ---------------------------------- */
+
+static int bad_url(struct pv_error *err, const char *why)
+{
+    return pv_error_set(err, PV_EINVAL, "invalid_url",
+                        "invalid test URL: %s (the form is "
+                        "test:///ABSOLUTE/PATH/world.json[?delay_ms=N&fail=ACTION,...])", why);
+}
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+static int parse_options(char *q, int *delay_ms, unsigned *fail_mask, struct pv_error *err)
+{
+    char *opt, why[200];
+    int seen_delay = 0, seen_fail = 0;
+
+    while ((opt = strsep(&q, "&")) != NULL) {
+        char *val = strchr(opt, '=');
+        if (!val || val == opt) {
+            snprintf(why, sizeof why, "option '%.60s' is not NAME=VALUE", opt);
+            return bad_url(err, why);
+        }
+        *val++ = '\0';
+        if (strcmp(opt, "delay_ms") == 0 && !seen_delay++) {
+            long v = 0;
+            size_t len = strlen(val);
+            if (len == 0 || len > 6 || strspn(val, "0123456789") != len ||
+                (v = strtol(val, NULL, 10)) > DELAY_MAX_MS) {
+                snprintf(why, sizeof why,
+                         "delay_ms must be a whole number from 0 to %d, not '%.20s'", DELAY_MAX_MS,
+                         val);
+                return bad_url(err, why);
+            }
+            *delay_ms = (int)v;
+        } else if (strcmp(opt, "fail") == 0 && !seen_fail++) {
+            char *name;
+            while ((name = strsep(&val, ",")) != NULL) {
+                size_t f;
+                for (f = 0; f < COUNT(fail_names) && strcmp(name, fail_names[f]) != 0; f++)
+                    ;
+                if (f == COUNT(fail_names)) {
+                    snprintf(why, sizeof why, "fail= names '%.30s'; it knows " FAIL_KNOWN, name);
+                    return bad_url(err, why);
+                }
+                *fail_mask |= 1u << f;
+            }
+        } else {
+            snprintf(why, sizeof why,
+                     "option '%.40s' is unknown or repeated (known: delay_ms, fail)", opt);
+            return bad_url(err, why);
+        }
+    }
+    return 0;
+}
+
+/* test:///PATH[?OPTIONS] -> *path (malloc'd, %XX decoded), delay, fail mask. */
+static int parse_url(const char *url, char **path, int *delay_ms, unsigned *fail_mask,
+                     struct pv_error *err)
+{
+    static const char prefix[] = "test://";
+    const char *p, *q, *end;
+    char *out = NULL, *opts = NULL;
+    size_t n = 0;
+    int rc = 0;
+
+    *path = NULL;
+    *delay_ms = 0;
+    *fail_mask = 0;
+    if (!url || strncmp(url, prefix, sizeof prefix - 1) != 0)
+        return bad_url(err, "it must start with test:///");
+    p = url + sizeof prefix - 1;
+    if (*p != '/')
+        return bad_url(err, "test:// takes no host part; the path after it must be absolute");
+    if (strchr(p, '#'))
+        return bad_url(err, "it takes no #fragment");
+    q = strchr(p, '?');
+    end = q ? q : p + strlen(p);
+    out = malloc((size_t)(end - p) + 1);
+    if (!out)
+        return oom(err);
+    for (; p < end; p++) {
+        if (*p == '%') {
+            int hi = end - p > 2 ? hexval(p[1]) : -1;
+            int lo = hi >= 0 ? hexval(p[2]) : -1;
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+                rc = bad_url(err, "the path has a bad %XX escape");
+                goto out;
+            }
+            out[n++] = (char)(hi * 16 + lo);
+            p += 2;
+        } else {
+            out[n++] = *p;
+        }
+    }
+    out[n] = '\0';
+    if (n == 0 || out[n - 1] == '/') {
+        rc = bad_url(err, "the path names a directory; name the world file, e.g. /tmp/world.json");
+        goto out;
+    }
+    if (n > PATH_MAX - 8) {
+        rc = bad_url(err, "the path is too long");
+        goto out;
+    }
+    if (q && q[1]) {
+        opts = strdup(q + 1);
+        if (!opts) {
+            rc = oom(err);
+            goto out;
+        }
+        rc = parse_options(opts, delay_ms, fail_mask, err);
+    }
+out:
+    free(opts);
+    if (rc)
+        free(out);
+    else
+        *path = out;
+    return rc;
+}
+
+/* Compare without stopping at the first difference. */
+static int same_secret(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char d = la != lb;
+
+    for (size_t i = 0; i < la; i++)
+        d |= (unsigned char)(a[i] ^ b[i < lb ? i : 0]);
+    return d == 0;
+}
+
+static void test_close(struct pv_conn *c)
+{
+    if (!c)
+        return;
+    json_decref(c->snap);
+    pthread_mutex_destroy(&c->snap_lock);
+    free(c->path);
+    free(c->lock_path);
+    free(c->tmp_path);
+    c->magic = 0;
+    free(c);
+}
+
+static int test_open(const struct pv_conn_params *p, struct pv_conn **out, struct pv_error *err)
+{
+    struct pv_conn *c;
+    json_t *w = NULL;
+    const char *want;
+    char *path;
+    int delay, rc;
+    unsigned fail;
+
+    if (!out)
+        return pv_error_set(err, PV_EINVAL, "invalid_argument",
+                            "open() needs somewhere to put the connection");
+    *out = NULL;
+    rc = parse_url(p ? p->url : NULL, &path, &delay, &fail, err);
+    if (rc)
+        return rc;
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        free(path);
+        return oom(err);
+    }
+    c->magic = TEST_CONN_MAGIC;
+    c->path = path;
+    c->delay_ms = delay;
+    c->fail_mask = fail;
+    pthread_mutex_init(&c->snap_lock, NULL);
+    c->lock_path = str_cat(path, ".lock");
+    c->tmp_path = str_cat(path, ".tmp");
+    if (!c->lock_path || !c->tmp_path) {
+        rc = oom(err);
+        goto out;
+    }
+    rc = world_ensure(c, err);
+    if (!rc)
+        rc = world_load(c->path, &w, NULL, err);
+    if (rc)
+        goto out;
+    want = sget(w, "token");
+    if (want && !(p->token && same_secret(want, p->token))) {
+        rc = pv_error_set(err, PV_EAUTH, "auth_failed", "the endpoint refused the token");
+        goto out;
+    }
+    *out = c;
+    c = NULL;
+out:
+    json_decref(w);
+    test_close(c);
+    return rc;
+}
+
+static int test_sync(struct pv_conn *c, const struct pv_sink *s, struct pv_error *err)
+{
+    struct file_sig sig;
     json_t *w;
-    int rc = failing(c, action_name(a), err);
+    int rc = conn_ok(c, err);
 
     if (rc)
         return rc;
-    /* Refuse at once what the hypervisor would refuse (no task runs). */
-    rc = read_world(c, &w, err);
+    if ((rc = injected(c, F_SYNC, c->path, err)) != 0)
+        return rc;
+    pthread_mutex_lock(&c->snap_lock);
+    rc = world_load(c->path, &w, &sig, err);
+    if (!rc && (rc = report_all(s, w, err)) == 0)
+        snap_install(c, w, &sig);
+    else
+        json_decref(w);
+    pthread_mutex_unlock(&c->snap_lock);
+    return rc;
+}
+
+/* One look at the world for watch(): 1 when something was reported (or
+ * the generation moved), 0 when nothing changed, or a negative PV_E* code.
+ * The file is re-read only when its identity (inode, size, mtime) changed,
+ * which also catches an edit that forgot to bump "generation".  Called
+ * with snap_lock held. */
+static int watch_once(struct pv_conn *c, const struct pv_sink *s, struct pv_error *err)
+{
+    struct stat st;
+    struct file_sig sig;
+    json_t *w;
+    int rc, n, gen_changed;
+
+    if (stat(c->path, &st) != 0)
+        return unreachable(err, c->path, errno);
+    sig = sig_of(&st);
+    if (c->snap && sig_eq(&sig, &c->snap_sig))
+        return 0;
+    if ((rc = world_load(c->path, &w, &sig, err)) != 0)
+        return rc;
+    gen_changed = !c->snap || iget(w, "generation") != c->snap_gen;
+    n = report_diff(s, c->snap, w, err);
+    if (n < 0) {
+        json_decref(w);
+        return n;
+    }
+    snap_install(c, w, &sig);
+    return n > 0 || gen_changed;
+}
+
+static int test_watch(struct pv_conn *c, const struct pv_sink *s, int timeout_ms,
+                      struct pv_error *err)
+{
+    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0), left;
+    int rc = conn_ok(c, err);
+
+    while (rc == 0) {
+        pthread_mutex_lock(&c->snap_lock);
+        rc = watch_once(c, s, err);
+        pthread_mutex_unlock(&c->snap_lock);
+        if (rc != 0)
+            break;
+        left = deadline - now_ms();
+        if (left <= 0)
+            break;
+        sleep_ms(left < WATCH_POLL_MS ? left : WATCH_POLL_MS);
+    }
+    return rc > 0 ? 0 : rc;
+}
+
+static int test_vm_refresh(struct pv_conn *c, const char *vm_id, const struct pv_sink *s,
+                           struct pv_error *err)
+{
+    json_t *w, *vm;
+    int rc = conn_ok(c, err);
+
     if (rc)
         return rc;
-    rc = apply_action(w, &arg, err);
+    if (!vm_id)
+        return pv_error_set(err, PV_EINVAL, "invalid_argument", "vm_refresh needs a VM id");
+    rc = world_load(c->path, &w, NULL, err);
+    if (rc)
+        return rc;
+    vm = find_id(list(w, "vms"), vm_id, NULL);
+    if (vm)
+        report_vm(s, vm);
+    else
+        report_vm_gone(s, vm_id);
     json_decref(w);
-    if (rc)
+    return 0;
+}
+
+/* ---- power actions and delete --------------------------------------------- */
+
+/* May action a run on vm, given the rest of world w?  The state rules of a
+ * hypervisor: a disconnected host can't be reached at all, a start needs
+ * a connected host with the VM's memory free. */
+static int action_check(json_t *w, json_t *vm, enum pv_vm_action a, struct pv_error *err)
+{
+    const char *name = sget(vm, "name"), *hid = sget(vm, "host");
+    json_t *host = find_id(list(w, "hosts"), hid, NULL);
+    const char *hname = sget(host, "name");
+    enum pv_power_state p = power_of(vm);
+    enum pv_host_state hs = host_state_of(host);
+    struct usage u;
+
+    if (hs == PV_HOST_DISCONNECTED)
+        return pv_error_set(err, PV_ECONFLICT, "host_unavailable",
+                            "VM '%s' is on host '%s', which is disconnected: nothing can reach it",
+                            name, hname);
+    switch (a) {
+    case PV_ACT_START:
+        if (p == PV_POWER_RUNNING)
+            return pv_error_set(err, PV_ECONFLICT, "already_running",
+                                "VM '%s' is already running on host '%s'", name, hname);
+        if (p == PV_POWER_PAUSED)
+            return pv_error_set(err, PV_ECONFLICT, "vm_paused",
+                                "VM '%s' is paused: resume it rather than start it", name);
+        if (hs != PV_HOST_CONNECTED)
+            return pv_error_set(err, PV_ECONFLICT, "host_unavailable",
+                                "cannot start VM '%s': host '%s' is in maintenance mode", name,
+                                hname);
+        u = host_usage(w, hid);
+        if (u.mem_mb + iget(vm, "memory_mb") > iget(host, "memory_mb"))
+            return pv_error_set(err, PV_ECONFLICT, "insufficient_memory",
+                                "cannot start VM '%s' (%lld MB): host '%s' has %lld of %lld MB "
+                                "free", name, (long long)iget(vm, "memory_mb"), hname,
+                                (long long)(iget(host, "memory_mb") - u.mem_mb),
+                                (long long)iget(host, "memory_mb"));
+        return 0;
+    case PV_ACT_SHUTDOWN:
+    case PV_ACT_POWEROFF:
+        if (p == PV_POWER_STOPPED)
+            return pv_error_set(err, PV_ECONFLICT, "already_stopped", "VM '%s' is already stopped",
+                                name);
+        if (p == PV_POWER_SAVED)
+            return pv_error_set(err, PV_ECONFLICT, "not_running",
+                                "VM '%s' is saved, not running: start it to restore it, or "
+                                "delete it", name);
+        return 0;
+    case PV_ACT_REBOOT:
+    case PV_ACT_PAUSE:
+    case PV_ACT_SAVE:
+        if (p == PV_POWER_RUNNING || (a == PV_ACT_SAVE && p == PV_POWER_PAUSED))
+            return 0;
+        if (p == PV_POWER_PAUSED)
+            return pv_error_set(err, PV_ECONFLICT, "not_running",
+                                a == PV_ACT_PAUSE ? "VM '%s' is already paused"
+                                                  : "VM '%s' is paused: resume it first", name);
+        return pv_error_set(err, PV_ECONFLICT, "not_running", "VM '%s' is %s, not running", name,
+                            power_names[p]);
+    case PV_ACT_RESUME:
+        if (p == PV_POWER_PAUSED)
+            return 0;
+        return pv_error_set(err, PV_ECONFLICT, "not_paused", "VM '%s' is %s, not paused", name,
+                            power_names[p]);
+    case PV_ACT_DELETE:
+        if (holds_memory(p))
+            return pv_error_set(err, PV_ECONFLICT, "vm_running",
+                                "VM '%s' is %s: power it off first, then delete it", name,
+                                power_names[p]);
+        return 0;
+    }
+    return pv_error_set(err, PV_EINVAL, "invalid_action", "unknown VM action %d", (int)a);
+}
+
+static int test_vm_action(struct pv_conn *c, const char *vm_id, enum pv_vm_action a,
+                          const struct pv_sink *s, struct pv_error *err)
+{
+    const struct action_rule *r;
+    json_t *w = NULL, *vm, *gone = NULL;
+    char detail[160], what[120];
+    const char *details[1] = {detail};
+    size_t idx;
+    int rc, lk = -1;
+
+    if ((rc = conn_ok(c, err)) != 0)
         return rc;
-    rc = run_task(c, s, 0, 100, action_name(a), err);
+    if (!vm_id)
+        return pv_error_set(err, PV_EINVAL, "invalid_argument", "a VM action needs a VM id");
+    if ((unsigned)a >= COUNT(action_rules))
+        return pv_error_set(err, PV_EINVAL, "invalid_action", "unknown VM action %d", (int)a);
+    r = &action_rules[a];
+
+    /* refuse up front what the state rules forbid */
+    if ((rc = world_load(c->path, &w, NULL, err)) != 0)
+        goto out;
+    if (!(vm = find_id(list(w, "vms"), vm_id, NULL))) {
+        rc = vm_not_found(err, vm_id, c->path);
+        goto out;
+    }
+    if ((rc = action_check(w, vm, a, err)) != 0)
+        goto out;
+    snprintf(detail, sizeof detail, "%s VM '%s'", r->doing, sget(vm, "name"));
+    snprintf(what, sizeof what, "VM '%s'", sget(vm, "name"));
+    json_decref(w);
+    w = NULL;
+
+    /* the task runs */
+    if ((rc = task_wait(c, s, details, 1, err)) != 0 || (rc = injected(c, r->fail, what, err)) != 0)
+        goto out;
+
+    /* and completes, if the world still allows it */
+    if ((rc = world_lock(c, &lk, err)) != 0 || (rc = world_load(c->path, &w, NULL, err)) != 0)
+        goto out;
+    if (!(vm = find_id(list(w, "vms"), vm_id, &idx))) {
+        rc = pv_error_set(err, PV_ENOTFOUND, "vm_not_found",
+                          "%s disappeared while the %s was running", what, r->verb);
+        goto out;
+    }
+    if ((rc = action_check(w, vm, a, err)) != 0)
+        goto out;
+    switch (a) {
+    case PV_ACT_START:
+    case PV_ACT_REBOOT:
+    case PV_ACT_RESUME: power_set(vm, PV_POWER_RUNNING); break;
+    case PV_ACT_SHUTDOWN:
+    case PV_ACT_POWEROFF: power_set(vm, PV_POWER_STOPPED); break;
+    case PV_ACT_PAUSE: power_set(vm, PV_POWER_PAUSED); break;
+    case PV_ACT_SAVE: power_set(vm, PV_POWER_SAVED); break;
+    case PV_ACT_DELETE:
+        gone = json_incref(vm);
+        json_array_remove(list(w, "vms"), idx);
+        break;
+    }
+    rc = world_save(c, w, err);
+    world_unlock(&lk);
     if (rc)
-        return rc;
-    rc = change(c, apply_action, &arg, s, a == PV_ACT_DELETE ? NULL : vm, err);
-    if (!rc && a == PV_ACT_DELETE && s->vm_gone)
-        s->vm_gone(s->ctx, vm);
+        goto out;
+    if (gone)
+        report_vm_gone(s, vm_id);
+    else
+        report_vm(s, vm);
+    report_host_id(s, w, sget(gone ? gone : vm, "host"));
+out:
+    world_unlock(&lk);
+    json_decref(gone);
+    json_decref(w);
     return rc;
 }
 
 /* ---- create ------------------------------------------------------------- */
 
-struct create_arg {
-    const char *host;
-    const struct pv_vm_spec *spec;
-    char id[40];
-};
-
-static void new_uuid(char out[40])
+static int new_uuid(char out[37], struct pv_error *err)
 {
-    unsigned char r[16] = {0};
-    FILE *f = fopen("/dev/urandom", "rb");
+    unsigned char b[16];
+    size_t got = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 
-    if (!f || fread(r, 1, sizeof r, f) != sizeof r) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        for (size_t i = 0; i < sizeof r; i++)
-            r[i] = (unsigned char)((ts.tv_nsec >> (i % 8)) ^ (i * 37));
+    while (fd >= 0 && got < sizeof b) {
+        ssize_t r = read(fd, b + got, sizeof b - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
     }
-    if (f)
-        fclose(f);
-    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-    snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
-             r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
-             r[14], r[15]);
+    if (fd >= 0)
+        close(fd);
+    if (got < sizeof b)
+        return pv_error_set(err, PV_EINTERNAL, "entropy_unavailable",
+                            "cannot read /dev/urandom to make a VM uuid");
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+    return 0;
 }
 
-static json_t *pick_host(json_t *w, const char *want, long long mem, struct pv_error *err)
+/* A JSON array from the spec: NULL or "null" is an empty one. */
+static int spec_array(const char *text, const char *what, json_t **out, struct pv_error *err)
 {
-    size_t i;
-    json_t *h, *best = NULL;
-    long long best_free = -1;
-
-    if (want) {
-        h = find_by_id(json_object_get(w, "hosts"), want);
-        if (!h) {
-            pv_error_set(err, PV_ENOTFOUND, "host_not_found", "the test hypervisor has no host %s", want);
-            return NULL;
-        }
-        if (strcmp(sget(h, "state"), "connected") != 0) {
-            pv_error_set(err, PV_ECONFLICT, "host_unavailable", "host %s is %s", sget(h, "name"),
-                         sget(h, "state"));
-            return NULL;
-        }
-        return h;
-    }
-    json_array_foreach(json_object_get(w, "hosts"), i, h) {
-        long long free_mb = iget(h, "memory_mb") - host_used(w, sget(h, "id"), NULL);
-        if (strcmp(sget(h, "state"), "connected") == 0 && free_mb > best_free &&
-            free_mb >= mem) {
-            best = h;
-            best_free = free_mb;
-        }
-    }
-    if (!best)
-        pv_error_set(err, PV_ECONFLICT, "host_unavailable", "no connected host has room");
-    return best;
-}
-
-static int check_spec(json_t *w, const struct pv_vm_spec *sp, struct pv_error *err)
-{
-    size_t i;
+    json_error_t je;
     json_t *v;
 
-    if (!sp->name || !*sp->name || strlen(sp->name) > 64 || sp->vcpus < 1 || sp->vcpus > 64 ||
-        sp->memory_mb < 16 || sp->memory_mb > 1048576)
+    *out = NULL;
+    v = text ? json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je) : json_null();
+    if (json_is_null(v)) {
+        json_decref(v);
+        v = json_array();
+    }
+    if (!json_is_array(v)) {
+        json_decref(v);
+        return pv_error_set(err, PV_EINVAL, "invalid_spec", "%s must be a JSON array", what);
+    }
+    *out = v;
+    return 0;
+}
+
+static int spec_check(const struct pv_vm_spec *spec, struct pv_error *err)
+{
+    size_t len;
+
+    if (!spec || !spec->name || !(len = strlen(spec->name)) || len > VM_NAME_MAX)
         return pv_error_set(err, PV_EINVAL, "invalid_spec",
-                            "name 1-64 chars, vcpus 1-64, memory_mb 16-1048576");
-    json_array_foreach(json_object_get(w, "vms"), i, v)
-        if (strcmp(sget(v, "name"), sp->name) == 0)
-            return pv_error_set(err, PV_ECONFLICT, "name_in_use",
-                                "the test hypervisor already has a vm named %s", sp->name);
+                            "a VM name is 1 to %d characters", VM_NAME_MAX);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)spec->name[i] < 0x20 || spec->name[i] == 0x7f)
+            return pv_error_set(err, PV_EINVAL, "invalid_spec",
+                                "a VM name has no control characters");
+    if (spec->vcpus < 1 || spec->vcpus > 64)
+        return pv_error_set(err, PV_EINVAL, "invalid_spec",
+                            "VM '%s': vcpus must be 1 to 64, not %d", spec->name, spec->vcpus);
+    if (spec->memory_mb < 16 || spec->memory_mb > 1048576)
+        return pv_error_set(err, PV_EINVAL, "invalid_spec",
+                            "VM '%s': memory_mb must be 16 to 1048576, not %lld", spec->name,
+                            (long long)spec->memory_mb);
     return 0;
 }
 
-static int apply_create(json_t *w, void *p, struct pv_error *err)
+/* Can a VM named `name` be made on host_id (NULL: choose) in w?  *host is
+ * the host it goes to. */
+static int create_check(json_t *w, const char *name, const char *host_id, json_t **host,
+                        struct pv_error *err)
 {
-    struct create_arg *a = p;
-    json_t *host, *disks = NULL, *nics = NULL;
-    int rc = check_spec(w, a->spec, err);
-
-    if (rc)
-        return rc;
-    host = pick_host(w, a->host, a->spec->memory_mb, err);
-    if (!host)
-        return err->err;
-    if (a->spec->disks_json)
-        disks = json_loads(a->spec->disks_json, 0, NULL);
-    if (a->spec->nics_json)
-        nics = json_loads(a->spec->nics_json, 0, NULL);
-    json_array_append_new(
-        json_object_get(w, "vms"),
-        json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:b,s:o,s:o}", "id", a->id, "name", a->spec->name,
-                  "host", sget(host, "id"), "power_state", "stopped", "vcpus", a->spec->vcpus,
-                  "memory_mb", (json_int_t)a->spec->memory_mb, "paravirtual", a->spec->paravirtual,
-                  "disks", json_is_array(disks) ? disks : (json_decref(disks), json_array()),
-                  "nics", json_is_array(nics) ? nics : (json_decref(nics), json_array())));
+    if (find_vm_named(w, name))
+        return pv_error_set(err, PV_ECONFLICT, "name_in_use",
+                            "a VM named '%s' already exists on this endpoint", name);
+    if (!host_id) {
+        if (!(*host = choose_host(w, NULL, 0)))
+            return pv_error_set(err, PV_ECONFLICT, "host_unavailable",
+                                "no connected host to create VM '%s' on", name);
+        return 0;
+    }
+    if (!(*host = find_id(list(w, "hosts"), host_id, NULL)))
+        return pv_error_set(err, PV_ENOTFOUND, "host_not_found", "no host with id %s", host_id);
+    if (host_state_of(*host) != PV_HOST_CONNECTED)
+        return pv_error_set(err, PV_ECONFLICT, "host_unavailable",
+                            "cannot create VM '%s' on host '%s': it is %s", name,
+                            sget(*host, "name"), host_state_names[host_state_of(*host)]);
     return 0;
 }
 
-static int t_create(struct pv_conn *c, const char *host, const struct pv_vm_spec *spec,
-                    const struct pv_sink *s, char **native_id, struct pv_error *err)
+static int test_vm_create(struct pv_conn *c, const char *host_id, const struct pv_vm_spec *spec,
+                          const struct pv_sink *s, char **native_id, struct pv_error *err)
 {
-    struct create_arg arg = {host, spec, ""};
-    json_t *w;
-    int rc = failing(c, "create", err);
+    json_t *w = NULL, *host, *vm = NULL, *disks = NULL, *nics = NULL;
+    char uuid[37], detail[160], what[120];
+    const char *details[1] = {detail};
+    int rc, lk = -1;
 
-    *native_id = NULL;
-    if (rc || (rc = read_world(c, &w, err)))
+    if (native_id)
+        *native_id = NULL;
+    if ((rc = conn_ok(c, err)) != 0 || (rc = spec_check(spec, err)) != 0)
         return rc;
-    rc = check_spec(w, spec, err);
+    if ((rc = spec_array(spec->disks_json, "disks", &disks, err)) != 0 ||
+        (rc = spec_array(spec->nics_json, "nics", &nics, err)) != 0)
+        goto out;
+    vm = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:O, s:O}", "id", "", "name",
+                   spec->name, "host", "", "power_state", "stopped", "vcpus",
+                   (json_int_t)spec->vcpus, "memory_mb", (json_int_t)spec->memory_mb,
+                   "paravirtual", spec->paravirtual > 0, "disks", disks, "nics", nics);
+    if (!vm) {
+        rc = pv_error_set(err, PV_EINVAL, "invalid_spec", "the VM name is not valid UTF-8");
+        goto out;
+    }
+    if ((rc = world_load(c->path, &w, NULL, err)) != 0 ||
+        (rc = create_check(w, spec->name, host_id, &host, err)) != 0)
+        goto out;
     json_decref(w);
+    w = NULL;
+    snprintf(detail, sizeof detail, "creating VM '%s'", spec->name);
+    snprintf(what, sizeof what, "VM '%s'", spec->name);
+    if ((rc = task_wait(c, s, details, 1, err)) != 0 ||
+        (rc = injected(c, F_CREATE, what, err)) != 0)
+        goto out;
+
+    if ((rc = world_lock(c, &lk, err)) != 0 || (rc = world_load(c->path, &w, NULL, err)) != 0 ||
+        (rc = create_check(w, spec->name, host_id, &host, err)) != 0)
+        goto out;
+    do {
+        if ((rc = new_uuid(uuid, err)) != 0)
+            goto out;
+    } while (find_id(list(w, "vms"), uuid, NULL));
+    json_object_set_new(vm, "id", json_string(uuid));
+    json_object_set_new(vm, "host", json_string(sget(host, "id")));
+    json_array_append(list(w, "vms"), vm);
+    rc = world_save(c, w, err);
+    world_unlock(&lk);
     if (rc)
-        return rc;
-    new_uuid(arg.id);
-    rc = run_task(c, s, 0, 100, "creating", err);
-    if (!rc)
-        rc = change(c, apply_create, &arg, s, arg.id, err);
-    if (!rc)
-        *native_id = strdup(arg.id);
+        goto out;
+    report_vm(s, vm);
+    report_host_id(s, w, sget(vm, "host"));
+    if (native_id && !(*native_id = strdup(uuid)))
+        rc = oom(err); /* it exists; a sync will bring it */
+out:
+    world_unlock(&lk);
+    json_decref(vm);
+    json_decref(disks);
+    json_decref(nics);
+    json_decref(w);
     return rc;
 }
 
 /* ---- migrate ------------------------------------------------------------ */
 
-static int check_destination(json_t *dw, json_t *vm, const char *host, int same_world,
-                             struct pv_error *err)
+/* Do a and b name one world (one lock file)?  Compared by inode, so two
+ * spellings of one path are one world. */
+static int same_world(const struct pv_conn *a, const struct pv_conn *b)
 {
-    json_t *h = find_by_id(json_object_get(dw, "hosts"), host);
+    struct stat sa, sb;
 
-    if (!h)
-        return pv_error_set(err, PV_ENOTFOUND, "host_not_found", "no destination host %s", host);
-    if (strcmp(sget(h, "state"), "connected") != 0)
-        return pv_error_set(err, PV_ECONFLICT, "host_unavailable", "host %s is %s",
-                            sget(h, "name"), sget(h, "state"));
-    if (same_world && strcmp(sget(vm, "host"), host) == 0)
-        return pv_error_set(err, PV_ECONFLICT, "same_host", "vm %s is already on %s",
-                            sget(vm, "name"), sget(h, "name"));
-    if (active(vm) && fits(dw, h, vm, err))
-        return PV_ECONFLICT;
+    if (a == b)
+        return 1;
+    if (stat(a->lock_path, &sa) == 0 && stat(b->lock_path, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return strcmp(a->path, b->path) == 0;
+}
+
+/* Lock the worlds of a and b (one lock when they are one world), always in
+ * inode order, so two migrations in opposite directions cannot deadlock. */
+static int lock_pair(const struct pv_conn *a, const struct pv_conn *b, int *fa, int *fb,
+                     int *same, struct pv_error *err)
+{
+    struct stat sa, sb;
+    int rc;
+
+    *fa = *fb = -1;
+    if ((rc = lock_open(a, fa, err)) != 0)
+        return rc;
+    *same = a == b;
+    if (!*same) {
+        if ((rc = lock_open(b, fb, err)) != 0)
+            goto fail;
+        if (fstat(*fa, &sa) != 0 || fstat(*fb, &sb) != 0) {
+            rc = unreachable(err, a->lock_path, errno);
+            goto fail;
+        }
+        *same = sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+        if (*same) {
+            world_unlock(fb);
+        } else if (sa.st_dev > sb.st_dev || (sa.st_dev == sb.st_dev && sa.st_ino > sb.st_ino)) {
+            if ((rc = lock_take(*fb, b->lock_path, err)) != 0 ||
+                (rc = lock_take(*fa, a->lock_path, err)) != 0)
+                goto fail;
+            return 0;
+        }
+    }
+    if ((rc = lock_take(*fa, a->lock_path, err)) != 0 ||
+        (*fb >= 0 && (rc = lock_take(*fb, b->lock_path, err)) != 0))
+        goto fail;
+    return 0;
+fail:
+    world_unlock(fa);
+    world_unlock(fb);
+    return rc;
+}
+
+/* May vm (in world ws) move to host dst_id (NULL: choose, stored in
+ * *dst) of world wd in this mode? */
+static int migrate_check(json_t *ws, json_t *vm, json_t *wd, const char *dst_id, int same,
+                         enum pv_migrate_mode mode, json_t **dst, struct pv_error *err)
+{
+    const char *name = sget(vm, "name"), *src_id = sget(vm, "host");
+    json_t *src = find_id(list(ws, "hosts"), src_id, NULL);
+    enum pv_power_state p = power_of(vm);
+    json_int_t mem = iget(vm, "memory_mb");
+    struct usage u;
+
+    if (mode == PV_MIGRATE_LIVE && !holds_memory(p))
+        return pv_error_set(err, PV_ECONFLICT, "not_running",
+                            "VM '%s' is %s: a live migration needs a running VM; use a quick "
+                            "migration to move it", name, power_names[p]);
+    if (host_state_of(src) == PV_HOST_DISCONNECTED)
+        return pv_error_set(err, PV_ECONFLICT, "host_unavailable",
+                            "VM '%s' is on host '%s', which is disconnected: it cannot be moved",
+                            name, sget(src, "name"));
+    if (!dst_id) {
+        if (!(*dst = choose_host(wd, same ? src_id : NULL, holds_memory(p) ? mem : 0)))
+            return pv_error_set(err, PV_ECONFLICT, "host_unavailable",
+                                "no other connected host has room for VM '%s'", name);
+    } else if (!(*dst = find_id(list(wd, "hosts"), dst_id, NULL))) {
+        return pv_error_set(err, PV_ENOTFOUND, "host_not_found",
+                            "no host with id %s to move VM '%s' to", dst_id, name);
+    }
+    if (same && strcmp(sget(*dst, "id"), src_id) == 0)
+        return pv_error_set(err, PV_ECONFLICT, "same_host", "VM '%s' is already on host '%s'",
+                            name, sget(*dst, "name"));
+    if (host_state_of(*dst) != PV_HOST_CONNECTED)
+        return pv_error_set(err, PV_ECONFLICT, "host_unavailable",
+                            "cannot move VM '%s' to host '%s': it is %s", name,
+                            sget(*dst, "name"), host_state_names[host_state_of(*dst)]);
+    u = host_usage(wd, sget(*dst, "id"));
+    if (holds_memory(p) && u.mem_mb + mem > iget(*dst, "memory_mb"))
+        return pv_error_set(err, PV_ECONFLICT, "insufficient_memory",
+                            "cannot move VM '%s' (%lld MB) to host '%s': %lld of %lld MB free",
+                            name, (long long)mem, sget(*dst, "name"),
+                            (long long)(iget(*dst, "memory_mb") - u.mem_mb),
+                            (long long)iget(*dst, "memory_mb"));
+    if (!same && find_id(list(wd, "vms"), sget(vm, "id"), NULL))
+        return pv_error_set(err, PV_ECONFLICT, "vm_exists",
+                            "the destination already has a VM with id %s", sget(vm, "id"));
+    if (!same && find_vm_named(wd, name))
+        return pv_error_set(err, PV_ECONFLICT, "name_in_use",
+                            "the destination already has a VM named '%s'", name);
     return 0;
 }
 
-static int t_migrate(struct pv_conn *from, const char *vm_id, struct pv_conn *to,
-                     const char *host, enum pv_migrate_mode mode, const struct pv_sink *s,
-                     struct pv_error *err)
+static int test_vm_migrate(struct pv_conn *from, const char *vm_id, struct pv_conn *to,
+                           const char *host_id, enum pv_migrate_mode mode,
+                           const struct pv_sink *s, struct pv_error *err)
 {
-    int same = strcmp(from->path, to->path) == 0;
-    json_t *sw = NULL, *dw = NULL, *vm;
-    int rc = failing(from, "migrate", err), fd1 = -1, fd2 = -1;
+    json_t *ws = NULL, *wd = NULL, *vm, *dst, *moved = NULL;
+    char d[3][160], what[120], dst_host[256] = "", src_host[256] = "";
+    const char *details[3] = {d[0], d[1], d[2]};
+    const char *pick;
+    int rc, same, nphases, fa = -1, fb = -1;
+    size_t idx;
 
-    if (rc || (rc = read_world(from, &sw, err)))
+    if (!to)
+        to = from;
+    if ((rc = conn_ok(from, err)) != 0 || (rc = conn_ok(to, err)) != 0)
         return rc;
-    vm = find_by_id(json_object_get(sw, "vms"), vm_id);
-    if (!vm) {
-        rc = pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "the test hypervisor has no vm %s", vm_id);
+    if (!vm_id)
+        return pv_error_set(err, PV_EINVAL, "invalid_argument", "a migration needs a VM id");
+    if (mode != PV_MIGRATE_LIVE && mode != PV_MIGRATE_QUICK)
+        return pv_error_set(err, PV_EINVAL, "invalid_mode", "unknown migration mode %d",
+                            (int)mode);
+    same = same_world(from, to);
+
+    if ((rc = world_load(from->path, &ws, NULL, err)) != 0)
+        goto out;
+    if (!(vm = find_id(list(ws, "vms"), vm_id, NULL))) {
+        rc = vm_not_found(err, vm_id, from->path);
         goto out;
     }
-    if (mode == PV_MIGRATE_LIVE && strcmp(sget(vm, "power_state"), "running") != 0) {
-        rc = pv_error_set(err, PV_ECONFLICT, "not_running",
-                          "vm %s is %s: live migration needs a running vm; use quick", sget(vm, "name"),
-                          sget(vm, "power_state"));
+    if (!same && (rc = world_load(to->path, &wd, NULL, err)) != 0)
+        goto out;
+    if ((rc = migrate_check(ws, vm, same ? ws : wd, host_id, same, mode, &dst, err)) != 0)
+        goto out;
+    snprintf(dst_host, sizeof dst_host, "%s", sget(dst, "id")); /* keep a chosen host */
+    snprintf(what, sizeof what, "VM '%s'", sget(vm, "name"));
+    if (mode == PV_MIGRATE_LIVE) {
+        snprintf(d[0], sizeof d[0], "copying the memory of VM '%s'", sget(vm, "name"));
+        snprintf(d[1], sizeof d[1], "switching VM '%s' over", sget(vm, "name"));
+        nphases = 2;
+    } else if (holds_memory(power_of(vm))) {
+        snprintf(d[0], sizeof d[0], "saving VM '%s'", sget(vm, "name"));
+        snprintf(d[1], sizeof d[1], "copying VM '%s'", sget(vm, "name"));
+        snprintf(d[2], sizeof d[2], "restoring VM '%s'", sget(vm, "name"));
+        nphases = 3;
+    } else {
+        snprintf(d[0], sizeof d[0], "copying VM '%s'", sget(vm, "name"));
+        nphases = 1;
+    }
+    json_decref(ws);
+    json_decref(wd);
+    ws = wd = NULL;
+    if ((rc = task_wait(from, s, details, nphases, err)) != 0 ||
+        (rc = injected(from, F_MIGRATE, what, err)) != 0)
+        goto out;
+
+    if ((rc = lock_pair(from, to, &fa, &fb, &same, err)) != 0 ||
+        (rc = world_load(from->path, &ws, NULL, err)) != 0 ||
+        (!same && (rc = world_load(to->path, &wd, NULL, err)) != 0))
+        goto out;
+    if (!(vm = find_id(list(ws, "vms"), vm_id, &idx))) {
+        rc = pv_error_set(err, PV_ENOTFOUND, "vm_not_found",
+                          "%s disappeared while it was being migrated", what);
         goto out;
     }
+    pick = host_id ? host_id : dst_host;
+    if ((rc = migrate_check(ws, vm, same ? ws : wd, pick, same, mode, &dst, err)) != 0)
+        goto out;
+    snprintf(src_host, sizeof src_host, "%s", sget(vm, "host"));
     if (same) {
-        dw = json_incref(sw);
-    } else if ((rc = read_world(to, &dw, err))) {
-        goto out;
-    }
-    if ((rc = check_destination(dw, vm, host, same, err)))
-        goto out;
-    if (mode == PV_MIGRATE_QUICK && active(vm)) {
-        if ((rc = run_task(from, s, 0, 40, "saving", err)) ||
-            (rc = run_task(from, s, 40, 70, "copying", err)) ||
-            (rc = run_task(from, s, 70, 100, "restoring", err)))
+        json_object_set_new(vm, "host", json_string(pick));
+        moved = json_incref(vm);
+        rc = world_save(from, ws, err);
+    } else {
+        /* destination first: a crash between the writes leaves the VM in
+         * both worlds, never in none */
+        if (!(moved = json_deep_copy(vm))) {
+            rc = oom(err);
             goto out;
-    } else if ((rc = run_task(from, s, 0, 100, mode == PV_MIGRATE_LIVE ? "migrating memory" : "moving", err))) {
-        goto out;
-    }
-    /* Commit: both worlds under their locks, taken in path order. */
-    json_decref(sw);
-    json_decref(dw);
-    sw = dw = NULL;
-    {
-        struct pv_conn *first = same || strcmp(from->path, to->path) < 0 ? from : to;
-        struct pv_conn *second = first == from ? to : from;
-        fd1 = lock_world(first, err);
-        if (!same)
-            fd2 = lock_world(second, err);
-        if (fd1 < 0 || (!same && fd2 < 0)) {
-            rc = PV_EUNREACHABLE;
+        }
+        json_object_set_new(moved, "host", json_string(pick));
+        json_array_append(list(wd, "vms"), moved);
+        if ((rc = world_save(to, wd, err)) != 0)
+            goto out;
+        json_array_remove(list(ws, "vms"), idx);
+        if ((rc = world_save(from, ws, err)) != 0) {
+            struct pv_error undo;
+            json_array_remove(list(wd, "vms"), json_array_size(list(wd, "vms")) - 1);
+            world_save(to, wd, &undo);
             goto out;
         }
     }
-    if ((rc = read_world(from, &sw, err)))
+    world_unlock(&fa);
+    world_unlock(&fb);
+    if (rc)
         goto out;
-    vm = find_by_id(json_object_get(sw, "vms"), vm_id);
-    if (same)
-        dw = json_incref(sw);
-    else if ((rc = read_world(to, &dw, err)))
-        goto out;
-    if (!vm) {
-        rc = pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "vm %s vanished during the move", vm_id);
-        goto out;
-    }
-    if ((rc = check_destination(dw, vm, host, same, err)))
-        goto out;
-    json_object_set_new(vm, "host", json_string(host));
-    if (!same) {
-        size_t i;
-        json_t *v;
-        json_array_append(json_object_get(dw, "vms"), vm);
-        json_array_foreach(json_object_get(sw, "vms"), i, v)
-            if (v == vm) {
-                json_array_remove(json_object_get(sw, "vms"), i);
-                break;
-            }
-        rc = write_world(to, dw, err);
-    }
-    if (!rc)
-        rc = write_world(from, sw, err);
-    if (!rc) {
-        json_t *moved = find_by_id(json_object_get(dw, "vms"), vm_id);
-        if (moved)
-            report_vm(moved, s);
-    }
+    report_vm(s, moved);
+    report_host_id(s, same ? ws : wd, pick);
+    if (same) /* across worlds the source host is another connection's to report */
+        report_host_id(s, ws, src_host);
 out:
-    unlock_world(fd2);
-    unlock_world(fd1);
-    json_decref(sw);
-    json_decref(dw);
+    world_unlock(&fa);
+    world_unlock(&fb);
+    json_decref(moved);
+    json_decref(ws);
+    json_decref(wd);
     return rc;
 }
+
+/* ---- the table ---------------------------------------------------------- */
 
 static const struct pv_adapter test_adapter = {
     .abi = PV_ADAPTER_ABI,
@@ -884,14 +1830,14 @@ static const struct pv_adapter test_adapter = {
     .caps = PV_CAP_SYNC | PV_CAP_EVENTS | PV_CAP_CREATE | PV_CAP_DELETE | PV_CAP_POWER |
             PV_CAP_SHUTDOWN | PV_CAP_PAUSE | PV_CAP_SAVE | PV_CAP_LIVE_MIGRATE |
             PV_CAP_QUICK_MIGRATE | PV_CAP_STATS | PV_CAP_MAINTENANCE,
-    .open = t_open,
-    .close = t_close,
-    .sync = t_sync,
-    .watch = t_watch,
-    .vm_create = t_create,
-    .vm_action = t_action,
-    .vm_migrate = t_migrate,
-    .vm_refresh = t_refresh,
+    .open = test_open,
+    .close = test_close,
+    .sync = test_sync,
+    .watch = test_watch,
+    .vm_create = test_vm_create,
+    .vm_action = test_vm_action,
+    .vm_migrate = test_vm_migrate,
+    .vm_refresh = test_vm_refresh,
 };
 
 const struct pv_adapter *pv_adapter_entry(void)
