@@ -28,10 +28,12 @@ UNIT_SRC    = $(wildcard tests/unit/test_*.c)
 DB_OBJ      = $(DB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
 SERVER_OBJ  = $(SERVER_LIB:%.c=$(BUILD)/%.o) $(BUILD)/gen/openapi.o
 UNIT_BIN    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-ADAPTERS    = $(BUILD)/adapters/test.so
+ADAPTERS    = $(BUILD)/adapters/test.so $(BUILD)/adapters/kvm.so
+AGENT_SRC   = $(wildcard hypervisor/*.c)
+AGENT_OBJ   = $(AGENT_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all deps run test unit integration check bench clean lint
-all: $(BUILD)/polyvisord $(ADAPTERS) $(UNIT_BIN)
+all: $(BUILD)/polyvisord $(BUILD)/polyvisor-agent $(ADAPTERS) $(UNIT_BIN)
 
 deps:
 	@sh scripts/deps.sh
@@ -51,6 +53,17 @@ $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 
 $(BUILD)/polyvisord: $(BUILD)/server/main.o $(SERVER_OBJ) $(DB_OBJ)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LIBS)
+
+$(BUILD)/polyvisor-agent: $(AGENT_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libvirt libxml-2.0 libmicrohttpd jansson) -lpthread
+
+$(BUILD)/hypervisor/%.o: hypervisor/%.c hypervisor/agent.h adapters/adapter.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags libvirt libxml-2.0) -c -o $@ $<
+
+$(BUILD)/adapters/kvm.so: adapters/kvm/kvm_adapter.c adapters/adapter.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(shell pkg-config --libs libcurl jansson) -lpthread
 
 $(BUILD)/adapters/test.so: adapters/test/test_adapter.c adapters/adapter.h
 	@mkdir -p $(@D)

@@ -1,0 +1,446 @@
+/* kvm_adapter.c -- the kvm adapter: Polyvisor's adapter ABI over the
+ * bundled host agent's HTTP+JSON API (hypervisor/agent_http.c), with libcurl.
+ *
+ * One agent is one KVM host.  Each pv_conn owns one curl easy handle, so the
+ * TCP (and TLS) connection to the agent is reused across calls; requests have
+ * timeouts, and idempotent ones (GET) are retried twice with back-off when
+ * the agent could not be reached.  Changes arrive by long-polling the
+ * agent's event list (GET /v1/events?after=SEQ): each lifecycle event names
+ * a domain, which is then read again, so the inventory follows libvirt
+ * within a fraction of a second.  Live and quick migration are not offered
+ * yet (their capability bits are clear), so the daemon answers them with
+ * unsupported_by_backend.
+ */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "adapters/adapter.h"
+
+#define WATCH_GRACE_MS 5000
+
+struct pv_conn {
+    CURL *curl;
+    struct curl_slist *headers;
+    char base[512];
+    int timeout_ms;
+    unsigned long long seq;       /* last agent event seen */
+    char host_id[128];            /* the host's native id */
+    json_t *known;                /* uuids reported, for gone-detection after a reset */
+};
+
+struct buf {
+    char *s;
+    size_t len;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *ud)
+{
+    struct buf *b = ud;
+    size_t add = size * n;
+    char *q;
+
+    if (b->len + add > 64u * 1024u * 1024u)
+        return 0; /* a lying peer does not get to fill our memory */
+    q = realloc(b->s, b->len + add + 1);
+    if (!q)
+        return 0;
+    memcpy(q + b->len, p, add);
+    b->s = q;
+    b->len += add;
+    b->s[b->len] = '\0';
+    return add;
+}
+
+static int retryable(CURLcode cc)
+{
+    return cc == CURLE_COULDNT_CONNECT || cc == CURLE_OPERATION_TIMEDOUT ||
+           cc == CURLE_GOT_NOTHING || cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR;
+}
+
+/* One call to the agent.  *out (may be NULL) gets the JSON body of a 2xx
+ * answer; an error answer becomes *err with the agent's own code. */
+static int call(struct pv_conn *c, const char *method, const char *path, const json_t *body,
+                int timeout_ms, json_t **out, struct pv_error *err)
+{
+    char url[1024], *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    int tries = strcmp(method, "GET") == 0 ? 3 : 1, rc = 0;
+    long status = 0;
+    struct buf b = {0};
+    CURLcode cc = CURLE_OK;
+    json_t *j;
+
+    if (out)
+        *out = NULL;
+    snprintf(url, sizeof url, "%s%s", c->base, path);
+    for (int i = 0; i < tries; i++) {
+        free(b.s);
+        b.s = NULL;
+        b.len = 0;
+        curl_easy_setopt(c->curl, CURLOPT_URL, url);
+        if (text || strcmp(method, "POST") == 0) {
+            curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, text ? text : "");
+            curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)(text ? strlen(text) : 0));
+        } else {
+            curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+        }
+        curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
+        curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+        cc = curl_easy_perform(c->curl);
+        if (cc == CURLE_OK || !retryable(cc))
+            break;
+        usleep((useconds_t)(100000 * (i + 1) * (i + 1)));
+    }
+    free(text);
+    if (cc != CURLE_OK) {
+        rc = pv_error_set(err, PV_EUNREACHABLE, "peer_unreachable", "agent %s: %s", c->base,
+                          curl_easy_strerror(cc));
+        goto out;
+    }
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+    j = b.s ? json_loads(b.s, 0, NULL) : NULL;
+    if (status >= 200 && status < 300) {
+        if (!j && out) {
+            rc = pv_error_set(err, PV_EPEER, "bad_answer", "agent %s answered %s %s with no JSON",
+                              c->base, method, path);
+        } else if (out) {
+            *out = j;
+            j = NULL;
+        }
+    } else {
+        json_t *e = json_object_get(j, "error");
+        const char *code = json_string_value(json_object_get(e, "code"));
+        const char *msg = json_string_value(json_object_get(e, "message"));
+        int cls = status == 401 ? PV_EAUTH : status == 404 ? PV_ENOTFOUND : status == 409 ? PV_ECONFLICT
+                : status == 400 ? PV_EINVAL : status == 422 ? PV_EUNSUPPORTED
+                : status == 503 ? PV_EUNREACHABLE : PV_EPEER;
+        if (status == 401)
+            code = "auth_failed";
+        rc = pv_error_set(err, cls, code ? code : "agent_error", "%s", msg ? msg : "the agent refused the call");
+    }
+    json_decref(j);
+out:
+    free(b.s);
+    return rc;
+}
+
+/* ---- reporting ---------------------------------------------------------- */
+
+static enum pv_power_state power_of(const char *s)
+{
+    if (!s) return PV_POWER_UNKNOWN;
+    if (strcmp(s, "running") == 0) return PV_POWER_RUNNING;
+    if (strcmp(s, "stopped") == 0) return PV_POWER_STOPPED;
+    if (strcmp(s, "paused") == 0) return PV_POWER_PAUSED;
+    if (strcmp(s, "saved") == 0) return PV_POWER_SAVED;
+    return PV_POWER_UNKNOWN;
+}
+
+static void report_vm(struct pv_conn *c, json_t *vm, const struct pv_sink *s)
+{
+    struct pv_vm_info vi = {0};
+    json_t *pv = json_object_get(vm, "paravirtual");
+    char *disks = json_dumps(json_object_get(vm, "disks"), JSON_COMPACT | JSON_ENCODE_ANY);
+    char *nics = json_dumps(json_object_get(vm, "nics"), JSON_COMPACT | JSON_ENCODE_ANY);
+
+    vi.native_id = json_string_value(json_object_get(vm, "uuid"));
+    vi.name = json_string_value(json_object_get(vm, "name"));
+    vi.host_native_id = c->host_id;
+    vi.power_state = power_of(json_string_value(json_object_get(vm, "power_state")));
+    vi.vcpus = (int)json_integer_value(json_object_get(vm, "vcpus"));
+    vi.memory_mb = json_integer_value(json_object_get(vm, "memory_mb"));
+    vi.paravirtual = json_is_boolean(pv) ? json_is_true(pv) : -1;
+    vi.disks_json = disks;
+    vi.nics_json = nics;
+    if (vi.native_id && s->vm)
+        s->vm(s->ctx, &vi);
+    if (vi.native_id)
+        json_object_set_new(c->known, vi.native_id, json_true());
+    free(disks);
+    free(nics);
+}
+
+static int report_host(struct pv_conn *c, const struct pv_sink *s, json_t *vms, struct pv_error *err)
+{
+    json_t *h = NULL;
+    struct pv_host_info hi = {0};
+    char *facts;
+    int64_t used = 0;
+    size_t i;
+    json_t *v;
+    int rc = call(c, "GET", "/v1/host", NULL, c->timeout_ms, &h, err);
+
+    if (rc)
+        return rc;
+    snprintf(c->host_id, sizeof c->host_id, "%s",
+             json_string_length(json_object_get(h, "uuid")) ? json_string_value(json_object_get(h, "uuid"))
+                                                            : json_string_value(json_object_get(h, "hostname")));
+    json_array_foreach(vms, i, v) {
+        const char *p = json_string_value(json_object_get(v, "power_state"));
+        if (p && (strcmp(p, "running") == 0 || strcmp(p, "paused") == 0))
+            used += json_integer_value(json_object_get(v, "memory_mb"));
+    }
+    facts = json_dumps(h, JSON_COMPACT);
+    hi.native_id = c->host_id;
+    hi.name = json_string_value(json_object_get(h, "hostname"));
+    hi.state = PV_HOST_CONNECTED;
+    hi.cpu_cores = (int)json_integer_value(json_object_get(h, "cpus"));
+    hi.cpu_mhz = (int)json_integer_value(json_object_get(h, "mhz"));
+    hi.memory_mb = json_integer_value(json_object_get(h, "memory_mb"));
+    /* the host's own figure when libvirt has one, else what its VMs hold */
+    hi.memory_used_mb = json_integer_value(json_object_get(h, "memory_free_mb")) > 0
+                            ? hi.memory_mb - json_integer_value(json_object_get(h, "memory_free_mb"))
+                            : used;
+    hi.cpu_usage_pct = json_number_value(json_object_get(h, "cpu_usage_pct"));
+    hi.facts_json = facts;
+    if (s->host)
+        s->host(s->ctx, &hi);
+    free(facts);
+    json_decref(h);
+    return 0;
+}
+
+/* ---- the ABI ------------------------------------------------------------ */
+
+/* libcurl's global set-up is not thread-safe: once, before any handle. */
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_setup(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static int k_open(const struct pv_conn_params *p, struct pv_conn **out, struct pv_error *err)
+{
+    struct pv_conn *c;
+    char auth[4200];
+
+    *out = NULL;
+    pthread_once(&curl_once, curl_setup);
+    if (!p->url || (strncmp(p->url, "http://", 7) && strncmp(p->url, "https://", 8)) ||
+        strlen(p->url) >= sizeof c->base)
+        return pv_error_set(err, PV_EINVAL, "invalid_url", "a kvm connection's url is https://HOST:PORT of its agent");
+    if (!p->token || strlen(p->token) > 4096)
+        return pv_error_set(err, PV_EINVAL, "missing_token", "a kvm connection needs the agent's token");
+    c = calloc(1, sizeof *c);
+    if (!c || !(c->curl = curl_easy_init())) {
+        free(c);
+        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+    }
+    snprintf(c->base, sizeof c->base, "%s", p->url);
+    if (c->base[strlen(c->base) - 1] == '/')
+        c->base[strlen(c->base) - 1] = '\0';
+    c->timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : 30000;
+    c->known = json_object();
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", p->token);
+    c->headers = curl_slist_append(NULL, auth);
+    c->headers = curl_slist_append(c->headers, "Content-Type: application/json");
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (p->insecure) {
+        curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else if (p->ca_file) {
+        curl_easy_setopt(c->curl, CURLOPT_CAINFO, p->ca_file);
+    }
+    /* a first call proves the address and the token */
+    json_t *h = NULL;
+    int rc = call(c, "GET", "/v1/host", NULL, c->timeout_ms, &h, err);
+    json_decref(h);
+    if (rc) {
+        curl_slist_free_all(c->headers);
+        curl_easy_cleanup(c->curl);
+        json_decref(c->known);
+        free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+static void k_close(struct pv_conn *c)
+{
+    if (!c)
+        return;
+    curl_slist_free_all(c->headers);
+    curl_easy_cleanup(c->curl);
+    json_decref(c->known);
+    free(c);
+}
+
+static int current_seq(struct pv_conn *c, struct pv_error *err)
+{
+    json_t *ev = NULL;
+    int rc = call(c, "GET", "/v1/events?after=18446744073709551615&timeout_ms=0", NULL,
+                  c->timeout_ms, &ev, err);
+    if (!rc)
+        c->seq = (unsigned long long)json_integer_value(json_object_get(ev, "seq"));
+    json_decref(ev);
+    return rc;
+}
+
+static int k_sync(struct pv_conn *c, const struct pv_sink *s, struct pv_error *err)
+{
+    json_t *vms = NULL, *items, *v, *old = c->known;
+    size_t i;
+    const char *uuid;
+    int rc;
+
+    if ((rc = current_seq(c, err)) || (rc = call(c, "GET", "/v1/vms", NULL, c->timeout_ms, &vms, err)))
+        return rc;
+    items = json_object_get(vms, "items");
+    rc = report_host(c, s, items, err);
+    if (!rc) {
+        c->known = json_object();
+        json_array_foreach(items, i, v)
+            report_vm(c, v, s);
+        json_object_foreach(old, uuid, v)
+            if (!json_object_get(c->known, uuid) && s->vm_gone)
+                s->vm_gone(s->ctx, uuid);
+        json_decref(old);
+    }
+    json_decref(vms);
+    return rc;
+}
+
+static int k_refresh(struct pv_conn *c, const char *uuid, const struct pv_sink *s,
+                     struct pv_error *err)
+{
+    char path[256];
+    json_t *vm = NULL;
+    int rc;
+
+    snprintf(path, sizeof path, "/v1/vms/%s", uuid);
+    rc = call(c, "GET", path, NULL, c->timeout_ms, &vm, err);
+    if (rc == PV_ENOTFOUND) {
+        if (s->vm_gone)
+            s->vm_gone(s->ctx, uuid);
+        json_object_del(c->known, uuid);
+        return 0;
+    }
+    if (!rc)
+        report_vm(c, vm, s);
+    json_decref(vm);
+    return rc;
+}
+
+static int k_watch(struct pv_conn *c, const struct pv_sink *s, int timeout_ms,
+                   struct pv_error *err)
+{
+    char path[128];
+    json_t *ev = NULL, *e, *vms = NULL;
+    size_t i;
+    int rc;
+
+    snprintf(path, sizeof path, "/v1/events?after=%llu&timeout_ms=%d", c->seq, timeout_ms);
+    rc = call(c, "GET", path, NULL, timeout_ms + WATCH_GRACE_MS, &ev, err);
+    if (rc)
+        return rc;
+    if (json_is_true(json_object_get(ev, "reset"))) {
+        json_decref(ev);
+        return k_sync(c, s, err); /* events were lost: read everything again */
+    }
+    json_array_foreach(json_object_get(ev, "events"), i, e) {
+        const char *uuid = json_string_value(json_object_get(e, "uuid"));
+        if (!uuid)
+            continue;
+        if (strcmp(json_string_value(json_object_get(e, "event")), "undefined") == 0) {
+            if (s->vm_gone)
+                s->vm_gone(s->ctx, uuid);
+            json_object_del(c->known, uuid);
+        } else if ((rc = k_refresh(c, uuid, s, err))) {
+            break;
+        }
+    }
+    if (!rc && json_array_size(json_object_get(ev, "events")) &&
+        !(rc = call(c, "GET", "/v1/vms", NULL, c->timeout_ms, &vms, err)))
+        rc = report_host(c, s, json_object_get(vms, "items"), err); /* memory use moved */
+    if (!rc)
+        c->seq = (unsigned long long)json_integer_value(json_object_get(ev, "seq"));
+    json_decref(vms);
+    json_decref(ev);
+    return rc;
+}
+
+static const char *action_name(enum pv_vm_action a)
+{
+    static const char *const names[] = {"start", "shutdown", "poweroff", "reboot",
+                                        "pause", "resume", "save", "delete"};
+    return (unsigned)a < sizeof names / sizeof names[0] ? names[a] : "unknown";
+}
+
+static int k_action(struct pv_conn *c, const char *uuid, enum pv_vm_action a,
+                    const struct pv_sink *s, struct pv_error *err)
+{
+    char path[256];
+    json_t *vm = NULL;
+    int rc;
+
+    if (a == PV_ACT_DELETE) {
+        snprintf(path, sizeof path, "/v1/vms/%s", uuid);
+        rc = call(c, "DELETE", path, NULL, c->timeout_ms, NULL, err);
+        if (!rc && s->vm_gone)
+            s->vm_gone(s->ctx, uuid);
+        return rc;
+    }
+    snprintf(path, sizeof path, "/v1/vms/%s/%s", uuid, action_name(a));
+    if (s->progress)
+        s->progress(s->ctx, 10, action_name(a));
+    rc = call(c, "POST", path, NULL, c->timeout_ms, &vm, err);
+    if (!rc)
+        report_vm(c, vm, s);
+    json_decref(vm);
+    return rc;
+}
+
+static int k_create(struct pv_conn *c, const char *host, const struct pv_vm_spec *spec,
+                    const struct pv_sink *s, char **native_id, struct pv_error *err)
+{
+    json_t *body, *vm = NULL;
+    int rc;
+
+    *native_id = NULL;
+    if (host && strcmp(host, c->host_id) != 0 && c->host_id[0])
+        return pv_error_set(err, PV_EINVAL, "host_not_found", "agent %s serves host %s, not %s",
+                            c->base, c->host_id, host);
+    body = json_pack("{s:s,s:i,s:I,s:b}", "name", spec->name, "vcpus", spec->vcpus, "memory_mb",
+                     (json_int_t)spec->memory_mb, "paravirtual", spec->paravirtual != 0);
+    if (spec->disks_json && strcmp(spec->disks_json, "null") != 0)
+        json_object_set_new(body, "disks", json_loads(spec->disks_json, JSON_DECODE_ANY, NULL));
+    if (spec->nics_json && strcmp(spec->nics_json, "null") != 0)
+        json_object_set_new(body, "nics", json_loads(spec->nics_json, JSON_DECODE_ANY, NULL));
+    rc = call(c, "POST", "/v1/vms", body, c->timeout_ms, &vm, err);
+    json_decref(body);
+    if (!rc) {
+        report_vm(c, vm, s);
+        *native_id = strdup(json_string_value(json_object_get(vm, "uuid")));
+    }
+    json_decref(vm);
+    return rc;
+}
+
+static const struct pv_adapter kvm_adapter = {
+    .abi = PV_ADAPTER_ABI,
+    .name = "kvm",
+    .version = "0.1",
+    .caps = PV_CAP_SYNC | PV_CAP_EVENTS | PV_CAP_CREATE | PV_CAP_DELETE | PV_CAP_POWER |
+            PV_CAP_SHUTDOWN | PV_CAP_PAUSE | PV_CAP_SAVE | PV_CAP_STATS,
+    .open = k_open,
+    .close = k_close,
+    .sync = k_sync,
+    .watch = k_watch,
+    .vm_create = k_create,
+    .vm_action = k_action,
+    .vm_refresh = k_refresh,
+};
+
+const struct pv_adapter *pv_adapter_entry(void)
+{
+    return &kvm_adapter;
+}

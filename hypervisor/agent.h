@@ -1,0 +1,51 @@
+/* agent.h -- polyvisor-agent, the bundled KVM host agent (like oVirt's
+ * vdsm): one per KVM host, it wraps the host's libvirt and serves a small
+ * JSON API that the kvm adapter (adapters/kvm/) talks to.
+ *
+ * Two halves: virt.c speaks libvirt (host facts, domains, the event loop)
+ * and knows nothing of HTTP; agent_http.c serves the API and knows nothing
+ * of libvirt.  Errors travel as struct pv_error (adapters/adapter.h), the
+ * same shape polyvisord uses, so an agent's refusal reaches the operator with
+ * its code intact.
+ */
+#ifndef PV_AGENT_H
+#define PV_AGENT_H
+
+#include <jansson.h>
+#include "adapters/adapter.h"
+
+/* ---- virt.c ------------------------------------------------------------- */
+
+/* Open the libvirt connection and start its event loop thread. */
+int ag_virt_open(const char *uri, const char *migration_uri, struct pv_error *err);
+void ag_virt_close(void);
+
+/* Host facts and live figures as a JSON object (new reference). */
+int ag_virt_host(json_t **out, struct pv_error *err);
+/* Every domain, or one (by UUID), as the API shows them. */
+int ag_virt_vms(json_t **out, struct pv_error *err);
+int ag_virt_vm(const char *uuid, json_t **out, struct pv_error *err);
+/* Define a domain from a spec (validated here); *uuid is malloc'd. */
+int ag_virt_define(const json_t *spec, char **uuid, struct pv_error *err);
+/* "start", "shutdown", "poweroff", "reboot", "pause", "resume", "save", "delete" */
+int ag_virt_action(const char *uuid, const char *action, struct pv_error *err);
+
+/* Wait up to timeout_ms for events after sequence `after`; *out is
+ * {"seq": last, "events": [{"seq", "uuid", "event"}...], "reset": bool}
+ * ("reset": events were lost, re-read everything). */
+int ag_virt_events(unsigned long long after, int timeout_ms, json_t **out);
+
+/* ---- agent_http.c ------------------------------------------------------- */
+
+struct ag_config {
+    char host[128];
+    int port;
+    char token[256];
+    char tls_cert[512];
+    char tls_key[512];
+};
+
+int ag_http_start(const struct ag_config *cfg, struct pv_error *err);
+void ag_http_stop(void);
+
+#endif

@@ -1,0 +1,286 @@
+/* agent_http.c -- the agent's HTTP+JSON API (libmicrohttpd, HTTPS when
+ * given a certificate).  Every call needs `Authorization: Bearer TOKEN`, the
+ * agent's token, compared in constant time.
+ *
+ *   GET    /v1/host                       host facts and live figures
+ *   GET    /v1/vms                        every domain
+ *   POST   /v1/vms                        define from a spec -> {"uuid"}
+ *   GET    /v1/vms/{uuid}                 one domain
+ *   DELETE /v1/vms/{uuid}                 undefine (it must be stopped)
+ *   POST   /v1/vms/{uuid}/{action}        start shutdown poweroff reboot pause resume save
+ *   GET    /v1/events?after=N&timeout_ms=M  long poll for lifecycle events
+ *
+ * Errors are {"error": {"code", "message", "details"}} as in polyvisord.
+ * Requests are small and short, except the event long poll, which waits on
+ * a condition variable; MHD runs a thread per connection here so a waiting
+ * poll never holds up another caller (an agent has a handful of callers).
+ */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "agent.h"
+
+#define MAX_BODY (256 * 1024)
+
+struct body {
+    char *s;
+    size_t len;
+    int too_big;
+};
+
+/* Start-up configuration. */
+static struct MHD_Daemon *daemon_;
+static char token[256];
+static char *cert_pem, *key_pem;
+
+static int status_for(int err)
+{
+    switch (err) {
+    case 0: return 200;
+    case PV_EINVAL: return 400;
+    case PV_EAUTH: return 401;
+    case PV_ENOTFOUND: return 404;
+    case PV_ECONFLICT: return 409;
+    case PV_ETOOBIG: return 413;
+    case PV_EUNSUPPORTED: return 422;
+    case PV_EUNREACHABLE: return 503;
+    case PV_EPEER: return 502;
+    default: return 500;
+    }
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : strdup("");
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+
+    json_decref(body);
+    if (!text)
+        return MHD_NO;
+    r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    ret = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result reply_error(struct MHD_Connection *c, const struct pv_error *e)
+{
+    return reply(c, status_for(e->err),
+                 json_pack("{s:{s:s,s:s,s:{}}}", "error", "code", e->code, "message", e->message,
+                           "details"));
+}
+
+static enum MHD_Result fail(struct MHD_Connection *c, int err, const char *code, const char *msg)
+{
+    struct pv_error e;
+    pv_error_set(&e, err, code, "%s", msg);
+    return reply_error(c, &e);
+}
+
+static int token_ok(const char *h)
+{
+    size_t n = strlen(token), m;
+    unsigned diff = 0;
+
+    if (!h || strncmp(h, "Bearer ", 7) != 0)
+        return 0;
+    h += 7;
+    m = strlen(h);
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)token[i] ^ (unsigned char)(i < m ? h[i] : 0);
+    return diff == 0 && m == n;
+}
+
+static enum MHD_Result result(struct MHD_Connection *c, int rc, const struct pv_error *e,
+                              int status, json_t *body)
+{
+    if (rc) {
+        json_decref(body);
+        return reply_error(c, e);
+    }
+    return reply(c, status, body);
+}
+
+static enum MHD_Result route(struct MHD_Connection *c, const char *method, const char *url,
+                             struct body *b)
+{
+    char path[256], *seg[5] = {0};
+    int n = 0;
+    struct pv_error e = {0};
+    json_t *out = NULL;
+    int rc;
+
+    if (strlen(url) >= sizeof path)
+        return fail(c, PV_ENOTFOUND, "route_not_found", "no such route");
+    snprintf(path, sizeof path, "%s", url);
+    for (char *save = NULL, *p = strtok_r(path, "/", &save); p && n < 5; p = strtok_r(NULL, "/", &save))
+        seg[n++] = p;
+    if (n < 2 || strcmp(seg[0], "v1") != 0)
+        return fail(c, PV_ENOTFOUND, "route_not_found", "no such route");
+    if (n == 2 && strcmp(seg[1], "host") == 0 && strcmp(method, "GET") == 0) {
+        rc = ag_virt_host(&out, &e);
+        return result(c, rc, &e, 200, out);
+    }
+    if (n == 2 && strcmp(seg[1], "events") == 0 && strcmp(method, "GET") == 0) {
+        const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
+        const char *tmo = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "timeout_ms");
+        long t = tmo ? strtol(tmo, NULL, 10) : 0;
+        ag_virt_events(after ? strtoull(after, NULL, 10) : 0, t < 0 ? 0 : t > 60000 ? 60000 : (int)t, &out);
+        return reply(c, 200, out);
+    }
+    if (strcmp(seg[1], "vms") != 0)
+        return fail(c, PV_ENOTFOUND, "route_not_found", "no such route");
+    if (n == 2 && strcmp(method, "GET") == 0) {
+        rc = ag_virt_vms(&out, &e);
+        return result(c, rc, &e, 200, rc ? NULL : json_pack("{s:o}", "items", out));
+    }
+    if (n == 2 && strcmp(method, "POST") == 0) {
+        json_error_t je;
+        json_t *spec = b->s ? json_loadb(b->s, b->len, JSON_REJECT_DUPLICATES, &je) : NULL;
+        char *uuid = NULL;
+        if (!spec)
+            return fail(c, PV_EINVAL, "invalid_json", b->s ? je.text : "a JSON spec is needed");
+        rc = ag_virt_define(spec, &uuid, &e);
+        json_decref(spec);
+        if (!rc)
+            rc = ag_virt_vm(uuid, &out, &e);
+        free(uuid);
+        return result(c, rc, &e, 201, out);
+    }
+    if (n == 3 && strcmp(method, "GET") == 0) {
+        rc = ag_virt_vm(seg[2], &out, &e);
+        return result(c, rc, &e, 200, out);
+    }
+    if (n == 3 && strcmp(method, "DELETE") == 0) {
+        rc = ag_virt_action(seg[2], "delete", &e);
+        return result(c, rc, &e, 200, json_pack("{s:s,s:b}", "uuid", seg[2], "deleted", 1));
+    }
+    if (n == 4 && strcmp(method, "POST") == 0 && strcmp(seg[3], "delete") != 0) {
+        rc = ag_virt_action(seg[2], seg[3], &e);
+        if (!rc)
+            rc = ag_virt_vm(seg[2], &out, &e);
+        return result(c, rc, &e, 200, out);
+    }
+    return fail(c, PV_ENOTFOUND, "route_not_found", "no such route");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *data,
+                                  size_t *size, void **con_cls)
+{
+    struct body *b = *con_cls;
+    (void)cls;
+    (void)version;
+
+    if (!b) {
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        b = calloc(1, sizeof *b);
+        if (!b)
+            return MHD_NO;
+        *con_cls = b;
+        if (cl && strtoll(cl, NULL, 10) > MAX_BODY) {
+            b->too_big = 1;
+            return fail(c, PV_ETOOBIG, "body_too_large", "request body is larger than the limit");
+        }
+        return MHD_YES;
+    }
+    if (*size) {
+        if (!b->too_big && b->len + *size <= MAX_BODY) {
+            char *p = realloc(b->s, b->len + *size + 1);
+            if (!p)
+                return MHD_NO;
+            b->s = p;
+            memcpy(b->s + b->len, data, *size);
+            b->len += *size;
+            b->s[b->len] = '\0';
+        } else if (!b->too_big) {
+            b->too_big = 1;
+            *size = 0;
+            return fail(c, PV_ETOOBIG, "body_too_large", "request body is larger than the limit");
+        }
+        *size = 0;
+        return MHD_YES;
+    }
+    if (b->too_big)
+        return MHD_YES;
+    if (!token_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization")))
+        return fail(c, PV_EAUTH, "unauthorized", "this agent needs its token");
+    return route(c, method, url, b);
+}
+
+static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                    enum MHD_RequestTerminationCode toe)
+{
+    struct body *b = *con_cls;
+    (void)cls;
+    (void)c;
+    (void)toe;
+    if (b) {
+        free(b->s);
+        free(b);
+        *con_cls = NULL;
+    }
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *s = NULL;
+    long n;
+
+    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < 1048576L &&
+        fseek(f, 0, SEEK_SET) == 0 && (s = calloc(1, (size_t)n + 1)) &&
+        fread(s, 1, (size_t)n, f) != (size_t)n) {
+        free(s);
+        s = NULL;
+    }
+    if (f)
+        fclose(f);
+    return s;
+}
+
+int ag_http_start(const struct ag_config *cfg, struct pv_error *err)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_ERROR_LOG;
+
+    snprintf(token, sizeof token, "%s", cfg->token);
+    if (inet_pton(AF_INET, cfg->host, &sa.sin_addr) != 1)
+        return pv_error_set(err, PV_EINVAL, "invalid_listen", "listen host '%s' is not an IPv4 address",
+                            cfg->host);
+    if (cfg->tls_cert[0]) {
+        cert_pem = slurp(cfg->tls_cert);
+        key_pem = slurp(cfg->tls_key);
+        if (!cert_pem || !key_pem)
+            return pv_error_set(err, PV_EINVAL, "tls_error", "cannot read the TLS certificate or key");
+        flags |= MHD_USE_TLS;
+    }
+    daemon_ = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+                               MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+                               cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert_pem,
+                               MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_END);
+    if (!daemon_)
+        return pv_error_set(err, PV_EINTERNAL, "listen_failed", "cannot listen on %s:%d", cfg->host,
+                            cfg->port);
+    return 0;
+}
+
+void ag_http_stop(void)
+{
+    if (daemon_)
+        MHD_stop_daemon(daemon_);
+    daemon_ = NULL;
+    free(cert_pem);
+    free(key_pem);
+}

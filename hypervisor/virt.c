@@ -1,0 +1,711 @@
+/* virt.c -- the agent's libvirt side: host facts, domains, define from a
+ * JSON spec, lifecycle actions, and lifecycle events (see agent.h).
+ *
+ * Decisions a newcomer must know:
+ *   - One virConnect for the process; libvirt's connection is thread-safe,
+ *     so HTTP threads call it directly.  libvirt's default event loop runs
+ *     on its own thread; lifecycle callbacks append to a ring of events that
+ *     HTTP long-polls read (events_lock guards the ring).
+ *   - Domain XML is written with libxml2's xmlTextWriter and read with
+ *     XPath; no XML is ever pasted together from strings.
+ *   - Refusals use the same stable codes as every Polyvisor adapter
+ *     (already_running, not_running, vm_running, name_in_use ...), checked
+ *     against the domain's state before libvirt is asked, so the operator
+ *     sees one vocabulary whatever the hypervisor.
+ *   - A define that fails removes what it created (volumes), so a bad spec
+ *     never leaves a half-defined VM behind.
+ */
+#include <errno.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlwriter.h>
+#include <libxml/xpath.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include "agent.h"
+
+#define RING 1024
+
+struct event {
+    unsigned long long seq;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    const char *name;
+};
+
+/* Start-up state, written by ag_virt_open before the HTTP threads start. */
+static virConnectPtr conn;
+static char *migration_uri;
+static int is_test_driver;
+static pthread_t loop_thread;
+static volatile int loop_stop;
+static int callback_id = -1;
+
+static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t events_cond = PTHREAD_COND_INITIALIZER;
+/* guarded by events_lock: */
+static struct event ring[RING];
+static unsigned long long last_seq;
+
+/* ---- errors ------------------------------------------------------------- */
+
+static void quiet(void *ud, virErrorPtr e)
+{
+    (void)ud;
+    (void)e; /* errors are reported through pv_error, not printed */
+}
+
+static int virt_error(struct pv_error *err, const char *what)
+{
+    virErrorPtr e = virGetLastError();
+    const char *msg = e && e->message ? e->message : "unknown libvirt error";
+    int code = e ? e->code : 0;
+
+    switch (code) {
+    case VIR_ERR_NO_DOMAIN:
+        return pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "%s: %s", what, msg);
+    case VIR_ERR_NO_NETWORK:
+        return pv_error_set(err, PV_EINVAL, "unknown_network", "%s: %s", what, msg);
+    case VIR_ERR_NO_STORAGE_POOL:
+        return pv_error_set(err, PV_EINVAL, "unknown_pool", "%s: %s", what, msg);
+    case VIR_ERR_OPERATION_INVALID:
+        return pv_error_set(err, PV_ECONFLICT, "invalid_state", "%s: %s", what, msg);
+    case VIR_ERR_NO_SUPPORT:
+    case VIR_ERR_OPERATION_UNSUPPORTED:
+        return pv_error_set(err, PV_EUNSUPPORTED, "unsupported_by_backend", "%s: %s", what, msg);
+    case VIR_ERR_XML_ERROR:
+    case VIR_ERR_INVALID_ARG:
+    case VIR_ERR_CONFIG_UNSUPPORTED:
+        return pv_error_set(err, PV_EINVAL, "invalid_spec", "%s: %s", what, msg);
+    case VIR_ERR_OPERATION_TIMEOUT:
+    case VIR_ERR_SYSTEM_ERROR:
+    case VIR_ERR_RPC:
+        return pv_error_set(err, PV_EUNREACHABLE, "libvirt_unreachable", "%s: %s", what, msg);
+    default:
+        return pv_error_set(err, PV_EPEER, "libvirt_error", "%s: %s", what, msg);
+    }
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+static const char *event_name(int ev)
+{
+    static const char *const names[] = {"defined", "undefined", "started", "suspended",
+                                        "resumed", "stopped", "shutdown", "pmsuspended",
+                                        "crashed"};
+    return ev >= 0 && ev < (int)(sizeof names / sizeof names[0]) ? names[ev] : "changed";
+}
+
+static int on_lifecycle(virConnectPtr c, virDomainPtr dom, int ev, int detail, void *opaque)
+{
+    struct event *e;
+    (void)c;
+    (void)detail;
+    (void)opaque;
+    pthread_mutex_lock(&events_lock);
+    last_seq++;
+    e = &ring[last_seq % RING];
+    e->seq = last_seq;
+    virDomainGetUUIDString(dom, e->uuid);
+    e->name = event_name(ev);
+    pthread_cond_broadcast(&events_cond);
+    pthread_mutex_unlock(&events_lock);
+    return 0;
+}
+
+static void wake(int timer, void *opaque)
+{
+    (void)timer;
+    (void)opaque;
+}
+
+static void *event_loop(void *arg)
+{
+    (void)arg;
+    while (!loop_stop)
+        if (virEventRunDefaultImpl() < 0)
+            break;
+    return NULL;
+}
+
+int ag_virt_events(unsigned long long after, int timeout_ms, json_t **out)
+{
+    struct timespec until;
+    json_t *list = json_array();
+    int reset = 0;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&events_lock);
+    while (last_seq <= after && after <= last_seq)
+        if (pthread_cond_timedwait(&events_cond, &events_lock, &until) != 0)
+            break;
+    if (after > last_seq || (last_seq > RING && after < last_seq - RING))
+        reset = 1; /* a sequence from another agent run, or too far behind */
+    else
+        for (unsigned long long s = after + 1; s <= last_seq; s++)
+            json_array_append_new(list, json_pack("{s:I,s:s,s:s}", "seq", (json_int_t)s, "uuid",
+                                                  ring[s % RING].uuid, "event", ring[s % RING].name));
+    *out = json_pack("{s:I,s:o,s:b}", "seq", (json_int_t)last_seq, "events", list, "reset", reset);
+    pthread_mutex_unlock(&events_lock);
+    return 0;
+}
+
+/* ---- open / close ------------------------------------------------------- */
+
+int ag_virt_open(const char *uri, const char *mig_uri, struct pv_error *err)
+{
+    virSetErrorFunc(NULL, quiet);
+    if (virEventRegisterDefaultImpl() < 0)
+        return virt_error(err, "libvirt event loop");
+    conn = virConnectOpen(uri);
+    if (!conn)
+        return pv_error_set(err, PV_EUNREACHABLE, "libvirt_unreachable", "cannot open %s: %s",
+                            uri, virGetLastErrorMessage());
+    is_test_driver = strncmp(uri, "test:", 5) == 0;
+    migration_uri = mig_uri ? strdup(mig_uri) : NULL;
+    callback_id = virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                   VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), NULL,
+                                                   NULL);
+    virEventAddTimeout(500, wake, NULL, NULL); /* lets the loop notice loop_stop */
+    if (pthread_create(&loop_thread, NULL, event_loop, NULL) != 0)
+        return pv_error_set(err, PV_EINTERNAL, "thread_failed", "cannot start the event loop");
+    return 0;
+}
+
+void ag_virt_close(void)
+{
+    loop_stop = 1;
+    pthread_join(loop_thread, NULL);
+    if (callback_id >= 0)
+        virConnectDomainEventDeregisterAny(conn, callback_id);
+    virConnectClose(conn);
+    conn = NULL;
+    free(migration_uri);
+}
+
+/* ---- XML helpers -------------------------------------------------------- */
+
+static xmlXPathObjectPtr xpath(xmlDocPtr doc, const char *expr)
+{
+    xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+    xmlXPathObjectPtr r = ctx ? xmlXPathEvalExpression((const xmlChar *)expr, ctx) : NULL;
+    xmlXPathFreeContext(ctx);
+    return r;
+}
+
+static char *xpath_string(xmlDocPtr doc, const char *expr)
+{
+    xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+    xmlXPathObjectPtr r = ctx ? xmlXPathEvalExpression((const xmlChar *)expr, ctx) : NULL;
+    char *s = NULL;
+    if (r && r->type == XPATH_STRING && r->stringval && r->stringval[0])
+        s = strdup((const char *)r->stringval);
+    xmlXPathFreeObject(r);
+    xmlXPathFreeContext(ctx);
+    return s;
+}
+
+static json_t *attr_json(xmlNodePtr n, const char *child, const char *attr)
+{
+    for (xmlNodePtr c = n->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, child) == 0) {
+            xmlChar *v = xmlGetProp(c, (const xmlChar *)attr);
+            json_t *j = v ? json_string((const char *)v) : NULL;
+            xmlFree(v);
+            if (j)
+                return j;
+        }
+    return json_null();
+}
+
+/* ---- host --------------------------------------------------------------- */
+
+int ag_virt_host(json_t **out, struct pv_error *err)
+{
+    virNodeInfo ni;
+    unsigned long long mem_total = 0, mem_free = 0;
+    unsigned long libver = 0, hvver = 0;
+    int nparams = 0;
+    char *caps, *host_uuid = NULL, *hostname;
+    int kvm = 0;
+    double cpu_pct = 0;
+    xmlDocPtr doc;
+
+    if (virNodeGetInfo(conn, &ni) < 0)
+        return virt_error(err, "node info");
+    /* nodeinfo reports NUMA node 0 only on some hosts: prefer memory stats */
+    if (virNodeGetMemoryStats(conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, NULL, &nparams, 0) == 0 &&
+        nparams > 0) {
+        virNodeMemoryStatsPtr ms = calloc((size_t)nparams, sizeof *ms);
+        if (ms && virNodeGetMemoryStats(conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, ms, &nparams, 0) == 0)
+            for (int i = 0; i < nparams; i++) {
+                if (strcmp(ms[i].field, VIR_NODE_MEMORY_STATS_TOTAL) == 0)
+                    mem_total = ms[i].value;
+                else if (strcmp(ms[i].field, VIR_NODE_MEMORY_STATS_FREE) == 0)
+                    mem_free = ms[i].value;
+            }
+        free(ms);
+    }
+    virResetLastError();
+    if (!mem_total) {
+        mem_total = ni.memory;
+        mem_free = 0;
+    }
+    /* CPU use: two samples of the node's cumulative CPU times, 100 ms apart */
+    nparams = 0;
+    if (virNodeGetCPUStats(conn, VIR_NODE_CPU_STATS_ALL_CPUS, NULL, &nparams, 0) == 0 && nparams > 0) {
+        virNodeCPUStatsPtr a = calloc((size_t)nparams, sizeof *a), b = calloc((size_t)nparams, sizeof *b);
+        int na = nparams, nb = nparams;
+        if (a && b && virNodeGetCPUStats(conn, VIR_NODE_CPU_STATS_ALL_CPUS, a, &na, 0) == 0) {
+            struct timespec ts = {0, 100000000L};
+            nanosleep(&ts, NULL);
+            if (virNodeGetCPUStats(conn, VIR_NODE_CPU_STATS_ALL_CPUS, b, &nb, 0) == 0) {
+                unsigned long long busy = 0, total = 0;
+                for (int i = 0; i < na && i < nb; i++) {
+                    unsigned long long d = b[i].value - a[i].value;
+                    if (strcmp(a[i].field, VIR_NODE_CPU_STATS_IDLE) != 0 &&
+                        strcmp(a[i].field, VIR_NODE_CPU_STATS_IOWAIT) != 0)
+                        busy += d;
+                    if (strcmp(a[i].field, VIR_NODE_CPU_STATS_UTILIZATION) != 0)
+                        total += d;
+                }
+                cpu_pct = total ? 100.0 * (double)busy / (double)total : 0;
+            }
+        }
+        free(a);
+        free(b);
+    }
+    virResetLastError();
+    virConnectGetLibVersion(conn, &libver);
+    virConnectGetVersion(conn, &hvver);
+    caps = virConnectGetCapabilities(conn);
+    if (caps && (doc = xmlReadMemory(caps, (int)strlen(caps), "caps.xml", NULL, XML_PARSE_NONET))) {
+        host_uuid = xpath_string(doc, "string(/capabilities/host/uuid)");
+        xmlXPathObjectPtr k = xpath(doc, "/capabilities/guest/arch/domain[@type='kvm']");
+        kvm = k && k->nodesetval && k->nodesetval->nodeNr > 0;
+        xmlXPathFreeObject(k);
+        xmlFreeDoc(doc);
+    }
+    free(caps);
+    hostname = virConnectGetHostname(conn);
+    *out = json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:I,s:I,s:f,s:s,s:s,s:b,s:s?,s:s}",
+                     "uuid", host_uuid ? host_uuid : "", "hostname", hostname ? hostname : "",
+                     "cpu_model", ni.model, "cpus", (int)ni.cpus, "mhz", (int)ni.mhz,
+                     "nodes", (int)ni.nodes, "sockets", (int)ni.sockets, "cores", (int)ni.cores,
+                     "threads", (int)ni.threads, "memory_mb", (json_int_t)(mem_total / 1024),
+                     "memory_free_mb", (json_int_t)(mem_free / 1024), "cpu_usage_pct", cpu_pct,
+                     "libvirt_version", "", "hypervisor_version", "", "kvm", kvm,
+                     "migration_uri", migration_uri, "driver", is_test_driver ? "test" : "qemu");
+    {
+        char v[32];
+        snprintf(v, sizeof v, "%lu.%lu.%lu", libver / 1000000, libver / 1000 % 1000, libver % 1000);
+        json_object_set_new(*out, "libvirt_version", json_string(v));
+        snprintf(v, sizeof v, "%lu.%lu.%lu", hvver / 1000000, hvver / 1000 % 1000, hvver % 1000);
+        json_object_set_new(*out, "hypervisor_version", json_string(v));
+    }
+    free(host_uuid);
+    free(hostname);
+    return 0;
+}
+
+/* ---- domains ------------------------------------------------------------ */
+
+static const char *power_state(virDomainPtr d)
+{
+    int state = 0, reason = 0;
+
+    if (virDomainGetState(d, &state, &reason, 0) < 0)
+        return "unknown";
+    switch (state) {
+    case VIR_DOMAIN_RUNNING:
+    case VIR_DOMAIN_BLOCKED:
+    case VIR_DOMAIN_SHUTDOWN:
+        return "running";
+    case VIR_DOMAIN_PAUSED:
+    case VIR_DOMAIN_PMSUSPENDED:
+        return "paused";
+    case VIR_DOMAIN_SHUTOFF:
+    case VIR_DOMAIN_CRASHED:
+        return virDomainHasManagedSaveImage(d, 0) > 0 ? "saved" : "stopped";
+    default:
+        return "unknown";
+    }
+}
+
+static json_t *domain_json(virDomainPtr d)
+{
+    char uuid[VIR_UUID_STRING_BUFLEN] = "";
+    virDomainInfo info = {0};
+    char *xml = virDomainGetXMLDesc(d, 0);
+    json_t *disks = json_array(), *nics = json_array(), *o;
+    int virtio = 0, emulated = 0;
+    xmlDocPtr doc = xml ? xmlReadMemory(xml, (int)strlen(xml), "dom.xml", NULL, XML_PARSE_NONET) : NULL;
+
+    virDomainGetUUIDString(d, uuid);
+    virDomainGetInfo(d, &info);
+    if (doc) {
+        xmlXPathObjectPtr r = xpath(doc, "/domain/devices/disk[@device='disk']");
+        for (int i = 0; r && r->nodesetval && i < r->nodesetval->nodeNr; i++) {
+            xmlNodePtr n = r->nodesetval->nodeTab[i];
+            json_t *bus = attr_json(n, "target", "bus");
+            json_array_append_new(disks, json_pack("{s:o,s:o,s:O}", "target", attr_json(n, "target", "dev"),
+                                                   "path", attr_json(n, "source", "file"), "bus", bus));
+            if (json_is_string(bus) && strcmp(json_string_value(bus), "virtio") == 0)
+                virtio++;
+            else if (json_is_string(bus))
+                emulated++;
+            json_decref(bus);
+        }
+        xmlXPathFreeObject(r);
+        r = xpath(doc, "/domain/devices/interface");
+        for (int i = 0; r && r->nodesetval && i < r->nodesetval->nodeNr; i++) {
+            xmlNodePtr n = r->nodesetval->nodeTab[i];
+            json_t *model = attr_json(n, "model", "type");
+            json_t *net = attr_json(n, "source", "network");
+            json_t *nic = json_pack("{s:o,s:O}", "mac", attr_json(n, "mac", "address"), "model", model);
+            if (json_is_string(net))
+                json_object_set_new(nic, "network", net);
+            else {
+                json_decref(net);
+                json_object_set_new(nic, "bridge", attr_json(n, "source", "bridge"));
+            }
+            json_array_append_new(nics, nic);
+            if (json_is_string(model) && strcmp(json_string_value(model), "virtio") == 0)
+                virtio++;
+            else if (json_is_string(model))
+                emulated++;
+            json_decref(model);
+        }
+        xmlXPathFreeObject(r);
+        xmlFreeDoc(doc);
+    }
+    free(xml);
+    o = json_pack("{s:s,s:s,s:s,s:i,s:I,s:b,s:o,s:o}", "uuid", uuid, "name", virDomainGetName(d),
+                  "power_state", power_state(d), "vcpus", (int)info.nrVirtCpu, "memory_mb",
+                  (json_int_t)(info.maxMem / 1024), "persistent", virDomainIsPersistent(d) == 1,
+                  "disks", disks, "nics", nics);
+    json_object_set_new(o, "paravirtual", virtio ? json_true() : emulated ? json_false() : json_null());
+    json_object_set_new(o, "cpu_time_ns", json_integer((json_int_t)info.cpuTime));
+    return o;
+}
+
+int ag_virt_vms(json_t **out, struct pv_error *err)
+{
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(conn, &doms, 0);
+
+    if (n < 0)
+        return virt_error(err, "list domains");
+    *out = json_array();
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(*out, domain_json(doms[i]));
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    return 0;
+}
+
+static virDomainPtr lookup(const char *uuid, struct pv_error *err)
+{
+    virDomainPtr d = virDomainLookupByUUIDString(conn, uuid);
+    if (!d)
+        pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "no vm with uuid '%.64s' on this host", uuid);
+    return d;
+}
+
+int ag_virt_vm(const char *uuid, json_t **out, struct pv_error *err)
+{
+    virDomainPtr d = lookup(uuid, err);
+    if (!d)
+        return PV_ENOTFOUND;
+    *out = domain_json(d);
+    virDomainFree(d);
+    return 0;
+}
+
+/* ---- actions ------------------------------------------------------------ */
+
+/* Undefine with its saved state and snapshot metadata; drivers without
+ * NVRAM support (the test driver) refuse that flag, so try without it. */
+static int undefine(virDomainPtr d, struct pv_error *err)
+{
+    unsigned flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
+
+    if (virDomainUndefineFlags(d, flags | VIR_DOMAIN_UNDEFINE_NVRAM) == 0)
+        return 0;
+    if (virGetLastErrorCode() == VIR_ERR_INVALID_ARG && virDomainUndefineFlags(d, flags) == 0)
+        return 0;
+    return virt_error(err, "delete");
+}
+
+int ag_virt_action(const char *uuid, const char *action, struct pv_error *err)
+{
+    virDomainPtr d = lookup(uuid, err);
+    const char *st;
+    int rc = 0, ok;
+
+    if (!d)
+        return PV_ENOTFOUND;
+    st = power_state(d);
+    if (strcmp(action, "start") == 0) {
+        if (strcmp(st, "running") == 0)
+            rc = pv_error_set(err, PV_ECONFLICT, "already_running", "vm %s is already running", virDomainGetName(d));
+        else if (strcmp(st, "paused") == 0)
+            rc = pv_error_set(err, PV_ECONFLICT, "vm_paused", "vm %s is paused; resume it instead", virDomainGetName(d));
+        else
+            ok = virDomainCreate(d) == 0, rc = ok ? 0 : virt_error(err, "start");
+    } else if (strcmp(action, "shutdown") == 0 || strcmp(action, "poweroff") == 0) {
+        if (strcmp(st, "running") != 0 && strcmp(st, "paused") != 0)
+            rc = pv_error_set(err, PV_ECONFLICT, "already_stopped", "vm %s is not running (%s)", virDomainGetName(d), st);
+        else if (action[0] == 's')
+            ok = virDomainShutdown(d) == 0, rc = ok ? 0 : virt_error(err, "shutdown");
+        else
+            ok = virDomainDestroy(d) == 0, rc = ok ? 0 : virt_error(err, "power off");
+    } else if (strcmp(action, "reboot") == 0 || strcmp(action, "pause") == 0) {
+        if (strcmp(st, "running") != 0)
+            rc = pv_error_set(err, PV_ECONFLICT, "not_running", "vm %s is not running (%s)", virDomainGetName(d), st);
+        else if (action[0] == 'r')
+            ok = virDomainReboot(d, 0) == 0, rc = ok ? 0 : virt_error(err, "reboot");
+        else
+            ok = virDomainSuspend(d) == 0, rc = ok ? 0 : virt_error(err, "pause");
+    } else if (strcmp(action, "resume") == 0) {
+        if (strcmp(st, "paused") != 0)
+            rc = pv_error_set(err, PV_ECONFLICT, "not_paused", "vm %s is not paused (%s)", virDomainGetName(d), st);
+        else
+            ok = virDomainResume(d) == 0, rc = ok ? 0 : virt_error(err, "resume");
+    } else if (strcmp(action, "save") == 0) {
+        if (strcmp(st, "running") != 0 && strcmp(st, "paused") != 0)
+            rc = pv_error_set(err, PV_ECONFLICT, "not_running", "vm %s is not running (%s)", virDomainGetName(d), st);
+        else
+            ok = virDomainManagedSave(d, 0) == 0, rc = ok ? 0 : virt_error(err, "save");
+    } else if (strcmp(action, "delete") == 0) {
+        if (strcmp(st, "running") == 0 || strcmp(st, "paused") == 0)
+            rc = pv_error_set(err, PV_ECONFLICT, "vm_running", "vm %s is %s; power it off first", virDomainGetName(d), st);
+        else
+            rc = undefine(d, err);
+    } else {
+        rc = pv_error_set(err, PV_ENOTFOUND, "unknown_action", "no action '%.32s'", action);
+    }
+    virDomainFree(d);
+    return rc;
+}
+
+/* ---- define ------------------------------------------------------------- */
+
+static int name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 64 || s[0] == '.' || s[0] == '-')
+        return 0;
+    return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+static int spec_error(struct pv_error *err, const char *field, const char *msg)
+{
+    return pv_error_set(err, PV_EINVAL, "invalid_spec", "%s: %s", field, msg);
+}
+
+/* Check the spec's shape and every reference in it before anything is made. */
+static int check_spec(const json_t *spec, struct pv_error *err)
+{
+    static const char *const keys[] = {"name", "vcpus", "memory_mb", "paravirtual", "disks",
+                                       "nics", "boot"};
+    const char *key;
+    json_t *v, *item;
+    size_t i;
+
+    if (!json_is_object(spec))
+        return spec_error(err, "spec", "must be a JSON object");
+    json_object_foreach((json_t *)spec, key, v) {
+        size_t k;
+        for (k = 0; k < sizeof keys / sizeof keys[0] && strcmp(keys[k], key) != 0; k++)
+            ;
+        if (k == sizeof keys / sizeof keys[0])
+            return pv_error_set(err, PV_EINVAL, "unknown_field", "unknown field '%.64s'", key);
+    }
+    v = json_object_get(spec, "name");
+    if (!json_is_string(v) || !name_ok(json_string_value(v)))
+        return pv_error_set(err, PV_EINVAL, "invalid_name",
+                            "name: 1 to 64 of letters, digits, '.', '_', '-' (no '/', no XML "
+                            "characters), not starting with '.' or '-'");
+    v = json_object_get(spec, "vcpus");
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 256)
+        return spec_error(err, "vcpus", "a whole number from 1 to 256");
+    v = json_object_get(spec, "memory_mb");
+    if (!json_is_integer(v) || json_integer_value(v) < 16 || json_integer_value(v) > 16777216)
+        return spec_error(err, "memory_mb", "a whole number from 16 to 16777216");
+    v = json_object_get(spec, "paravirtual");
+    if (v && !json_is_boolean(v))
+        return spec_error(err, "paravirtual", "true or false");
+    v = json_object_get(spec, "disks");
+    if (v && (!json_is_array(v) || json_array_size(v) > 16))
+        return spec_error(err, "disks", "an array of at most 16 disks");
+    json_array_foreach(v, i, item) {
+        json_t *path = json_object_get(item, "path");
+        struct stat st;
+        if (!json_is_object(item) || !json_is_string(path) || json_object_size(item) != 1)
+            return spec_error(err, "disks", "each disk is {\"path\": \"/existing/image\"}");
+        if (json_string_value(path)[0] != '/' || strstr(json_string_value(path), "/../"))
+            return spec_error(err, "disks", "a disk path must be absolute, without '..'");
+        if (!is_test_driver && stat(json_string_value(path), &st) != 0)
+            return pv_error_set(err, PV_EINVAL, "unknown_disk", "disk %s: %s",
+                                json_string_value(path), strerror(errno));
+    }
+    v = json_object_get(spec, "nics");
+    if (v && (!json_is_array(v) || json_array_size(v) > 16))
+        return spec_error(err, "nics", "an array of at most 16 NICs");
+    json_array_foreach(v, i, item) {
+        json_t *net = json_object_get(item, "network"), *br = json_object_get(item, "bridge");
+        if (!json_is_object(item) || json_object_size(item) != 1 ||
+            !(json_is_string(net) || json_is_string(br)))
+            return spec_error(err, "nics", "each NIC is {\"network\": NAME} or {\"bridge\": NAME}");
+        if (json_is_string(net)) {
+            virNetworkPtr n = virNetworkLookupByName(conn, json_string_value(net));
+            if (!n) {
+                virResetLastError();
+                return pv_error_set(err, PV_EINVAL, "unknown_network",
+                                    "this host has no network '%.64s'", json_string_value(net));
+            }
+            virNetworkFree(n);
+        } else if (!name_ok(json_string_value(br))) {
+            return spec_error(err, "nics", "a bridge name is letters, digits, '.', '_', '-'");
+        }
+    }
+    v = json_object_get(spec, "boot");
+    if (v && !json_is_array(v))
+        return spec_error(err, "boot", "an array of \"hd\", \"network\", \"cdrom\"");
+    json_array_foreach(v, i, item) {
+        const char *b = json_string_value(item);
+        if (!b || (strcmp(b, "hd") && strcmp(b, "network") && strcmp(b, "cdrom")))
+            return spec_error(err, "boot", "each entry is \"hd\", \"network\" or \"cdrom\"");
+    }
+    return 0;
+}
+
+/* Domain XML for a checked spec.  paravirtual: virtio disks, NIC and
+ * balloon; otherwise emulated IDE disks (sata on q35-less test) and e1000. */
+static char *domain_xml(const json_t *spec)
+{
+    xmlBufferPtr buf = xmlBufferCreate();
+    xmlTextWriterPtr w = buf ? xmlNewTextWriterMemory(buf, 0) : NULL;
+    int pv = !json_is_false(json_object_get(spec, "paravirtual"));
+    const char *type = is_test_driver ? "test" : "kvm";
+    json_t *item, *boot = json_object_get(spec, "boot");
+    size_t i;
+    char *out = NULL;
+
+    if (!w) {
+        xmlBufferFree(buf);
+        return NULL;
+    }
+    if (!is_test_driver) {
+        char *caps = virConnectGetCapabilities(conn);
+        if (caps && !strstr(caps, "domain type='kvm'"))
+            type = "qemu"; /* no /dev/kvm: software emulation */
+        free(caps);
+    }
+    xmlTextWriterStartElement(w, BAD_CAST "domain");
+    xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST type);
+    xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST json_string_value(json_object_get(spec, "name")));
+    xmlTextWriterStartElement(w, BAD_CAST "memory");
+    xmlTextWriterWriteAttribute(w, BAD_CAST "unit", BAD_CAST "MiB");
+    xmlTextWriterWriteFormatString(w, "%lld", (long long)json_integer_value(json_object_get(spec, "memory_mb")));
+    xmlTextWriterEndElement(w);
+    xmlTextWriterWriteFormatElement(w, BAD_CAST "vcpu", "%lld",
+                                    (long long)json_integer_value(json_object_get(spec, "vcpus")));
+    xmlTextWriterStartElement(w, BAD_CAST "os");
+    xmlTextWriterWriteElement(w, BAD_CAST "type", BAD_CAST "hvm");
+    if (!json_array_size(boot)) {
+        xmlTextWriterStartElement(w, BAD_CAST "boot");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "dev", BAD_CAST "hd");
+        xmlTextWriterEndElement(w);
+    }
+    json_array_foreach(boot, i, item) {
+        xmlTextWriterStartElement(w, BAD_CAST "boot");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "dev", BAD_CAST json_string_value(item));
+        xmlTextWriterEndElement(w);
+    }
+    xmlTextWriterEndElement(w); /* os */
+    xmlTextWriterStartElement(w, BAD_CAST "devices");
+    json_array_foreach(json_object_get(spec, "disks"), i, item) {
+        char dev[8];
+        snprintf(dev, sizeof dev, "%s%c", pv ? "vd" : "sd", (char)('a' + i));
+        xmlTextWriterStartElement(w, BAD_CAST "disk");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "file");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "device", BAD_CAST "disk");
+        xmlTextWriterStartElement(w, BAD_CAST "source");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "file", BAD_CAST json_string_value(json_object_get(item, "path")));
+        xmlTextWriterEndElement(w);
+        xmlTextWriterStartElement(w, BAD_CAST "target");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "dev", BAD_CAST dev);
+        xmlTextWriterWriteAttribute(w, BAD_CAST "bus", BAD_CAST(pv ? "virtio" : "sata"));
+        xmlTextWriterEndElement(w);
+        xmlTextWriterEndElement(w);
+    }
+    json_array_foreach(json_object_get(spec, "nics"), i, item) {
+        json_t *net = json_object_get(item, "network");
+        xmlTextWriterStartElement(w, BAD_CAST "interface");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST(net ? "network" : "bridge"));
+        xmlTextWriterStartElement(w, BAD_CAST "source");
+        xmlTextWriterWriteAttribute(w, BAD_CAST(net ? "network" : "bridge"),
+                                    BAD_CAST json_string_value(net ? net : json_object_get(item, "bridge")));
+        xmlTextWriterEndElement(w);
+        xmlTextWriterStartElement(w, BAD_CAST "model");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST(pv ? "virtio" : "e1000"));
+        xmlTextWriterEndElement(w);
+        xmlTextWriterEndElement(w);
+    }
+    if (pv && !is_test_driver) {
+        xmlTextWriterStartElement(w, BAD_CAST "memballoon");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "model", BAD_CAST "virtio");
+        xmlTextWriterEndElement(w);
+    }
+    xmlTextWriterEndElement(w); /* devices */
+    xmlTextWriterEndElement(w); /* domain */
+    if (xmlTextWriterEndDocument(w) >= 0)
+        out = strdup((const char *)xmlBufferContent(buf));
+    xmlFreeTextWriter(w);
+    xmlBufferFree(buf);
+    return out;
+}
+
+int ag_virt_define(const json_t *spec, char **uuid, struct pv_error *err)
+{
+    char *xml;
+    virDomainPtr d;
+    char buf[VIR_UUID_STRING_BUFLEN];
+    int rc = check_spec(spec, err);
+
+    *uuid = NULL;
+    if (rc)
+        return rc;
+    d = virDomainLookupByName(conn, json_string_value(json_object_get(spec, "name")));
+    if (d) {
+        virDomainFree(d);
+        return pv_error_set(err, PV_ECONFLICT, "name_in_use", "this host already has a vm named %s",
+                            json_string_value(json_object_get(spec, "name")));
+    }
+    virResetLastError();
+    xml = domain_xml(spec);
+    if (!xml)
+        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "cannot write the domain XML");
+    d = virDomainDefineXML(conn, xml);
+    free(xml);
+    if (!d)
+        return virt_error(err, "define");
+    virDomainGetUUIDString(d, buf);
+    virDomainFree(d);
+    *uuid = strdup(buf);
+    return 0;
+}
