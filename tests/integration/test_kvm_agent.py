@@ -13,7 +13,9 @@ import requests
 from conftest import BUILD, free_port
 
 TOKEN = "agent-token-0123456789abcdef"
-HOST_XML = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "kvm-host.xml")
+HOST_XML = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "hypervisor",
+                        "demo-host.xml")
+HOST_XML = os.path.abspath(HOST_XML)
 
 
 class Agent:
