@@ -5,6 +5,7 @@
 #   deps.sh           build + test packages
 #   deps.sh bench     also what `make bench` needs (wrk, nginx)
 #   deps.sh check     also what `make check` needs (cppcheck, clang-tidy)
+#   deps.sh kvm       also a real libvirt daemon with QEMU (tests/peers/libvirtd.sh)
 set -eu
 
 PKGS="gcc make pkg-config libc6-dev
@@ -13,6 +14,7 @@ libvirt-dev libsodium-dev libgnutls28-dev libcmocka-dev openssl
 python3 python3-pytest python3-requests"
 [ "${1:-}" = bench ] && PKGS="$PKGS wrk nginx-light"
 [ "${1:-}" = check ] && PKGS="$PKGS cppcheck clang-tidy"
+[ "${1:-}" = kvm ] && PKGS="$PKGS libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86"
 
 missing=""
 for p in $PKGS; do
