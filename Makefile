@@ -89,9 +89,9 @@ check:
 	@sh scripts/deps.sh check
 	@$(MAKE) --no-print-directory BUILD=build-san SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" OPT=-O1 unit integration
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-	    --suppress=missingIncludeSystem --include=/usr/include/jansson.h -I. server db adapters
-	clang-tidy --quiet $(wildcard server/*.c db/*.c adapters/*/*.c) -- -std=c11 -D_GNU_SOURCE \
-	    -I. $(shell pkg-config --cflags gnutls)
+	    --suppress=missingIncludeSystem --include=/usr/include/jansson.h -I. server db adapters hypervisor
+	clang-tidy --quiet $(wildcard server/*.c db/*.c adapters/*/*.c hypervisor/*.c) -- -std=c11 \
+	    -D_GNU_SOURCE -I. $(shell pkg-config --cflags gnutls libvirt libxml-2.0)
 
 run: deps all
 	@sh scripts/run.sh $(BUILD)

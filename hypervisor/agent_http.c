@@ -22,7 +22,7 @@
 #include <string.h>
 #include "agent.h"
 
-#define MAX_BODY (256 * 1024)
+#define MAX_BODY ((size_t)256 * 1024)
 
 struct body {
     char *s;
@@ -187,7 +187,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!b)
             return MHD_NO;
         *con_cls = b;
-        if (cl && strtoll(cl, NULL, 10) > MAX_BODY) {
+        if (cl && strtoll(cl, NULL, 10) > (long long)MAX_BODY) {
             b->too_big = 1;
             return fail(c, PV_ETOOBIG, "body_too_large", "request body is larger than the limit");
         }

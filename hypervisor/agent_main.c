@@ -58,8 +58,12 @@ int main(int argc, char **argv)
         }
         i++;
     }
-    if (!listen || !uri || !token_file || !strchr(listen, ':') ||
-        sscanf(strrchr(listen, ':') + 1, "%d", &cfg.port) != 1 || cfg.port < 1 || cfg.port > 65535 ||
+    if (listen && strchr(listen, ':')) {
+        char *end;
+        long port = strtol(strrchr(listen, ':') + 1, &end, 10);
+        cfg.port = *end || port < 1 || port > 65535 ? 0 : (int)port;
+    }
+    if (!listen || !uri || !token_file || cfg.port == 0 ||
         (size_t)(strrchr(listen, ':') - listen) >= sizeof cfg.host) {
         usage();
         return 2;

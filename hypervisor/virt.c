@@ -587,7 +587,7 @@ static int check_spec(const json_t *spec, struct pv_error *err)
         return spec_error(err, "boot", "an array of \"hd\", \"network\", \"cdrom\"");
     json_array_foreach(v, i, item) {
         const char *b = json_string_value(item);
-        if (!b || (strcmp(b, "hd") && strcmp(b, "network") && strcmp(b, "cdrom")))
+        if (!b || (strcmp(b, "hd") != 0 && strcmp(b, "network") != 0 && strcmp(b, "cdrom") != 0))
             return spec_error(err, "boot", "each entry is \"hd\", \"network\" or \"cdrom\"");
     }
     return 0;

@@ -43,7 +43,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
     size_t add = size * n;
     char *q;
 
-    if (b->len + add > 64u * 1024u * 1024u)
+    if (b->len + add > ((size_t)64 << 20))
         return 0; /* a lying peer does not get to fill our memory */
     q = realloc(b->s, b->len + add + 1);
     if (!q)
@@ -220,7 +220,7 @@ static int k_open(const struct pv_conn_params *p, struct pv_conn **out, struct p
 
     *out = NULL;
     pthread_once(&curl_once, curl_setup);
-    if (!p->url || (strncmp(p->url, "http://", 7) && strncmp(p->url, "https://", 8)) ||
+    if (!p->url || (strncmp(p->url, "http://", 7) != 0 && strncmp(p->url, "https://", 8) != 0) ||
         strlen(p->url) >= sizeof c->base)
         return pv_error_set(err, PV_EINVAL, "invalid_url", "a kvm connection's url is https://HOST:PORT of its agent");
     if (!p->token || strlen(p->token) > 4096)

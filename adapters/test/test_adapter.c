@@ -148,13 +148,15 @@ static json_t *find_vm_named(json_t *w, const char *name)
 
 static char *str_cat(const char *a, const char *b)
 {
-    size_t la = strlen(a), lb = strlen(b);
-    char *s = malloc(la + lb + 1);
+    size_t n;
+    char *s;
 
-    if (s) {
-        memcpy(s, a, la);
-        memcpy(s + la, b, lb + 1);
-    }
+    a = a ? a : "";
+    b = b ? b : "";
+    n = strlen(a) + strlen(b) + 1;
+    s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s%s", a, b);
     return s;
 }
 
@@ -1175,11 +1177,11 @@ static int test_open(const struct pv_conn_params *p, struct pv_conn **out, struc
     int delay, rc;
     unsigned fail;
 
-    if (!out)
+    if (!out || !p)
         return pv_error_set(err, PV_EINVAL, "invalid_argument",
-                            "open() needs somewhere to put the connection");
+                            "open() needs parameters and somewhere to put the connection");
     *out = NULL;
-    rc = parse_url(p ? p->url : NULL, &path, &delay, &fail, err);
+    rc = parse_url(p->url, &path, &delay, &fail, err);
     if (rc)
         return rc;
     c = calloc(1, sizeof *c);
@@ -1545,7 +1547,7 @@ static int create_check(json_t *w, const char *name, const char *host_id, json_t
     if (host_state_of(*host) != PV_HOST_CONNECTED)
         return pv_error_set(err, PV_ECONFLICT, "host_unavailable",
                             "cannot create VM '%s' on host '%s': it is %s", name,
-                            sget(*host, "name"), host_state_names[host_state_of(*host)]);
+                            sget(*host, "name"), sget(*host, "state"));
     return 0;
 }
 
