@@ -30,6 +30,15 @@ int ag_virt_define(const json_t *spec, char **uuid, struct pv_error *err);
 /* "start", "shutdown", "poweroff", "reboot", "pause", "resume", "save", "delete" */
 int ag_virt_action(const char *uuid, const char *action, struct pv_error *err);
 
+/* Live migration (peer-to-peer) of a running VM to the libvirt at dest_uri,
+ * its memory streamed to data_uri; asynchronous: poll ag_virt_migration(),
+ * which answers {"state": running|succeeded|failed|cancelled,
+ * "data_processed", "data_remaining", "data_total", "error"}. */
+int ag_virt_migrate_start(const char *uuid, const char *dest_uri, const char *data_uri,
+                          int max_downtime_ms, int stall_s, struct pv_error *err);
+int ag_virt_migration(const char *uuid, json_t **out, struct pv_error *err);
+int ag_virt_migrate_cancel(const char *uuid, struct pv_error *err);
+
 /* Wait up to timeout_ms for events after sequence `after`; *out is
  * {"seq": last, "events": [{"seq", "uuid", "event"}...], "reset": bool}
  * ("reset": events were lost, re-read everything). */

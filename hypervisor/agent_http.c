@@ -8,6 +8,9 @@
  *   GET    /v1/vms/{uuid}                 one domain
  *   DELETE /v1/vms/{uuid}                 undefine (it must be stopped)
  *   POST   /v1/vms/{uuid}/{action}        start shutdown poweroff reboot pause resume save
+ *   POST   /v1/vms/{uuid}/migrate         {"dest_uri", "data_uri", "max_downtime_ms", "stall_s"}
+ *   GET    /v1/vms/{uuid}/migration       progress of the last migration
+ *   POST   /v1/vms/{uuid}/migration/cancel
  *   GET    /v1/events?after=N&timeout_ms=M  long poll for lifecycle events
  *
  * Errors are {"error": {"code", "message", "details"}} as in polyvisord.
@@ -163,6 +166,28 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
     if (n == 3 && strcmp(method, "DELETE") == 0) {
         rc = ag_virt_action(seg[2], "delete", &e);
         return result(c, rc, &e, 200, json_pack("{s:s,s:b}", "uuid", seg[2], "deleted", 1));
+    }
+    if (n == 4 && strcmp(method, "POST") == 0 && strcmp(seg[3], "migrate") == 0) {
+        json_t *req = b->s ? json_loadb(b->s, b->len, 0, NULL) : NULL;
+        rc = ag_virt_migrate_start(seg[2], json_string_value(json_object_get(req, "dest_uri")),
+                                   json_string_value(json_object_get(req, "data_uri")),
+                                   (int)json_integer_value(json_object_get(req, "max_downtime_ms")),
+                                   (int)json_integer_value(json_object_get(req, "stall_s")), &e);
+        json_decref(req);
+        if (!rc)
+            rc = ag_virt_migration(seg[2], &out, &e);
+        return result(c, rc, &e, 202, out);
+    }
+    if (n == 4 && strcmp(method, "GET") == 0 && strcmp(seg[3], "migration") == 0) {
+        rc = ag_virt_migration(seg[2], &out, &e);
+        return result(c, rc, &e, 200, out);
+    }
+    if (n == 5 && strcmp(method, "POST") == 0 && strcmp(seg[3], "migration") == 0 &&
+        strcmp(seg[4], "cancel") == 0) {
+        rc = ag_virt_migrate_cancel(seg[2], &e);
+        if (!rc)
+            rc = ag_virt_migration(seg[2], &out, &e);
+        return result(c, rc, &e, 200, out);
     }
     if (n == 4 && strcmp(method, "POST") == 0 && strcmp(seg[3], "delete") != 0) {
         rc = ag_virt_action(seg[2], seg[3], &e);

@@ -7,9 +7,14 @@
  * the agent could not be reached.  Changes arrive by long-polling the
  * agent's event list (GET /v1/events?after=SEQ): each lifecycle event names
  * a domain, which is then read again, so the inventory follows libvirt
- * within a fraction of a second.  Live and quick migration are not offered
- * yet (their capability bits are clear), so the daemon answers them with
- * unsupported_by_backend.
+ * within a fraction of a second.
+ *
+ * Live migration is libvirt's peer-to-peer migration, driven by the source
+ * agent: the adapter asks the destination agent for its migration URI (its
+ * --migration-uri), tells the source agent to migrate there, and polls the
+ * source's progress into the job until it ends, passing a cancel on.  Quick
+ * migration is not offered yet (its capability bit is clear), so the daemon
+ * answers it with unsupported_by_backend.
  */
 #include <curl/curl.h>
 #include <jansson.h>
@@ -164,6 +169,15 @@ static void report_vm(struct pv_conn *c, json_t *vm, const struct pv_sink *s)
     free(nics);
 }
 
+/* A host's native id: libvirt's host UUID, or its hostname where the driver
+ * has none (the test driver). */
+static void set_host_id(struct pv_conn *c, json_t *host)
+{
+    const char *uuid = json_string_value(json_object_get(host, "uuid"));
+    const char *name = json_string_value(json_object_get(host, "hostname"));
+    snprintf(c->host_id, sizeof c->host_id, "%s", uuid && *uuid ? uuid : name ? name : "");
+}
+
 static int report_host(struct pv_conn *c, const struct pv_sink *s, json_t *vms, struct pv_error *err)
 {
     json_t *h = NULL;
@@ -176,9 +190,7 @@ static int report_host(struct pv_conn *c, const struct pv_sink *s, json_t *vms, 
 
     if (rc)
         return rc;
-    snprintf(c->host_id, sizeof c->host_id, "%s",
-             json_string_length(json_object_get(h, "uuid")) ? json_string_value(json_object_get(h, "uuid"))
-                                                            : json_string_value(json_object_get(h, "hostname")));
+    set_host_id(c, h);
     json_array_foreach(vms, i, v) {
         const char *p = json_string_value(json_object_get(v, "power_state"));
         if (p && (strcmp(p, "running") == 0 || strcmp(p, "paused") == 0))
@@ -252,6 +264,8 @@ static int k_open(const struct pv_conn_params *p, struct pv_conn **out, struct p
     /* a first call proves the address and the token */
     json_t *h = NULL;
     int rc = call(c, "GET", "/v1/host", NULL, c->timeout_ms, &h, err);
+    if (!rc)
+        set_host_id(c, h);
     json_decref(h);
     if (rc) {
         curl_slist_free_all(c->headers);
@@ -425,12 +439,119 @@ static int k_create(struct pv_conn *c, const char *host, const struct pv_vm_spec
     return rc;
 }
 
+/* "qemu+tcp://10.99.0.2/system" -> "tcp://10.99.0.2": where the memory goes. */
+static int data_uri_of(const char *mig, char *out, size_t size)
+{
+    const char *host = strstr(mig, "://"), *end, *at;
+    size_t n;
+
+    if (!host)
+        return -1;
+    host += 3;
+    end = host + strcspn(host, "/?");
+    at = memchr(host, '@', (size_t)(end - host));
+    if (at)
+        host = at + 1;
+    if (*host == '[') { /* [v6]:port */
+        const char *close = memchr(host, ']', (size_t)(end - host));
+        if (!close)
+            return -1;
+        end = close + 1;
+    } else {
+        const char *colon = memchr(host, ':', (size_t)(end - host));
+        if (colon)
+            end = colon;
+    }
+    n = (size_t)(end - host);
+    if (n == 0 || n + 7 >= size)
+        return -1;
+    snprintf(out, size, "tcp://%.*s", (int)n, host);
+    return 0;
+}
+
+static int k_migrate(struct pv_conn *from, const char *uuid, struct pv_conn *to, const char *host,
+                     enum pv_migrate_mode mode, const struct pv_sink *s, struct pv_error *err)
+{
+    json_t *dest = NULL, *req, *st = NULL;
+    const char *mig;
+    char data_uri[300], path[256];
+    int rc, cancelled = 0;
+
+    (void)host; /* one agent is one host: the destination is `to` */
+    if (mode != PV_MIGRATE_LIVE)
+        return pv_error_set(err, PV_EUNSUPPORTED, "unsupported_by_backend",
+                            "quick migration between KVM agents is not available yet");
+    if (!to || to == from || strcmp(to->base, from->base) == 0)
+        return pv_error_set(err, PV_ECONFLICT, "same_host", "the VM is already on that host");
+    rc = call(to, "GET", "/v1/host", NULL, to->timeout_ms, &dest, err);
+    if (rc)
+        return rc;
+    mig = json_string_value(json_object_get(dest, "migration_uri"));
+    if (!mig || data_uri_of(mig, data_uri, sizeof data_uri) != 0) {
+        json_decref(dest);
+        return pv_error_set(err, PV_EUNSUPPORTED, "no_migration_uri",
+                            "the destination agent %s has no usable --migration-uri", to->base);
+    }
+    req = json_pack("{s:s,s:s,s:i,s:i}", "dest_uri", mig, "data_uri", data_uri,
+                    "max_downtime_ms", 300, "stall_s", 30);
+    json_decref(dest);
+    snprintf(path, sizeof path, "/v1/vms/%s/migrate", uuid);
+    rc = call(from, "POST", path, req, from->timeout_ms, NULL, err);
+    json_decref(req);
+    if (rc)
+        return rc;
+    snprintf(path, sizeof path, "/v1/vms/%s/migration", uuid);
+    for (;;) {
+        const char *state;
+        json_decref(st);
+        st = NULL;
+        usleep(200000);
+        if ((rc = call(from, "GET", path, NULL, from->timeout_ms, &st, err)))
+            break;
+        state = json_string_value(json_object_get(st, "state"));
+        if (!state || strcmp(state, "running") != 0)
+            break;
+        if (s->progress) {
+            double done = (double)json_integer_value(json_object_get(st, "data_processed"));
+            double left = (double)json_integer_value(json_object_get(st, "data_remaining"));
+            char detail[96];
+            snprintf(detail, sizeof detail, "migrated %.0f MiB, %.0f MiB left", done / 1048576,
+                     left / 1048576);
+            s->progress(s->ctx, done + left > 0 ? (int)(95 * done / (done + left)) : 5, detail);
+        }
+        if (!cancelled && s->cancelled && s->cancelled(s->ctx)) {
+            char cpath[300];
+            snprintf(cpath, sizeof cpath, "%s/cancel", path);
+            call(from, "POST", cpath, NULL, from->timeout_ms, NULL, NULL);
+            cancelled = 1;
+        }
+    }
+    if (!rc) {
+        json_t *e = json_object_get(st, "error");
+        const char *state = json_string_value(json_object_get(st, "state"));
+        if (state && strcmp(state, "succeeded") == 0) {
+            if (s->progress)
+                s->progress(s->ctx, 100, "migrated");
+            rc = k_refresh(to, uuid, s, err);
+        } else {
+            rc = pv_error_set(err, state && strcmp(state, "cancelled") == 0 ? PV_ECANCELLED : PV_EPEER,
+                              json_string_value(json_object_get(e, "code")) ? json_string_value(json_object_get(e, "code"))
+                                                                            : "migration_failed",
+                              "%s", json_string_value(json_object_get(e, "message"))
+                                        ? json_string_value(json_object_get(e, "message"))
+                                        : "the migration did not complete");
+        }
+    }
+    json_decref(st);
+    return rc;
+}
+
 static const struct pv_adapter kvm_adapter = {
     .abi = PV_ADAPTER_ABI,
     .name = "kvm",
     .version = "0.1",
     .caps = PV_CAP_SYNC | PV_CAP_EVENTS | PV_CAP_CREATE | PV_CAP_DELETE | PV_CAP_POWER |
-            PV_CAP_SHUTDOWN | PV_CAP_PAUSE | PV_CAP_SAVE | PV_CAP_STATS,
+            PV_CAP_SHUTDOWN | PV_CAP_PAUSE | PV_CAP_SAVE | PV_CAP_STATS | PV_CAP_LIVE_MIGRATE,
     .open = k_open,
     .close = k_close,
     .sync = k_sync,
@@ -438,6 +559,7 @@ static const struct pv_adapter kvm_adapter = {
     .vm_create = k_create,
     .vm_action = k_action,
     .vm_refresh = k_refresh,
+    .vm_migrate = k_migrate,
 };
 
 const struct pv_adapter *pv_adapter_entry(void)

@@ -172,9 +172,9 @@ def test_create_refused_by_agent_is_a_failed_job(kvm):
     assert job["error"]["code"] == "name_in_use"
 
 
-def test_migrate_not_offered_yet(kvm, tmpdir_path):
-    # a second agent is a second host; moving between them is not offered yet,
-    # and the daemon says so with the stable code instead of trying
+def test_migrate_needs_a_migration_uri(kvm, tmpdir_path):
+    # a second agent is a second host; without --migration-uri it cannot be a
+    # live-migration target, and the job says so; quick migration is not offered
     second = os.path.join(tmpdir_path, "second-host")
     os.makedirs(second)
     other = Agent(second).start()
@@ -184,8 +184,11 @@ def test_migrate_not_offered_yet(kvm, tmpdir_path):
         dest = [h for h in kvm.all_items("/api/v1/hosts") if h["id"] != vm["host_id"]][0]
         job = kvm.run("POST", "/api/v1/vms/%s/migrate" % vm["id"],
                       {"host_id": dest["id"], "mode": "live"}, expect="failed")
+        assert job["error"]["code"] == "no_migration_uri"
+        job = kvm.run("POST", "/api/v1/vms/%s/migrate" % vm["id"],
+                      {"host_id": dest["id"], "mode": "quick"}, expect="failed")
         assert job["error"]["code"] == "unsupported_by_backend"
-        assert "live_migrate" in job["error"]["message"]
+        assert kvm.ok("GET", "/api/v1/vms/" + vm["id"])["host_id"] == vm["host_id"]
     finally:
         other.stop()
 

@@ -1,0 +1,130 @@
+"""Live migration between two KVM hosts on one machine: the second host is a
+libvirt daemon in a network namespace the test creates (tests/peers/kvm2.sh,
+10.99.0.1 <-> 10.99.0.2 on a veth pair of its own).  A running VM migrates
+through the REST API, the job shows progress, and afterwards the VM runs on
+the destination and not on the source.  Skipped, saying so, only where
+/dev/kvm is absent."""
+import os
+import subprocess
+import time
+import uuid
+
+import pytest
+import requests
+
+from conftest import Daemon
+from test_kvm_agent import TOKEN, Agent
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PEER = os.path.join(ROOT, "tests", "peers", "kvm2.sh")
+URI_A, URI_B = "qemu:///system", "qemu+tcp://10.99.0.2/system"
+
+pytestmark = pytest.mark.skipif(not os.path.exists("/dev/kvm"),
+                                reason="no /dev/kvm on this machine: live migration tests skipped")
+
+
+def virsh(uri, *args):
+    return subprocess.run(["virsh", "-c", uri] + list(args), capture_output=True, text=True,
+                          timeout=60)
+
+
+@pytest.fixture(scope="module")
+def two_hosts(tmp_path_factory):
+    state = str(tmp_path_factory.mktemp("kvm2"))
+    subprocess.run(["sh", PEER, "start", state], check=True, timeout=600)
+    yield
+    subprocess.run(["sh", PEER, "stop", state], timeout=60)
+
+
+class AgentAt(Agent):
+    def __init__(self, tmpdir, uri, migration_uri):
+        Agent.__init__(self, tmpdir, uri)
+        self.migration_uri = migration_uri
+
+    def start(self):
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [os.path.join(os.environ.get("POLYVISOR_BUILD", os.path.join(ROOT, "build")),
+                              "polyvisor-agent"), "--listen", "127.0.0.1:%d" % self.port,
+                 "--libvirt-uri", self.uri, "--token-file", self.token_file,
+                 "--migration-uri", self.migration_uri], stdout=log, stderr=log)
+        return self._wait()
+
+    def _wait(self):
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                requests.get(self.base + "/v1/host", timeout=1)
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("agent did not start")
+
+
+@pytest.fixture
+def pair(two_hosts, tmpdir_path):
+    dirs = [os.path.join(tmpdir_path, n) for n in ("a", "b", "data")]
+    for d in dirs:
+        os.makedirs(d)
+    a = AgentAt(dirs[0], URI_A, "qemu+tcp://10.99.0.1/system").start()
+    b = AgentAt(dirs[1], URI_B, URI_B).start()
+    d = Daemon(dirs[2]).start()
+    name = "pv-mig-" + uuid.uuid4().hex[:8]
+    try:
+        d.hosts = {}
+        for agent, key in ((a, "a"), (b, "b")):
+            job = d.run("POST", "/api/v1/connections", {"type": "kvm", "url": agent.base, "token": TOKEN})
+            conn = job["result"]["connection_id"]
+            d.hosts[key] = [h for h in d.all_items("/api/v1/hosts") if h["connection_id"] == conn][0]
+        d.agents = (a, b)
+        d.vm_name = name
+        yield d
+    finally:
+        d.stop()
+        a.stop()
+        b.stop()
+        for uri in (URI_A, URI_B):
+            if virsh(uri, "domstate", name).returncode == 0:
+                virsh(uri, "destroy", name)
+                virsh(uri, "undefine", name, "--managed-save")
+
+
+def test_live_migration(pair):
+    a, b = pair.hosts["a"], pair.hosts["b"]
+    assert a["facts"]["uuid"] != b["facts"]["uuid"]  # two hosts, not one seen twice
+    job = pair.run("POST", "/api/v1/vms", {"name": pair.vm_name, "vcpus": 1, "memory_mb": 128,
+                                           "host_id": a["id"]})
+    vm_id = job["result"]["vm_id"]
+    pair.run("POST", "/api/v1/vms/%s/start" % vm_id)
+    job = pair.run("POST", "/api/v1/vms/%s/migrate" % vm_id, {"host_id": b["id"], "mode": "live"},
+                   timeout=120)
+    assert job["progress"] == 100 and job["steps"][1]["name"] == "migrate"
+    moved = pair.ok("GET", "/api/v1/vms/" + job["result"]["vm_id"])
+    assert moved["host_id"] == b["id"] and moved["power_state"] == "running"
+    assert virsh(URI_B, "domstate", pair.vm_name).stdout.strip() == "running"
+    assert virsh(URI_A, "domstate", pair.vm_name).returncode != 0  # gone from the source
+    names = [v["name"] for v in pair.all_items("/api/v1/vms")]
+    assert names.count(pair.vm_name) == 1
+
+
+def test_destination_agent_down_leaves_vm_on_source(pair):
+    a, b = pair.hosts["a"], pair.hosts["b"]
+    job = pair.run("POST", "/api/v1/vms", {"name": pair.vm_name, "vcpus": 1, "memory_mb": 128,
+                                           "host_id": a["id"]})
+    vm_id = job["result"]["vm_id"]
+    pair.run("POST", "/api/v1/vms/%s/start" % vm_id)
+    pair.agents[1].stop()
+    job = pair.run("POST", "/api/v1/vms/%s/migrate" % vm_id, {"host_id": b["id"], "mode": "live"},
+                   expect="failed", timeout=60)
+    assert job["error"]["code"] in ("peer_unreachable", "no_eligible_host")
+    assert virsh(URI_A, "domstate", pair.vm_name).stdout.strip() == "running"
+    assert pair.ok("GET", "/api/v1/vms/" + vm_id)["host_id"] == a["id"]
+
+
+def test_quick_migration_not_yet(pair):
+    a, b = pair.hosts["a"], pair.hosts["b"]
+    job = pair.run("POST", "/api/v1/vms", {"name": pair.vm_name, "vcpus": 1, "memory_mb": 128,
+                                           "host_id": a["id"]})
+    job = pair.run("POST", "/api/v1/vms/%s/migrate" % job["result"]["vm_id"],
+                   {"host_id": b["id"], "mode": "quick"}, expect="failed")
+    assert job["error"]["code"] == "unsupported_by_backend"
