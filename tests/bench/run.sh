@@ -135,3 +135,8 @@ print("| list all %s VMs (1,000 a page) | %s s | | | <= 1 s |" % (vms, lst))
 print("| RSS after the runs (peak) | %s MiB (%s MiB) | | | <= 1 GiB |" % (rss, hwm))
 print("| start-up with that inventory | %s s | | | <= 3 s |" % start)
 PYEOF
+
+echo "bench: KVM operations against virsh"
+cleanup
+PV_PID= NG_PID=
+$PY "$HERE/kvm_bench.py" "$BUILD" "$OUT"

@@ -3,60 +3,11 @@ bad specs refused with nothing left behind), and the kvm adapter through
 polyvisord's REST API (the host appears, every VM action, changes made
 behind our back arrive as events, an agent that stops answering)."""
 import os
-import signal
-import subprocess
 import time
 
 import pytest
-import requests
 
-from conftest import BUILD, free_port
-
-TOKEN = "agent-token-0123456789abcdef"
-HOST_XML = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "hypervisor",
-                        "demo-host.xml")
-HOST_XML = os.path.abspath(HOST_XML)
-
-
-class Agent:
-    def __init__(self, tmpdir, uri="test://" + HOST_XML):
-        self.port = free_port()
-        self.base = "http://127.0.0.1:%d" % self.port
-        self.token_file = os.path.join(tmpdir, "agent.token")
-        with open(self.token_file, "w") as f:
-            f.write(TOKEN + "\n")
-        self.uri = uri
-        self.log = os.path.join(tmpdir, "agent.log")
-        self.proc = None
-
-    def start(self):
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [os.path.join(BUILD, "polyvisor-agent"), "--listen", "127.0.0.1:%d" % self.port,
-                 "--libvirt-uri", self.uri, "--token-file", self.token_file],
-                stdout=log, stderr=log)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                requests.get(self.base + "/v1/host", timeout=1)
-                return self
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("agent did not start")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def call(self, method, path, body=None, token=TOKEN):
-        h = {"Authorization": "Bearer " + token} if token else {}
-        return requests.request(method, self.base + path, json=body, headers=h, timeout=10)
-
+from kvm_rig import TOKEN, Agent
 
 @pytest.fixture
 def agent(tmpdir_path):

@@ -6,14 +6,12 @@ the destination and not on the source.  Skipped, saying so, only where
 /dev/kvm is absent."""
 import os
 import subprocess
-import time
 import uuid
 
 import pytest
-import requests
 
 from conftest import Daemon
-from test_kvm_agent import TOKEN, Agent
+from kvm_rig import TOKEN, Agent, virsh
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PEER = os.path.join(ROOT, "tests", "peers", "kvm2.sh")
@@ -21,11 +19,6 @@ URI_A, URI_B = "qemu:///system", "qemu+tcp://10.99.0.2/system"
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/dev/kvm"),
                                 reason="no /dev/kvm on this machine: live migration tests skipped")
-
-
-def virsh(uri, *args):
-    return subprocess.run(["virsh", "-c", uri] + list(args), capture_output=True, text=True,
-                          timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -36,38 +29,13 @@ def two_hosts(tmp_path_factory):
     subprocess.run(["sh", PEER, "stop", state], timeout=60)
 
 
-class AgentAt(Agent):
-    def __init__(self, tmpdir, uri, migration_uri):
-        Agent.__init__(self, tmpdir, uri)
-        self.migration_uri = migration_uri
-
-    def start(self):
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [os.path.join(os.environ.get("POLYVISOR_BUILD", os.path.join(ROOT, "build")),
-                              "polyvisor-agent"), "--listen", "127.0.0.1:%d" % self.port,
-                 "--libvirt-uri", self.uri, "--token-file", self.token_file,
-                 "--migration-uri", self.migration_uri], stdout=log, stderr=log)
-        return self._wait()
-
-    def _wait(self):
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                requests.get(self.base + "/v1/host", timeout=1)
-                return self
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("agent did not start")
-
-
 @pytest.fixture
 def pair(two_hosts, tmpdir_path):
     dirs = [os.path.join(tmpdir_path, n) for n in ("a", "b", "data")]
     for d in dirs:
         os.makedirs(d)
-    a = AgentAt(dirs[0], URI_A, "qemu+tcp://10.99.0.1/system").start()
-    b = AgentAt(dirs[1], URI_B, URI_B).start()
+    a = Agent(dirs[0], URI_A, "qemu+tcp://10.99.0.1/system").start()
+    b = Agent(dirs[1], URI_B, URI_B).start()
     d = Daemon(dirs[2]).start()
     name = "pv-mig-" + uuid.uuid4().hex[:8]
     try:

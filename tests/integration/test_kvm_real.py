@@ -10,18 +10,14 @@ import uuid
 import pytest
 
 from conftest import Daemon
-from test_kvm_agent import TOKEN, Agent
+from kvm_rig import TOKEN, Agent, virsh
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PEER = os.path.join(ROOT, "tests", "peers", "libvirtd.sh")
+URI = "qemu:///system"
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/dev/kvm"),
                                 reason="no /dev/kvm on this machine: real KVM tests skipped")
-
-
-def virsh(*args):
-    return subprocess.run(["virsh", "-c", "qemu:///system"] + list(args), capture_output=True,
-                          text=True, timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +32,7 @@ def libvirtd(tmp_path_factory):
 def real(libvirtd, tmpdir_path):
     data = os.path.join(tmpdir_path, "data")
     os.makedirs(data)
-    agent = Agent(tmpdir_path, uri="qemu:///system").start()
+    agent = Agent(tmpdir_path, uri=URI).start()
     d = Daemon(data).start()
     name = "pv-it-" + uuid.uuid4().hex[:8]
     try:
@@ -47,9 +43,9 @@ def real(libvirtd, tmpdir_path):
     finally:
         d.stop()
         agent.stop()
-        if virsh("domstate", name).returncode == 0:  # leave nothing behind
-            virsh("destroy", name)
-            virsh("undefine", name, "--managed-save")
+        if virsh(URI, "domstate", name).returncode == 0:  # leave nothing behind
+            virsh(URI, "destroy", name)
+            virsh(URI, "undefine", name, "--managed-save")
 
 
 def test_kvm_lifecycle(real):
@@ -59,16 +55,16 @@ def test_kvm_lifecycle(real):
     job = real.run("POST", "/api/v1/vms", {"name": real.vm_name, "vcpus": 1, "memory_mb": 128,
                                            "host_id": host["id"]})
     vm_id = job["result"]["vm_id"]
-    assert "<domain type='kvm'" in virsh("dumpxml", real.vm_name).stdout
+    assert "<domain type='kvm'" in virsh(URI, "dumpxml", real.vm_name).stdout
     real.run("POST", "/api/v1/vms/%s/start" % vm_id)
     assert real.ok("GET", "/api/v1/vms/" + vm_id)["power_state"] == "running"
-    assert virsh("domstate", real.vm_name).stdout.strip() == "running"
+    assert virsh(URI, "domstate", real.vm_name).stdout.strip() == "running"
     for action, state, virsh_state in [("pause", "paused", "paused"), ("resume", "running", "running"),
                                        ("save", "saved", "shut off"), ("start", "running", "running"),
                                        ("poweroff", "stopped", "shut off")]:
         real.run("POST", "/api/v1/vms/%s/%s" % (vm_id, action), timeout=60)
         assert real.ok("GET", "/api/v1/vms/" + vm_id)["power_state"] == state, action
-        assert virsh("domstate", real.vm_name).stdout.strip() == virsh_state, action
+        assert virsh(URI, "domstate", real.vm_name).stdout.strip() == virsh_state, action
     real.run("DELETE", "/api/v1/vms/" + vm_id)
-    assert virsh("domstate", real.vm_name).returncode != 0
+    assert virsh(URI, "domstate", real.vm_name).returncode != 0
     assert real.get("/api/v1/vms/" + vm_id).status_code == 404

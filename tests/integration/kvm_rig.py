@@ -1,0 +1,63 @@
+"""The KVM test rig: polyvisor-agent processes and virsh, for the tests of
+the KVM path (test_kvm_*.py)."""
+import os
+import signal
+import subprocess
+import time
+
+import requests
+
+from conftest import BUILD, free_port
+
+TOKEN = "agent-token-0123456789abcdef"
+HOST_XML = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "hypervisor",
+                                        "demo-host.xml"))
+
+
+class Agent:
+    """One polyvisor-agent process, stopped by its PID."""
+
+    def __init__(self, tmpdir, uri="test://" + HOST_XML, migration_uri=None):
+        self.port = free_port()
+        self.base = "http://127.0.0.1:%d" % self.port
+        self.token_file = os.path.join(tmpdir, "agent.token")
+        with open(self.token_file, "w") as f:
+            f.write(TOKEN + "\n")
+        self.uri = uri
+        self.migration_uri = migration_uri
+        self.log = os.path.join(tmpdir, "agent.log")
+        self.proc = None
+
+    def start(self):
+        args = [os.path.join(BUILD, "polyvisor-agent"), "--listen", "127.0.0.1:%d" % self.port,
+                "--libvirt-uri", self.uri, "--token-file", self.token_file]
+        if self.migration_uri:
+            args += ["--migration-uri", self.migration_uri]
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(args, stdout=log, stderr=log)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                requests.get(self.base + "/v1/host", timeout=1)
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("agent did not start")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def call(self, method, path, body=None, token=TOKEN):
+        h = {"Authorization": "Bearer " + token} if token else {}
+        return requests.request(method, self.base + path, json=body, headers=h, timeout=10)
+
+
+def virsh(uri, *args):
+    return subprocess.run(["virsh", "-c", uri] + list(args), capture_output=True, text=True,
+                          timeout=60)
