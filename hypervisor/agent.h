@@ -39,6 +39,19 @@ int ag_virt_migrate_start(const char *uuid, const char *dest_uri, const char *da
 int ag_virt_migration(const char *uuid, json_t **out, struct pv_error *err);
 int ag_virt_migrate_cancel(const char *uuid, struct pv_error *err);
 
+/* Quick migration (virt.c explains the protocol).  Export saves the VM's
+ * running state into the state dir and answers {"xml", "state", "state_size"};
+ * undo restores it on the source; done undefines the source's copy.  Import
+ * defines the VM from xml on this host and restores the uploaded state. */
+int ag_virt_set_state_dir(const char *dir, struct pv_error *err);
+int ag_virt_state_path(const char *uuid, const char *kind, char *out, size_t size,
+                       struct pv_error *err);
+int ag_virt_export(const char *uuid, json_t **out, struct pv_error *err);
+int ag_virt_export_undo(const char *uuid, struct pv_error *err);
+int ag_virt_export_done(const char *uuid, struct pv_error *err);
+int ag_virt_import(const char *uuid, const char *xml, int restore, json_t **out,
+                   struct pv_error *err);
+
 /* Wait up to timeout_ms for events after sequence `after`; *out is
  * {"seq": last, "events": [{"seq", "uuid", "event"}...], "reset": bool}
  * ("reset": events were lost, re-read everything). */

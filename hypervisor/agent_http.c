@@ -11,6 +11,12 @@
  *   POST   /v1/vms/{uuid}/migrate         {"dest_uri", "data_uri", "max_downtime_ms", "stall_s"}
  *   GET    /v1/vms/{uuid}/migration       progress of the last migration
  *   POST   /v1/vms/{uuid}/migration/cancel
+ *   POST   /v1/vms/{uuid}/export          quick migration, source side: save the state
+ *   GET    /v1/vms/{uuid}/export/state    ... the saved state, as a file
+ *   POST   /v1/vms/{uuid}/export/undo     ... restore it here (the move failed)
+ *   POST   /v1/vms/{uuid}/export/done     ... undefine it here (the move succeeded)
+ *   POST   /v1/imports/{uuid}/state       destination side: upload the state (streamed to disk)
+ *   POST   /v1/imports/{uuid}             ... {"xml", "state": bool}: define and restore
  *   GET    /v1/events?after=N&timeout_ms=M  long poll for lifecycle events
  *
  * Errors are {"error": {"code", "message", "details"}} as in polyvisord.
@@ -19,6 +25,9 @@
  * poll never holds up another caller (an agent has a handful of callers).
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +40,9 @@ struct body {
     char *s;
     size_t len;
     int too_big;
+    int fd;             /* an upload being written to disk, or -1 */
+    long long written;
+    int upload_failed;
 };
 
 /* Start-up configuration. */
@@ -113,6 +125,54 @@ static enum MHD_Result result(struct MHD_Connection *c, int rc, const struct pv_
     return reply(c, status, body);
 }
 
+/* The saved state of an export, streamed from disk. */
+static enum MHD_Result send_file(struct MHD_Connection *c, const char *uuid)
+{
+    struct pv_error e = {0};
+    char path[600];
+    struct stat sb;
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+    int fd;
+
+    if (ag_virt_state_path(uuid, "save", path, sizeof path, &e))
+        return reply_error(c, &e);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return fail(c, PV_ENOTFOUND, "no_state", "no exported state for that vm");
+    }
+    r = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
+    if (!r) {
+        close(fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "application/octet-stream");
+    ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* 1 when this is POST /v1/imports/{uuid}/state, an upload that goes to disk
+ * instead of memory; uuid receives its UUID. */
+static int is_upload(const char *method, const char *url, char uuid[64])
+{
+    return strcmp(method, "POST") == 0 && sscanf(url, "/v1/imports/%63[^/]/state", uuid) == 1 &&
+           strlen(url) == strlen("/v1/imports//state") + strlen(uuid);
+}
+
+/* Open the upload's file (only once the caller is known to hold the token). */
+static void upload_open(const char *uuid, struct body *b)
+{
+    char path[600];
+    struct pv_error e;
+
+    if (ag_virt_state_path(uuid, "import", path, sizeof path, &e) == 0)
+        b->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    b->upload_failed = b->fd < 0;
+}
+
 static enum MHD_Result route(struct MHD_Connection *c, const char *method, const char *url,
                              struct body *b)
 {
@@ -140,6 +200,21 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
         ag_virt_events(after ? strtoull(after, NULL, 10) : 0, t < 0 ? 0 : t > 60000 ? 60000 : (int)t, &out);
         return reply(c, 200, out);
     }
+    if (strcmp(seg[1], "imports") == 0 && strcmp(method, "POST") == 0 && n == 4 &&
+        strcmp(seg[3], "state") == 0) {
+        if (b->upload_failed || b->fd < 0)
+            return fail(c, PV_EINTERNAL, "upload_failed", "the state could not be written here");
+        close(b->fd);
+        b->fd = -1;
+        return reply(c, 200, json_pack("{s:s,s:I}", "uuid", seg[2], "size", (json_int_t)b->written));
+    }
+    if (strcmp(seg[1], "imports") == 0 && strcmp(method, "POST") == 0 && n == 3) {
+        json_t *req = b->s ? json_loadb(b->s, b->len, 0, NULL) : NULL;
+        rc = ag_virt_import(seg[2], json_string_value(json_object_get(req, "xml")),
+                            json_is_true(json_object_get(req, "state")), &out, &e);
+        json_decref(req);
+        return result(c, rc, &e, 201, out);
+    }
     if (strcmp(seg[1], "vms") != 0)
         return fail(c, PV_ENOTFOUND, "route_not_found", "no such route");
     if (n == 2 && strcmp(method, "GET") == 0) {
@@ -166,6 +241,18 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
     if (n == 3 && strcmp(method, "DELETE") == 0) {
         rc = ag_virt_action(seg[2], "delete", &e);
         return result(c, rc, &e, 200, json_pack("{s:s,s:b}", "uuid", seg[2], "deleted", 1));
+    }
+    if (n == 4 && strcmp(method, "POST") == 0 && strcmp(seg[3], "export") == 0) {
+        rc = ag_virt_export(seg[2], &out, &e);
+        return result(c, rc, &e, 200, out);
+    }
+    if (n == 5 && strcmp(seg[3], "export") == 0 && strcmp(method, "GET") == 0 &&
+        strcmp(seg[4], "state") == 0)
+        return send_file(c, seg[2]);
+    if (n == 5 && strcmp(seg[3], "export") == 0 && strcmp(method, "POST") == 0 &&
+        (strcmp(seg[4], "undo") == 0 || strcmp(seg[4], "done") == 0)) {
+        rc = seg[4][0] == 'u' ? ag_virt_export_undo(seg[2], &e) : ag_virt_export_done(seg[2], &e);
+        return result(c, rc, &e, 200, json_pack("{s:s,s:s}", "uuid", seg[2], "export", seg[4]));
     }
     if (n == 4 && strcmp(method, "POST") == 0 && strcmp(seg[3], "migrate") == 0) {
         json_t *req = b->s ? json_loadb(b->s, b->len, 0, NULL) : NULL;
@@ -203,6 +290,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   size_t *size, void **con_cls)
 {
     struct body *b = *con_cls;
+    char uuid[64];
     (void)cls;
     (void)version;
 
@@ -211,11 +299,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         b = calloc(1, sizeof *b);
         if (!b)
             return MHD_NO;
+        b->fd = -1;
         *con_cls = b;
+        /* uploads are checked before a byte of them is taken */
+        if (is_upload(method, url, uuid)) {
+            if (!token_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))) {
+                b->too_big = 1;
+                return fail(c, PV_EAUTH, "unauthorized", "this agent needs its token");
+            }
+            upload_open(uuid, b);
+            return MHD_YES;
+        }
         if (cl && strtoll(cl, NULL, 10) > (long long)MAX_BODY) {
             b->too_big = 1;
             return fail(c, PV_ETOOBIG, "body_too_large", "request body is larger than the limit");
         }
+        return MHD_YES;
+    }
+    if (*size && (b->fd >= 0 || b->upload_failed)) {
+        if (b->fd >= 0 && write(b->fd, data, *size) != (ssize_t)*size)
+            b->upload_failed = 1;
+        b->written += (long long)*size;
+        *size = 0;
         return MHD_YES;
     }
     if (*size) {
@@ -250,6 +355,8 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)c;
     (void)toe;
     if (b) {
+        if (b->fd >= 0)
+            close(b->fd);
         free(b->s);
         free(b);
         *con_cls = NULL;

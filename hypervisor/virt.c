@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include "agent.h"
 
 #define RING 1024
@@ -933,4 +934,152 @@ int ag_virt_migrate_cancel(const char *uuid, struct pv_error *err)
     }
     virResetLastError();
     return 0;
+}
+
+/* ---- quick migration ------------------------------------------------------
+ * Without shared storage: the source saves the VM's running state to a file
+ * (the VM stops), the file is copied to the destination agent, which
+ * defines the VM from the source's XML and restores the state; then the
+ * source undefines its copy.  Until that last step the source can undo: it
+ * restores from its file and the VM runs where it was.  Files live in the
+ * agent's state directory, named by the VM's UUID (checked to be one, so a
+ * name can never leave the directory).  VMs with disks are refused for now:
+ * their disks would have to travel too. */
+
+static char state_dir[512] = "/var/lib/polyvisor-agent";
+
+int ag_virt_set_state_dir(const char *dir, struct pv_error *err)
+{
+    if (strlen(dir) >= sizeof state_dir - 64)
+        return pv_error_set(err, PV_EINVAL, "invalid_argument", "state dir path too long");
+    snprintf(state_dir, sizeof state_dir, "%s", dir);
+    if (mkdir(state_dir, 0700) != 0 && errno != EEXIST)
+        return pv_error_set(err, PV_EINTERNAL, "state_dir", "cannot create %s: %s", state_dir,
+                            strerror(errno));
+    return 0;
+}
+
+static int uuid_ok(const char *u)
+{
+    if (!u || strlen(u) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++)
+        if (i == 8 || i == 13 || i == 18 || i == 23 ? u[i] != '-' : !strchr("0123456789abcdef", u[i]))
+            return 0;
+    return 1;
+}
+
+int ag_virt_state_path(const char *uuid, const char *kind, char *out, size_t size,
+                       struct pv_error *err)
+{
+    if (!uuid_ok(uuid))
+        return pv_error_set(err, PV_EINVAL, "invalid_uuid", "'%.40s' is not a lower-case UUID", uuid);
+    snprintf(out, size, "%s/%s.%s", state_dir, uuid, kind);
+    return 0;
+}
+
+int ag_virt_export(const char *uuid, json_t **out, struct pv_error *err)
+{
+    virDomainPtr d = lookup(uuid, err);
+    char path[600], *xml;
+    const char *st;
+    int rc = 0, state = 0;
+    struct stat sb;
+
+    if (!d)
+        return PV_ENOTFOUND;
+    st = power_state(d);
+    xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_MIGRATABLE);
+    if (!xml) {
+        rc = virt_error(err, "export");
+    } else if (strstr(xml, "device='disk'") || strstr(xml, "device=\"disk\"")) {
+        rc = pv_error_set(err, PV_EUNSUPPORTED, "unsupported_by_backend",
+                          "quick migration of VMs with disks is not available yet");
+    } else if (strcmp(st, "saved") == 0) {
+        rc = pv_error_set(err, PV_ECONFLICT, "vm_saved", "vm %s is saved; start it or delete its saved state first",
+                          virDomainGetName(d));
+    } else if ((rc = ag_virt_state_path(uuid, "save", path, sizeof path, err)) == 0 &&
+               (strcmp(st, "running") == 0 || strcmp(st, "paused") == 0)) {
+        unlink(path);
+        /* no flags: a restore brings it back running or paused, as it was */
+        if (virDomainSaveFlags(d, path, NULL, 0) < 0)
+            rc = virt_error(err, "save for quick migration");
+        else
+            state = 1;
+    }
+    if (!rc)
+        *out = json_pack("{s:s,s:b,s:I}", "xml", xml, "state", state, "state_size",
+                         (json_int_t)(state && stat(path, &sb) == 0 ? sb.st_size : 0));
+    free(xml);
+    virDomainFree(d);
+    return rc;
+}
+
+int ag_virt_export_undo(const char *uuid, struct pv_error *err)
+{
+    char path[600];
+    int rc = ag_virt_state_path(uuid, "save", path, sizeof path, err);
+
+    if (rc)
+        return rc;
+    if (access(path, F_OK) == 0) {
+        if (virDomainRestore(conn, path) < 0)
+            return virt_error(err, "restore on the source");
+        unlink(path);
+    }
+    return 0;
+}
+
+int ag_virt_export_done(const char *uuid, struct pv_error *err)
+{
+    char path[600];
+    virDomainPtr d;
+    int rc = ag_virt_state_path(uuid, "save", path, sizeof path, err);
+
+    if (rc)
+        return rc;
+    unlink(path);
+    d = virDomainLookupByUUIDString(conn, uuid);
+    if (!d) {
+        virResetLastError();
+        return 0; /* already gone */
+    }
+    rc = undefine(d, err);
+    virDomainFree(d);
+    return rc;
+}
+
+int ag_virt_import(const char *uuid, const char *xml, int restore, json_t **out,
+                   struct pv_error *err)
+{
+    char path[600];
+    virDomainPtr d;
+    int rc = ag_virt_state_path(uuid, "import", path, sizeof path, err);
+
+    if (rc)
+        return rc;
+    if (!xml)
+        return pv_error_set(err, PV_EINVAL, "invalid_spec", "the VM's XML is needed");
+    d = virDomainLookupByUUIDString(conn, uuid);
+    if (d) {
+        virDomainFree(d);
+        return pv_error_set(err, PV_ECONFLICT, "vm_exists", "vm %s is on this host already", uuid);
+    }
+    virResetLastError();
+    if (restore && access(path, R_OK) != 0)
+        return pv_error_set(err, PV_EINVAL, "no_state", "no state was uploaded for vm %s", uuid);
+    d = virDomainDefineXML(conn, xml);
+    if (!d) {
+        unlink(path);
+        return virt_error(err, "define on the destination");
+    }
+    if (restore && virDomainRestoreFlags(conn, path, NULL, 0) < 0) { /* the image holds the XML */
+        rc = virt_error(err, "restore on the destination");
+        undefine(d, NULL); /* leave nothing half-made behind */
+    }
+    unlink(path);
+    if (!rc)
+        *out = domain_json(d);
+    virDomainFree(d);
+    return rc;
 }

@@ -13,8 +13,10 @@
  * agent: the adapter asks the destination agent for its migration URI (its
  * --migration-uri), tells the source agent to migrate there, and polls the
  * source's progress into the job until it ends, passing a cancel on.  Quick
- * migration is not offered yet (its capability bit is clear), so the daemon
- * answers it with unsupported_by_backend.
+ * migration (no shared storage) saves the VM on the source agent, copies
+ * the state file to the destination agent through a temporary file here,
+ * restores it there and undefines the source; a failure restores it on the
+ * source.
  */
 #include <curl/curl.h>
 #include <jansson.h>
@@ -34,6 +36,8 @@ struct pv_conn {
     int timeout_ms;
     unsigned long long seq;       /* last agent event seen */
     char host_id[128];            /* the host's native id */
+    int insecure;                 /* TLS settings, for the transfers' own handles */
+    char ca_file[512];
     json_t *known;                /* uuids reported, for gone-detection after a reset */
 };
 
@@ -218,6 +222,16 @@ static int report_host(struct pv_conn *c, const struct pv_sink *s, json_t *vms, 
 
 /* ---- the ABI ------------------------------------------------------------ */
 
+static void tls_options(struct pv_conn *c, CURL *h)
+{
+    if (c->insecure) {
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else if (c->ca_file[0]) {
+        curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+    }
+}
+
 /* libcurl's global set-up is not thread-safe: once, before any handle. */
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_setup(void)
@@ -255,12 +269,9 @@ static int k_open(const struct pv_conn_params *p, struct pv_conn **out, struct p
     curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (p->insecure) {
-        curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 0L);
-    } else if (p->ca_file) {
-        curl_easy_setopt(c->curl, CURLOPT_CAINFO, p->ca_file);
-    }
+    c->insecure = p->insecure;
+    snprintf(c->ca_file, sizeof c->ca_file, "%s", p->ca_file ? p->ca_file : "");
+    tls_options(c, c->curl);
     /* a first call proves the address and the token */
     json_t *h = NULL;
     int rc = call(c, "GET", "/v1/host", NULL, c->timeout_ms, &h, err);
@@ -469,6 +480,107 @@ static int data_uri_of(const char *mig, char *out, size_t size)
     return 0;
 }
 
+/* One streamed transfer with a handle of its own: GET url into f, or POST f
+ * (size bytes) to url.  Answers other than 2xx become errors. */
+static int transfer(struct pv_conn *c, const char *url, FILE *f, long long size, int upload,
+                    struct pv_error *err)
+{
+    CURL *h = curl_easy_init();
+    struct buf b = {0};
+    long status = 0;
+    CURLcode cc;
+    int rc = 0;
+
+    if (!h)
+        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L); /* a stalled copy ends */
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 30L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    tls_options(c, h);
+    if (upload) {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_READDATA, f);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)size);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    } else {
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, f);
+    }
+    cc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (cc != CURLE_OK)
+        rc = pv_error_set(err, PV_EUNREACHABLE, "peer_unreachable", "copying the VM's state: %s",
+                          curl_easy_strerror(cc));
+    else if (status < 200 || status >= 300)
+        rc = pv_error_set(err, PV_EPEER, "copy_failed", "copying the VM's state: HTTP %ld from %s",
+                          status, url);
+    curl_easy_cleanup(h);
+    free(b.s);
+    return rc;
+}
+
+/* Quick migration: save on the source, copy the state file through a temp
+ * file here, define and restore on the destination, undefine the source.
+ * Any failure before the last step restores the VM on the source. */
+static int quick_migrate(struct pv_conn *from, const char *uuid, struct pv_conn *to,
+                         const struct pv_sink *s, struct pv_error *err)
+{
+    char path[256], url[1024];
+    json_t *ex = NULL, *req = NULL, *vm = NULL;
+    FILE *f = NULL;
+    int rc, state;
+
+    if (s->progress)
+        s->progress(s->ctx, 5, "saving");
+    snprintf(path, sizeof path, "/v1/vms/%s/export", uuid);
+    rc = call(from, "POST", path, NULL, 600000, &ex, err);
+    if (rc)
+        return rc;
+    state = json_is_true(json_object_get(ex, "state"));
+    if (state) {
+        long long size;
+        if (s->progress)
+            s->progress(s->ctx, 35, "copying");
+        f = tmpfile();
+        snprintf(url, sizeof url, "%s/v1/vms/%s/export/state", from->base, uuid);
+        rc = f ? transfer(from, url, f, 0, 0, err)
+               : pv_error_set(err, PV_EINTERNAL, "tmpfile", "no temporary file for the copy");
+        if (!rc) {
+            size = ftell(f);
+            rewind(f);
+            snprintf(url, sizeof url, "%s/v1/imports/%s/state", to->base, uuid);
+            rc = transfer(to, url, f, size, 1, err);
+        }
+    }
+    if (!rc && s->cancelled && s->cancelled(s->ctx))
+        rc = pv_error_set(err, PV_ECANCELLED, "cancelled", "cancelled; the VM stays on the source");
+    if (!rc) {
+        if (s->progress)
+            s->progress(s->ctx, 70, "restoring");
+        req = json_pack("{s:O,s:b}", "xml", json_object_get(ex, "xml"), "state", state);
+        snprintf(path, sizeof path, "/v1/imports/%s", uuid);
+        rc = call(to, "POST", path, req, 600000, &vm, err);
+    }
+    snprintf(path, sizeof path, "/v1/vms/%s/export/%s", uuid, rc ? "undo" : "done");
+    if (rc) {
+        call(from, "POST", path, NULL, 600000, NULL, NULL); /* back where it was */
+    } else if (call(from, "POST", path, NULL, from->timeout_ms, NULL, NULL) == 0 && s->progress) {
+        s->progress(s->ctx, 100, "moved");
+    }
+    if (!rc)
+        report_vm(to, vm, s);
+    if (f)
+        fclose(f);
+    json_decref(vm);
+    json_decref(req);
+    json_decref(ex);
+    return rc;
+}
+
 static int k_migrate(struct pv_conn *from, const char *uuid, struct pv_conn *to, const char *host,
                      enum pv_migrate_mode mode, const struct pv_sink *s, struct pv_error *err)
 {
@@ -478,11 +590,10 @@ static int k_migrate(struct pv_conn *from, const char *uuid, struct pv_conn *to,
     int rc, cancelled = 0;
 
     (void)host; /* one agent is one host: the destination is `to` */
-    if (mode != PV_MIGRATE_LIVE)
-        return pv_error_set(err, PV_EUNSUPPORTED, "unsupported_by_backend",
-                            "quick migration between KVM agents is not available yet");
     if (!to || to == from || strcmp(to->base, from->base) == 0)
         return pv_error_set(err, PV_ECONFLICT, "same_host", "the VM is already on that host");
+    if (mode == PV_MIGRATE_QUICK)
+        return quick_migrate(from, uuid, to, s, err);
     rc = call(to, "GET", "/v1/host", NULL, to->timeout_ms, &dest, err);
     if (rc)
         return rc;
@@ -551,7 +662,8 @@ static const struct pv_adapter kvm_adapter = {
     .name = "kvm",
     .version = "0.1",
     .caps = PV_CAP_SYNC | PV_CAP_EVENTS | PV_CAP_CREATE | PV_CAP_DELETE | PV_CAP_POWER |
-            PV_CAP_SHUTDOWN | PV_CAP_PAUSE | PV_CAP_SAVE | PV_CAP_STATS | PV_CAP_LIVE_MIGRATE,
+            PV_CAP_SHUTDOWN | PV_CAP_PAUSE | PV_CAP_SAVE | PV_CAP_STATS | PV_CAP_LIVE_MIGRATE |
+            PV_CAP_QUICK_MIGRATE,
     .open = k_open,
     .close = k_close,
     .sync = k_sync,

@@ -26,11 +26,13 @@ class Agent:
         self.uri = uri
         self.migration_uri = migration_uri
         self.log = os.path.join(tmpdir, "agent.log")
+        self.state_dir = os.path.join(tmpdir, "agent-state")
         self.proc = None
 
     def start(self):
         args = [os.path.join(BUILD, "polyvisor-agent"), "--listen", "127.0.0.1:%d" % self.port,
-                "--libvirt-uri", self.uri, "--token-file", self.token_file]
+                "--libvirt-uri", self.uri, "--token-file", self.token_file,
+                "--state-dir", self.state_dir]
         if self.migration_uri:
             args += ["--migration-uri", self.migration_uri]
         with open(self.log, "ab") as log:

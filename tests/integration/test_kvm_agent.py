@@ -123,9 +123,9 @@ def test_create_refused_by_agent_is_a_failed_job(kvm):
     assert job["error"]["code"] == "name_in_use"
 
 
-def test_migrate_needs_a_migration_uri(kvm, tmpdir_path):
+def test_migrate_between_test_driver_hosts(kvm, tmpdir_path):
     # a second agent is a second host; without --migration-uri it cannot be a
-    # live-migration target, and the job says so; quick migration is not offered
+    # live-migration target, and the job says so
     second = os.path.join(tmpdir_path, "second-host")
     os.makedirs(second)
     other = Agent(second).start()
@@ -136,10 +136,28 @@ def test_migrate_needs_a_migration_uri(kvm, tmpdir_path):
         job = kvm.run("POST", "/api/v1/vms/%s/migrate" % vm["id"],
                       {"host_id": dest["id"], "mode": "live"}, expect="failed")
         assert job["error"]["code"] == "no_migration_uri"
+        assert kvm.ok("GET", "/api/v1/vms/" + vm["id"])["host_id"] == vm["host_id"]
+        # quick migration needs no migration URI: save, copy, restore.  Both
+        # demo hosts have seed-running's UUID, so the destination refuses it,
+        # and the VM is restored, running, on the source
         job = kvm.run("POST", "/api/v1/vms/%s/migrate" % vm["id"],
                       {"host_id": dest["id"], "mode": "quick"}, expect="failed")
-        assert job["error"]["code"] == "unsupported_by_backend"
-        assert kvm.ok("GET", "/api/v1/vms/" + vm["id"])["host_id"] == vm["host_id"]
+        assert job["error"]["code"] == "vm_exists"
+        back = kvm.agent.call("GET", "/v1/vms/" + vm["native_id"]).json()
+        assert back["power_state"] == "running"
+        # a VM of its own moves
+        job = kvm.run("POST", "/api/v1/vms", {"name": "mover", "vcpus": 1, "memory_mb": 64,
+                                              "host_id": vm["host_id"]})
+        mover = job["result"]["vm_id"]
+        kvm.run("POST", "/api/v1/vms/%s/start" % mover)
+        job = kvm.run("POST", "/api/v1/vms/%s/migrate" % mover,
+                      {"host_id": dest["id"], "mode": "quick"})
+        assert [s["state"] for s in job["steps"]] == ["succeeded", "succeeded"]
+        moved = kvm.ok("GET", "/api/v1/vms/" + job["result"]["vm_id"])
+        assert moved["host_id"] == dest["id"] and moved["power_state"] == "running"
+        assert "mover" in [v["name"] for v in other.call("GET", "/v1/vms").json()["items"]]
+        assert "mover" not in [v["name"] for v in kvm.agent.call("GET", "/v1/vms").json()["items"]]
+        assert [v["name"] for v in kvm.all_items("/api/v1/vms")].count("mover") == 1
     finally:
         other.stop()
 

@@ -1,9 +1,9 @@
-"""Live migration between two KVM hosts on one machine: the second host is a
-libvirt daemon in a network namespace the test creates (tests/peers/kvm2.sh,
-10.99.0.1 <-> 10.99.0.2 on a veth pair of its own).  A running VM migrates
-through the REST API, the job shows progress, and afterwards the VM runs on
-the destination and not on the source.  Skipped, saying so, only where
-/dev/kvm is absent."""
+"""Live and quick migration between two KVM hosts on one machine: the second
+host is a libvirt daemon in a network namespace the test creates
+(tests/peers/kvm2.sh, 10.99.0.1 <-> 10.99.0.2 on a veth pair of its own).  A
+running VM migrates through the REST API, the job shows progress, and
+afterwards the VM runs on the destination and not on the source.  Skipped,
+saying so, only where /dev/kvm is absent."""
 import os
 import subprocess
 import uuid
@@ -89,10 +89,23 @@ def test_destination_agent_down_leaves_vm_on_source(pair):
     assert pair.ok("GET", "/api/v1/vms/" + vm_id)["host_id"] == a["id"]
 
 
-def test_quick_migration_not_yet(pair):
+def test_quick_migration(pair):
     a, b = pair.hosts["a"], pair.hosts["b"]
     job = pair.run("POST", "/api/v1/vms", {"name": pair.vm_name, "vcpus": 1, "memory_mb": 128,
                                            "host_id": a["id"]})
-    job = pair.run("POST", "/api/v1/vms/%s/migrate" % job["result"]["vm_id"],
-                   {"host_id": b["id"], "mode": "quick"}, expect="failed")
-    assert job["error"]["code"] == "unsupported_by_backend"
+    vm_id = job["result"]["vm_id"]
+    pair.run("POST", "/api/v1/vms/%s/start" % vm_id)
+    job = pair.run("POST", "/api/v1/vms/%s/migrate" % vm_id, {"host_id": b["id"], "mode": "quick"},
+                   timeout=120)
+    moved = pair.ok("GET", "/api/v1/vms/" + job["result"]["vm_id"])
+    assert moved["host_id"] == b["id"] and moved["power_state"] == "running"
+    assert virsh(URI_B, "domstate", pair.vm_name).stdout.strip() == "running"
+    assert virsh(URI_A, "domstate", pair.vm_name).returncode != 0
+    # and a stopped VM moves as its definition alone
+    pair.run("POST", "/api/v1/vms/%s/poweroff" % moved["id"])
+    job = pair.run("POST", "/api/v1/vms/%s/migrate" % moved["id"], {"host_id": a["id"], "mode": "quick"},
+                   timeout=120)
+    back = pair.ok("GET", "/api/v1/vms/" + job["result"]["vm_id"])
+    assert back["host_id"] == a["id"] and back["power_state"] == "stopped"
+    assert virsh(URI_A, "domstate", pair.vm_name).stdout.strip() == "shut off"
+    assert virsh(URI_B, "domstate", pair.vm_name).returncode != 0
