@@ -1,0 +1,102 @@
+"""The adapter contract: one suite, run through polyvisord's REST API against
+every adapter that can run here without special hardware -- the test adapter
+and the kvm adapter (its agents on libvirt's test driver).  Whatever the
+hypervisor, the same calls give the same states and the same refusal codes.
+(The vcenter and hyperv adapters join this list when they land.)"""
+import os
+import uuid
+
+import pytest
+
+from kvm_rig import TOKEN, Agent
+
+VM_FIELDS = ("id", "name", "host_id", "connection_id", "vendor", "native_id", "power_state",
+             "vcpus", "memory_mb", "ha", "observed_at")
+HOST_FIELDS = ("id", "name", "vendor", "connection_id", "cluster_id", "state", "cpu_cores",
+               "memory_mb", "memory_used_mb", "cpu_usage_pct")
+
+
+@pytest.fixture(params=["test", "kvm"])
+def backend(request, daemon, tmpdir_path):
+    """A daemon with two hosts of one vendor; yields (daemon, [host, host])."""
+    agents = []
+    if request.param == "test":
+        daemon.add_test_connection(os.path.join(tmpdir_path, "world.json"))
+    else:
+        for n in ("a", "b"):
+            d = os.path.join(tmpdir_path, n)
+            os.makedirs(d)
+            agents.append(Agent(d).start())
+            daemon.run("POST", "/api/v1/connections",
+                       {"type": "kvm", "url": agents[-1].base, "token": TOKEN})
+    hosts = sorted(daemon.all_items("/api/v1/hosts"), key=lambda h: h["id"])
+    assert len(hosts) == 2
+    daemon.vendor = request.param
+    yield daemon, hosts
+    for a in agents:
+        a.stop()
+
+
+def create(d, host, **extra):
+    body = {"name": "c-" + uuid.uuid4().hex[:8], "vcpus": 1, "memory_mb": 128, "host_id": host["id"]}
+    body.update(extra)
+    job = d.run("POST", "/api/v1/vms", body)
+    return d.ok("GET", "/api/v1/vms/" + job["result"]["vm_id"])
+
+
+def act(d, vm, action, expect="succeeded"):
+    job = d.run("POST", "/api/v1/vms/%s/%s" % (vm["id"], action), expect=expect)
+    return job if expect != "succeeded" else d.ok("GET", "/api/v1/vms/" + vm["id"])
+
+
+def test_inventory_shape(backend):
+    d, hosts = backend
+    for h in hosts:
+        assert all(k in h for k in HOST_FIELDS)
+        assert h["vendor"] == d.vendor and h["state"] == "connected"
+        assert h["cpu_cores"] > 0 and h["memory_mb"] > 0
+    for v in d.all_items("/api/v1/vms"):
+        assert all(k in v for k in VM_FIELDS)
+        assert v["vendor"] == d.vendor and v["host_id"] in [h["id"] for h in hosts]
+
+
+def test_create_and_lifecycle(backend):
+    d, hosts = backend
+    vm = create(d, hosts[0], paravirtual=False)
+    assert vm["power_state"] == "stopped" and vm["host_id"] == hosts[0]["id"]
+    assert vm["vcpus"] == 1 and vm["memory_mb"] == 128 and vm["vendor"] == d.vendor
+    for action, state in [("start", "running"), ("pause", "paused"), ("resume", "running"),
+                          ("reboot", "running"), ("save", "saved"), ("start", "running"),
+                          ("shutdown", "stopped"), ("start", "running"), ("poweroff", "stopped")]:
+        assert act(d, vm, action)["power_state"] == state, action
+    d.run("DELETE", "/api/v1/vms/" + vm["id"])
+    assert d.get("/api/v1/vms/" + vm["id"]).status_code == 404
+
+
+def test_refusals_share_codes(backend):
+    d, hosts = backend
+    vm = create(d, hosts[0])
+    job = d.run("POST", "/api/v1/vms", {"name": vm["name"], "vcpus": 1, "memory_mb": 128,
+                                        "host_id": hosts[0]["id"]}, expect="failed")
+    assert job["error"]["code"] == "name_in_use"
+    assert act(d, vm, "pause", "failed")["error"]["code"] == "not_running"
+    assert act(d, vm, "resume", "failed")["error"]["code"] == "not_paused"
+    assert act(d, vm, "poweroff", "failed")["error"]["code"] == "already_stopped"
+    act(d, vm, "start")
+    assert act(d, vm, "start", "failed")["error"]["code"] == "already_running"
+    job = d.run("DELETE", "/api/v1/vms/" + vm["id"], expect="failed")
+    assert job["error"]["code"] == "vm_running"
+    act(d, vm, "pause")
+    assert act(d, vm, "start", "failed")["error"]["code"] == "vm_paused"
+
+
+def test_quick_migration(backend):
+    d, hosts = backend
+    vm = create(d, hosts[0])
+    act(d, vm, "start")
+    job = d.run("POST", "/api/v1/vms/%s/migrate" % vm["id"],
+                {"host_id": hosts[1]["id"], "mode": "quick"})
+    moved = d.ok("GET", "/api/v1/vms/" + job["result"]["vm_id"])
+    assert moved["host_id"] == hosts[1]["id"] and moved["power_state"] == "running"
+    assert moved["name"] == vm["name"]
+    assert [v["name"] for v in d.all_items("/api/v1/vms")].count(vm["name"]) == 1
