@@ -173,6 +173,8 @@ struct pv_conn_params {
     const char *token;      /* borrowed; never log it */
     int insecure;           /* skip TLS verification: only when the user said so */
     const char *ca_file;    /* NULL: system CAs */
+    const char *ca_pem;     /* the endpoint's certificate or CA, PEM, pinned
+                               instead of the system CAs; NULL: not pinned */
     int timeout_ms;         /* per request */
 };
 

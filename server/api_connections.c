@@ -38,6 +38,10 @@ static int check_type(struct pv_req *r, json_t *body)
     const char *url = json_string_value(json_object_get(body, "url"));
     int user_pass = strcmp(type, "vcenter") == 0 || strcmp(type, "hyperv") == 0;
 
+    if (json_object_get(body, "ca_cert") &&
+        !strstr(json_string_value(json_object_get(body, "ca_cert")), "-----BEGIN CERTIFICATE-----"))
+        return reply_field(r, PV_EINVAL, "invalid_value", "ca_cert",
+                           "'ca_cert' is a PEM certificate (-----BEGIN CERTIFICATE-----)");
     for (const char *p = url; *p; p++)
         if ((unsigned char)*p <= 0x20 || *p == 0x7f)
             return reply_field(r, PV_EINVAL, "invalid_value", "url",
@@ -79,6 +83,8 @@ static int seal(json_t *body, struct pv_db_connection *c, struct pv_error *err)
         json_object_set(cred, "password", json_object_get(body, "password"));
     if (json_object_get(body, "token"))
         json_object_set(cred, "token", json_object_get(body, "token"));
+    if (json_object_get(body, "ca_cert")) /* kept with the credentials: one sealed blob */
+        json_object_set(cred, "ca_cert", json_object_get(body, "ca_cert"));
     if (json_object_size(cred) == 0) {
         json_decref(cred);
         return 0;
@@ -103,6 +109,7 @@ void pv_api_connection_create(struct pv_req *r)
         {"username", PV_J_STRING, 0, 1, 256, NULL},
         {"password", PV_J_STRING, 0, 1, 1024, NULL},
         {"insecure", PV_J_BOOL, 0, 0, 0, NULL},
+        {"ca_cert", PV_J_STRING, 0, 1, 65536, NULL},
     };
     struct pv_error e = {0};
     struct pv_db_connection c = {0};

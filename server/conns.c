@@ -47,6 +47,7 @@ static void params_free(struct pv_conn_params *p)
     free((char *)p->username);
     pv_secret_free((char *)p->password);
     pv_secret_free((char *)p->token);
+    free((char *)p->ca_pem);
     memset(p, 0, sizeof *p);
 }
 
@@ -95,6 +96,8 @@ static struct live *live_load(const char *id, struct pv_error *err)
         l->params.password = strdup(json_string_value(json_object_get(cred, "password")));
     if (json_is_string(json_object_get(cred, "token")))
         l->params.token = strdup(json_string_value(json_object_get(cred, "token")));
+    if (json_is_string(json_object_get(cred, "ca_cert")))
+        l->params.ca_pem = strdup(json_string_value(json_object_get(cred, "ca_cert")));
     l->params.insecure = row->insecure;
     l->params.timeout_ms = 30000;
     l->refs = 1;

@@ -38,6 +38,7 @@ struct pv_conn {
     char host_id[128];            /* the host's native id */
     int insecure;                 /* TLS settings, for the transfers' own handles */
     char ca_file[512];
+    char *ca_pem;                 /* pinned certificate or CA (owned) */
     json_t *known;                /* uuids reported, for gone-detection after a reset */
 };
 
@@ -105,6 +106,12 @@ static int call(struct pv_conn *c, const char *method, const char *path, const j
         usleep((useconds_t)(100000 * (i + 1) * (i + 1)));
     }
     free(text);
+    if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE) {
+        rc = pv_error_set(err, PV_EPEER, "tls_verify_failed",
+                          "agent %s: its certificate is not the one trusted for it (%s)", c->base,
+                          curl_easy_strerror(cc));
+        goto out;
+    }
     if (cc != CURLE_OK) {
         rc = pv_error_set(err, PV_EUNREACHABLE, "peer_unreachable", "agent %s: %s", c->base,
                           curl_easy_strerror(cc));
@@ -227,10 +234,16 @@ static void tls_options(struct pv_conn *c, CURL *h)
     if (c->insecure) {
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else if (c->ca_pem) {
+        /* pinned: this certificate (or CA) and nothing else is trusted */
+        struct curl_blob blob = {c->ca_pem, strlen(c->ca_pem), CURL_BLOB_COPY};
+        curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
     } else if (c->ca_file[0]) {
         curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
     }
 }
+
+static void k_close(struct pv_conn *c);
 
 /* libcurl's global set-up is not thread-safe: once, before any handle. */
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -271,6 +284,7 @@ static int k_open(const struct pv_conn_params *p, struct pv_conn **out, struct p
     curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
     c->insecure = p->insecure;
     snprintf(c->ca_file, sizeof c->ca_file, "%s", p->ca_file ? p->ca_file : "");
+    c->ca_pem = p->ca_pem ? strdup(p->ca_pem) : NULL;
     tls_options(c, c->curl);
     /* a first call proves the address and the token */
     json_t *h = NULL;
@@ -279,10 +293,7 @@ static int k_open(const struct pv_conn_params *p, struct pv_conn **out, struct p
         set_host_id(c, h);
     json_decref(h);
     if (rc) {
-        curl_slist_free_all(c->headers);
-        curl_easy_cleanup(c->curl);
-        json_decref(c->known);
-        free(c);
+        k_close(c);
         return rc;
     }
     *out = c;
@@ -296,6 +307,7 @@ static void k_close(struct pv_conn *c)
     curl_slist_free_all(c->headers);
     curl_easy_cleanup(c->curl);
     json_decref(c->known);
+    free(c->ca_pem);
     free(c);
 }
 

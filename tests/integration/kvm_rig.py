@@ -17,9 +17,10 @@ HOST_XML = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "
 class Agent:
     """One polyvisor-agent process, stopped by its PID."""
 
-    def __init__(self, tmpdir, uri="test://" + HOST_XML, migration_uri=None):
+    def __init__(self, tmpdir, uri="test://" + HOST_XML, migration_uri=None, tls=None):
         self.port = free_port()
-        self.base = "http://127.0.0.1:%d" % self.port
+        self.tls = tls  # (cert, key) to serve HTTPS
+        self.base = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
         self.token_file = os.path.join(tmpdir, "agent.token")
         with open(self.token_file, "w") as f:
             f.write(TOKEN + "\n")
@@ -35,12 +36,15 @@ class Agent:
                 "--state-dir", self.state_dir]
         if self.migration_uri:
             args += ["--migration-uri", self.migration_uri]
+        if self.tls:
+            args += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=log)
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
-                requests.get(self.base + "/v1/host", timeout=1)
+                requests.get(self.base + "/v1/host", timeout=1,
+                             verify=self.tls[0] if self.tls else True)
                 return self
             except requests.ConnectionError:
                 time.sleep(0.05)
@@ -57,9 +61,20 @@ class Agent:
 
     def call(self, method, path, body=None, token=TOKEN):
         h = {"Authorization": "Bearer " + token} if token else {}
-        return requests.request(method, self.base + path, json=body, headers=h, timeout=10)
+        return requests.request(method, self.base + path, json=body, headers=h, timeout=10,
+                                verify=self.tls[0] if self.tls else True)
 
 
 def virsh(uri, *args):
     return subprocess.run(["virsh", "-c", uri] + list(args), capture_output=True, text=True,
                           timeout=60)
+
+
+def self_signed(directory, name):
+    """A certificate and key for 127.0.0.1; returns (cert, key, PEM text)."""
+    crt, key = os.path.join(directory, name + ".crt"), os.path.join(directory, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=" + name, "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", crt], check=True, capture_output=True)
+    with open(crt) as f:
+        return crt, key, f.read()

@@ -212,3 +212,34 @@ def test_agent_down_and_back(kvm):
             break
         time.sleep(0.2)
     assert kvm.ok("GET", "/api/v1/connections/" + kvm.conn_id)["state"] == "connected"
+
+
+def test_agent_over_https_with_a_pinned_certificate(daemon, tmpdir_path):
+    from kvm_rig import self_signed
+    crt, key, pem = self_signed(tmpdir_path, "agent")
+    _, _, other_pem = self_signed(tmpdir_path, "impostor")
+    a = Agent(tmpdir_path, tls=(crt, key)).start()
+    try:
+        assert a.base.startswith("https://") and a.call("GET", "/v1/host").status_code == 200
+        # the system CAs do not know a self-signed agent
+        job = daemon.run("POST", "/api/v1/connections",
+                         {"type": "kvm", "url": a.base, "token": TOKEN}, expect="failed")
+        assert job["error"]["code"] == "tls_verify_failed"
+        daemon.run("DELETE", "/api/v1/connections/" + daemon.all_items("/api/v1/connections")[0]["id"])
+        # pinned to another certificate: refused
+        job = daemon.run("POST", "/api/v1/connections",
+                         {"type": "kvm", "url": a.base, "token": TOKEN, "ca_cert": other_pem},
+                         expect="failed")
+        assert job["error"]["code"] == "tls_verify_failed"
+        daemon.run("DELETE", "/api/v1/connections/" + daemon.all_items("/api/v1/connections")[0]["id"])
+        # pinned to its own: connected, and the pin is never shown
+        daemon.run("POST", "/api/v1/connections",
+                   {"type": "kvm", "url": a.base, "token": TOKEN, "ca_cert": pem})
+        conn = daemon.all_items("/api/v1/connections")[0]
+        assert conn["state"] == "connected" and "ca_cert" not in conn
+        assert len(daemon.all_items("/api/v1/vms")) == 2
+        r = daemon.post("/api/v1/connections", {"type": "kvm", "url": a.base + "/x", "token": TOKEN,
+                                                "ca_cert": "not a certificate"})
+        assert r.status_code == 400 and r.json()["error"]["details"]["field"] == "ca_cert"
+    finally:
+        a.stop()
