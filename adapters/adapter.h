@@ -196,6 +196,7 @@ enum pv_vm_action {
     PV_ACT_RESUME,
     PV_ACT_SAVE,
     PV_ACT_DELETE,
+    PV_ACT_DELETE_WITH_DISKS,  /* delete and remove the disks the endpoint made for it */
 };
 
 enum pv_migrate_mode {

@@ -6,7 +6,7 @@
  *   GET    /v1/vms                        every domain
  *   POST   /v1/vms                        define from a spec -> {"uuid"}
  *   GET    /v1/vms/{uuid}                 one domain
- *   DELETE /v1/vms/{uuid}                 undefine (it must be stopped)
+ *   DELETE /v1/vms/{uuid}[?disks=true]    undefine (it must be stopped), with its volumes
  *   POST   /v1/vms/{uuid}/{action}        start shutdown poweroff reboot pause resume save
  *   POST   /v1/vms/{uuid}/migrate         {"dest_uri", "data_uri", "max_downtime_ms", "stall_s"}
  *   GET    /v1/vms/{uuid}/migration       progress of the last migration
@@ -239,7 +239,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
         return result(c, rc, &e, 200, out);
     }
     if (n == 3 && strcmp(method, "DELETE") == 0) {
-        rc = ag_virt_action(seg[2], "delete", &e);
+        const char *disks = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "disks");
+        rc = ag_virt_action(seg[2], disks && strcmp(disks, "true") == 0 ? "delete_with_disks" : "delete", &e);
         return result(c, rc, &e, 200, json_pack("{s:s,s:b}", "uuid", seg[2], "deleted", 1));
     }
     if (n == 4 && strcmp(method, "POST") == 0 && strcmp(seg[3], "export") == 0) {
@@ -276,7 +277,7 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
             rc = ag_virt_migration(seg[2], &out, &e);
         return result(c, rc, &e, 200, out);
     }
-    if (n == 4 && strcmp(method, "POST") == 0 && strcmp(seg[3], "delete") != 0) {
+    if (n == 4 && strcmp(method, "POST") == 0 && strncmp(seg[3], "delete", 6) != 0) {
         rc = ag_virt_action(seg[2], seg[3], &e);
         if (!rc)
             rc = ag_virt_vm(seg[2], &out, &e);

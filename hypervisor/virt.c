@@ -437,6 +437,9 @@ int ag_virt_vm(const char *uuid, json_t **out, struct pv_error *err)
 
 /* ---- actions ------------------------------------------------------------ */
 
+static json_t *disk_paths(virDomainPtr d);
+static void delete_volumes(json_t *paths);
+
 /* Undefine with its saved state and snapshot metadata; drivers without
  * NVRAM support (the test driver) refuse that flag, so try without it. */
 static int undefine(virDomainPtr d, struct pv_error *err)
@@ -490,16 +493,34 @@ int ag_virt_action(const char *uuid, const char *action, struct pv_error *err)
             rc = pv_error_set(err, PV_ECONFLICT, "not_running", "vm %s is not running (%s)", virDomainGetName(d), st);
         else
             ok = virDomainManagedSave(d, 0) == 0, rc = ok ? 0 : virt_error(err, "save");
-    } else if (strcmp(action, "delete") == 0) {
-        if (strcmp(st, "running") == 0 || strcmp(st, "paused") == 0)
+    } else if (strcmp(action, "delete") == 0 || strcmp(action, "delete_with_disks") == 0) {
+        if (strcmp(st, "running") == 0 || strcmp(st, "paused") == 0) {
             rc = pv_error_set(err, PV_ECONFLICT, "vm_running", "vm %s is %s; power it off first", virDomainGetName(d), st);
-        else
+        } else {
+            json_t *paths = action[6] ? disk_paths(d) : NULL;
             rc = undefine(d, err);
+            if (!rc)
+                delete_volumes(paths);
+            json_decref(paths);
+        }
     } else {
         rc = pv_error_set(err, PV_ENOTFOUND, "unknown_action", "no action '%.32s'", action);
     }
     virDomainFree(d);
     return rc;
+}
+
+/* The source paths of a domain's disks. */
+static json_t *disk_paths(virDomainPtr d)
+{
+    json_t *vm = domain_json(d), *out = json_array(), *disk;
+    size_t i;
+
+    json_array_foreach(json_object_get(vm, "disks"), i, disk)
+        if (json_is_string(json_object_get(disk, "path")))
+            json_array_append(out, json_object_get(disk, "path"));
+    json_decref(vm);
+    return out;
 }
 
 /* ---- define ------------------------------------------------------------- */
@@ -553,10 +574,27 @@ static int check_spec(const json_t *spec, struct pv_error *err)
     if (v && (!json_is_array(v) || json_array_size(v) > 16))
         return spec_error(err, "disks", "an array of at most 16 disks");
     json_array_foreach(v, i, item) {
-        json_t *path = json_object_get(item, "path");
+        json_t *path = json_object_get(item, "path"), *size = json_object_get(item, "size_gb");
+        json_t *pool = json_object_get(item, "pool");
         struct stat st;
+        if (json_is_object(item) && json_is_integer(size) && json_object_size(item) == 1 + !!pool) {
+            virStoragePoolPtr p;
+            if (json_integer_value(size) < 1 || json_integer_value(size) > 65536)
+                return spec_error(err, "disks", "size_gb is a whole number from 1 to 65536");
+            if (pool && !json_is_string(pool))
+                return spec_error(err, "disks", "pool is the name of a storage pool");
+            p = virStoragePoolLookupByName(conn, pool ? json_string_value(pool) : "default");
+            if (!p) {
+                virResetLastError();
+                return pv_error_set(err, PV_EINVAL, "unknown_pool", "this host has no storage pool '%.64s'",
+                                    pool ? json_string_value(pool) : "default");
+            }
+            virStoragePoolFree(p);
+            continue;
+        }
         if (!json_is_object(item) || !json_is_string(path) || json_object_size(item) != 1)
-            return spec_error(err, "disks", "each disk is {\"path\": \"/existing/image\"}");
+            return spec_error(err, "disks", "each disk is {\"path\": \"/existing/image\"} or "
+                                            "{\"size_gb\": N, \"pool\": \"default\"}");
         if (json_string_value(path)[0] != '/' || strstr(json_string_value(path), "/../"))
             return spec_error(err, "disks", "a disk path must be absolute, without '..'");
         if (!is_test_driver && stat(json_string_value(path), &st) != 0)
@@ -681,34 +719,133 @@ static char *domain_xml(const json_t *spec)
     return out;
 }
 
-int ag_virt_define(const json_t *spec, char **uuid, struct pv_error *err)
+/* A new qcow2 volume "<vm>-<i>.qcow2" of size_gb in a pool; its path. */
+static char *new_volume(const char *vm, size_t idx, json_t *disk, struct pv_error *err)
+{
+    json_t *pool_name = json_object_get(disk, "pool");
+    virStoragePoolPtr pool = virStoragePoolLookupByName(conn, pool_name ? json_string_value(pool_name)
+                                                                         : "default");
+    xmlBufferPtr buf = xmlBufferCreate();
+    xmlTextWriterPtr w = buf ? xmlNewTextWriterMemory(buf, 0) : NULL;
+    virStorageVolPtr vol = NULL;
+    char name[128], *path = NULL;
+
+    snprintf(name, sizeof name, "%s-%zu.qcow2", vm, idx);
+    if (pool && (vol = virStorageVolLookupByName(pool, name))) {
+        /* left behind by a VM deleted without its disks: never reuse it */
+        pv_error_set(err, PV_ECONFLICT, "volume_exists",
+                     "volume %s exists already in the pool (a disk of a deleted VM?)", name);
+        virStorageVolFree(vol);
+        virStoragePoolFree(pool);
+        xmlFreeTextWriter(w);
+        xmlBufferFree(buf);
+        return NULL;
+    }
+    virResetLastError();
+    if (pool && w) {
+        xmlTextWriterStartElement(w, BAD_CAST "volume");
+        xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST name);
+        xmlTextWriterStartElement(w, BAD_CAST "capacity");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "unit", BAD_CAST "G");
+        xmlTextWriterWriteFormatString(w, "%lld", (long long)json_integer_value(json_object_get(disk, "size_gb")));
+        xmlTextWriterEndElement(w);
+        xmlTextWriterStartElement(w, BAD_CAST "target");
+        xmlTextWriterStartElement(w, BAD_CAST "format");
+        xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "qcow2");
+        xmlTextWriterEndElement(w);
+        xmlTextWriterEndElement(w);
+        xmlTextWriterEndElement(w);
+        xmlTextWriterEndDocument(w);
+        vol = virStorageVolCreateXML(pool, (const char *)xmlBufferContent(buf), 0);
+    }
+    if (vol)
+        path = virStorageVolGetPath(vol);
+    if (!path && !pool) {
+        pv_error_set(err, PV_EINVAL, "unknown_pool", "the storage pool is gone");
+    } else if (!path) {
+        virt_error(err, "create volume");
+    }
+    if (vol)
+        virStorageVolFree(vol);
+    if (pool)
+        virStoragePoolFree(pool);
+    xmlFreeTextWriter(w);
+    xmlBufferFree(buf);
+    return path;
+}
+
+/* Delete the volumes at these paths (those libvirt knows as volumes). */
+static void delete_volumes(json_t *paths)
+{
+    size_t i;
+    json_t *p;
+
+    json_array_foreach(paths, i, p) {
+        virStorageVolPtr vol = virStorageVolLookupByPath(conn, json_string_value(p));
+        if (vol) {
+            virStorageVolDelete(vol, 0);
+            virStorageVolFree(vol);
+        }
+    }
+    virResetLastError();
+}
+
+int ag_virt_define(const json_t *in, char **uuid, struct pv_error *err)
 {
     char *xml;
     virDomainPtr d;
     char buf[VIR_UUID_STRING_BUFLEN];
-    int rc = check_spec(spec, err);
+    json_t *spec = NULL, *made = NULL, *disk;
+    size_t i;
+    int rc = check_spec(in, err);
 
     *uuid = NULL;
     if (rc)
         return rc;
-    d = virDomainLookupByName(conn, json_string_value(json_object_get(spec, "name")));
+    d = virDomainLookupByName(conn, json_string_value(json_object_get(in, "name")));
     if (d) {
         virDomainFree(d);
         return pv_error_set(err, PV_ECONFLICT, "name_in_use", "this host already has a vm named %s",
-                            json_string_value(json_object_get(spec, "name")));
+                            json_string_value(json_object_get(in, "name")));
     }
     virResetLastError();
+    /* New volumes first; from here on a failure deletes what was made. */
+    spec = json_deep_copy(in);
+    made = json_array();
+    json_array_foreach(json_object_get(spec, "disks"), i, disk) {
+        char *path;
+        if (!json_object_get(disk, "size_gb"))
+            continue;
+        path = new_volume(json_string_value(json_object_get(spec, "name")), i, disk, err);
+        if (!path) {
+            rc = err->err;
+            goto out;
+        }
+        json_array_append_new(made, json_string(path));
+        json_object_clear(disk);
+        json_object_set_new(disk, "path", json_string(path));
+        free(path);
+    }
     xml = domain_xml(spec);
-    if (!xml)
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "cannot write the domain XML");
+    if (!xml) {
+        rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "cannot write the domain XML");
+        goto out;
+    }
     d = virDomainDefineXML(conn, xml);
     free(xml);
-    if (!d)
-        return virt_error(err, "define");
+    if (!d) {
+        rc = virt_error(err, "define");
+        goto out;
+    }
     virDomainGetUUIDString(d, buf);
     virDomainFree(d);
     *uuid = strdup(buf);
-    return 0;
+out:
+    if (rc)
+        delete_volumes(made);
+    json_decref(made);
+    json_decref(spec);
+    return rc;
 }
 
 /* ---- live migration ------------------------------------------------------

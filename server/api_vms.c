@@ -146,7 +146,27 @@ static void action(struct pv_req *r, const char *kind)
     submit(r, kind, vm.id, lock, NULL);
 }
 
-void pv_api_vm_delete(struct pv_req *r) { action(r, "vm.delete"); }
+/* DELETE /vms/{id}[?delete_disks=true]: with it, the disks the endpoint
+ * made for the VM go too. */
+void pv_api_vm_delete(struct pv_req *r)
+{
+    const char *dd = pv_req_query(r, "delete_disks");
+    struct pv_db_vm_ref vm;
+    char lock[128];
+    json_t *params;
+
+    if (dd && strcmp(dd, "true") != 0 && strcmp(dd, "false") != 0) {
+        struct pv_error e;
+        pv_error_set(&e, PV_EINVAL, "invalid_value", "delete_disks is true or false");
+        pv_reply_error_details(r, &e, json_pack("{s:s}", "field", "delete_disks"));
+        return;
+    }
+    if (no_body(r) || vm_of(r, &vm, lock))
+        return;
+    params = json_pack("{s:b}", "delete_disks", dd && strcmp(dd, "true") == 0);
+    submit(r, "vm.delete", vm.id, lock, params);
+    json_decref(params);
+}
 void pv_api_vm_start(struct pv_req *r) { action(r, "vm.start"); }
 void pv_api_vm_shutdown(struct pv_req *r) { action(r, "vm.shutdown"); }
 void pv_api_vm_poweroff(struct pv_req *r) { action(r, "vm.poweroff"); }

@@ -85,8 +85,11 @@ static int action_step(struct pv_job_run *run, int idx, struct pv_error *err)
         return rc;
     rc = need_cap(&h, ai->cap, (void *)h.a->vm_action, err);
     if (!rc) {
+        enum pv_vm_action act = ai->act;
+        if (act == PV_ACT_DELETE && json_is_true(json_object_get(pv_job_params(run), "delete_disks")))
+            act = PV_ACT_DELETE_WITH_DISKS;
         pv_conns_sink(&sink, &ctx, &h, run);
-        rc = h.a->vm_action(h.conn, vm.native_id, ai->act, &sink, err);
+        rc = h.a->vm_action(h.conn, vm.native_id, act, &sink, err);
     }
     if (!rc && ai->act == PV_ACT_DELETE) {
         char gone[64];

@@ -5,7 +5,8 @@
 #   embed.sh blob NAME FILE       -> const char NAME[] with FILE's bytes
 set -eu
 cstr() {
-    awk '{ gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); printf "    \"%s\\n\"\n", $0 }' "$1"
+    # backslashes first, then quotes; each line becomes "...\n"
+    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$/\\n"/' "$1"
 }
 case "$1" in
 migrations)

@@ -419,8 +419,8 @@ static int k_action(struct pv_conn *c, const char *uuid, enum pv_vm_action a,
     json_t *vm = NULL;
     int rc;
 
-    if (a == PV_ACT_DELETE) {
-        snprintf(path, sizeof path, "/v1/vms/%s", uuid);
+    if (a == PV_ACT_DELETE || a == PV_ACT_DELETE_WITH_DISKS) {
+        snprintf(path, sizeof path, "/v1/vms/%s%s", uuid, a == PV_ACT_DELETE ? "" : "?disks=true");
         rc = call(c, "DELETE", path, NULL, c->timeout_ms, NULL, err);
         if (!rc && s->vm_gone)
             s->vm_gone(s->ctx, uuid);

@@ -72,6 +72,7 @@ static const struct action_rule {
     [PV_ACT_RESUME] = {"resume", "resuming", F_RESUME},
     [PV_ACT_SAVE] = {"save", "saving", F_SAVE},
     [PV_ACT_DELETE] = {"delete", "deleting", F_DELETE},
+    [PV_ACT_DELETE_WITH_DISKS] = {"delete", "deleting", F_DELETE}, /* simulated disks go with it */
 };
 
 /* ---- the connection -------------------------------------------------- */
@@ -1374,6 +1375,7 @@ static int action_check(json_t *w, json_t *vm, enum pv_vm_action a, struct pv_er
         return pv_error_set(err, PV_ECONFLICT, "not_paused", "VM '%s' is %s, not paused", name,
                             power_names[p]);
     case PV_ACT_DELETE:
+    case PV_ACT_DELETE_WITH_DISKS:
         if (holds_memory(p))
             return pv_error_set(err, PV_ECONFLICT, "vm_running",
                                 "VM '%s' is %s: power it off first, then delete it", name,
@@ -1438,6 +1440,7 @@ static int test_vm_action(struct pv_conn *c, const char *vm_id, enum pv_vm_actio
     case PV_ACT_PAUSE: power_set(vm, PV_POWER_PAUSED); break;
     case PV_ACT_SAVE: power_set(vm, PV_POWER_SAVED); break;
     case PV_ACT_DELETE:
+    case PV_ACT_DELETE_WITH_DISKS:
         gone = json_incref(vm);
         json_array_remove(list(w, "vms"), idx);
         break;

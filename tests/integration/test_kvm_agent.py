@@ -243,3 +243,37 @@ def test_agent_over_https_with_a_pinned_certificate(daemon, tmpdir_path):
         assert r.status_code == 400 and r.json()["error"]["details"]["field"] == "ca_cert"
     finally:
         a.stop()
+
+
+def test_new_volumes_and_delete_with_disks(kvm):
+    agent = kvm.agent
+    job = kvm.run("POST", "/api/v1/vms", {"name": "db1", "vcpus": 1, "memory_mb": 128,
+                                          "disks": [{"size_gb": 10}, {"size_gb": 2, "pool": "default"}]})
+    vm = kvm.ok("GET", "/api/v1/vms/" + job["result"]["vm_id"])
+    paths = [d["path"] for d in vm["disks"]]
+    assert paths == ["/polyvisor-demo/images/db1-0.qcow2", "/polyvisor-demo/images/db1-1.qcow2"]
+    assert all(d["bus"] == "virtio" for d in vm["disks"])
+    # a spec that fails after its volumes were made leaves no volume behind
+    r = agent.call("POST", "/v1/vms", {"name": "db1", "vcpus": 1, "memory_mb": 128,
+                                       "disks": [{"size_gb": 1}]})
+    assert r.json()["error"]["code"] == "name_in_use"
+    r = agent.call("POST", "/v1/vms", {"name": "x", "vcpus": 1, "memory_mb": 128,
+                                       "disks": [{"size_gb": 1, "pool": "nope"}]})
+    assert r.json()["error"]["code"] == "unknown_pool"
+    # the volumes exist until the VM goes with its disks
+    r = agent.call("POST", "/v1/vms", {"name": "db2", "vcpus": 1, "memory_mb": 128,
+                                       "disks": [{"path": paths[0]}]})
+    assert r.status_code == 201
+    agent.call("DELETE", "/v1/vms/" + r.json()["uuid"])
+    r = kvm.delete("/api/v1/vms/%s?delete_disks=maybe" % vm["id"])
+    assert r.status_code == 400 and r.json()["error"]["details"]["field"] == "delete_disks"
+    kvm.run("DELETE", "/api/v1/vms/%s?delete_disks=true" % vm["id"])
+    # the disks went with it: a VM of that name can have new volumes of those names again
+    job = kvm.run("POST", "/api/v1/vms", {"name": "db1", "vcpus": 1, "memory_mb": 128,
+                                          "disks": [{"size_gb": 1}]})
+    assert kvm.ok("GET", "/api/v1/vms/" + job["result"]["vm_id"])["disks"][0]["path"] == paths[0]
+    # and a plain delete keeps them: the name's volume is still there
+    kvm.run("DELETE", "/api/v1/vms/" + job["result"]["vm_id"])
+    job = kvm.run("POST", "/api/v1/vms", {"name": "db1", "vcpus": 1, "memory_mb": 128,
+                                          "disks": [{"size_gb": 1}]}, expect="failed")
+    assert job["error"]["code"] == "volume_exists"
