@@ -42,7 +42,7 @@ stop() {
 }
 trap stop EXIT INT TERM
 "$BUILD/polyvisor-agent" --listen "$AGENT_LISTEN" --libvirt-uri "$URI" \
-    --token-file "$DATA/agent.token" &
+    --token-file "$DATA/agent.token" --state-dir "$DATA/agent-state" &
 AGENT_PID=$!
 "$BUILD/polyvisord" --listen "$LISTEN" --data-dir "$DATA" \
     --tls-cert "$DATA/tls/server.crt" --tls-key "$DATA/tls/server.key" &
