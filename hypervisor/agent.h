@@ -49,8 +49,14 @@ int ag_virt_state_path(const char *uuid, const char *kind, char *out, size_t siz
 int ag_virt_export(const char *uuid, json_t **out, struct pv_error *err);
 int ag_virt_export_undo(const char *uuid, struct pv_error *err);
 int ag_virt_export_done(const char *uuid, struct pv_error *err);
-int ag_virt_import(const char *uuid, const char *xml, int restore, json_t **out,
+int ag_virt_import(const char *uuid, const char *xml, int restore, json_t *disks, json_t **out,
                    struct pv_error *err);
+/* The path of an exported VM's disk number index. */
+int ag_virt_export_disk(const char *uuid, int index, char *out, size_t size, struct pv_error *err);
+/* May an import write a disk at path?  (in a pool, absolute, not there yet) */
+int ag_virt_import_disk_path(const char *path, struct pv_error *err);
+/* Drop what an unfinished import received: its state and these disks. */
+int ag_virt_import_abort(const char *uuid, json_t *disks, struct pv_error *err);
 
 /* Wait up to timeout_ms for events after sequence `after`; *out is
  * {"seq": last, "events": [{"seq", "uuid", "event"}...], "reset": bool}

@@ -15,8 +15,11 @@
  *   GET    /v1/vms/{uuid}/export/state    ... the saved state, as a file
  *   POST   /v1/vms/{uuid}/export/undo     ... restore it here (the move failed)
  *   POST   /v1/vms/{uuid}/export/done     ... undefine it here (the move succeeded)
+ *   GET    /v1/vms/{uuid}/export/disk/{i} ... disk number i, as a file
  *   POST   /v1/imports/{uuid}/state       destination side: upload the state (streamed to disk)
- *   POST   /v1/imports/{uuid}             ... {"xml", "state": bool}: define and restore
+ *   POST   /v1/imports/{uuid}/disk?path=P ... upload a disk to P (in a storage pool, new)
+ *   POST   /v1/imports/{uuid}             ... {"xml", "state": bool, "disks": [P]}: define, restore
+ *   POST   /v1/imports/{uuid}/abort       ... {"disks": [P]}: drop what was uploaded
  *   GET    /v1/events?after=N&timeout_ms=M  long poll for lifecycle events
  *
  * Errors are {"error": {"code", "message", "details"}} as in polyvisord.
@@ -125,8 +128,8 @@ static enum MHD_Result result(struct MHD_Connection *c, int rc, const struct pv_
     return reply(c, status, body);
 }
 
-/* The saved state of an export, streamed from disk. */
-static enum MHD_Result send_file(struct MHD_Connection *c, const char *uuid)
+/* A file of an export (its saved state or a disk), streamed from disk. */
+static enum MHD_Result send_file(struct MHD_Connection *c, const char *uuid, const char *disk)
 {
     struct pv_error e = {0};
     char path[600];
@@ -135,7 +138,8 @@ static enum MHD_Result send_file(struct MHD_Connection *c, const char *uuid)
     enum MHD_Result ret;
     int fd;
 
-    if (ag_virt_state_path(uuid, "save", path, sizeof path, &e))
+    if (disk ? ag_virt_export_disk(uuid, atoi(disk), path, sizeof path, &e)
+             : ag_virt_state_path(uuid, "save", path, sizeof path, &e))
         return reply_error(c, &e);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &sb) != 0) {
@@ -154,29 +158,44 @@ static enum MHD_Result send_file(struct MHD_Connection *c, const char *uuid)
     return ret;
 }
 
-/* 1 when this is POST /v1/imports/{uuid}/state, an upload that goes to disk
- * instead of memory; uuid receives its UUID. */
-static int is_upload(const char *method, const char *url, char uuid[64])
+/* 1 when this is an upload that goes to disk instead of memory:
+ * POST /v1/imports/{uuid}/state or /v1/imports/{uuid}/disk; uuid receives
+ * its UUID, *disk whether it is a disk. */
+static int is_upload(const char *method, const char *url, char uuid[64], int *disk)
 {
-    return strcmp(method, "POST") == 0 && sscanf(url, "/v1/imports/%63[^/]/state", uuid) == 1 &&
-           strlen(url) == strlen("/v1/imports//state") + strlen(uuid);
+    char what[8];
+
+    if (strcmp(method, "POST") != 0 || sscanf(url, "/v1/imports/%63[^/]/%7s", uuid, what) != 2 ||
+        strlen(url) != strlen("/v1/imports//") + strlen(uuid) + strlen(what))
+        return 0;
+    *disk = strcmp(what, "disk") == 0;
+    return *disk || strcmp(what, "state") == 0;
 }
 
-/* Open the upload's file (only once the caller is known to hold the token). */
-static void upload_open(const char *uuid, struct body *b)
+/* Open the upload's file (only once the caller is known to hold the token):
+ * the state into the state dir; a disk at its checked path, never over an
+ * existing file. */
+static int upload_open(struct MHD_Connection *c, const char *uuid, int disk, struct body *b,
+                       struct pv_error *e)
 {
     char path[600];
-    struct pv_error e;
 
-    if (ag_virt_state_path(uuid, "import", path, sizeof path, &e) == 0)
+    if (disk) {
+        const char *p = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "path");
+        if (ag_virt_import_disk_path(p, e))
+            return e->err;
+        b->fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    } else if (ag_virt_state_path(uuid, "import", path, sizeof path, e) == 0) {
         b->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    }
     b->upload_failed = b->fd < 0;
+    return 0;
 }
 
 static enum MHD_Result route(struct MHD_Connection *c, const char *method, const char *url,
                              struct body *b)
 {
-    char path[256], *seg[5] = {0};
+    char path[256], *seg[6] = {0};
     int n = 0;
     struct pv_error e = {0};
     json_t *out = NULL;
@@ -185,7 +204,7 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
     if (strlen(url) >= sizeof path)
         return fail(c, PV_ENOTFOUND, "route_not_found", "no such route");
     snprintf(path, sizeof path, "%s", url);
-    for (char *save = NULL, *p = strtok_r(path, "/", &save); p && n < 5; p = strtok_r(NULL, "/", &save))
+    for (char *save = NULL, *p = strtok_r(path, "/", &save); p && n < 6; p = strtok_r(NULL, "/", &save))
         seg[n++] = p;
     if (n < 2 || strcmp(seg[0], "v1") != 0)
         return fail(c, PV_ENOTFOUND, "route_not_found", "no such route");
@@ -201,7 +220,14 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
         return reply(c, 200, out);
     }
     if (strcmp(seg[1], "imports") == 0 && strcmp(method, "POST") == 0 && n == 4 &&
-        strcmp(seg[3], "state") == 0) {
+        strcmp(seg[3], "abort") == 0) {
+        json_t *req = b->s ? json_loadb(b->s, b->len, 0, NULL) : NULL;
+        rc = ag_virt_import_abort(seg[2], json_object_get(req, "disks"), &e);
+        json_decref(req);
+        return result(c, rc, &e, 200, json_pack("{s:s,s:b}", "uuid", seg[2], "aborted", 1));
+    }
+    if (strcmp(seg[1], "imports") == 0 && strcmp(method, "POST") == 0 && n == 4 &&
+        (strcmp(seg[3], "state") == 0 || strcmp(seg[3], "disk") == 0)) {
         if (b->upload_failed || b->fd < 0)
             return fail(c, PV_EINTERNAL, "upload_failed", "the state could not be written here");
         close(b->fd);
@@ -211,7 +237,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
     if (strcmp(seg[1], "imports") == 0 && strcmp(method, "POST") == 0 && n == 3) {
         json_t *req = b->s ? json_loadb(b->s, b->len, 0, NULL) : NULL;
         rc = ag_virt_import(seg[2], json_string_value(json_object_get(req, "xml")),
-                            json_is_true(json_object_get(req, "state")), &out, &e);
+                            json_is_true(json_object_get(req, "state")),
+                            json_object_get(req, "disks"), &out, &e);
         json_decref(req);
         return result(c, rc, &e, 201, out);
     }
@@ -249,7 +276,10 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
     }
     if (n == 5 && strcmp(seg[3], "export") == 0 && strcmp(method, "GET") == 0 &&
         strcmp(seg[4], "state") == 0)
-        return send_file(c, seg[2]);
+        return send_file(c, seg[2], NULL);
+    if (n == 6 && strcmp(seg[3], "export") == 0 && strcmp(method, "GET") == 0 &&
+        strcmp(seg[4], "disk") == 0)
+        return send_file(c, seg[2], seg[5]);
     if (n == 5 && strcmp(seg[3], "export") == 0 && strcmp(method, "POST") == 0 &&
         (strcmp(seg[4], "undo") == 0 || strcmp(seg[4], "done") == 0)) {
         rc = seg[4][0] == 'u' ? ag_virt_export_undo(seg[2], &e) : ag_virt_export_done(seg[2], &e);
@@ -292,6 +322,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
     struct body *b = *con_cls;
     char uuid[64];
+    int disk = 0;
     (void)cls;
     (void)version;
 
@@ -303,12 +334,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         b->fd = -1;
         *con_cls = b;
         /* uploads are checked before a byte of them is taken */
-        if (is_upload(method, url, uuid)) {
+        if (is_upload(method, url, uuid, &disk)) {
+            struct pv_error e = {0};
             if (!token_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))) {
                 b->too_big = 1;
                 return fail(c, PV_EAUTH, "unauthorized", "this agent needs its token");
             }
-            upload_open(uuid, b);
+            if (upload_open(c, uuid, disk, b, &e)) {
+                b->too_big = 1;
+                return reply_error(c, &e);
+            }
             return MHD_YES;
         }
         if (cl && strtoll(cl, NULL, 10) > (long long)MAX_BODY) {

@@ -1080,8 +1080,11 @@ int ag_virt_migrate_cancel(const char *uuid, struct pv_error *err)
  * source undefines its copy.  Until that last step the source can undo: it
  * restores from its file and the VM runs where it was.  Files live in the
  * agent's state directory, named by the VM's UUID (checked to be one, so a
- * name can never leave the directory).  VMs with disks are refused for now:
- * their disks would have to travel too. */
+ * name can never leave the directory).  Disks travel too: each disk file is
+ * handed out as it is (the VM is stopped meanwhile, so it is consistent) and
+ * written on the destination at the same path, which must lie in one of the
+ * destination's storage pools and must not exist yet; the source deletes its
+ * copies only once the destination runs the VM. */
 
 static char state_dir[512] = "/var/lib/polyvisor-agent";
 
@@ -1122,16 +1125,28 @@ int ag_virt_export(const char *uuid, json_t **out, struct pv_error *err)
     const char *st;
     int rc = 0, state = 0;
     struct stat sb;
+    json_t *paths, *disks, *p;
+    size_t i;
 
     if (!d)
         return PV_ENOTFOUND;
     st = power_state(d);
     xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_MIGRATABLE);
-    if (!xml) {
+    paths = disk_paths(d);
+    disks = json_array();
+    json_array_foreach(paths, i, p) {
+        if (stat(json_string_value(p), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            rc = pv_error_set(err, PV_EUNSUPPORTED, "unsupported_by_backend",
+                              "disk %s is not a file this agent can copy", json_string_value(p));
+            break;
+        }
+        json_array_append_new(disks, json_pack("{s:i,s:O,s:I}", "index", (int)i, "path", p, "size",
+                                               (json_int_t)sb.st_size));
+    }
+    if (rc) {
+        /* refused above */
+    } else if (!xml) {
         rc = virt_error(err, "export");
-    } else if (strstr(xml, "device='disk'") || strstr(xml, "device=\"disk\"")) {
-        rc = pv_error_set(err, PV_EUNSUPPORTED, "unsupported_by_backend",
-                          "quick migration of VMs with disks is not available yet");
     } else if (strcmp(st, "saved") == 0) {
         rc = pv_error_set(err, PV_ECONFLICT, "vm_saved", "vm %s is saved; start it or delete its saved state first",
                           virDomainGetName(d));
@@ -1145,11 +1160,131 @@ int ag_virt_export(const char *uuid, json_t **out, struct pv_error *err)
             state = 1;
     }
     if (!rc)
-        *out = json_pack("{s:s,s:b,s:I}", "xml", xml, "state", state, "state_size",
-                         (json_int_t)(state && stat(path, &sb) == 0 ? sb.st_size : 0));
+        *out = json_pack("{s:s,s:b,s:I,s:O}", "xml", xml, "state", state, "state_size",
+                         (json_int_t)(state && stat(path, &sb) == 0 ? sb.st_size : 0), "disks", disks);
+    json_decref(paths);
+    json_decref(disks);
     free(xml);
     virDomainFree(d);
     return rc;
+}
+
+int ag_virt_export_disk(const char *uuid, int index, char *out, size_t size, struct pv_error *err)
+{
+    virDomainPtr d = lookup(uuid, err);
+    json_t *paths;
+    int rc = 0;
+
+    if (!d)
+        return PV_ENOTFOUND;
+    paths = disk_paths(d);
+    if (index < 0 || (size_t)index >= json_array_size(paths))
+        rc = pv_error_set(err, PV_ENOTFOUND, "no_disk", "vm %s has no disk %d", uuid, index);
+    else
+        snprintf(out, size, "%s", json_string_value(json_array_get(paths, (size_t)index)));
+    json_decref(paths);
+    virDomainFree(d);
+    return rc;
+}
+
+/* 1 when dir is the target directory of one of this host's storage pools;
+ * then *pool (when not NULL) is that pool (the caller frees it). */
+static int pool_dir(const char *dir, virStoragePoolPtr *pool)
+{
+    virStoragePoolPtr *pools = NULL;
+    int n = virConnectListAllStoragePools(conn, &pools, VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE), found = 0;
+
+    for (int i = 0; i < n; i++) {
+        char *xml = virStoragePoolGetXMLDesc(pools[i], 0), *target = NULL;
+        xmlDocPtr doc = xml ? xmlReadMemory(xml, (int)strlen(xml), "pool.xml", NULL, XML_PARSE_NONET) : NULL;
+        if (doc)
+            target = xpath_string(doc, "string(/pool/target/path)");
+        if (!found && target && strcmp(target, dir) == 0) {
+            found = 1;
+            if (pool) {
+                *pool = pools[i];
+                pools[i] = NULL;
+            }
+        }
+        free(target);
+        xmlFreeDoc(doc);
+        free(xml);
+        if (pools[i])
+            virStoragePoolFree(pools[i]);
+    }
+    free(pools);
+    virResetLastError();
+    return found;
+}
+
+int ag_virt_import_disk_path(const char *path, struct pv_error *err)
+{
+    char dir[512];
+    const char *slash = strrchr(path ? path : "", '/');
+    struct stat sb;
+
+    if (!path || path[0] != '/' || strstr(path, "/../") || strstr(path, "/./") || !slash ||
+        slash == path || (size_t)(slash - path) >= sizeof dir || !slash[1])
+        return pv_error_set(err, PV_EINVAL, "invalid_path", "a disk goes to an absolute path, without '..'");
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+    if (!pool_dir(dir, NULL))
+        return pv_error_set(err, PV_EINVAL, "invalid_path",
+                            "%s is not in a storage pool of this host", path);
+    if (lstat(path, &sb) == 0)
+        return pv_error_set(err, PV_ECONFLICT, "disk_exists", "%s exists already on this host", path);
+    return 0;
+}
+
+/* Remove disks an import wrote (each checked to lie in a pool), and tell
+ * the pools. */
+static void remove_imported(json_t *disks)
+{
+    size_t i;
+    json_t *p;
+
+    json_array_foreach(disks, i, p) {
+        const char *path = json_string_value(p);
+        char dir[512];
+        const char *slash = path ? strrchr(path, '/') : NULL;
+        virStoragePoolPtr pool = NULL;
+        if (!slash || slash == path || (size_t)(slash - path) >= sizeof dir || strstr(path, "/../"))
+            continue;
+        memcpy(dir, path, (size_t)(slash - path));
+        dir[slash - path] = '\0';
+        if (pool_dir(dir, &pool)) {
+            unlink(path);
+            virStoragePoolRefresh(pool, 0);
+            virStoragePoolFree(pool);
+        }
+    }
+    virResetLastError();
+}
+
+/* Let every pool see the disks an import wrote. */
+static void refresh_pools(void)
+{
+    virStoragePoolPtr *pools = NULL;
+    int n = virConnectListAllStoragePools(conn, &pools, VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE);
+
+    for (int i = 0; i < n; i++) {
+        virStoragePoolRefresh(pools[i], 0);
+        virStoragePoolFree(pools[i]);
+    }
+    free(pools);
+    virResetLastError();
+}
+
+int ag_virt_import_abort(const char *uuid, json_t *disks, struct pv_error *err)
+{
+    char path[600];
+    int rc = ag_virt_state_path(uuid, "import", path, sizeof path, err);
+
+    if (rc)
+        return rc;
+    unlink(path);
+    remove_imported(disks);
+    return 0;
 }
 
 int ag_virt_export_undo(const char *uuid, struct pv_error *err)
@@ -1171,6 +1306,7 @@ int ag_virt_export_done(const char *uuid, struct pv_error *err)
 {
     char path[600];
     virDomainPtr d;
+    json_t *paths;
     int rc = ag_virt_state_path(uuid, "save", path, sizeof path, err);
 
     if (rc)
@@ -1181,12 +1317,16 @@ int ag_virt_export_done(const char *uuid, struct pv_error *err)
         virResetLastError();
         return 0; /* already gone */
     }
+    paths = disk_paths(d); /* they live on at the destination now */
     rc = undefine(d, err);
+    if (!rc)
+        delete_volumes(paths);
+    json_decref(paths);
     virDomainFree(d);
     return rc;
 }
 
-int ag_virt_import(const char *uuid, const char *xml, int restore, json_t **out,
+int ag_virt_import(const char *uuid, const char *xml, int restore, json_t *disks, json_t **out,
                    struct pv_error *err)
 {
     char path[600];
@@ -1205,14 +1345,18 @@ int ag_virt_import(const char *uuid, const char *xml, int restore, json_t **out,
     virResetLastError();
     if (restore && access(path, R_OK) != 0)
         return pv_error_set(err, PV_EINVAL, "no_state", "no state was uploaded for vm %s", uuid);
+    if (json_array_size(disks))
+        refresh_pools();
     d = virDomainDefineXML(conn, xml);
     if (!d) {
-        unlink(path);
-        return virt_error(err, "define on the destination");
+        rc = virt_error(err, "define on the destination");
+        ag_virt_import_abort(uuid, disks, NULL);
+        return rc;
     }
     if (restore && virDomainRestoreFlags(conn, path, NULL, 0) < 0) { /* the image holds the XML */
         rc = virt_error(err, "restore on the destination");
         undefine(d, NULL); /* leave nothing half-made behind */
+        remove_imported(disks);
     }
     unlink(path);
     if (!rc)

@@ -14,7 +14,7 @@ libvirt-dev libsodium-dev libgnutls28-dev libcmocka-dev openssl
 python3 python3-pytest python3-requests"
 [ "${1:-}" = bench ] && PKGS="$PKGS wrk nginx-light"
 [ "${1:-}" = check ] && PKGS="$PKGS cppcheck clang-tidy"
-[ "${1:-}" = kvm ] && PKGS="$PKGS libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86"
+[ "${1:-}" = kvm ] && PKGS="$PKGS libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils"
 
 missing=""
 for p in $PKGS; do

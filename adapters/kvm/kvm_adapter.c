@@ -14,9 +14,9 @@
  * --migration-uri), tells the source agent to migrate there, and polls the
  * source's progress into the job until it ends, passing a cancel on.  Quick
  * migration (no shared storage) saves the VM on the source agent, copies
- * the state file to the destination agent through a temporary file here,
- * restores it there and undefines the source; a failure restores it on the
- * source.
+ * its disks and state file to the destination agent through temporary files
+ * here, restores it there and undefines the source; a failure restores it
+ * on the source.
  */
 #include <curl/curl.h>
 #include <jansson.h>
@@ -535,15 +535,40 @@ static int transfer(struct pv_conn *c, const char *url, FILE *f, long long size,
     return rc;
 }
 
-/* Quick migration: save on the source, copy the state file through a temp
- * file here, define and restore on the destination, undefine the source.
- * Any failure before the last step restores the VM on the source. */
+/* Copy one file from an agent to another through a temporary file here:
+ * GET from_path on `from`, POST it to to_path on `to`. */
+static int copy_file(struct pv_conn *from, const char *from_path, struct pv_conn *to,
+                     const char *to_path, struct pv_error *err)
+{
+    char url[2048];
+    FILE *f = tmpfile();
+    long long size;
+    int rc;
+
+    if (!f)
+        return pv_error_set(err, PV_EINTERNAL, "tmpfile", "no temporary file for the copy");
+    snprintf(url, sizeof url, "%s%s", from->base, from_path);
+    rc = transfer(from, url, f, 0, 0, err);
+    if (!rc) {
+        size = ftell(f);
+        rewind(f);
+        snprintf(url, sizeof url, "%s%s", to->base, to_path);
+        rc = transfer(to, url, f, size, 1, err);
+    }
+    fclose(f);
+    return rc;
+}
+
+/* Quick migration: save on the source; copy its disks and its state file to
+ * the destination; define and restore there; undefine the source (which
+ * then deletes its disks).  Any failure before that last step drops what
+ * the destination received and restores the VM on the source. */
 static int quick_migrate(struct pv_conn *from, const char *uuid, struct pv_conn *to,
                          const struct pv_sink *s, struct pv_error *err)
 {
-    char path[256], url[1024];
-    json_t *ex = NULL, *req = NULL, *vm = NULL;
-    FILE *f = NULL;
+    char path[256], dst[1200];
+    json_t *ex = NULL, *req = NULL, *vm = NULL, *sent = json_array(), *disk;
+    size_t i, ndisks;
     int rc, state;
 
     if (s->progress)
@@ -551,42 +576,55 @@ static int quick_migrate(struct pv_conn *from, const char *uuid, struct pv_conn 
     snprintf(path, sizeof path, "/v1/vms/%s/export", uuid);
     rc = call(from, "POST", path, NULL, 600000, &ex, err);
     if (rc)
-        return rc;
+        goto out;
     state = json_is_true(json_object_get(ex, "state"));
-    if (state) {
-        long long size;
+    ndisks = json_array_size(json_object_get(ex, "disks"));
+    json_array_foreach(json_object_get(ex, "disks"), i, disk) {
+        char *esc = curl_easy_escape(from->curl, json_string_value(json_object_get(disk, "path")), 0);
+        char detail[64];
+        snprintf(detail, sizeof detail, "copying disk %zu of %zu", i + 1, ndisks);
         if (s->progress)
-            s->progress(s->ctx, 35, "copying");
-        f = tmpfile();
-        snprintf(url, sizeof url, "%s/v1/vms/%s/export/state", from->base, uuid);
-        rc = f ? transfer(from, url, f, 0, 0, err)
-               : pv_error_set(err, PV_EINTERNAL, "tmpfile", "no temporary file for the copy");
-        if (!rc) {
-            size = ftell(f);
-            rewind(f);
-            snprintf(url, sizeof url, "%s/v1/imports/%s/state", to->base, uuid);
-            rc = transfer(to, url, f, size, 1, err);
-        }
+            s->progress(s->ctx, 10 + (int)(50 * i / (ndisks ? ndisks : 1)), detail);
+        snprintf(path, sizeof path, "/v1/vms/%s/export/disk/%zu", uuid, i);
+        snprintf(dst, sizeof dst, "/v1/imports/%s/disk?path=%s", uuid, esc ? esc : "");
+        curl_free(esc);
+        rc = copy_file(from, path, to, dst, err);
+        if (rc)
+            break;
+        json_array_append(sent, json_object_get(disk, "path"));
+    }
+    if (!rc && state) {
+        if (s->progress)
+            s->progress(s->ctx, 60, "copying the running state");
+        snprintf(path, sizeof path, "/v1/vms/%s/export/state", uuid);
+        snprintf(dst, sizeof dst, "/v1/imports/%s/state", uuid);
+        rc = copy_file(from, path, to, dst, err);
     }
     if (!rc && s->cancelled && s->cancelled(s->ctx))
         rc = pv_error_set(err, PV_ECANCELLED, "cancelled", "cancelled; the VM stays on the source");
     if (!rc) {
         if (s->progress)
-            s->progress(s->ctx, 70, "restoring");
-        req = json_pack("{s:O,s:b}", "xml", json_object_get(ex, "xml"), "state", state);
+            s->progress(s->ctx, 80, "restoring");
+        req = json_pack("{s:O,s:b,s:O}", "xml", json_object_get(ex, "xml"), "state", state, "disks",
+                        sent);
         snprintf(path, sizeof path, "/v1/imports/%s", uuid);
         rc = call(to, "POST", path, req, 600000, &vm, err);
     }
-    snprintf(path, sizeof path, "/v1/vms/%s/export/%s", uuid, rc ? "undo" : "done");
-    if (rc) {
-        call(from, "POST", path, NULL, 600000, NULL, NULL); /* back where it was */
-    } else if (call(from, "POST", path, NULL, from->timeout_ms, NULL, NULL) == 0 && s->progress) {
-        s->progress(s->ctx, 100, "moved");
+    if (rc) { /* back where it was: the destination drops, the source restores */
+        json_t *abort_req = json_pack("{s:O}", "disks", sent);
+        snprintf(path, sizeof path, "/v1/imports/%s/abort", uuid);
+        call(to, "POST", path, abort_req, to->timeout_ms, NULL, NULL);
+        json_decref(abort_req);
+        snprintf(path, sizeof path, "/v1/vms/%s/export/undo", uuid);
+        call(from, "POST", path, NULL, 600000, NULL, NULL);
+        goto out;
     }
-    if (!rc)
-        report_vm(to, vm, s);
-    if (f)
-        fclose(f);
+    snprintf(path, sizeof path, "/v1/vms/%s/export/done", uuid);
+    if (call(from, "POST", path, NULL, from->timeout_ms, NULL, NULL) == 0 && s->progress)
+        s->progress(s->ctx, 100, "moved");
+    report_vm(to, vm, s);
+out:
+    json_decref(sent);
     json_decref(vm);
     json_decref(req);
     json_decref(ex);

@@ -17,10 +17,15 @@ HOST_XML = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "
 class Agent:
     """One polyvisor-agent process, stopped by its PID."""
 
-    def __init__(self, tmpdir, uri="test://" + HOST_XML, migration_uri=None, tls=None):
+    def __init__(self, tmpdir, uri="test://" + HOST_XML, migration_uri=None, tls=None,
+                 address="127.0.0.1", wrap=()):
+        # wrap: a command prefix that puts the agent on another host of the
+        # rig (its namespaces); address: where it listens there
         self.port = free_port()
         self.tls = tls  # (cert, key) to serve HTTPS
-        self.base = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
+        self.address = address
+        self.wrap = list(wrap)
+        self.base = "%s://%s:%d" % ("https" if tls else "http", address, self.port)
         self.token_file = os.path.join(tmpdir, "agent.token")
         with open(self.token_file, "w") as f:
             f.write(TOKEN + "\n")
@@ -31,7 +36,8 @@ class Agent:
         self.proc = None
 
     def start(self):
-        args = [os.path.join(BUILD, "polyvisor-agent"), "--listen", "127.0.0.1:%d" % self.port,
+        args = self.wrap + [os.path.join(BUILD, "polyvisor-agent"),
+                "--listen", "%s:%d" % (self.address, self.port),
                 "--libvirt-uri", self.uri, "--token-file", self.token_file,
                 "--state-dir", self.state_dir]
         if self.migration_uri:

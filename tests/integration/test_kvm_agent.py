@@ -131,7 +131,9 @@ def test_migrate_between_test_driver_hosts(kvm, tmpdir_path):
     other = Agent(second).start()
     try:
         kvm.run("POST", "/api/v1/connections", {"type": "kvm", "url": other.base, "token": TOKEN})
-        vm = [v for v in kvm.all_items("/api/v1/vms") if v["name"] == "seed-running"][0]
+        # both demo hosts have a seed-running: take the first agent's
+        vm = [v for v in kvm.all_items("/api/v1/vms")
+              if v["name"] == "seed-running" and v["connection_id"] == kvm.conn_id][0]
         dest = [h for h in kvm.all_items("/api/v1/hosts") if h["id"] != vm["host_id"]][0]
         job = kvm.run("POST", "/api/v1/vms/%s/migrate" % vm["id"],
                       {"host_id": dest["id"], "mode": "live"}, expect="failed")

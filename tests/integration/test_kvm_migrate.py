@@ -23,9 +23,14 @@ pytestmark = pytest.mark.skipif(not os.path.exists("/dev/kvm"),
 
 @pytest.fixture(scope="module")
 def two_hosts(tmp_path_factory):
+    """Yields the command prefix that runs a program on the second host: in
+    its network namespace and in its libvirtd's mount namespace, so it sees
+    that host's storage and libvirt socket, as an agent on a real host does."""
     state = str(tmp_path_factory.mktemp("kvm2"))
     subprocess.run(["sh", PEER, "start", state], check=True, timeout=600)
-    yield
+    with open(os.path.join(state, "hostb.pid")) as f:
+        pid = f.read().strip()
+    yield ["ip", "netns", "exec", "pvhostb", "nsenter", "--mount=/proc/%s/ns/mnt" % pid]
     subprocess.run(["sh", PEER, "stop", state], timeout=60)
 
 
@@ -35,7 +40,7 @@ def pair(two_hosts, tmpdir_path):
     for d in dirs:
         os.makedirs(d)
     a = Agent(dirs[0], URI_A, "qemu+tcp://10.99.0.1/system").start()
-    b = Agent(dirs[1], URI_B, URI_B).start()
+    b = Agent(dirs[1], "qemu:///system", URI_B, address="10.99.0.2", wrap=two_hosts).start()
     d = Daemon(dirs[2]).start()
     name = "pv-mig-" + uuid.uuid4().hex[:8]
     try:
@@ -55,6 +60,7 @@ def pair(two_hosts, tmpdir_path):
             if virsh(uri, "domstate", name).returncode == 0:
                 virsh(uri, "destroy", name)
                 virsh(uri, "undefine", name, "--managed-save")
+            virsh(uri, "vol-delete", name + "-0.qcow2", "--pool", "default")
 
 
 def test_live_migration(pair):
@@ -109,3 +115,25 @@ def test_quick_migration(pair):
     assert back["host_id"] == a["id"] and back["power_state"] == "stopped"
     assert virsh(URI_A, "domstate", pair.vm_name).stdout.strip() == "shut off"
     assert virsh(URI_B, "domstate", pair.vm_name).returncode != 0
+
+
+def test_quick_migration_copies_disks(pair):
+    a, b = pair.hosts["a"], pair.hosts["b"]
+    job = pair.run("POST", "/api/v1/vms", {"name": pair.vm_name, "vcpus": 1, "memory_mb": 128,
+                                           "host_id": a["id"], "disks": [{"size_gb": 1}]})
+    vm = pair.ok("GET", "/api/v1/vms/" + job["result"]["vm_id"])
+    disk = vm["disks"][0]["path"]
+    assert disk.startswith("/var/lib/libvirt/images/")
+    pair.run("POST", "/api/v1/vms/%s/start" % vm["id"])
+    job = pair.run("POST", "/api/v1/vms/%s/migrate" % vm["id"], {"host_id": b["id"], "mode": "quick"},
+                   timeout=180)
+    moved = pair.ok("GET", "/api/v1/vms/" + job["result"]["vm_id"])
+    assert moved["host_id"] == b["id"] and moved["power_state"] == "running"
+    assert moved["disks"][0]["path"] == disk
+    # the disk lives on the destination's storage only
+    assert os.path.basename(disk) in virsh(URI_B, "vol-list", "default").stdout
+    assert os.path.basename(disk) not in virsh(URI_A, "vol-list", "default").stdout
+    assert virsh(URI_A, "domstate", pair.vm_name).returncode != 0
+    pair.run("POST", "/api/v1/vms/%s/poweroff" % moved["id"])
+    pair.run("DELETE", "/api/v1/vms/%s?delete_disks=true" % moved["id"])
+    assert os.path.basename(disk) not in virsh(URI_B, "vol-list", "default").stdout

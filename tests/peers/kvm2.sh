@@ -3,7 +3,8 @@
 # migration tests (PEERS.md): a libvirt daemon in its own network namespace
 # (pvhostb, 10.99.0.2, joined to the root namespace's 10.99.0.1 by a veth
 # pair this script creates) and its own mount namespace (run, lib, etc and
-# log directories of its own under STATE_DIR), with a host UUID of its own.
+# log directories of its own under STATE_DIR), with a host UUID of its own
+# and a storage pool "default" of its own (its /var/lib/libvirt/images).
 # It listens for qemu+tcp on 10.99.0.2 only, with auth_tcp = "none": a test
 # rig, reachable from nowhere but this machine.  stop ends it by PID and
 # removes the namespace and the veth pair.
@@ -24,7 +25,7 @@ start)
     ip netns exec $NS ip link set pv-veth-b up
     ip netns exec $NS ip link set lo up
     B="$state/hostb"
-    mkdir -p "$B/run" "$B/lib" "$B/log" "$B/etc"
+    mkdir -p "$B/run" "$B/lib/images" "$B/log" "$B/etc" /var/lib/libvirt/images
     cp -a /etc/libvirt/. "$B/etc/"
     printf 'listen_tcp = 1\nlisten_tls = 0\nauth_tcp = "none"\nlisten_addr = "10.99.0.2"\nhost_uuid = "%s"\n' \
         "$(cat /proc/sys/kernel/random/uuid)" > "$B/etc/libvirtd.conf"
@@ -36,11 +37,19 @@ start)
         exec /usr/sbin/libvirtd --listen -p /run/libvirtd.pid" >"$B/libvirtd.out" 2>&1 &
     echo $! > "$state/hostb.pid"
     for _ in $(seq 1 100); do
-        virsh -c qemu+tcp://10.99.0.2/system version >/dev/null 2>&1 && exit 0
+        virsh -c qemu+tcp://10.99.0.2/system version >/dev/null 2>&1 && break
         sleep 0.1
     done
-    echo "kvm2: the second libvirtd does not answer on 10.99.0.2" >&2
-    exit 1
+    if ! virsh -c qemu+tcp://10.99.0.2/system version >/dev/null 2>&1; then
+        echo "kvm2: the second libvirtd does not answer on 10.99.0.2" >&2
+        exit 1
+    fi
+    # each host's own images directory as a "default" storage pool (transient:
+    # it goes with the daemon), unless the host has one already
+    for uri in qemu:///system qemu+tcp://10.99.0.2/system; do
+        virsh -c "$uri" pool-info default >/dev/null 2>&1 ||
+            virsh -c "$uri" pool-create-as default dir --target /var/lib/libvirt/images >/dev/null
+    done
     ;;
 stop)
     B="$state/hostb"
