@@ -283,25 +283,32 @@ static int migrate_move(struct pv_job_run *run, struct pv_error *err)
     struct pv_handle from, to;
     struct pv_sink sink;
     struct pv_sink_ctx ctx;
+    json_t *before = NULL;
+    char *tags = NULL;
     int rc, same;
 
     rc = pv_db_vm_ref(pv_job_target(run), &vm, err);
     if (!rc)
         rc = pv_db_host_ref(json_string_value(json_object_get(pv_job_result(run), "host_id")),
                             &dest, err);
+    /* Polyvisor's own settings of the VM, to carry to its new record when
+     * it changes connection (read now: the source's events may drop the old
+     * record while the move runs) */
+    if (!rc && pv_db_get(&pv_coll_vms, vm.id, &before, NULL) == 0)
+        tags = json_dumps(json_object_get(before, "tags"), JSON_COMPACT | JSON_ENCODE_ANY);
     if (rc)
-        return rc;
+        goto out;
     if (strcmp(vm.host_id, dest.id) == 0) {
         json_object_set_new(pv_job_result(run), "vm_id", json_string(vm.id));
-        return 0; /* already there (a resumed job) */
+        goto out; /* already there (a resumed job) */
     }
     rc = pv_conns_acquire(vm.connection_id, &from, err);
     if (rc)
-        return rc;
+        goto out;
     same = strcmp(vm.connection_id, dest.connection_id) == 0;
     if (!same && (rc = pv_conns_acquire(dest.connection_id, &to, err))) {
         pv_conns_release(&from, 0);
-        return rc;
+        goto out;
     }
     rc = need_cap(&from, mode == PV_MIGRATE_LIVE ? PV_CAP_LIVE_MIGRATE : PV_CAP_QUICK_MIGRATE,
                   (void *)from.a->vm_migrate, err);
@@ -326,11 +333,17 @@ static int migrate_move(struct pv_job_run *run, struct pv_error *err)
     pv_conns_release(&from, rc == PV_EUNREACHABLE);
     if (!rc) {
         struct pv_db_vm_ref moved;
-        if (pv_db_vm_ref_native(dest.connection_id, vm.native_id, &moved) == 0)
+        if (pv_db_vm_ref_native(dest.connection_id, vm.native_id, &moved) == 0) {
             json_object_set_new(pv_job_result(run), "vm_id", json_string(moved.id));
+            if (!same)
+                pv_db_vm_patch(moved.id, json_string_value(json_object_get(before, "ha")), tags, NULL);
+        }
         pv_event("vm", vm.id, "info", pv_job_actor(run), "vm %s moved to %s (%s)", vm.name,
                  dest.name, mode == PV_MIGRATE_LIVE ? "live" : "quick");
     }
+out:
+    free(tags);
+    json_decref(before);
     return rc;
 }
 

@@ -94,9 +94,12 @@ def test_quick_migration(backend):
     d, hosts = backend
     vm = create(d, hosts[0])
     act(d, vm, "start")
+    d.ok("PATCH", "/api/v1/vms/" + vm["id"], {"ha": "high", "tags": ["db", "prod"]})
     job = d.run("POST", "/api/v1/vms/%s/migrate" % vm["id"],
                 {"host_id": hosts[1]["id"], "mode": "quick"})
     moved = d.ok("GET", "/api/v1/vms/" + job["result"]["vm_id"])
     assert moved["host_id"] == hosts[1]["id"] and moved["power_state"] == "running"
     assert moved["name"] == vm["name"]
+    # Polyvisor's own settings travel with the VM
+    assert moved["ha"] == "high" and moved["tags"] == ["db", "prod"]
     assert [v["name"] for v in d.all_items("/api/v1/vms")].count(vm["name"]) == 1

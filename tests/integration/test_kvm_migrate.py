@@ -70,11 +70,13 @@ def test_live_migration(pair):
                                            "host_id": a["id"]})
     vm_id = job["result"]["vm_id"]
     pair.run("POST", "/api/v1/vms/%s/start" % vm_id)
+    pair.ok("PATCH", "/api/v1/vms/" + vm_id, {"ha": "medium", "tags": ["web"]})
     job = pair.run("POST", "/api/v1/vms/%s/migrate" % vm_id, {"host_id": b["id"], "mode": "live"},
                    timeout=120)
     assert job["progress"] == 100 and job["steps"][1]["name"] == "migrate"
     moved = pair.ok("GET", "/api/v1/vms/" + job["result"]["vm_id"])
     assert moved["host_id"] == b["id"] and moved["power_state"] == "running"
+    assert moved["ha"] == "medium" and moved["tags"] == ["web"]
     assert virsh(URI_B, "domstate", pair.vm_name).stdout.strip() == "running"
     assert virsh(URI_A, "domstate", pair.vm_name).returncode != 0  # gone from the source
     names = [v["name"] for v in pair.all_items("/api/v1/vms")]
