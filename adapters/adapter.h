@@ -31,7 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define PV_ADAPTER_ABI 1
+#define PV_ADAPTER_ABI 2
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -204,6 +204,11 @@ enum pv_migrate_mode {
     PV_MIGRATE_QUICK,
 };
 
+struct pv_migrate_opts {
+    enum pv_migrate_mode mode;
+    int max_downtime_ms;    /* live: the longest pause allowed at switch-over; 0: adapter's default */
+};
+
 struct pv_conn;  /* opaque, the adapter's own */
 
 struct pv_adapter {
@@ -227,7 +232,7 @@ struct pv_adapter {
                      const struct pv_sink *s, struct pv_error *err);
     /* Between two connections of the same adapter, or inside one (from == to). */
     int (*vm_migrate)(struct pv_conn *from, const char *vm_native_id, struct pv_conn *to,
-                      const char *host_native_id, enum pv_migrate_mode mode,
+                      const char *host_native_id, const struct pv_migrate_opts *opts,
                       const struct pv_sink *s, struct pv_error *err);
     /* Report one VM's current state through s->vm (or s->vm_gone). */
     int (*vm_refresh)(struct pv_conn *c, const char *vm_native_id, const struct pv_sink *s,

@@ -317,8 +317,12 @@ static int migrate_move(struct pv_job_run *run, struct pv_error *err)
                           "cannot move a %s VM to a %s host", from.vendor, to.vendor);
     if (!rc) {
         pv_conns_sink(&sink, &ctx, same ? &from : &to, run);
+        struct pv_migrate_opts opts = {
+            .mode = mode,
+            .max_downtime_ms = (int)json_integer_value(json_object_get(p, "max_downtime_ms")),
+        };
         rc = from.a->vm_migrate(from.conn, vm.native_id, same ? from.conn : to.conn,
-                                dest.native_id, mode, &sink, err);
+                                dest.native_id, &opts, &sink, err);
     }
     if (!rc && !same) {
         /* The VM now belongs to the destination's connection. */

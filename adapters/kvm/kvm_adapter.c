@@ -632,7 +632,8 @@ out:
 }
 
 static int k_migrate(struct pv_conn *from, const char *uuid, struct pv_conn *to, const char *host,
-                     enum pv_migrate_mode mode, const struct pv_sink *s, struct pv_error *err)
+                     const struct pv_migrate_opts *opts, const struct pv_sink *s,
+                     struct pv_error *err)
 {
     json_t *dest = NULL, *req, *st = NULL;
     const char *mig;
@@ -642,7 +643,7 @@ static int k_migrate(struct pv_conn *from, const char *uuid, struct pv_conn *to,
     (void)host; /* one agent is one host: the destination is `to` */
     if (!to || to == from || strcmp(to->base, from->base) == 0)
         return pv_error_set(err, PV_ECONFLICT, "same_host", "the VM is already on that host");
-    if (mode == PV_MIGRATE_QUICK)
+    if (opts->mode == PV_MIGRATE_QUICK)
         return quick_migrate(from, uuid, to, s, err);
     rc = call(to, "GET", "/v1/host", NULL, to->timeout_ms, &dest, err);
     if (rc)
@@ -654,7 +655,8 @@ static int k_migrate(struct pv_conn *from, const char *uuid, struct pv_conn *to,
                             "the destination agent %s has no usable --migration-uri", to->base);
     }
     req = json_pack("{s:s,s:s,s:i,s:i}", "dest_uri", mig, "data_uri", data_uri,
-                    "max_downtime_ms", 300, "stall_s", 30);
+                    "max_downtime_ms", opts->max_downtime_ms > 0 ? opts->max_downtime_ms : 300,
+                    "stall_s", 30);
     json_decref(dest);
     snprintf(path, sizeof path, "/v1/vms/%s/migrate", uuid);
     rc = call(from, "POST", path, req, from->timeout_ms, NULL, err);

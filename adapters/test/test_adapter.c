@@ -1720,9 +1720,10 @@ static int migrate_check(json_t *ws, json_t *vm, json_t *wd, const char *dst_id,
 }
 
 static int test_vm_migrate(struct pv_conn *from, const char *vm_id, struct pv_conn *to,
-                           const char *host_id, enum pv_migrate_mode mode,
+                           const char *host_id, const struct pv_migrate_opts *opts,
                            const struct pv_sink *s, struct pv_error *err)
 {
+    enum pv_migrate_mode mode = opts ? opts->mode : PV_MIGRATE_LIVE;
     json_t *ws = NULL, *wd = NULL, *vm, *dst, *moved = NULL;
     char d[3][160], what[120], dst_host[256] = "", src_host[256] = "";
     const char *details[3] = {d[0], d[1], d[2]};

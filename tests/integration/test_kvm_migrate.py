@@ -71,8 +71,10 @@ def test_live_migration(pair):
     vm_id = job["result"]["vm_id"]
     pair.run("POST", "/api/v1/vms/%s/start" % vm_id)
     pair.ok("PATCH", "/api/v1/vms/" + vm_id, {"ha": "medium", "tags": ["web"]})
-    job = pair.run("POST", "/api/v1/vms/%s/migrate" % vm_id, {"host_id": b["id"], "mode": "live"},
-                   timeout=120)
+    r = pair.post("/api/v1/vms/%s/migrate" % vm_id, {"host_id": b["id"], "max_downtime_ms": 0})
+    assert r.status_code == 400 and r.json()["error"]["details"]["field"] == "max_downtime_ms"
+    job = pair.run("POST", "/api/v1/vms/%s/migrate" % vm_id,
+                   {"host_id": b["id"], "mode": "live", "max_downtime_ms": 100}, timeout=120)
     assert job["progress"] == 100 and job["steps"][1]["name"] == "migrate"
     moved = pair.ok("GET", "/api/v1/vms/" + job["result"]["vm_id"])
     assert moved["host_id"] == b["id"] and moved["power_state"] == "running"
