@@ -6,6 +6,7 @@ afterwards the VM runs on the destination and not on the source.  Skipped,
 saying so, only where /dev/kvm is absent."""
 import os
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -141,3 +142,38 @@ def test_quick_migration_copies_disks(pair):
     pair.run("POST", "/api/v1/vms/%s/poweroff" % moved["id"])
     pair.run("DELETE", "/api/v1/vms/%s?delete_disks=true" % moved["id"])
     assert os.path.basename(disk) not in virsh(URI_B, "vol-list", "default").stdout
+
+
+def test_destination_agent_killed_mid_copy(pair, tmpdir_path):
+    """The destination agent dies while a quick migration copies a disk: the
+    job fails with a clear error and the VM runs on the source again."""
+    a, b = pair.hosts["a"], pair.hosts["b"]
+    disk = "/var/lib/libvirt/images/%s-big.img" % pair.vm_name
+    subprocess.run(["truncate", "-s", "1G", disk], check=True)  # sparse: takes no space here
+    try:
+        job = pair.run("POST", "/api/v1/vms", {"name": pair.vm_name, "vcpus": 1, "memory_mb": 128,
+                                               "host_id": a["id"], "disks": [{"path": disk}]})
+        vm_id = job["result"]["vm_id"]
+        pair.run("POST", "/api/v1/vms/%s/start" % vm_id)
+        job_id = pair.submit("POST", "/api/v1/vms/%s/migrate" % vm_id,
+                             {"host_id": b["id"], "mode": "quick"})
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            steps = pair.ok("GET", "/api/v1/jobs/" + job_id)["steps"]
+            if (steps[1]["detail"] or "").startswith("copying disk"):
+                break
+            time.sleep(0.01)
+        pair.agents[1].proc.kill()  # the destination host's agent dies
+        job = pair.wait_job(job_id, timeout=120)
+        assert job["state"] == "failed"
+        assert job["error"]["code"] in ("peer_unreachable", "copy_failed"), job["error"]
+        assert "copying" in job["error"]["message"] or "agent" in job["error"]["message"]
+        assert virsh(URI_A, "domstate", pair.vm_name).stdout.strip() == "running"
+        assert pair.ok("GET", "/api/v1/vms/" + vm_id)["host_id"] == a["id"]
+        assert os.path.exists(disk)  # the source keeps its disk
+    finally:
+        if virsh(URI_A, "domstate", pair.vm_name).returncode == 0:
+            virsh(URI_A, "destroy", pair.vm_name)
+            virsh(URI_A, "undefine", pair.vm_name, "--managed-save")
+        if os.path.exists(disk):
+            os.unlink(disk)
