@@ -206,46 +206,56 @@ static void vm_ref_row(sqlite3_stmt *st, struct pv_db_vm_ref *out)
     out->memory_mb = sqlite3_column_int64(st, 9);
 }
 
-#define VM_REF_COLS \
-    "SELECT id, connection_id, host_id, native_id, name, power_state, vendor, ha, vcpus, memory_mb FROM vms "
+/* One-row lookups by id or by (connection, native id): the same steps for
+ * every kind of reference, with the kind's row reader.  Returns 0, or
+ * PV_ENOTFOUND, or PV_EINTERNAL. */
+typedef void (*row_reader)(sqlite3_stmt *st, void *out);
 
-int pv_db_vm_ref(const char *id, struct pv_db_vm_ref *out, struct pv_error *err)
+static int lookup_one(const char *sql, const char *k1, const char *k2, row_reader row, void *out)
 {
-    sqlite3_stmt *st = pv_db_stmt(VM_REF_COLS "WHERE id = ?", err);
-    int rc = 0;
-
-    if (!st)
-        return err ? err->err : PV_EINTERNAL;
-    pv_db_bind_text(st, 1, id);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        vm_ref_row(st, out);
-    else
-        rc = pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "no vm with id '%.80s'", id);
-    pv_db_release(st);
-    return rc;
-}
-
-int pv_db_vm_ref_native(const char *conn_id, const char *native_id, struct pv_db_vm_ref *out)
-{
-    sqlite3_stmt *st = pv_db_stmt(VM_REF_COLS "WHERE connection_id = ? AND native_id = ?", NULL);
+    sqlite3_stmt *st = pv_db_stmt(sql, NULL);
     int rc = PV_ENOTFOUND;
 
     if (!st)
         return PV_EINTERNAL;
-    pv_db_bind_text(st, 1, conn_id);
-    pv_db_bind_text(st, 2, native_id);
+    pv_db_bind_text(st, 1, k1);
+    if (k2)
+        pv_db_bind_text(st, 2, k2);
     if (sqlite3_step(st) == SQLITE_ROW) {
-        vm_ref_row(st, out);
+        row(st, out);
         rc = 0;
     }
     pv_db_release(st);
     return rc;
 }
 
+#define VM_REF_COLS \
+    "SELECT id, connection_id, host_id, native_id, name, power_state, vendor, ha, vcpus, memory_mb FROM vms "
+
+static void vm_ref_reader(sqlite3_stmt *st, void *out)
+{
+    vm_ref_row(st, out);
+}
+
+int pv_db_vm_ref(const char *id, struct pv_db_vm_ref *out, struct pv_error *err)
+{
+    int rc = lookup_one(VM_REF_COLS "WHERE id = ?", id, NULL, vm_ref_reader, out);
+    if (rc == PV_ENOTFOUND)
+        return pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "no vm with id '%.80s'", id);
+    return rc ? pv_error_set(err, rc, "database_error", "vm lookup failed") : 0;
+}
+
+int pv_db_vm_ref_native(const char *conn_id, const char *native_id, struct pv_db_vm_ref *out)
+{
+    return lookup_one(VM_REF_COLS "WHERE connection_id = ? AND native_id = ?", conn_id, native_id,
+                      vm_ref_reader, out);
+}
+
 #define HOST_REF_COLS "SELECT id, connection_id, native_id, name, state, vendor FROM hosts "
 
-static void host_ref_row(sqlite3_stmt *st, struct pv_db_host_ref *out)
+static void host_ref_row(sqlite3_stmt *st, void *o)
 {
+    struct pv_db_host_ref *out = o;
     pv_db_col_copy(st, 0, out->id, sizeof out->id);
     pv_db_col_copy(st, 1, out->connection_id, sizeof out->connection_id);
     pv_db_col_copy(st, 2, out->native_id, sizeof out->native_id);
@@ -256,35 +266,16 @@ static void host_ref_row(sqlite3_stmt *st, struct pv_db_host_ref *out)
 
 int pv_db_host_ref(const char *id, struct pv_db_host_ref *out, struct pv_error *err)
 {
-    sqlite3_stmt *st = pv_db_stmt(HOST_REF_COLS "WHERE id = ?", err);
-    int rc = 0;
-
-    if (!st)
-        return err ? err->err : PV_EINTERNAL;
-    pv_db_bind_text(st, 1, id);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        host_ref_row(st, out);
-    else
-        rc = pv_error_set(err, PV_ENOTFOUND, "host_not_found", "no host with id '%.80s'", id);
-    pv_db_release(st);
-    return rc;
+    int rc = lookup_one(HOST_REF_COLS "WHERE id = ?", id, NULL, host_ref_row, out);
+    if (rc == PV_ENOTFOUND)
+        return pv_error_set(err, PV_ENOTFOUND, "host_not_found", "no host with id '%.80s'", id);
+    return rc ? pv_error_set(err, rc, "database_error", "host lookup failed") : 0;
 }
 
 int pv_db_host_ref_native(const char *conn_id, const char *native_id, struct pv_db_host_ref *out)
 {
-    sqlite3_stmt *st = pv_db_stmt(HOST_REF_COLS "WHERE connection_id = ? AND native_id = ?", NULL);
-    int rc = PV_ENOTFOUND;
-
-    if (!st)
-        return PV_EINTERNAL;
-    pv_db_bind_text(st, 1, conn_id);
-    pv_db_bind_text(st, 2, native_id);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        host_ref_row(st, out);
-        rc = 0;
-    }
-    pv_db_release(st);
-    return rc;
+    return lookup_one(HOST_REF_COLS "WHERE connection_id = ? AND native_id = ?", conn_id,
+                      native_id, host_ref_row, out);
 }
 
 int pv_db_vm_patch(const char *id, const char *ha, const char *tags_json, struct pv_error *err)

@@ -138,9 +138,16 @@ static enum MHD_Result send_file(struct MHD_Connection *c, const char *uuid, con
     enum MHD_Result ret;
     int fd;
 
-    if (disk ? ag_virt_export_disk(uuid, atoi(disk), path, sizeof path, &e)
-             : ag_virt_state_path(uuid, "save", path, sizeof path, &e))
+    if (disk) {
+        char *end;
+        long index = strtol(disk, &end, 10);
+        if (*end || index < 0 || index > 64)
+            return fail(c, PV_ENOTFOUND, "no_disk", "no such disk");
+        if (ag_virt_export_disk(uuid, (int)index, path, sizeof path, &e))
+            return reply_error(c, &e);
+    } else if (ag_virt_state_path(uuid, "save", path, sizeof path, &e)) {
         return reply_error(c, &e);
+    }
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &sb) != 0) {
         if (fd >= 0)
