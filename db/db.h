@@ -119,6 +119,14 @@ int pv_db_vm_ref(const char *id, struct pv_db_vm_ref *out, struct pv_error *err)
 int pv_db_vm_ref_native(const char *conn_id, const char *native_id, struct pv_db_vm_ref *out);
 int pv_db_host_ref(const char *id, struct pv_db_host_ref *out, struct pv_error *err);
 int pv_db_host_ref_native(const char *conn_id, const char *native_id, struct pv_db_host_ref *out);
+/* Mark a VM as moving to connection to_conn_id (NULL: not moving): while
+ * it is, the source's gone report leaves it alone and the destination's
+ * first report of its native id takes the row over, so its id stays. */
+int pv_db_vm_set_moving(const char *id, const char *to_conn_id);
+/* End a move: the row belongs to conn_id (the destination when the move
+ * worked, the source when not), any other row of that native id there goes,
+ * and it is no longer moving. */
+int pv_db_vm_finish_move(const char *id, const char *native_id, const char *conn_id);
 /* Set ha and/or tags (NULL leaves as is). */
 int pv_db_vm_patch(const char *id, const char *ha, const char *tags_json, struct pv_error *err);
 int pv_db_host_set_group(const char *host_id, const char *group_id, struct pv_error *err);

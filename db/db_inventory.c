@@ -100,6 +100,12 @@ int pv_db_vm_upsert(const char *conn_id, const char *vendor, const char *new_id,
                     const struct pv_vm_info *v, const char *source, char old_state[16],
                     struct pv_error *err)
 {
+    /* A VM moving into this connection: its row comes along, id and all
+     * (moving_to stays set until the move ends: pv_db_vm_finish_move). */
+    static const char adopt[] =
+        "UPDATE vms SET connection_id = ?1 "
+        "WHERE native_id = ?2 AND moving_to = ?1 AND NOT EXISTS "
+        "  (SELECT 1 FROM vms o WHERE o.connection_id = ?1 AND o.native_id = ?2)";
     static const char q_old[] =
         "SELECT power_state FROM vms WHERE connection_id = ? AND native_id = ?";
     static const char sql[] =
@@ -115,7 +121,15 @@ int pv_db_vm_upsert(const char *conn_id, const char *vendor, const char *new_id,
         "  disks = excluded.disks, nics = excluded.nics, vendor_detail = excluded.vendor_detail, "
         "  source = excluded.source, observed_at = excluded.observed_at";
     sqlite3_stmt *st;
+    int rc;
 
+    st = pv_db_stmt(adopt, err);
+    if (!st)
+        return err ? err->err : PV_EINTERNAL;
+    pv_db_bind_text(st, 1, conn_id);
+    pv_db_bind_text(st, 2, v->native_id);
+    if ((rc = step_done(st, err, "vm adopt")))
+        return rc;
     if (old_state) {
         old_state[0] = '\0';
         st = pv_db_stmt(q_old, err);
@@ -152,8 +166,10 @@ int pv_db_vm_upsert(const char *conn_id, const char *vendor, const char *new_id,
 
 int pv_db_vm_gone(const char *conn_id, const char *native_id, char id[64])
 {
+    /* a VM on its way to another connection is not gone */
     static const char sql[] =
-        "DELETE FROM vms WHERE connection_id = ? AND native_id = ? RETURNING id";
+        "DELETE FROM vms WHERE connection_id = ? AND native_id = ? AND moving_to IS NULL "
+        "RETURNING id";
     sqlite3_stmt *st = pv_db_stmt(sql, NULL);
     int rc;
 
@@ -360,4 +376,47 @@ json_t *pv_db_hosts_all(void)
     }
     free(q.cursor_id);
     return all;
+}
+
+int pv_db_vm_set_moving(const char *id, const char *to_conn_id)
+{
+    static const char sql[] = "UPDATE vms SET moving_to = ? WHERE id = ?";
+    sqlite3_stmt *st = pv_db_stmt(sql, NULL);
+
+    if (!st)
+        return PV_EINTERNAL;
+    pv_db_bind_text(st, 1, to_conn_id);
+    pv_db_bind_text(st, 2, id);
+    return step_done(st, NULL, "vm moving");
+}
+
+int pv_db_vm_finish_move(const char *id, const char *native_id, const char *conn_id)
+{
+    static const char drop[] =
+        "DELETE FROM vms WHERE connection_id = ? AND native_id = ? AND id != ?";
+    static const char home[] = "UPDATE vms SET connection_id = ?, moving_to = NULL WHERE id = ?";
+    sqlite3_stmt *st;
+    int rc = pv_db_begin(NULL);
+
+    if (rc)
+        return rc;
+    st = pv_db_stmt(drop, NULL);
+    if (!st)
+        goto fail;
+    pv_db_bind_text(st, 1, conn_id);
+    pv_db_bind_text(st, 2, native_id);
+    pv_db_bind_text(st, 3, id);
+    if (step_done(st, NULL, "drop duplicate"))
+        goto fail;
+    st = pv_db_stmt(home, NULL);
+    if (!st)
+        goto fail;
+    pv_db_bind_text(st, 1, conn_id);
+    pv_db_bind_text(st, 2, id);
+    if (step_done(st, NULL, "rehome vm"))
+        goto fail;
+    return pv_db_commit(NULL);
+fail:
+    pv_db_rollback();
+    return PV_EINTERNAL;
 }

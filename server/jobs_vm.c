@@ -283,32 +283,26 @@ static int migrate_move(struct pv_job_run *run, struct pv_error *err)
     struct pv_handle from, to;
     struct pv_sink sink;
     struct pv_sink_ctx ctx;
-    json_t *before = NULL;
-    char *tags = NULL;
     int rc, same;
 
     rc = pv_db_vm_ref(pv_job_target(run), &vm, err);
     if (!rc)
         rc = pv_db_host_ref(json_string_value(json_object_get(pv_job_result(run), "host_id")),
                             &dest, err);
-    /* Polyvisor's own settings of the VM, to carry to its new record when
-     * it changes connection (read now: the source's events may drop the old
-     * record while the move runs) */
-    if (!rc && pv_db_get(&pv_coll_vms, vm.id, &before, NULL) == 0)
-        tags = json_dumps(json_object_get(before, "tags"), JSON_COMPACT | JSON_ENCODE_ANY);
     if (rc)
-        goto out;
+        return rc;
+    json_object_set_new(pv_job_result(run), "vm_id", json_string(vm.id));
     if (strcmp(vm.host_id, dest.id) == 0) {
-        json_object_set_new(pv_job_result(run), "vm_id", json_string(vm.id));
-        goto out; /* already there (a resumed job) */
+        pv_db_vm_finish_move(vm.id, vm.native_id, vm.connection_id);
+        return 0; /* already there (a resumed job) */
     }
     rc = pv_conns_acquire(vm.connection_id, &from, err);
     if (rc)
-        goto out;
+        return rc;
     same = strcmp(vm.connection_id, dest.connection_id) == 0;
     if (!same && (rc = pv_conns_acquire(dest.connection_id, &to, err))) {
         pv_conns_release(&from, 0);
-        goto out;
+        return rc;
     }
     rc = need_cap(&from, mode == PV_MIGRATE_LIVE ? PV_CAP_LIVE_MIGRATE : PV_CAP_QUICK_MIGRATE,
                   (void *)from.a->vm_migrate, err);
@@ -316,38 +310,28 @@ static int migrate_move(struct pv_job_run *run, struct pv_error *err)
         rc = pv_error_set(err, PV_EINVAL, "vendor_mismatch",
                           "cannot move a %s VM to a %s host", from.vendor, to.vendor);
     if (!rc) {
-        pv_conns_sink(&sink, &ctx, same ? &from : &to, run);
         struct pv_migrate_opts opts = {
             .mode = mode,
             .max_downtime_ms = (int)json_integer_value(json_object_get(p, "max_downtime_ms")),
         };
+        /* Across connections the VM keeps its row, and so its id and
+         * settings: marked as moving, neither side's reports drop it. */
+        if (!same)
+            pv_db_vm_set_moving(vm.id, dest.connection_id);
+        pv_conns_sink(&sink, &ctx, same ? &from : &to, run);
         rc = from.a->vm_migrate(from.conn, vm.native_id, same ? from.conn : to.conn,
                                 dest.native_id, &opts, &sink, err);
+        if (!same)
+            pv_db_vm_finish_move(vm.id, vm.native_id, rc ? vm.connection_id : dest.connection_id);
     }
-    if (!rc && !same) {
-        /* The VM now belongs to the destination's connection. */
-        char gone[64];
-        pv_db_vm_gone(vm.connection_id, vm.native_id, gone);
-        refresh(&to, vm.native_id, run);
-    } else if (!rc) {
-        refresh(&from, vm.native_id, run);
-    }
+    if (rc != PV_EUNREACHABLE)
+        refresh(!rc && !same ? &to : &from, vm.native_id, run);
     if (!same)
         pv_conns_release(&to, 0);
     pv_conns_release(&from, rc == PV_EUNREACHABLE);
-    if (!rc) {
-        struct pv_db_vm_ref moved;
-        if (pv_db_vm_ref_native(dest.connection_id, vm.native_id, &moved) == 0) {
-            json_object_set_new(pv_job_result(run), "vm_id", json_string(moved.id));
-            if (!same)
-                pv_db_vm_patch(moved.id, json_string_value(json_object_get(before, "ha")), tags, NULL);
-        }
+    if (!rc)
         pv_event("vm", vm.id, "info", pv_job_actor(run), "vm %s moved to %s (%s)", vm.name,
                  dest.name, mode == PV_MIGRATE_LIVE ? "live" : "quick");
-    }
-out:
-    free(tags);
-    json_decref(before);
     return rc;
 }
 

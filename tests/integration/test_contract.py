@@ -100,6 +100,7 @@ def test_quick_migration(backend):
     moved = d.ok("GET", "/api/v1/vms/" + job["result"]["vm_id"])
     assert moved["host_id"] == hosts[1]["id"] and moved["power_state"] == "running"
     assert moved["name"] == vm["name"]
-    # Polyvisor's own settings travel with the VM
+    # it is the same VM to Polyvisor: same id, same settings
+    assert moved["id"] == vm["id"]
     assert moved["ha"] == "high" and moved["tags"] == ["db", "prod"]
     assert [v["name"] for v in d.all_items("/api/v1/vms")].count(vm["name"]) == 1

@@ -77,8 +77,10 @@ def test_live_migration(pair):
     job = pair.run("POST", "/api/v1/vms/%s/migrate" % vm_id,
                    {"host_id": b["id"], "mode": "live", "max_downtime_ms": 100}, timeout=120)
     assert job["progress"] == 100 and job["steps"][1]["name"] == "migrate"
-    moved = pair.ok("GET", "/api/v1/vms/" + job["result"]["vm_id"])
+    moved = pair.ok("GET", "/api/v1/vms/" + vm_id)  # its id stays across hosts
+    assert job["result"]["vm_id"] == vm_id
     assert moved["host_id"] == b["id"] and moved["power_state"] == "running"
+    assert moved["connection_id"] == b["connection_id"]
     assert moved["ha"] == "medium" and moved["tags"] == ["web"]
     assert virsh(URI_B, "domstate", pair.vm_name).stdout.strip() == "running"
     assert virsh(URI_A, "domstate", pair.vm_name).returncode != 0  # gone from the source
