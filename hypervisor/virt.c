@@ -398,6 +398,7 @@ static json_t *domain_json(virDomainPtr d)
                   "disks", disks, "nics", nics);
     json_object_set_new(o, "paravirtual", virtio ? json_true() : emulated ? json_false() : json_null());
     json_object_set_new(o, "cpu_time_ns", json_integer((json_int_t)info.cpuTime));
+    json_object_set_new(o, "memory_current_mb", json_integer((json_int_t)(info.memory / 1024)));
     return o;
 }
 
