@@ -124,9 +124,10 @@ int pv_db_host_ref_native(const char *conn_id, const char *native_id, struct pv_
  * first report of its native id takes the row over, so its id stays. */
 int pv_db_vm_set_moving(const char *id, const char *to_conn_id);
 /* End a move: the row belongs to conn_id (the destination when the move
- * worked, the source when not), any other row of that native id there goes,
- * and it is no longer moving. */
-int pv_db_vm_finish_move(const char *id, const char *native_id, const char *conn_id);
+ * worked, the source when not), any other row of that native id on either
+ * side (other_conn_id) goes, and it is no longer moving. */
+int pv_db_vm_finish_move(const char *id, const char *native_id, const char *conn_id,
+                         const char *other_conn_id);
 /* Set ha and/or tags (NULL leaves as is). */
 int pv_db_vm_patch(const char *id, const char *ha, const char *tags_json, struct pv_error *err);
 int pv_db_host_set_group(const char *host_id, const char *group_id, struct pv_error *err);

@@ -106,6 +106,11 @@ int pv_db_vm_upsert(const char *conn_id, const char *vendor, const char *new_id,
         "UPDATE vms SET connection_id = ?1 "
         "WHERE native_id = ?2 AND moving_to = ?1 AND NOT EXISTS "
         "  (SELECT 1 FROM vms o WHERE o.connection_id = ?1 AND o.native_id = ?2)";
+    /* ... and a report from the side it left (the source still seeing it
+     * while it moves) must not make a second row of it */
+    static const char elsewhere[] =
+        "SELECT 1 FROM vms WHERE native_id = ?2 AND moving_to IS NOT NULL "
+        "AND connection_id != ?1 AND moving_to != ?1";
     static const char q_old[] =
         "SELECT power_state FROM vms WHERE connection_id = ? AND native_id = ?";
     static const char sql[] =
@@ -130,6 +135,18 @@ int pv_db_vm_upsert(const char *conn_id, const char *vendor, const char *new_id,
     pv_db_bind_text(st, 2, v->native_id);
     if ((rc = step_done(st, err, "vm adopt")))
         return rc;
+    st = pv_db_stmt(elsewhere, err);
+    if (!st)
+        return err ? err->err : PV_EINTERNAL;
+    pv_db_bind_text(st, 1, conn_id);
+    pv_db_bind_text(st, 2, v->native_id);
+    rc = sqlite3_step(st) == SQLITE_ROW;
+    pv_db_release(st);
+    if (rc) {
+        if (old_state)
+            old_state[0] = '\0';
+        return 0; /* it is on its way elsewhere: this report is stale */
+    }
     if (old_state) {
         old_state[0] = '\0';
         st = pv_db_stmt(q_old, err);
@@ -390,10 +407,11 @@ int pv_db_vm_set_moving(const char *id, const char *to_conn_id)
     return step_done(st, NULL, "vm moving");
 }
 
-int pv_db_vm_finish_move(const char *id, const char *native_id, const char *conn_id)
+int pv_db_vm_finish_move(const char *id, const char *native_id, const char *conn_id,
+                         const char *other_conn_id)
 {
     static const char drop[] =
-        "DELETE FROM vms WHERE connection_id = ? AND native_id = ? AND id != ?";
+        "DELETE FROM vms WHERE connection_id IN (?1, ?4) AND native_id = ?2 AND id != ?3";
     static const char home[] = "UPDATE vms SET connection_id = ?, moving_to = NULL WHERE id = ?";
     sqlite3_stmt *st;
     int rc = pv_db_begin(NULL);
@@ -406,6 +424,7 @@ int pv_db_vm_finish_move(const char *id, const char *native_id, const char *conn
     pv_db_bind_text(st, 1, conn_id);
     pv_db_bind_text(st, 2, native_id);
     pv_db_bind_text(st, 3, id);
+    pv_db_bind_text(st, 4, other_conn_id);
     if (step_done(st, NULL, "drop duplicate"))
         goto fail;
     st = pv_db_stmt(home, NULL);

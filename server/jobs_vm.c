@@ -293,7 +293,7 @@ static int migrate_move(struct pv_job_run *run, struct pv_error *err)
         return rc;
     json_object_set_new(pv_job_result(run), "vm_id", json_string(vm.id));
     if (strcmp(vm.host_id, dest.id) == 0) {
-        pv_db_vm_finish_move(vm.id, vm.native_id, vm.connection_id);
+        pv_db_vm_finish_move(vm.id, vm.native_id, vm.connection_id, vm.connection_id);
         return 0; /* already there (a resumed job) */
     }
     rc = pv_conns_acquire(vm.connection_id, &from, err);
@@ -322,7 +322,8 @@ static int migrate_move(struct pv_job_run *run, struct pv_error *err)
         rc = from.a->vm_migrate(from.conn, vm.native_id, same ? from.conn : to.conn,
                                 dest.native_id, &opts, &sink, err);
         if (!same)
-            pv_db_vm_finish_move(vm.id, vm.native_id, rc ? vm.connection_id : dest.connection_id);
+            pv_db_vm_finish_move(vm.id, vm.native_id, rc ? vm.connection_id : dest.connection_id,
+                                 rc ? dest.connection_id : vm.connection_id);
     }
     if (rc != PV_EUNREACHABLE)
         refresh(!rc && !same ? &to : &from, vm.native_id, run);

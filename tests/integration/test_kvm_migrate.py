@@ -86,6 +86,9 @@ def test_live_migration(pair):
     assert virsh(URI_A, "domstate", pair.vm_name).returncode != 0  # gone from the source
     names = [v["name"] for v in pair.all_items("/api/v1/vms")]
     assert names.count(pair.vm_name) == 1
+    time.sleep(1.5)  # late events from the source must not bring a second record
+    same = [v for v in pair.all_items("/api/v1/vms") if v["name"] == pair.vm_name]
+    assert [(v["id"], v["host_id"]) for v in same] == [(vm_id, b["id"])]
 
 
 def test_destination_agent_down_leaves_vm_on_source(pair):
