@@ -20,7 +20,7 @@ LDFLAGS += $(SANITIZE)
 LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -ldl -lm
 
 DB_SRC      = $(wildcard db/*.c)
-SERVER_SRC  = $(wildcard server/*.c)
+SERVER_SRC  = $(wildcard server/*.c server/placement/*.c)
 SERVER_LIB  = $(filter-out server/main.c,$(SERVER_SRC))
 GEN_SRC     = $(BUILD)/gen/migrations.c $(BUILD)/gen/openapi.c
 UNIT_SRC    = $(wildcard tests/unit/test_*.c)
@@ -45,7 +45,7 @@ $(BUILD)/gen/openapi.c: server/openapi.json tools/embed.sh
 	@mkdir -p $(@D)
 	sh tools/embed.sh blob pv_openapi_json server/openapi.json > $@
 
-$(BUILD)/%.o: %.c $(wildcard */*.h adapters/*.h)
+$(BUILD)/%.o: %.c $(wildcard */*.h adapters/*.h server/placement/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
@@ -90,7 +90,7 @@ check:
 	@$(MAKE) --no-print-directory BUILD=build-san SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" OPT=-O1 unit integration
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 	    --suppress=missingIncludeSystem --include=/usr/include/jansson.h -I. server db adapters hypervisor
-	clang-tidy --quiet $(wildcard server/*.c db/*.c adapters/*/*.c hypervisor/*.c) -- -std=c11 \
+	clang-tidy --quiet $(wildcard server/*.c server/placement/*.c db/*.c adapters/*/*.c hypervisor/*.c) -- -std=c11 \
 	    -D_GNU_SOURCE -I. $(shell pkg-config --cflags gnutls libvirt libxml-2.0)
 
 run: deps all

@@ -135,6 +135,39 @@ int pv_db_hosts_set_state(const char *conn_id, const char *state);
 /* Every host as API objects, ordered by id. */
 json_t *pv_db_hosts_all(void);
 
+/* ---- placement (db_placement.c) ----------------------------------------- */
+
+/* Rows of the placement snapshot; strings are borrowed for the callback. */
+struct pv_db_pl_group {
+    const char *id, *name, *parent_id, *policy_json;
+};
+struct pv_db_pl_host {
+    const char *id, *name, *vendor, *connection_id, *host_group_id, *state, *tags_json;
+    int cpu_cores;
+    int64_t memory_mb, memory_used_mb;
+    double cpu_usage_pct;
+};
+struct pv_db_pl_vm {
+    const char *id, *name, *host_id, *vendor, *connection_id, *power_state, *ha;
+    const char *tags_json, *anti_affinity_json, *affinity_json, *last_moved_at;
+    int vcpus;
+    int64_t memory_mb;
+};
+struct pv_db_pl_callbacks {
+    void *ctx;
+    void (*group)(void *ctx, const struct pv_db_pl_group *g);   /* ordered by id */
+    void (*host)(void *ctx, const struct pv_db_pl_host *h);     /* ordered by id */
+    void (*vm)(void *ctx, const struct pv_db_pl_vm *v);         /* ordered by id */
+};
+/* Groups, then hosts, then VMs, read in one transaction. */
+int pv_db_placement_load(const struct pv_db_pl_callbacks *cb, struct pv_error *err);
+/* Set a VM's anti-affinity and/or affinity sets (NULL leaves as is). */
+int pv_db_vm_set_sets(const char *id, const char *anti_json, const char *aff_json,
+                      struct pv_error *err);
+int pv_db_host_set_tags(const char *id, const char *tags_json, struct pv_error *err);
+/* Record that placement moved the VM now (the rebalance cool-down). */
+int pv_db_vm_mark_moved(const char *id);
+
 /* ---- host groups -------------------------------------------------------- */
 
 int pv_db_host_group_create(const char *id, const char *name, const char *parent_id,

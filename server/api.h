@@ -63,6 +63,10 @@ void pv_api_job_get(struct pv_req *r);
 void pv_api_job_cancel(struct pv_req *r);
 void pv_api_job_restart(struct pv_req *r);
 
+/* api_placement.c */
+void pv_api_placement_ratings(struct pv_req *r);
+void pv_api_placement_simulate(struct pv_req *r);
+
 /* Shared by the api_*.c files: a page of a collection, one object. */
 struct pv_collection;
 void pv_api_list(struct pv_req *r, const struct pv_collection *c);

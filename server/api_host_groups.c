@@ -7,6 +7,7 @@
 #include "../db/db.h"
 #include "api.h"
 #include "events.h"
+#include "placement/policy.h"
 #include "util.h"
 #include "validate.h"
 
@@ -21,6 +22,18 @@ static const struct pv_jfield spec[] = {
     {"description", PV_J_STRING, 0, 0, 1024, NULL},
     {"policy", PV_J_OBJECT, 0, 0, 0, NULL},
 };
+
+/* A policy is checked as placement will read it; 0 and a reply when not. */
+static int policy_ok(struct pv_req *r, json_t *body)
+{
+    struct pv_error e = {0};
+    json_t *policy = json_object_get(body, "policy");
+
+    if (!policy || pv_pl_policy_check(policy, &e) == 0)
+        return 1;
+    pv_reply_error_details(r, &e, json_pack("{s:s}", "field", "policy"));
+    return 0;
+}
 
 static void reply_group(struct pv_req *r, const char *id, int status)
 {
@@ -42,6 +55,8 @@ void pv_api_host_group_create(struct pv_req *r)
 
     if (!body)
         return;
+    if (!policy_ok(r, body))
+        goto out;
     if (json_object_get(body, "policy"))
         policy = json_dumps(json_object_get(body, "policy"), JSON_COMPACT);
     pv_id_new(id, "hg");
@@ -56,6 +71,7 @@ void pv_api_host_group_create(struct pv_req *r)
         snprintf(r->location, sizeof r->location, "/api/v1/host-groups/%s", id);
         reply_group(r, id, 201);
     }
+out:
     free(policy);
     json_decref(body);
 }
@@ -78,6 +94,10 @@ void pv_api_host_group_patch(struct pv_req *r)
     parent = json_object_get(body, "parent_id");
     if (parent)
         parent_id = json_is_null(parent) ? "" : json_string_value(parent);
+    if (!policy_ok(r, body)) {
+        json_decref(body);
+        return;
+    }
     if (json_object_get(body, "policy"))
         policy = json_dumps(json_object_get(body, "policy"), JSON_COMPACT);
     if (pv_db_begin(&e) == 0) {

@@ -6,8 +6,12 @@
 #include <string.h>
 #include "../db/db.h"
 #include "api.h"
+#include "events.h"
 #include "sse.h"
+#include "util.h"
 #include "validate.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Pages and objects go out as the text db/ writes, without a detour
  * through jansson: that is what keeps a 1,000-VM page cheap. */
@@ -88,29 +92,40 @@ void pv_api_events_stream(struct pv_req *r)
     pv_sse_attach(r);
 }
 
-/* PATCH /hosts/{id}: move a host to a host group (null: out of any). */
+/* PATCH /hosts/{id}: move a host to a host group (null: out of any) and/or
+ * set its tags (what tag rules of placement policies ask about). */
 void pv_api_host_patch(struct pv_req *r)
 {
     static const struct pv_jfield spec[] = {
-        {"host_group_id", PV_J_STRING, PV_J_REQUIRED | PV_J_NULLABLE, 1, 64, NULL},
+        {"host_group_id", PV_J_STRING, PV_J_NULLABLE, 1, 64, NULL},
+        {"tags", PV_J_ARRAY, 0, 0, 32, NULL},
     };
     struct pv_error e = {0};
-    json_t *body = pv_api_body(r, spec, 1), *g = NULL;
+    json_t *body = pv_api_body(r, spec, N(spec)), *g = NULL;
     const char *group;
+    char *tags = NULL;
 
     if (!body)
         return;
+    if (pv_validate_tag_list(json_object_get(body, "tags"), "tags", &e))
+        goto fail;
     group = json_string_value(json_object_get(body, "host_group_id"));
     if (group && pv_db_get(&pv_coll_host_groups, group, &g, &e) == 0)
         json_decref(g);
     else if (group)
         goto fail;
-    if (pv_db_host_set_group(r->params[0], group, &e))
+    if (json_object_get(body, "host_group_id") && pv_db_host_set_group(r->params[0], group, &e))
         goto fail;
+    tags = pv_json_text_of(body, "tags");
+    if (tags && pv_db_host_set_tags(r->params[0], tags, &e))
+        goto fail;
+    free(tags);
     json_decref(body);
+    pv_event("host", r->params[0], "audit", r->user, "host settings changed");
     pv_api_get(r, &pv_coll_hosts);
     return;
 fail:
+    free(tags);
     json_decref(body);
     pv_reply_error(r, &e);
 }

@@ -13,6 +13,7 @@
 #include "api.h"
 #include "events.h"
 #include "jobs.h"
+#include "util.h"
 #include "validate.h"
 
 static const char *const ha_levels[] = {"off", "low", "medium", "high", NULL};
@@ -31,14 +32,11 @@ static int items_are(const json_t *arr, int (*is)(const json_t *))
     return 1;
 }
 static int is_object(const json_t *v) { return json_is_object(v); }
-static int is_tag(const json_t *v)
-{
-    return json_is_string(v) && json_string_length(v) >= 1 && json_string_length(v) <= 64;
-}
 
 static int check_lists(struct pv_req *r, json_t *body)
 {
     static const char *const lists[] = {"disks", "nics"};
+    static const char *const sets[] = {"tags", "anti_affinity", "affinity"};
     struct pv_error e = {0};
 
     for (size_t i = 0; i < N(lists); i++) {
@@ -50,10 +48,11 @@ static int check_lists(struct pv_req *r, json_t *body)
             return -1;
         }
     }
-    if (json_object_get(body, "tags") && !items_are(json_object_get(body, "tags"), is_tag)) {
-        pv_error_set(&e, PV_EINVAL, "wrong_type", "'tags' must be strings of 1 to 64 characters");
-        pv_reply_error_details(r, &e, json_pack("{s:s}", "field", "tags"));
-        return -1;
+    for (size_t i = 0; i < N(sets); i++) {
+        if (pv_validate_tag_list(json_object_get(body, sets[i]), sets[i], &e)) {
+            pv_reply_error_details(r, &e, json_pack("{s:s}", "field", sets[i]));
+            return -1;
+        }
     }
     return 0;
 }
@@ -83,6 +82,9 @@ void pv_api_vm_create(struct pv_req *r)
         {"paravirtual", PV_J_BOOL, 0, 0, 0, NULL},
         {"ha", PV_J_STRING, 0, 0, 0, ha_levels},
         {"tags", PV_J_ARRAY, 0, 0, 32, NULL},
+        {"anti_affinity", PV_J_ARRAY, 0, 0, 32, NULL},
+        {"affinity", PV_J_ARRAY, 0, 0, 32, NULL},
+        {"host_group_id", PV_J_STRING, PV_J_NULLABLE, 1, 64, NULL},
     };
     json_t *body = pv_api_body(r, spec, N(spec));
     const char *host;
@@ -203,18 +205,22 @@ void pv_api_vm_patch(struct pv_req *r)
     static const struct pv_jfield spec[] = {
         {"ha", PV_J_STRING, 0, 0, 0, ha_levels},
         {"tags", PV_J_ARRAY, 0, 0, 32, NULL},
+        {"anti_affinity", PV_J_ARRAY, 0, 0, 32, NULL},
+        {"affinity", PV_J_ARRAY, 0, 0, 32, NULL},
     };
     struct pv_error e = {0};
     json_t *body = pv_api_body(r, spec, N(spec));
-    char *tags = NULL;
+    char *tags = NULL, *anti = NULL, *aff = NULL;
 
     if (!body)
         return;
     if (check_lists(r, body))
         goto out;
-    if (json_object_get(body, "tags"))
-        tags = json_dumps(json_object_get(body, "tags"), JSON_COMPACT);
-    if (pv_db_vm_patch(r->params[0], json_string_value(json_object_get(body, "ha")), tags, &e)) {
+    tags = pv_json_text_of(body, "tags");
+    anti = pv_json_text_of(body, "anti_affinity");
+    aff = pv_json_text_of(body, "affinity");
+    if (pv_db_vm_patch(r->params[0], json_string_value(json_object_get(body, "ha")), tags, &e) ||
+        pv_db_vm_set_sets(r->params[0], anti, aff, &e)) {
         pv_reply_error(r, &e);
         goto out;
     }
@@ -222,5 +228,7 @@ void pv_api_vm_patch(struct pv_req *r)
     pv_api_get(r, &pv_coll_vms);
 out:
     free(tags);
+    free(anti);
+    free(aff);
     json_decref(body);
 }

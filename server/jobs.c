@@ -228,6 +228,7 @@ static void run_job(struct queued *q, struct running *slot)
         if (!err.code[0])
             pv_error_set(&err, rc, "job_step_failed", "step '%s' failed", run.kind->steps[i]);
         pv_db_job_step(run.row.id, i, "failed", 0, err.message);
+        save_result(&run); /* what the step learnt before failing, e.g. a placement refusal */
         finish(&run, rc == PV_ECANCELLED ? PV_JOB_CANCELLED : PV_JOB_FAILED, &err);
         goto out;
     }

@@ -7,8 +7,9 @@
  * shows the outcome at once.  Reconcile after a restart asks the adapter for
  * the VM's state and compares it with what the action was for.
  *
- * Choosing a host when the request names none is done by pv_place_host()
- * (placement.c).
+ * Choosing a host when the request names none, and checking the one it
+ * names, is the placement engine's (placement/place.c); its decision is kept
+ * in the job's result as `placement`, also when it refused.
  */
 #include <string.h>
 #include <stdlib.h>
@@ -16,7 +17,8 @@
 #include "conns.h"
 #include "events.h"
 #include "jobs.h"
-#include "placement.h"
+#include "util.h"
+#include "placement/place.h"
 #include "plugins.h"
 
 struct action_info {
@@ -152,14 +154,12 @@ static int create_place(struct pv_job_run *run, struct pv_error *err)
     char chosen[64];
     int rc;
 
-    rc = pv_place_host(host_id, NULL, json_integer_value(json_object_get(p, "vcpus")),
-                       json_integer_value(json_object_get(p, "memory_mb")),
-                       json_string_value(json_object_get(p, "vendor")), chosen, &decision, err);
-    if (rc)
-        return rc;
-    json_object_set_new(pv_job_result(run), "host_id", json_string(chosen));
-    json_object_set_new(pv_job_result(run), "placement", decision);
-    return 0;
+    rc = pv_place_new(p, host_id, chosen, &decision, err);
+    if (decision)
+        json_object_set_new(pv_job_result(run), "placement", decision);
+    if (!rc)
+        json_object_set_new(pv_job_result(run), "host_id", json_string(chosen));
+    return rc;
 }
 
 static int create_vm(struct pv_job_run *run, struct pv_error *err)
@@ -210,22 +210,27 @@ static int create_configure(struct pv_job_run *run, struct pv_error *err)
 {
     json_t *p = pv_job_params(run), *res = pv_job_result(run);
     struct pv_db_vm_ref vm;
-    json_t *tags = json_object_get(p, "tags");
-    char *tags_text = tags ? json_dumps(tags, JSON_COMPACT) : NULL;
+    char *tags = pv_json_text_of(p, "tags"), *anti = pv_json_text_of(p, "anti_affinity");
+    char *aff = pv_json_text_of(p, "affinity");
     int rc;
 
     if (pv_db_vm_ref_native(json_string_value(json_object_get(res, "connection_id")),
                             json_string_value(json_object_get(res, "native_id")), &vm) != 0) {
-        free(tags_text);
-        return pv_error_set(err, PV_EPEER, "vm_not_reported",
-                            "the endpoint created the VM but does not report it");
+        rc = pv_error_set(err, PV_EPEER, "vm_not_reported",
+                          "the endpoint created the VM but does not report it");
+        goto out;
     }
-    rc = pv_db_vm_patch(vm.id, json_string_value(json_object_get(p, "ha")), tags_text, err);
-    free(tags_text);
+    rc = pv_db_vm_patch(vm.id, json_string_value(json_object_get(p, "ha")), tags, err);
+    if (!rc)
+        rc = pv_db_vm_set_sets(vm.id, anti, aff, err);
     if (!rc) {
         json_object_set_new(res, "vm_id", json_string(vm.id));
         pv_event("vm", vm.id, "audit", pv_job_actor(run), "vm %s created", vm.name);
     }
+out:
+    free(tags);
+    free(anti);
+    free(aff);
     return rc;
 }
 
@@ -263,13 +268,13 @@ static int migrate_choose(struct pv_job_run *run, struct pv_error *err)
 
     if (rc)
         return rc;
-    rc = pv_place_host(json_string_value(json_object_get(p, "host_id")), vm.host_id, vm.vcpus,
-                       vm.memory_mb, vm.vendor, chosen, &decision, err);
-    if (rc)
-        return rc;
-    json_object_set_new(pv_job_result(run), "host_id", json_string(chosen));
-    json_object_set_new(pv_job_result(run), "placement", decision);
-    return 0;
+    rc = pv_place_move(vm.id, json_string_value(json_object_get(p, "host_id")), chosen, &decision,
+                       err);
+    if (decision)
+        json_object_set_new(pv_job_result(run), "placement", decision);
+    if (!rc)
+        json_object_set_new(pv_job_result(run), "host_id", json_string(chosen));
+    return rc;
 }
 
 static int migrate_move(struct pv_job_run *run, struct pv_error *err)

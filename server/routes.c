@@ -52,6 +52,9 @@ const struct pv_route pv_routes[] = {
     {"POST", V "/vms/{id}/save", pv_api_vm_save, A},
     {"POST", V "/vms/{id}/migrate", pv_api_vm_migrate, A},
 
+    {"POST", V "/placement/ratings", pv_api_placement_ratings, 0},
+    {"POST", V "/placement/simulate", pv_api_placement_simulate, 0},
+
     {"GET", V "/jobs", pv_api_jobs_list, 0},
     {"GET", V "/jobs/{id}", pv_api_job_get, 0},
     {"POST", V "/jobs/{id}/cancel", pv_api_job_cancel, A},

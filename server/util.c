@@ -3,6 +3,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <time.h>
+#include <jansson.h>
 #include "util.h"
 
 void pv_hex(const unsigned char *in, size_t len, char *out)
@@ -37,4 +38,10 @@ int64_t pv_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *pv_json_text_of(const json_t *obj, const char *key)
+{
+    const json_t *v = json_object_get(obj, key);
+    return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 }

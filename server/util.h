@@ -1,5 +1,5 @@
 /* util.h -- small helpers the daemon uses everywhere: ids, randomness,
- * hashing, time. */
+ * hashing, time, JSON text. */
 #ifndef PV_UTIL_H
 #define PV_UTIL_H
 
@@ -13,5 +13,9 @@ void pv_sha256_hex(const void *data, size_t len, char out[65]);
 void pv_hex(const unsigned char *in, size_t len, char *out);
 /* Monotonic milliseconds. */
 int64_t pv_now_ms(void);
+
+/* The compact JSON text of obj[key] (malloc'd), or NULL when absent. */
+typedef struct json_t json_t;
+char *pv_json_text_of(const json_t *obj, const char *key);
 
 #endif

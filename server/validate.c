@@ -96,3 +96,21 @@ int pv_validate(const json_t *body, const struct pv_jfield *spec, size_t n, json
         }
     return 0;
 }
+
+int pv_validate_tag_list(const json_t *arr, const char *field, struct pv_error *err)
+{
+    size_t i;
+    json_t *v;
+
+    if (!arr)
+        return 0;
+    if (!json_is_array(arr) || json_array_size(arr) > 32)
+        return pv_error_set(err, PV_EINVAL, "wrong_type", "'%s' must be an array of at most 32",
+                            field);
+    json_array_foreach(arr, i, v) {
+        if (!json_is_string(v) || json_string_length(v) < 1 || json_string_length(v) > 64)
+            return pv_error_set(err, PV_EINVAL, "wrong_type",
+                                "'%s' must be strings of 1 to 64 characters", field);
+    }
+    return 0;
+}

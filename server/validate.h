@@ -26,4 +26,8 @@ struct pv_jfield {
 int pv_validate(const json_t *body, const struct pv_jfield *spec, size_t n, json_t **details,
                 struct pv_error *err);
 
+/* A list of tags or set names: at most 32 strings of 1 to 64 characters
+ * (arr NULL: nothing to check). */
+int pv_validate_tag_list(const json_t *arr, const char *field, struct pv_error *err);
+
 #endif

@@ -128,10 +128,11 @@ def test_sql_metacharacters_stored_verbatim(seeded):
     nasty = ["x'; DROP TABLE vms; --", 'a"b', "100%_\\", "' OR '1'='1", "name); DELETE FROM hosts;--",
              "ünïcødé ✓"]
     for i, s in enumerate(nasty):
+        policy = {"tag_rules": [{"vm_tag": s, "host_tag": s, "match": "must"}]}
         g = seeded.ok("POST", "/api/v1/host-groups",
-                      {"name": s, "description": s, "policy": {"note": s}}, status=201)
+                      {"name": s, "description": s, "policy": policy}, status=201)
         back = seeded.ok("GET", "/api/v1/host-groups/" + g["id"])
-        assert back["name"] == s and back["description"] == s and back["policy"] == {"note": s}
+        assert back["name"] == s and back["description"] == s and back["policy"] == policy
         # and as a filter value
         items = seeded.all_items("/api/v1/host-groups", filter="name eq '%s'" % s.replace("'", "''"))
         assert [x["id"] for x in items] == [g["id"]]

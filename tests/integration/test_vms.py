@@ -41,7 +41,7 @@ def test_create_pinned_and_placed(lab):
                                           "paravirtual": False})
     placement = job["result"]["placement"]
     assert placement["chosen_host_id"] == job["result"]["host_id"]
-    assert all("eligible" in c for c in placement["candidates"])
+    assert all("eligible" in c and "stars" in c for c in placement["items"])
     # host 2 has fewer running VMs' memory in the default world... whichever: it is the max-free one
     hosts = {h["id"]: h for h in lab.all_items("/api/v1/hosts")}
     vm = lab.ok("GET", "/api/v1/vms/" + job["result"]["vm_id"])

@@ -1,0 +1,639 @@
+/* engine.c -- see engine.h.  The filters and weights are each one small
+ * function over (snapshot, request, host) that appends its verdict to the
+ * host's explanation; pv_pl_rate() runs them all and ranks the hosts.
+ *
+ * Figures the filters use, per host (all in MB or vCPUs):
+ *   capacity   = memory_mb x overcommit.memory
+ *   demand     = max(measured memory used, memory of the VMs placed here
+ *                that run or are paused)
+ *   free       = capacity - demand - reserve.memory_mb - HA reserve
+ * A VM being moved is never counted on the host it is rated for (it is
+ * excluded from its own host), and its own usage is taken out of its
+ * group's quota figures before the quota filter asks for room.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "engine.h"
+
+enum { W_MEMORY, W_CPU, W_GOAL, W_TAGS };
+
+/* Weights per goal: balance spreads load, consolidate packs it. */
+static const double weights_balance[] = {0.35, 0.25, 0.40, 0.10};
+static const double weights_consolidate[] = {0.10, 0.10, 0.80, 0.10};
+
+static const char *const state_names[] = {"connected", "disconnected", "maintenance", "failed"};
+
+double pv_pl_stars(double score)
+{
+    double s = floor(score / 10.0 + 0.5) / 2.0;
+    return s < 0 ? 0 : s > 5 ? 5 : s;
+}
+
+static const struct pv_pl_policy *policy_of(const struct pv_pl_inv *inv, int h)
+{
+    int g = inv->hosts[h].group;
+    return g >= 0 ? &inv->groups[g].policy : &pv_pl_policy_defaults;
+}
+
+static int has_str(json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(arr, i, v)
+        if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+            return 1;
+    return 0;
+}
+
+int pv_pl_in_group(const struct pv_pl_inv *inv, int h, int g)
+{
+    for (int x = inv->hosts[h].group; x >= 0; x = inv->groups[x].parent)
+        if (x == g)
+            return 1;
+    return 0;
+}
+
+/* ---- figures ------------------------------------------------------------ */
+
+struct figures {
+    int64_t capacity, demand, reserve, ha_reserve, free_raw, free_usable;
+    int64_t vcpu_capacity;
+};
+
+static void figures_of(const struct pv_pl_inv *inv, int h, const struct pv_pl_request *req,
+                       struct figures *f)
+{
+    const struct pv_pl_host *H = &inv->hosts[h];
+    const struct pv_pl_policy *p = policy_of(inv, h);
+
+    f->capacity = (int64_t)((double)H->memory_mb * p->overcommit_memory);
+    f->demand = H->memory_used_mb > H->alloc_memory_mb ? H->memory_used_mb : H->alloc_memory_mb;
+    f->reserve = p->reserve_memory_mb;
+    f->ha_reserve = req && req->ha_restart
+                        ? 0
+                        : (int64_t)((double)H->memory_mb * p->ha_reserve_memory_pct / 100.0);
+    f->free_raw = f->capacity - f->demand;
+    f->free_usable = f->free_raw - f->reserve - f->ha_reserve;
+    f->vcpu_capacity = (int64_t)((double)H->cpu_cores * p->overcommit_cpu);
+}
+
+double pv_pl_host_mem_pct(const struct pv_pl_inv *inv, int h)
+{
+    const struct pv_pl_host *H = &inv->hosts[h];
+    int64_t demand = H->memory_used_mb > H->alloc_memory_mb ? H->memory_used_mb
+                                                            : H->alloc_memory_mb;
+    return H->memory_mb > 0 ? 100.0 * (double)demand / (double)H->memory_mb : 100.0;
+}
+
+double pv_pl_host_cpu_pct(const struct pv_pl_inv *inv, int h)
+{
+    return inv->hosts[h].cpu_usage_pct;
+}
+
+double pv_pl_vm_cpu_pct(const struct pv_pl_inv *inv, int vm)
+{
+    const struct pv_pl_vm *v = &inv->vms[vm];
+    const struct pv_pl_host *H;
+
+    if (v->host < 0 || !v->active)
+        return 0;
+    H = &inv->hosts[v->host];
+    /* The host's measured load, shared among its active VMs by vCPU count. */
+    return H->alloc_vcpus > 0 ? H->cpu_usage_pct * v->vcpus / (double)H->alloc_vcpus : 0;
+}
+
+/* ---- filters ------------------------------------------------------------ */
+
+struct ctx {
+    const struct pv_pl_inv *inv;
+    const struct pv_pl_request *req;
+    int h;
+    struct figures f;
+    json_t *filters;
+    int ok;
+};
+
+static void verdict(struct ctx *c, const char *name, const char *code, json_t *detail)
+{
+    json_array_append_new(c->filters, json_pack("{s:s,s:b,s:s?,s:o}", "name", name, "passed",
+                                                 code == NULL, "code", code, "detail",
+                                                 detail ? detail : json_object()));
+    if (code)
+        c->ok = 0;
+}
+
+static void f_state(struct ctx *c)
+{
+    enum pv_pl_state s = c->inv->hosts[c->h].state;
+    const char *code = s == PV_PL_CONNECTED     ? NULL
+                       : s == PV_PL_MAINTENANCE ? "in_maintenance"
+                                                : "disconnected";
+    verdict(c, "host_state", code, json_pack("{s:s}", "state", state_names[s]));
+}
+
+static void f_vendor(struct ctx *c)
+{
+    const struct pv_pl_host *H = &c->inv->hosts[c->h];
+    const char *want = c->req->vendor;
+
+    if (want && strcmp(want, H->vendor) != 0) {
+        verdict(c, "vendor", "vendor_mismatch",
+                json_pack("{s:s,s:s}", "vm_vendor", want, "host_vendor", H->vendor));
+    } else if (c->req->connection_id && strcmp(c->req->connection_id, H->connection_id) != 0) {
+        verdict(c, "vendor", "vendor_mismatch",
+                json_pack("{s:s,s:s,s:s}", "vm_connection_id", c->req->connection_id,
+                          "host_connection_id", H->connection_id, "reason",
+                          "this vendor moves VMs only between hosts of one endpoint"));
+    } else {
+        verdict(c, "vendor", NULL, json_pack("{s:s}", "host_vendor", H->vendor));
+    }
+}
+
+static void f_scope(struct ctx *c)
+{
+    const struct pv_pl_request *r = c->req;
+    const struct pv_pl_host *H = &c->inv->hosts[c->h];
+    const char *group = H->group >= 0 ? c->inv->groups[H->group].id : NULL;
+
+    if (c->h == r->exclude_host)
+        verdict(c, "scope", "current_host", json_pack("{s:s}", "reason", "the VM is on this host"));
+    else if (r->excluded && r->excluded[c->h])
+        verdict(c, "scope", "excluded",
+                json_pack("{s:s}", "reason", "this plan empties the host or leaves it out"));
+    else if (r->scope_group >= 0 && !pv_pl_in_group(c->inv, c->h, r->scope_group))
+        verdict(c, "scope", "out_of_scope",
+                json_pack("{s:s,s:s?}", "required_group_id", c->inv->groups[r->scope_group].id,
+                          "host_group_id", group));
+    else
+        verdict(c, "scope", NULL, json_pack("{s:s?}", "host_group_id", group));
+}
+
+static void f_memory(struct ctx *c)
+{
+    const struct figures *f = &c->f;
+    int64_t need = c->req->memory_mb;
+    const char *code = need > f->free_raw                  ? "insufficient_memory"
+                       : need > f->free_raw - f->reserve   ? "host_reserve"
+                       : need > f->free_usable             ? "ha_reserve"
+                                                           : NULL;
+    verdict(c, "memory", code,
+            json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "required_mb", (json_int_t)need, "capacity_mb",
+                      (json_int_t)f->capacity, "used_mb", (json_int_t)f->demand,
+                      "host_reserve_mb", (json_int_t)f->reserve, "ha_reserve_mb",
+                      (json_int_t)f->ha_reserve, "free_mb", (json_int_t)f->free_usable));
+}
+
+static void f_cpu(struct ctx *c)
+{
+    const struct pv_pl_host *H = &c->inv->hosts[c->h];
+    const struct pv_pl_policy *p = policy_of(c->inv, c->h);
+    int64_t after = H->alloc_vcpus + c->req->vcpus;
+    const char *code = NULL;
+
+    if (H->cpu_cores > 0 && after > c->f.vcpu_capacity)
+        code = "insufficient_cpu";
+    else if (H->cpu_usage_pct > 100.0 - p->reserve_cpu_pct)
+        code = "host_reserve";
+    verdict(c, "cpu", code,
+            json_pack("{s:i,s:I,s:I,s:i,s:f,s:f,s:f}", "required_vcpus", c->req->vcpus,
+                      "allocated_vcpus", (json_int_t)H->alloc_vcpus, "vcpu_capacity",
+                      (json_int_t)c->f.vcpu_capacity, "cores", H->cpu_cores, "overcommit",
+                      p->overcommit_cpu, "cpu_usage_pct", H->cpu_usage_pct, "host_reserve_pct",
+                      p->reserve_cpu_pct));
+}
+
+static void f_quota(struct ctx *c)
+{
+    const struct pv_pl_inv *inv = c->inv;
+    const struct pv_pl_request *r = c->req;
+    int mover = r->vm >= 0 ? inv->vms[r->vm].host : -1;
+
+    for (int g = inv->hosts[c->h].group; g >= 0; g = inv->groups[g].parent) {
+        const struct pv_pl_group *G = &inv->groups[g];
+        const struct pv_pl_policy *p = &G->policy;
+        int inside = mover >= 0 && pv_pl_in_group(inv, mover, g);
+        int64_t vms = G->used_vms + (inside ? 0 : 1);
+        int64_t vcpus = G->used_vcpus + (inside ? 0 : r->vcpus);
+        int64_t mem = G->used_memory_mb + (inside ? 0 : r->memory_mb);
+        const char *what = NULL;
+        int64_t quota = 0, used = 0;
+
+        if (p->quota_vms && vms > p->quota_vms)
+            what = "vms", quota = p->quota_vms, used = G->used_vms;
+        else if (p->quota_vcpus && vcpus > p->quota_vcpus)
+            what = "vcpus", quota = p->quota_vcpus, used = G->used_vcpus;
+        else if (p->quota_memory_mb && mem > p->quota_memory_mb)
+            what = "memory_mb", quota = p->quota_memory_mb, used = G->used_memory_mb;
+        if (what) {
+            verdict(c, "quota", "quota",
+                    json_pack("{s:s,s:s,s:I,s:I}", "host_group_id", G->id, "quota", what, "limit",
+                              (json_int_t)quota, "used", (json_int_t)used));
+            return;
+        }
+    }
+    verdict(c, "quota", NULL, NULL);
+}
+
+/* Affinity: where the other members of each of the VM's sets are. */
+static void f_affinity(struct ctx *c)
+{
+    const struct pv_pl_inv *inv = c->inv;
+    size_t i;
+    json_t *set;
+
+    json_array_foreach(c->req->affinity, i, set) {
+        const char *name = json_string_value(set);
+        json_t *where = json_array();
+        int here = 0;
+        for (int v = 0; name && v < inv->nvms; v++) {
+            if (v == c->req->vm || inv->vms[v].host < 0 || !has_str(inv->vms[v].affinity, name))
+                continue;
+            if (inv->vms[v].host == c->h)
+                here = 1;
+            else if (!has_str(where, inv->hosts[inv->vms[v].host].id))
+                json_array_append_new(where, json_string(inv->hosts[inv->vms[v].host].id));
+        }
+        if (!here && json_array_size(where) > 0) {
+            verdict(c, "affinity", "affinity",
+                    json_pack("{s:s,s:o}", "set", name, "members_on_host_ids", where));
+            return;
+        }
+        json_decref(where);
+    }
+    verdict(c, "affinity", NULL, NULL);
+}
+
+static void f_anti_affinity(struct ctx *c)
+{
+    const struct pv_pl_inv *inv = c->inv;
+    size_t i;
+    json_t *set;
+
+    json_array_foreach(c->req->anti_affinity, i, set) {
+        const char *name = json_string_value(set);
+        for (int v = 0; name && v < inv->nvms; v++) {
+            if (v != c->req->vm && inv->vms[v].host == c->h &&
+                has_str(inv->vms[v].anti_affinity, name)) {
+                verdict(c, "anti_affinity", "anti_affinity",
+                        json_pack("{s:s,s:s,s:s}", "set", name, "vm_id", inv->vms[v].id,
+                                  "vm_name", inv->vms[v].name));
+                return;
+            }
+        }
+    }
+    verdict(c, "anti_affinity", NULL, NULL);
+}
+
+static void f_tags(struct ctx *c)
+{
+    const struct pv_pl_policy *p = policy_of(c->inv, c->h);
+    json_t *htags = c->inv->hosts[c->h].tags;
+
+    for (int i = 0; i < p->ntag_rules; i++) {
+        const struct pv_pl_tag_rule *t = &p->tag_rules[i];
+        int has = has_str(htags, t->host_tag);
+        if (t->match == PV_PL_SHOULD || !has_str(c->req->tags, t->vm_tag))
+            continue;
+        if ((t->match == PV_PL_MUST && !has) || (t->match == PV_PL_MUST_NOT && has)) {
+            verdict(c, "tag_rules", "tag_rule",
+                    json_pack("{s:s,s:s,s:s,s:b}", "vm_tag", t->vm_tag, "host_tag", t->host_tag,
+                              "match", t->match == PV_PL_MUST ? "must" : "must_not",
+                              "host_has_tag", has));
+            return;
+        }
+    }
+    verdict(c, "tag_rules", NULL, NULL);
+}
+
+/* ---- weights ------------------------------------------------------------ */
+
+static double clamp01(double x) { return x < 0 ? 0 : x > 1 ? 1 : x; }
+
+static void weight(json_t *arr, const char *name, double value, double w, double *sum,
+                   double *wsum)
+{
+    value = round(clamp01(value) * 1000.0) / 1000.0;
+    json_array_append_new(arr, json_pack("{s:s,s:f,s:f,s:f}", "name", name, "value", value,
+                                         "weight", w, "contribution",
+                                         round(value * w * 1000.0) / 1000.0));
+    *sum += value * w;
+    *wsum += w;
+}
+
+static double score_host(struct ctx *c, json_t *warr)
+{
+    const struct pv_pl_host *H = &c->inv->hosts[c->h];
+    const struct pv_pl_policy *p = policy_of(c->inv, c->h);
+    enum pv_pl_goal goal = c->req->goal >= 0 ? (enum pv_pl_goal)c->req->goal : p->goal;
+    const double *w = goal == PV_PL_CONSOLIDATE ? weights_consolidate : weights_balance;
+    const struct figures *f = &c->f;
+    double sum = 0, wsum = 0, mem_head, cpu_alloc, cpu_head, util;
+    int applicable = 0, met = 0;
+
+    mem_head = f->capacity > 0 ? (double)(f->free_usable - c->req->memory_mb) /
+                                     (double)f->capacity
+                               : 0;
+    cpu_alloc = f->vcpu_capacity > 0 ? (double)(H->alloc_vcpus + c->req->vcpus) /
+                                           (double)f->vcpu_capacity
+                                     : 0;
+    cpu_head = 1.0 - fmax(H->cpu_usage_pct / 100.0, cpu_alloc);
+    weight(warr, "memory_headroom", mem_head, w[W_MEMORY], &sum, &wsum);
+    weight(warr, "cpu_headroom", cpu_head, w[W_CPU], &sum, &wsum);
+    /* utilisation after placement, the busier of memory and CPU */
+    util = fmax(f->capacity > 0 ? (double)(f->demand + c->req->memory_mb) / (double)f->capacity
+                                : 1.0,
+                fmax(H->cpu_usage_pct / 100.0, cpu_alloc));
+    if (goal == PV_PL_CONSOLIDATE)
+        weight(warr, "consolidate", util, w[W_GOAL], &sum, &wsum);
+    else
+        weight(warr, "balance", 1.0 - util, w[W_GOAL], &sum, &wsum);
+    for (int i = 0; i < p->ntag_rules; i++) {
+        const struct pv_pl_tag_rule *t = &p->tag_rules[i];
+        if (t->match != PV_PL_SHOULD || !has_str(c->req->tags, t->vm_tag))
+            continue;
+        applicable++;
+        met += has_str(H->tags, t->host_tag);
+    }
+    if (applicable)
+        weight(warr, "tag_preference", (double)met / applicable, w[W_TAGS], &sum, &wsum);
+    return wsum > 0 ? round(100000.0 * sum / wsum) / 1000.0 : 0;
+}
+
+/* ---- rating ------------------------------------------------------------- */
+
+static int rank_cmp(const void *a, const void *b, void *arg)
+{
+    const struct pv_pl_inv *inv = arg;
+    const struct pv_pl_rating *x = a, *y = b;
+    const struct pv_pl_host *hx = &inv->hosts[x->host], *hy = &inv->hosts[y->host];
+    int c;
+
+    if (x->eligible != y->eligible)
+        return y->eligible - x->eligible;
+    if (x->eligible) {
+        if (x->score != y->score)
+            return x->score > y->score ? -1 : 1;
+        if (x->free_after_mb != y->free_after_mb)
+            return x->free_after_mb > y->free_after_mb ? -1 : 1;
+    }
+    c = strcmp(hx->name, hy->name);
+    return c ? c : strcmp(hx->id, hy->id);
+}
+
+int pv_pl_rate(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
+               struct pv_pl_rating **out, struct pv_error *err)
+{
+    struct pv_pl_rating *r;
+
+    *out = NULL;
+    if (req->memory_mb <= 0 || req->vcpus <= 0)
+        return pv_error_set(err, PV_EINVAL, "invalid_value",
+                            "a VM to place needs vcpus and memory_mb above 0");
+    r = calloc((size_t)(inv->nhosts ? inv->nhosts : 1), sizeof *r);
+    if (!r)
+        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+    for (int h = 0; h < inv->nhosts; h++) {
+        struct ctx c = {.inv = inv, .req = req, .h = h, .filters = json_array(), .ok = 1};
+        figures_of(inv, h, req, &c.f);
+        f_state(&c);
+        f_vendor(&c);
+        f_scope(&c);
+        f_memory(&c);
+        f_cpu(&c);
+        f_quota(&c);
+        f_affinity(&c);
+        f_anti_affinity(&c);
+        f_tags(&c);
+        r[h].host = h;
+        r[h].eligible = c.ok;
+        r[h].filters = c.filters;
+        r[h].weights = json_array();
+        r[h].score = c.ok ? score_host(&c, r[h].weights) : 0;
+        /* An eligible host shows at least half a star: it can take the VM. */
+        r[h].stars = c.ok ? fmax(0.5, pv_pl_stars(r[h].score)) : 0;
+        r[h].free_after_mb = c.f.free_usable - req->memory_mb;
+    }
+    qsort_r(r, (size_t)inv->nhosts, sizeof *r, rank_cmp, (void *)inv);
+    *out = r;
+    return 0;
+}
+
+void pv_pl_ratings_free(struct pv_pl_rating *r, int n)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < n; i++) {
+        json_decref(r[i].filters);
+        json_decref(r[i].weights);
+    }
+    free(r);
+}
+
+json_t *pv_pl_rejections(const struct pv_pl_rating *r, int n)
+{
+    json_t *counts = json_object();
+
+    for (int i = 0; r && i < n; i++) {
+        size_t k;
+        json_t *f;
+        json_array_foreach(r[i].filters, k, f) {
+            const char *code = json_string_value(json_object_get(f, "code"));
+            if (!code)
+                continue;
+            json_object_set_new(counts, code,
+                                json_integer(json_integer_value(json_object_get(counts, code)) + 1));
+            break; /* a host counts once, under its first failing filter */
+        }
+    }
+    return counts;
+}
+
+int pv_pl_best(const struct pv_pl_rating *r, int n)
+{
+    return n > 0 && r[0].eligible ? r[0].host : -1;
+}
+
+json_t *pv_pl_ratings_json(const struct pv_pl_inv *inv, const struct pv_pl_rating *r, int n,
+                           int limit)
+{
+    json_t *items = json_array();
+    int best = pv_pl_best(r, n);
+
+    for (int i = 0; i < n && (limit <= 0 || i < limit); i++) {
+        const struct pv_pl_host *H = &inv->hosts[r[i].host];
+        json_array_append_new(
+            items, json_pack("{s:s,s:s,s:s,s:f,s:f,s:b,s:O,s:O}", "host_id", H->id, "host_name",
+                             H->name, "vendor", H->vendor, "stars", r[i].stars, "score",
+                             r[i].score, "eligible", r[i].eligible, "filters", r[i].filters,
+                             "weights", r[i].weights));
+    }
+    return json_pack("{s:o,s:s?,s:i}", "items", items, "chosen_host_id",
+                     best >= 0 ? inv->hosts[best].id : NULL, "hosts_rated", n);
+}
+
+void pv_pl_request_for_vm(const struct pv_pl_inv *inv, int vm, struct pv_pl_request *req)
+{
+    const struct pv_pl_vm *v = &inv->vms[vm];
+
+    memset(req, 0, sizeof *req);
+    req->vm = vm;
+    req->vcpus = v->vcpus;
+    req->memory_mb = v->memory_mb;
+    req->vendor = v->vendor;
+    /* vCenter moves VMs only between hosts of one vCenter. */
+    req->connection_id = strcmp(v->vendor, "vcenter") == 0 ? v->connection_id : NULL;
+    req->tags = v->tags;
+    req->anti_affinity = v->anti_affinity;
+    req->affinity = v->affinity;
+    req->scope_group = -1;
+    req->exclude_host = v->host;
+    req->goal = -1;
+}
+
+/* ---- the snapshot ------------------------------------------------------- */
+
+static void account(struct pv_pl_inv *inv, int vm, int sign)
+{
+    const struct pv_pl_vm *v = &inv->vms[vm];
+    struct pv_pl_host *H;
+
+    if (v->host < 0)
+        return;
+    H = &inv->hosts[v->host];
+    H->nvms += sign;
+    if (v->active) {
+        H->alloc_memory_mb += sign * v->memory_mb;
+        H->alloc_vcpus += sign * v->vcpus;
+    }
+    for (int g = H->group; g >= 0; g = inv->groups[g].parent) {
+        inv->groups[g].used_vms += sign;
+        inv->groups[g].used_vcpus += sign * v->vcpus;
+        inv->groups[g].used_memory_mb += sign * v->memory_mb;
+    }
+}
+
+void pv_pl_recount(struct pv_pl_inv *inv)
+{
+    for (int h = 0; h < inv->nhosts; h++) {
+        inv->hosts[h].alloc_memory_mb = 0;
+        inv->hosts[h].alloc_vcpus = 0;
+        inv->hosts[h].nvms = 0;
+    }
+    for (int g = 0; g < inv->ngroups; g++)
+        inv->groups[g].used_vms = inv->groups[g].used_vcpus = inv->groups[g].used_memory_mb = 0;
+    for (int v = 0; v < inv->nvms; v++)
+        account(inv, v, +1);
+}
+
+void pv_pl_move(struct pv_pl_inv *inv, int vm, int to)
+{
+    struct pv_pl_vm *v = &inv->vms[vm];
+    double cpu = pv_pl_vm_cpu_pct(inv, vm);   /* percent of the source host */
+
+    if (v->host == to)
+        return;
+    if (v->host >= 0 && v->active) {
+        struct pv_pl_host *S = &inv->hosts[v->host];
+        S->memory_used_mb = S->memory_used_mb > v->memory_mb ? S->memory_used_mb - v->memory_mb : 0;
+        if (to >= 0 && inv->hosts[to].cpu_cores > 0) {
+            /* the same work in cores, as a share of the destination */
+            inv->hosts[to].cpu_usage_pct += cpu * S->cpu_cores / inv->hosts[to].cpu_cores;
+        }
+        S->cpu_usage_pct = fmax(0, S->cpu_usage_pct - cpu);
+    }
+    account(inv, vm, -1);
+    v->host = to;
+    account(inv, vm, +1);
+    if (to >= 0 && v->active)
+        inv->hosts[to].memory_used_mb += v->memory_mb;
+}
+
+int pv_pl_add_vm(struct pv_pl_inv *inv, const struct pv_pl_vm *vm)
+{
+    struct pv_pl_vm *n = realloc(inv->vms, (size_t)(inv->nvms + 1) * sizeof *n);
+    int to = vm->host;
+
+    if (!n)
+        return -1;
+    inv->vms = n;
+    n[inv->nvms] = *vm;
+    n[inv->nvms].tags = vm->tags ? json_incref(vm->tags) : json_array();
+    n[inv->nvms].anti_affinity = vm->anti_affinity ? json_incref(vm->anti_affinity) : json_array();
+    n[inv->nvms].affinity = vm->affinity ? json_incref(vm->affinity) : json_array();
+    n[inv->nvms].host = -1;
+    inv->nvms++;
+    pv_pl_move(inv, inv->nvms - 1, to);
+    return inv->nvms - 1;
+}
+
+int pv_pl_find_host(const struct pv_pl_inv *inv, const char *id)
+{
+    for (int i = 0; id && i < inv->nhosts; i++)
+        if (strcmp(inv->hosts[i].id, id) == 0)
+            return i;
+    return -1;
+}
+
+int pv_pl_find_vm(const struct pv_pl_inv *inv, const char *id)
+{
+    for (int i = 0; id && i < inv->nvms; i++)
+        if (strcmp(inv->vms[i].id, id) == 0)
+            return i;
+    return -1;
+}
+
+int pv_pl_find_group(const struct pv_pl_inv *inv, const char *id)
+{
+    for (int i = 0; id && i < inv->ngroups; i++)
+        if (strcmp(inv->groups[i].id, id) == 0)
+            return i;
+    return -1;
+}
+
+struct pv_pl_inv *pv_pl_inv_dup(const struct pv_pl_inv *inv)
+{
+    struct pv_pl_inv *d = calloc(1, sizeof *d);
+
+    if (!d)
+        return NULL;
+    d->groups = calloc((size_t)inv->ngroups + 1, sizeof *d->groups);
+    d->hosts = calloc((size_t)inv->nhosts + 1, sizeof *d->hosts);
+    d->vms = calloc((size_t)inv->nvms + 1, sizeof *d->vms);
+    if (!d->groups || !d->hosts || !d->vms) {
+        pv_pl_inv_free(d);
+        return NULL;
+    }
+    memcpy(d->groups, inv->groups, (size_t)inv->ngroups * sizeof *d->groups);
+    memcpy(d->hosts, inv->hosts, (size_t)inv->nhosts * sizeof *d->hosts);
+    memcpy(d->vms, inv->vms, (size_t)inv->nvms * sizeof *d->vms);
+    d->ngroups = inv->ngroups;
+    d->nhosts = inv->nhosts;
+    d->nvms = inv->nvms;
+    for (int h = 0; h < d->nhosts; h++)
+        d->hosts[h].tags = json_deep_copy(inv->hosts[h].tags);
+    for (int v = 0; v < d->nvms; v++) {
+        d->vms[v].tags = json_deep_copy(inv->vms[v].tags);
+        d->vms[v].anti_affinity = json_deep_copy(inv->vms[v].anti_affinity);
+        d->vms[v].affinity = json_deep_copy(inv->vms[v].affinity);
+    }
+    return d;
+}
+
+void pv_pl_inv_free(struct pv_pl_inv *inv)
+{
+    if (!inv)
+        return;
+    for (int h = 0; inv->hosts && h < inv->nhosts; h++)
+        json_decref(inv->hosts[h].tags);
+    for (int v = 0; inv->vms && v < inv->nvms; v++) {
+        json_decref(inv->vms[v].tags);
+        json_decref(inv->vms[v].anti_affinity);
+        json_decref(inv->vms[v].affinity);
+    }
+    free(inv->groups);
+    free(inv->hosts);
+    free(inv->vms);
+    free(inv);
+}
