@@ -30,7 +30,7 @@ static const struct pv_field vm_fields[] = {
     {"source", "source", PV_VT_TEXT, F},
     {"observed_at", "observed_at", PV_VT_TEXT, F | S},
 };
-const struct pv_collection pv_coll_vms = {"vms", "vms", vm_fields, N(vm_fields), "name"};
+const struct pv_collection pv_coll_vms = {"vms", "vms", vm_fields, N(vm_fields), "name", "vm"};
 
 static const struct pv_field host_fields[] = {
     {"id", "id", PV_VT_TEXT, F | S},
@@ -51,7 +51,7 @@ static const struct pv_field host_fields[] = {
     {"source", "source", PV_VT_TEXT, F},
     {"observed_at", "observed_at", PV_VT_TEXT, F | S},
 };
-const struct pv_collection pv_coll_hosts = {"hosts", "hosts", host_fields, N(host_fields), "name"};
+const struct pv_collection pv_coll_hosts = {"hosts", "hosts", host_fields, N(host_fields), "name", "host"};
 
 static const struct pv_field cluster_fields[] = {
     {"id", "id", PV_VT_TEXT, F | S},
@@ -63,7 +63,7 @@ static const struct pv_field cluster_fields[] = {
     {"observed_at", "observed_at", PV_VT_TEXT, F | S},
 };
 const struct pv_collection pv_coll_clusters = {"clusters", "clusters", cluster_fields,
-                                               N(cluster_fields), "name"};
+                                               N(cluster_fields), "name", "cluster"};
 
 static const struct pv_field connection_fields[] = {
     {"id", "id", PV_VT_TEXT, F | S},
@@ -78,7 +78,7 @@ static const struct pv_field connection_fields[] = {
     {"created_at", "created_at", PV_VT_TEXT, F | S},
 };
 const struct pv_collection pv_coll_connections = {"connections", "connections", connection_fields,
-                                                  N(connection_fields), "created_at"};
+                                                  N(connection_fields), "created_at", "connection"};
 
 static const struct pv_field host_group_fields[] = {
     {"id", "id", PV_VT_TEXT, F | S},
@@ -89,7 +89,7 @@ static const struct pv_field host_group_fields[] = {
     {"created_at", "created_at", PV_VT_TEXT, F | S},
 };
 const struct pv_collection pv_coll_host_groups = {"host_groups", "host_groups", host_group_fields,
-                                                  N(host_group_fields), "name"};
+                                                  N(host_group_fields), "name", "host_group"};
 
 static const struct pv_field job_fields[] = {
     {"id", "id", PV_VT_TEXT, F | S},
@@ -108,7 +108,7 @@ static const struct pv_field job_fields[] = {
     {"finished_at", "finished_at", PV_VT_TEXT, F},
 };
 const struct pv_collection pv_coll_jobs = {"jobs", "jobs", job_fields, N(job_fields),
-                                           "-created_at"};
+                                           "-created_at", "job"};
 
 static const struct pv_field event_fields[] = {
     {"id", "id", PV_VT_TEXT, F | S},
@@ -120,7 +120,7 @@ static const struct pv_field event_fields[] = {
     {"actor", "actor", PV_VT_TEXT, F},
 };
 const struct pv_collection pv_coll_events = {"events", "events", event_fields, N(event_fields),
-                                             "-time"};
+                                             "-time", "event"};
 
 static const struct pv_field schedule_fields[] = {
     {"id", "id", PV_VT_TEXT, F | S},
@@ -131,12 +131,33 @@ static const struct pv_field schedule_fields[] = {
     {"timezone", "timezone", PV_VT_TEXT, F},
     {"params", "params", PV_VT_JSON, 0},
     {"enabled", "enabled", PV_VT_BOOL, F},
-    {"last_run_at", "last_run_at", PV_VT_TEXT, 0},
-    {"next_run_at", "next_run_at", PV_VT_TEXT, 0},
+    {"last_run_at", "last_run_at", PV_VT_TEXT, F | S},
+    {"next_run_at", "next_run_at", PV_VT_TEXT, F | S},
+    {"last_job_id", "last_job_id", PV_VT_TEXT, F},
+    {"last_error", "last_error", PV_VT_TEXT, 0},
+    {"created_by", "created_by", PV_VT_TEXT, F},
     {"created_at", "created_at", PV_VT_TEXT, F | S},
 };
 const struct pv_collection pv_coll_schedules = {"schedules", "schedules", schedule_fields,
-                                                N(schedule_fields), "name"};
+                                                N(schedule_fields), "name", "schedule"};
+
+static const struct pv_field plan_fields[] = {
+    {"id", "id", PV_VT_TEXT, F | S},
+    {"kind", "kind", PV_VT_TEXT, F | S},
+    {"state", "state", PV_VT_TEXT, F | S},
+    {"schedule_id", "schedule_id", PV_VT_TEXT, F},
+    {"job_id", "job_id", PV_VT_TEXT, F},
+    {"execute_job_id", "execute_job_id", PV_VT_TEXT, F},
+    {"host_group_id", "host_group_id", PV_VT_TEXT, F},
+    {"params", "params", PV_VT_JSON, 0},
+    {"moves", "moves", PV_VT_JSON, 0},
+    {"summary", "summary", PV_VT_JSON, 0},
+    {"created_at", "created_at", PV_VT_TEXT, F | S},
+    {"decided_at", "decided_at", PV_VT_TEXT, F},
+    {"decided_by", "decided_by", PV_VT_TEXT, F},
+};
+const struct pv_collection pv_coll_plans = {"plans", "plans", plan_fields, N(plan_fields),
+                                            "-created_at", "plan"};
 
 /* Users: password hashes are not a field, so no query can return them. */
 static const struct pv_field user_fields[] = {
@@ -146,4 +167,10 @@ static const struct pv_field user_fields[] = {
     {"created_at", "created_at", PV_VT_TEXT, F | S},
 };
 const struct pv_collection pv_coll_users = {"users", "users", user_fields, N(user_fields),
-                                            "username"};
+                                            "username", "user"};
+
+const struct pv_collection *const pv_collections[] = {
+    &pv_coll_vms, &pv_coll_hosts, &pv_coll_clusters, &pv_coll_connections, &pv_coll_host_groups,
+    &pv_coll_jobs, &pv_coll_events, &pv_coll_schedules, &pv_coll_plans, &pv_coll_users,
+};
+const size_t pv_ncollections = N(pv_collections);

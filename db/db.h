@@ -39,7 +39,10 @@ void pv_db_rollback(void);
 
 extern const struct pv_collection pv_coll_vms, pv_coll_hosts, pv_coll_clusters,
     pv_coll_connections, pv_coll_host_groups, pv_coll_jobs, pv_coll_events, pv_coll_schedules,
-    pv_coll_users;
+    pv_coll_users, pv_coll_plans;
+/* Every collection, for code that serves them all. */
+extern const struct pv_collection *const pv_collections[];
+extern const size_t pv_ncollections;
 
 /* One page of a collection: *items is a new array, *next_cursor a malloc'd
  * cursor or NULL on the last page. */
@@ -165,8 +168,39 @@ int pv_db_placement_load(const struct pv_db_pl_callbacks *cb, struct pv_error *e
 int pv_db_vm_set_sets(const char *id, const char *anti_json, const char *aff_json,
                       struct pv_error *err);
 int pv_db_host_set_tags(const char *id, const char *tags_json, struct pv_error *err);
-/* Record that placement moved the VM now (the rebalance cool-down). */
-int pv_db_vm_mark_moved(const char *id);
+/* Record that placement moved the VM at `at` (the rebalance cool-down). */
+int pv_db_vm_mark_moved(const char *id, const char *at);
+
+/* ---- schedules and plans (db_schedules.c) ------------------------------ */
+
+struct pv_db_schedule {
+    const char *id, *name, *kind, *cron, *at_time, *timezone, *params_json;
+    const char *next_run_at, *created_by, *created_at;
+    int enabled;
+};
+int pv_db_schedule_insert(const struct pv_db_schedule *s, struct pv_error *err);
+/* Every field but created_*; the caller merges a PATCH over the stored row. */
+int pv_db_schedule_update(const struct pv_db_schedule *s, struct pv_error *err);
+int pv_db_schedule_delete(const char *id, struct pv_error *err);
+/* A run was started (job_id) or could not be (error); next_run_at NULL:
+ * nothing more to run. */
+int pv_db_schedule_fired(const char *id, const char *ran_at, const char *next_run_at,
+                         const char *job_id, const char *error);
+/* Ids of enabled schedules whose next run is at or before now. */
+json_t *pv_db_schedules_due(const char *now);
+
+struct pv_db_plan {
+    const char *id, *kind, *state, *schedule_id, *job_id, *host_group_id;
+    const char *params_json, *moves_json, *summary_json, *created_at;
+};
+int pv_db_plan_insert(const struct pv_db_plan *p, struct pv_error *err);
+/* state from -> to (and who, when, the executing job, each when not NULL);
+ * plan_not_in_state when the plan is not in `from`. */
+int pv_db_plan_transition(const char *id, const char *from, const char *to, const char *by,
+                          const char *at, const char *execute_job_id, struct pv_error *err);
+int pv_db_plan_set_moves(const char *id, const char *moves_json);
+/* A schedule's newer plan replaces its older proposals. */
+int pv_db_plans_supersede(const char *schedule_id, const char *except_id);
 
 /* ---- host groups -------------------------------------------------------- */
 

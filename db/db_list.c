@@ -438,39 +438,21 @@ int pv_db_list(const struct pv_query *q, json_t **items, char **next_cursor, str
     return 0;
 }
 
-static const char *singular(const struct pv_collection *c)
-{
-    if (c == &pv_coll_vms) return "vm";
-    if (c == &pv_coll_hosts) return "host";
-    if (c == &pv_coll_clusters) return "cluster";
-    if (c == &pv_coll_connections) return "connection";
-    if (c == &pv_coll_host_groups) return "host_group";
-    if (c == &pv_coll_jobs) return "job";
-    if (c == &pv_coll_events) return "event";
-    if (c == &pv_coll_schedules) return "schedule";
-    if (c == &pv_coll_users) return "user";
-    return "object";
-}
-
 /* The "SELECT ... WHERE id = ?" of each collection, built once at first use
  * and then immutable, so its address can key the per-thread statement cache
  * (GET /vms/{id} is the hottest call the API has). */
-static const struct pv_collection *const get_colls[] = {
-    &pv_coll_vms, &pv_coll_hosts, &pv_coll_clusters, &pv_coll_connections,
-    &pv_coll_host_groups, &pv_coll_jobs, &pv_coll_events, &pv_coll_schedules, &pv_coll_users,
-};
-#define NCOLLS (sizeof get_colls / sizeof get_colls[0])
-static char *get_sql[NCOLLS];
+static char **get_sql;   /* one per pv_collections[i] */
 static pthread_once_t get_sql_once = PTHREAD_ONCE_INIT;
 
 static void build_get_sql(void)
 {
-    for (size_t i = 0; i < NCOLLS; i++) {
+    get_sql = calloc(pv_ncollections, sizeof *get_sql);
+    for (size_t i = 0; get_sql && i < pv_ncollections; i++) {
         struct sqlbuf b = {0};
         sb_add(&b, "SELECT ");
-        add_columns(&b, get_colls[i]);
+        add_columns(&b, pv_collections[i]);
         sb_add(&b, " FROM ");
-        sb_add(&b, get_colls[i]->table);
+        sb_add(&b, pv_collections[i]->table);
         sb_add(&b, " WHERE id = ?");
         get_sql[i] = b.text.oom ? NULL : b.text.s;
     }
@@ -486,8 +468,8 @@ int pv_db_get_text(const struct pv_collection *c, const char *id, char **obj,
 
     *obj = NULL;
     pthread_once(&get_sql_once, build_get_sql);
-    for (size_t i = 0; i < NCOLLS; i++)
-        if (get_colls[i] == c)
+    for (size_t i = 0; get_sql && i < pv_ncollections; i++)
+        if (pv_collections[i] == c)
             sql = get_sql[i];
     if (!sql)
         return pv_error_set(err, PV_EINTERNAL, "database_error", "no query for %s", c->name);
@@ -506,8 +488,8 @@ int pv_db_get_text(const struct pv_collection *c, const char *id, char **obj,
         }
     } else if (step == SQLITE_DONE) {
         char code[48];
-        snprintf(code, sizeof code, "%s_not_found", singular(c));
-        rc = pv_error_set(err, PV_ENOTFOUND, code, "no %s with id '%.80s'", singular(c), id);
+        snprintf(code, sizeof code, "%s_not_found", c->singular);
+        rc = pv_error_set(err, PV_ENOTFOUND, code, "no %s with id '%.80s'", c->singular, id);
     } else {
         rc = pv_db_error(err, "get");
     }

@@ -127,17 +127,7 @@ int pv_db_host_set_tags(const char *id, const char *tags_json, struct pv_error *
     return update("UPDATE hosts SET tags = ?1 WHERE id = ?2", tags_json, id, "host tags", err);
 }
 
-int pv_db_vm_mark_moved(const char *id)
+int pv_db_vm_mark_moved(const char *id, const char *at)
 {
-    static const char sql[] =
-        "UPDATE vms SET last_moved_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?";
-    sqlite3_stmt *st = pv_db_stmt(sql, NULL);
-    int rc;
-
-    if (!st)
-        return PV_EINTERNAL;
-    pv_db_bind_text(st, 1, id);
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : PV_EINTERNAL;
-    pv_db_release(st);
-    return rc;
+    return update("UPDATE vms SET last_moved_at = ?1 WHERE id = ?2", at, id, "vm moved", NULL);
 }

@@ -47,6 +47,7 @@ struct pv_collection {
     const struct pv_field *fields;
     size_t nfields;
     const char *default_sort;  /* "name" or "-time"; always tie-broken by id */
+    const char *singular;      /* "vm": error codes say vm_not_found */
 };
 
 enum pv_fop {

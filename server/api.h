@@ -67,6 +67,21 @@ void pv_api_job_restart(struct pv_req *r);
 void pv_api_placement_ratings(struct pv_req *r);
 void pv_api_placement_simulate(struct pv_req *r);
 
+/* api_schedules.c */
+void pv_api_schedule_create(struct pv_req *r);
+void pv_api_schedule_patch(struct pv_req *r);
+void pv_api_schedule_delete(struct pv_req *r);
+void pv_api_schedule_enable(struct pv_req *r);
+void pv_api_schedule_disable(struct pv_req *r);
+void pv_api_schedule_run(struct pv_req *r);
+void pv_api_schedule_preview(struct pv_req *r);
+void pv_api_plans_list(struct pv_req *r);
+void pv_api_plan_get(struct pv_req *r);
+void pv_api_plan_approve(struct pv_req *r);
+void pv_api_plan_reject(struct pv_req *r);
+void pv_api_clock_get(struct pv_req *r);
+void pv_api_clock_set(struct pv_req *r);
+
 /* Shared by the api_*.c files: a page of a collection, one object. */
 struct pv_collection;
 void pv_api_list(struct pv_req *r, const struct pv_collection *c);

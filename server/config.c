@@ -103,6 +103,7 @@ int pv_config_set(struct pv_config *c, const char *key, const char *value, struc
     INT("max_body_bytes", max_body_bytes, 1024, 64L * 1024 * 1024);
     INT("token_ttl_seconds", token_ttl_seconds, 60, 365L * 86400);
     INT("shutdown_grace_seconds", shutdown_grace_seconds, 0, 3600);
+    INT("test_clock", test_clock, 0, 1);
 #undef INT
     if (strcmp(key, "log_level") == 0) {
         int l = pv_log_level_parse(value);
@@ -177,7 +178,7 @@ static void usage(void)
            "                  [--config FILE] [--tls-cert FILE --tls-key FILE]\n"
            "                  [--log-level debug|info|warn|error] [--host-failure-timeout SECONDS]\n"
            "                  [--webui-dir DIR] [--http-threads N] [--job-workers N]\n"
-           "                  [--jobs-per-host N]\n"
+           "                  [--jobs-per-host N] [--test-clock 0|1]\n"
            "Every flag is also a config-file key, with '_' for '-' (listen = 127.0.0.1:8080).\n");
 }
 

@@ -24,6 +24,7 @@ struct pv_config {
     long max_body_bytes;
     int token_ttl_seconds;
     int shutdown_grace_seconds;
+    int test_clock;          /* 1: PUT /api/v1/clock may move the clock (tests only) */
 };
 
 void pv_config_defaults(struct pv_config *c);

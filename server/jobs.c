@@ -30,6 +30,7 @@ struct running {
     char id[64];
     char lock_key[128];
     int cancel;
+    const struct running *parent;  /* a child job run inline: its parent's slot */
     struct running *next;
 };
 
@@ -66,7 +67,10 @@ json_t *pv_job_result(struct pv_job_run *run) { return run->result; }
 
 int pv_job_cancelled(struct pv_job_run *run)
 {
-    return __atomic_load_n(&run->slot->cancel, __ATOMIC_RELAXED);
+    for (const struct running *s = run->slot; s; s = s->parent)
+        if (__atomic_load_n(&s->cancel, __ATOMIC_RELAXED))
+            return 1;
+    return 0;
 }
 
 static void publish(struct pv_job_run *run)
@@ -389,41 +393,24 @@ static int idem_key_ok(const char *k)
     return 1;
 }
 
-int pv_job_submit(struct pv_req *r, const char *kind, const char *target_type,
-                  const char *target_id, const char *lock_key, json_t *params, char job_id[64],
-                  struct pv_error *err)
+/* Insert a job row and, unless `inline_run`, queue it. */
+static int insert_job(const char *actor, const struct pv_job_kind *k, const char *target_type,
+                      const char *target_id, const char *lock_key, json_t *params,
+                      const char *idem, const char *hash, int inline_run, char job_id[64],
+                      struct pv_error *err)
 {
-    const struct pv_job_kind *k = pv_job_kind_find(kind);
-    const char *idem = pv_req_header(r, "Idempotency-Key");
     struct pv_db_job row;
-    char existing[64], hash[65];
+    char existing[64];
     char *text = NULL;
     int rc;
 
-    if (!k)
-        return pv_error_set(err, PV_EINTERNAL, "unknown_job_kind", "no job kind '%s'", kind);
-    if (idem && !idem_key_ok(idem))
-        return pv_error_set(err, PV_EINVAL, "invalid_idempotency_key",
-                            "Idempotency-Key must be 1 to 255 visible ASCII characters");
     if (is_stopping())
         return pv_error_set(err, PV_EUNREACHABLE, "shutting_down",
                             "polyvisord is shutting down; try again when it is back");
-    {
-        /* The request's identity: a repeated key must come with the same request. */
-        size_t n = strlen(r->method) + strlen(r->path) + r->body_len + 2;
-        char *buf = malloc(n + 1);
-        if (!buf)
-            return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
-        snprintf(buf, n + 1, "%s %s\n", r->method, r->path);
-        if (r->body_len)
-            memcpy(buf + strlen(r->method) + strlen(r->path) + 2, r->body, r->body_len);
-        pv_sha256_hex(buf, n, hash);
-        free(buf);
-    }
     memset(&row, 0, sizeof row);
     pv_id_new(row.id, "job");
-    snprintf(row.kind, sizeof row.kind, "%s", kind);
-    snprintf(row.created_by, sizeof row.created_by, "%s", r->user[0] ? r->user : "system");
+    snprintf(row.kind, sizeof row.kind, "%s", k->name);
+    snprintf(row.created_by, sizeof row.created_by, "%s", actor && actor[0] ? actor : "system");
     snprintf(row.target_type, sizeof row.target_type, "%s", target_type ? target_type : "");
     snprintf(row.target_id, sizeof row.target_id, "%s", target_id ? target_id : "");
     snprintf(row.lock_key, sizeof row.lock_key, "%s", lock_key ? lock_key : "");
@@ -438,13 +425,122 @@ int pv_job_submit(struct pv_req *r, const char *kind, const char *target_type,
         return 0;
     }
     snprintf(job_id, 64, "%s", row.id);
-    pv_event("job", row.id, "audit", row.created_by, "%s submitted for %s %s", kind,
+    pv_event("job", row.id, "audit", row.created_by, "%s submitted for %s %s", k->name,
              target_type ? target_type : "-", target_id ? target_id : "-");
-    rc = enqueue(row.id, 0);
-    if (rc)
+    if (!inline_run && enqueue(row.id, 0))
         return pv_error_set(err, PV_EINTERNAL, "queue_failed", "job %s stored but not queued",
                             row.id);
     return 0;
+}
+
+int pv_job_submit(struct pv_req *r, const char *kind, const char *target_type,
+                  const char *target_id, const char *lock_key, json_t *params, char job_id[64],
+                  struct pv_error *err)
+{
+    const struct pv_job_kind *k = pv_job_kind_find(kind);
+    const char *idem = pv_req_header(r, "Idempotency-Key");
+    char hash[65];
+
+    if (!k)
+        return pv_error_set(err, PV_EINTERNAL, "unknown_job_kind", "no job kind '%s'", kind);
+    if (idem && !idem_key_ok(idem))
+        return pv_error_set(err, PV_EINVAL, "invalid_idempotency_key",
+                            "Idempotency-Key must be 1 to 255 visible ASCII characters");
+    {
+        /* The request's identity: a repeated key must come with the same request. */
+        size_t n = strlen(r->method) + strlen(r->path) + r->body_len + 2;
+        char *buf = malloc(n + 1);
+        if (!buf)
+            return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        snprintf(buf, n + 1, "%s %s\n", r->method, r->path);
+        if (r->body_len)
+            memcpy(buf + strlen(r->method) + strlen(r->path) + 2, r->body, r->body_len);
+        pv_sha256_hex(buf, n, hash);
+        free(buf);
+    }
+    return insert_job(r->user, k, target_type, target_id, lock_key, params, idem, hash, 0,
+                      job_id, err);
+}
+
+int pv_job_submit_as(const char *actor, const char *kind, const char *target_type,
+                     const char *target_id, const char *lock_key, json_t *params,
+                     char job_id[64], struct pv_error *err)
+{
+    const struct pv_job_kind *k = pv_job_kind_find(kind);
+
+    if (!k)
+        return pv_error_set(err, PV_EINTERNAL, "unknown_job_kind", "no job kind '%s'", kind);
+    return insert_job(actor, k, target_type, target_id, lock_key, params, NULL, NULL, 0, job_id,
+                      err);
+}
+
+int pv_job_run_child(struct pv_job_run *parent, const char *kind, const char *target_type,
+                     const char *target_id, json_t *params, char child_id[64],
+                     struct pv_error *err)
+{
+    const struct pv_job_kind *k = pv_job_kind_find(kind);
+    struct queued q = {.reconcile = 0};
+    struct running *slot;
+    json_t *p;
+    int rc;
+
+    if (!k)
+        return pv_error_set(err, PV_EINTERNAL, "unknown_job_kind", "no job kind '%s'", kind);
+    p = json_deep_copy(params ? params : json_object());
+    json_object_set_new(p, "parent_job_id", json_string(parent->row.id));
+    rc = insert_job(parent->row.created_by, k, target_type, target_id, NULL, p, NULL, NULL, 1,
+                    child_id, err);
+    json_decref(p);
+    if (rc)
+        return rc;
+    slot = calloc(1, sizeof *slot);
+    if (!slot)
+        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+    snprintf(slot->id, sizeof slot->id, "%s", child_id);
+    slot->parent = parent->slot;
+    snprintf(q.id, sizeof q.id, "%s", child_id);
+    pthread_mutex_lock(&jobs_lock);
+    slot->next = runs;
+    runs = slot;
+    pthread_mutex_unlock(&jobs_lock);
+
+    run_job(&q, slot);
+
+    pthread_mutex_lock(&jobs_lock);
+    for (struct running **pp = &runs; *pp; pp = &(*pp)->next)
+        if (*pp == slot) {
+            *pp = slot->next;
+            break;
+        }
+    pthread_mutex_unlock(&jobs_lock);
+    free(slot);
+    return pv_job_outcome(child_id, err);
+}
+
+int pv_job_outcome(const char *id, struct pv_error *err)
+{
+    json_t *job = NULL, *e;
+    const char *state;
+    int rc;
+
+    if (pv_db_job_json(id, &job, err))
+        return err ? err->err : PV_ENOTFOUND;
+    state = json_string_value(json_object_get(job, "state"));
+    e = json_object_get(job, "error");
+    if (strcmp(state, "succeeded") == 0)
+        rc = 0;
+    else if (strcmp(state, "queued") == 0 || strcmp(state, "running") == 0)
+        rc = PV_JOB_PENDING;
+    else
+        rc = pv_error_set(err, strcmp(state, "cancelled") == 0 ? PV_ECANCELLED : PV_EPEER,
+                          json_is_string(json_object_get(e, "code"))
+                              ? json_string_value(json_object_get(e, "code"))
+                              : "job_failed",
+                          "%s", json_is_string(json_object_get(e, "message"))
+                                    ? json_string_value(json_object_get(e, "message"))
+                                    : state);
+    json_decref(job);
+    return rc;
 }
 
 int pv_job_cancel(const char *id, const char *actor, struct pv_error *err)

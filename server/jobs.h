@@ -77,7 +77,27 @@ int pv_jobs_stop(int grace_s);
 int pv_job_submit(struct pv_req *r, const char *kind, const char *target_type,
                   const char *target_id, const char *lock_key, json_t *params, char job_id[64],
                   struct pv_error *err);
+/* The same for work the daemon starts itself (schedules): actor is who the
+ * job runs for. */
+int pv_job_submit_as(const char *actor, const char *kind, const char *target_type,
+                     const char *target_id, const char *lock_key, json_t *params,
+                     char job_id[64], struct pv_error *err);
 int pv_job_cancel(const char *id, const char *actor, struct pv_error *err);
+
+/* ---- jobs made of jobs -------------------------------------------------- */
+
+/* Run a job of `kind` as a child of the running job `parent`: it is a normal
+ * job (listed, with steps and progress, params.parent_job_id naming the
+ * parent) but runs now, on the parent's thread, so a parent never waits for
+ * a free worker; cancelling the parent cancels it.  Returns 0 when the child
+ * succeeded, else its error.  child_id receives its id. */
+int pv_job_run_child(struct pv_job_run *parent, const char *kind, const char *target_type,
+                     const char *target_id, json_t *params, char child_id[64],
+                     struct pv_error *err);
+/* 0 when job id succeeded, PV_JOB_PENDING while queued or running, else its
+ * error. */
+#define PV_JOB_PENDING 1
+int pv_job_outcome(const char *id, struct pv_error *err);
 int pv_job_restart(const char *id, const char *actor, struct pv_error *err);
 
 #endif

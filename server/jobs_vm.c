@@ -16,7 +16,9 @@
 #include "../db/db.h"
 #include "conns.h"
 #include "events.h"
+#include "clock.h"
 #include "jobs.h"
+#include "jobs_placement.h"
 #include "util.h"
 #include "placement/place.h"
 #include "plugins.h"
@@ -335,9 +337,12 @@ static int migrate_move(struct pv_job_run *run, struct pv_error *err)
     if (!same)
         pv_conns_release(&to, 0);
     pv_conns_release(&from, rc == PV_EUNREACHABLE);
-    if (!rc)
+    if (!rc) {
+        char now[32];
+        pv_db_vm_mark_moved(vm.id, pv_clock_iso(pv_clock_now(), now)); /* rebalance cool-down */
         pv_event("vm", vm.id, "info", pv_job_actor(run), "vm %s moved to %s (%s)", vm.name,
                  dest.name, mode == PV_MIGRATE_LIVE ? "live" : "quick");
+    }
     return rc;
 }
 
@@ -365,6 +370,8 @@ static const struct pv_job_kind *const kinds[] = {
     &pv_job_connection_sync, &pv_job_connection_delete, &pv_job_vm_start, &pv_job_vm_shutdown,
     &pv_job_vm_poweroff, &pv_job_vm_reboot, &pv_job_vm_pause, &pv_job_vm_resume,
     &pv_job_vm_save, &pv_job_vm_delete, &pv_job_vm_create, &pv_job_vm_migrate,
+    &pv_job_placement_rebalance, &pv_job_placement_power, &pv_job_placement_evacuate,
+    &pv_job_placement_deploy, &pv_job_plan_execute,
 };
 
 const struct pv_job_kind *pv_job_kind_find(const char *name)

@@ -19,12 +19,14 @@
 #include <unistd.h>
 #include "../db/db.h"
 #include "auth.h"
+#include "clock.h"
 #include "config.h"
 #include "conns.h"
 #include "http.h"
 #include "jobs.h"
 #include "log.h"
 #include "plugins.h"
+#include "scheduler.h"
 #include "secret.h"
 #include "sse.h"
 
@@ -108,9 +110,12 @@ int main(int argc, char **argv)
     pv_log(PV_LOG_INFO, "main", "event=inventory path=%s schema_version=%d", dbpath,
            pv_db_schema_version());
     pv_plugins_load(cfg.adapter_dir);
+    pv_clock_init(cfg.test_clock);
     if (pv_sse_start() || pv_jobs_start(&cfg, &e))
         die(&e);
     pv_conns_start();
+    if (pv_scheduler_start(&e))
+        die(&e);
     if (pv_http_start(&cfg, &e))
         die(&e);
     pv_log(PV_LOG_INFO, "main", "event=listening url=%s://%s:%d/ webui=%s",
@@ -120,6 +125,7 @@ int main(int argc, char **argv)
         ;
     pv_log(PV_LOG_INFO, "main", "event=stopping signal=%d", sig);
     pv_http_stop();
+    pv_scheduler_stop();
     left = pv_jobs_stop(cfg.shutdown_grace_seconds);
     if (left) {
         pv_log(PV_LOG_WARN, "main",
