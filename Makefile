@@ -69,10 +69,16 @@ $(BUILD)/adapters/test.so: adapters/test/test_adapter.c adapters/adapter.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(shell pkg-config --libs jansson) -lpthread
 
+
 # Unit tests link the module under test and whatever it needs.
 $(BUILD)/tests/%: tests/unit/%.c $(SERVER_OBJ) $(DB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ $(LIBS) -lcmocka
+
+# The placement engine's benchmark (make bench) links like a unit test.
+$(BUILD)/tests/bench_placement: tests/bench/bench_placement.c $(SERVER_OBJ) $(DB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ $(LIBS)
 
 unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; exit $$fail
@@ -96,7 +102,7 @@ check:
 run: deps all
 	@sh scripts/run.sh $(BUILD)
 
-bench: all
+bench: all $(BUILD)/tests/bench_placement
 	@sh scripts/deps.sh bench
 	@sh tests/bench/run.sh $(BUILD)
 

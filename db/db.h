@@ -160,7 +160,7 @@ struct pv_db_pl_callbacks {
     void *ctx;
     void (*group)(void *ctx, const struct pv_db_pl_group *g);   /* ordered by id */
     void (*host)(void *ctx, const struct pv_db_pl_host *h);     /* ordered by id */
-    void (*vm)(void *ctx, const struct pv_db_pl_vm *v);         /* ordered by id */
+    void (*vm)(void *ctx, const struct pv_db_pl_vm *v);         /* in storage order */
 };
 /* Groups, then hosts, then VMs, read in one transaction. */
 int pv_db_placement_load(const struct pv_db_pl_callbacks *cb, struct pv_error *err);

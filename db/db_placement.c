@@ -72,7 +72,7 @@ int pv_db_placement_load(const struct pv_db_pl_callbacks *cb, struct pv_error *e
         "memory_used_mb, cpu_usage_pct, tags FROM hosts ORDER BY id";
     static const char vms[] =
         "SELECT id, name, host_id, vendor, connection_id, power_state, ha, vcpus, memory_mb, "
-        "tags, anti_affinity, affinity, last_moved_at FROM vms ORDER BY id";
+        "tags, anti_affinity, affinity, last_moved_at FROM vms"; /* table order: no index walk */
     sqlite3 *db = pv_db_conn(err);
     struct cbs c = {cb};
     int rc;

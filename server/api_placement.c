@@ -20,12 +20,12 @@ void pv_api_placement_ratings(struct pv_req *r)
     int limit;
 
     if (pv_req_body(r, &body, &e) || pv_pl_inv_load(&inv, &e) ||
-        pv_place_request(inv, body, &req, &e) || pv_pl_rate(inv, &req, &rt, &e)) {
+        pv_place_request(inv, body, &req, &e) || pv_pl_rate(inv, &req, 0, &rt, &e)) {
         pv_reply_error(r, &e);
         goto out;
     }
     limit = (int)json_integer_value(json_object_get(body, "limit"));
-    out = pv_pl_ratings_json(inv, rt, inv->nhosts, limit);
+    out = pv_pl_ratings_json(inv, &req, rt, inv->nhosts, limit);
     pv_reply_json(r, 200, out);
 out:
     pv_pl_ratings_free(rt, inv ? inv->nhosts : 0);

@@ -54,6 +54,22 @@ static int check_lists(struct pv_req *r, json_t *body)
             return -1;
         }
     }
+    {
+        size_t i;
+        json_t *a, *b;
+        json_array_foreach(json_object_get(body, "affinity"), i, a) {
+            size_t j;
+            json_array_foreach(json_object_get(body, "anti_affinity"), j, b) {
+                if (!json_equal(a, b))
+                    continue;
+                pv_error_set(&e, PV_EINVAL, "conflicting_affinity",
+                             "set '%s' cannot be both an affinity and an anti-affinity set",
+                             json_string_value(a));
+                pv_reply_error_details(r, &e, json_pack("{s:s}", "field", "anti_affinity"));
+                return -1;
+            }
+        }
+    }
     return 0;
 }
 

@@ -106,31 +106,52 @@ double pv_pl_vm_cpu_pct(const struct pv_pl_inv *inv, int vm)
 
 /* ---- filters ------------------------------------------------------------ */
 
+/* What a rating call works out once, before looking at hosts: where the
+ * members of the VM's affinity and anti-affinity sets are. */
+struct prep {
+    int *anti_vm;            /* per host: a VM of a shared availability set, or -1 */
+    int *aff_here;           /* per host: how many constrained affinity sets have members here */
+    int aff_constrained;     /* affinity sets whose other members are placed somewhere */
+};
+
 struct ctx {
     const struct pv_pl_inv *inv;
     const struct pv_pl_request *req;
+    const struct prep *prep;
     int h;
     struct figures f;
-    json_t *filters;
-    int ok;
+    json_t *filters;         /* explaining: the verdicts; NULL: only the outcome */
+    const char *code;        /* the first failing filter's reason code */
 };
 
-static void verdict(struct ctx *c, const char *name, const char *code, json_t *detail)
+static void add_verdict(struct ctx *c, const char *name, const char *code, json_t *detail)
 {
     json_array_append_new(c->filters, json_pack("{s:s,s:b,s:s?,s:o}", "name", name, "passed",
                                                  code == NULL, "code", code, "detail",
                                                  detail ? detail : json_object()));
-    if (code)
-        c->ok = 0;
 }
+
+/* Record a filter's verdict.  The detail (a json_pack expression) is built
+ * only when explaining, which keeps a rating over 10,000 hosts free of
+ * allocations. */
+#define VERDICT(c, name, code_expr, detail_expr)                 \
+    do {                                                         \
+        const char *code_ = (code_expr);                         \
+        if ((c)->filters)                                        \
+            add_verdict((c), (name), code_, (detail_expr));      \
+        if (code_ && !(c)->code)                                 \
+            (c)->code = code_;                                   \
+    } while (0)
+
+/* Not explaining and already refused: the other filters cannot change that. */
+#define DECIDED(c) (!(c)->filters && (c)->code)
 
 static void f_state(struct ctx *c)
 {
     enum pv_pl_state s = c->inv->hosts[c->h].state;
-    const char *code = s == PV_PL_CONNECTED     ? NULL
-                       : s == PV_PL_MAINTENANCE ? "in_maintenance"
-                                                : "disconnected";
-    verdict(c, "host_state", code, json_pack("{s:s}", "state", state_names[s]));
+    VERDICT(c, "host_state",
+            s == PV_PL_CONNECTED ? NULL : s == PV_PL_MAINTENANCE ? "in_maintenance" : "disconnected",
+            json_pack("{s:s}", "state", state_names[s]));
 }
 
 static void f_vendor(struct ctx *c)
@@ -138,17 +159,18 @@ static void f_vendor(struct ctx *c)
     const struct pv_pl_host *H = &c->inv->hosts[c->h];
     const char *want = c->req->vendor;
 
-    if (want && strcmp(want, H->vendor) != 0) {
-        verdict(c, "vendor", "vendor_mismatch",
+    if (DECIDED(c))
+        return;
+    if (want && strcmp(want, H->vendor) != 0)
+        VERDICT(c, "vendor", "vendor_mismatch",
                 json_pack("{s:s,s:s}", "vm_vendor", want, "host_vendor", H->vendor));
-    } else if (c->req->connection_id && strcmp(c->req->connection_id, H->connection_id) != 0) {
-        verdict(c, "vendor", "vendor_mismatch",
+    else if (c->req->connection_id && strcmp(c->req->connection_id, H->connection_id) != 0)
+        VERDICT(c, "vendor", "vendor_mismatch",
                 json_pack("{s:s,s:s,s:s}", "vm_connection_id", c->req->connection_id,
                           "host_connection_id", H->connection_id, "reason",
                           "this vendor moves VMs only between hosts of one endpoint"));
-    } else {
-        verdict(c, "vendor", NULL, json_pack("{s:s}", "host_vendor", H->vendor));
-    }
+    else
+        VERDICT(c, "vendor", NULL, json_pack("{s:s}", "host_vendor", H->vendor));
 }
 
 static void f_scope(struct ctx *c)
@@ -157,30 +179,35 @@ static void f_scope(struct ctx *c)
     const struct pv_pl_host *H = &c->inv->hosts[c->h];
     const char *group = H->group >= 0 ? c->inv->groups[H->group].id : NULL;
 
+    if (DECIDED(c))
+        return;
     if (c->h == r->exclude_host)
-        verdict(c, "scope", "current_host", json_pack("{s:s}", "reason", "the VM is on this host"));
+        VERDICT(c, "scope", "current_host", json_pack("{s:s}", "reason", "the VM is on this host"));
     else if (r->excluded && r->excluded[c->h])
-        verdict(c, "scope", "excluded",
+        VERDICT(c, "scope", "excluded",
                 json_pack("{s:s}", "reason", "this plan empties the host or leaves it out"));
     else if (r->scope_group >= 0 && !pv_pl_in_group(c->inv, c->h, r->scope_group))
-        verdict(c, "scope", "out_of_scope",
+        VERDICT(c, "scope", "out_of_scope",
                 json_pack("{s:s,s:s?}", "required_group_id", c->inv->groups[r->scope_group].id,
                           "host_group_id", group));
     else
-        verdict(c, "scope", NULL, json_pack("{s:s?}", "host_group_id", group));
+        VERDICT(c, "scope", NULL, json_pack("{s:s?}", "host_group_id", group));
 }
 
 static void f_memory(struct ctx *c)
 {
     const struct figures *f = &c->f;
     int64_t need = c->req->memory_mb;
-    const char *code = need > f->free_raw                  ? "insufficient_memory"
-                       : need > f->free_raw - f->reserve   ? "host_reserve"
-                       : need > f->free_usable             ? "ha_reserve"
-                                                           : NULL;
-    verdict(c, "memory", code,
-            json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "required_mb", (json_int_t)need, "capacity_mb",
-                      (json_int_t)f->capacity, "used_mb", (json_int_t)f->demand,
+
+    if (DECIDED(c))
+        return;
+    VERDICT(c, "memory",
+            need > f->free_raw                  ? "insufficient_memory"
+            : need > f->free_raw - f->reserve   ? "host_reserve"
+            : need > f->free_usable             ? "ha_reserve"
+                                                : NULL,
+            json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "required_mb", (json_int_t)need,
+                      "capacity_mb", (json_int_t)f->capacity, "used_mb", (json_int_t)f->demand,
                       "host_reserve_mb", (json_int_t)f->reserve, "ha_reserve_mb",
                       (json_int_t)f->ha_reserve, "free_mb", (json_int_t)f->free_usable));
 }
@@ -190,13 +217,13 @@ static void f_cpu(struct ctx *c)
     const struct pv_pl_host *H = &c->inv->hosts[c->h];
     const struct pv_pl_policy *p = policy_of(c->inv, c->h);
     int64_t after = H->alloc_vcpus + c->req->vcpus;
-    const char *code = NULL;
 
-    if (H->cpu_cores > 0 && after > c->f.vcpu_capacity)
-        code = "insufficient_cpu";
-    else if (H->cpu_usage_pct > 100.0 - p->reserve_cpu_pct)
-        code = "host_reserve";
-    verdict(c, "cpu", code,
+    if (DECIDED(c))
+        return;
+    VERDICT(c, "cpu",
+            H->cpu_cores > 0 && after > c->f.vcpu_capacity       ? "insufficient_cpu"
+            : H->cpu_usage_pct > 100.0 - p->reserve_cpu_pct       ? "host_reserve"
+                                                                  : NULL,
             json_pack("{s:i,s:I,s:I,s:i,s:f,s:f,s:f}", "required_vcpus", c->req->vcpus,
                       "allocated_vcpus", (json_int_t)H->alloc_vcpus, "vcpu_capacity",
                       (json_int_t)c->f.vcpu_capacity, "cores", H->cpu_cores, "overcommit",
@@ -210,6 +237,8 @@ static void f_quota(struct ctx *c)
     const struct pv_pl_request *r = c->req;
     int mover = r->vm >= 0 ? inv->vms[r->vm].host : -1;
 
+    if (DECIDED(c))
+        return;
     for (int g = inv->hosts[c->h].group; g >= 0; g = inv->groups[g].parent) {
         const struct pv_pl_group *G = &inv->groups[g];
         const struct pv_pl_policy *p = &G->policy;
@@ -227,63 +256,84 @@ static void f_quota(struct ctx *c)
         else if (p->quota_memory_mb && mem > p->quota_memory_mb)
             what = "memory_mb", quota = p->quota_memory_mb, used = G->used_memory_mb;
         if (what) {
-            verdict(c, "quota", "quota",
-                    json_pack("{s:s,s:s,s:I,s:I}", "host_group_id", G->id, "quota", what, "limit",
-                              (json_int_t)quota, "used", (json_int_t)used));
+            VERDICT(c, "quota", "quota",
+                    json_pack("{s:s,s:s,s:I,s:I}", "host_group_id", G->id, "quota", what,
+                              "limit", (json_int_t)quota, "used", (json_int_t)used));
             return;
         }
     }
-    verdict(c, "quota", NULL, NULL);
+    VERDICT(c, "quota", NULL, NULL);
 }
 
-/* Affinity: where the other members of each of the VM's sets are. */
-static void f_affinity(struct ctx *c)
+/* The members of set `name` (affinity or anti-affinity) placed on hosts other
+ * than h, for an explanation. */
+static json_t *members_elsewhere(const struct ctx *c, const char *name)
 {
     const struct pv_pl_inv *inv = c->inv;
-    size_t i;
-    json_t *set;
+    json_t *where = json_array();
 
-    json_array_foreach(c->req->affinity, i, set) {
-        const char *name = json_string_value(set);
-        json_t *where = json_array();
-        int here = 0;
-        for (int v = 0; name && v < inv->nvms; v++) {
-            if (v == c->req->vm || inv->vms[v].host < 0 || !has_str(inv->vms[v].affinity, name))
-                continue;
-            if (inv->vms[v].host == c->h)
-                here = 1;
-            else if (!has_str(where, inv->hosts[inv->vms[v].host].id))
-                json_array_append_new(where, json_string(inv->hosts[inv->vms[v].host].id));
-        }
-        if (!here && json_array_size(where) > 0) {
-            verdict(c, "affinity", "affinity",
-                    json_pack("{s:s,s:o}", "set", name, "members_on_host_ids", where));
-            return;
-        }
-        json_decref(where);
+    for (int v = 0; v < inv->nvms; v++) {
+        int h = inv->vms[v].host;
+        if (v == c->req->vm || h < 0 || h == c->h || !has_str(inv->vms[v].affinity, name) ||
+            has_str(where, inv->hosts[h].id))
+            continue;
+        json_array_append_new(where, json_string(inv->hosts[h].id));
     }
-    verdict(c, "affinity", NULL, NULL);
+    return where;
+}
+
+static void f_affinity(struct ctx *c)
+{
+    if (DECIDED(c))
+        return;
+    if (c->prep->aff_here && c->prep->aff_here[c->h] < c->prep->aff_constrained) {
+        const char *missing = "";
+        if (c->filters) { /* which set: the first whose members are elsewhere only */
+            size_t i;
+            json_t *set;
+            json_array_foreach(c->req->affinity, i, set) {
+                json_t *w = members_elsewhere(c, json_string_value(set));
+                int elsewhere_only = json_array_size(w) > 0;
+                for (int v = 0; elsewhere_only && v < c->inv->nvms; v++)
+                    if (v != c->req->vm && c->inv->vms[v].host == c->h &&
+                        has_str(c->inv->vms[v].affinity, json_string_value(set)))
+                        elsewhere_only = 0;
+                json_decref(w);
+                if (elsewhere_only) {
+                    missing = json_string_value(set);
+                    break;
+                }
+            }
+        }
+        VERDICT(c, "affinity", "affinity",
+                json_pack("{s:s,s:o}", "set", missing, "members_on_host_ids",
+                          members_elsewhere(c, missing)));
+    } else {
+        VERDICT(c, "affinity", NULL, NULL);
+    }
 }
 
 static void f_anti_affinity(struct ctx *c)
 {
-    const struct pv_pl_inv *inv = c->inv;
-    size_t i;
-    json_t *set;
+    int v = c->prep->anti_vm ? c->prep->anti_vm[c->h] : -1;
 
-    json_array_foreach(c->req->anti_affinity, i, set) {
-        const char *name = json_string_value(set);
-        for (int v = 0; name && v < inv->nvms; v++) {
-            if (v != c->req->vm && inv->vms[v].host == c->h &&
-                has_str(inv->vms[v].anti_affinity, name)) {
-                verdict(c, "anti_affinity", "anti_affinity",
-                        json_pack("{s:s,s:s,s:s}", "set", name, "vm_id", inv->vms[v].id,
-                                  "vm_name", inv->vms[v].name));
-                return;
+    if (DECIDED(c))
+        return;
+    if (v >= 0) {
+        const char *set = "";
+        size_t i;
+        json_t *s;
+        json_array_foreach(c->req->anti_affinity, i, s)
+            if (has_str(c->inv->vms[v].anti_affinity, json_string_value(s))) {
+                set = json_string_value(s);
+                break;
             }
-        }
+        VERDICT(c, "anti_affinity", "anti_affinity",
+                json_pack("{s:s,s:s,s:s}", "set", set, "vm_id", c->inv->vms[v].id, "vm_name",
+                          c->inv->vms[v].name));
+    } else {
+        VERDICT(c, "anti_affinity", NULL, NULL);
     }
-    verdict(c, "anti_affinity", NULL, NULL);
 }
 
 static void f_tags(struct ctx *c)
@@ -291,38 +341,46 @@ static void f_tags(struct ctx *c)
     const struct pv_pl_policy *p = policy_of(c->inv, c->h);
     json_t *htags = c->inv->hosts[c->h].tags;
 
+    if (DECIDED(c))
+        return;
     for (int i = 0; i < p->ntag_rules; i++) {
         const struct pv_pl_tag_rule *t = &p->tag_rules[i];
-        int has = has_str(htags, t->host_tag);
+        int has;
         if (t->match == PV_PL_SHOULD || !has_str(c->req->tags, t->vm_tag))
             continue;
+        has = has_str(htags, t->host_tag);
         if ((t->match == PV_PL_MUST && !has) || (t->match == PV_PL_MUST_NOT && has)) {
-            verdict(c, "tag_rules", "tag_rule",
+            VERDICT(c, "tag_rules", "tag_rule",
                     json_pack("{s:s,s:s,s:s,s:b}", "vm_tag", t->vm_tag, "host_tag", t->host_tag,
                               "match", t->match == PV_PL_MUST ? "must" : "must_not",
                               "host_has_tag", has));
             return;
         }
     }
-    verdict(c, "tag_rules", NULL, NULL);
+    VERDICT(c, "tag_rules", NULL, NULL);
 }
 
 /* ---- weights ------------------------------------------------------------ */
 
 static double clamp01(double x) { return x < 0 ? 0 : x > 1 ? 1 : x; }
 
+/* x (>= 0) rounded to 3 decimals, without a libm call: this runs for every
+ * host of every rating. */
+static double round3(double x) { return (double)(int64_t)(x * 1000.0 + 0.5) / 1000.0; }
+
 static void weight(json_t *arr, const char *name, double value, double w, double *sum,
                    double *wsum)
 {
-    value = round(clamp01(value) * 1000.0) / 1000.0;
-    json_array_append_new(arr, json_pack("{s:s,s:f,s:f,s:f}", "name", name, "value", value,
-                                         "weight", w, "contribution",
-                                         round(value * w * 1000.0) / 1000.0));
+    value = round3(clamp01(value));
+    if (arr)
+        json_array_append_new(arr, json_pack("{s:s,s:f,s:f,s:f}", "name", name, "value", value,
+                                             "weight", w, "contribution", round3(value * w)));
     *sum += value * w;
     *wsum += w;
 }
 
-static double score_host(struct ctx *c, json_t *warr)
+/* The score (0-100); warr (may be NULL) receives each weight's part. */
+static double score_host(const struct ctx *c, json_t *warr)
 {
     const struct pv_pl_host *H = &c->inv->hosts[c->h];
     const struct pv_pl_policy *p = policy_of(c->inv, c->h);
@@ -358,10 +416,99 @@ static double score_host(struct ctx *c, json_t *warr)
     }
     if (applicable)
         weight(warr, "tag_preference", (double)met / applicable, w[W_TAGS], &sum, &wsum);
-    return wsum > 0 ? round(100000.0 * sum / wsum) / 1000.0 : 0;
+    return wsum > 0 ? round3(100.0 * sum / wsum) : 0;
 }
 
 /* ---- rating ------------------------------------------------------------- */
+
+static void prep_free(struct prep *p)
+{
+    free(p->anti_vm);
+    free(p->aff_here);
+}
+
+/* Only a request that names sets needs the per-host arrays (NULL otherwise:
+ * the common case allocates nothing). */
+static int prep_init(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
+                     struct prep *p)
+{
+    size_t n = (size_t)inv->nhosts + 1, i;
+    json_t *set;
+
+    memset(p, 0, sizeof *p);
+    if (json_array_size(req->anti_affinity)) {
+        p->anti_vm = malloc(n * sizeof *p->anti_vm);
+        if (!p->anti_vm)
+            return -1;
+        for (int h = 0; h < inv->nhosts; h++)
+            p->anti_vm[h] = -1;
+    }
+    /* One pass over the VMs per set the request names. */
+    json_array_foreach(req->anti_affinity, i, set) {
+        for (int v = 0; v < inv->nvms; v++) {
+            int h = inv->vms[v].host;
+            if (v != req->vm && h >= 0 && p->anti_vm[h] < 0 &&
+                has_str(inv->vms[v].anti_affinity, json_string_value(set)))
+                p->anti_vm[h] = v;
+        }
+    }
+    if (json_array_size(req->affinity)) {
+        p->aff_here = calloc(n, sizeof *p->aff_here);
+        if (!p->aff_here) {
+            prep_free(p);
+            return -1;
+        }
+    }
+    json_array_foreach(req->affinity, i, set) {
+        unsigned char *seen = calloc(n, 1);
+        int placed = 0;
+        if (!seen) {
+            prep_free(p);
+            return -1;
+        }
+        for (int v = 0; v < inv->nvms; v++) {
+            int h = inv->vms[v].host;
+            if (v == req->vm || h < 0 || !has_str(inv->vms[v].affinity, json_string_value(set)))
+                continue;
+            placed = 1;
+            if (!seen[h]) {
+                seen[h] = 1;
+                p->aff_here[h]++;
+            }
+        }
+        p->aff_constrained += placed;
+        free(seen);
+    }
+    return 0;
+}
+
+/* Rate host h; with explain, fill the rating's filters and weights. */
+static void rate_host(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
+                      const struct prep *prep, int h, int explain, struct pv_pl_rating *out)
+{
+    struct ctx c = {.inv = inv, .req = req, .prep = prep, .h = h,
+                    .filters = explain ? json_array() : NULL};
+
+    figures_of(inv, h, req, &c.f);
+    f_state(&c);
+    f_vendor(&c);
+    f_scope(&c);
+    f_memory(&c);
+    f_cpu(&c);
+    f_quota(&c);
+    f_affinity(&c);
+    f_anti_affinity(&c);
+    f_tags(&c);
+    out->host = h;
+    out->eligible = c.code == NULL;
+    out->code = c.code;
+    out->filters = c.filters;
+    out->weights = explain ? json_array() : NULL;
+    out->score = out->eligible ? score_host(&c, out->weights) : 0;
+    /* An eligible host shows at least half a star: it can take the VM. */
+    out->stars = out->eligible ? fmax(0.5, pv_pl_stars(out->score)) : 0;
+    out->free_after_mb = c.f.free_usable - req->memory_mb;
+}
 
 static int rank_cmp(const void *a, const void *b, void *arg)
 {
@@ -382,42 +529,84 @@ static int rank_cmp(const void *a, const void *b, void *arg)
     return c ? c : strcmp(hx->id, hy->id);
 }
 
-int pv_pl_rate(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
-               struct pv_pl_rating **out, struct pv_error *err)
+static int check_request(const struct pv_pl_request *req, struct pv_error *err)
 {
-    struct pv_pl_rating *r;
+    size_t i;
+    json_t *set;
 
-    *out = NULL;
     if (req->memory_mb <= 0 || req->vcpus <= 0)
         return pv_error_set(err, PV_EINVAL, "invalid_value",
                             "a VM to place needs vcpus and memory_mb above 0");
+    json_array_foreach(req->affinity, i, set)
+        if (has_str(req->anti_affinity, json_string_value(set)))
+            return pv_error_set(err, PV_EINVAL, "conflicting_affinity",
+                                "set '%s' is both an affinity and an anti-affinity set of the "
+                                "VM: it cannot be kept with and apart from the same VMs",
+                                json_string_value(set));
+    return 0;
+}
+
+int pv_pl_rate(const struct pv_pl_inv *inv, const struct pv_pl_request *req, int explain,
+               struct pv_pl_rating **out, struct pv_error *err)
+{
+    struct pv_pl_rating *r;
+    struct prep prep;
+    int rc;
+
+    *out = NULL;
+    if ((rc = check_request(req, err)))
+        return rc;
     r = calloc((size_t)(inv->nhosts ? inv->nhosts : 1), sizeof *r);
-    if (!r)
+    if (!r || prep_init(inv, req, &prep)) {
+        free(r);
         return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
-    for (int h = 0; h < inv->nhosts; h++) {
-        struct ctx c = {.inv = inv, .req = req, .h = h, .filters = json_array(), .ok = 1};
-        figures_of(inv, h, req, &c.f);
-        f_state(&c);
-        f_vendor(&c);
-        f_scope(&c);
-        f_memory(&c);
-        f_cpu(&c);
-        f_quota(&c);
-        f_affinity(&c);
-        f_anti_affinity(&c);
-        f_tags(&c);
-        r[h].host = h;
-        r[h].eligible = c.ok;
-        r[h].filters = c.filters;
-        r[h].weights = json_array();
-        r[h].score = c.ok ? score_host(&c, r[h].weights) : 0;
-        /* An eligible host shows at least half a star: it can take the VM. */
-        r[h].stars = c.ok ? fmax(0.5, pv_pl_stars(r[h].score)) : 0;
-        r[h].free_after_mb = c.f.free_usable - req->memory_mb;
     }
+    for (int h = 0; h < inv->nhosts; h++)
+        rate_host(inv, req, &prep, h, explain, &r[h]);
+    prep_free(&prep);
     qsort_r(r, (size_t)inv->nhosts, sizeof *r, rank_cmp, (void *)inv);
     *out = r;
     return 0;
+}
+
+int pv_pl_choose(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
+                 int (*accept)(void *ctx, int host), void *ctx, struct pv_pl_rating *best,
+                 struct pv_error *err)
+{
+    struct prep prep;
+    int rc, found = 0;
+
+    memset(best, 0, sizeof *best);
+    best->host = -1;
+    if ((rc = check_request(req, err)))
+        return rc;
+    if (prep_init(inv, req, &prep))
+        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+    for (int h = 0; h < inv->nhosts; h++) {
+        struct pv_pl_rating r;
+        rate_host(inv, req, &prep, h, 0, &r);
+        if (!r.eligible || (accept && !accept(ctx, h)))
+            continue;
+        if (!found || rank_cmp(&r, best, (void *)inv) < 0)
+            *best = r;
+        found = 1;
+    }
+    prep_free(&prep);
+    return 0;
+}
+
+void pv_pl_explain(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
+                   struct pv_pl_rating *r)
+{
+    struct prep prep;
+    struct pv_pl_rating full;
+
+    if (r->filters || prep_init(inv, req, &prep))
+        return;
+    rate_host(inv, req, &prep, r->host, 1, &full);
+    prep_free(&prep);
+    r->filters = full.filters;
+    r->weights = full.weights;
 }
 
 void pv_pl_ratings_free(struct pv_pl_rating *r, int n)
@@ -435,18 +624,10 @@ json_t *pv_pl_rejections(const struct pv_pl_rating *r, int n)
 {
     json_t *counts = json_object();
 
-    for (int i = 0; r && i < n; i++) {
-        size_t k;
-        json_t *f;
-        json_array_foreach(r[i].filters, k, f) {
-            const char *code = json_string_value(json_object_get(f, "code"));
-            if (!code)
-                continue;
-            json_object_set_new(counts, code,
-                                json_integer(json_integer_value(json_object_get(counts, code)) + 1));
-            break; /* a host counts once, under its first failing filter */
-        }
-    }
+    for (int i = 0; r && i < n; i++)
+        if (r[i].code)
+            json_object_set_new(counts, r[i].code,
+                                json_integer(json_integer_value(json_object_get(counts, r[i].code)) + 1));
     return counts;
 }
 
@@ -455,22 +636,26 @@ int pv_pl_best(const struct pv_pl_rating *r, int n)
     return n > 0 && r[0].eligible ? r[0].host : -1;
 }
 
-json_t *pv_pl_ratings_json(const struct pv_pl_inv *inv, const struct pv_pl_rating *r, int n,
-                           int limit)
+json_t *pv_pl_ratings_json(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
+                           struct pv_pl_rating *r, int n, int limit)
 {
     json_t *items = json_array();
-    int best = pv_pl_best(r, n);
+    int best = pv_pl_best(r, n), eligible = 0;
 
+    for (int i = 0; i < n; i++)
+        eligible += r[i].eligible;
     for (int i = 0; i < n && (limit <= 0 || i < limit); i++) {
         const struct pv_pl_host *H = &inv->hosts[r[i].host];
+        pv_pl_explain(inv, req, &r[i]);
         json_array_append_new(
             items, json_pack("{s:s,s:s,s:s,s:f,s:f,s:b,s:O,s:O}", "host_id", H->id, "host_name",
                              H->name, "vendor", H->vendor, "stars", r[i].stars, "score",
                              r[i].score, "eligible", r[i].eligible, "filters", r[i].filters,
                              "weights", r[i].weights));
     }
-    return json_pack("{s:o,s:s?,s:i}", "items", items, "chosen_host_id",
-                     best >= 0 ? inv->hosts[best].id : NULL, "hosts_rated", n);
+    return json_pack("{s:o,s:s?,s:i,s:i,s:o}", "items", items, "chosen_host_id",
+                     best >= 0 ? inv->hosts[best].id : NULL, "hosts_rated", n, "eligible_hosts",
+                     eligible, "rejected_by", pv_pl_rejections(r, n));
 }
 
 void pv_pl_request_for_vm(const struct pv_pl_inv *inv, int vm, struct pv_pl_request *req)
@@ -552,12 +737,17 @@ void pv_pl_move(struct pv_pl_inv *inv, int vm, int to)
 
 int pv_pl_add_vm(struct pv_pl_inv *inv, const struct pv_pl_vm *vm)
 {
-    struct pv_pl_vm *n = realloc(inv->vms, (size_t)(inv->nvms + 1) * sizeof *n);
+    struct pv_pl_vm *n = inv->vms;
     int to = vm->host;
 
-    if (!n)
-        return -1;
-    inv->vms = n;
+    if (inv->nvms >= inv->cap_vms) {
+        int cap = inv->cap_vms > 0 ? inv->cap_vms * 2 : 64;
+        n = realloc(inv->vms, (size_t)cap * sizeof *n);
+        if (!n)
+            return -1;
+        inv->vms = n;
+        inv->cap_vms = cap;
+    }
     n[inv->nvms] = *vm;
     n[inv->nvms].tags = vm->tags ? json_incref(vm->tags) : json_array();
     n[inv->nvms].anti_affinity = vm->anti_affinity ? json_incref(vm->anti_affinity) : json_array();
@@ -611,6 +801,7 @@ struct pv_pl_inv *pv_pl_inv_dup(const struct pv_pl_inv *inv)
     d->ngroups = inv->ngroups;
     d->nhosts = inv->nhosts;
     d->nvms = inv->nvms;
+    d->cap_vms = inv->nvms + 1;
     for (int h = 0; h < d->nhosts; h++)
         d->hosts[h].tags = json_deep_copy(inv->hosts[h].tags);
     for (int v = 0; v < d->nvms; v++) {

@@ -42,22 +42,24 @@ struct pv_pl_group {
     int64_t used_vms, used_vcpus, used_memory_mb;
 };
 
+/* The fields every rating reads come first, so one host's hot data sits in
+ * one or two cache lines when 10,000 hosts are rated. */
 struct pv_pl_host {
-    char id[64];
-    char name[128];
-    char vendor[16];
-    char connection_id[64];
-    int group;                     /* index into inv->groups, -1: none */
     enum pv_pl_state state;
+    int group;                     /* index into inv->groups, -1: none */
     int cpu_cores;
+    int nvms;
     int64_t memory_mb;
     int64_t memory_used_mb;        /* measured */
     double cpu_usage_pct;          /* measured */
-    json_t *tags;                  /* array of strings, owned */
     /* allocation: what the VMs placed here ask for (running or paused) */
     int64_t alloc_memory_mb;
     int64_t alloc_vcpus;
-    int nvms;
+    json_t *tags;                  /* array of strings, owned; NULL: none */
+    char vendor[16];
+    char connection_id[64];
+    char id[64];
+    char name[128];
 };
 
 struct pv_pl_vm {
@@ -71,7 +73,7 @@ struct pv_pl_vm {
     int64_t memory_mb;
     int ha;                        /* 0 off, 1 low, 2 medium, 3 high */
     char last_moved_at[32];        /* when placement last moved it, "" never */
-    json_t *tags, *anti_affinity, *affinity;   /* arrays of strings, owned */
+    json_t *tags, *anti_affinity, *affinity;   /* arrays of strings, owned; NULL: none */
 };
 
 struct pv_pl_inv {
@@ -80,7 +82,7 @@ struct pv_pl_inv {
     struct pv_pl_host *hosts;
     int nhosts;
     struct pv_pl_vm *vms;
-    int nvms;
+    int nvms, cap_vms;             /* cap_vms: room allocated in vms */
 };
 
 /* What is to be placed. */
@@ -104,26 +106,43 @@ struct pv_pl_rating {
     double score;                  /* 0-100, rounded to 0.001 */
     double stars;                  /* 0-5 in halves */
     int64_t free_after_mb;         /* memory left after placement */
-    json_t *filters;               /* [{"name","passed","code","detail"}] */
-    json_t *weights;               /* [{"name","value","weight","contribution"}] */
+    const char *code;              /* the first failing filter's reason code, NULL: eligible */
+    json_t *filters;               /* [{"name","passed","code","detail"}]; NULL until explained */
+    json_t *weights;               /* [{"name","value","weight","contribution"}]; likewise */
 };
 
 /* Rate every host; *out is a malloc'd array of inv->nhosts ratings, best
- * first.  Free with pv_pl_ratings_free(). */
-int pv_pl_rate(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
+ * first.  With explain, every rating carries its filters and weights;
+ * without, only the outcome (pv_pl_explain adds them for the few a caller
+ * shows).  Free with pv_pl_ratings_free().  A request whose set names are
+ * both affinity and anti-affinity is refused (conflicting_affinity). */
+int pv_pl_rate(const struct pv_pl_inv *inv, const struct pv_pl_request *req, int explain,
                struct pv_pl_rating **out, struct pv_error *err);
 void pv_pl_ratings_free(struct pv_pl_rating *r, int n);
+
+/* The best eligible host that accept() (may be NULL) takes, in one pass
+ * without sorting or explaining: what planners and bulk placement use.
+ * best->host is -1 when there is none. */
+int pv_pl_choose(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
+                 int (*accept)(void *ctx, int host), void *ctx, struct pv_pl_rating *best,
+                 struct pv_error *err);
+
+/* Fill r's filters and weights (no-op when already there). */
+void pv_pl_explain(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
+                   struct pv_pl_rating *r);
 
 /* The request to move an existing VM as it stands. */
 void pv_pl_request_for_vm(const struct pv_pl_inv *inv, int vm, struct pv_pl_request *req);
 
-/* {"items": [...], "chosen_host_id": id|null}; items best first, at most
- * `limit` of them (0: all). */
-json_t *pv_pl_ratings_json(const struct pv_pl_inv *inv, const struct pv_pl_rating *r, int n,
-                           int limit);
+/* {"items": [...], "chosen_host_id": id|null, "hosts_rated", "eligible_hosts",
+ * "rejected_by"}; items best first and explained, at most `limit` of them
+ * (0: all). */
+json_t *pv_pl_ratings_json(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
+                           struct pv_pl_rating *r, int n, int limit);
 
 /* {"code": hosts, ...}: how many hosts each reason code turned away, a
- * host counted once, under the first filter it failed. */
+ * host counted once, under the first filter it failed (filters run in the
+ * order of the table in docs/placement.md). */
 json_t *pv_pl_rejections(const struct pv_pl_rating *r, int n);
 
 /* The best eligible host's index, or -1. */

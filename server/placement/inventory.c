@@ -28,16 +28,24 @@ static int grow(void **arr, int *cap, int n, size_t elem)
 
 static void copy(char *dst, size_t size, const char *src)
 {
-    snprintf(dst, size, "%s", src ? src : "");
+    size_t n = src ? strnlen(src, size - 1) : 0;
+
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
 }
 
+/* A tag or set list; NULL for an empty one, which is nearly every VM's, so
+ * loading 100,000 VMs does not build 300,000 empty arrays. */
 static json_t *string_array(const char *text)
 {
-    json_t *a = text ? json_loads(text, 0, NULL) : NULL;
+    json_t *a;
 
-    if (!json_is_array(a)) {
+    if (!text || strcmp(text, "[]") == 0)
+        return NULL;
+    a = json_loads(text, 0, NULL);
+    if (!json_is_array(a) || json_array_size(a) == 0) {
         json_decref(a);
-        a = json_array();
+        return NULL;
     }
     return a;
 }
@@ -213,6 +221,7 @@ int pv_pl_inv_load(struct pv_pl_inv **out, struct pv_error *err)
         pv_pl_inv_free(L.inv);
         return rc;
     }
+    L.inv->cap_vms = L.cap_vms;
     pv_pl_recount(L.inv);
     *out = L.inv;
     return 0;

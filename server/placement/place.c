@@ -115,24 +115,25 @@ int pv_place_decide(const struct pv_pl_inv *inv, const struct pv_pl_request *req
             return pv_error_set(err, PV_ENOTFOUND, "host_not_found", "no host with id '%.80s'",
                                 requested);
     }
-    rc = pv_pl_rate(inv, req, &r, err);
+    rc = pv_pl_rate(inv, req, 0, &r, err);
     if (rc)
         return rc;
     for (int i = 0; i < n; i++)
         if (r[i].host == want)
             pos = i;
-    d = pv_pl_ratings_json(inv, r, n, DECISION_TOP);
+    d = pv_pl_ratings_json(inv, req, r, n, DECISION_TOP);
     if (pos >= DECISION_TOP) {
-        json_t *one = pv_pl_ratings_json(inv, &r[pos], 1, 1);
+        json_t *one = pv_pl_ratings_json(inv, req, &r[pos], 1, 1);
         json_array_extend(json_object_get(d, "items"), json_object_get(one, "items"));
         json_decref(one);
     }
-    rej = pv_pl_rejections(r, n);
+    rej = json_incref(json_object_get(d, "rejected_by"));
     if (want >= 0) {
         if (r[pos].eligible) {
             *chosen = want;
         } else {
             char why[256];
+            pv_pl_explain(inv, req, &r[pos]);
             first_failure(&r[pos], why, sizeof why);
             if (want == req->exclude_host)
                 rc = pv_error_set(err, PV_ECONFLICT, "same_host", "the VM is already on that host");
@@ -154,7 +155,7 @@ int pv_place_decide(const struct pv_pl_inv *inv, const struct pv_pl_request *req
     json_object_set_new(d, "chosen_host_id",
                         *chosen >= 0 ? json_string(inv->hosts[*chosen].id) : json_null());
     json_object_set_new(d, "requested_host_id", requested ? json_string(requested) : json_null());
-    json_object_set_new(d, "rejected_by", rej);
+    json_decref(rej);
     json_object_set_new(d, "request", json_pack("{s:s?,s:i,s:I,s:s?,s:O?,s:O?,s:O?,s:s?,s:b}",
                                                 "vm_id", req->vm >= 0 ? inv->vms[req->vm].id : NULL,
                                                 "vcpus", req->vcpus, "memory_mb",

@@ -104,12 +104,19 @@ static json_t *move_json(const struct pv_pl_inv *inv, int v, int from, int to, d
                      V->active ? "live" : "quick", "stars", stars, "reason", reason);
 }
 
-/* Why nobody took VM v: the reason codes and how many hosts gave each. */
+/* Why nobody took VM v (req NULL: no rating was asked for): the reason
+ * codes and how many hosts gave each. */
 static json_t *unplaced_json(const struct pv_pl_inv *inv, int v, const char *name,
-                             const struct pv_pl_rating *r, int n, const char *reason)
+                             const struct pv_pl_request *req, const char *reason)
 {
-    json_t *counts = pv_pl_rejections(r, n);
+    struct pv_pl_rating *r = NULL;
+    json_t *counts;
 
+    if (req && pv_pl_rate(inv, req, 0, &r, NULL) == 0)
+        counts = pv_pl_rejections(r, inv->nhosts);
+    else
+        counts = json_object();
+    pv_pl_ratings_free(r, inv->nhosts);
     return json_pack("{s:s?,s:s,s:s,s:o}", "vm_id", v >= 0 ? inv->vms[v].id : NULL, "vm_name",
                      name, "reason", reason, "rejected_by", counts);
 }
@@ -128,8 +135,9 @@ static int ha_order(const void *a, const void *b, void *arg)
     return c ? c : strcmp(x->id, y->id);
 }
 
-/* The VMs on host h, largest first (ties by name, id). */
-static int *vms_on(const struct pv_pl_inv *inv, int h, int *n, int ha_first)
+/* The VMs on host h: HA priority first, then largest first (ties by name,
+ * id) -- the order evacuations and HA restarts place them in. */
+static int *vms_on(const struct pv_pl_inv *inv, int h, int *n)
 {
     int *list = malloc(((size_t)inv->nvms + 1) * sizeof *list);
 
@@ -139,37 +147,35 @@ static int *vms_on(const struct pv_pl_inv *inv, int h, int *n, int ha_first)
     for (int v = 0; v < inv->nvms; v++)
         if (inv->vms[v].host == h)
             list[(*n)++] = v;
-    (void)ha_first;
     qsort_r(list, (size_t)*n, sizeof *list, ha_order, (void *)inv);
     return list;
 }
 
-/* Rate for VM v and return the best eligible destination (-1 none) whose
- * utilisation after the move stays under its threshold (o NULL: no
- * threshold).  *r_out keeps the ratings when not NULL. */
-static int best_destination(const struct pv_pl_inv *inv, const struct pv_pl_request *req, int v,
-                            const struct pv_plan_opts *o, double *stars,
-                            struct pv_pl_rating **r_out, struct pv_error *err)
-{
-    struct pv_pl_rating *r = NULL;
-    int best = -1;
+struct under {
+    const struct pv_pl_inv *inv;
+    const struct pv_plan_opts *o;
+    int vm;
+};
 
-    if (pv_pl_rate(inv, req, &r, err))
+/* A destination stays in scope and under its threshold with the VM added. */
+static int stays_under(void *ctx, int h)
+{
+    const struct under *u = ctx;
+    return in_scope(u->inv, u->o, h) && util_with(u->inv, h, u->vm) <= threshold(u->inv, u->o, h);
+}
+
+/* The best eligible destination for VM v (-1 none, -2 error); with o, only
+ * one that stays under its threshold after the move. */
+static int best_destination(const struct pv_pl_inv *inv, const struct pv_pl_request *req, int v,
+                            const struct pv_plan_opts *o, double *stars, struct pv_error *err)
+{
+    struct under u = {inv, o, v};
+    struct pv_pl_rating best;
+
+    if (pv_pl_choose(inv, req, o ? stays_under : NULL, &u, &best, err))
         return -2;
-    for (int i = 0; i < inv->nhosts && best < 0; i++) {
-        if (!r[i].eligible)
-            break;
-        if (o && (!in_scope(inv, o, r[i].host) ||
-                  util_with(inv, r[i].host, v) > threshold(inv, o, r[i].host)))
-            continue;
-        best = r[i].host;
-        *stars = r[i].stars;
-    }
-    if (r_out)
-        *r_out = r;
-    else
-        pv_pl_ratings_free(r, inv->nhosts);
-    return best;
+    *stars = best.stars;
+    return best.host;
 }
 
 static int64_t iso_seconds(const char *iso)
@@ -300,7 +306,7 @@ int pv_plan_rebalance(struct pv_pl_inv *inv, const struct pv_plan_opts *o, json_
             double stars = 0;
             int d;
             pv_pl_request_for_vm(inv, cands[i].vm, &req);
-            d = best_destination(inv, &req, cands[i].vm, o, &stars, NULL, err);
+            d = best_destination(inv, &req, cands[i].vm, o, &stars, err);
             if (d == -2) {
                 rc = err ? err->err : PV_EINTERNAL;
                 goto out;
@@ -351,18 +357,17 @@ static int place_all_off(struct pv_pl_inv *inv, int h, const struct pv_plan_opts
                          const unsigned char *excluded, int goal, int ha_only, json_t *moves,
                          json_t *unplaced, struct pv_error *err)
 {
-    int n, *list = vms_on(inv, h, &n, 0);
+    int n, *list = vms_on(inv, h, &n);
 
     if (!list)
         return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
     for (int i = 0; i < n; i++) {
         int v = list[i], d;
         struct pv_pl_request req;
-        struct pv_pl_rating *r = NULL;
         double stars = 0;
 
         if (ha_only && inv->vms[v].ha == 0) {
-            json_array_append_new(unplaced, unplaced_json(inv, v, inv->vms[v].name, NULL, 0,
+            json_array_append_new(unplaced, unplaced_json(inv, v, inv->vms[v].name, NULL,
                                                           "HA is off for this VM"));
             continue;
         }
@@ -370,14 +375,14 @@ static int place_all_off(struct pv_pl_inv *inv, int h, const struct pv_plan_opts
         req.excluded = excluded;
         req.goal = goal;
         req.ha_restart = ha_only;
-        d = best_destination(inv, &req, v, o, &stars, &r, err);
+        d = best_destination(inv, &req, v, o, &stars, err);
         if (d == -2) {
             free(list);
             return err ? err->err : PV_EINTERNAL;
         }
         if (d < 0) {
             json_array_append_new(unplaced,
-                                  unplaced_json(inv, v, inv->vms[v].name, r, inv->nhosts,
+                                  unplaced_json(inv, v, inv->vms[v].name, &req,
                                                 o ? "no host can take it and stay under the "
                                                     "threshold"
                                                   : "no host can take it"));
@@ -386,7 +391,6 @@ static int place_all_off(struct pv_pl_inv *inv, int h, const struct pv_plan_opts
                                                    ha_only ? "HA restart" : "host is emptied"));
             pv_pl_move(inv, v, d);
         }
-        pv_pl_ratings_free(r, inv->nhosts);
     }
     free(list);
     return 0;
@@ -530,36 +534,33 @@ int pv_plan_deploy(struct pv_pl_inv *inv, json_t *spec, int count, int scope_gro
             .anti_affinity = json_object_get(spec, "anti_affinity"),
             .affinity = json_object_get(spec, "affinity"),
         };
-        struct pv_pl_rating *r = NULL;
+        struct pv_pl_rating best;
         struct pv_pl_vm vm = {.host = -1, .active = 1, .vcpus = req.vcpus,
                               .memory_mb = req.memory_mb, .tags = req.tags,
                               .anti_affinity = req.anti_affinity, .affinity = req.affinity};
         char name[128];
-        int best;
 
         snprintf(name, sizeof name, "%s-%d", prefix ? prefix : "vm", i + 1);
-        rc = pv_pl_rate(inv, &req, &r, err);
+        rc = pv_pl_choose(inv, &req, NULL, NULL, &best, err);
         if (rc)
             break;
-        best = pv_pl_best(r, inv->nhosts);
-        if (best < 0) {
-            json_array_append_new(unplaced, unplaced_json(inv, -1, name, r, inv->nhosts,
+        if (best.host < 0) {
+            json_array_append_new(unplaced, unplaced_json(inv, -1, name, &req,
                                                           "no host can take it"));
-        } else {
-            snprintf(vm.id, sizeof vm.id, "planned-%d", i + 1);
-            snprintf(vm.name, sizeof vm.name, "%s", name);
-            snprintf(vm.vendor, sizeof vm.vendor, "%s", inv->hosts[best].vendor);
-            snprintf(vm.connection_id, sizeof vm.connection_id, "%s",
-                     inv->hosts[best].connection_id);
-            vm.host = best;
-            json_array_append_new(placements,
-                                  json_pack("{s:s,s:s,s:s,s:f}", "name", name, "host_id",
-                                            inv->hosts[best].id, "host_name",
-                                            inv->hosts[best].name, "stars", r[0].stars));
-            if (pv_pl_add_vm(inv, &vm) < 0)
-                rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+            continue;
         }
-        pv_pl_ratings_free(r, inv->nhosts);
+        snprintf(vm.id, sizeof vm.id, "planned-%d", i + 1);
+        snprintf(vm.name, sizeof vm.name, "%s", name);
+        snprintf(vm.vendor, sizeof vm.vendor, "%s", inv->hosts[best.host].vendor);
+        snprintf(vm.connection_id, sizeof vm.connection_id, "%s",
+                 inv->hosts[best.host].connection_id);
+        vm.host = best.host;
+        json_array_append_new(placements,
+                              json_pack("{s:s,s:s,s:s,s:f}", "name", name, "host_id",
+                                        inv->hosts[best.host].id, "host_name",
+                                        inv->hosts[best.host].name, "stars", best.stars));
+        if (pv_pl_add_vm(inv, &vm) < 0)
+            rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
     }
     if (!rc)
         *plan = json_pack("{s:s,s:O,s:O,s:o,s:i,s:i}", "kind", "deploy", "placements", placements,
@@ -676,9 +677,9 @@ int pv_plan_simulate(struct pv_pl_inv *inv, json_t *body, json_t **out, struct p
         json_t *q = json_pack("{s:O}", "vm", json_object_get(body, "vm"));
         rc = pv_place_request(inv, q, &req, err);
         if (!rc)
-            rc = pv_pl_rate(inv, &req, &r, err);
+            rc = pv_pl_rate(inv, &req, 0, &r, err);
         if (!rc)
-            after = pv_pl_ratings_json(inv, r, inv->nhosts, 0);
+            after = pv_pl_ratings_json(inv, &req, r, inv->nhosts, 0);
         pv_pl_ratings_free(r, inv->nhosts);
         json_decref(q);
     }

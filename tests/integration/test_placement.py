@@ -193,3 +193,26 @@ def test_generated_inventory_is_deterministic(daemon, world):
         assert daemon.ok("POST", "/api/v1/placement/ratings", body) == first
     top = daemon.ok("POST", "/api/v1/placement/ratings", dict(body, limit=5))
     assert top["items"] == first["items"][:5] and top["chosen_host_id"] == first["chosen_host_id"]
+
+
+def test_bad_input(dc):
+    # a spec larger than any host: every host says why, nothing is chosen
+    out = dc.ok("POST", "/api/v1/placement/ratings", {"vm": {"vcpus": 2, "memory_mb": 1000000}})
+    assert out["chosen_host_id"] is None and out["eligible_hosts"] == 0
+    assert len(out["items"]) == 4
+    for it in out["items"]:
+        failed = [f for f in it["filters"] if not f["passed"]]
+        assert failed and all(f["code"] for f in failed), it
+    assert out["rejected_by"] == {"insufficient_memory": 3, "in_maintenance": 1}
+    # conflicting affinity rules
+    r = dc.post("/api/v1/placement/ratings",
+                {"vm": {"vcpus": 1, "memory_mb": 64, "affinity": ["db"], "anti_affinity": ["db"]}})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "conflicting_affinity"
+    r = dc.post("/api/v1/vms", {"name": "c", "vcpus": 1, "memory_mb": 64, "affinity": ["db"],
+                                "anti_affinity": ["x", "db"]})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "conflicting_affinity"
+    r = dc.post("/api/v1/placement/ratings",
+                {"vm": {"vcpus": 1, "memory_mb": 64, "tags": [""]}})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "wrong_type"
+    r = dc.post("/api/v1/placement/ratings", {"vm": {"vcpus": 1, "memory_mb": 64}, "limit": 0})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_value"

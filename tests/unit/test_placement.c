@@ -113,7 +113,7 @@ static struct pv_pl_rating *rate(const struct pv_pl_inv *inv, const struct pv_pl
 {
     struct pv_pl_rating *r = NULL;
     struct pv_error e = {0};
-    if (pv_pl_rate(inv, req, &r, &e) != 0)
+    if (pv_pl_rate(inv, req, 1, &r, &e) != 0)
         fail_msg("rate: %s", e.message);
     return r;
 }
@@ -417,6 +417,63 @@ static void quota(void **state)
     assert_null(code_of(rating_of(r, 2, 1), "quota"));
     pv_pl_ratings_free(r, 2);
     pv_pl_inv_free(inv);
+}
+
+static void conflicting_sets_refused(void **state)
+{
+    struct pv_pl_inv *inv = inv_new();
+    struct pv_pl_request req = new_vm(1, 512);
+    struct pv_pl_rating *r = NULL, best;
+    struct pv_error e = {0};
+    json_t *sets = json_pack("[s,s]", "db", "web");
+
+    (void)state;
+    add_host(inv, "a", 8192, 4);
+    req.affinity = sets;
+    req.anti_affinity = sets;
+    assert_int_equal(pv_pl_rate(inv, &req, 0, &r, &e), PV_EINVAL);
+    assert_string_equal(e.code, "conflicting_affinity");
+    assert_non_null(strstr(e.message, "'db'"));
+    assert_int_equal(pv_pl_choose(inv, &req, NULL, NULL, &best, &e), PV_EINVAL);
+    json_decref(sets);
+    pv_pl_inv_free(inv);
+}
+
+/* The one-pass choice and the sorted rating agree, on many inventories. */
+static void choose_agrees_with_rate(void **state)
+{
+    unsigned seed = 12345;
+
+    (void)state;
+    for (int round = 0; round < 50; round++) {
+        struct pv_pl_inv *inv = inv_new();
+        struct pv_pl_request req;
+        struct pv_pl_rating *r, best;
+        struct pv_error e = {0};
+        int nh = 1 + (int)(rand_r(&seed) % 12);
+
+        for (int h = 0; h < nh; h++) {
+            char name[8];
+            snprintf(name, sizeof name, "h%02d", (int)(rand_r(&seed) % 6)); /* equal names too */
+            add_host(inv, name, 4096 * (1 + rand_r(&seed) % 4), 2 + (int)(rand_r(&seed) % 8));
+            if (rand_r(&seed) % 5 == 0)
+                inv->hosts[h].state = PV_PL_MAINTENANCE;
+        }
+        for (int v = 0; v < 30; v++) {
+            char name[8];
+            snprintf(name, sizeof name, "v%d", v);
+            add_vm(inv, name, (int)(rand_r(&seed) % (unsigned)nh), 256 * (1 + rand_r(&seed) % 8),
+                   1 + (int)(rand_r(&seed) % 2));
+        }
+        req = new_vm(1 + (int)(rand_r(&seed) % 4), 512 * (1 + rand_r(&seed) % 8));
+        r = rate(inv, &req);
+        assert_int_equal(pv_pl_choose(inv, &req, NULL, NULL, &best, &e), 0);
+        assert_int_equal(best.host, pv_pl_best(r, nh));
+        if (best.host >= 0)
+            assert_true(best.score == r[0].score);
+        pv_pl_ratings_free(r, nh);
+        pv_pl_inv_free(inv);
+    }
 }
 
 /* ---- weights ------------------------------------------------------------ */
@@ -751,6 +808,8 @@ int main(void)
         cmocka_unit_test(affinity_and_anti_affinity),
         cmocka_unit_test(tag_rules),
         cmocka_unit_test(quota),
+        cmocka_unit_test(conflicting_sets_refused),
+        cmocka_unit_test(choose_agrees_with_rate),
         cmocka_unit_test(balance_spreads_consolidate_packs),
         cmocka_unit_test(policy_checks),
         cmocka_unit_test(rebalance_one_move_suffices),
