@@ -84,7 +84,7 @@ unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; exit $$fail
 
 integration: all
-	POLYVISOR_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -rs tests/integration
+	POLYVISOR_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -rs tests/integration tests/sims/hyperv
 
 test: deps
 	@$(MAKE) --no-print-directory all

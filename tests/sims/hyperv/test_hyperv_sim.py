@@ -1,0 +1,1047 @@
+"""Tests of the Hyper-V simulator over the wire, written from DSP0226 / MS-WSMV and the Hyper-V
+WMI v2 class documentation: raw SOAP 1.2 envelopes built here with ElementTree, sent with
+`requests`, answers read with ElementTree.  Nothing of the simulator is imported, so these
+tests also show what a client must send and may expect.
+
+Run: /usr/bin/python3 -m pytest -q tests/sims/hyperv
+"""
+
+import base64
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+import xml.etree.ElementTree as ET
+
+import pytest
+import requests
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SIM = os.path.join(HERE, "hypervsim.py")
+USER, PASSWORD = "hvadmin", "S3cret!pw"
+
+S = "http://www.w3.org/2003/05/soap-envelope"
+A = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
+N = "http://schemas.xmlsoap.org/ws/2004/09/enumeration"
+W = "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+CIMNS = "http://schemas.dmtf.org/wbem/wscim/1/common"
+F = "http://schemas.microsoft.com/wbem/wsman/1/wsmanfault"
+ANON = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
+WQL = "http://schemas.microsoft.com/wbem/wsman/1/WQL"
+V2 = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/"
+CIMV2 = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/"
+ENUM = N + "/Enumerate"
+PULL = N + "/Pull"
+RELEASE = N + "/Release"
+GET = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Get"
+
+for _p, _u in (("s", S), ("a", A), ("n", N), ("w", W), ("xsi", XSI)):
+    ET.register_namespace(_p, _u)
+
+
+def t(ns, local):
+    return "{%s}%s" % (ns, local)
+
+
+# ---- process management -------------------------------------------------------------------
+
+def free_port_block(n):
+    """A base port with n consecutive free loopback ports."""
+    for _ in range(50):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        base = s.getsockname()[1]
+        s.close()
+        if base + n >= 65000:
+            continue
+        ok = True
+        for p in range(base, base + n + 1):
+            c = socket.socket()
+            try:
+                c.bind(("127.0.0.1", p))
+            except OSError:
+                ok = False
+            finally:
+                c.close()
+        if ok:
+            return base
+    raise RuntimeError("no free port block")
+
+
+class Sim:
+    def __init__(self, *extra, hosts=2, vms=6):
+        base = free_port_block(hosts + 1)
+        args = [sys.executable, SIM, "--hosts", str(hosts), "--base-port", str(base),
+                "--user", USER, "--password", PASSWORD, "--vms", str(vms),
+                "--control-port", str(base + hosts), "--job-time", "0.5:0.8", "--seed", "7"]
+        args += list(extra)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.hosts = {}
+        self.control = None
+        buf = b""
+        deadline = time.time() + 15
+        fd = self.proc.stdout.fileno()
+        while self.control is None and time.time() < deadline:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.time()))
+            if not ready:
+                break
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                parts = line.decode().split()
+                if parts and parts[0] == "host":
+                    self.hosts[parts[1]] = parts[2]
+                elif parts and parts[0] == "control":
+                    self.control = parts[1]
+        if self.control is None:
+            self.stop()
+            raise RuntimeError("simulator did not start within 15 s")
+
+    def ctl(self, path, obj=None):
+        if obj is None:
+            r = requests.get(self.control + path, timeout=5)
+        else:
+            r = requests.post(self.control + path, json=obj, timeout=5)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        for f in (self.proc.stdout, self.proc.stderr):
+            if f:
+                f.close()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="module")
+def sim():
+    s = Sim("--allow-unencrypted", "--limited-user", "viewer:View0nly")
+    yield s
+    rc = s.stop()
+    assert rc == 0, "the simulator should exit cleanly on SIGTERM"
+
+
+@pytest.fixture(autouse=True)
+def _clean_faults(request):
+    yield
+    if "sim" in request.fixturenames:
+        s = request.getfixturevalue("sim")
+        if s.proc.poll() is None:
+            s.ctl("/clear", {})
+            s.ctl("/config", {"job_time": [0.5, 0.8], "enum_timeout": 240})
+
+
+# ---- a tiny WS-Man client written from the documents ----------------------------------------
+
+class Reply:
+    def __init__(self, r, message_id):
+        self.status = r.status_code
+        self.http = r
+        self.sent_id = message_id
+        self.root = ET.fromstring(r.content) if r.content else None
+
+    @property
+    def body(self):
+        return self.root.find(t(S, "Body"))
+
+    def header(self, ns, local):
+        return self.root.find(t(S, "Header")).findtext(t(ns, local))
+
+    @property
+    def fault(self):
+        return self.body.find(t(S, "Fault")) if self.root is not None else None
+
+    def fault_subcode(self):
+        """The subcode QName resolved to {uri}local (its prefix must be declared)."""
+        raw = self.fault.findtext(t(S, "Code") + "/" + t(S, "Subcode") + "/" + t(S, "Value"))
+        prefix, local = raw.split(":")
+        return "{%s}%s" % (self._ns_decls()[prefix], local)
+
+    def _ns_decls(self):
+        import io
+        decls = {}
+        for ev, (p, u) in ET.iterparse(io.BytesIO(self.http.content), events=("start-ns",)):
+            decls.setdefault(p, u)
+        return decls
+
+    def wsman_fault(self):
+        return self.fault.find(t(S, "Detail") + "/" + t(F, "WSManFault"))
+
+
+class Client:
+    def __init__(self, url, user=USER, password=PASSWORD):
+        self.url = url
+        self.session = requests.Session()
+        self.auth = (user, password)
+        self.verify = True
+
+    def send(self, action, resource_uri, body_el=None, selectors=None, max_env=512000,
+             timeout="PT60S", raw=None, auth=True):
+        mid = "uuid:" + str(uuid.uuid4()).upper()
+        if raw is None:
+            env = ET.Element(t(S, "Envelope"))
+            h = ET.SubElement(env, t(S, "Header"))
+            ET.SubElement(h, t(A, "To")).text = self.url
+            if resource_uri:
+                ru = ET.SubElement(h, t(W, "ResourceURI"))
+                ru.text = resource_uri
+                ru.set(t(S, "mustUnderstand"), "true")
+            rt = ET.SubElement(h, t(A, "ReplyTo"))
+            ad = ET.SubElement(rt, t(A, "Address"))
+            ad.text = ANON
+            ad.set(t(S, "mustUnderstand"), "true")
+            ac = ET.SubElement(h, t(A, "Action"))
+            ac.text = action
+            ac.set(t(S, "mustUnderstand"), "true")
+            me = ET.SubElement(h, t(W, "MaxEnvelopeSize"))
+            me.text = str(max_env)
+            me.set(t(S, "mustUnderstand"), "true")
+            ET.SubElement(h, t(A, "MessageID")).text = mid
+            loc = ET.SubElement(h, t(W, "Locale"))
+            loc.set("xml:lang", "en-US")
+            loc.set(t(S, "mustUnderstand"), "false")
+            ET.SubElement(h, t(W, "OperationTimeout")).text = timeout
+            if selectors:
+                ss = ET.SubElement(h, t(W, "SelectorSet"))
+                for k, v in selectors.items():
+                    sel = ET.SubElement(ss, t(W, "Selector"), {"Name": k})
+                    sel.text = v
+            b = ET.SubElement(env, t(S, "Body"))
+            if body_el is not None:
+                b.append(body_el)
+            data = ET.tostring(env, encoding="utf-8")
+        else:
+            data = raw
+        r = self.session.post(self.url, data=data, auth=self.auth if auth else None,
+                              headers={"Content-Type": "application/soap+xml;charset=UTF-8"},
+                              timeout=15, verify=self.verify)
+        return Reply(r, mid)
+
+    # operations
+    def get(self, cls_uri, selectors, **kw):
+        return self.send(GET, cls_uri, selectors=selectors, **kw)
+
+    def enumerate(self, uri, wql=None, optimize=False, max_elements=None, mode=None):
+        e = ET.Element(t(N, "Enumerate"))
+        if optimize:
+            ET.SubElement(e, t(W, "OptimizeEnumeration"))
+        if max_elements is not None:
+            ET.SubElement(e, t(W, "MaxElements")).text = str(max_elements)
+        if mode:
+            ET.SubElement(e, t(W, "EnumerationMode")).text = mode
+        if wql is not None:
+            f = ET.SubElement(e, t(W, "Filter"), {"Dialect": WQL})
+            f.text = wql
+        return self.send(ENUM, uri, e)
+
+    def pull(self, uri, context, max_elements=None):
+        p = ET.Element(t(N, "Pull"))
+        ET.SubElement(p, t(N, "EnumerationContext")).text = context
+        if max_elements is not None:
+            ET.SubElement(p, t(N, "MaxElements")).text = str(max_elements)
+        return self.send(PULL, uri, p)
+
+    def release(self, uri, context):
+        p = ET.Element(t(N, "Release"))
+        ET.SubElement(p, t(N, "EnumerationContext")).text = context
+        return self.send(RELEASE, uri, p)
+
+    def query(self, wql, ns_uri=V2 + "*", mode=None):
+        """Enumerate + Pull (MaxElements 10) to the end; a list of item elements."""
+        r = self.enumerate(ns_uri, wql, mode=mode)
+        assert r.status == 200, r.http.text
+        ctx = r.body.findtext(".//" + t(N, "EnumerationContext"))
+        items = []
+        for _ in range(1000):
+            p = self.pull(ns_uri, ctx, 10)
+            assert p.status == 200, p.http.text
+            resp = p.body.find(t(N, "PullResponse"))
+            items.extend(list(resp.find(t(N, "Items"))))
+            if resp.find(t(N, "EndOfSequence")) is not None:
+                assert resp.find(t(N, "EnumerationContext")) is None
+                return items
+            ctx = resp.findtext(t(N, "EnumerationContext"))
+        raise AssertionError("no EndOfSequence")
+
+    def invoke(self, cls, method, selectors, params):
+        """params: list of (name, value) where value is str, ('epr', cls, keys),
+        ('embedded', text) or None (nil)."""
+        uri = V2 + cls
+        inp = ET.Element(t(uri, method + "_INPUT"))
+        for name, v in params:
+            el = ET.SubElement(inp, t(uri, name))
+            if v is None:
+                el.set(t(XSI, "nil"), "true")
+            elif isinstance(v, tuple) and v[0] == "epr":
+                ET.SubElement(el, t(A, "Address")).text = ANON
+                rp = ET.SubElement(el, t(A, "ReferenceParameters"))
+                ET.SubElement(rp, t(W, "ResourceURI")).text = V2 + v[1]
+                ss = ET.SubElement(rp, t(W, "SelectorSet"))
+                for k, val in v[2].items():
+                    ET.SubElement(ss, t(W, "Selector"), {"Name": k}).text = val
+            elif isinstance(v, tuple) and v[0] == "embedded":
+                el.text = v[1]
+            else:
+                el.text = str(v)
+        return self.send(uri + "/" + method, uri, inp, selectors=selectors)
+
+
+def props(item):
+    """Element -> {local name: text or [texts]} (cim:Datetime unwrapped, nil as None)."""
+    out = {}
+    for c in item:
+        name = c.tag.split("}")[1]
+        if c.get(t(XSI, "nil")) == "true":
+            val = None
+        elif len(c) and c[0].tag == t(CIMNS, "Datetime"):
+            val = c[0].text
+        else:
+            val = c.text
+        if name in out:
+            if not isinstance(out[name], list):
+                out[name] = [out[name]]
+            out[name].append(val)
+        else:
+            out[name] = val
+    return out
+
+
+def output(reply, cls, method):
+    o = reply.body.find(t(V2 + cls, method + "_OUTPUT"))
+    assert o is not None, reply.http.text
+    return o
+
+
+def ret(reply, cls, method):
+    return int(output(reply, cls, method).findtext(t(V2 + cls, "ReturnValue")))
+
+
+def job_id(reply, cls, method):
+    job = output(reply, cls, method).find(t(V2 + cls, "Job"))
+    assert job.findtext(t(A, "Address")) == ANON
+    rp = job.find(t(A, "ReferenceParameters"))
+    assert rp.findtext(t(W, "ResourceURI")) == V2 + "Msvm_ConcreteJob"
+    for sel in rp.find(t(W, "SelectorSet")):
+        if sel.get("Name") == "InstanceID":
+            return sel.text
+    raise AssertionError("no InstanceID selector")
+
+
+def get_job(c, jid):
+    r = c.get(V2 + "Msvm_ConcreteJob", {"InstanceID": jid})
+    assert r.status == 200, r.http.text
+    return props(r.body.find(t(V2 + "Msvm_ConcreteJob", "Msvm_ConcreteJob")))
+
+
+def wait_job(c, jid, limit=10):
+    seen = []
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        j = get_job(c, jid)
+        seen.append((int(j["JobState"]), int(j["PercentComplete"])))
+        if int(j["JobState"]) in (7, 8, 9, 10):
+            return j, seen
+        time.sleep(0.05)
+    raise AssertionError("job %s did not finish: %s" % (jid, seen[-3:]))
+
+
+def cs_selectors(guid):
+    return {"CreationClassName": "Msvm_ComputerSystem", "Name": guid}
+
+
+def vm_state(c, guid):
+    r = c.get(V2 + "Msvm_ComputerSystem", cs_selectors(guid))
+    assert r.status == 200, r.http.text
+    return int(props(r.body[0])["EnabledState"])
+
+
+def vmms_selectors(host):
+    return {"CreationClassName": "Msvm_VirtualSystemManagementService", "Name": "vmms",
+            "SystemCreationClassName": "Msvm_ComputerSystem", "SystemName": host}
+
+
+def rsc(c, guid, state):
+    r = c.invoke("Msvm_ComputerSystem", "RequestStateChange", cs_selectors(guid),
+                 [("RequestedState", state)])
+    assert r.status == 200, r.http.text
+    return r
+
+
+def embedded(cls, values):
+    inst = ET.Element("INSTANCE", {"CLASSNAME": cls})
+    for k, v in values.items():
+        p = ET.SubElement(inst, "PROPERTY", {"NAME": k, "TYPE": "string"})
+        ET.SubElement(p, "VALUE").text = str(v)
+    return ("embedded", ET.tostring(inst, encoding="unicode"))
+
+
+def define_vm(c, host, name, gen=2, vcpus=1, mem=512):
+    r = c.invoke("Msvm_VirtualSystemManagementService", "DefineSystem", vmms_selectors(host), [
+        ("SystemSettings", embedded("Msvm_VirtualSystemSettingData", {
+            "ElementName": name, "VirtualSystemSubType": "Microsoft:Hyper-V:SubType:%d" % gen})),
+        ("ResourceSettings", embedded("Msvm_ProcessorSettingData", {"VirtualQuantity": vcpus})),
+        ("ResourceSettings", embedded("Msvm_MemorySettingData", {"VirtualQuantity": mem})),
+        ("ReferenceConfiguration", None)])
+    assert r.status == 200, r.http.text
+    assert ret(r, "Msvm_VirtualSystemManagementService", "DefineSystem") == 4096
+    out = output(r, "Msvm_VirtualSystemManagementService", "DefineSystem")
+    rs = out.find(t(V2 + "Msvm_VirtualSystemManagementService", "ResultingSystem"))
+    guid = [s.text for s in rs.iter(t(W, "Selector")) if s.get("Name") == "Name"][0]
+    j, _ = wait_job(c, job_id(r, "Msvm_VirtualSystemManagementService", "DefineSystem"))
+    assert int(j["JobState"]) == 7, j
+    return guid
+
+
+@pytest.fixture(scope="module")
+def c1(sim):
+    return Client(sim.hosts["HV-NODE01"])
+
+
+@pytest.fixture(scope="module")
+def c2(sim):
+    return Client(sim.hosts["HV-NODE02"])
+
+
+# ---- authentication and transport --------------------------------------------------------
+
+def test_401_challenge_then_basic(sim, c1):
+    r = c1.enumerate(V2 + "Msvm_ComputerSystem")
+    assert r.status == 200
+    anon = requests.post(c1.url, data=b"<x/>", timeout=5,
+                         headers={"Content-Type": "application/soap+xml;charset=UTF-8"})
+    assert anon.status_code == 401
+    challenges = anon.raw.headers.getlist("WWW-Authenticate")
+    assert 'Basic realm="WSMAN"' in challenges and "Negotiate" in challenges
+    wrong = Client(c1.url, USER, "nope").enumerate(V2 + "Msvm_ComputerSystem")
+    assert wrong.status == 401
+    other = Client(c1.url, "root", PASSWORD).enumerate(V2 + "Msvm_ComputerSystem")
+    assert other.status == 401
+    hdr = base64.b64encode(("%s:%s" % (USER, PASSWORD)).encode()).decode()
+    ok = requests.post(c1.url, data=b"<x/>", timeout=5,
+                       headers={"Content-Type": "application/soap+xml;charset=UTF-8",
+                                "Authorization": "Basic " + hdr})
+    assert ok.status_code == 500   # authenticated; the body is simply not an envelope
+
+
+def test_plain_http_refused_without_allow_unencrypted():
+    s = Sim(hosts=1, vms=1)
+    try:
+        c = Client(s.hosts["HV-NODE01"])
+        r = c.enumerate(V2 + "Msvm_ComputerSystem")
+        assert r.status == 401
+        ch = r.http.raw.headers.getlist("WWW-Authenticate")
+        assert ch == ["Negotiate"], ch   # Basic is not offered over unencrypted HTTP
+    finally:
+        assert s.stop() == 0
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl needed to make a cert")
+def test_https_with_basic(tmp_path):
+    cert, key = str(tmp_path / "c.pem"), str(tmp_path / "k.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True, timeout=60)
+    s = Sim("--tls-cert", cert, "--tls-key", key, hosts=1, vms=2)
+    try:
+        url = s.hosts["HV-NODE01"]
+        assert url.startswith("https://127.0.0.1:") and url.endswith("/wsman")
+        c = Client(url)
+        c.verify = False
+        import urllib3
+        urllib3.disable_warnings()
+        items = c.query("SELECT * FROM Msvm_ComputerSystem")
+        assert len(items) == 3
+    finally:
+        assert s.stop() == 0
+
+
+# ---- enumeration ---------------------------------------------------------------------------
+
+def test_enumerate_then_pull_one_at_a_time(sim, c1):
+    uri = V2 + "Msvm_ComputerSystem"
+    r = c1.enumerate(uri)
+    assert r.status == 200
+    assert r.header(A, "Action") == N + "/EnumerateResponse"
+    assert r.header(A, "RelatesTo") == r.sent_id
+    resp = r.body.find(t(N, "EnumerateResponse"))
+    ctx = resp.findtext(t(N, "EnumerationContext"))
+    assert ctx and resp.find(t(W, "Items")) is None
+    names = []
+    for _ in range(50):
+        p = c1.pull(uri, ctx)           # no MaxElements: one item per Pull
+        assert p.status == 200 and p.header(A, "Action") == N + "/PullResponse"
+        assert p.header(A, "RelatesTo") == p.sent_id
+        pr = p.body.find(t(N, "PullResponse"))
+        items = list(pr.find(t(N, "Items")))
+        assert len(items) == 1
+        it = items[0]
+        assert it.tag == t(uri, "Msvm_ComputerSystem")
+        assert it.get(t(XSI, "type")).endswith(":Msvm_ComputerSystem_Type")
+        names.append(props(it)["Name"])
+        if pr.find(t(N, "EndOfSequence")) is not None:
+            break
+        ctx = pr.findtext(t(N, "EnumerationContext"))
+    assert len(names) == 7       # the host itself and its six VMs
+    assert "HV-NODE01" in names
+    # the finished context is gone
+    again = c1.pull(uri, ctx)
+    assert again.status == 500
+    assert again.fault_subcode() == t(N, "InvalidEnumerationContext")
+
+
+def test_optimized_enumeration(sim, c1):
+    r = c1.enumerate(V2 + "*", "SELECT * FROM Msvm_ComputerSystem", optimize=True,
+                     max_elements=100)
+    resp = r.body.find(t(N, "EnumerateResponse"))
+    items = list(resp.find(t(W, "Items")))
+    assert len(items) == 7
+    assert resp.find(t(W, "EndOfSequence")) is not None
+    # partially optimized: 3 now, the rest by Pull
+    r = c1.enumerate(V2 + "*", "SELECT * FROM Msvm_ComputerSystem", optimize=True,
+                     max_elements=3)
+    resp = r.body.find(t(N, "EnumerateResponse"))
+    assert len(list(resp.find(t(W, "Items")))) == 3
+    assert resp.find(t(W, "EndOfSequence")) is None
+    p = c1.pull(V2 + "*", resp.findtext(t(N, "EnumerationContext")), 100)
+    pr = p.body.find(t(N, "PullResponse"))
+    assert len(list(pr.find(t(N, "Items")))) == 4
+    assert pr.find(t(N, "EndOfSequence")) is not None
+
+
+def test_enumeration_context_expires(sim, c1):
+    sim.ctl("/config", {"enum_timeout": 0.5})
+    r = c1.enumerate(V2 + "Msvm_ComputerSystem")
+    ctx = r.body.findtext(".//" + t(N, "EnumerationContext"))
+    time.sleep(1.0)
+    p = c1.pull(V2 + "Msvm_ComputerSystem", ctx)
+    assert p.status == 500
+    assert p.fault_subcode() == t(N, "InvalidEnumerationContext")
+    assert p.wsman_fault().get("Code") == "2150858779"
+    assert p.header(A, "RelatesTo") == p.sent_id
+
+
+def test_release(sim, c1):
+    r = c1.enumerate(V2 + "Msvm_ComputerSystem")
+    ctx = r.body.findtext(".//" + t(N, "EnumerationContext"))
+    rel = c1.release(V2 + "Msvm_ComputerSystem", ctx)
+    assert rel.status == 200 and rel.header(A, "Action") == N + "/ReleaseResponse"
+    p = c1.pull(V2 + "Msvm_ComputerSystem", ctx)
+    assert p.fault_subcode() == t(N, "InvalidEnumerationContext")
+
+
+def test_enumerate_epr_mode(sim, c1):
+    items = c1.query("SELECT * FROM Msvm_VirtualSystemManagementService", mode="EnumerateEPR")
+    assert len(items) == 1 and items[0].tag == t(A, "EndpointReference")
+    sels = {s.get("Name"): s.text for s in items[0].iter(t(W, "Selector"))}
+    assert sels["Name"] == "vmms" and sels["SystemName"] == "HV-NODE01"
+
+
+# ---- WQL -------------------------------------------------------------------------------
+
+def test_wql_filters(sim, c1):
+    allvms = [props(i) for i in c1.query(
+        "SELECT * FROM Msvm_ComputerSystem WHERE Description = 'Microsoft Virtual Machine'")]
+    assert len(allvms) == 6
+    running = [v for v in allvms if v["EnabledState"] == "2"]
+    off = [v for v in allvms if v["EnabledState"] == "3"]
+    q = c1.query("SELECT * FROM Msvm_ComputerSystem WHERE Description = "
+                 "\"Microsoft Virtual Machine\" AND EnabledState = 2")
+    assert sorted(props(i)["Name"] for i in q) == sorted(v["Name"] for v in running)
+    q = c1.query("SELECT * FROM Msvm_ComputerSystem WHERE (EnabledState = 2 OR EnabledState = 3)"
+                 " AND Caption <> 'Hosting Computer System'")
+    assert len(q) == len(running) + len(off)
+    first = allvms[0]["ElementName"]
+    q = c1.query("SELECT * FROM Msvm_ComputerSystem WHERE ElementName LIKE '%s%%'" % first[:3])
+    assert first in [props(i)["ElementName"] for i in q]
+    q = c1.query("SELECT * FROM Msvm_ComputerSystem WHERE ElementName LIKE '_%s'" % first[1:])
+    assert [props(i)["ElementName"] for i in q] == [first]
+    q = c1.query("SELECT * FROM Msvm_ComputerSystem WHERE NOT Description != "
+                 "'Microsoft Hosting Computer System'")
+    assert [props(i)["Name"] for i in q] == ["HV-NODE01"]
+    q = c1.query("SELECT Name, EnabledState FROM Msvm_ComputerSystem WHERE Name = 'HV-NODE01'")
+    assert set(props(q[0])) == {"Name", "EnabledState"}
+
+
+def test_bad_wql_is_cannot_process_filter(sim, c1):
+    for bad in ("SELECT * FROM", "SELECT * FROM Msvm_ComputerSystem WHERE NoSuchProp = 1",
+                "SELECT * FROM Msvm_NoSuchClass", "DELETE FROM Msvm_ComputerSystem",
+                "SELECT * FROM Win32_Processor"):   # a cimv2 class asked of the v2 namespace
+        r = c1.enumerate(V2 + "*", bad)
+        assert r.status == 500, bad
+        assert r.fault_subcode() == t(N, "CannotProcessFilter"), bad
+        wf = r.wsman_fault()
+        assert wf.get("Code") == "2150858778" and wf.get("Machine")
+        assert wf.findtext(t(F, "Message"))
+        assert r.header(A, "RelatesTo") == r.sent_id
+
+
+def test_associators_of(sim, c1):
+    vm = props(c1.query("SELECT * FROM Msvm_ComputerSystem WHERE Description = "
+                        "'Microsoft Virtual Machine'")[0])
+    vssd = c1.query("ASSOCIATORS OF {Msvm_ComputerSystem.CreationClassName='Msvm_ComputerSystem',"
+                    "Name='%s'} WHERE AssocClass = Msvm_SettingsDefineState "
+                    "ResultClass = Msvm_VirtualSystemSettingData" % vm["Name"])
+    assert len(vssd) == 1
+    sd = props(vssd[0])
+    assert sd["VirtualSystemIdentifier"] == vm["Name"]
+    assert sd["VirtualSystemType"] == "Microsoft:Hyper-V:System:Realized"
+    assert sd["VirtualSystemSubType"] in ("Microsoft:Hyper-V:SubType:1", "Microsoft:Hyper-V:SubType:2")
+    base = "ASSOCIATORS OF {Msvm_VirtualSystemSettingData.InstanceID=\"%s\"} WHERE " \
+           "AssocClass = Msvm_VirtualSystemSettingDataComponent ResultClass = %s"
+    cpu = c1.query(base % (sd["InstanceID"], "Msvm_ProcessorSettingData"))
+    mem = c1.query(base % (sd["InstanceID"], "Msvm_MemorySettingData"))
+    assert len(cpu) == 1 and len(mem) == 1
+    assert props(cpu[0])["ResourceType"] == "3" and int(props(cpu[0])["VirtualQuantity"]) >= 1
+    assert props(mem[0])["AllocationUnits"] == "byte * 2^20"
+    both = c1.query("ASSOCIATORS OF {Msvm_VirtualSystemSettingData.InstanceID='%s'} WHERE "
+                    "ResultClass = CIM_ResourceAllocationSettingData" % sd["InstanceID"])
+    assert len(both) == 2
+    cpus = c1.query("ASSOCIATORS OF {Win32_ComputerSystem.Name='HV-NODE01'} WHERE "
+                    "AssocClass = Win32_ComputerSystemProcessor ResultClass = Win32_Processor",
+                    CIMV2 + "*")
+    assert len(cpus) == 2 and props(cpus[0])["NumberOfCores"]
+
+
+# ---- Get -------------------------------------------------------------------------------
+
+def test_get_and_selector_faults(sim, c1):
+    vm = props(c1.query("SELECT * FROM Msvm_ComputerSystem WHERE Description = "
+                        "'Microsoft Virtual Machine'")[0])
+    r = c1.get(V2 + "Msvm_ComputerSystem", cs_selectors(vm["Name"]))
+    assert r.status == 200
+    assert r.header(A, "Action") == "http://schemas.xmlsoap.org/ws/2004/09/transfer/GetResponse"
+    assert r.header(A, "RelatesTo") == r.sent_id
+    got = props(r.body.find(t(V2 + "Msvm_ComputerSystem", "Msvm_ComputerSystem")))
+    assert got["Name"] == vm["Name"] and got["Description"] == "Microsoft Virtual Machine"
+    assert got["OtherEnabledState"] is None           # xsi:nil
+    assert got["InstallDate"].endswith("Z")            # cim:Datetime
+    bad = c1.get(V2 + "Msvm_ComputerSystem", {"CreationClassName": "Msvm_ComputerSystem",
+                                              "Name": vm["Name"], "Bogus": "1"})
+    assert bad.status == 500 and bad.fault_subcode() == t(W, "InvalidSelectors")
+    assert bad.wsman_fault().get("Code") == "2150858843"
+    missing = c1.get(V2 + "Msvm_ComputerSystem", {"Name": vm["Name"]})
+    assert missing.fault_subcode() == t(W, "InvalidSelectors")
+    nothere = c1.get(V2 + "Msvm_ComputerSystem", cs_selectors(str(uuid.uuid4()).upper()))
+    assert nothere.status == 500 and nothere.fault_subcode() == t(A, "DestinationUnreachable")
+
+
+def test_host_facts(sim, c1):
+    cs = props(c1.get(CIMV2 + "Win32_ComputerSystem", {"Name": "HV-NODE01"}).body[0])
+    assert int(cs["NumberOfLogicalProcessors"]) > 0 and int(cs["TotalPhysicalMemory"]) > 2**30
+    os_ = props(c1.query("SELECT * FROM Win32_OperatingSystem", CIMV2 + "*")[0])
+    assert os_["Caption"].startswith("Microsoft Windows Server") and os_["Version"].startswith("10.0")
+    assert c1.query("SELECT * FROM Win32_Processor", CIMV2 + "*")
+    host = c1.query("SELECT * FROM Msvm_ComputerSystem WHERE Name = 'HV-NODE01'")
+    assert props(host[0])["Description"] == "Microsoft Hosting Computer System"
+    items = [props(i) for i in c1.query("SELECT * FROM Msvm_VirtualSystemSettingData")]
+    assert {i["VirtualSystemSubType"][-1] for i in items} == {"1", "2"}
+
+
+# ---- methods ------------------------------------------------------------------------------
+
+def test_every_state_transition(sim, c1):
+    guid = define_vm(c1, "HV-NODE01", "transition-test")
+    C = "Msvm_ComputerSystem"
+    M = "RequestStateChange"
+    assert vm_state(c1, guid) == 3
+    # pausing, saving or resetting a stopped VM is invalid; so is turning it off again,
+    # and so are values v2 does not accept (4 Shut Down is V1-only)
+    for bad in (9, 6, 11, 3, 4, 7, 32776):
+        assert ret(rsc(c1, guid, bad), C, M) == 32775, bad
+
+    def step(state, expect):
+        r = rsc(c1, guid, state)
+        assert ret(r, C, M) == 4096
+        j, _ = wait_job(c1, job_id(r, C, M))
+        assert int(j["JobState"]) == 7 and int(j["PercentComplete"]) == 100
+        assert vm_state(c1, guid) == expect
+
+    step(2, 2)                                          # start
+    assert ret(rsc(c1, guid, 2), C, M) == 32775         # already running
+    r = c1.invoke("Msvm_VirtualSystemManagementService", "DestroySystem",
+                  vmms_selectors("HV-NODE01"),
+                  [("AffectedSystem", ("epr", "Msvm_ComputerSystem", cs_selectors(guid)))])
+    assert ret(r, "Msvm_VirtualSystemManagementService", "DestroySystem") == 5  # Invalid State
+    step(9, 9)                                          # pause
+    assert ret(rsc(c1, guid, 9), C, M) == 32775
+    assert ret(rsc(c1, guid, 10), C, M) == 32775        # no reboot while paused
+    step(2, 2)                                          # resume
+    step(10, 2)                                         # reboot
+    step(6, 6)                                          # save
+    assert ret(rsc(c1, guid, 9), C, M) == 32775         # no pause of a saved VM
+    step(2, 2)                                          # restore from saved
+    # summary agrees with the computer system
+    si = [props(i) for i in c1.query("SELECT * FROM Msvm_SummaryInformation WHERE Name = '%s'" % guid)]
+    assert si[0]["EnabledState"] == "2"
+    # graceful shutdown through the guest's shutdown component, present while running
+    sc = c1.query("SELECT * FROM Msvm_ShutdownComponent WHERE SystemName = '%s'" % guid)
+    assert len(sc) == 1
+    scp = props(sc[0])
+    sel = {k: scp[k] for k in ("CreationClassName", "DeviceID", "SystemCreationClassName",
+                               "SystemName")}
+    r = c1.invoke("Msvm_ShutdownComponent", "InitiateShutdown", sel,
+                  [("Force", "true"), ("Reason", "polyvisor test")])
+    assert ret(r, "Msvm_ShutdownComponent", "InitiateShutdown") == 0
+    deadline = time.time() + 5
+    while vm_state(c1, guid) != 3 and time.time() < deadline:
+        time.sleep(0.05)
+    assert vm_state(c1, guid) == 3
+    assert c1.query("SELECT * FROM Msvm_ShutdownComponent WHERE SystemName = '%s'" % guid) == []
+    step(2, 2)
+    step(3, 3)                                          # turn off
+    r = c1.invoke("Msvm_ComputerSystem", M, cs_selectors(guid), [("RequestedState", 12345)])
+    assert ret(r, C, M) == 32775
+    step(10, 2)                                         # Reboot (10) from Off: documented start
+
+
+def test_define_modify_destroy(sim, c1):
+    guid = define_vm(c1, "HV-NODE01", "created-by-test", gen=2, vcpus=2, mem=1024)
+    S_ = "Msvm_VirtualSystemManagementService"
+    sd = c1.query("SELECT * FROM Msvm_VirtualSystemSettingData WHERE VirtualSystemIdentifier = '%s'" % guid)
+    sd = props(sd[0])
+    assert sd["ElementName"] == "created-by-test"
+    assert sd["VirtualSystemSubType"] == "Microsoft:Hyper-V:SubType:2"
+    cpu = props(c1.query("SELECT * FROM Msvm_ProcessorSettingData WHERE InstanceID LIKE "
+                         "'Microsoft:%s%%'" % guid)[0])
+    mem = props(c1.query("SELECT * FROM Msvm_MemorySettingData WHERE InstanceID LIKE "
+                         "'Microsoft:%s%%'" % guid)[0])
+    assert cpu["VirtualQuantity"] == "2" and mem["VirtualQuantity"] == "1024"
+    r = c1.invoke(S_, "ModifyResourceSettings", vmms_selectors("HV-NODE01"), [
+        ("ResourceSettings", embedded("Msvm_ProcessorSettingData",
+                                      {"InstanceID": cpu["InstanceID"], "VirtualQuantity": 4})),
+        ("ResourceSettings", embedded("Msvm_MemorySettingData",
+                                      {"InstanceID": mem["InstanceID"], "VirtualQuantity": 2048}))])
+    assert ret(r, S_, "ModifyResourceSettings") == 4096
+    j, _ = wait_job(c1, job_id(r, S_, "ModifyResourceSettings"))
+    assert int(j["JobState"]) == 7
+    cpu = c1.get(V2 + "Msvm_ProcessorSettingData", {"InstanceID": cpu["InstanceID"]})
+    assert props(cpu.body[0])["VirtualQuantity"] == "4"
+    mem = c1.get(V2 + "Msvm_MemorySettingData", {"InstanceID": mem["InstanceID"]})
+    assert props(mem.body[0])["VirtualQuantity"] == "2048"
+    bad = c1.invoke(S_, "ModifyResourceSettings", vmms_selectors("HV-NODE01"), [
+        ("ResourceSettings", embedded("Msvm_MemorySettingData",
+                                      {"InstanceID": props(mem.body[0])["InstanceID"],
+                                       "VirtualQuantity": 7}))])
+    assert ret(bad, S_, "ModifyResourceSettings") == 4      # Invalid Parameter (v2 VSMS codes)
+    # GetSummaryInformation on the new VM
+    r = c1.invoke(S_, "GetSummaryInformation", vmms_selectors("HV-NODE01"), [
+        ("SettingData", ("epr", "Msvm_VirtualSystemSettingData", {"InstanceID": sd["InstanceID"]})),
+        ("RequestedInformation", 0), ("RequestedInformation", 1), ("RequestedInformation", 4),
+        ("RequestedInformation", 100), ("RequestedInformation", 103)])
+    assert ret(r, S_, "GetSummaryInformation") == 0
+    si = output(r, S_, "GetSummaryInformation").findall(t(V2 + S_, "SummaryInformation"))
+    assert len(si) == 1
+    assert si[0].get(t(XSI, "type")).endswith(":Msvm_SummaryInformation_Type")
+    sp = props(si[0])
+    assert sp["Name"] == guid and sp["ElementName"] == "created-by-test"
+    assert sp["NumberOfProcessors"] == "4" and sp["EnabledState"] == "3"
+    # destroy
+    r = c1.invoke(S_, "DestroySystem", vmms_selectors("HV-NODE01"),
+                  [("AffectedSystem", ("epr", "Msvm_ComputerSystem", cs_selectors(guid)))])
+    assert ret(r, S_, "DestroySystem") == 4096
+    j, _ = wait_job(c1, job_id(r, S_, "DestroySystem"))
+    assert int(j["JobState"]) == 7
+    gone = c1.get(V2 + "Msvm_ComputerSystem", cs_selectors(guid))
+    assert gone.fault_subcode() == t(A, "DestinationUnreachable")
+
+
+def test_job_progresses_then_completes(sim, c1):
+    sim.ctl("/config", {"job_time": [1.2, 1.2]})
+    guid = define_vm(c1, "HV-NODE01", "progress-test")
+    r = rsc(c1, guid, 2)
+    j, seen = wait_job(c1, job_id(r, "Msvm_ComputerSystem", "RequestStateChange"))
+    assert int(j["JobState"]) == 7 and j["ErrorCode"] == "0"
+    states = [s for s, _ in seen]
+    percents = [p for _, p in seen]
+    assert 4 in states and (3 in states or states[0] == 4)
+    assert percents == sorted(percents)                     # rising
+    assert any(0 < p < 100 for p in percents) and percents[-1] == 100
+    assert vm_state(c1, guid) == 2
+
+
+def test_injected_failing_job(sim, c1):
+    guid = define_vm(c1, "HV-NODE01", "fail-test")
+    sim.ctl("/fault", {"host": "HV-NODE01", "type": "fail_job",
+                       "description": "Injected: the VM could not start", "code": 32768})
+    r = rsc(c1, guid, 2)
+    assert ret(r, "Msvm_ComputerSystem", "RequestStateChange") == 4096
+    j, _ = wait_job(c1, job_id(r, "Msvm_ComputerSystem", "RequestStateChange"))
+    assert int(j["JobState"]) == 10
+    assert j["ErrorDescription"] == "Injected: the VM could not start"
+    assert j["ErrorCode"] == "32768"
+    assert vm_state(c1, guid) == 3
+
+
+def test_live_migration_between_hosts(sim, c1, c2):
+    guid = define_vm(c1, "HV-NODE01", "migrating-vm")
+    j, _ = wait_job(c1, job_id(rsc(c1, guid, 2), "Msvm_ComputerSystem", "RequestStateChange"))
+    assert int(j["JobState"]) == 7
+    M = "Msvm_VirtualSystemMigrationService"
+    msel = {"CreationClassName": M, "Name": "vsmigrationservice",
+            "SystemCreationClassName": "Msvm_ComputerSystem", "SystemName": "HV-NODE01"}
+    msd = embedded("Msvm_VirtualSystemMigrationSettingData", {"MigrationType": 32768,
+                                                              "TransportType": 5})
+    # to a host nobody knows: the job fails with a description
+    r = c1.invoke(M, "MigrateVirtualSystemToHost", msel, [
+        ("ComputerSystem", ("epr", "Msvm_ComputerSystem", cs_selectors(guid))),
+        ("DestinationHost", "hv-nowhere.contoso.local"), ("MigrationSettingData", msd)])
+    assert ret(r, M, "MigrateVirtualSystemToHost") == 4096
+    j, _ = wait_job(c1, job_id(r, M, "MigrateVirtualSystemToHost"))
+    assert int(j["JobState"]) == 10 and "hv-nowhere" in j["ErrorDescription"]
+    # to HV-NODE02
+    r = c1.invoke(M, "MigrateVirtualSystemToHost", msel, [
+        ("ComputerSystem", ("epr", "Msvm_ComputerSystem", cs_selectors(guid))),
+        ("DestinationHost", "HV-NODE02"), ("MigrationSettingData", msd)])
+    assert ret(r, M, "MigrateVirtualSystemToHost") == 4096
+    j, _ = wait_job(c1, job_id(r, M, "MigrateVirtualSystemToHost"))
+    assert int(j["JobState"]) == 7, j
+    assert c1.get(V2 + "Msvm_ComputerSystem", cs_selectors(guid)).fault_subcode() == \
+        t(A, "DestinationUnreachable")
+    assert vm_state(c2, guid) == 2
+    names = [props(i)["ElementName"] for i in c2.query(
+        "SELECT * FROM Msvm_ComputerSystem WHERE Description = 'Microsoft Virtual Machine'")]
+    assert "migrating-vm" in names
+
+
+# ---- faults and robustness ---------------------------------------------------------------
+
+def test_fault_shapes(sim, c1):
+    r = c1.send("http://schemas.xmlsoap.org/ws/2004/09/transfer/Frobnicate",
+                V2 + "Msvm_ComputerSystem")
+    assert r.status == 500
+    assert r.http.headers["Content-Type"].startswith("application/soap+xml")
+    assert r.fault_subcode() == t(A, "ActionNotSupported")
+    code = r.fault.findtext(t(S, "Code") + "/" + t(S, "Value"))
+    assert code.endswith(":Sender")
+    assert r.fault.find(t(S, "Reason") + "/" + t(S, "Text")).text
+    wf = r.wsman_fault()
+    assert wf is not None and wf.get("Code") == "2150858771"
+    assert wf.get("Machine") == "hv-node01.contoso.local"
+    assert r.header(A, "RelatesTo") == r.sent_id
+    u = c1.get(V2 + "Msvm_NoSuchClass", {"Name": "x"})
+    assert u.fault_subcode() == t(A, "DestinationUnreachable")
+    m = c1.invoke("Msvm_ComputerSystem", "SelfDestruct", cs_selectors("X"), [])
+    assert m.fault_subcode() == t(A, "ActionNotSupported")
+
+
+def test_malformed_xml_is_a_fault_not_a_crash(sim, c1):
+    for raw in (b"<s:Envelope xmlns:s='http://www.w3.org/2003/05/soap-envelope'><s:Body>",
+                b"\x00\x01garbage",
+                b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'aaaa'>]><x>&a;</x>",
+                b"<Envelope/>", b""):
+        r = c1.send(None, None, raw=raw)
+        assert r.status == 500, raw
+        assert r.fault is not None
+        assert r.wsman_fault() is not None
+    assert c1.enumerate(V2 + "Msvm_ComputerSystem").status == 200
+
+
+def test_encoding_limit(sim, c1):
+    vm = props(c1.query("SELECT * FROM Msvm_ComputerSystem WHERE Description = "
+                        "'Microsoft Virtual Machine'")[0])
+    r = c1.get(V2 + "Msvm_ComputerSystem", cs_selectors(vm["Name"]), max_env=1024)
+    assert r.status == 500 and r.fault_subcode() == t(W, "EncodingLimit")
+    big = c1.get(V2 + "Msvm_ComputerSystem", cs_selectors("A" * 600000))
+    assert big.status == 500 and big.fault_subcode() == t(W, "EncodingLimit")
+
+
+def test_injected_delay_drop_access_denied_and_unreachable(sim, c1):
+    sim.ctl("/fault", {"host": "HV-NODE01", "type": "delay", "ms": 400, "count": 1})
+    t0 = time.time()
+    assert c1.enumerate(V2 + "Msvm_ComputerSystem").status == 200
+    assert time.time() - t0 >= 0.4
+    sim.ctl("/fault", {"host": "HV-NODE01", "type": "delay", "ms": 3000, "count": 1})
+    r = c1.send(ENUM, V2 + "Msvm_ComputerSystem", ET.Element(t(N, "Enumerate")), timeout="PT0.5S")
+    assert r.fault_subcode() == t(W, "TimedOut")
+    sim.ctl("/fault", {"host": "HV-NODE01", "type": "drop", "count": 1})
+    with pytest.raises(requests.ConnectionError):
+        Client(c1.url).enumerate(V2 + "Msvm_ComputerSystem")
+    assert c1.enumerate(V2 + "Msvm_ComputerSystem").status == 200
+    sim.ctl("/fault", {"host": "HV-NODE01", "type": "access_denied", "count": 1})
+    r = c1.enumerate(V2 + "Msvm_ComputerSystem")
+    assert r.status == 500 and r.fault_subcode() == t(W, "AccessDenied")
+    assert r.wsman_fault().get("Code") == "5"
+    sim.ctl("/fault", {"host": "HV-NODE02", "type": "unreachable"})
+    with pytest.raises(requests.ConnectionError):
+        Client(sim.hosts["HV-NODE02"]).enumerate(V2 + "Msvm_ComputerSystem")
+    sim.ctl("/fault", {"host": "HV-NODE02", "type": "reachable"})
+    assert Client(sim.hosts["HV-NODE02"]).enumerate(V2 + "Msvm_ComputerSystem").status == 200
+
+
+def test_state_file_survives_restart(tmp_path):
+    state = str(tmp_path / "state.json")
+    s = Sim("--allow-unencrypted", "--state-file", state, hosts=1, vms=2)
+    try:
+        c = Client(s.hosts["HV-NODE01"])
+        guid = define_vm(c, "HV-NODE01", "persistent-vm")
+    finally:
+        assert s.stop() == 0
+    s = Sim("--allow-unencrypted", "--state-file", state, hosts=1, vms=2)
+    try:
+        c = Client(s.hosts["HV-NODE01"])
+        assert vm_state(c, guid) == 3
+    finally:
+        assert s.stop() == 0
+
+
+def _curl_has_ntlm():
+    if shutil.which("curl") is None:
+        return False
+    out = subprocess.run(["curl", "-V"], capture_output=True, text=True, timeout=10).stdout
+    return " NTLM" in out
+
+
+@pytest.mark.skipif(not _curl_has_ntlm(), reason="curl with NTLM support needed")
+def test_ntlm_with_curl_on_a_reused_connection(sim, c1, tmp_path):
+    env = ET.Element(t(S, "Envelope"))
+    h = ET.SubElement(env, t(S, "Header"))
+    ET.SubElement(h, t(A, "To")).text = c1.url
+    ET.SubElement(h, t(W, "ResourceURI")).text = V2 + "Msvm_ComputerSystem"
+    ET.SubElement(h, t(A, "Action")).text = GET
+    ET.SubElement(h, t(A, "MessageID")).text = "uuid:" + str(uuid.uuid4())
+    ss = ET.SubElement(h, t(W, "SelectorSet"))
+    ET.SubElement(ss, t(W, "Selector"), {"Name": "CreationClassName"}).text = "Msvm_ComputerSystem"
+    ET.SubElement(ss, t(W, "Selector"), {"Name": "Name"}).text = "HV-NODE01"
+    ET.SubElement(env, t(S, "Body"))
+    body = tmp_path / "get.xml"
+    body.write_bytes(ET.tostring(env))
+    common = ["--ntlm", "-H", "Content-Type: application/soap+xml;charset=UTF-8",
+              "--data-binary", "@%s" % body, "-s", "-o", "/dev/null", "-w", "%{http_code}\n"]
+    ok = subprocess.run(["curl", "-u", "CONTOSO\\%s:%s" % (USER, PASSWORD)] + common + [c1.url]
+                        + ["--next", "-u", "%s:%s" % (USER, PASSWORD)] + common + [c1.url],
+                        capture_output=True, text=True, timeout=30)
+    assert ok.stdout.split() == ["200", "200"], ok.stderr
+    bad = subprocess.run(["curl", "-u", "%s:wrong" % USER] + common + [c1.url],
+                         capture_output=True, text=True, timeout=30)
+    assert bad.stdout.split() == ["401"]
+
+
+def test_identify_without_credentials(sim, c1):
+    WSMID = "http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd"
+    env = ET.Element(t(S, "Envelope"))
+    ET.SubElement(env, t(S, "Header"))
+    ET.SubElement(ET.SubElement(env, t(S, "Body")), t(WSMID, "Identify"))
+    r = requests.post(c1.url, data=ET.tostring(env), timeout=5,
+                      headers={"Content-Type": "application/soap+xml;charset=UTF-8",
+                               "WSMANIDENTIFY": "unauthenticated"})
+    assert r.status_code == 200
+    root = ET.fromstring(r.content)
+    resp = root.find(t(S, "Body") + "/" + t(WSMID, "IdentifyResponse"))
+    assert resp.findtext(t(WSMID, "ProtocolVersion")) == W
+    assert resp.findtext(t(WSMID, "ProductVendor")) == "Microsoft Corporation"
+
+
+def test_guest_reboot_through_shutdown_component(sim, c1):
+    guid = define_vm(c1, "HV-NODE01", "guest-reboot")
+    j, _ = wait_job(c1, job_id(rsc(c1, guid, 2), "Msvm_ComputerSystem", "RequestStateChange"))
+    assert int(j["JobState"]) == 7
+    sc = props(c1.query("ASSOCIATORS OF {Msvm_ComputerSystem.CreationClassName="
+                        "'Msvm_ComputerSystem',Name='%s'} WHERE ResultClass = "
+                        "Msvm_ShutdownComponent" % guid)[0])
+    sel = {k: sc[k] for k in ("CreationClassName", "DeviceID", "SystemCreationClassName",
+                              "SystemName")}
+    r = c1.invoke("Msvm_ShutdownComponent", "InitiateReboot", sel,
+                  [("Force", "false"), ("Reason", "patching")])
+    assert ret(r, "Msvm_ShutdownComponent", "InitiateReboot") == 0
+    assert vm_state(c1, guid) == 10
+    deadline = time.time() + 5
+    while vm_state(c1, guid) != 2 and time.time() < deadline:
+        time.sleep(0.05)
+    assert vm_state(c1, guid) == 2
+
+
+def test_limited_user_gets_access_denied(sim, c1):
+    r = Client(c1.url, "viewer", "View0nly").enumerate(V2 + "Msvm_ComputerSystem")
+    assert r.status == 500 and r.fault_subcode() == t(W, "AccessDenied")
+    assert r.wsman_fault().get("Code") == "5"
+    assert Client(c1.url, "viewer", "wrong").enumerate(V2 + "Msvm_ComputerSystem").status == 401
+
+
+def test_parallel_clients(sim, c1):
+    import concurrent.futures
+    def work(i):
+        c = Client(c1.url)
+        return len(c.query("SELECT * FROM Msvm_ComputerSystem WHERE Name LIKE '%%'"))
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        counts = list(ex.map(work, range(16)))
+    assert len(set(counts)) == 1 and counts[0] >= 7
+
+
+def test_killed_mid_job_comes_back_consistent(tmp_path):
+    state = str(tmp_path / "state.json")
+    s = Sim("--allow-unencrypted", "--state-file", state, "--job-time", "3:3", hosts=1, vms=1)
+    try:
+        c = Client(s.hosts["HV-NODE01"])
+        s.ctl("/config", {"job_time": [0.3, 0.3]})
+        guid = define_vm(c, "HV-NODE01", "killed-mid-job")
+        s.ctl("/config", {"job_time": [5, 5]})
+        r = rsc(c, guid, 2)
+        assert ret(r, "Msvm_ComputerSystem", "RequestStateChange") == 4096
+        assert vm_state(c, guid) == 10          # starting
+        time.sleep(0.8)                         # let the state file catch up
+        s.proc.kill()
+        s.proc.wait(timeout=5)
+    finally:
+        s.stop()
+    s = Sim("--allow-unencrypted", "--state-file", state, hosts=1, vms=1)
+    try:
+        c = Client(s.hosts["HV-NODE01"])
+        assert vm_state(c, guid) == 3           # the start never happened
+        assert c.query("SELECT * FROM Msvm_ConcreteJob") == []
+    finally:
+        assert s.stop() == 0
+
+
+def test_wql_more_operators_and_object_and_epr_mode(sim, c1):
+    nulls = c1.query("SELECT * FROM Msvm_ComputerSystem WHERE InstallDate IS NULL")
+    assert [props(i)["Name"] for i in nulls] == ["HV-NODE01"]       # the host has no InstallDate
+    notnull = c1.query("SELECT * FROM Msvm_ComputerSystem WHERE InstallDate IS NOT NULL")
+    assert len(notnull) == len(c1.query("SELECT * FROM Msvm_ComputerSystem")) - 1
+    big = c1.query("SELECT * FROM Msvm_MemorySettingData WHERE VirtualQuantity >= 4096")
+    assert all(int(props(i)["VirtualQuantity"]) >= 4096 for i in big)
+    gen = c1.query("SELECT * FROM Msvm_VirtualSystemSettingData WHERE VirtualSystemSubType "
+                   "LIKE 'Microsoft:Hyper-V:SubType:[2]'")
+    assert gen and all(props(i)["VirtualSystemSubType"].endswith("2") for i in gen)
+    both = c1.query("SELECT * FROM Msvm_VirtualSystemManagementService",
+                    mode="EnumerateObjectAndEPR")
+    assert len(both) == 1 and both[0].tag == t(W, "Item")
+    assert both[0][0].tag == t(V2 + "Msvm_VirtualSystemManagementService",
+                               "Msvm_VirtualSystemManagementService")
+    assert both[0][1].tag == t(A, "EndpointReference")
+
+
+def test_pull_batches_respect_max_envelope_size(sim, c1):
+    uri = V2 + "Msvm_VirtualSystemSettingData"
+    r = c1.enumerate(uri)
+    ctx = r.body.findtext(".//" + t(N, "EnumerationContext"))
+    p = ET.Element(t(N, "Pull"))
+    ET.SubElement(p, t(N, "EnumerationContext")).text = ctx
+    ET.SubElement(p, t(N, "MaxElements")).text = "100"
+    got, pulls = 0, 0
+    while True:
+        rep = c1.send(PULL, uri, p, max_env=12000)
+        assert rep.status == 200 and len(rep.http.content) <= 12000
+        pr = rep.body.find(t(N, "PullResponse"))
+        n = len(list(pr.find(t(N, "Items"))))
+        assert n >= 1
+        got, pulls = got + n, pulls + 1
+        if pr.find(t(N, "EndOfSequence")) is not None:
+            break
+        p.find(t(N, "EnumerationContext")).text = pr.findtext(t(N, "EnumerationContext"))
+        assert pulls < 50
+    assert pulls > 1 and got >= 6
