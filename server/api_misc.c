@@ -45,29 +45,48 @@ void pv_api_login(struct pv_req *r)
     static const struct pv_jfield spec[] = {
         {"username", PV_J_STRING, PV_J_REQUIRED, 1, 128, NULL},
         {"password", PV_J_STRING, PV_J_REQUIRED, 1, 1024, NULL},
+        {"session", PV_J_BOOL, 0, 0, 0, NULL},
     };
     struct pv_error e = {0};
-    json_t *body = pv_api_body(r, spec, 2);
+    json_t *body = pv_api_body(r, spec, 3);
+    const char *user;
     char *token = NULL;
     int ttl = 0;
 
     if (!body)
         return;
-    if (pv_auth_login(json_string_value(json_object_get(body, "username")),
-                      json_string_value(json_object_get(body, "password")), &token, &ttl, &e))
+    user = json_string_value(json_object_get(body, "username"));
+    if (pv_auth_login(user, json_string_value(json_object_get(body, "password")), &token, &ttl,
+                      &e)) {
         pv_reply_error(r, &e);
-    else
+    } else if (json_is_true(json_object_get(body, "session"))) {
+        /* the browser console: the token goes into an HttpOnly cookie that
+         * page scripts cannot read, and is not in the body */
+        snprintf(r->set_cookie, sizeof r->set_cookie,
+                 PV_SESSION_COOKIE "=%s; Path=/api; Max-Age=%d; HttpOnly; SameSite=Strict%s",
+                 token, ttl, pv_http_is_tls() ? "; Secure" : "");
+        pv_reply_json(r, 200, json_pack("{s:b,s:i,s:s}", "session", 1, "expires_in", ttl,
+                                        "username", user));
+    } else {
         pv_reply_json(r, 200, json_pack("{s:s,s:i,s:s}", "token", token, "expires_in", ttl,
-                                        "username", json_string_value(json_object_get(body, "username"))));
+                                        "username", user));
+    }
     free(token);
     json_decref(body);
 }
 
 void pv_api_logout(struct pv_req *r)
 {
-    const char *h = pv_req_header(r, "Authorization");
-    if (h && strncmp(h, "Bearer ", 7) == 0)
+    const char *h = pv_req_header(r, "Authorization"), *c = pv_req_cookie(r, PV_SESSION_COOKIE);
+
+    if (h && strncmp(h, "Bearer ", 7) == 0) {
         pv_auth_logout(h + 7);
+    } else if (c) {
+        pv_auth_logout(c);
+        snprintf(r->set_cookie, sizeof r->set_cookie,
+                 PV_SESSION_COOKIE "=; Path=/api; Max-Age=0; HttpOnly; SameSite=Strict%s",
+                 pv_http_is_tls() ? "; Secure" : "");
+    }
     pv_reply_json(r, 204, NULL);
 }
 

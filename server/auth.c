@@ -116,17 +116,39 @@ int pv_auth_init(const struct pv_config *cfg, struct pv_error *err)
     return 0;
 }
 
+/* The request's token: the bearer token, or the browser session's cookie.
+ * A request that changes anything on the strength of the cookie alone must
+ * also carry the X-Polyvisor-CSRF header, which a page of another origin
+ * cannot add (SameSite=Strict already keeps the cookie off cross-site
+ * requests; this is the second lock). */
+static const char *request_token(struct pv_req *r, struct pv_error *err)
+{
+    const char *h = pv_req_header(r, "Authorization"), *c;
+    int safe = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
+
+    if (h && strncmp(h, "Bearer ", 7) == 0)
+        return h + 7;
+    c = pv_req_cookie(r, PV_SESSION_COOKIE);
+    if (c && !safe && !pv_req_header(r, "X-Polyvisor-CSRF")) {
+        pv_error_set(err, PV_EFORBIDDEN, "csrf_check_failed",
+                     "a change made with the session cookie needs the X-Polyvisor-CSRF header");
+        return NULL;
+    }
+    if (!c)
+        pv_error_set(err, PV_EAUTH, "unauthorized",
+                     "this call needs 'Authorization: Bearer TOKEN' (POST /api/v1/auth/login)");
+    return c;
+}
+
 int pv_auth_request(struct pv_req *r, struct pv_error *err)
 {
-    const char *h = pv_req_header(r, "Authorization");
+    const char *h = request_token(r, err);
     char hash[65];
     char *user = NULL, *role = NULL;
     size_t len;
 
-    if (!h || strncmp(h, "Bearer ", 7) != 0)
-        return pv_error_set(err, PV_EAUTH, "unauthorized",
-                            "this call needs 'Authorization: Bearer TOKEN' (POST /api/v1/auth/login)");
-    h += 7;
+    if (!h)
+        return err ? err->err : PV_EAUTH;
     len = strlen(h);
     if (len == 0 || len > 128)
         return pv_error_set(err, PV_EAUTH, "invalid_token", "token unknown or expired");

@@ -21,6 +21,11 @@ struct pv_req;
 int pv_auth_init(const struct pv_config *cfg, struct pv_error *err);
 /* Fill r->user and r->role from the Authorization header, or fail with
  * unauthorized (no credentials) / invalid_token. */
+/* The browser console's session cookie: HttpOnly, SameSite=Strict, Path=/api. */
+#define PV_SESSION_COOKIE "pv_session"
+
+/* Who r is: from 'Authorization: Bearer TOKEN', or from the session cookie
+ * (then unsafe methods also need the X-Polyvisor-CSRF header). */
 int pv_auth_request(struct pv_req *r, struct pv_error *err);
 /* *token is malloc'd. */
 int pv_auth_login(const char *username, const char *password, char **token, int *ttl,

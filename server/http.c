@@ -66,6 +66,16 @@ const char *pv_req_header(struct pv_req *r, const char *key)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
 }
 
+const char *pv_req_cookie(struct pv_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+}
+
+int pv_http_is_tls(void)
+{
+    return tls_cert_pem != NULL;
+}
+
 int pv_req_body(struct pv_req *r, json_t **out, struct pv_error *err)
 {
     json_error_t je;
@@ -162,6 +172,8 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, struct pv_req *r)
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (r->location[0])
         MHD_add_response_header(resp, "Location", r->location);
+    if (r->set_cookie[0])
+        MHD_add_response_header(resp, "Set-Cookie", r->set_cookie);
     if (r->allow[0])
         MHD_add_response_header(resp, "Allow", r->allow);
     ret = MHD_queue_response(conn, (unsigned)r->status, resp);

@@ -35,6 +35,7 @@ struct pv_req {
     const char *content_type;  /* of text */
     char location[256];
     char allow[96];
+    char set_cookie[256];      /* a Set-Cookie header for the reply, "" none */
     void *stream;              /* an SSE stream (sse.c) instead of a body */
 };
 
@@ -43,6 +44,9 @@ void pv_http_stop(void);
 
 const char *pv_req_query(struct pv_req *r, const char *key);
 const char *pv_req_header(struct pv_req *r, const char *key);
+const char *pv_req_cookie(struct pv_req *r, const char *name);
+/* 1 when the daemon serves HTTPS (cookies are then marked Secure). */
+int pv_http_is_tls(void);
 /* The body as a JSON object.  Errors: missing_body, invalid_utf8,
  * invalid_json (with line and column), not_an_object. */
 int pv_req_body(struct pv_req *r, json_t **out, struct pv_error *err);
