@@ -6,16 +6,15 @@
 #   deps.sh bench     also what `make bench` needs (wrk, nginx)
 #   deps.sh check     also what `make check` needs (cppcheck, clang-tidy)
 #   deps.sh kvm       also a real libvirt daemon with QEMU (tests/peers/libvirtd.sh)
-#   deps.sh vcenter   also Go and govmomi's simulator package (tests/peers/vcsim)
 set -eu
 
 PKGS="gcc make pkg-config libc6-dev
 libmicrohttpd-dev libsqlite3-dev libjansson-dev libcurl4-openssl-dev libxml2-dev
 libvirt-dev libsodium-dev libgnutls28-dev libcmocka-dev openssl
-python3 python3-pytest python3-requests tzdata"
+python3 python3-pytest python3-requests tzdata
+golang-go golang-github-vmware-govmomi-dev"
 [ "${1:-}" = bench ] && PKGS="$PKGS wrk nginx-light"
 [ "${1:-}" = check ] && PKGS="$PKGS cppcheck clang-tidy"
-[ "${1:-}" = vcenter ] && PKGS="$PKGS golang-go golang-github-vmware-govmomi-dev"
 [ "${1:-}" = kvm ] && PKGS="$PKGS libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils"
 
 missing=""

@@ -1,0 +1,679 @@
+/* soap.c -- the SOAP client shared by the SOAP-speaking adapters (see
+ * soap.h for the contract).
+ *
+ * Decisions worth knowing:
+ *   - The session cookie is parsed from Set-Cookie here rather than left to
+ *     curl's cookie engine: vCenter quotes the value and adds Path=/, vcsim
+ *     does neither, and a test can check this parser on its own.  The value
+ *     is sent back exactly as received (quotes included), as vCenter expects.
+ *   - Responses are parsed with XML_PARSE_NONET and without XML_PARSE_NOENT;
+ *     a document carrying a DTD is refused outright, so no entity is ever
+ *     defined, let alone expanded.  libxml2's default depth and size limits
+ *     stay on (no XML_PARSE_HUGE): an absurdly deep answer is a bad_response.
+ *   - A fault's code comes from the fault type in <detail> (xsi:type read by
+ *     namespace URI, else the element's name less its "Fault" suffix) through
+ *     one table, so the same vSphere fault gives the same code whether it
+ *     arrives as a SOAP fault or inside a Task's info.error.
+ */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <curl/curl.h>
+#include <libxml/parser.h>
+#include "adapters/common/soap.h"
+
+#define COOKIE_MAX 512
+
+struct pv_soap {
+    CURL *curl;
+    struct curl_slist *headers;
+    char *url;
+    char *cookie_name;
+    char cookie[COOKIE_MAX];    /* "name=value" or "" */
+    char *ca_pem;
+    char *userpwd;              /* "user:pass" for Basic auth, or NULL; wiped on free */
+    int timeout_ms;
+};
+
+struct buf {
+    char *s;
+    size_t len;
+    int too_big;
+};
+
+/* libcurl's global set-up is not thread-safe: once, before any handle. */
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_setup(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    xmlInitParser();
+}
+
+static size_t on_data(char *p, size_t size, size_t n, void *ud)
+{
+    struct buf *b = ud;
+    size_t add = size * n;
+    char *q;
+
+    if (b->len + add > PV_SOAP_MAX_RESPONSE) {
+        b->too_big = 1;
+        return 0;
+    }
+    q = realloc(b->s, b->len + add + 1);
+    if (!q)
+        return 0;
+    memcpy(q + b->len, p, add);
+    b->s = q;
+    b->len += add;
+    b->s[b->len] = '\0';
+    return add;
+}
+
+int pv_soap_parse_set_cookie(const char *line, size_t len, const char *name, char *out,
+                             size_t size)
+{
+    static const char hdr[] = "set-cookie:";
+    size_t nlen = strlen(name), i = 0, vstart, vend;
+
+    if (len >= sizeof hdr - 1 && strncasecmp(line, hdr, sizeof hdr - 1) == 0)
+        i = sizeof hdr - 1;
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    if (len - i <= nlen || strncmp(line + i, name, nlen) != 0 || line[i + nlen] != '=')
+        return 0;
+    vstart = i + nlen + 1;
+    vend = vstart;
+    if (vend < len && line[vend] == '"') { /* quoted: up to the closing quote */
+        vend++;
+        while (vend < len && line[vend] != '"' && line[vend] != '\r' && line[vend] != '\n')
+            vend++;
+        if (vend >= len || line[vend] != '"')
+            return 0;
+        vend++;
+    } else {
+        while (vend < len && line[vend] != ';' && line[vend] != '\r' && line[vend] != '\n' &&
+               line[vend] != ' ' && line[vend] != '\t')
+            vend++;
+    }
+    if (vend == vstart || nlen + 1 + (vend - vstart) + 1 > size)
+        return 0;
+    snprintf(out, size, "%s=%.*s", name, (int)(vend - vstart), line + vstart);
+    return 1;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    struct pv_soap *s = ud;
+    size_t len = size * n;
+    char c[COOKIE_MAX];
+
+    if (s->cookie_name && pv_soap_parse_set_cookie(p, len, s->cookie_name, c, sizeof c))
+        memcpy(s->cookie, c, sizeof c);
+    return len;
+}
+
+int pv_soap_new(const struct pv_soap_opts *o, struct pv_soap **out, struct pv_error *err)
+{
+    struct pv_soap *s;
+    char ct[160], action[300];
+    int rc = 0;
+
+    *out = NULL;
+    pthread_once(&curl_once, curl_setup);
+    if (!o->url || (strncmp(o->url, "https://", 8) != 0 && strncmp(o->url, "http://", 7) != 0))
+        return pv_error_set(err, PV_EINVAL, "invalid_url", "the endpoint's url must be https://HOST[:PORT]/PATH");
+    s = calloc(1, sizeof *s);
+    if (!s || !(s->curl = curl_easy_init()) || !(s->url = strdup(o->url)) ||
+        (o->cookie_name && !(s->cookie_name = strdup(o->cookie_name))) ||
+        (o->ca_pem && !(s->ca_pem = strdup(o->ca_pem)))) {
+        rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        goto fail;
+    }
+    s->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
+    snprintf(ct, sizeof ct, "Content-Type: %s", o->content_type ? o->content_type : "text/xml; charset=utf-8");
+    s->headers = curl_slist_append(NULL, ct);
+    if (o->soap_action) {
+        snprintf(action, sizeof action, "SOAPAction: %s", o->soap_action);
+        s->headers = curl_slist_append(s->headers, action);
+    }
+    s->headers = curl_slist_append(s->headers, "Expect:"); /* no 100-continue round trip */
+    if (!s->headers) {
+        rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        goto fail;
+    }
+    curl_easy_setopt(s->curl, CURLOPT_URL, s->url);
+    curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, s->headers);
+    curl_easy_setopt(s->curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(s->curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(s->curl, CURLOPT_HEADERDATA, s);
+    curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)(o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000));
+    curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(s->curl, CURLOPT_ACCEPT_ENCODING, ""); /* gzip when offered */
+    curl_easy_setopt(s->curl, CURLOPT_USERAGENT, "polyvisor-soap/1");
+    if (o->username) {
+        size_t n = strlen(o->username) + (o->password ? strlen(o->password) : 0) + 2;
+        s->userpwd = malloc(n);
+        if (!s->userpwd) {
+            rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+            goto fail;
+        }
+        snprintf(s->userpwd, n, "%s:%s", o->username, o->password ? o->password : "");
+        curl_easy_setopt(s->curl, CURLOPT_USERPWD, s->userpwd);
+        curl_easy_setopt(s->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+    }
+    if (o->insecure) {
+        curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else if (s->ca_pem) {
+        /* pinned: this certificate (or CA) and nothing else is trusted */
+        struct curl_blob blob = {s->ca_pem, strlen(s->ca_pem), CURL_BLOB_COPY};
+        curl_easy_setopt(s->curl, CURLOPT_CAINFO_BLOB, &blob);
+    } else if (o->ca_file) {
+        curl_easy_setopt(s->curl, CURLOPT_CAINFO, o->ca_file);
+    }
+    *out = s;
+    return 0;
+fail:
+    pv_soap_free(s);
+    return rc;
+}
+
+void pv_soap_free(struct pv_soap *s)
+{
+    if (!s)
+        return;
+    if (s->curl)
+        curl_easy_cleanup(s->curl);
+    curl_slist_free_all(s->headers);
+    if (s->userpwd) {
+        memset(s->userpwd, 0, strlen(s->userpwd));
+        free(s->userpwd);
+    }
+    memset(s->cookie, 0, sizeof s->cookie);
+    free(s->url);
+    free(s->cookie_name);
+    free(s->ca_pem);
+    free(s);
+}
+
+const char *pv_soap_cookie(const struct pv_soap *s)
+{
+    return s->cookie;
+}
+
+void pv_soap_forget_cookie(struct pv_soap *s)
+{
+    memset(s->cookie, 0, sizeof s->cookie);
+}
+
+static int transport_error(const struct pv_soap *s, CURLcode cc, struct pv_error *err)
+{
+    switch (cc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+        return pv_error_set(err, PV_EPEER, "tls_verify_failed",
+                            "%s: its TLS certificate is not the one trusted for it (%s)", s->url,
+                            curl_easy_strerror(cc));
+    case CURLE_OPERATION_TIMEDOUT:
+        return pv_error_set(err, PV_EUNREACHABLE, "timeout", "%s did not answer in time", s->url);
+    default:
+        return pv_error_set(err, PV_EUNREACHABLE, "peer_unreachable", "%s: %s", s->url,
+                            curl_easy_strerror(cc));
+    }
+}
+
+int pv_soap_call(struct pv_soap *s, const char *envelope, size_t len, int timeout_ms,
+                 struct pv_soap_resp **out, struct pv_error *err)
+{
+    struct buf b = {0};
+    long status = 0;
+    CURLcode cc;
+    int rc;
+
+    *out = NULL;
+    curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, envelope);
+    curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, (long)(timeout_ms > 0 ? timeout_ms : s->timeout_ms));
+    curl_easy_setopt(s->curl, CURLOPT_COOKIE, s->cookie[0] ? s->cookie : NULL);
+    cc = curl_easy_perform(s->curl);
+    if (b.too_big) {
+        rc = pv_error_set(err, PV_EPEER, "bad_response", "%s answered with more than %zu MiB",
+                          s->url, PV_SOAP_MAX_RESPONSE >> 20);
+        goto out;
+    }
+    if (cc != CURLE_OK) {
+        rc = transport_error(s, cc, err);
+        goto out;
+    }
+    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status == 401 || status == 403) {
+        rc = pv_error_set(err, PV_EAUTH, "auth_failed", "%s refused our credentials (HTTP %ld)",
+                          s->url, status);
+        goto out;
+    }
+    if (!b.s || b.len == 0) {
+        rc = pv_error_set(err, PV_EPEER, status >= 200 && status < 300 ? "bad_response" : "http_error",
+                          "%s answered HTTP %ld with no SOAP envelope", s->url, status);
+        goto out;
+    }
+    rc = pv_soap_parse(b.s, b.len, status, out, err);
+out:
+    free(b.s);
+    return rc;
+}
+
+/* ---- envelopes ------------------------------------------------------------ */
+
+static void wcheck(struct pv_soap_writer *sw, int rc)
+{
+    if (rc < 0)
+        sw->failed = 1;
+}
+
+int pv_soap_writer_begin(struct pv_soap_writer *sw, int soap12, int with_header,
+                         struct pv_error *err)
+{
+    memset(sw, 0, sizeof *sw);
+    pthread_once(&curl_once, curl_setup);
+    sw->buf = xmlBufferCreate();
+    sw->w = sw->buf ? xmlNewTextWriterMemory(sw->buf, 0) : NULL;
+    if (!sw->w) {
+        pv_soap_writer_abort(sw);
+        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+    }
+    wcheck(sw, xmlTextWriterStartDocument(sw->w, "1.0", "UTF-8", NULL));
+    wcheck(sw, xmlTextWriterStartElementNS(sw->w, BAD_CAST "soapenv", BAD_CAST "Envelope",
+                                           BAD_CAST(soap12 ? PV_SOAP12_NS : PV_SOAP11_NS)));
+    wcheck(sw, xmlTextWriterWriteAttribute(sw->w, BAD_CAST "xmlns:xsi", BAD_CAST PV_XSI_NS));
+    wcheck(sw, xmlTextWriterWriteAttribute(sw->w, BAD_CAST "xmlns:xsd", BAD_CAST PV_XSD_NS));
+    if (with_header) {
+        wcheck(sw, xmlTextWriterStartElementNS(sw->w, BAD_CAST "soapenv", BAD_CAST "Header", NULL));
+        sw->in_header = 1;
+    } else {
+        wcheck(sw, xmlTextWriterStartElementNS(sw->w, BAD_CAST "soapenv", BAD_CAST "Body", NULL));
+    }
+    return 0;
+}
+
+void pv_soap_writer_body(struct pv_soap_writer *sw)
+{
+    if (!sw->in_header) {
+        sw->failed = 1;
+        return;
+    }
+    wcheck(sw, xmlTextWriterEndElement(sw->w));
+    wcheck(sw, xmlTextWriterStartElementNS(sw->w, BAD_CAST "soapenv", BAD_CAST "Body", NULL));
+    sw->in_header = 0;
+}
+
+void pv_soap_w_start(struct pv_soap_writer *sw, const char *name, const char *ns)
+{
+    if (ns)
+        wcheck(sw, xmlTextWriterStartElementNS(sw->w, NULL, BAD_CAST name, BAD_CAST ns));
+    else
+        wcheck(sw, xmlTextWriterStartElement(sw->w, BAD_CAST name));
+}
+
+void pv_soap_w_attr(struct pv_soap_writer *sw, const char *name, const char *value)
+{
+    wcheck(sw, xmlTextWriterWriteAttribute(sw->w, BAD_CAST name, BAD_CAST(value ? value : "")));
+}
+
+void pv_soap_w_xsi_type(struct pv_soap_writer *sw, const char *type)
+{
+    pv_soap_w_attr(sw, "xsi:type", type);
+}
+
+void pv_soap_w_end(struct pv_soap_writer *sw)
+{
+    wcheck(sw, xmlTextWriterEndElement(sw->w));
+}
+
+void pv_soap_w_text(struct pv_soap_writer *sw, const char *name, const char *text)
+{
+    wcheck(sw, xmlTextWriterWriteElement(sw->w, BAD_CAST name, BAD_CAST(text ? text : "")));
+}
+
+void pv_soap_w_int(struct pv_soap_writer *sw, const char *name, long long v)
+{
+    char n[32];
+    snprintf(n, sizeof n, "%lld", v);
+    pv_soap_w_text(sw, name, n);
+}
+
+void pv_soap_w_moref(struct pv_soap_writer *sw, const char *name, const char *type,
+                     const char *value)
+{
+    pv_soap_w_start(sw, name, NULL);
+    pv_soap_w_attr(sw, "type", type);
+    wcheck(sw, xmlTextWriterWriteString(sw->w, BAD_CAST(value ? value : "")));
+    pv_soap_w_end(sw);
+}
+
+int pv_soap_writer_finish(struct pv_soap_writer *sw, char **xml, size_t *len,
+                          struct pv_error *err)
+{
+    *xml = NULL;
+    *len = 0;
+    if (sw->in_header)
+        sw->failed = 1;
+    wcheck(sw, xmlTextWriterEndDocument(sw->w)); /* closes Body and Envelope */
+    if (!sw->failed) {
+        xmlFreeTextWriter(sw->w); /* flushes into buf */
+        sw->w = NULL;
+        *len = (size_t)xmlBufferLength(sw->buf);
+        *xml = malloc(*len + 1);
+        if (*xml) {
+            memcpy(*xml, xmlBufferContent(sw->buf), *len);
+            (*xml)[*len] = '\0';
+        }
+    }
+    pv_soap_writer_abort(sw);
+    if (!*xml) {
+        *len = 0;
+        return pv_error_set(err, PV_EINTERNAL, "envelope_failed",
+                            "could not build the SOAP request (invalid text or out of memory)");
+    }
+    return 0;
+}
+
+void pv_soap_writer_abort(struct pv_soap_writer *sw)
+{
+    if (sw->w)
+        xmlFreeTextWriter(sw->w);
+    if (sw->buf)
+        xmlBufferFree(sw->buf);
+    sw->w = NULL;
+    sw->buf = NULL;
+}
+
+/* ---- element helpers ---------------------------------------------------------- */
+
+static int matches(xmlNodePtr n, const char *local, const char *ns)
+{
+    if (n->type != XML_ELEMENT_NODE)
+        return 0;
+    if (local && strcmp((const char *)n->name, local) != 0)
+        return 0;
+    if (ns && (!n->ns || !n->ns->href || strcmp((const char *)n->ns->href, ns) != 0))
+        return 0;
+    return 1;
+}
+
+xmlNodePtr pv_xml_next(xmlNodePtr n, const char *local, const char *ns)
+{
+    for (n = n ? n->next : NULL; n; n = n->next)
+        if (matches(n, local, ns))
+            return n;
+    return NULL;
+}
+
+xmlNodePtr pv_xml_child(xmlNodePtr n, const char *local, const char *ns)
+{
+    for (n = n ? n->children : NULL; n; n = n->next)
+        if (matches(n, local, ns))
+            return n;
+    return NULL;
+}
+
+xmlNodePtr pv_xml_path(xmlNodePtr n, const char *path)
+{
+    char step[128];
+
+    while (n && path && *path) {
+        size_t len = strcspn(path, "/");
+        if (len == 0 || len >= sizeof step)
+            return NULL;
+        memcpy(step, path, len);
+        step[len] = '\0';
+        n = pv_xml_child(n, step, NULL);
+        path += len + (path[len] == '/');
+    }
+    return n;
+}
+
+const char *pv_xml_xsi_type(xmlNodePtr n, char *buf, size_t size)
+{
+    xmlChar *v;
+    const char *colon;
+
+    if (!n || size == 0)
+        return NULL;
+    v = xmlGetNsProp(n, BAD_CAST "type", BAD_CAST PV_XSI_NS);
+    if (!v)
+        return NULL;
+    colon = strchr((const char *)v, ':');
+    snprintf(buf, size, "%s", colon ? colon + 1 : (const char *)v);
+    xmlFree(v);
+    return buf;
+}
+
+const char *pv_xml_text(xmlNodePtr n, char *buf, size_t size)
+{
+    xmlChar *v;
+
+    if (!n || size == 0)
+        return NULL;
+    v = xmlNodeGetContent(n);
+    snprintf(buf, size, "%s", v ? (const char *)v : "");
+    xmlFree(v);
+    return buf;
+}
+
+char *pv_xml_text_dup(xmlNodePtr n)
+{
+    xmlChar *v;
+    char *s;
+
+    if (!n)
+        return NULL;
+    v = xmlNodeGetContent(n);
+    s = strdup(v ? (const char *)v : "");
+    xmlFree(v);
+    return s;
+}
+
+const char *pv_xml_attr(xmlNodePtr n, const char *name, char *buf, size_t size)
+{
+    xmlChar *v;
+
+    if (!n || size == 0)
+        return NULL;
+    v = xmlGetNoNsProp(n, BAD_CAST name);
+    if (!v)
+        return NULL;
+    snprintf(buf, size, "%s", (const char *)v);
+    xmlFree(v);
+    return buf;
+}
+
+long long pv_xml_int(xmlNodePtr n, long long dflt)
+{
+    char t[64], *end;
+    long long v;
+
+    if (!pv_xml_text(n, t, sizeof t) || !t[0])
+        return dflt;
+    v = strtoll(t, &end, 10);
+    while (*end && isspace((unsigned char)*end))
+        end++;
+    return *end ? dflt : v;
+}
+
+/* ---- faults ------------------------------------------------------------------ */
+
+static const struct {
+    const char *type;
+    const char *code;
+    int err;
+} fault_table[] = {
+    {"InvalidLogin", "invalid_login", PV_EAUTH},
+    {"NotAuthenticated", "not_authenticated", PV_EAUTH},
+    {"NoPermission", "no_permission", PV_EFORBIDDEN},
+    {"InvalidState", "invalid_state", PV_ECONFLICT},
+    {"InvalidPowerState", "invalid_power_state", PV_ECONFLICT},
+    {"InvalidHostState", "invalid_host_state", PV_ECONFLICT},
+    {"TaskInProgress", "task_in_progress", PV_ECONFLICT},
+    {"ToolsUnavailable", "tools_not_running", PV_ECONFLICT},
+    {"InvalidArgument", "invalid_argument", PV_EINVAL},
+    {"InvalidRequest", "invalid_request", PV_EINVAL},
+    {"InvalidType", "invalid_argument", PV_EINVAL},
+    {"InvalidProperty", "invalid_argument", PV_EINVAL},
+    {"InvalidName", "invalid_name", PV_EINVAL},
+    {"ManagedObjectNotFound", "managed_object_not_found", PV_ENOTFOUND},
+    {"NotFound", "not_found", PV_ENOTFOUND},
+    {"DuplicateName", "duplicate_name", PV_ECONFLICT},
+    {"AlreadyExists", "already_exists", PV_ECONFLICT},
+    {"NotSupported", "not_supported", PV_EUNSUPPORTED},
+    {"NotImplemented", "not_supported", PV_EUNSUPPORTED},
+    {"RequestCanceled", "cancelled", PV_ECANCELLED},
+    {"InsufficientResourcesFault", "insufficient_resources", PV_ECONFLICT},
+    {"InvalidCollectorVersion", "invalid_collector_version", PV_ECONFLICT},
+    {"HostNotConnected", "host_not_connected", PV_ECONFLICT},
+    {"MigrationFault", "migration_failed", PV_EPEER},
+    {"VmConfigFault", "invalid_vm_config", PV_EINVAL},
+};
+
+const char *pv_soap_fault_code(const char *fault_type, int *err_class)
+{
+    for (size_t i = 0; fault_type && i < sizeof fault_table / sizeof fault_table[0]; i++)
+        if (strcmp(fault_table[i].type, fault_type) == 0) {
+            if (err_class)
+                *err_class = fault_table[i].err;
+            return fault_table[i].code;
+        }
+    if (err_class)
+        *err_class = PV_EPEER;
+    return "soap_fault";
+}
+
+int pv_soap_fault_error(const char *type, const char *message, struct pv_error *err)
+{
+    int cls;
+    const char *code = pv_soap_fault_code(type, &cls);
+
+    if (message && *message)
+        return pv_error_set(err, cls, code, "%s", message);
+    return pv_error_set(err, cls, code, "the endpoint answered with a %s fault",
+                        type && *type ? type : "SOAP");
+}
+
+/* The fault type named in a <detail>: its first element's xsi:type, else
+ * that element's name less a "Fault" suffix (vSphere's TypeFault wrapper). */
+static const char *detail_type(xmlNodePtr detail, char *buf, size_t size)
+{
+    xmlNodePtr d = pv_xml_child(detail, NULL, NULL);
+    size_t n;
+
+    if (!d)
+        return NULL;
+    if (pv_xml_xsi_type(d, buf, size))
+        return buf;
+    snprintf(buf, size, "%s", (const char *)d->name);
+    n = strlen(buf);
+    if (n > 5 && strcmp(buf + n - 5, "Fault") == 0 && strcmp(buf, "InsufficientResourcesFault") != 0)
+        buf[n - 5] = '\0';
+    return buf;
+}
+
+static int fault_error(xmlNodePtr fault, const char *ns, struct pv_error *err)
+{
+    char type[128] = "", msg[384] = "";
+    xmlNodePtr detail, reason;
+
+    if (strcmp(ns, PV_SOAP12_NS) == 0) {
+        reason = pv_xml_child(pv_xml_child(fault, "Reason", ns), "Text", ns);
+        detail = pv_xml_child(fault, "Detail", ns);
+        pv_xml_text(reason, msg, sizeof msg);
+        if (!detail_type(detail, type, sizeof type)) { /* the Subcode's value, e.g. w:InvalidSelectors */
+            xmlNodePtr v = pv_xml_child(pv_xml_child(pv_xml_child(fault, "Code", ns), "Subcode", ns), "Value", ns);
+            if (pv_xml_text(v, type, sizeof type) && strchr(type, ':'))
+                memmove(type, strchr(type, ':') + 1, strlen(strchr(type, ':') + 1) + 1);
+        }
+    } else {
+        /* SOAP 1.1: faultstring and detail are unqualified */
+        pv_xml_text(pv_xml_child(fault, "faultstring", NULL), msg, sizeof msg);
+        detail = pv_xml_child(fault, "detail", NULL);
+        detail_type(detail, type, sizeof type);
+    }
+    return pv_soap_fault_error(type[0] ? type : NULL, msg, err);
+}
+
+int pv_soap_parse(const char *xml, size_t len, long http_status, struct pv_soap_resp **out,
+                  struct pv_error *err)
+{
+    struct pv_soap_resp *r;
+    xmlDocPtr doc;
+    xmlNodePtr root, body;
+    const char *ns;
+    int rc;
+
+    *out = NULL;
+    pthread_once(&curl_once, curl_setup);
+    if (!xml || len == 0 || len > (size_t)INT32_MAX)
+        return pv_error_set(err, PV_EPEER, "bad_response", "empty answer (HTTP %ld)", http_status);
+    doc = xmlReadMemory(xml, (int)len, "response.xml", NULL,
+                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (!doc) {
+        const xmlError *xe = xmlGetLastError();
+        rc = pv_error_set(err, PV_EPEER, "bad_response",
+                          "the answer (HTTP %ld) is not well-formed XML%s%.*s", http_status,
+                          xe && xe->message ? ": " : "", xe && xe->message ? (int)strcspn(xe->message, "\n") : 0,
+                          xe && xe->message ? xe->message : "");
+        xmlResetLastError();
+        return rc;
+    }
+    if (doc->intSubset || doc->extSubset) {
+        xmlFreeDoc(doc);
+        return pv_error_set(err, PV_EPEER, "bad_response", "the answer carries a DTD; refused");
+    }
+    root = xmlDocGetRootElement(doc);
+    ns = root && root->ns && root->ns->href ? (const char *)root->ns->href : "";
+    if (!root || strcmp((const char *)root->name, "Envelope") != 0 ||
+        (strcmp(ns, PV_SOAP11_NS) != 0 && strcmp(ns, PV_SOAP12_NS) != 0)) {
+        xmlFreeDoc(doc);
+        return pv_error_set(err, PV_EPEER, "bad_response",
+                            "the answer (HTTP %ld) is not a SOAP envelope", http_status);
+    }
+    body = pv_xml_child(root, "Body", ns);
+    if (!body) {
+        xmlFreeDoc(doc);
+        return pv_error_set(err, PV_EPEER, "bad_response", "the SOAP answer has no Body");
+    }
+    if (pv_xml_child(body, "Fault", ns)) {
+        rc = fault_error(pv_xml_child(body, "Fault", ns), ns, err);
+        xmlFreeDoc(doc);
+        return rc;
+    }
+    if (http_status < 200 || http_status >= 300) {
+        xmlFreeDoc(doc);
+        return pv_error_set(err, PV_EPEER, "http_error",
+                            "the endpoint answered HTTP %ld without a SOAP fault", http_status);
+    }
+    r = calloc(1, sizeof *r);
+    if (!r) {
+        xmlFreeDoc(doc);
+        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+    }
+    r->doc = doc;
+    r->body = body;
+    r->payload = pv_xml_child(body, NULL, NULL);
+    r->http_status = http_status;
+    *out = r;
+    return 0;
+}
+
+void pv_soap_resp_free(struct pv_soap_resp *r)
+{
+    if (!r)
+        return;
+    xmlFreeDoc(r->doc);
+    free(r);
+}

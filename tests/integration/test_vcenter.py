@@ -1,0 +1,786 @@
+"""The vcenter adapter against VMware's own vCenter simulator (vcsim, built
+from Debian's govmomi by tests/peers/vcsim.sh), through polyvisord's REST
+API.  What vCenter holds is checked with vcq, a small client over govmomi's
+own library (tests/peers/vcsim/vcq), never only through our code.
+
+Topology of each simulator: 2 datacenters x (2 clusters of 2 hosts + 1
+standalone host), 2 VMs per resource pool -- 10 hosts and 12 VMs.  Skipped
+with the reason when Go or govmomi is missing (sh make deps).
+Every simulator a test starts is stopped by its PID."""
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUILD, ROOT
+
+SCRIPT = os.path.join(ROOT, "tests", "peers", "vcsim.sh")
+GOVMOMI = "/usr/share/gocode/src/github.com/vmware/govmomi/simulator"
+USER, PASSWORD = "vc-admin", "vc-S3cret!"
+TOPOLOGY = ["-dc", "2", "-cluster", "2", "-host", "2", "-standalone-host", "1", "-vm", "2"]
+N_HOSTS, N_VMS = 10, 12
+
+
+def wait_for(fn, timeout=10, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError("%s not met in %ss" % (what, timeout))
+
+
+@pytest.fixture(scope="session")
+def vcsim_bin():
+    if not shutil.which("go"):
+        pytest.skip("go is not installed (sh make deps)")
+    if not os.path.isdir(GOVMOMI):
+        pytest.skip("govmomi's simulator is not installed (sh make deps)")
+    r = subprocess.run(["sh", SCRIPT, "build", BUILD], capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        pytest.fail("building vcsim failed: " + r.stderr[-2000:])
+    return os.path.join(BUILD, "peers")
+
+
+class Vcsim:
+    """One simulator (one vCenter) and vcq, govmomi's view of it."""
+
+    def __init__(self, bindir, state_dir, user=USER, password=PASSWORD):
+        self.bindir, self.state, self.user, self.password = bindir, state_dir, user, password
+        self.url = self.cert = None
+
+    def start(self, *flags):
+        out = subprocess.run(["sh", SCRIPT, "start", os.path.dirname(self.bindir), self.state,
+                              "-username", self.user, "-password", self.password] + list(flags or TOPOLOGY),
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        info = json.loads(out.stdout.strip().splitlines()[-1])
+        self.url, self.cert = info["url"], info["cert"]
+        assert self.url.startswith("https://127.0.0.1:") and self.url.endswith("/sdk")
+        return self
+
+    def stop(self):
+        subprocess.run(["sh", SCRIPT, "stop", os.path.join(self.state, "vcsim.pid")], timeout=30)
+
+    def vcq(self, *args, ok=True):
+        r = subprocess.run([os.path.join(self.bindir, "vcq"), "-url", self.url, "-cert", self.cert,
+                            "-username", self.user, "-password", self.password] + list(args),
+                           capture_output=True, text=True, timeout=60)
+        if ok:
+            assert r.returncode == 0, r.stderr
+            return json.loads(r.stdout)
+        return r
+
+    def vm(self, key):
+        return self.vcq("vm", key)
+
+    def connection(self, **extra):
+        body = {"type": "vcenter", "url": self.url, "username": self.user,
+                "password": self.password, "insecure": True}
+        body.update(extra)
+        return body
+
+
+@pytest.fixture
+def vcsim(vcsim_bin, tmpdir_path):
+    v = Vcsim(vcsim_bin, os.path.join(tmpdir_path, "vcsim-a")).start()
+    yield v
+    v.stop()
+
+
+@pytest.fixture
+def vc(daemon, vcsim):
+    job = daemon.run("POST", "/api/v1/connections", vcsim.connection(), timeout=60)
+    daemon.conn_id = job["result"]["connection_id"]
+    daemon.vcsim = vcsim
+    return daemon
+
+
+def api_vm(d, moref):
+    vms = [v for v in d.all_items("/api/v1/vms") if v["native_id"] == moref]
+    assert len(vms) == 1, vms
+    return vms[0]
+
+
+def api_host(d, moref):
+    return [h for h in d.all_items("/api/v1/hosts") if h["native_id"] == moref][0]
+
+
+POWER = {"poweredOn": "running", "poweredOff": "stopped", "suspended": "saved"}
+
+
+def test_inventory_matches_vcenter(vc):
+    conn = vc.ok("GET", "/api/v1/connections/" + vc.conn_id)
+    assert conn["state"] == "connected" and conn["type"] == "vcenter" and conn["last_error"] is None
+    assert "password" not in json.dumps(conn) and PASSWORD not in json.dumps(conn)
+    truth_hosts = {h["moref"]: h for h in vc.vcsim.vcq("hosts")}
+    truth_vms = {v["moref"]: v for v in vc.vcsim.vcq("vms")}
+    assert len(truth_hosts) == N_HOSTS and len(truth_vms) == N_VMS
+
+    clusters = {c["native_id"]: c for c in vc.all_items("/api/v1/clusters")}
+    names = sorted(c["name"] for c in clusters.values())
+    assert names == ["DC0", "DC0_C0", "DC0_C1", "DC1", "DC1_C0", "DC1_C1"], names
+
+    hosts = {h["native_id"]: h for h in vc.all_items("/api/v1/hosts")}
+    assert set(hosts) == set(truth_hosts)
+    for moref, t in truth_hosts.items():
+        h = hosts[moref]
+        assert h["name"] == t["name"] and h["vendor"] == "vcenter"
+        assert h["connection_id"] == vc.conn_id and h["state"] == "connected"
+        assert h["cpu_cores"] == t["cpu_cores"] and h["cpu_mhz"] == t["cpu_mhz"]
+        assert h["memory_mb"] == t["memory_mb"]
+        cluster = [c for c in clusters.values() if c["id"] == h["cluster_id"]][0]
+        if t["parent"].startswith("ClusterComputeResource:"):
+            assert cluster["native_id"] == t["parent"].split(":", 1)[1]
+            assert h["facts"]["standalone"] is False
+        else:  # standalone: filed under its datacenter
+            assert cluster["name"] == t["name"].split("_")[0] and h["facts"]["standalone"] is True
+        assert h["facts"]["moref"] == moref and h["facts"]["datacenter"] == t["name"].split("_")[0]
+        ds = h["facts"]["datastores"]
+        assert [d["name"] for d in ds] == ["LocalDS_0"] and ds[0]["capacity_gb"] > 0, ds
+        assert ds[0]["free_gb"] <= ds[0]["capacity_gb"] and ds[0]["accessible"] is True
+        assert "VM Network" in [n["name"] for n in h["facts"]["networks"]], h["facts"]["networks"]
+
+    vms = {v["native_id"]: v for v in vc.all_items("/api/v1/vms")}
+    assert set(vms) == set(truth_vms)
+    for moref, t in truth_vms.items():
+        v = vms[moref]
+        assert v["name"] == t["name"] and v["vendor"] == "vcenter"
+        assert v["power_state"] == POWER[t["power_state"]]
+        assert v["vcpus"] == t["num_cpu"] and v["memory_mb"] == t["memory_mb"]
+        assert v["host_id"] == hosts[t["host"]]["id"]
+        assert v["vendor_detail"]["moref"] == moref
+        assert v["vendor_detail"]["datacenter"] == t["name"].split("_")[0]
+        assert v["vendor_detail"]["tools_running_status"] == t["tools_running_status"]
+        # vcsim's VMs: a disk on PVSCSI and an E1000 NIC: not all paravirtual
+        assert v["paravirtual"] is False and len(v["disks"]) == 1 and len(v["nics"]) == 1
+
+
+def test_power_actions_change_vcenter(vc):
+    moref = vc.vcsim.vcq("vms")[0]["moref"]
+    vm = api_vm(vc, moref)
+    assert vm["power_state"] == "running"
+
+    job = vc.run("POST", "/api/v1/vms/%s/poweroff" % vm["id"])
+    assert job["progress"] == 100
+    assert vc.vcsim.vm(moref)["power_state"] == "poweredOff"
+    assert api_vm(vc, moref)["power_state"] == "stopped"
+
+    vc.run("POST", "/api/v1/vms/%s/start" % vm["id"])
+    assert vc.vcsim.vm(moref)["power_state"] == "poweredOn"
+    assert api_vm(vc, moref)["power_state"] == "running"
+
+    vc.run("POST", "/api/v1/vms/%s/save" % vm["id"])
+    assert vc.vcsim.vm(moref)["power_state"] == "suspended"
+    assert api_vm(vc, moref)["power_state"] == "saved"
+    vc.run("POST", "/api/v1/vms/%s/start" % vm["id"])
+    assert vc.vcsim.vm(moref)["power_state"] == "poweredOn"
+
+    # reboot without VMware Tools is a reset: still running afterwards
+    vc.run("POST", "/api/v1/vms/%s/reboot" % vm["id"])
+    assert vc.vcsim.vm(moref)["power_state"] == "poweredOn"
+
+    # vSphere cannot pause
+    r = vc.post("/api/v1/vms/%s/pause" % vm["id"])
+    if r.status_code == 202:
+        job = vc.wait_job(r.json()["id"])
+        assert job["state"] == "failed" and job["error"]["code"] == "unsupported_by_backend"
+    else:
+        assert r.json()["error"]["code"] == "unsupported_by_backend"
+
+    # vCenter's InvalidPowerState, named as the adapter contract names it
+    job = vc.run("POST", "/api/v1/vms/%s/start" % vm["id"], expect="failed")
+    assert job["error"]["code"] == "already_running"
+    job = vc.run("DELETE", "/api/v1/vms/" + vm["id"], expect="failed")
+    assert job["error"]["code"] == "vm_running"
+    vc.run("POST", "/api/v1/vms/%s/poweroff" % vm["id"])
+    job = vc.run("POST", "/api/v1/vms/%s/poweroff" % vm["id"], expect="failed")
+    assert job["error"]["code"] == "already_stopped"
+    for action in ("save", "reboot"):
+        job = vc.run("POST", "/api/v1/vms/%s/%s" % (vm["id"], action), expect="failed")
+        assert job["error"]["code"] == "not_running", (action, job["error"])
+    job = vc.run("POST", "/api/v1/vms/%s/shutdown" % vm["id"], expect="failed")
+    assert job["error"]["code"] == "already_stopped"
+    assert vc.vcsim.vm(moref)["power_state"] == "poweredOff"
+
+
+def test_guest_shutdown_needs_tools(vc):
+    moref = vc.vcsim.vcq("vms")[1]["moref"]
+    vm = api_vm(vc, moref)
+    job = vc.run("POST", "/api/v1/vms/%s/shutdown" % vm["id"], expect="failed")
+    assert job["error"]["code"] == "tools_not_running"
+    assert "VMware Tools" in job["error"]["message"]
+    assert vc.vcsim.vm(moref)["power_state"] == "poweredOn"
+
+    vc.vcsim.vcq("tools-running", moref)  # as if the guest's tools had started
+    assert vc.vcsim.vm(moref)["tools_running_status"] == "guestToolsRunning"
+    vc.run("POST", "/api/v1/vms/%s/shutdown" % vm["id"])
+    assert vc.vcsim.vm(moref)["power_state"] == "poweredOff"
+    assert api_vm(vc, moref)["power_state"] == "stopped"
+
+
+def test_change_behind_our_back_arrives(vc):
+    moref = vc.vcsim.vcq("vms")[2]["moref"]
+    assert api_vm(vc, moref)["power_state"] == "running"
+    t0 = time.time()
+    vc.vcsim.vcq("poweroff", moref)
+    v = wait_for(lambda: (lambda x: x if x["power_state"] == "stopped" else None)(api_vm(vc, moref)),
+                 5, "the power-off to arrive")
+    assert v["source"] == "event"
+    print("power-off behind our back seen after %.2f s" % (time.time() - t0))
+    vc.vcsim.vcq("poweron", moref)
+    wait_for(lambda: api_vm(vc, moref)["power_state"] == "running", 5, "the power-on to arrive")
+    ev = vc.all_items("/api/v1/events", filter="object_type eq 'vm'")
+    assert any("is stopped" in e["message"] for e in ev)
+
+
+def test_create_then_delete(vc):
+    truth = vc.vcsim.vcq("hosts")
+    host_moref = [h for h in truth if h["name"] == "DC1_C0_H1"][0]["moref"]
+    host = api_host(vc, host_moref)
+    job = vc.run("POST", "/api/v1/vms", {"name": "pv-created", "vcpus": 2, "memory_mb": 256,
+                                         "host_id": host["id"], "paravirtual": True,
+                                         "disks": [{"size_gb": 2}], "nics": [{"network": "VM Network"}]},
+                 timeout=60)
+    t = vc.vcsim.vm("pv-created")
+    assert t["num_cpu"] == 2 and t["memory_mb"] == 256 and t["host"] == host_moref
+    assert t["power_state"] == "poweredOff"
+    for dev in ("ParaVirtualSCSIController", "VirtualDisk", "VirtualVmxnet3"):
+        assert dev in t["devices"], t["devices"]
+    assert "VirtualE1000" not in t["devices"]
+    vm = vc.ok("GET", "/api/v1/vms/" + job["result"]["vm_id"])
+    assert vm["native_id"] == t["moref"] and vm["host_id"] == host["id"]
+    assert vm["vcpus"] == 2 and vm["memory_mb"] == 256 and vm["paravirtual"] is True
+    assert vm["power_state"] == "stopped"
+
+    # emulated devices when not paravirtual
+    vc.run("POST", "/api/v1/vms", {"name": "pv-emulated", "vcpus": 1, "memory_mb": 128,
+                                   "host_id": host["id"], "paravirtual": False,
+                                   "disks": [{"size_gb": 1}], "nics": [{"network": "VM Network"}]})
+    devs = vc.vcsim.vm("pv-emulated")["devices"]
+    assert "VirtualLsiLogicController" in devs and "VirtualE1000" in devs
+
+    # bad specs are refused before vCenter sees them, and leave nothing
+    job = vc.run("POST", "/api/v1/vms", {"name": "pv-bad", "vcpus": 1, "memory_mb": 128,
+                                         "host_id": host["id"], "nics": [{"network": "nope"}]},
+                 expect="failed")
+    assert job["error"]["code"] == "unknown_network"
+    assert vc.vcsim.vcq("vm", "pv-bad", ok=False).returncode == 3
+
+    vc.run("POST", "/api/v1/vms/%s/start" % vm["id"])
+    assert vc.vcsim.vm("pv-created")["power_state"] == "poweredOn"
+    job = vc.run("DELETE", "/api/v1/vms/" + vm["id"], expect="failed")  # running
+    assert job["error"]["code"] == "vm_running"
+    job = vc.run("POST", "/api/v1/vms", {"name": "pv-created", "vcpus": 1, "memory_mb": 128,
+                                         "host_id": host["id"]}, expect="failed")
+    assert job["error"]["code"] == "name_in_use"
+    vc.run("POST", "/api/v1/vms/%s/poweroff" % vm["id"])
+    vc.run("DELETE", "/api/v1/vms/%s?delete_disks=true" % vm["id"])
+    assert vc.vcsim.vcq("vm", "pv-created", ok=False).returncode == 3
+    assert vc.get("/api/v1/vms/" + vm["id"]).status_code == 404
+    assert len(vc.vcsim.vcq("vms")) == N_VMS + 1
+
+
+def test_vmotion_to_another_host(vc):
+    truth = {h["moref"]: h for h in vc.vcsim.vcq("hosts")}
+    t = [v for v in vc.vcsim.vcq("vms") if truth[v["host"]]["name"].startswith("DC0_C0")][0]
+    other = [m for m, h in truth.items()
+             if h["name"].startswith("DC0_C0_") and m != t["host"]][0]
+    vm = api_vm(vc, t["moref"])
+    dest = api_host(vc, other)
+    job = vc.run("POST", "/api/v1/vms/%s/migrate" % vm["id"], {"host_id": dest["id"], "mode": "live"})
+    assert job["progress"] == 100
+    assert vc.vcsim.vm(t["moref"])["host"] == other
+    moved = api_vm(vc, t["moref"])
+    assert moved["host_id"] == dest["id"] and moved["id"] == vm["id"]
+    assert moved["power_state"] == "running"
+
+
+def test_wrong_password_is_auth_failed(daemon, vcsim):
+    job = daemon.wait_job(daemon.submit("POST", "/api/v1/connections",
+                                        vcsim.connection(password="not-the-password")))
+    assert job["state"] == "failed"
+    assert job["error"]["code"] == "auth_failed"
+    conn = daemon.all_items("/api/v1/connections")[0]
+    assert conn["state"] == "auth_failed"
+    assert "Login failure" in conn["last_error"]  # vCenter's own words
+    assert "not-the-password" not in daemon.log() and "not-the-password" not in conn["last_error"]
+    assert daemon.all_items("/api/v1/hosts") == []
+
+
+def test_pinned_certificate(daemon, vcsim, tmpdir_path, vcsim_bin):
+    with open(vcsim.cert) as f:
+        pem = f.read()
+    job = daemon.run("POST", "/api/v1/connections", vcsim.connection(insecure=False, ca_cert=pem),
+                     timeout=60)
+    conn = daemon.ok("GET", "/api/v1/connections/" + job["result"]["connection_id"])
+    assert conn["state"] == "connected"
+    assert len(daemon.all_items("/api/v1/hosts")) == N_HOSTS
+
+    # another simulator's certificate is not this one's
+    other = Vcsim(vcsim_bin, os.path.join(tmpdir_path, "vcsim-c")).start("-dc", "1", "-vm", "1")
+    try:
+        job = daemon.wait_job(daemon.submit("POST", "/api/v1/connections",
+                                            other.connection(insecure=False, ca_cert=pem)))
+        assert job["state"] == "failed" and job["error"]["code"] == "tls_verify_failed"
+        # and no pin, no insecure: the system CAs do not know a self-signed vcsim
+        job = daemon.wait_job(daemon.submit("POST", "/api/v1/connections",
+                                            other.connection(insecure=False, url=other.url + "?x")))
+        assert job["state"] == "failed" and job["error"]["code"] == "tls_verify_failed"
+    finally:
+        other.stop()
+
+
+def test_two_vcenters_with_the_same_morefs(daemon, vcsim, vcsim_bin, tmpdir_path):
+    other = Vcsim(vcsim_bin, os.path.join(tmpdir_path, "vcsim-b")).start()
+    try:
+        a = daemon.run("POST", "/api/v1/connections", vcsim.connection(), timeout=60)["result"]["connection_id"]
+        b = daemon.run("POST", "/api/v1/connections", other.connection(), timeout=60)["result"]["connection_id"]
+        vms = daemon.all_items("/api/v1/vms")
+        hosts = daemon.all_items("/api/v1/hosts")
+        assert len(vms) == 2 * N_VMS and len(hosts) == 2 * N_HOSTS
+        assert len({v["id"] for v in vms}) == 2 * N_VMS
+        by_native = {}
+        for v in vms:
+            by_native.setdefault(v["native_id"], set()).add(v["connection_id"])
+        shared = [m for m, conns in by_native.items() if conns == {a, b}]
+        assert shared, "the two simulators were expected to reuse MoRefs"
+        host_conn = {h["id"]: h["connection_id"] for h in hosts}
+        for v in vms:
+            assert host_conn[v["host_id"]] == v["connection_id"]
+
+        # an action on one vCenter's vm-N leaves the other's vm-N alone
+        moref = shared[0]
+        mine = [v for v in vms if v["native_id"] == moref and v["connection_id"] == b][0]
+        daemon.run("POST", "/api/v1/vms/%s/poweroff" % mine["id"])
+        assert other.vm(moref)["power_state"] == "poweredOff"
+        assert vcsim.vm(moref)["power_state"] == "poweredOn"
+        theirs = [v for v in daemon.all_items("/api/v1/vms")
+                  if v["native_id"] == moref and v["connection_id"] == a][0]
+        assert theirs["power_state"] == "running"
+
+        # a vMotion across the two vCenters is refused clearly (by placement,
+        # or else by the adapter), and the VM stays where it was
+        before = other.vm(moref)["host"]
+        dest = [h for h in hosts if h["connection_id"] == a][0]
+        job = daemon.run("POST", "/api/v1/vms/%s/migrate" % mine["id"], {"host_id": dest["id"]},
+                         expect="failed")
+        assert job["error"]["code"] in ("host_not_eligible", "cross_vcenter_migration"), job["error"]
+        assert other.vm(moref)["host"] == before
+
+        daemon.run("DELETE", "/api/v1/connections/" + b)
+        left = daemon.all_items("/api/v1/vms")
+        assert len(left) == N_VMS and all(v["connection_id"] == a for v in left)
+    finally:
+        other.stop()
+
+
+def test_expired_sessions_log_in_again(daemon, vcsim_bin, tmpdir_path):
+    """vCenter ends idle sessions (30 min by default; 1 s here) and then
+    answers NotAuthenticated -- vcsim a ManagedObjectNotFound for the dead
+    session's views: actions, syncs and the watch log in again."""
+    v = Vcsim(vcsim_bin, os.path.join(tmpdir_path, "vcsim-idle")).start(
+        *(TOPOLOGY + ["-session-idle-timeout", "1s"]))
+    try:
+        conn_id = daemon.run("POST", "/api/v1/connections", v.connection(), timeout=60)["result"]["connection_id"]
+        moref = v.vcq("vms")[0]["moref"]
+        vm = api_vm(daemon, moref)
+        # the first action opens a session of its own (the watch holds the
+        # sync's); idle in the daemon's pool, it expires
+        daemon.run("POST", "/api/v1/vms/%s/poweroff" % vm["id"])
+        time.sleep(2.5)
+        daemon.run("POST", "/api/v1/vms/%s/start" % vm["id"])
+        assert v.vm(moref)["power_state"] == "poweredOn"
+        daemon.run("POST", "/api/v1/vms/%s/poweroff" % vm["id"])
+        assert v.vm(moref)["power_state"] == "poweredOff"
+        time.sleep(2.5)
+        daemon.run("POST", "/api/v1/connections/%s/sync" % conn_id, timeout=60)
+        assert len(daemon.all_items("/api/v1/vms")) == N_VMS
+        v.vcq("poweron", moref)
+        wait_for(lambda: api_vm(daemon, moref)["power_state"] == "running", 15,
+                 "a change behind our back to arrive across expired sessions")
+        assert daemon.ok("GET", "/api/v1/connections/" + conn_id)["state"] == "connected"
+    finally:
+        v.stop()
+
+
+def test_vcenter_down_and_back(vc):
+    port = int(vc.vcsim.url.split(":")[2].split("/")[0])
+    vc.vcsim.stop()
+    wait_for(lambda: vc.ok("GET", "/api/v1/connections/" + vc.conn_id)["state"] != "connected", 15,
+             "the connection to notice vCenter is gone")
+    conn = vc.ok("GET", "/api/v1/connections/" + vc.conn_id)
+    assert conn["last_error"]
+    wait_for(lambda: all(h["state"] == "disconnected" for h in vc.all_items("/api/v1/hosts")), 10,
+             "the hosts to show disconnected")
+    # an action while vCenter is away fails cleanly
+    vm = vc.all_items("/api/v1/vms")[0]
+    job = vc.run("POST", "/api/v1/vms/%s/poweroff" % vm["id"], expect="failed")
+    assert job["error"]["code"] in ("peer_unreachable", "timeout"), job["error"]
+
+    vc.vcsim.start(*(TOPOLOGY + ["-listen", "127.0.0.1:%d" % port]))
+    wait_for(lambda: vc.ok("GET", "/api/v1/connections/" + vc.conn_id)["state"] == "connected", 45,
+             "the connection to come back")
+    wait_for(lambda: all(h["state"] == "connected" for h in vc.all_items("/api/v1/hosts")), 15,
+             "the hosts to come back")
+    assert len(vc.all_items("/api/v1/vms")) == N_VMS
+    vc.run("POST", "/api/v1/vms/%s/poweroff" % vm["id"])
+    assert vc.vcsim.vm(vm["native_id"])["power_state"] == "poweredOff"
+
+
+# ---- a scripted vCenter for what vcsim does not do ------------------------
+#
+# vcsim has no ContinueRetrievePropertiesEx, ignores maxObjects, finishes its
+# tasks before answering, sends its session cookie unquoted and answers a
+# dead session's RetrievePropertiesEx with HTTP 200.  A real vCenter pages
+# its results, reports a task's progress, quotes the cookie (with Path) and
+# answers NotAuthenticated as a SOAP fault.  This small fake speaks that
+# part of the protocol on loopback, so the adapter's paging, task polling
+# and re-login are proven on the wire as a vCenter shapes it.
+
+import http.server
+import re
+import threading
+import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape
+
+SOAPENV = "http://schemas.xmlsoap.org/soap/envelope/"
+FAKE_DC = ("datacenter-2", "DCX")
+FAKE_HOST = "host-10"
+FAKE_VMS = ["vm-%d" % i for i in range(20, 25)]
+
+
+def envelope(body):
+    return ('<?xml version="1.0" encoding="UTF-8"?>'
+            '<soapenv:Envelope xmlns:soapenv="%s" xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>%s</soapenv:Body>'
+            '</soapenv:Envelope>' % (SOAPENV, body))
+
+
+def fault(fault_type, message):
+    return envelope('<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>%s</faultstring>'
+                    '<detail><%sFault xmlns="urn:vim25" xsi:type="%s"/></detail></soapenv:Fault>'
+                    % (escape(message), fault_type, fault_type))
+
+
+def val(v):
+    """(xsi type, text[, moref type]) -> a <val>."""
+    if len(v) == 3:
+        return '<val xsi:type="ManagedObjectReference" type="%s">%s</val>' % (v[2], escape(v[1]))
+    return '<val xsi:type="%s">%s</val>' % (v[0], escape(str(v[1])))
+
+
+class FakeVcenter:
+    PAGE = 2
+
+    def __init__(self):
+        self.sessions, self.calls, self.cookies_seen = set(), [], []
+        self.views, self.pages, self.tasks = {}, {}, {}
+        self.power = {m: "poweredOn" for m in FAKE_VMS}
+        self.lock = threading.Lock()
+        self.dead = False          # drop every request unanswered, as a killed vCenter
+        self.hang_tasks = False    # tasks stay running at 40 %
+        self.objects = {  # (type, moref) -> {path: val tuple}
+            ("Folder", "group-d1"): {},
+            ("Folder", "group-h4"): {"parent": ("", "datacenter-2", "Datacenter")},
+            ("Datacenter", "datacenter-2"): {"name": ("xsd:string", "DCX"), "parent": ("", "group-d1", "Folder"),
+                                             "vmFolder": ("", "group-v3", "Folder"),
+                                             "hostFolder": ("", "group-h4", "Folder")},
+            ("ClusterComputeResource", "domain-c7"): {"name": ("xsd:string", "Cluster & Co"),
+                                                      "parent": ("", "group-h4", "Folder"),
+                                                      "resourcePool": ("", "resgroup-8", "ResourcePool")},
+            ("HostSystem", FAKE_HOST): {"name": ("xsd:string", "esx01.example"),
+                                        "parent": ("", "domain-c7", "ClusterComputeResource"),
+                                        "summary.hardware.numCpuCores": ("xsd:short", 16),
+                                        "summary.hardware.cpuMhz": ("xsd:int", 2600),
+                                        "summary.hardware.memorySize": ("xsd:long", 256 << 30),
+                                        "summary.quickStats.overallCpuUsage": ("xsd:int", 4160),
+                                        "summary.quickStats.overallMemoryUsage": ("xsd:int", 65536),
+                                        "runtime.connectionState": ("HostSystemConnectionState", "connected"),
+                                        "runtime.inMaintenanceMode": ("xsd:boolean", "false")},
+        }
+        for i, m in enumerate(FAKE_VMS):
+            self.objects[("VirtualMachine", m)] = {
+                "name": ("xsd:string", "app-%02d" % i), "runtime.host": ("", FAKE_HOST, "HostSystem"),
+                "config.hardware.numCPU": ("xsd:int", 1 + i), "config.hardware.memoryMB": ("xsd:int", 1024 * (i + 1)),
+                "guest.toolsRunningStatus": ("xsd:string", "guestToolsRunning")}
+
+    # -- the server -------------------------------------------------------
+    def start(self, port=0):
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if fake.dead:
+                    self.close_connection = True
+                    return
+                status, text, headers = fake.handle(self.headers, body)
+                data = text.encode()
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Type", "text/xml; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.dead = False
+        self.url = "http://127.0.0.1:%d/sdk" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def kill(self):
+        """No answers from now on, on open connections or new ones."""
+        self.dead = True
+        self.stop()
+
+    def expire_sessions(self):
+        with self.lock:
+            self.sessions.clear()
+
+    def count(self, method):
+        return sum(1 for c in self.calls if c == method)
+
+    # -- the protocol -------------------------------------------------------
+    def props(self, key, paths):
+        obj = self.objects[key]
+        if key[0] == "VirtualMachine":
+            obj = dict(obj, **{"runtime.powerState": ("VirtualMachinePowerState", self.power[key[1]])})
+        return "".join("<propSet><name>%s</name>%s</propSet>" % (p, val(obj[p])) for p in paths if p in obj)
+
+    def page(self, items, token_base):
+        head, rest = items[:self.PAGE], items[self.PAGE:]
+        out = "".join('<objects><obj type="%s">%s</obj>%s</objects>' % (k[0], k[1], self.props(k, paths))
+                      for k, paths in head)
+        if rest:
+            token = "%s-%d" % (token_base, len(self.pages))
+            self.pages[token] = rest
+            out = "<token>%s</token>" % token + out
+        return out
+
+    def handle(self, headers, raw):
+        body = ET.fromstring(raw).find("{%s}Body" % SOAPENV)
+        req = list(body)[0]
+        method = req.tag.split("}")[1]
+        f = lambda name: [e for e in req.iter() if e.tag.split("}")[-1] == name]
+        with self.lock:
+            self.calls.append(method)
+            cookie = headers.get("Cookie", "")
+            self.cookies_seen.append(cookie)
+            m = re.search(r'vmware_soap_session=("[^"]*")', cookie)
+            if method == "RetrieveServiceContent":
+                return 200, envelope(
+                    '<RetrieveServiceContentResponse xmlns="urn:vim25"><returnval>'
+                    '<rootFolder type="Folder">group-d1</rootFolder>'
+                    '<propertyCollector type="PropertyCollector">propertyCollector</propertyCollector>'
+                    '<viewManager type="ViewManager">ViewManager</viewManager>'
+                    '<about><name>VMware vCenter Server</name><fullName>VMware vCenter Server 8.0.2 fake</fullName>'
+                    '<apiType>VirtualCenter</apiType><apiVersion>8.0.2.0</apiVersion>'
+                    '<instanceUuid>7e1c0b3e-fake</instanceUuid></about>'
+                    '<sessionManager type="SessionManager">SessionManager</sessionManager>'
+                    '</returnval></RetrieveServiceContentResponse>'), []
+            if method == "Login":
+                if f("userName")[0].text != USER or f("password")[0].text != PASSWORD:
+                    return 500, fault("InvalidLogin", "Cannot complete login due to an incorrect user name or password."), []
+                key = "52%06d-fake" % len(self.calls)
+                self.sessions.add(key)
+                return 200, envelope('<LoginResponse xmlns="urn:vim25"><returnval><key>%s</key></returnval>'
+                                     '</LoginResponse>' % key), \
+                    [("Set-Cookie", 'vmware_soap_session="%s"; Path=/; HttpOnly; Secure;' % key)]
+            if not m or m.group(1).strip('"') not in self.sessions:
+                return 500, fault("NotAuthenticated", "The session is not authenticated."), []
+            session = m.group(1).strip('"')
+            if method == "Logout":
+                self.sessions.discard(session)
+                return 200, envelope('<LogoutResponse xmlns="urn:vim25"/>'), []
+            if method == "CreateContainerView":
+                view = "session[%s]view-%d" % (session, len(self.views))
+                self.views[view] = [t.text for t in f("type")]
+                return 200, envelope('<CreateContainerViewResponse xmlns="urn:vim25"><returnval type="ContainerView">'
+                                     '%s</returnval></CreateContainerViewResponse>' % escape(view)), []
+            if method == "RetrievePropertiesEx":
+                propsets = {p.find("{urn:vim25}type").text: [x.text for x in p.findall("{urn:vim25}pathSet")]
+                            for p in f("propSet")}
+                obj = f("obj")[0]
+                if obj.get("type") == "ContainerView":
+                    if obj.text not in self.views:
+                        return 500, fault("ManagedObjectNotFound", "The object has already been deleted"), []
+                    items = [(k, propsets.get(k[0], [])) for k in sorted(self.objects) if k[0] in self.views[obj.text]]
+                elif obj.get("type") == "Task":
+                    return 200, envelope('<RetrievePropertiesExResponse xmlns="urn:vim25"><returnval>%s'
+                                         '</returnval></RetrievePropertiesExResponse>' % self.task_info(obj.text)), []
+                else:
+                    key = (obj.get("type"), obj.text)
+                    if key not in self.objects:
+                        return 500, fault("ManagedObjectNotFound", "The object has already been deleted"), []
+                    items = [(key, propsets.get(key[0], []))]
+                return 200, envelope('<RetrievePropertiesExResponse xmlns="urn:vim25"><returnval>%s</returnval>'
+                                     '</RetrievePropertiesExResponse>' % self.page(items, "tok")), []
+            if method == "ContinueRetrievePropertiesEx":
+                rest = self.pages.pop(f("token")[0].text, None)
+                if rest is None:
+                    return 500, fault("InvalidArgument", "A specified parameter was not correct: token"), []
+                return 200, envelope('<ContinueRetrievePropertiesExResponse xmlns="urn:vim25"><returnval>%s'
+                                     '</returnval></ContinueRetrievePropertiesExResponse>' % self.page(rest, "tok")), []
+            if method == "CreateFilter":
+                return 200, envelope('<CreateFilterResponse xmlns="urn:vim25"><returnval type="PropertyFilter">'
+                                     'session[%s]filter</returnval></CreateFilterResponse>' % session), []
+            if method == "WaitForUpdatesEx":
+                wait = int(f("maxWaitSeconds")[0].text) if f("maxWaitSeconds") else 0
+                first = not f("version")[0].text
+            elif method in ("PowerOffVM_Task", "PowerOnVM_Task"):
+                vm = f("_this")[0].text
+                want = "poweredOff" if method == "PowerOffVM_Task" else "poweredOn"
+                task = "task-%d" % len(self.calls)
+                self.tasks[task] = {"vm": vm, "want": want, "polls": 0,
+                                    "fails": self.power[vm] == want}
+                return 200, envelope('<%sResponse xmlns="urn:vim25"><returnval type="Task">%s</returnval></%sResponse>'
+                                     % (method, task, method)), []
+            elif method == "CancelTask":
+                self.tasks[f("_this")[0].text]["cancelled"] = True
+                return 200, envelope('<CancelTaskResponse xmlns="urn:vim25"/>'), []
+            else:
+                return 500, fault("NotImplemented", "fake vCenter: %s is not scripted" % method), []
+        # the long poll, outside the lock
+        if first:
+            return 200, envelope('<WaitForUpdatesExResponse xmlns="urn:vim25"><returnval><version>1</version>'
+                                 '</returnval></WaitForUpdatesExResponse>'), []
+        time.sleep(min(wait, 1))
+        return 200, envelope('<WaitForUpdatesExResponse xmlns="urn:vim25"></WaitForUpdatesExResponse>'), []
+
+    def task_info(self, task):
+        """queued, then running at 40 %, then the end: a task as vCenter shows it."""
+        t = self.tasks[task]
+        t["polls"] += 1
+        props = ""
+        if t.get("cancelled"):
+            props = ('<propSet><name>info.state</name><val xsi:type="TaskInfoState">error</val></propSet>'
+                     '<propSet><name>info.error</name><val xsi:type="LocalizedMethodFault">'
+                     '<fault xsi:type="RequestCanceled"/><localizedMessage>The task was canceled by a user.'
+                     '</localizedMessage></val></propSet>')
+        elif self.hang_tasks and t["polls"] > 1:
+            props = ('<propSet><name>info.state</name><val xsi:type="TaskInfoState">running</val></propSet>'
+                     '<propSet><name>info.progress</name><val xsi:type="xsd:int">40</val></propSet>')
+        elif t["polls"] == 1:
+            props = '<propSet><name>info.state</name><val xsi:type="TaskInfoState">queued</val></propSet>'
+        elif t["polls"] == 2:
+            props = ('<propSet><name>info.state</name><val xsi:type="TaskInfoState">running</val></propSet>'
+                     '<propSet><name>info.progress</name><val xsi:type="xsd:int">40</val></propSet>')
+        elif t["fails"]:
+            props = ('<propSet><name>info.state</name><val xsi:type="TaskInfoState">error</val></propSet>'
+                     '<propSet><name>info.error</name><val xsi:type="LocalizedMethodFault">'
+                     '<fault xsi:type="InvalidPowerState"><requestedState>%s</requestedState></fault>'
+                     '<localizedMessage>The attempted operation cannot be performed in the current state (%s).'
+                     '</localizedMessage></val></propSet>' % (t["want"], t["want"]))
+        else:
+            self.power[t["vm"]] = t["want"]
+            props = '<propSet><name>info.state</name><val xsi:type="TaskInfoState">success</val></propSet>'
+        return '<objects><obj type="Task">%s</obj>%s</objects>' % (task, props)
+
+
+@pytest.fixture
+def fake_vc():
+    f = FakeVcenter().start()
+    yield f
+    if not f.dead:
+        f.stop()
+
+
+def test_paging_task_progress_and_relogin_as_vcenter_does_them(daemon, fake_vc):
+    body = {"type": "vcenter", "url": fake_vc.url, "username": USER, "password": PASSWORD}
+    conn_id = daemon.run("POST", "/api/v1/connections", body, timeout=60)["result"]["connection_id"]
+    assert daemon.ok("GET", "/api/v1/connections/" + conn_id)["state"] == "connected"
+    # five VMs at two per page: only ContinueRetrievePropertiesEx brings them all
+    vms = {v["native_id"]: v for v in daemon.all_items("/api/v1/vms")}
+    assert sorted(vms) == FAKE_VMS
+    assert fake_vc.count("ContinueRetrievePropertiesEx") >= 2
+    for i, m in enumerate(FAKE_VMS):
+        assert vms[m]["vcpus"] == 1 + i and vms[m]["memory_mb"] == 1024 * (i + 1)
+        assert vms[m]["power_state"] == "running" and vms[m]["vendor_detail"]["datacenter"] == "DCX"
+    host = daemon.all_items("/api/v1/hosts")[0]
+    assert host["name"] == "esx01.example" and host["cpu_cores"] == 16 and host["memory_mb"] == 256 << 10
+    assert host["memory_used_mb"] == 65536 and abs(host["cpu_usage_pct"] - 10.0) < 0.01
+    assert [c["name"] for c in daemon.all_items("/api/v1/clusters", sort="name")] == ["Cluster & Co", "DCX"]
+    # the quoted cookie went back exactly as vCenter set it
+    assert any(re.search(r'vmware_soap_session="52\d+-fake"', c) for c in fake_vc.cookies_seen)
+    assert not any("Path" in c for c in fake_vc.cookies_seen)
+
+    # every session ends (vCenter's idle timeout): the action logs in again
+    logins = fake_vc.count("Login")
+    fake_vc.expire_sessions()
+    job = daemon.run("POST", "/api/v1/vms/%s/poweroff" % vms[FAKE_VMS[0]]["id"], timeout=30)
+    assert job["progress"] == 100
+    assert fake_vc.power[FAKE_VMS[0]] == "poweredOff"
+    assert fake_vc.count("Login") > logins
+    assert max(t["polls"] for t in fake_vc.tasks.values()) >= 3  # queued, running 40 %, success
+    wait_for(lambda: daemon.ok("GET", "/api/v1/connections/" + conn_id)["state"] == "connected", 10)
+
+    # a task that ends in error: vCenter's fault type and message become the job's error
+    job = daemon.run("POST", "/api/v1/vms/%s/start" % vms[FAKE_VMS[1]]["id"], expect="failed")
+    assert job["error"]["code"] == "already_running"
+    assert "cannot be performed in the current state" in job["error"]["message"]
+
+
+def test_fake_vcenter_wrong_password(daemon, fake_vc):
+    body = {"type": "vcenter", "url": fake_vc.url, "username": USER, "password": "nope"}
+    job = daemon.wait_job(daemon.submit("POST", "/api/v1/connections", body))
+    assert job["state"] == "failed" and job["error"]["code"] == "auth_failed"
+    assert "incorrect user name or password" in job["error"]["message"]
+
+
+def test_vcenter_killed_mid_task_and_back(daemon, fake_vc):
+    body = {"type": "vcenter", "url": fake_vc.url, "username": USER, "password": PASSWORD}
+    conn_id = daemon.run("POST", "/api/v1/connections", body, timeout=60)["result"]["connection_id"]
+    vm = [v for v in daemon.all_items("/api/v1/vms") if v["native_id"] == FAKE_VMS[2]][0]
+    fake_vc.hang_tasks = True
+    job_id = daemon.submit("POST", "/api/v1/vms/%s/poweroff" % vm["id"])
+    job = wait_for(lambda: (lambda j: j if j["progress"] >= 40 else None)(daemon.ok("GET", "/api/v1/jobs/" + job_id)),
+                   10, "the task to report progress")
+    assert job["state"] == "running"
+    port = int(fake_vc.url.split(":")[2].split("/")[0])
+    fake_vc.kill()
+    job = daemon.wait_job(job_id, 30)
+    assert job["state"] == "failed" and job["error"]["code"] in ("peer_unreachable", "timeout"), job
+    wait_for(lambda: daemon.ok("GET", "/api/v1/connections/" + conn_id)["state"] != "connected", 15,
+             "the connection to notice")
+    wait_for(lambda: all(h["state"] == "disconnected" for h in daemon.all_items("/api/v1/hosts")), 10,
+             "the host to show disconnected")
+
+    fake_vc.hang_tasks = False
+    fake_vc.start(port)
+    wait_for(lambda: daemon.ok("GET", "/api/v1/connections/" + conn_id)["state"] == "connected", 45,
+             "the connection to come back")
+    wait_for(lambda: all(h["state"] == "connected" for h in daemon.all_items("/api/v1/hosts")), 15,
+             "the host to come back")
+    daemon.run("POST", "/api/v1/vms/%s/poweroff" % vm["id"])
+    assert fake_vc.power[FAKE_VMS[2]] == "poweredOff"
+
+
+def test_cancel_reaches_the_vcenter_task(daemon, fake_vc):
+    body = {"type": "vcenter", "url": fake_vc.url, "username": USER, "password": PASSWORD}
+    daemon.run("POST", "/api/v1/connections", body, timeout=60)
+    vm = [v for v in daemon.all_items("/api/v1/vms") if v["native_id"] == FAKE_VMS[3]][0]
+    fake_vc.hang_tasks = True
+    job_id = daemon.submit("POST", "/api/v1/vms/%s/poweroff" % vm["id"])
+    wait_for(lambda: daemon.ok("GET", "/api/v1/jobs/" + job_id)["progress"] >= 40, 10, "the task to run")
+    r = daemon.post("/api/v1/jobs/%s/cancel" % job_id)
+    assert r.status_code in (200, 202), r.text
+    job = daemon.wait_job(job_id, 20)
+    assert job["state"] == "cancelled", job
+    assert fake_vc.count("CancelTask") == 1
+    assert fake_vc.power[FAKE_VMS[3]] == "poweredOn"

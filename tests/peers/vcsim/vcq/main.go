@@ -1,0 +1,223 @@
+// Command vcq is the integration tests' independent view of a vCenter: a
+// small client over VMware's own govmomi library (not Polyvisor's code) that
+// prints what vCenter says as JSON, and changes things "behind Polyvisor's
+// back" the way another vSphere client would.
+//
+//	vcq -url URL -username U -password P [-cert PEM] vms
+//	vcq ... hosts
+//	vcq ... vm NAME|MOREF          one VM (exit 3 when it does not exist)
+//	vcq ... host NAME|MOREF        one host
+//	vcq ... poweroff|poweron|suspend NAME|MOREF
+//	vcq ... tools-running NAME|MOREF
+//	                               mark the guest's tools as running (vcsim's
+//	                               "SET.<property>" extraConfig hook), so a
+//	                               guest shutdown can be tried
+//
+// With -cert the server's certificate is pinned; without it TLS is not
+// verified (this is a test tool talking to a loopback simulator).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/vmware/govmomi"
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/session"
+	"github.com/vmware/govmomi/view"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+type vmOut struct {
+	MoRef       string   `json:"moref"`
+	Name        string   `json:"name"`
+	PowerState  string   `json:"power_state"`
+	NumCPU      int32    `json:"num_cpu"`
+	MemoryMB    int32    `json:"memory_mb"`
+	Host        string   `json:"host"`
+	ToolsStatus string   `json:"tools_running_status"`
+	Devices     []string `json:"devices"`
+}
+
+type hostOut struct {
+	MoRef    string `json:"moref"`
+	Name     string `json:"name"`
+	Parent   string `json:"parent"`
+	Cores    int16  `json:"cpu_cores"`
+	MHz      int32  `json:"cpu_mhz"`
+	MemoryMB int64  `json:"memory_mb"`
+	State    string `json:"connection_state"`
+	Maint    bool   `json:"in_maintenance_mode"`
+	VMs      int    `json:"vms"`
+}
+
+func die(code int, format string, args ...interface{}) {
+	fmt.Fprintf(os.Stderr, "vcq: "+format+"\n", args...)
+	os.Exit(code)
+}
+
+func vmOf(v mo.VirtualMachine) vmOut {
+	o := vmOut{MoRef: v.Self.Value, Name: v.Name, PowerState: string(v.Runtime.PowerState)}
+	if v.Config != nil {
+		o.NumCPU = v.Config.Hardware.NumCPU
+		o.MemoryMB = v.Config.Hardware.MemoryMB
+		for _, d := range v.Config.Hardware.Device {
+			o.Devices = append(o.Devices, fmt.Sprintf("%T", d)[len("*types."):])
+		}
+	}
+	if v.Runtime.Host != nil {
+		o.Host = v.Runtime.Host.Value
+	}
+	if v.Guest != nil {
+		o.ToolsStatus = v.Guest.ToolsRunningStatus
+	}
+	return o
+}
+
+func hostOf(h mo.HostSystem) hostOut {
+	o := hostOut{MoRef: h.Self.Value, Name: h.Name, VMs: len(h.Vm),
+		State: string(h.Runtime.ConnectionState), Maint: h.Runtime.InMaintenanceMode}
+	if h.Parent != nil {
+		o.Parent = h.Parent.Type + ":" + h.Parent.Value
+	}
+	if hw := h.Summary.Hardware; hw != nil {
+		o.Cores = hw.NumCpuCores
+		o.MHz = hw.CpuMhz
+		o.MemoryMB = hw.MemorySize / (1024 * 1024)
+	}
+	return o
+}
+
+func main() {
+	rawURL := flag.String("url", "", "https://127.0.0.1:PORT/sdk")
+	user := flag.String("username", "user", "")
+	pass := flag.String("password", "pass", "")
+	cert := flag.String("cert", "", "PEM certificate to pin")
+	flag.Parse()
+	args := flag.Args()
+	if *rawURL == "" || len(args) < 1 {
+		die(2, "usage: vcq -url URL [-username U -password P -cert PEM] vms|hosts|vm|host|poweroff|poweron|suspend|tools-running [NAME|MOREF]")
+	}
+	u, err := url.Parse(*rawURL)
+	if err != nil {
+		die(2, "bad url: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	sc := soap.NewClient(&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}, *cert == "")
+	if *cert != "" {
+		if err := sc.SetRootCAs(*cert); err != nil {
+			die(1, "cert: %v", err)
+		}
+	}
+	vc, err := vim25.NewClient(ctx, sc)
+	if err != nil {
+		die(1, "connect: %v", err)
+	}
+	c := &govmomi.Client{Client: vc, SessionManager: session.NewManager(vc)}
+	if err := c.Login(ctx, url.UserPassword(*user, *pass)); err != nil {
+		die(1, "login: %v", err)
+	}
+	defer func() { _ = c.Logout(context.Background()) }()
+
+	m := view.NewManager(c.Client)
+	cv, err := m.CreateContainerView(ctx, c.ServiceContent.RootFolder, nil, true)
+	if err != nil {
+		die(1, "view: %v", err)
+	}
+	defer func() { _ = cv.Destroy(context.Background()) }()
+
+	var vms []mo.VirtualMachine
+	var hosts []mo.HostSystem
+	if err := cv.Retrieve(ctx, []string{"VirtualMachine"}, []string{"name", "runtime", "config.hardware", "guest.toolsRunningStatus"}, &vms); err != nil {
+		die(1, "vms: %v", err)
+	}
+	if err := cv.Retrieve(ctx, []string{"HostSystem"}, []string{"name", "parent", "summary.hardware", "runtime", "vm"}, &hosts); err != nil {
+		die(1, "hosts: %v", err)
+	}
+	findVM := func(key string) *mo.VirtualMachine {
+		for i := range vms {
+			if vms[i].Self.Value == key || vms[i].Name == key {
+				return &vms[i]
+			}
+		}
+		die(3, "no VM %q", key)
+		return nil
+	}
+	out := json.NewEncoder(os.Stdout)
+	need := func() string {
+		if len(args) < 2 {
+			die(2, "%s needs a NAME or MOREF", args[0])
+		}
+		return args[1]
+	}
+
+	switch args[0] {
+	case "vms":
+		list := []vmOut{}
+		for _, v := range vms {
+			list = append(list, vmOf(v))
+		}
+		_ = out.Encode(list)
+	case "hosts":
+		list := []hostOut{}
+		for _, h := range hosts {
+			list = append(list, hostOf(h))
+		}
+		_ = out.Encode(list)
+	case "vm":
+		_ = out.Encode(vmOf(*findVM(need())))
+	case "host":
+		key := need()
+		for _, h := range hosts {
+			if h.Self.Value == key || h.Name == key {
+				_ = out.Encode(hostOf(h))
+				return
+			}
+		}
+		die(3, "no host %q", key)
+	case "poweroff", "poweron", "suspend":
+		vm := object.NewVirtualMachine(c.Client, findVM(need()).Self)
+		var task *object.Task
+		switch args[0] {
+		case "poweroff":
+			task, err = vm.PowerOff(ctx)
+		case "poweron":
+			task, err = vm.PowerOn(ctx)
+		default:
+			task, err = vm.Suspend(ctx)
+		}
+		if err == nil {
+			err = task.Wait(ctx)
+		}
+		if err != nil {
+			die(1, "%s: %v", args[0], err)
+		}
+		fmt.Println("{}")
+	case "tools-running":
+		vm := object.NewVirtualMachine(c.Client, findVM(need()).Self)
+		spec := types.VirtualMachineConfigSpec{ExtraConfig: []types.BaseOptionValue{
+			&types.OptionValue{Key: "SET.guest.toolsRunningStatus", Value: string(types.VirtualMachineToolsRunningStatusGuestToolsRunning)},
+		}}
+		task, err := vm.Reconfigure(ctx, spec)
+		if err == nil {
+			err = task.Wait(ctx)
+		}
+		if err != nil {
+			die(1, "tools-running: %v", err)
+		}
+		fmt.Println("{}")
+	default:
+		die(2, "unknown command %q (%s)", args[0], strings.Join([]string{"vms", "hosts", "vm", "host", "poweroff", "poweron", "suspend", "tools-running"}, ", "))
+	}
+}
