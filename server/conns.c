@@ -156,9 +156,12 @@ static void live_put(struct live *l)
     pthread_mutex_unlock(&live_lock);
 }
 
+/* A connection's state after a failure: a peer that does not answer is
+ * disconnected (it may come back by itself); one that refuses us is
+ * auth_failed; anything else is an error to look at. */
 static const char *state_for(int err)
 {
-    return err == PV_EAUTH ? "auth_failed" : "error";
+    return err == PV_EAUTH ? "auth_failed" : err == PV_EUNREACHABLE ? "disconnected" : "error";
 }
 
 int pv_conns_acquire(const char *conn_id, struct pv_handle *h, struct pv_error *err)

@@ -94,7 +94,8 @@ def test_change_behind_our_back_arrives(lab, world):
 
 def test_unreachable_and_back(lab, world):
     os.rename(world, world + ".away")
-    wait_for(lambda: lab.ok("GET", "/api/v1/connections/" + lab.conn_id)["state"] == "error", 10)
+    wait_for(lambda: lab.ok("GET", "/api/v1/connections/" + lab.conn_id)["state"]
+             in ("error", "disconnected"), 10)
     conn = lab.ok("GET", "/api/v1/connections/" + lab.conn_id)
     assert conn["last_error"]
     wait_for(lambda: all(h["state"] == "disconnected" for h in lab.all_items("/api/v1/hosts")))

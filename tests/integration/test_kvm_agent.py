@@ -200,11 +200,11 @@ def test_agent_down_and_back(kvm):
     kvm.agent.stop()
     deadline = time.time() + 15
     while time.time() < deadline:
-        if kvm.ok("GET", "/api/v1/connections/" + kvm.conn_id)["state"] == "error":
+        if kvm.ok("GET", "/api/v1/connections/" + kvm.conn_id)["state"] == "disconnected":
             break
         time.sleep(0.1)
     conn = kvm.ok("GET", "/api/v1/connections/" + kvm.conn_id)
-    assert conn["state"] == "error" and "agent" in conn["last_error"]
+    assert conn["state"] == "disconnected" and "agent" in conn["last_error"]
     assert all(h["state"] == "disconnected" for h in kvm.all_items("/api/v1/hosts"))
     kvm.agent.start()
     deadline = time.time() + 40

@@ -415,6 +415,8 @@ def test_vcenter_down_and_back(vc):
              "the connection to notice vCenter is gone")
     conn = vc.ok("GET", "/api/v1/connections/" + vc.conn_id)
     assert conn["last_error"]
+    wait_for(lambda: vc.ok("GET", "/api/v1/connections/" + vc.conn_id)["state"] == "disconnected",
+             15, "the connection to show disconnected")
     wait_for(lambda: all(h["state"] == "disconnected" for h in vc.all_items("/api/v1/hosts")), 10,
              "the hosts to show disconnected")
     # an action while vCenter is away fails cleanly
