@@ -31,7 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define PV_ADAPTER_ABI 2
+#define PV_ADAPTER_ABI 3
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -185,6 +185,8 @@ struct pv_vm_spec {
     int paravirtual;
     const char *disks_json; /* JSON array or NULL */
     const char *nics_json;  /* JSON array or NULL */
+    const char *uuid;       /* keep this identity (an HA restart defines the VM anew on
+                               another host); NULL: the endpoint makes one */
 };
 
 enum pv_vm_action {

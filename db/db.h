@@ -202,6 +202,27 @@ int pv_db_plan_set_moves(const char *id, const char *moves_json);
 /* A schedule's newer plan replaces its older proposals. */
 int pv_db_plans_supersede(const char *schedule_id, const char *except_id);
 
+/* ---- host health, HA, fencing, maintenance (db_ha.c) -------------------- */
+
+/* Hosts disconnected since at or before `before`: [{"id", "name", "vendor",
+ * "connection_id", "connection_type", "unreachable_since"}]. */
+json_t *pv_db_hosts_unreachable_since(const char *before);
+/* disconnected -> failed; PV_ENOTFOUND when it answered meanwhile. */
+int pv_db_host_mark_failed(const char *id);
+int pv_db_host_set_maintenance(const char *id, int on, struct pv_error *err);
+int pv_db_vm_set_ha_status(const char *id, const char *status);
+/* Remember that the copy of VM vm_id known as native_id on connection
+ * conn_id must not run again (it was restarted elsewhere). */
+int pv_db_fence_add(const char *conn_id, const char *native_id, const char *vm_id,
+                    const char *at);
+/* 1 when that copy is fenced; vm_id and job_id (may be "") are filled. */
+int pv_db_fence_find(const char *conn_id, const char *native_id, char vm_id[64], char job_id[64]);
+/* Claim the fencing of a copy for job_id; PV_ENOTFOUND when already claimed. */
+int pv_db_fence_claim(const char *conn_id, const char *native_id, const char *job_id);
+int pv_db_fence_set_job(const char *conn_id, const char *native_id, const char *job_id);
+/* done: the copy is stopped and removed (the record goes); else unclaim. */
+int pv_db_fence_release(const char *conn_id, const char *native_id, int done);
+
 /* ---- host groups -------------------------------------------------------- */
 
 int pv_db_host_group_create(const char *id, const char *name, const char *parent_id,

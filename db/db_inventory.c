@@ -71,7 +71,9 @@ int pv_db_host_upsert(const char *conn_id, const char *vendor, const char *new_i
         "VALUES (?1, ?2, (SELECT id FROM clusters WHERE connection_id = ?2 AND native_id = ?3), "
         "  ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, CASE WHEN json_valid(?13) THEN ?13 ELSE '{}' END, ?14, " NOW ") "
         "ON CONFLICT(connection_id, native_id) DO UPDATE SET cluster_id = excluded.cluster_id, "
-        "  name = excluded.name, state = excluded.state, cpu_cores = excluded.cpu_cores, "
+        "  name = excluded.name, "
+        "  state = CASE WHEN maintenance = 1 THEN 'maintenance' ELSE excluded.state END, "
+        "  unreachable_since = NULL, cpu_cores = excluded.cpu_cores, "
         "  cpu_mhz = excluded.cpu_mhz, memory_mb = excluded.memory_mb, "
         "  memory_used_mb = excluded.memory_used_mb, cpu_usage_pct = excluded.cpu_usage_pct, "
         "  facts = excluded.facts, source = excluded.source, observed_at = excluded.observed_at";
@@ -352,15 +354,19 @@ int pv_db_host_set_group(const char *host_id, const char *group_id, struct pv_er
 
 int pv_db_hosts_set_state(const char *conn_id, const char *state)
 {
+    /* Only a connected host becomes disconnected, and it remembers when: a
+     * failed host stays failed and one in maintenance stays so until it
+     * answers again (the upsert of its next report sets its state). */
     static const char sql[] =
-        "UPDATE hosts SET state = ?, observed_at = " NOW " WHERE connection_id = ? AND state != ?";
+        "UPDATE hosts SET state = ?1, observed_at = " NOW ", "
+        "  unreachable_since = CASE WHEN ?1 = 'disconnected' THEN " NOW " ELSE NULL END "
+        "WHERE connection_id = ?2 AND state = 'connected' AND state != ?1";
     sqlite3_stmt *st = pv_db_stmt(sql, NULL);
 
     if (!st)
         return PV_EINTERNAL;
     pv_db_bind_text(st, 1, state);
     pv_db_bind_text(st, 2, conn_id);
-    pv_db_bind_text(st, 3, state);
     return step_done(st, NULL, "host state");
 }
 

@@ -15,6 +15,7 @@
  *   - A define that fails removes what it created (volumes), so a bad spec
  *     never leaves a half-defined VM behind.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -540,10 +541,21 @@ static int spec_error(struct pv_error *err, const char *field, const char *msg)
 }
 
 /* Check the spec's shape and every reference in it before anything is made. */
+/* 8-4-4-4-12 lowercase hex digits, as libvirt writes them */
+static int uuid_ok(const char *u)
+{
+    if (!u || strlen(u) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++)
+        if (i == 8 || i == 13 || i == 18 || i == 23 ? u[i] != '-' : !strchr("0123456789abcdef", u[i]))
+            return 0;
+    return 1;
+}
+
 static int check_spec(const json_t *spec, struct pv_error *err)
 {
     static const char *const keys[] = {"name", "vcpus", "memory_mb", "paravirtual", "disks",
-                                       "nics", "boot"};
+                                       "nics", "boot", "uuid"};
     const char *key;
     json_t *v, *item;
     size_t i;
@@ -562,6 +574,9 @@ static int check_spec(const json_t *spec, struct pv_error *err)
         return pv_error_set(err, PV_EINVAL, "invalid_name",
                             "name: 1 to 64 of letters, digits, '.', '_', '-' (no '/', no XML "
                             "characters), not starting with '.' or '-'");
+    v = json_object_get(spec, "uuid");
+    if (v && !uuid_ok(json_string_value(v)))
+        return spec_error(err, "uuid", "a UUID like 5e1f0000-0000-4000-8000-000000000001");
     v = json_object_get(spec, "vcpus");
     if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 256)
         return spec_error(err, "vcpus", "a whole number from 1 to 256");
@@ -658,6 +673,9 @@ static char *domain_xml(const json_t *spec)
     xmlTextWriterStartElement(w, BAD_CAST "domain");
     xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST type);
     xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST json_string_value(json_object_get(spec, "name")));
+    if (json_is_string(json_object_get(spec, "uuid")))
+        xmlTextWriterWriteElement(w, BAD_CAST "uuid",
+                                  BAD_CAST json_string_value(json_object_get(spec, "uuid")));
     xmlTextWriterStartElement(w, BAD_CAST "memory");
     xmlTextWriterWriteAttribute(w, BAD_CAST "unit", BAD_CAST "MiB");
     xmlTextWriterWriteFormatString(w, "%lld", (long long)json_integer_value(json_object_get(spec, "memory_mb")));
@@ -1098,16 +1116,6 @@ int ag_virt_set_state_dir(const char *dir, struct pv_error *err)
         return pv_error_set(err, PV_EINTERNAL, "state_dir", "cannot create %s: %s", state_dir,
                             strerror(errno));
     return 0;
-}
-
-static int uuid_ok(const char *u)
-{
-    if (!u || strlen(u) != 36)
-        return 0;
-    for (int i = 0; i < 36; i++)
-        if (i == 8 || i == 13 || i == 18 || i == 23 ? u[i] != '-' : !strchr("0123456789abcdef", u[i]))
-            return 0;
-    return 1;
 }
 
 int ag_virt_state_path(const char *uuid, const char *kind, char *out, size_t size,

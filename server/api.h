@@ -63,6 +63,10 @@ void pv_api_job_get(struct pv_req *r);
 void pv_api_job_cancel(struct pv_req *r);
 void pv_api_job_restart(struct pv_req *r);
 
+/* api_inventory.c: maintenance mode */
+void pv_api_host_maintenance(struct pv_req *r);
+void pv_api_host_maintenance_exit(struct pv_req *r);
+
 /* api_placement.c */
 void pv_api_placement_ratings(struct pv_req *r);
 void pv_api_placement_simulate(struct pv_req *r);

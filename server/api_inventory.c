@@ -7,6 +7,7 @@
 #include "../db/db.h"
 #include "api.h"
 #include "events.h"
+#include "jobs.h"
 #include "sse.h"
 #include "util.h"
 #include "validate.h"
@@ -128,4 +129,47 @@ fail:
     free(tags);
     json_decref(body);
     pv_reply_error(r, &e);
+}
+
+/* POST /hosts/{id}/maintenance {"evacuate": "live" | "quick" | "none"}: a job
+ * that puts the host in maintenance (no new VMs) and moves its VMs off. */
+void pv_api_host_maintenance(struct pv_req *r)
+{
+    static const char *const modes[] = {"live", "quick", "none", NULL};
+    static const struct pv_jfield spec[] = {
+        {"evacuate", PV_J_STRING, 0, 0, 0, modes},
+    };
+    struct pv_error e = {0};
+    struct pv_db_host_ref h;
+    json_t *body = r->body_len ? pv_api_body(r, spec, N(spec)) : json_object();
+    char job[64], lock[128];
+
+    if (!body)
+        return;
+    if (!json_object_get(body, "evacuate"))
+        json_object_set_new(body, "evacuate", json_string("live"));
+    if (pv_db_host_ref(r->params[0], &h, &e) == 0) {
+        snprintf(lock, sizeof lock, "host:%s", h.id);
+        if (pv_job_submit(r, "host.maintenance", "host", h.id, lock, body, job, &e) == 0) {
+            pv_reply_job(r, job);
+            json_decref(body);
+            return;
+        }
+    }
+    pv_reply_error(r, &e);
+    json_decref(body);
+}
+
+/* POST /hosts/{id}/maintenance/exit */
+void pv_api_host_maintenance_exit(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    struct pv_db_host_ref h;
+    char job[64];
+
+    if (pv_db_host_ref(r->params[0], &h, &e) == 0 &&
+        pv_job_submit(r, "host.exit_maintenance", "host", h.id, NULL, NULL, job, &e) == 0)
+        pv_reply_job(r, job);
+    else
+        pv_reply_error(r, &e);
 }

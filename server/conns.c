@@ -12,6 +12,7 @@
 #include "conns.h"
 #include "events.h"
 #include "jobs.h"
+#include "jobs_ha.h"
 #include "log.h"
 #include "plugins.h"
 #include "secret.h"
@@ -21,6 +22,11 @@
 #define WATCH_TIMEOUT_MS 1000
 #define POLL_INTERVAL_S 30
 #define BACKOFF_MAX_S 30
+
+/* Start-up configuration: the longest wait between reconnect attempts.  It
+ * stays well under host_failure_timeout, so a host that comes back (a
+ * restarted agent) is seen before HA would call it failed. */
+static int retry_max_s = BACKOFF_MAX_S;
 
 struct live {
     char id[64];
@@ -257,6 +263,8 @@ static void sink_vm(void *ctx, const struct pv_vm_info *v)
     struct pv_db_vm_ref ref;
     char id[64], old[16];
 
+    if (pv_ha_fence_reported(s->conn_id, v->native_id))
+        return; /* a stale copy of a VM HA restarted elsewhere: being removed */
     pv_id_new(id, "vm");
     if (pv_db_vm_upsert(s->conn_id, s->vendor, id, v, s->source, old, NULL)) {
         pv_log(PV_LOG_WARN, "inventory", "event=vm_write_failed conn=%s", s->conn_id);
@@ -283,6 +291,13 @@ static void sink_vm_gone(void *ctx, const char *native_id)
     struct pv_db_vm_ref ref;
     char id[64];
 
+    {
+        char vm_id[64], job_id[64];
+        if (pv_db_fence_find(s->conn_id, native_id, vm_id, job_id) && !job_id[0]) {
+            pv_db_fence_release(s->conn_id, native_id, 1); /* the stale copy is gone */
+            return;
+        }
+    }
     if (pv_db_vm_ref_native(s->conn_id, native_id, &ref) != 0)
         return;
     pv_db_vm_gone(s->conn_id, native_id, id);
@@ -322,6 +337,25 @@ void pv_conns_sink(struct pv_sink *s, struct pv_sink_ctx *ctx, const struct pv_h
     s->vm_gone = sink_vm_gone;
     s->progress = sink_progress;
     s->cancelled = sink_cancelled;
+}
+
+int pv_conns_need(const struct pv_handle *h, uint64_t cap, void *fn, struct pv_error *err)
+{
+    if ((h->a->caps & cap) && fn)
+        return 0;
+    return pv_error_set(err, PV_EUNSUPPORTED, "unsupported_by_backend",
+                        "the %s adapter cannot %s", h->a->name, pv_cap_name(cap));
+}
+
+void pv_conns_refresh(struct pv_handle *h, const char *native_id, struct pv_job_run *run)
+{
+    struct pv_sink sink;
+    struct pv_sink_ctx ctx;
+
+    if (!h->a->vm_refresh)
+        return;
+    pv_conns_sink(&sink, &ctx, h, run);
+    h->a->vm_refresh(h->conn, native_id, &sink, NULL);
 }
 
 /* ---- sync and monitor --------------------------------------------------- */
@@ -440,7 +474,7 @@ failed:
         need_sync = 1;
         if (nap(l, backoff))
             break;
-        backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
+        backoff = backoff * 2 > retry_max_s ? retry_max_s : backoff * 2;
     }
     if (h.conn)
         pv_conns_release(&h, 0);
@@ -478,6 +512,11 @@ static int ensure_monitor(const char *conn_id)
     rc = start_monitor(l, 0);
     live_put(l);
     return rc;
+}
+
+void pv_conns_set_retry_max(int seconds)
+{
+    retry_max_s = seconds < 1 ? 1 : seconds > BACKOFF_MAX_S ? BACKOFF_MAX_S : seconds;
 }
 
 int pv_conns_start(void)

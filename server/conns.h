@@ -7,8 +7,9 @@
  * at a time, as the ABI requires), and a monitor thread that keeps the
  * inventory current: a full sync when it (re)connects, then the adapter's
  * watch() for changes (or a periodic re-sync when the adapter has no
- * events).  When the endpoint stops answering, the connection turns `error`
- * and its hosts `disconnected`; when it answers again they come back.
+ * events).  When the endpoint stops answering, the connection turns
+ * `disconnected` and its hosts too (ha.c decides when a host has failed);
+ * when it answers again they come back.
  */
 #ifndef PV_CONNS_H
 #define PV_CONNS_H
@@ -26,6 +27,8 @@ struct pv_handle {
     char vendor[16];
 };
 
+/* The longest wait between reconnect attempts (1 to 30 s; before start). */
+void pv_conns_set_retry_max(int seconds);
 /* Start monitors for every stored connection. */
 int pv_conns_start(void);
 void pv_conns_stop(void);
@@ -45,6 +48,12 @@ struct pv_sink_ctx {
 };
 void pv_conns_sink(struct pv_sink *s, struct pv_sink_ctx *ctx, const struct pv_handle *h,
                    struct pv_job_run *job);
+
+/* 0 when h's adapter has capability cap and the call fn; else the error
+ * unsupported_by_backend (the daemon never calls a NULL pointer). */
+int pv_conns_need(const struct pv_handle *h, uint64_t cap, void *fn, struct pv_error *err);
+/* Ask the adapter for one VM's state and store it (no-op without vm_refresh). */
+void pv_conns_refresh(struct pv_handle *h, const char *native_id, struct pv_job_run *run);
 
 /* Full sync of one connection into the inventory (removes what is gone),
  * updating the connection's state; then makes sure its monitor runs. */

@@ -18,6 +18,7 @@
 #include "events.h"
 #include "clock.h"
 #include "jobs.h"
+#include "jobs_ha.h"
 #include "jobs_placement.h"
 #include "util.h"
 #include "placement/place.h"
@@ -49,26 +50,6 @@ static const struct action_info *action_of(const char *kind)
     return NULL;
 }
 
-static int need_cap(const struct pv_handle *h, uint64_t cap, void *fn, struct pv_error *err)
-{
-    if ((h->a->caps & cap) && fn)
-        return 0;
-    return pv_error_set(err, PV_EUNSUPPORTED, "unsupported_by_backend",
-                        "the %s adapter cannot %s", h->a->name, pv_cap_name(cap));
-}
-
-/* Ask the adapter for one VM's state and store it. */
-static void refresh(struct pv_handle *h, const char *native_id, struct pv_job_run *run)
-{
-    struct pv_sink sink;
-    struct pv_sink_ctx ctx;
-
-    if (!h->a->vm_refresh)
-        return;
-    pv_conns_sink(&sink, &ctx, h, run);
-    h->a->vm_refresh(h->conn, native_id, &sink, NULL);
-}
-
 static int action_step(struct pv_job_run *run, int idx, struct pv_error *err)
 {
     const struct action_info *ai = action_of(pv_job_kind_name(run));
@@ -87,7 +68,7 @@ static int action_step(struct pv_job_run *run, int idx, struct pv_error *err)
     rc = pv_conns_acquire(vm.connection_id, &h, err);
     if (rc)
         return rc;
-    rc = need_cap(&h, ai->cap, (void *)h.a->vm_action, err);
+    rc = pv_conns_need(&h, ai->cap, (void *)h.a->vm_action, err);
     if (!rc) {
         enum pv_vm_action act = ai->act;
         if (act == PV_ACT_DELETE && json_is_true(json_object_get(pv_job_params(run), "delete_disks")))
@@ -99,7 +80,7 @@ static int action_step(struct pv_job_run *run, int idx, struct pv_error *err)
         char gone[64];
         pv_db_vm_gone(vm.connection_id, vm.native_id, gone);
     } else if (rc != PV_EUNREACHABLE) {
-        refresh(&h, vm.native_id, run);
+        pv_conns_refresh(&h, vm.native_id, run);
     }
     pv_conns_release(&h, rc == PV_EUNREACHABLE);
     if (!rc)
@@ -124,7 +105,7 @@ static int action_reconcile(struct pv_job_run *run, struct pv_error *err)
     rc = pv_conns_acquire(vm.connection_id, &h, err);
     if (rc)
         return rc;
-    refresh(&h, vm.native_id, run);
+    pv_conns_refresh(&h, vm.native_id, run);
     pv_conns_release(&h, 0);
     if (pv_db_vm_ref(pv_job_target(run), &vm, NULL) != 0)
         return ai->goal ? pv_error_set(err, PV_ENOTFOUND, "vm_not_found",
@@ -190,13 +171,13 @@ static int create_vm(struct pv_job_run *run, struct pv_error *err)
     rc = pv_conns_acquire(host.connection_id, &h, err);
     if (rc)
         goto out;
-    rc = need_cap(&h, PV_CAP_CREATE, (void *)h.a->vm_create, err);
+    rc = pv_conns_need(&h, PV_CAP_CREATE, (void *)h.a->vm_create, err);
     if (!rc) {
         pv_conns_sink(&sink, &ctx, &h, run);
         rc = h.a->vm_create(h.conn, host.native_id, &spec, &sink, &native, err);
     }
     if (!rc) {
-        refresh(&h, native, run);
+        pv_conns_refresh(&h, native, run);
         json_object_set_new(res, "native_id", json_string(native));
         json_object_set_new(res, "connection_id", json_string(host.connection_id));
     }
@@ -311,7 +292,7 @@ static int migrate_move(struct pv_job_run *run, struct pv_error *err)
         pv_conns_release(&from, 0);
         return rc;
     }
-    rc = need_cap(&from, mode == PV_MIGRATE_LIVE ? PV_CAP_LIVE_MIGRATE : PV_CAP_QUICK_MIGRATE,
+    rc = pv_conns_need(&from, mode == PV_MIGRATE_LIVE ? PV_CAP_LIVE_MIGRATE : PV_CAP_QUICK_MIGRATE,
                   (void *)from.a->vm_migrate, err);
     if (!rc && !same && to.a != from.a)
         rc = pv_error_set(err, PV_EINVAL, "vendor_mismatch",
@@ -333,7 +314,7 @@ static int migrate_move(struct pv_job_run *run, struct pv_error *err)
                                  rc ? dest.connection_id : vm.connection_id);
     }
     if (rc != PV_EUNREACHABLE)
-        refresh(!rc && !same ? &to : &from, vm.native_id, run);
+        pv_conns_refresh(!rc && !same ? &to : &from, vm.native_id, run);
     if (!same)
         pv_conns_release(&to, 0);
     pv_conns_release(&from, rc == PV_EUNREACHABLE);
@@ -371,7 +352,8 @@ static const struct pv_job_kind *const kinds[] = {
     &pv_job_vm_poweroff, &pv_job_vm_reboot, &pv_job_vm_pause, &pv_job_vm_resume,
     &pv_job_vm_save, &pv_job_vm_delete, &pv_job_vm_create, &pv_job_vm_migrate,
     &pv_job_placement_rebalance, &pv_job_placement_power, &pv_job_placement_evacuate,
-    &pv_job_placement_deploy, &pv_job_plan_execute,
+    &pv_job_placement_deploy, &pv_job_plan_execute, &pv_job_ha_restart, &pv_job_vm_ha_restart,
+    &pv_job_vm_fence, &pv_job_host_maintenance, &pv_job_host_exit_maintenance,
 };
 
 const struct pv_job_kind *pv_job_kind_find(const char *name)

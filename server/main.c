@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "config.h"
 #include "conns.h"
+#include "ha.h"
 #include "http.h"
 #include "jobs.h"
 #include "log.h"
@@ -113,8 +114,9 @@ int main(int argc, char **argv)
     pv_clock_init(cfg.test_clock);
     if (pv_sse_start() || pv_jobs_start(&cfg, &e))
         die(&e);
+    pv_conns_set_retry_max(cfg.host_failure_timeout / 3);
     pv_conns_start();
-    if (pv_scheduler_start(&e))
+    if (pv_scheduler_start(&e) || pv_ha_start(cfg.host_failure_timeout, &e))
         die(&e);
     if (pv_http_start(&cfg, &e))
         die(&e);
@@ -126,6 +128,7 @@ int main(int argc, char **argv)
     pv_log(PV_LOG_INFO, "main", "event=stopping signal=%d", sig);
     pv_http_stop();
     pv_scheduler_stop();
+    pv_ha_stop();
     left = pv_jobs_stop(cfg.shutdown_grace_seconds);
     if (left) {
         pv_log(PV_LOG_WARN, "main",

@@ -37,6 +37,8 @@ const struct pv_route pv_routes[] = {
     {"GET", V "/hosts", pv_api_hosts_list, 0},
     {"GET", V "/hosts/{id}", pv_api_host_get, 0},
     {"PATCH", V "/hosts/{id}", pv_api_host_patch, A},
+    {"POST", V "/hosts/{id}/maintenance", pv_api_host_maintenance, A},
+    {"POST", V "/hosts/{id}/maintenance/exit", pv_api_host_maintenance_exit, A},
 
     {"GET", V "/vms", pv_api_vms_list, 0},
     {"POST", V "/vms", pv_api_vm_create, A},

@@ -448,6 +448,8 @@ static int k_create(struct pv_conn *c, const char *host, const struct pv_vm_spec
                             c->base, c->host_id, host);
     body = json_pack("{s:s,s:i,s:I,s:b}", "name", spec->name, "vcpus", spec->vcpus, "memory_mb",
                      (json_int_t)spec->memory_mb, "paravirtual", spec->paravirtual != 0);
+    if (spec->uuid)
+        json_object_set_new(body, "uuid", json_string(spec->uuid));
     if (spec->disks_json && strcmp(spec->disks_json, "null") != 0)
         json_object_set_new(body, "disks", json_loads(spec->disks_json, JSON_DECODE_ANY, NULL));
     if (spec->nics_json && strcmp(spec->nics_json, "null") != 0)

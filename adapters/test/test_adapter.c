@@ -1591,10 +1591,18 @@ static int test_vm_create(struct pv_conn *c, const char *host_id, const struct p
     if ((rc = world_lock(c, &lk, err)) != 0 || (rc = world_load(c->path, &w, NULL, err)) != 0 ||
         (rc = create_check(w, spec->name, host_id, &host, err)) != 0)
         goto out;
-    do {
-        if ((rc = new_uuid(uuid, err)) != 0)
+    if (spec->uuid) { /* an HA restart keeps the VM's identity */
+        snprintf(uuid, sizeof uuid, "%s", spec->uuid);
+        if (find_id(list(w, "vms"), uuid, NULL)) {
+            rc = pv_error_set(err, PV_ECONFLICT, "uuid_in_use", "a VM with id %s exists", uuid);
             goto out;
-    } while (find_id(list(w, "vms"), uuid, NULL));
+        }
+    } else {
+        do {
+            if ((rc = new_uuid(uuid, err)) != 0)
+                goto out;
+        } while (find_id(list(w, "vms"), uuid, NULL));
+    }
     json_object_set_new(vm, "id", json_string(uuid));
     json_object_set_new(vm, "host", json_string(sget(host, "id")));
     json_array_append(list(w, "vms"), vm);

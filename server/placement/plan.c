@@ -366,9 +366,12 @@ static int place_all_off(struct pv_pl_inv *inv, int h, const struct pv_plan_opts
         struct pv_pl_request req;
         double stars = 0;
 
-        if (ha_only && inv->vms[v].ha == 0) {
+        if (ha_only && (inv->vms[v].ha == 0 || !inv->vms[v].active)) {
             json_array_append_new(unplaced, unplaced_json(inv, v, inv->vms[v].name, NULL,
-                                                          "HA is off for this VM"));
+                                                          inv->vms[v].ha == 0
+                                                              ? "HA is off for this VM"
+                                                              : "it was not running when its "
+                                                                "host failed"));
             continue;
         }
         pv_pl_request_for_vm(inv, v, &req);

@@ -52,8 +52,9 @@ int pv_plan_power_optimize(struct pv_pl_inv *inv, const struct pv_plan_opts *o, 
 /* Place `count` new VMs of spec (vcpus, memory_mb, vendor, tags, ...). */
 int pv_plan_deploy(struct pv_pl_inv *inv, json_t *spec, int count, int scope_group,
                    json_t **plan, struct pv_error *err);
-/* Host h failed: where its HA VMs restart, high priority first, using the
- * capacity held back for HA; VMs with HA off are listed as not restarted. */
+/* Host h failed: where its HA VMs that were running restart, high priority
+ * first, using the capacity held back for HA; the others are listed as not
+ * restarted, with the reason (HA off, not running, no host can take it). */
 int pv_plan_ha_restart(struct pv_pl_inv *inv, int h, json_t **plan, struct pv_error *err);
 
 /* POST /placement/simulate: apply body's "changes" to inv (a snapshot the

@@ -1,0 +1,387 @@
+/* jobs_ha.c -- job kinds of high availability and maintenance mode.
+ *
+ *   ha.restart (target: a failed host): "plan" asks the placement engine
+ *       where the host's HA VMs that were running go (high priority first,
+ *       using the capacity held back for HA) and writes every other VM's
+ *       reason into its ha_status; "restart" runs one vm.ha_restart child
+ *       job per VM, in that order.
+ *   vm.ha_restart (target: a VM, params.host_id): defines the VM anew on the
+ *       destination from its definition kept in the inventory, with the same
+ *       UUID (so its row, id, HA priority and tags stay), records the copy
+ *       left on the failed host as fenced, and starts it.
+ *   vm.fence (params: connection_id, native_id): when a failed host comes
+ *       back still holding a copy of a VM that now runs elsewhere, stops that
+ *       copy and removes its definition (disks stay: they are the running
+ *       VM's), so a VM never runs twice.
+ *   host.maintenance / host.exit_maintenance: the host takes no new VMs
+ *       (placement sees it in maintenance) and its VMs leave through a
+ *       placement.evacuate child job; exit makes it a candidate again.
+ *
+ * Polyvisor restarts VMs itself only for endpoints without an HA of their
+ * own (kvm, and the test adapter); for vCenter and Hyper-V clusters it
+ * observes and reports (ha.c decides which).
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../db/db.h"
+#include "clock.h"
+#include "conns.h"
+#include "events.h"
+#include "jobs.h"
+#include "jobs_ha.h"
+#include "placement/inventory.h"
+#include "placement/plan.h"
+#include "util.h"
+
+/* ---- ha.restart --------------------------------------------------------- */
+
+static int restart_plan(struct pv_job_run *run, struct pv_error *err)
+{
+    struct pv_pl_inv *inv = NULL;
+    json_t *plan = NULL, *u, *res = pv_job_result(run);
+    size_t i;
+    int h, rc = pv_pl_inv_load(&inv, err);
+
+    if (rc)
+        return rc;
+    h = pv_pl_find_host(inv, pv_job_target(run));
+    rc = h < 0 ? pv_error_set(err, PV_ENOTFOUND, "host_not_found", "no host with id '%.64s'",
+                              pv_job_target(run))
+               : pv_plan_ha_restart(inv, h, &plan, err);
+    pv_pl_inv_free(inv);
+    if (rc)
+        return rc;
+    json_array_foreach(json_object_get(plan, "unplaced"), i, u) {
+        char status[256], *why = json_dumps(json_object_get(u, "rejected_by"), JSON_COMPACT);
+        snprintf(status, sizeof status, "not restarted: %s%s%s",
+                 json_string_value(json_object_get(u, "reason")),
+                 json_object_size(json_object_get(u, "rejected_by")) ? " " : "",
+                 json_object_size(json_object_get(u, "rejected_by")) && why ? why : "");
+        free(why);
+        pv_db_vm_set_ha_status(json_string_value(json_object_get(u, "vm_id")), status);
+        if (strstr(status, "HA is off") == NULL && strstr(status, "not running") == NULL)
+            pv_event("vm", json_string_value(json_object_get(u, "vm_id")), "error", NULL,
+                     "HA: vm %s %s", json_string_value(json_object_get(u, "vm_name")), status);
+    }
+    json_object_set_new(res, "moves", json_incref(json_object_get(plan, "moves")));
+    json_object_set_new(res, "unplaced", json_incref(json_object_get(plan, "unplaced")));
+    json_decref(plan);
+    return 0;
+}
+
+static int restart_all(struct pv_job_run *run, struct pv_error *err)
+{
+    json_t *moves = json_object_get(pv_job_result(run), "moves"), *m;
+    size_t i, n = json_array_size(moves);
+    int failed = 0;
+
+    json_array_foreach(moves, i, m) {
+        const char *state = json_string_value(json_object_get(m, "state"));
+        struct pv_error e = {0};
+        char child[64];
+        json_t *params;
+        int rc;
+
+        if (state && strcmp(state, "succeeded") == 0)
+            continue; /* done before a restart of polyvisord */
+        if (pv_job_cancelled(run))
+            return pv_error_set(err, PV_ECANCELLED, "cancelled", "cancelled after %d of %d VMs",
+                                (int)i, (int)n);
+        pv_job_progress(run, (int)(100 * i / (n ? n : 1)),
+                        json_string_value(json_object_get(m, "vm_name")));
+        params = json_pack("{s:O}", "host_id", json_object_get(m, "to_host_id"));
+        rc = pv_job_run_child(run, "vm.ha_restart", "vm",
+                              json_string_value(json_object_get(m, "vm_id")), params, child, &e);
+        json_decref(params);
+        json_object_set_new(m, "job_id", json_string(child));
+        json_object_set_new(m, "state", json_string(rc ? "failed" : "succeeded"));
+        if (rc) {
+            char status[sizeof e.message + 32];
+            snprintf(status, sizeof status, "not restarted: %s", e.message);
+            pv_db_vm_set_ha_status(json_string_value(json_object_get(m, "vm_id")), status);
+            json_object_set_new(m, "error", json_pack("{s:s,s:s}", "code", e.code, "message",
+                                                      e.message));
+            failed++;
+        }
+    }
+    if (failed)
+        return pv_error_set(err, PV_EPEER, "ha_partly_failed", "%d of %d HA restarts failed",
+                            failed, (int)n);
+    return 0;
+}
+
+static int restart_step(struct pv_job_run *run, int idx, struct pv_error *err)
+{
+    return idx == 0 ? restart_plan(run, err) : restart_all(run, err);
+}
+
+static int resume(struct pv_job_run *run, struct pv_error *err)
+{
+    (void)run;
+    (void)err;
+    return PV_RECONCILE_RESUME; /* steps look at what is already done */
+}
+
+static const char *const restart_steps[] = {"plan", "restart"};
+const struct pv_job_kind pv_job_ha_restart = {"ha.restart", restart_steps, 2, restart_step,
+                                              resume};
+
+/* ---- vm.ha_restart ------------------------------------------------------ */
+
+static int looks_like_uuid(const char *s)
+{
+    if (strlen(s) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++)
+        if (i == 8 || i == 13 || i == 18 || i == 23 ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+/* The create spec of a VM, from what its host last reported of it: the same
+ * disks (by path: the storage must be reachable from the new host) and the
+ * same networks. */
+static void spec_of(const json_t *vm, char **disks, char **nics)
+{
+    json_t *d = json_array(), *n = json_array(), *item;
+    size_t i;
+
+    json_array_foreach(json_object_get(vm, "disks"), i, item)
+        if (json_is_string(json_object_get(item, "path")))
+            json_array_append_new(d, json_pack("{s:O}", "path", json_object_get(item, "path")));
+    json_array_foreach(json_object_get(vm, "nics"), i, item) {
+        if (json_is_string(json_object_get(item, "network")))
+            json_array_append_new(n, json_pack("{s:O}", "network", json_object_get(item, "network")));
+        else if (json_is_string(json_object_get(item, "bridge")))
+            json_array_append_new(n, json_pack("{s:O}", "bridge", json_object_get(item, "bridge")));
+    }
+    *disks = json_dumps(d, JSON_COMPACT);
+    *nics = json_dumps(n, JSON_COMPACT);
+    json_decref(d);
+    json_decref(n);
+}
+
+static int define_step(struct pv_job_run *run, struct pv_error *err)
+{
+    json_t *vm = NULL, *res = pv_job_result(run);
+    struct pv_db_vm_ref ref;
+    struct pv_db_host_ref dest;
+    struct pv_handle h;
+    struct pv_sink sink;
+    struct pv_sink_ctx ctx;
+    char *disks = NULL, *nics = NULL, *native = NULL, now[32];
+    int rc;
+
+    if (json_is_string(json_object_get(res, "native_id")))
+        return 0; /* defined before a restart of polyvisord */
+    rc = pv_db_vm_ref(pv_job_target(run), &ref, err);
+    if (!rc)
+        rc = pv_db_host_ref(json_string_value(json_object_get(pv_job_params(run), "host_id")),
+                            &dest, err);
+    if (!rc)
+        rc = pv_db_get(&pv_coll_vms, ref.id, &vm, err);
+    if (rc)
+        return rc;
+    spec_of(vm, &disks, &nics);
+    {
+        struct pv_vm_spec spec = {
+            .name = ref.name, .vcpus = ref.vcpus, .memory_mb = ref.memory_mb,
+            .paravirtual = !json_is_false(json_object_get(vm, "paravirtual")),
+            .disks_json = disks, .nics_json = nics,
+            .uuid = looks_like_uuid(ref.native_id) ? ref.native_id : NULL,
+        };
+        rc = pv_conns_acquire(dest.connection_id, &h, err);
+        if (!rc) {
+            rc = pv_conns_need(&h, PV_CAP_CREATE, (void *)h.a->vm_create, err);
+            if (!rc) {
+                /* the copy on the failed host must never run again */
+                pv_db_fence_add(ref.connection_id, ref.native_id, ref.id,
+                                pv_clock_iso(pv_clock_now(), now));
+                /* the destination's report of this UUID takes the row over */
+                if (strcmp(ref.connection_id, dest.connection_id) != 0)
+                    pv_db_vm_set_moving(ref.id, dest.connection_id);
+                pv_conns_sink(&sink, &ctx, &h, run);
+                rc = h.a->vm_create(h.conn, dest.native_id, &spec, &sink, &native, err);
+            }
+            if (!rc) {
+                pv_conns_refresh(&h, native, run);
+                pv_db_vm_finish_move(ref.id, native, dest.connection_id, ref.connection_id);
+                json_object_set_new(res, "native_id", json_string(native));
+                json_object_set_new(res, "connection_id", json_string(dest.connection_id));
+            } else if (strcmp(ref.connection_id, dest.connection_id) != 0) {
+                pv_db_vm_set_moving(ref.id, NULL);
+                pv_db_fence_release(ref.connection_id, ref.native_id, 1);
+            }
+            pv_conns_release(&h, rc == PV_EUNREACHABLE);
+        }
+    }
+    free(native);
+    free(disks);
+    free(nics);
+    json_decref(vm);
+    return rc;
+}
+
+static int start_step(struct pv_job_run *run, struct pv_error *err)
+{
+    json_t *res = pv_job_result(run);
+    struct pv_db_vm_ref ref;
+    struct pv_db_host_ref dest;
+    struct pv_handle h;
+    struct pv_sink sink;
+    struct pv_sink_ctx ctx;
+    char status[sizeof dest.name + 64], now[32];
+    int rc;
+
+    rc = pv_db_vm_ref(pv_job_target(run), &ref, err);
+    if (!rc)
+        rc = pv_db_host_ref(json_string_value(json_object_get(pv_job_params(run), "host_id")),
+                            &dest, err);
+    if (rc)
+        return rc;
+    if (strcmp(ref.power_state, "running") == 0)
+        goto done;
+    rc = pv_conns_acquire(json_string_value(json_object_get(res, "connection_id")), &h, err);
+    if (rc)
+        return rc;
+    rc = pv_conns_need(&h, PV_CAP_POWER, (void *)h.a->vm_action, err);
+    if (!rc) {
+        pv_conns_sink(&sink, &ctx, &h, run);
+        rc = h.a->vm_action(h.conn, json_string_value(json_object_get(res, "native_id")),
+                            PV_ACT_START, &sink, err);
+    }
+    if (!rc)
+        pv_conns_refresh(&h, json_string_value(json_object_get(res, "native_id")), run);
+    pv_conns_release(&h, rc == PV_EUNREACHABLE);
+    if (rc)
+        return rc;
+done:
+    snprintf(status, sizeof status, "restarted on %s at %s", dest.name,
+             pv_clock_iso(pv_clock_now(), now));
+    pv_db_vm_set_ha_status(ref.id, status);
+    pv_event("vm", ref.id, "warning", pv_job_actor(run), "HA: vm %s restarted on %s", ref.name,
+             dest.name);
+    return 0;
+}
+
+static int vm_restart_step(struct pv_job_run *run, int idx, struct pv_error *err)
+{
+    return idx == 0 ? define_step(run, err) : start_step(run, err);
+}
+
+static const char *const vm_restart_steps[] = {"define on the new host", "start"};
+const struct pv_job_kind pv_job_vm_ha_restart = {"vm.ha_restart", vm_restart_steps, 2,
+                                                 vm_restart_step, resume};
+
+/* ---- vm.fence ----------------------------------------------------------- */
+
+static int fence_step(struct pv_job_run *run, int idx, struct pv_error *err)
+{
+    json_t *p = pv_job_params(run);
+    const char *conn = json_string_value(json_object_get(p, "connection_id"));
+    const char *native = json_string_value(json_object_get(p, "native_id"));
+    struct pv_handle h;
+    struct pv_sink sink;
+    struct pv_sink_ctx ctx;
+    struct pv_error e = {0};
+    int rc;
+
+    (void)idx;
+    rc = pv_conns_acquire(conn, &h, err);
+    if (rc) {
+        pv_db_fence_release(conn, native, 0);
+        return rc;
+    }
+    rc = pv_conns_need(&h, PV_CAP_POWER | PV_CAP_DELETE, (void *)h.a->vm_action, err);
+    if (!rc) {
+        pv_conns_sink(&sink, &ctx, &h, run);
+        /* stop it (it may be stopped already), then remove the definition only */
+        h.a->vm_action(h.conn, native, PV_ACT_POWEROFF, &sink, &e);
+        rc = h.a->vm_action(h.conn, native, PV_ACT_DELETE, &sink, err);
+    }
+    pv_conns_release(&h, rc == PV_EUNREACHABLE);
+    pv_db_fence_release(conn, native, rc == 0);
+    if (!rc)
+        pv_event("vm", json_string_value(json_object_get(p, "vm_id")), "warning",
+                 pv_job_actor(run),
+                 "HA: the stale copy %s on the host that came back was stopped and removed "
+                 "(the VM runs where HA restarted it)",
+                 native);
+    return rc;
+}
+
+static const char *const fence_steps[] = {"stop and remove the stale copy"};
+const struct pv_job_kind pv_job_vm_fence = {"vm.fence", fence_steps, 1, fence_step, resume};
+
+int pv_ha_fence_reported(const char *conn_id, const char *native_id)
+{
+    char vm_id[64], job_id[64], job[64];
+    json_t *params;
+    struct pv_error e = {0};
+
+    if (!pv_db_fence_find(conn_id, native_id, vm_id, job_id))
+        return 0;
+    if (job_id[0])
+        return 1; /* being fenced */
+    params = json_pack("{s:s,s:s,s:s}", "connection_id", conn_id, "native_id", native_id,
+                       "vm_id", vm_id);
+    /* claim first, so two reports do not start two jobs */
+    if (pv_db_fence_claim(conn_id, native_id, "starting") == 0) {
+        if (pv_job_submit_as("system", "vm.fence", "vm", vm_id, NULL, params, job, &e) == 0)
+            pv_db_fence_set_job(conn_id, native_id, job);
+        else
+            pv_db_fence_release(conn_id, native_id, 0);
+    }
+    json_decref(params);
+    return 1;
+}
+
+/* ---- maintenance mode --------------------------------------------------- */
+
+static int enter_step(struct pv_job_run *run, int idx, struct pv_error *err)
+{
+    json_t *p = pv_job_params(run);
+    const char *mode = json_string_value(json_object_get(p, "evacuate"));
+    struct pv_error e = {0};
+    char child[64];
+    json_t *params;
+    int rc;
+
+    if (idx == 0) {
+        rc = pv_db_host_set_maintenance(pv_job_target(run), 1, err);
+        if (!rc)
+            pv_event("host", pv_job_target(run), "warning", pv_job_actor(run),
+                     "host entered maintenance mode");
+        return rc;
+    }
+    if (!mode || strcmp(mode, "none") == 0)
+        return 0;
+    params = json_pack("{s:s,s:s}", "host_id", pv_job_target(run), "mode", mode);
+    rc = pv_job_run_child(run, "placement.evacuate", "host", pv_job_target(run), params, child,
+                          &e);
+    json_decref(params);
+    json_object_set_new(pv_job_result(run), "evacuate_job_id", json_string(child));
+    if (rc)
+        return pv_error_set(err, e.err ? e.err : rc, e.code, "%s", e.message);
+    return 0;
+}
+
+static const char *const enter_steps[] = {"enter maintenance", "evacuate"};
+const struct pv_job_kind pv_job_host_maintenance = {"host.maintenance", enter_steps, 2,
+                                                    enter_step, resume};
+
+static int exit_step(struct pv_job_run *run, int idx, struct pv_error *err)
+{
+    int rc = pv_db_host_set_maintenance(pv_job_target(run), 0, err);
+
+    (void)idx;
+    if (!rc)
+        pv_event("host", pv_job_target(run), "info", pv_job_actor(run),
+                 "host left maintenance mode");
+    return rc;
+}
+
+static const char *const exit_steps[] = {"exit maintenance"};
+const struct pv_job_kind pv_job_host_exit_maintenance = {"host.exit_maintenance", exit_steps, 1,
+                                                         exit_step, resume};
