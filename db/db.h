@@ -271,5 +271,8 @@ int pv_db_job_json(const char *id, json_t **obj, struct pv_error *err);
 
 int pv_db_event_insert(const char *id, const char *object_type, const char *object_id,
                        const char *severity, const char *message, const char *actor);
+/* Walk the audit chain: {"ok", "checked", "unchained_before", "first_bad":
+ * null | {"seq", "id", "time", "reason"}}. */
+int pv_db_audit_verify(json_t **report, struct pv_error *err);
 
 #endif

@@ -67,6 +67,9 @@ void pv_api_job_restart(struct pv_req *r);
 void pv_api_host_maintenance(struct pv_req *r);
 void pv_api_host_maintenance_exit(struct pv_req *r);
 
+/* api_misc.c: the audit chain */
+void pv_api_audit_verify(struct pv_req *r);
+
 /* api_placement.c */
 void pv_api_placement_ratings(struct pv_req *r);
 void pv_api_placement_simulate(struct pv_req *r);

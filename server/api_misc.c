@@ -134,3 +134,15 @@ void pv_api_user_create(struct pv_req *r)
     }
     json_decref(body);
 }
+
+/* GET /audit/verify: walk the hash chain of the audit log. */
+void pv_api_audit_verify(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *report = NULL;
+
+    if (pv_db_audit_verify(&report, &e))
+        pv_reply_error(r, &e);
+    else
+        pv_reply_json(r, 200, report);
+}
