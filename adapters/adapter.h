@@ -31,7 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define PV_ADAPTER_ABI 3
+#define PV_ADAPTER_ABI 4
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -133,6 +133,9 @@ struct pv_vm_info {
     const char *disks_json;         /* JSON array, or NULL */
     const char *nics_json;          /* JSON array, or NULL */
     const char *vendor_json;        /* JSON object of vendor detail, or NULL */
+    int usage_known;                /* 1: the two figures below are measured */
+    double cpu_usage_pct;           /* of the VM's vCPUs, 0-100 */
+    int64_t memory_used_mb;         /* what the guest holds now */
 };
 
 /* The daemon's callbacks.  Calls may come from any adapter thread; the

@@ -25,6 +25,8 @@ static const struct pv_field vm_fields[] = {
     {"affinity", "affinity", PV_VT_JSON, F},
     {"last_moved_at", "last_moved_at", PV_VT_TEXT, F | S},
     {"ha_status", "ha_status", PV_VT_TEXT, F},
+    {"cpu_usage_pct", "cpu_usage_pct", PV_VT_REAL, F | S},
+    {"memory_used_mb", "memory_used_mb", PV_VT_INT, F | S},
     {"disks", "disks", PV_VT_JSON, 0},
     {"nics", "nics", PV_VT_JSON, 0},
     {"vendor_detail", "vendor_detail", PV_VT_JSON, 0},

@@ -223,6 +223,20 @@ int pv_db_fence_set_job(const char *conn_id, const char *native_id, const char *
 /* done: the copy is stopped and removed (the record goes); else unclaim. */
 int pv_db_fence_release(const char *conn_id, const char *native_id, int done);
 
+/* ---- monitoring history (db_metrics.c) ---------------------------------- */
+
+/* One raw sample at t of every connected host and running VM; *rows counts them. */
+int pv_db_metrics_sample(int64_t t, int64_t *rows, struct pv_error *err);
+/* Five-minute averages of the raw samples in [from, to). */
+int pv_db_metrics_rollup(int64_t from, int64_t to, struct pv_error *err);
+/* Drop tier's samples older than before. */
+int pv_db_metrics_expire(int tier, int64_t before, struct pv_error *err);
+/* The newest sample time of a tier, -1 when none. */
+int64_t pv_db_metrics_latest(int tier);
+/* [{"t", "cpu_pct", "memory_mb", "samples"}] in buckets of step seconds. */
+int pv_db_metrics_series(const char *object_id, int tier, int64_t from, int64_t to, int64_t step,
+                         json_t **points, struct pv_error *err);
+
 /* ---- host groups -------------------------------------------------------- */
 
 int pv_db_host_group_create(const char *id, const char *name, const char *parent_id,

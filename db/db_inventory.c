@@ -117,16 +117,19 @@ int pv_db_vm_upsert(const char *conn_id, const char *vendor, const char *new_id,
         "SELECT power_state FROM vms WHERE connection_id = ? AND native_id = ?";
     static const char sql[] =
         "INSERT INTO vms(id, connection_id, host_id, native_id, name, vendor, power_state, vcpus, "
-        "  memory_mb, paravirtual, disks, nics, vendor_detail, source, observed_at) "
+        "  memory_mb, paravirtual, disks, nics, vendor_detail, source, observed_at, "
+        "  cpu_usage_pct, memory_used_mb) "
         "VALUES (?1, ?2, (SELECT id FROM hosts WHERE connection_id = ?2 AND native_id = ?3), "
         "  ?4, ?5, ?6, ?7, ?8, ?9, ?10, CASE WHEN json_valid(?11) THEN ?11 ELSE '[]' END, "
         "  CASE WHEN json_valid(?12) THEN ?12 ELSE '[]' END, "
-        "  CASE WHEN json_valid(?13) THEN ?13 ELSE '{}' END, ?14, " NOW ") "
+        "  CASE WHEN json_valid(?13) THEN ?13 ELSE '{}' END, ?14, " NOW ", ?15, ?16) "
         "ON CONFLICT(connection_id, native_id) DO UPDATE SET host_id = excluded.host_id, "
         "  name = excluded.name, power_state = excluded.power_state, vcpus = excluded.vcpus, "
         "  memory_mb = excluded.memory_mb, paravirtual = excluded.paravirtual, "
         "  disks = excluded.disks, nics = excluded.nics, vendor_detail = excluded.vendor_detail, "
-        "  source = excluded.source, observed_at = excluded.observed_at";
+        "  source = excluded.source, observed_at = excluded.observed_at, "
+        "  cpu_usage_pct = coalesce(excluded.cpu_usage_pct, cpu_usage_pct), "
+        "  memory_used_mb = coalesce(excluded.memory_used_mb, memory_used_mb)";
     sqlite3_stmt *st;
     int rc;
 
@@ -180,6 +183,13 @@ int pv_db_vm_upsert(const char *conn_id, const char *vendor, const char *new_id,
     pv_db_bind_text(st, 12, v->nics_json);
     pv_db_bind_text(st, 13, v->vendor_json);
     pv_db_bind_text(st, 14, source);
+    if (v->usage_known) {
+        sqlite3_bind_double(st, 15, v->cpu_usage_pct);
+        sqlite3_bind_int64(st, 16, v->memory_used_mb);
+    } else { /* keep what was measured before */
+        sqlite3_bind_null(st, 15);
+        sqlite3_bind_null(st, 16);
+    }
     return step_done(st, err, "vm upsert");
 }
 

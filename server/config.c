@@ -21,6 +21,9 @@ void pv_config_defaults(struct pv_config *c)
     c->http_threads = 4;
     c->job_workers = 8;
     c->jobs_per_host = 2;
+    c->metrics_interval = 60;
+    c->metrics_raw_retention = 86400;
+    c->metrics_rollup_retention = 30 * 86400;
     c->max_body_bytes = 1024L * 1024;
     c->token_ttl_seconds = 12 * 3600;
     c->shutdown_grace_seconds = 20;
@@ -104,6 +107,9 @@ int pv_config_set(struct pv_config *c, const char *key, const char *value, struc
     INT("token_ttl_seconds", token_ttl_seconds, 60, 365L * 86400);
     INT("shutdown_grace_seconds", shutdown_grace_seconds, 0, 3600);
     INT("test_clock", test_clock, 0, 1);
+    INT("metrics_interval", metrics_interval, 1, 3600);
+    INT("metrics_raw_retention", metrics_raw_retention, 600, 366 * 86400);
+    INT("metrics_rollup_retention", metrics_rollup_retention, 3600, 5 * 366 * 86400);
 #undef INT
     if (strcmp(key, "log_level") == 0) {
         int l = pv_log_level_parse(value);
@@ -178,7 +184,7 @@ static void usage(void)
            "                  [--config FILE] [--tls-cert FILE --tls-key FILE]\n"
            "                  [--log-level debug|info|warn|error] [--host-failure-timeout SECONDS]\n"
            "                  [--webui-dir DIR] [--http-threads N] [--job-workers N]\n"
-           "                  [--jobs-per-host N] [--test-clock 0|1]\n"
+           "                  [--jobs-per-host N] [--test-clock 0|1] [--metrics-interval S]\n"
            "Every flag is also a config-file key, with '_' for '-' (listen = 127.0.0.1:8080).\n");
 }
 

@@ -25,6 +25,9 @@ struct pv_config {
     int token_ttl_seconds;
     int shutdown_grace_seconds;
     int test_clock;          /* 1: PUT /api/v1/clock may move the clock (tests only) */
+    int metrics_interval;    /* seconds between monitoring samples */
+    int metrics_raw_retention;    /* seconds raw samples are kept */
+    int metrics_rollup_retention; /* seconds five-minute averages are kept */
 };
 
 void pv_config_defaults(struct pv_config *c);

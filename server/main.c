@@ -26,6 +26,7 @@
 #include "http.h"
 #include "jobs.h"
 #include "log.h"
+#include "monitor.h"
 #include "plugins.h"
 #include "scheduler.h"
 #include "secret.h"
@@ -116,7 +117,8 @@ int main(int argc, char **argv)
         die(&e);
     pv_conns_set_retry_max(cfg.host_failure_timeout / 3);
     pv_conns_start();
-    if (pv_scheduler_start(&e) || pv_ha_start(cfg.host_failure_timeout, &e))
+    if (pv_scheduler_start(&e) || pv_ha_start(cfg.host_failure_timeout, &e) ||
+        pv_monitor_start(&cfg, &e))
         die(&e);
     if (pv_http_start(&cfg, &e))
         die(&e);
@@ -129,6 +131,7 @@ int main(int argc, char **argv)
     pv_http_stop();
     pv_scheduler_stop();
     pv_ha_stop();
+    pv_monitor_stop();
     left = pv_jobs_stop(cfg.shutdown_grace_seconds);
     if (left) {
         pv_log(PV_LOG_WARN, "main",

@@ -3,6 +3,7 @@
  * document (server/openapi.json) lists the same routes; a unit test
  * (tests/unit/test_routes.c) fails when the two disagree. */
 #include "api.h"
+#include "monitor.h"
 #include "router.h"
 
 #define P PV_ROUTE_PUBLIC
@@ -38,12 +39,14 @@ const struct pv_route pv_routes[] = {
     {"GET", V "/hosts/{id}", pv_api_host_get, 0},
     {"PATCH", V "/hosts/{id}", pv_api_host_patch, A},
     {"POST", V "/hosts/{id}/maintenance", pv_api_host_maintenance, A},
+    {"GET", V "/hosts/{id}/metrics", pv_api_host_metrics, 0},
     {"POST", V "/hosts/{id}/maintenance/exit", pv_api_host_maintenance_exit, A},
 
     {"GET", V "/vms", pv_api_vms_list, 0},
     {"POST", V "/vms", pv_api_vm_create, A},
     {"GET", V "/vms/{id}", pv_api_vm_get, 0},
     {"PATCH", V "/vms/{id}", pv_api_vm_patch, A},
+    {"GET", V "/vms/{id}/metrics", pv_api_vm_metrics, 0},
     {"DELETE", V "/vms/{id}", pv_api_vm_delete, A},
     {"POST", V "/vms/{id}/start", pv_api_vm_start, A},
     {"POST", V "/vms/{id}/shutdown", pv_api_vm_shutdown, A},

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "adapters/adapter.h"
 
@@ -156,6 +157,42 @@ static enum pv_power_state power_of(const char *s)
     return PV_POWER_UNKNOWN;
 }
 
+/* CPU %: the domain's CPU time since we last saw it over the wall time since,
+ * per vCPU; memory: what the balloon says it holds.  c->known keeps the last
+ * sample per UUID (and, by holding the key, which UUIDs were reported). */
+static void usage_of(struct pv_conn *c, json_t *vm, struct pv_vm_info *vi)
+{
+    json_t *cpu = json_object_get(vm, "cpu_time_ns"), *mem = json_object_get(vm, "memory_current_mb");
+    json_t *last = json_object_get(c->known, vi->native_id);
+    struct timespec ts;
+    json_int_t now_ns;
+    int sampled = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now_ns = (json_int_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    if (json_is_integer(cpu) && json_is_object(last) && vi->vcpus > 0) {
+        json_int_t dcpu = json_integer_value(cpu) - json_integer_value(json_object_get(last, "cpu_ns"));
+        json_int_t dt = now_ns - json_integer_value(json_object_get(last, "at_ns"));
+        if (dt > 200000000 && dcpu >= 0) { /* reports closer together say nothing useful */
+            double pct = 100.0 * (double)dcpu / ((double)dt * vi->vcpus);
+            sampled = vi->usage_known = 1;
+            vi->cpu_usage_pct = pct > 100.0 ? 100.0 : pct;
+            vi->memory_used_mb = json_is_integer(mem) ? json_integer_value(mem) : vi->memory_mb;
+        }
+    }
+    if (!vi->usage_known && vi->power_state != PV_POWER_RUNNING &&
+        vi->power_state != PV_POWER_PAUSED) {
+        vi->usage_known = 1; /* a VM that does not run uses nothing */
+        vi->cpu_usage_pct = 0;
+        vi->memory_used_mb = 0;
+    }
+    if (sampled || !json_is_object(last))
+        json_object_set_new(c->known, vi->native_id,
+                            json_pack("{s:I,s:I}", "cpu_ns",
+                                      json_is_integer(cpu) ? json_integer_value(cpu) : 0,
+                                      "at_ns", now_ns));
+}
+
 static void report_vm(struct pv_conn *c, json_t *vm, const struct pv_sink *s)
 {
     struct pv_vm_info vi = {0};
@@ -172,10 +209,10 @@ static void report_vm(struct pv_conn *c, json_t *vm, const struct pv_sink *s)
     vi.paravirtual = json_is_boolean(pv) ? json_is_true(pv) : -1;
     vi.disks_json = disks;
     vi.nics_json = nics;
+    if (vi.native_id)
+        usage_of(c, vm, &vi);
     if (vi.native_id && s->vm)
         s->vm(s->ctx, &vi);
-    if (vi.native_id)
-        json_object_set_new(c->known, vi.native_id, json_true());
     free(disks);
     free(nics);
 }

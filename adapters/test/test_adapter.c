@@ -842,6 +842,10 @@ static void report_vm(const struct pv_sink *s, json_t *vm)
     vi.paravirtual = pv ? json_is_true(pv) : -1;
     vi.disks_json = d ? d : "[]";
     vi.nics_json = n ? n : "[]";
+    /* the simulated load: each running vCPU a quarter busy, memory all held */
+    vi.usage_known = 1;
+    vi.cpu_usage_pct = vi.power_state == PV_POWER_RUNNING ? 25.0 : 0.0;
+    vi.memory_used_mb = holds_memory(vi.power_state) ? vi.memory_mb : 0;
     s->vm(s->ctx, &vi);
     free(d);
     free(n);

@@ -1,0 +1,153 @@
+/* monitor.c -- see monitor.h.  mon_lock guards `stopping` and pairs with
+ * mon_cond for the one-second tick; the rest is the thread's own. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "../db/db.h"
+#include "clock.h"
+#include "http.h"
+#include "log.h"
+#include "monitor.h"
+#include "placement/cron.h"
+
+#define ROLLUP_S 300
+
+static pthread_mutex_t mon_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t mon_cond = PTHREAD_COND_INITIALIZER;
+static int stopping;                     /* guarded by mon_lock */
+static pthread_t thread;
+static int started;
+/* start-up configuration */
+static int interval_s, raw_keep_s, rollup_keep_s;
+
+static void tick(int64_t *next_sample, int64_t *rolled_to)
+{
+    int64_t now = pv_clock_now(), rows = 0, upto = now / ROLLUP_S * ROLLUP_S;
+    struct pv_error e = {0};
+
+    if (now >= *next_sample) {
+        if (pv_db_metrics_sample(now, &rows, &e))
+            pv_log(PV_LOG_WARN, "monitor", "event=sample_failed code=%s", e.code);
+        *next_sample = now + interval_s;
+    }
+    if (upto > *rolled_to) {
+        /* complete five-minute buckets since the last roll-up */
+        if (pv_db_metrics_rollup(*rolled_to, upto, &e) == 0)
+            *rolled_to = upto;
+        pv_db_metrics_expire(0, now - raw_keep_s, NULL);
+        pv_db_metrics_expire(1, now - rollup_keep_s, NULL);
+    }
+}
+
+static void *monitor_main(void *arg)
+{
+    int64_t next_sample = 0, latest = pv_db_metrics_latest(1);
+    int64_t rolled_to = latest >= 0 ? latest : 0; /* re-rolling a bucket is harmless */
+
+    (void)arg;
+    pthread_mutex_lock(&mon_lock);
+    while (!stopping) {
+        struct timespec until;
+        pthread_mutex_unlock(&mon_lock);
+        tick(&next_sample, &rolled_to);
+        pthread_mutex_lock(&mon_lock);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        if (!stopping)
+            pthread_cond_timedwait(&mon_cond, &mon_lock, &until);
+    }
+    pthread_mutex_unlock(&mon_lock);
+    return NULL;
+}
+
+int pv_monitor_start(const struct pv_config *cfg, struct pv_error *err)
+{
+    interval_s = cfg->metrics_interval;
+    raw_keep_s = cfg->metrics_raw_retention;
+    rollup_keep_s = cfg->metrics_rollup_retention;
+    if (pthread_create(&thread, NULL, monitor_main, NULL) != 0)
+        return pv_error_set(err, PV_EINTERNAL, "thread_failed", "cannot start the monitor");
+    started = 1;
+    return 0;
+}
+
+void pv_monitor_stop(void)
+{
+    if (!started)
+        return;
+    pthread_mutex_lock(&mon_lock);
+    stopping = 1;
+    pthread_cond_broadcast(&mon_cond);
+    pthread_mutex_unlock(&mon_lock);
+    pthread_join(thread, NULL);
+    started = 0;
+}
+
+/* ---- the API ------------------------------------------------------------ */
+
+static int time_arg(struct pv_req *r, const char *key, int64_t dflt, int64_t *out,
+                    struct pv_error *err)
+{
+    const char *v = pv_req_query(r, key);
+    char *end;
+    long long n;
+
+    *out = dflt;
+    if (!v)
+        return 0;
+    n = strtoll(v, &end, 10);
+    if (*v && !*end) { /* Unix seconds */
+        *out = n;
+        return 0;
+    }
+    if (pv_when_parse(v, NULL, out, err))
+        return pv_error_set(err, PV_EINVAL, "invalid_value",
+                            "%s: an ISO-8601 time (2026-12-02T10:00:00Z) or Unix seconds", key);
+    return 0;
+}
+
+static void series(struct pv_req *r, const struct pv_collection *c)
+{
+    struct pv_error e = {0};
+    json_t *obj = NULL, *points = NULL, *p;
+    int64_t now = pv_clock_now(), from, to, step;
+    const char *step_s = pv_req_query(r, "step");
+    char iso[32], from_iso[32], to_iso[32];
+    size_t i;
+    int tier;
+
+    if (pv_db_get(c, r->params[0], &obj, &e) || time_arg(r, "to", now, &to, &e) ||
+        time_arg(r, "from", to - 3600, &from, &e))
+        goto fail;
+    json_decref(obj);
+    step = step_s ? strtoll(step_s, NULL, 10) : interval_s;
+    if (step < 1 || step > 31 * 86400 || from >= to || to - from > 366LL * 86400 ||
+        (to - from) / step > 10000) {
+        pv_error_set(&e, PV_EINVAL, "invalid_value",
+                     "need from < to (at most a year apart), step 1 s to 31 days, at most "
+                     "10,000 points");
+        goto fail;
+    }
+    /* five-minute averages for coarse steps or for times raw samples no longer cover */
+    tier = step >= ROLLUP_S || from < now - raw_keep_s;
+    if (tier && step < ROLLUP_S)
+        step = ROLLUP_S;
+    if (pv_db_metrics_series(r->params[0], tier, from, to, step, &points, &e))
+        goto fail;
+    json_array_foreach(points, i, p)
+        json_object_set_new(p, "t",
+                            json_string(pv_clock_iso(json_integer_value(json_object_get(p, "t")),
+                                                     iso)));
+    pv_reply_json(r, 200, json_pack("{s:s,s:s,s:s,s:I,s:s,s:o}", "object_id", r->params[0],
+                                    "from", pv_clock_iso(from, from_iso), "to",
+                                    pv_clock_iso(to, to_iso), "step", (json_int_t)step, "tier",
+                                    tier ? "5m" : "raw", "points", points));
+    return;
+fail:
+    json_decref(points);
+    pv_reply_error(r, &e);
+}
+
+void pv_api_host_metrics(struct pv_req *r) { series(r, &pv_coll_hosts); }
+void pv_api_vm_metrics(struct pv_req *r) { series(r, &pv_coll_vms); }

@@ -1,0 +1,23 @@
+/* monitor.h -- monitoring history: a thread that samples every connected
+ * host's and every running VM's CPU and memory at `metrics_interval`
+ * seconds, rolls raw samples up into five-minute averages, and expires raw
+ * samples after `metrics_raw_retention` and averages after
+ * `metrics_rollup_retention`; and the API that reads a series back.
+ *
+ * Time is the daemon's clock (clock.h): a test clock that jumps a day makes
+ * one sample, not 1,440, and expiry follows it.
+ */
+#ifndef PV_MONITOR_H
+#define PV_MONITOR_H
+
+#include "config.h"
+
+int pv_monitor_start(const struct pv_config *cfg, struct pv_error *err);
+void pv_monitor_stop(void);
+
+struct pv_req;
+/* GET /hosts/{id}/metrics and /vms/{id}/metrics?from=&to=&step= */
+void pv_api_host_metrics(struct pv_req *r);
+void pv_api_vm_metrics(struct pv_req *r);
+
+#endif
