@@ -164,6 +164,18 @@ static const struct pv_field plan_fields[] = {
 const struct pv_collection pv_coll_plans = {"plans", "plans", plan_fields, N(plan_fields),
                                             "-created_at", "plan"};
 
+static const struct pv_field alert_fields[] = {
+    {"id", "id", PV_VT_TEXT, F | S},
+    {"object_id", "object_id", PV_VT_TEXT, F},
+    {"kind", "kind", PV_VT_TEXT, F | S},
+    {"value", "value", PV_VT_REAL, F | S},
+    {"threshold", "threshold", PV_VT_REAL, 0},
+    {"message", "message", PV_VT_TEXT, 0},
+    {"raised_at", "raised_at", PV_VT_TEXT, F | S},
+};
+const struct pv_collection pv_coll_alerts = {"alerts", "alerts", alert_fields, N(alert_fields),
+                                             "-raised_at", "alert"};
+
 /* Users: password hashes are not a field, so no query can return them. */
 static const struct pv_field user_fields[] = {
     {"id", "id", PV_VT_TEXT, F | S},
@@ -177,5 +189,6 @@ const struct pv_collection pv_coll_users = {"users", "users", user_fields, N(use
 const struct pv_collection *const pv_collections[] = {
     &pv_coll_vms, &pv_coll_hosts, &pv_coll_clusters, &pv_coll_connections, &pv_coll_host_groups,
     &pv_coll_jobs, &pv_coll_events, &pv_coll_schedules, &pv_coll_plans, &pv_coll_users,
+    &pv_coll_alerts,
 };
 const size_t pv_ncollections = N(pv_collections);

@@ -39,7 +39,7 @@ void pv_db_rollback(void);
 
 extern const struct pv_collection pv_coll_vms, pv_coll_hosts, pv_coll_clusters,
     pv_coll_connections, pv_coll_host_groups, pv_coll_jobs, pv_coll_events, pv_coll_schedules,
-    pv_coll_users, pv_coll_plans;
+    pv_coll_users, pv_coll_plans, pv_coll_alerts;
 /* Every collection, for code that serves them all. */
 extern const struct pv_collection *const pv_collections[];
 extern const size_t pv_ncollections;
@@ -220,6 +220,11 @@ int pv_db_fence_find(const char *conn_id, const char *native_id, char vm_id[64],
 /* Claim the fencing of a copy for job_id; PV_ENOTFOUND when already claimed. */
 int pv_db_fence_claim(const char *conn_id, const char *native_id, const char *job_id);
 int pv_db_fence_set_job(const char *conn_id, const char *native_id, const char *job_id);
+/* Raise an alert (PV_ECONFLICT: that alert is already active) / clear one
+ * (PV_ENOTFOUND: it was not active). */
+int pv_db_alert_raise(const char *id, const char *object_id, const char *kind, double value,
+                      double threshold, const char *message, const char *at);
+int pv_db_alert_clear(const char *object_id, const char *kind);
 /* done: the copy is stopped and removed (the record goes); else unclaim. */
 int pv_db_fence_release(const char *conn_id, const char *native_id, int done);
 

@@ -134,3 +134,34 @@ int pv_db_fence_set_job(const char *conn_id, const char *native_id, const char *
     return exec2("UPDATE ha_fence SET job_id = ?3 WHERE connection_id = ?1 AND native_id = ?2",
                  conn_id, native_id, job_id, "fence job");
 }
+
+int pv_db_alert_raise(const char *id, const char *object_id, const char *kind, double value,
+                      double threshold, const char *message, const char *at)
+{
+    static const char sql[] =
+        "INSERT OR IGNORE INTO alerts(id, object_id, kind, value, threshold, message, raised_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)";
+    sqlite3_stmt *st = pv_db_stmt(sql, NULL);
+    int rc;
+
+    if (!st)
+        return PV_EINTERNAL;
+    pv_db_bind_text(st, 1, id);
+    pv_db_bind_text(st, 2, object_id);
+    pv_db_bind_text(st, 3, kind);
+    sqlite3_bind_double(st, 4, value);
+    sqlite3_bind_double(st, 5, threshold);
+    pv_db_bind_text(st, 6, message);
+    pv_db_bind_text(st, 7, at);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : pv_db_error(NULL, "alert");
+    if (!rc && sqlite3_changes(pv_db_conn(NULL)) == 0)
+        rc = PV_ECONFLICT; /* already active */
+    pv_db_release(st);
+    return rc;
+}
+
+int pv_db_alert_clear(const char *object_id, const char *kind)
+{
+    return exec2("DELETE FROM alerts WHERE object_id = ?1 AND kind = ?2", object_id, kind, NULL,
+                 "alert clear");
+}

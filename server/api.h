@@ -63,7 +63,8 @@ void pv_api_job_get(struct pv_req *r);
 void pv_api_job_cancel(struct pv_req *r);
 void pv_api_job_restart(struct pv_req *r);
 
-/* api_inventory.c: maintenance mode */
+/* api_inventory.c: maintenance mode, alerts */
+void pv_api_alerts_list(struct pv_req *r);
 void pv_api_host_maintenance(struct pv_req *r);
 void pv_api_host_maintenance_exit(struct pv_req *r);
 

@@ -86,6 +86,7 @@ void pv_api_clusters_list(struct pv_req *r) { pv_api_list(r, &pv_coll_clusters);
 void pv_api_cluster_get(struct pv_req *r) { pv_api_get(r, &pv_coll_clusters); }
 void pv_api_events_list(struct pv_req *r) { pv_api_list(r, &pv_coll_events); }
 void pv_api_schedules_list(struct pv_req *r) { pv_api_list(r, &pv_coll_schedules); }
+void pv_api_alerts_list(struct pv_req *r) { pv_api_list(r, &pv_coll_alerts); }
 void pv_api_schedule_get(struct pv_req *r) { pv_api_get(r, &pv_coll_schedules); }
 
 void pv_api_events_stream(struct pv_req *r)

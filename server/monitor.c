@@ -6,10 +6,13 @@
 #include <time.h>
 #include "../db/db.h"
 #include "clock.h"
+#include "events.h"
 #include "http.h"
 #include "log.h"
 #include "monitor.h"
 #include "placement/cron.h"
+#include "placement/inventory.h"
+#include "util.h"
 
 #define ROLLUP_S 300
 
@@ -21,6 +24,52 @@ static int started;
 /* start-up configuration */
 static int interval_s, raw_keep_s, rollup_keep_s;
 
+/* Raise or clear one alert of a host, with an event either way. */
+static void alert(const struct pv_pl_host *H, const char *kind, int on, double value,
+                  double threshold, const char *what)
+{
+    char id[64], msg[256], now[32];
+
+    if (on) {
+        snprintf(msg, sizeof msg, "host %s %s", H->name, what);
+        pv_id_new(id, "al");
+        if (pv_db_alert_raise(id, H->id, kind, value, threshold, msg,
+                              pv_clock_iso(pv_clock_now(), now)) == 0)
+            pv_event("host", H->id, "warning", NULL, "alert raised: %s", msg);
+    } else if (pv_db_alert_clear(H->id, kind) == 0) {
+        pv_event("host", H->id, "info", NULL, "alert cleared: host %s %s", H->name, what);
+    }
+}
+
+/* The thresholds of each host's group policy, against its latest figures. */
+static void check_alerts(void)
+{
+    struct pv_pl_inv *inv = NULL;
+    char what[128];
+
+    if (pv_pl_inv_load(&inv, NULL))
+        return;
+    for (int h = 0; h < inv->nhosts; h++) {
+        const struct pv_pl_host *H = &inv->hosts[h];
+        const struct pv_pl_policy *p = pv_pl_host_policy(inv, h);
+        int down = H->state == PV_PL_DISCONNECTED || H->state == PV_PL_FAILED;
+        double mem = H->memory_mb > 0 ? 100.0 * (double)H->memory_used_mb / (double)H->memory_mb
+                                      : 0;
+
+        alert(H, "unreachable", down && p->alert_unreachable, 0, 0,
+              down ? "does not answer" : "answers again");
+        snprintf(what, sizeof what, "CPU at %.1f%% (threshold %.0f%%)", H->cpu_usage_pct,
+                 p->alert_cpu_pct);
+        alert(H, "cpu", !down && p->alert_cpu_pct > 0 && H->cpu_usage_pct > p->alert_cpu_pct,
+              H->cpu_usage_pct, p->alert_cpu_pct, what);
+        snprintf(what, sizeof what, "memory at %.1f%% (threshold %.0f%%)", mem,
+                 p->alert_memory_pct);
+        alert(H, "memory", !down && p->alert_memory_pct > 0 && mem > p->alert_memory_pct, mem,
+              p->alert_memory_pct, what);
+    }
+    pv_pl_inv_free(inv);
+}
+
 static void tick(int64_t *next_sample, int64_t *rolled_to)
 {
     int64_t now = pv_clock_now(), rows = 0, upto = now / ROLLUP_S * ROLLUP_S;
@@ -29,6 +78,7 @@ static void tick(int64_t *next_sample, int64_t *rolled_to)
     if (now >= *next_sample) {
         if (pv_db_metrics_sample(now, &rows, &e))
             pv_log(PV_LOG_WARN, "monitor", "event=sample_failed code=%s", e.code);
+        check_alerts();
         *next_sample = now + interval_s;
     }
     if (upto > *rolled_to) {

@@ -4,6 +4,10 @@
  * samples after `metrics_raw_retention` and averages after
  * `metrics_rollup_retention`; and the API that reads a series back.
  *
+ * At each sample it also checks every host against its host group's alert
+ * thresholds (policy "alerts": cpu_pct, memory_pct, unreachable) and raises
+ * or clears alerts, each an event; GET /api/v1/alerts lists the active ones.
+ *
  * Time is the daemon's clock (clock.h): a test clock that jumps a day makes
  * one sample, not 1,440, and expiry follows it.
  */

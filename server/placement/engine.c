@@ -47,6 +47,11 @@ static int has_str(json_t *arr, const char *s)
     return 0;
 }
 
+const struct pv_pl_policy *pv_pl_host_policy(const struct pv_pl_inv *inv, int h)
+{
+    return policy_of(inv, h);
+}
+
 int pv_pl_in_group(const struct pv_pl_inv *inv, int h, int g)
 {
     for (int x = inv->hosts[h].group; x >= 0; x = inv->groups[x].parent)

@@ -162,6 +162,9 @@ double pv_pl_host_cpu_pct(const struct pv_pl_inv *inv, int h);
 /* The CPU percent of its host that VM vm is estimated to use. */
 double pv_pl_vm_cpu_pct(const struct pv_pl_inv *inv, int vm);
 
+/* Host h's effective policy (its group's, or the defaults). */
+const struct pv_pl_policy *pv_pl_host_policy(const struct pv_pl_inv *inv, int h);
+
 /* 1 when host h lies in group g's subtree. */
 int pv_pl_in_group(const struct pv_pl_inv *inv, int h, int g);
 

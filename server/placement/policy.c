@@ -7,7 +7,7 @@
 
 const struct pv_pl_policy pv_pl_policy_defaults = {
     .goal = PV_PL_BALANCE, .overcommit_cpu = 4.0, .overcommit_memory = 1.0,
-    .rebalance_threshold_pct = 80.0,
+    .rebalance_threshold_pct = 80.0, .alert_unreachable = 1,
 };
 
 void pv_pl_policy_default(struct pv_pl_policy *p)
@@ -54,6 +54,12 @@ static const struct num_key ha_keys[] = {
 };
 static const struct num_key rebalance_keys[] = {
     {"threshold_pct", 1, 100, 0, D(rebalance_threshold_pct)},
+    {NULL, 0, 0, 0, 0},
+};
+static const struct num_key alert_keys[] = {
+    {"cpu_pct", 0, 100, 0, D(alert_cpu_pct)},
+    {"memory_pct", 0, 100, 0, D(alert_memory_pct)},
+    {"unreachable", 0, 1, 1, D(alert_unreachable)},
     {NULL, 0, 0, 0, 0},
 };
 static const struct num_key quota_keys[] = {
@@ -180,6 +186,8 @@ int pv_pl_policy_apply(struct pv_pl_policy *p, json_t *obj, struct pv_error *err
             rc = section(p, "rebalance", v, rebalance_keys, err);
         else if (strcmp(k, "quota") == 0)
             rc = section(p, "quota", v, quota_keys, err);
+        else if (strcmp(k, "alerts") == 0)
+            rc = section(p, "alerts", v, alert_keys, err);
         else if (strcmp(k, "tag_rules") == 0)
             rc = tag_rules(p, v, err);
         else

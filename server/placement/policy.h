@@ -36,12 +36,15 @@ struct pv_pl_policy {
     double ha_reserve_memory_pct;  /* memory percent held back for HA restarts */
     double rebalance_threshold_pct;/* default threshold of rebalance runs */
     int64_t quota_vms, quota_vcpus, quota_memory_mb;   /* 0: no quota */
+    double alert_cpu_pct, alert_memory_pct;            /* 0: no alert */
+    int64_t alert_unreachable;                         /* 1: alert when a host stops answering */
     int ntag_rules;
     struct pv_pl_tag_rule tag_rules[PV_PL_MAX_TAG_RULES];
 };
 
 /* The defaults: balance, no reserves, overcommit 4 vCPUs per core and no
- * memory overcommit, no HA reserve, rebalance above 80 %, no quotas. */
+ * memory overcommit, no HA reserve, rebalance above 80 %, no quotas, alerts
+ * on unreachable hosts only. */
 extern const struct pv_pl_policy pv_pl_policy_defaults;
 void pv_pl_policy_default(struct pv_pl_policy *p);
 

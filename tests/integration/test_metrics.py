@@ -105,3 +105,44 @@ def test_bad_ranges(mon):
         assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_value", params
     r = mon.get("/api/v1/hosts/host-nope/metrics")
     assert r.status_code == 404 and r.json()["error"]["code"] == "host_not_found"
+
+
+def test_alerts_raise_and_clear(mon, world):
+    host = [h for h in mon.all_items("/api/v1/hosts") if h["memory_used_mb"] > 0][0]
+    g = mon.ok("POST", "/api/v1/host-groups",
+               {"name": "watched", "policy": {"alerts": {"memory_pct": 0.001, "cpu_pct": 99}}},
+               status=201)
+    mon.ok("PATCH", "/api/v1/hosts/" + host["id"], {"host_group_id": g["id"]})
+    t = T0
+    def sample():
+        nonlocal t
+        t += 60
+        set_clock(mon, t)
+
+    def alerts():
+        return {(a["object_id"], a["kind"]): a for a in mon.all_items("/api/v1/alerts")}
+    end = time.time() + 15
+    while (host["id"], "memory") not in alerts() and time.time() < end:
+        sample()
+        time.sleep(0.5)
+    a = alerts()[(host["id"], "memory")]
+    assert a["threshold"] == pytest.approx(0.001) and a["value"] > 0
+    assert "memory at" in a["message"]
+    assert (host["id"], "cpu") not in alerts()
+    ev = mon.all_items("/api/v1/events", filter="object_id eq '%s'" % host["id"])
+    assert any(e["message"].startswith("alert raised: host") for e in ev)
+    mon.ok("PATCH", "/api/v1/host-groups/" + g["id"], {"policy": {"alerts": {"memory_pct": 100}}})
+    end = time.time() + 15
+    while (host["id"], "memory") in alerts() and time.time() < end:
+        sample()
+        time.sleep(0.5)
+    assert (host["id"], "memory") not in alerts()
+    ev = mon.all_items("/api/v1/events", filter="object_id eq '%s'" % host["id"])
+    assert any(e["message"].startswith("alert cleared: host") for e in ev)
+    # a host that stops answering raises the unreachable alert (on by default)
+    os.rename(world, world + ".away")
+    end = time.time() + 20
+    while (host["id"], "unreachable") not in alerts() and time.time() < end:
+        sample()
+        time.sleep(0.5)
+    assert (host["id"], "unreachable") in alerts()
