@@ -102,8 +102,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(SERVER_OBJ) $(DB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ $(LIBS) -lcmocka
 
-# The placement engine's benchmark (make bench) links like a unit test.
-$(BUILD)/tests/bench_placement: tests/bench/bench_placement.c $(SERVER_OBJ) $(DB_OBJ)
+# The benchmarks of the placement engine and of monitoring ingest (make
+# bench) link like unit tests.
+$(BUILD)/tests/bench_%: tests/bench/bench_%.c $(SERVER_OBJ) $(DB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ $(LIBS)
 
@@ -129,7 +130,7 @@ check:
 run: deps all
 	@sh scripts/run.sh $(BUILD)
 
-bench: all $(BUILD)/tests/bench_placement
+bench: all $(BUILD)/tests/bench_placement $(BUILD)/tests/bench_metrics
 	@sh scripts/deps.sh bench
 	@sh tests/bench/run.sh $(BUILD)
 

@@ -158,6 +158,17 @@ echo "| POST /placement/ratings, $HOSTS hosts / $VMS VMs loaded per request, bes
 echo "bench: placement engine (in-process, synthetic inventories)"
 "$BUILD/tests/bench_placement" 10000 10000 | tee "$OUT/placement.md"
 
+echo "bench: monitoring ingest (125,000 VMs, about 100,000 of them active)"
+mkdir -p "$OUT/metrics"
+start_pv_dir() { "$BUILD/polyvisord" --listen "127.0.0.1:$PV_PORT" --data-dir "$1" \
+    --adapter-dir "$OUT/no-adapters" --log-level warn 2>>"$OUT/polyvisord.log" </dev/null >/dev/null & PV_PID=$!; }
+start_pv_dir "$OUT/metrics"; sleep 1; stop_pv
+$PY "$HERE/gen.py" "$OUT/metrics/polyvisor.db" "$HOSTS" 125000
+"$BUILD/tests/bench_metrics" "$OUT/metrics/polyvisor.db" 10 | tee "$OUT/metrics.md"
+
+echo "bench: HA restart of 100 VMs (two agents on libvirt's test driver)"
+$PY "$HERE/ha_bench.py" "$BUILD" "$OUT" | tee "$OUT/ha.md" || true
+
 echo "bench: KVM operations against virsh"
 cleanup
 PV_PID= NG_PID=

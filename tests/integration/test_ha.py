@@ -19,7 +19,7 @@ from kvm_rig import TOKEN, Agent
 TIMEOUT = 3  # --host-failure-timeout for these tests
 
 
-def host_xml(path, mem_mib, vms):
+def host_xml(path, mem_mib, vms, cpus=4):
     """A libvirt test-driver host; vms: (name, uuid, memory MiB, running)."""
     doms = []
     for name, uuid, mem, running in vms:
@@ -30,10 +30,10 @@ def host_xml(path, mem_mib, vms):
                     "<memory unit='MiB'>%d</memory><vcpu>1</vcpu><os><type>hvm</type></os>%s"
                     "</domain>" % (name, uuid, mem, state))
     with open(path, "w") as f:
-        f.write("<node><cpu><mhz>2400</mhz><model>x86_64</model><active>4</active><nodes>1</nodes>"
-                "<sockets>1</sockets><cores>4</cores><threads>1</threads></cpu>"
+        f.write("<node><cpu><mhz>2400</mhz><model>x86_64</model><active>%d</active><nodes>1</nodes>"
+                "<sockets>1</sockets><cores>%d</cores><threads>1</threads></cpu>"
                 "<memory>%d</memory>%s<network><name>default</name><bridge name='virbr0'/>"
-                "</network></node>" % (mem_mib * 1024, "".join(doms)))
+                "</network></node>" % (cpus, cpus, mem_mib * 1024, "".join(doms)))
     return path
 
 
