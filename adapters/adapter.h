@@ -31,7 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define PV_ADAPTER_ABI 4
+#define PV_ADAPTER_ABI 5
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -167,7 +167,8 @@ struct pv_sink {
 #define PV_CAP_CLONE         (1ull << 10)
 #define PV_CAP_STATS         (1ull << 11)
 #define PV_CAP_CONSOLE       (1ull << 12)
-#define PV_CAP_MAINTENANCE   (1ull << 13)
+#define PV_CAP_MAINTENANCE   (1ull << 13) /* the vendor's own host maintenance mode */
+#define PV_CAP_RECONFIGURE   (1ull << 14) /* change a VM's vCPUs and memory */
 
 struct pv_conn_params {
     const char *url;
@@ -242,6 +243,21 @@ struct pv_adapter {
     /* Report one VM's current state through s->vm (or s->vm_gone). */
     int (*vm_refresh)(struct pv_conn *c, const char *vm_native_id, const struct pv_sink *s,
                       struct pv_error *err);
+    /* PV_CAP_RECONFIGURE: set spec->vcpus and/or spec->memory_mb (0 leaves
+     * either as it is); other spec fields are ignored. */
+    int (*vm_reconfigure)(struct pv_conn *c, const char *vm_native_id,
+                          const struct pv_vm_spec *spec, const struct pv_sink *s,
+                          struct pv_error *err);
+    /* PV_CAP_CLONE: a copy of VM (or template) vm_native_id named spec->name
+     * on host_native_id (NULL: where the endpoint chooses), with its disks
+     * copied; spec->vcpus / memory_mb when not 0.  *native_id as vm_create. */
+    int (*vm_clone)(struct pv_conn *c, const char *vm_native_id, const char *host_native_id,
+                    const struct pv_vm_spec *spec, const struct pv_sink *s, char **native_id,
+                    struct pv_error *err);
+    /* PV_CAP_MAINTENANCE: the vendor's maintenance mode for a host (enter 1)
+     * or out of it (enter 0), after Polyvisor has moved the VMs off. */
+    int (*host_maintenance)(struct pv_conn *c, const char *host_native_id, int enter,
+                            const struct pv_sink *s, struct pv_error *err);
 };
 
 /* The one symbol a plugin exports. */

@@ -37,6 +37,7 @@ static const struct {
     {PV_CAP_STATS, "stats"},
     {PV_CAP_CONSOLE, "console"},
     {PV_CAP_MAINTENANCE, "maintenance"},
+    {PV_CAP_RECONFIGURE, "reconfigure"},
 };
 
 const char *pv_cap_name(uint64_t cap)

@@ -93,7 +93,7 @@ def test_adapters_listed(daemon):
     items = daemon.ok("GET", "/api/v1/adapters")["items"]
     test = [a for a in items if a["name"] == "test"]
     assert test, items
-    assert test[0]["abi"] == 4
+    assert test[0]["abi"] == 5
     assert "live_migrate" in test[0]["capabilities"]
 
 
