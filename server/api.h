@@ -42,6 +42,8 @@ void pv_api_vm_pause(struct pv_req *r);
 void pv_api_vm_resume(struct pv_req *r);
 void pv_api_vm_save(struct pv_req *r);
 void pv_api_vm_migrate(struct pv_req *r);
+void pv_api_vm_reconfigure(struct pv_req *r);
+void pv_api_vm_clone(struct pv_req *r);
 
 /* api_connections.c */
 void pv_api_connections_list(struct pv_req *r);

@@ -216,6 +216,50 @@ void pv_api_vm_migrate(struct pv_req *r)
     json_decref(body);
 }
 
+/* POST /vms/{id}/reconfigure {"vcpus", "memory_mb"}: the hypervisor's
+ * sizes of the VM (a job; Polyvisor's own settings are PATCH). */
+void pv_api_vm_reconfigure(struct pv_req *r)
+{
+    static const struct pv_jfield spec[] = {
+        {"vcpus", PV_J_INT, 0, 1, 256, NULL},
+        {"memory_mb", PV_J_INT, 0, 16, 16LL * 1024 * 1024, NULL},
+    };
+    struct pv_db_vm_ref vm;
+    struct pv_error e = {0};
+    char lock[128];
+    json_t *body = pv_api_body(r, spec, N(spec));
+
+    if (!body)
+        return;
+    if (!json_object_get(body, "vcpus") && !json_object_get(body, "memory_mb")) {
+        pv_error_set(&e, PV_EINVAL, "missing_field", "give 'vcpus' and/or 'memory_mb'");
+        pv_reply_error_details(r, &e, json_pack("{s:s}", "field", "vcpus"));
+    } else if (vm_of(r, &vm, lock) == 0) {
+        submit(r, "vm.reconfigure", vm.id, lock, body);
+    }
+    json_decref(body);
+}
+
+/* POST /vms/{id}/clone {"name", "host_id"?, "vcpus"?, "memory_mb"?} */
+void pv_api_vm_clone(struct pv_req *r)
+{
+    static const struct pv_jfield spec[] = {
+        {"name", PV_J_STRING, PV_J_REQUIRED, 1, 64, NULL},
+        {"host_id", PV_J_STRING, PV_J_NULLABLE, 1, 64, NULL},
+        {"vcpus", PV_J_INT, 0, 1, 256, NULL},
+        {"memory_mb", PV_J_INT, 0, 16, 16LL * 1024 * 1024, NULL},
+    };
+    struct pv_db_vm_ref vm;
+    char lock[128];
+    json_t *body = pv_api_body(r, spec, N(spec));
+
+    if (!body)
+        return;
+    if (vm_of(r, &vm, lock) == 0)
+        submit(r, "vm.clone", vm.id, lock, body);
+    json_decref(body);
+}
+
 void pv_api_vm_patch(struct pv_req *r)
 {
     static const struct pv_jfield spec[] = {

@@ -14,8 +14,9 @@
  *       copy and removes its definition (disks stay: they are the running
  *       VM's), so a VM never runs twice.
  *   host.maintenance / host.exit_maintenance: the host takes no new VMs
- *       (placement sees it in maintenance) and its VMs leave through a
- *       placement.evacuate child job; exit makes it a candidate again.
+ *       (placement sees it in maintenance), its VMs leave through a
+ *       placement.evacuate child job, and where the vendor has a maintenance
+ *       mode of its own (vCenter) the host enters it too; exit undoes both.
  *
  * Polyvisor restarts VMs itself only for endpoints without an HA of their
  * own (kvm, and the test adapter); for vCenter and Hyper-V clusters it
@@ -339,6 +340,29 @@ int pv_ha_fence_reported(const char *conn_id, const char *native_id)
 
 /* ---- maintenance mode --------------------------------------------------- */
 
+/* The vendor's own maintenance mode, where the adapter offers it (vCenter's
+ * EnterMaintenanceMode_Task); a no-op elsewhere. */
+static int vendor_maintenance(struct pv_job_run *run, int enter, struct pv_error *err)
+{
+    struct pv_db_host_ref host;
+    struct pv_handle h;
+    struct pv_sink sink;
+    struct pv_sink_ctx ctx;
+    int rc = pv_db_host_ref(pv_job_target(run), &host, err);
+
+    if (!rc)
+        rc = pv_conns_acquire(host.connection_id, &h, err);
+    if (rc)
+        return rc;
+    if ((h.a->caps & PV_CAP_MAINTENANCE) && h.a->host_maintenance) {
+        pv_conns_sink(&sink, &ctx, &h, run);
+        rc = h.a->host_maintenance(h.conn, host.native_id, enter, &sink, err);
+        json_object_set_new(pv_job_result(run), "vendor_maintenance", json_true());
+    }
+    pv_conns_release(&h, rc == PV_EUNREACHABLE);
+    return rc;
+}
+
 static int enter_step(struct pv_job_run *run, int idx, struct pv_error *err)
 {
     json_t *p = pv_job_params(run);
@@ -355,6 +379,8 @@ static int enter_step(struct pv_job_run *run, int idx, struct pv_error *err)
                      "host entered maintenance mode");
         return rc;
     }
+    if (idx == 2)
+        return vendor_maintenance(run, 1, err);
     if (!mode || strcmp(mode, "none") == 0)
         return 0;
     params = json_pack("{s:s,s:s}", "host_id", pv_job_target(run), "mode", mode);
@@ -367,15 +393,18 @@ static int enter_step(struct pv_job_run *run, int idx, struct pv_error *err)
     return 0;
 }
 
-static const char *const enter_steps[] = {"enter maintenance", "evacuate"};
-const struct pv_job_kind pv_job_host_maintenance = {"host.maintenance", enter_steps, 2,
+static const char *const enter_steps[] = {"enter maintenance", "evacuate",
+                                          "vendor maintenance mode"};
+const struct pv_job_kind pv_job_host_maintenance = {"host.maintenance", enter_steps, 3,
                                                     enter_step, resume};
 
 static int exit_step(struct pv_job_run *run, int idx, struct pv_error *err)
 {
-    int rc = pv_db_host_set_maintenance(pv_job_target(run), 0, err);
+    int rc = vendor_maintenance(run, 0, err);
 
     (void)idx;
+    if (!rc)
+        rc = pv_db_host_set_maintenance(pv_job_target(run), 0, err);
     if (!rc)
         pv_event("host", pv_job_target(run), "info", pv_job_actor(run),
                  "host left maintenance mode");

@@ -343,6 +343,122 @@ static const char *const migrate_steps[] = {"choose destination", "migrate"};
 const struct pv_job_kind pv_job_vm_migrate = {"vm.migrate", migrate_steps, 2, migrate_step,
                                               migrate_reconcile};
 
+/* ---- reconfigure -------------------------------------------------------- */
+
+static int reconfigure_step(struct pv_job_run *run, int idx, struct pv_error *err)
+{
+    json_t *p = pv_job_params(run);
+    struct pv_vm_spec spec = {
+        .vcpus = (int)json_integer_value(json_object_get(p, "vcpus")),
+        .memory_mb = json_integer_value(json_object_get(p, "memory_mb")),
+    };
+    struct pv_db_vm_ref vm;
+    struct pv_handle h;
+    struct pv_sink sink;
+    struct pv_sink_ctx ctx;
+    int rc;
+
+    (void)idx;
+    rc = pv_db_vm_ref(pv_job_target(run), &vm, err);
+    if (!rc)
+        rc = pv_conns_acquire(vm.connection_id, &h, err);
+    if (rc)
+        return rc;
+    rc = pv_conns_need(&h, PV_CAP_RECONFIGURE, (void *)h.a->vm_reconfigure, err);
+    if (!rc) {
+        pv_conns_sink(&sink, &ctx, &h, run);
+        rc = h.a->vm_reconfigure(h.conn, vm.native_id, &spec, &sink, err);
+    }
+    if (rc != PV_EUNREACHABLE)
+        pv_conns_refresh(&h, vm.native_id, run);
+    pv_conns_release(&h, rc == PV_EUNREACHABLE);
+    if (!rc)
+        pv_event("vm", vm.id, "info", pv_job_actor(run), "vm %s reconfigured", vm.name);
+    return rc;
+}
+
+static int reconfigure_reconcile(struct pv_job_run *run, struct pv_error *err)
+{
+    (void)run;
+    (void)err;
+    return PV_RECONCILE_RESUME; /* setting the same sizes again is harmless */
+}
+
+static const char *const reconfigure_steps[] = {"reconfigure"};
+const struct pv_job_kind pv_job_vm_reconfigure = {"vm.reconfigure", reconfigure_steps, 1,
+                                                  reconfigure_step, reconfigure_reconcile};
+
+/* ---- clone -------------------------------------------------------------- */
+
+static int clone_place(struct pv_job_run *run, struct pv_error *err)
+{
+    json_t *p = pv_job_params(run), *decision = NULL;
+    char chosen[64];
+    int rc = pv_place_clone(pv_job_target(run), json_string_value(json_object_get(p, "host_id")),
+                            (int)json_integer_value(json_object_get(p, "vcpus")),
+                            json_integer_value(json_object_get(p, "memory_mb")), chosen,
+                            &decision, err);
+
+    if (decision)
+        json_object_set_new(pv_job_result(run), "placement", decision);
+    if (!rc)
+        json_object_set_new(pv_job_result(run), "host_id", json_string(chosen));
+    return rc;
+}
+
+static int clone_vm(struct pv_job_run *run, struct pv_error *err)
+{
+    json_t *p = pv_job_params(run), *res = pv_job_result(run);
+    struct pv_vm_spec spec = {
+        .name = json_string_value(json_object_get(p, "name")),
+        .vcpus = (int)json_integer_value(json_object_get(p, "vcpus")),
+        .memory_mb = json_integer_value(json_object_get(p, "memory_mb")),
+    };
+    struct pv_db_vm_ref vm;
+    struct pv_db_host_ref host;
+    struct pv_handle h;
+    struct pv_sink sink;
+    struct pv_sink_ctx ctx;
+    char *native = NULL;
+    int rc;
+
+    if (json_is_string(json_object_get(res, "native_id")))
+        return 0; /* cloned before a restart of polyvisord */
+    rc = pv_db_vm_ref(pv_job_target(run), &vm, err);
+    if (!rc)
+        rc = pv_db_host_ref(json_string_value(json_object_get(res, "host_id")), &host, err);
+    if (!rc)
+        rc = pv_conns_acquire(vm.connection_id, &h, err);
+    if (rc)
+        return rc;
+    rc = pv_conns_need(&h, PV_CAP_CLONE, (void *)h.a->vm_clone, err);
+    if (!rc) {
+        pv_conns_sink(&sink, &ctx, &h, run);
+        rc = h.a->vm_clone(h.conn, vm.native_id, host.native_id, &spec, &sink, &native, err);
+    }
+    if (!rc) {
+        pv_conns_refresh(&h, native, run);
+        json_object_set_new(res, "native_id", json_string(native));
+        json_object_set_new(res, "connection_id", json_string(vm.connection_id));
+    }
+    pv_conns_release(&h, rc == PV_EUNREACHABLE);
+    free(native);
+    return rc;
+}
+
+static int clone_step(struct pv_job_run *run, int idx, struct pv_error *err)
+{
+    switch (idx) {
+    case 0: return clone_place(run, err);
+    case 1: return clone_vm(run, err);
+    default: return create_configure(run, err);
+    }
+}
+
+static const char *const clone_steps[] = {"place", "clone", "configure"};
+const struct pv_job_kind pv_job_vm_clone = {"vm.clone", clone_steps, 3, clone_step,
+                                            create_reconcile};
+
 /* ---- the registry of job kinds ------------------------------------------ */
 
 extern const struct pv_job_kind pv_job_connection_sync, pv_job_connection_delete;
@@ -354,6 +470,7 @@ static const struct pv_job_kind *const kinds[] = {
     &pv_job_placement_rebalance, &pv_job_placement_power, &pv_job_placement_evacuate,
     &pv_job_placement_deploy, &pv_job_plan_execute, &pv_job_ha_restart, &pv_job_vm_ha_restart,
     &pv_job_vm_fence, &pv_job_host_maintenance, &pv_job_host_exit_maintenance,
+    &pv_job_vm_reconfigure, &pv_job_vm_clone,
 };
 
 const struct pv_job_kind *pv_job_kind_find(const char *name)

@@ -56,6 +56,8 @@ const struct pv_route pv_routes[] = {
     {"POST", V "/vms/{id}/resume", pv_api_vm_resume, A},
     {"POST", V "/vms/{id}/save", pv_api_vm_save, A},
     {"POST", V "/vms/{id}/migrate", pv_api_vm_migrate, A},
+    {"POST", V "/vms/{id}/reconfigure", pv_api_vm_reconfigure, A},
+    {"POST", V "/vms/{id}/clone", pv_api_vm_clone, A},
 
     {"POST", V "/placement/ratings", pv_api_placement_ratings, 0},
     {"POST", V "/placement/simulate", pv_api_placement_simulate, 0},

@@ -35,4 +35,9 @@ int pv_place_new(json_t *spec, const char *requested, char chosen[64], json_t **
 int pv_place_move(const char *vm_id, const char *requested, char chosen[64], json_t **decision,
                   struct pv_error *err);
 
+/* For jobs: choose a host for a clone of VM vm_id (same endpoint; vcpus and
+ * memory_mb override the source's when above 0). */
+int pv_place_clone(const char *vm_id, const char *requested, int vcpus, int64_t memory_mb,
+                   char chosen[64], json_t **decision, struct pv_error *err);
+
 #endif

@@ -106,7 +106,7 @@ def test_failed_host_restarts_ha_vms_in_priority_order(rig):
 
     rig.agents["a"].proc.kill()          # the host dies: agent and its libvirt with it
     rig.agents["a"].proc.wait()
-    wait_for(lambda: rig.host("a")["state"] == "disconnected", 10, "host a unreachable")
+    wait_for(lambda: rig.host("a")["state"] in ("disconnected", "failed"), 10, "host a unreachable")
     failed = wait_for(lambda: rig.host("a")["state"] == "failed", TIMEOUT + 10, "host a failed")
     assert failed
     ev = d.all_items("/api/v1/events", filter="object_id eq '%s'" % host_a["id"])
@@ -135,8 +135,9 @@ def test_failed_host_restarts_ha_vms_in_priority_order(rig):
     rig.agents["a"].start()
     wait_for(lambda: rig.host("a")["state"] == "connected", 30, "host a back")
     wait_for(lambda: "vm-high" not in rig.agent_vms("a"), 30, "the stale copy removed")
-    fence = [j for j in d.all_items("/api/v1/jobs", filter="kind eq 'vm.fence'")]
-    assert fence and fence[0]["state"] == "succeeded"
+    fence = wait_for(lambda: [j for j in d.all_items("/api/v1/jobs", filter="kind eq 'vm.fence'")
+                              if j["state"] in ("succeeded", "failed")], 15, "the fencing job")
+    assert fence[0]["state"] == "succeeded"
     running = [v for v in d.all_items("/api/v1/vms") if v["name"] == "vm-high"]
     assert len(running) == 1 and running[0]["connection_id"] == rig.conns["b"]
     # non-HA VMs are back where they were, never restarted elsewhere

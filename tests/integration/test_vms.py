@@ -98,3 +98,18 @@ def test_migrate_refusals(lab):
     assert job["error"]["code"] == "same_host"
     r = lab.post("/api/v1/vms/%s/migrate" % vm["id"], {"mode": "teleport"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_value"
+
+
+def test_reconfigure_and_clone_need_the_backend(lab):
+    vm = vm_named(lab, "test-vm-2")
+    job = lab.run("POST", "/api/v1/vms/%s/reconfigure" % vm["id"], {"vcpus": 2}, expect="failed")
+    assert job["kind"] == "vm.reconfigure" and job["error"]["code"] == "unsupported_by_backend"
+    job = lab.run("POST", "/api/v1/vms/%s/clone" % vm["id"], {"name": "copy"}, expect="failed")
+    assert job["kind"] == "vm.clone" and job["error"]["code"] == "unsupported_by_backend"
+    assert job["result"]["placement"]["chosen_host_id"]        # placement ran first
+    r = lab.post("/api/v1/vms/%s/reconfigure" % vm["id"], {})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "missing_field"
+    r = lab.post("/api/v1/vms/%s/clone" % vm["id"], {"vcpus": 1})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "missing_field"
+    r = lab.post("/api/v1/vms/vm-nope/reconfigure", {"vcpus": 1})
+    assert r.status_code == 404
