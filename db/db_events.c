@@ -99,12 +99,12 @@ int pv_db_audit_verify(json_t **report, struct pv_error *err)
     char expect_prev[65] = "";
     int64_t checked = 0, unchained = 0;
     json_t *bad = NULL;
-    int rc, chained = 0;
+    int chained = 0;
 
     *report = NULL;
     if (!st)
         return err ? err->err : PV_EINTERNAL;
-    while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while (!bad && sqlite3_step(st) == SQLITE_ROW) {
         const char *f[9];
         char h[65];
         for (int i = 0; i < 9; i++)

@@ -108,8 +108,8 @@ int pv_config_set(struct pv_config *c, const char *key, const char *value, struc
     INT("shutdown_grace_seconds", shutdown_grace_seconds, 0, 3600);
     INT("test_clock", test_clock, 0, 1);
     INT("metrics_interval", metrics_interval, 1, 3600);
-    INT("metrics_raw_retention", metrics_raw_retention, 600, 366 * 86400);
-    INT("metrics_rollup_retention", metrics_rollup_retention, 3600, 5 * 366 * 86400);
+    INT("metrics_raw_retention", metrics_raw_retention, 600, 366L * 86400);
+    INT("metrics_rollup_retention", metrics_rollup_retention, 3600, 5L * 366 * 86400);
 #undef INT
     if (strcmp(key, "log_level") == 0) {
         int l = pv_log_level_parse(value);

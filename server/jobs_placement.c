@@ -37,23 +37,35 @@ static const char *const ha_levels[] = {"off", "low", "medium", "high", NULL};
 
 /* ---- parameters --------------------------------------------------------- */
 
+/* "HH:MM" as minutes after midnight, -1 when it is not that. */
+static int hhmm(const char *s)
+{
+    char *end;
+    long h, m;
+
+    if (!s || strlen(s) != 5 || s[2] != ':')
+        return -1;
+    h = strtol(s, &end, 10);
+    if (end != s + 2)
+        return -1;
+    m = strtol(s + 3, &end, 10);
+    if (*end || h < 0 || h > 23 || m < 0 || m > 59)
+        return -1;
+    return (int)(h * 60 + m);
+}
+
 static int check_window(json_t *w, struct pv_error *err)
 {
     static const struct pv_jfield spec[] = {
         {"start", PV_J_STRING, PV_J_REQUIRED, 5, 5, NULL},
         {"end", PV_J_STRING, PV_J_REQUIRED, 5, 5, NULL},
     };
-    int h, m;
-    char extra;
-
     if (pv_validate(w, spec, N(spec), NULL, err))
         return PV_EINVAL;
-    for (int i = 0; i < 2; i++) {
-        const char *s = json_string_value(json_object_get(w, i ? "end" : "start"));
-        if (sscanf(s, "%2d:%2d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 || m < 0 || m > 59)
+    for (int i = 0; i < 2; i++)
+        if (hhmm(json_string_value(json_object_get(w, i ? "end" : "start"))) < 0)
             return pv_error_set(err, PV_EINVAL, "invalid_value",
                                 "window.%s must be HH:MM (00:00 to 23:59)", i ? "end" : "start");
-    }
     return 0;
 }
 
@@ -131,20 +143,18 @@ static int in_window(json_t *w, const char *zone, int64_t now)
 {
     struct pv_tz *tz = NULL;
     struct tm local;
-    int sh, sm, eh, em, t, s, e, in;
+    int t, s, e, in;
 
     if (!w)
         return 1;
-    sscanf(json_string_value(json_object_get(w, "start")), "%d:%d", &sh, &sm);
-    sscanf(json_string_value(json_object_get(w, "end")), "%d:%d", &eh, &em);
+    s = hhmm(json_string_value(json_object_get(w, "start")));
+    e = hhmm(json_string_value(json_object_get(w, "end")));
     if (pv_tz_load(zone ? zone : "UTC", &tz, NULL) || pv_tz_to_local(tz, now, &local, NULL)) {
         pv_tz_free(tz);
         return 1;
     }
     pv_tz_free(tz);
     t = local.tm_hour * 60 + local.tm_min;
-    s = sh * 60 + sm;
-    e = eh * 60 + em;
     in = s <= e ? (t >= s && t < e) : (t >= s || t < e);
     return in;
 }
@@ -293,7 +303,6 @@ static int execute_plan(struct pv_job_run *run, const char *plan_id, struct pv_e
                    strcmp(vm.host_id, json_string_value(json_object_get(m, "from_host_id"))) != 0) {
             json_object_set_new(m, "state", json_string("skipped"));
             json_object_set_new(m, "error", json_string("the VM is gone or moved since planning"));
-            rc = 0;
             goto save;
         } else {
             json_t *params = json_pack("{s:O,s:O}", "host_id", json_object_get(m, "to_host_id"),

@@ -172,7 +172,7 @@ static void series(struct pv_req *r, const struct pv_collection *c)
         goto fail;
     json_decref(obj);
     step = step_s ? strtoll(step_s, NULL, 10) : interval_s;
-    if (step < 1 || step > 31 * 86400 || from >= to || to - from > 366LL * 86400 ||
+    if (step < 1 || step > 31LL * 86400 || from >= to || to - from > 366LL * 86400 ||
         (to - from) / step > 10000) {
         pv_error_set(&e, PV_EINVAL, "invalid_value",
                      "need from < to (at most a year apart), step 1 s to 31 days, at most "

@@ -452,7 +452,7 @@ static int prep_init(const struct pv_pl_inv *inv, const struct pv_pl_request *re
     json_array_foreach(req->anti_affinity, i, set) {
         for (int v = 0; v < inv->nvms; v++) {
             int h = inv->vms[v].host;
-            if (v != req->vm && h >= 0 && p->anti_vm[h] < 0 &&
+            if (p->anti_vm && v != req->vm && h >= 0 && p->anti_vm[h] < 0 &&
                 has_str(inv->vms[v].anti_affinity, json_string_value(set)))
                 p->anti_vm[h] = v;
         }
@@ -476,7 +476,7 @@ static int prep_init(const struct pv_pl_inv *inv, const struct pv_pl_request *re
             if (v == req->vm || h < 0 || !has_str(inv->vms[v].affinity, json_string_value(set)))
                 continue;
             placed = 1;
-            if (!seen[h]) {
+            if (p->aff_here && !seen[h]) {
                 seen[h] = 1;
                 p->aff_here[h]++;
             }
@@ -694,13 +694,13 @@ static void account(struct pv_pl_inv *inv, int vm, int sign)
     H = &inv->hosts[v->host];
     H->nvms += sign;
     if (v->active) {
-        H->alloc_memory_mb += sign * v->memory_mb;
-        H->alloc_vcpus += sign * v->vcpus;
+        H->alloc_memory_mb += (int64_t)sign * v->memory_mb;
+        H->alloc_vcpus += (int64_t)sign * v->vcpus;
     }
     for (int g = H->group; g >= 0; g = inv->groups[g].parent) {
         inv->groups[g].used_vms += sign;
-        inv->groups[g].used_vcpus += sign * v->vcpus;
-        inv->groups[g].used_memory_mb += sign * v->memory_mb;
+        inv->groups[g].used_vcpus += (int64_t)sign * v->vcpus;
+        inv->groups[g].used_memory_mb += (int64_t)sign * v->memory_mb;
     }
 }
 

@@ -59,10 +59,10 @@ static void on_group(void *ctx, const struct pv_db_pl_group *g)
     if (L->failed || grow((void **)&inv->groups, &L->cap_groups, inv->ngroups, sizeof *inv->groups))
         goto oom;
     if (L->cap_groups != old_cap) { /* the per-group side arrays grow alongside */
-        void *p = realloc(L->parent_ids, (size_t)L->cap_groups * sizeof *L->parent_ids);
+        void *p = realloc(L->parent_ids, (size_t)L->cap_groups * sizeof(char[64]));
         if (p)
             L->parent_ids = p;
-        p = p ? realloc(L->policies, (size_t)L->cap_groups * sizeof *L->policies) : NULL;
+        p = p ? realloc(L->policies, (size_t)L->cap_groups * sizeof(json_t *)) : NULL;
         if (!p)
             goto oom;
         L->policies = p;

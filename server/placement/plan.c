@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "../validate.h"
+#include "cron.h"
 #include "place.h"
 #include "plan.h"
 
@@ -180,18 +180,8 @@ static int best_destination(const struct pv_pl_inv *inv, const struct pv_pl_requ
 
 static int64_t iso_seconds(const char *iso)
 {
-    struct tm tm = {0};
-    int y, mo, d, h, mi, s;
-
-    if (!iso || sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) != 6)
-        return 0;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = s;
-    return (int64_t)timegm(&tm);
+    int64_t t = 0;
+    return iso && iso[0] && pv_when_parse(iso, NULL, &t, NULL) == 0 ? t : 0;
 }
 
 int pv_plan_opts_from_json(const struct pv_pl_inv *inv, json_t *params, int64_t now,

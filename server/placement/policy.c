@@ -135,7 +135,7 @@ static int tag_rules(struct pv_pl_policy *p, json_t *arr, struct pv_error *err)
             return pv_error_set(err, PV_EINVAL, "invalid_policy",
                                 "policy tag_rules[%d] must be an object", (int)i);
         json_object_foreach(r, k, v) {
-            if (strcmp(k, "vm_tag") && strcmp(k, "host_tag") && strcmp(k, "match"))
+            if (strcmp(k, "vm_tag") != 0 && strcmp(k, "host_tag") != 0 && strcmp(k, "match") != 0)
                 return pv_error_set(err, PV_EINVAL, "invalid_policy",
                                     "policy tag_rules[%d] has no key '%.64s'", (int)i, k);
         }
