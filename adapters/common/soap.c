@@ -164,7 +164,9 @@ int pv_soap_new(const struct pv_soap_opts *o, struct pv_soap **out, struct pv_er
         }
         snprintf(s->userpwd, n, "%s:%s", o->username, o->password ? o->password : "");
         curl_easy_setopt(s->curl, CURLOPT_USERPWD, s->userpwd);
-        curl_easy_setopt(s->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        /* Basic goes out with the first request; NTLM's handshake
+         * authenticates the reused TCP connection once. */
+        curl_easy_setopt(s->curl, CURLOPT_HTTPAUTH, (long)(o->auth_ntlm ? CURLAUTH_NTLM : CURLAUTH_BASIC));
     }
     if (o->insecure) {
         curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -228,15 +230,16 @@ static int transport_error(const struct pv_soap *s, CURLcode cc, struct pv_error
     }
 }
 
-int pv_soap_call(struct pv_soap *s, const char *envelope, size_t len, int timeout_ms,
-                 struct pv_soap_resp **out, struct pv_error *err)
+int pv_soap_post(struct pv_soap *s, const char *envelope, size_t len, int timeout_ms,
+                 long *status, char **body, size_t *body_len, struct pv_error *err)
 {
     struct buf b = {0};
-    long status = 0;
     CURLcode cc;
-    int rc;
+    int rc = 0;
 
-    *out = NULL;
+    *status = 0;
+    *body = NULL;
+    *body_len = 0;
     curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, envelope);
     curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &b);
@@ -252,20 +255,38 @@ int pv_soap_call(struct pv_soap *s, const char *envelope, size_t len, int timeou
         rc = transport_error(s, cc, err);
         goto out;
     }
-    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
-    if (status == 401 || status == 403) {
+    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, status);
+    if (*status == 401 || *status == 403) {
         rc = pv_error_set(err, PV_EAUTH, "auth_failed", "%s refused our credentials (HTTP %ld)",
-                          s->url, status);
+                          s->url, *status);
         goto out;
     }
     if (!b.s || b.len == 0) {
-        rc = pv_error_set(err, PV_EPEER, status >= 200 && status < 300 ? "bad_response" : "http_error",
-                          "%s answered HTTP %ld with no SOAP envelope", s->url, status);
+        rc = pv_error_set(err, PV_EPEER, *status >= 200 && *status < 300 ? "bad_response" : "http_error",
+                          "%s answered HTTP %ld with no SOAP envelope", s->url, *status);
         goto out;
     }
-    rc = pv_soap_parse(b.s, b.len, status, out, err);
+    *body = b.s;
+    *body_len = b.len;
+    b.s = NULL;
 out:
     free(b.s);
+    return rc;
+}
+
+int pv_soap_call(struct pv_soap *s, const char *envelope, size_t len, int timeout_ms,
+                 struct pv_soap_resp **out, struct pv_error *err)
+{
+    char *body = NULL;
+    size_t blen = 0;
+    long status = 0;
+    int rc;
+
+    *out = NULL;
+    rc = pv_soap_post(s, envelope, len, timeout_ms, &status, &body, &blen, err);
+    if (!rc)
+        rc = pv_soap_parse(body, blen, status, out, err);
+    free(body);
     return rc;
 }
 
@@ -280,6 +301,12 @@ static void wcheck(struct pv_soap_writer *sw, int rc)
 int pv_soap_writer_begin(struct pv_soap_writer *sw, int soap12, int with_header,
                          struct pv_error *err)
 {
+    return pv_soap_writer_begin_ns(sw, soap12, with_header, NULL, err);
+}
+
+int pv_soap_writer_begin_ns(struct pv_soap_writer *sw, int soap12, int with_header,
+                            const char *const *ns, struct pv_error *err)
+{
     memset(sw, 0, sizeof *sw);
     pthread_once(&curl_once, curl_setup);
     sw->buf = xmlBufferCreate();
@@ -293,6 +320,13 @@ int pv_soap_writer_begin(struct pv_soap_writer *sw, int soap12, int with_header,
                                            BAD_CAST(soap12 ? PV_SOAP12_NS : PV_SOAP11_NS)));
     wcheck(sw, xmlTextWriterWriteAttribute(sw->w, BAD_CAST "xmlns:xsi", BAD_CAST PV_XSI_NS));
     wcheck(sw, xmlTextWriterWriteAttribute(sw->w, BAD_CAST "xmlns:xsd", BAD_CAST PV_XSD_NS));
+    for (size_t i = 0; ns && ns[i] && ns[i + 1]; i += 2) {
+        char attr[64];
+        if ((size_t)snprintf(attr, sizeof attr, "xmlns:%s", ns[i]) >= sizeof attr)
+            sw->failed = 1;
+        else
+            wcheck(sw, xmlTextWriterWriteAttribute(sw->w, BAD_CAST attr, BAD_CAST ns[i + 1]));
+    }
     if (with_header) {
         wcheck(sw, xmlTextWriterStartElementNS(sw->w, BAD_CAST "soapenv", BAD_CAST "Header", NULL));
         sw->in_header = 1;
@@ -609,6 +643,13 @@ static int fault_error(xmlNodePtr fault, const char *ns, struct pv_error *err)
 int pv_soap_parse(const char *xml, size_t len, long http_status, struct pv_soap_resp **out,
                   struct pv_error *err)
 {
+    return pv_soap_parse_ex(xml, len, http_status, 0, out, err);
+}
+
+int pv_soap_parse_ex(const char *xml, size_t len, long http_status, int flags,
+                     struct pv_soap_resp **out, struct pv_error *err)
+{
+    xmlNodePtr fault;
     struct pv_soap_resp *r;
     xmlDocPtr doc;
     xmlNodePtr root, body;
@@ -647,12 +688,13 @@ int pv_soap_parse(const char *xml, size_t len, long http_status, struct pv_soap_
         xmlFreeDoc(doc);
         return pv_error_set(err, PV_EPEER, "bad_response", "the SOAP answer has no Body");
     }
-    if (pv_xml_child(body, "Fault", ns)) {
-        rc = fault_error(pv_xml_child(body, "Fault", ns), ns, err);
+    fault = pv_xml_child(body, "Fault", ns);
+    if (fault && !(flags & PV_SOAP_KEEP_FAULT)) {
+        rc = fault_error(fault, ns, err);
         xmlFreeDoc(doc);
         return rc;
     }
-    if (http_status < 200 || http_status >= 300) {
+    if (!fault && (http_status < 200 || http_status >= 300)) {
         xmlFreeDoc(doc);
         return pv_error_set(err, PV_EPEER, "http_error",
                             "the endpoint answered HTTP %ld without a SOAP fault", http_status);
@@ -666,6 +708,7 @@ int pv_soap_parse(const char *xml, size_t len, long http_status, struct pv_soap_
     r->body = body;
     r->payload = pv_xml_child(body, NULL, NULL);
     r->http_status = http_status;
+    r->fault = fault;
     *out = r;
     return 0;
 }

@@ -4,7 +4,8 @@
  *
  * Three parts, each usable alone:
  *   - a session (struct pv_soap): one reused curl handle, so TCP and TLS are
- *     set up once; POSTs with the configured Content-Type and SOAPAction;
+ *     set up once (and NTLM, when chosen, authenticates that connection once);
+ *     POSTs with the configured Content-Type and SOAPAction;
  *     the session cookie named in the options kept from Set-Cookie and sent
  *     back (quoted or not, with or without attributes); TLS verified against
  *     a pinned PEM, a CA file or the system CAs, and skipped only with
@@ -15,6 +16,9 @@
  *     (a document with one is refused, so no entity can expand), the Body
  *     found by the envelope's namespace URI (1.1 or 1.2), a Fault turned into
  *     a struct pv_error whose code comes from the fault type in <detail>.
+ *     A protocol whose faults need reading of its own (WS-Management: the
+ *     Subcode and f:WSManFault) takes the raw answer (pv_soap_post) and
+ *     parses it with PV_SOAP_KEEP_FAULT, which hands the Fault back.
  *
  * Errors (struct pv_error, adapters/adapter.h): transport failures are
  * PV_EUNREACHABLE "peer_unreachable"/"timeout" or PV_EPEER
@@ -55,6 +59,8 @@ struct pv_soap_opts {
     const char *ca_file;        /* CA bundle file; NULL and no ca_pem: system CAs */
     int connect_timeout_ms;     /* 0: 5000 */
     int timeout_ms;             /* per call; 0: 30000 */
+    int auth_ntlm;              /* with username: NTLM (CURLAUTH_NTLM, scheme name "NTLM")
+                                   instead of Basic -- WS-Man; see pv_soap_new */
 };
 
 struct pv_soap;
@@ -66,6 +72,7 @@ struct pv_soap_resp {
     xmlNodePtr body;
     xmlNodePtr payload;
     long http_status;
+    xmlNodePtr fault;   /* the Fault element, only with PV_SOAP_KEEP_FAULT; else NULL */
 };
 
 int pv_soap_new(const struct pv_soap_opts *o, struct pv_soap **out, struct pv_error *err);
@@ -76,6 +83,14 @@ void pv_soap_free(struct pv_soap *s);   /* NULL: no-op */
  * session's.  Strings are copied; nothing is logged. */
 int pv_soap_call(struct pv_soap *s, const char *envelope, size_t len, int timeout_ms,
                  struct pv_soap_resp **out, struct pv_error *err);
+
+/* POST one envelope and hand back the raw answer, unparsed: *body
+ * (malloc'd, NUL-terminated, caller frees; NULL when empty) and its HTTP
+ * status.  Transport failures, 401/403 and an answer that is not 2xx and has
+ * no body are errors as in pv_soap_call; anything else is the caller's to
+ * parse (WS-Man reads its own fault detail through pv_soap_parse_ex). */
+int pv_soap_post(struct pv_soap *s, const char *envelope, size_t len, int timeout_ms,
+                 long *status, char **body, size_t *body_len, struct pv_error *err);
 
 /* The session cookie as "name=value" ("" when none); forget it (a new login
  * follows). */
@@ -102,6 +117,11 @@ struct pv_soap_writer {
 
 int pv_soap_writer_begin(struct pv_soap_writer *sw, int soap12, int with_header,
                          struct pv_error *err);
+/* The same, declaring further prefixes on the Envelope: ns is a NULL-ended
+ * list of prefix, URI pairs ({"a", WSA_NS, "w", WSMAN_NS, NULL}), so that
+ * elements below can be written as "a:To" without redeclaring them. */
+int pv_soap_writer_begin_ns(struct pv_soap_writer *sw, int soap12, int with_header,
+                            const char *const *ns, struct pv_error *err);
 void pv_soap_writer_body(struct pv_soap_writer *sw);            /* ends Header, opens Body */
 void pv_soap_w_start(struct pv_soap_writer *sw, const char *name, const char *ns); /* ns may be NULL */
 void pv_soap_w_attr(struct pv_soap_writer *sw, const char *name, const char *value);
@@ -122,6 +142,11 @@ void pv_soap_writer_abort(struct pv_soap_writer *sw);
 /* Parse an answer; a Fault in it becomes *err (and no *out). */
 int pv_soap_parse(const char *xml, size_t len, long http_status, struct pv_soap_resp **out,
                   struct pv_error *err);
+/* flags for pv_soap_parse_ex */
+#define PV_SOAP_KEEP_FAULT 1  /* a Fault is returned (rc 0, resp->fault set, whatever the
+                                 HTTP status) for the caller to read its detail */
+int pv_soap_parse_ex(const char *xml, size_t len, long http_status, int flags,
+                     struct pv_soap_resp **out, struct pv_error *err);
 void pv_soap_resp_free(struct pv_soap_resp *r);   /* NULL: no-op */
 
 /* Fault type ("InvalidLogin", "NotAuthenticated" ...) -> stable code and

@@ -1,0 +1,116 @@
+/* hv.h -- what the hyperv adapter's files share (private to adapters/hyperv/).
+ *
+ * hyperv_adapter.c: open/close (URL options, Identify + a Get to check the
+ *                   credentials), the ABI table, WMI return codes and
+ *                   Msvm_ConcreteJob polling.
+ * hv_inventory.c:   host facts, VM inventory (one enumeration per class,
+ *                   joined by GUID), GetSummaryInformation, sync, the
+ *                   poll-and-diff watch, refresh.
+ * hv_actions.c:     RequestStateChange / InitiateShutdown, create (DefineSystem
+ *                   + ModifyResourceSettings, DestroySystem on failure),
+ *                   reconfigure, delete, live and quick migration.
+ *
+ * One struct pv_conn is one WS-Man session to one Hyper-V host, used by one
+ * thread at a time (the daemon gives the watch its own handle), so nothing
+ * here locks.  Native ids: a host is its computer name (Msvm_ComputerSystem
+ * Name of the host, upper case as Windows gives it), a VM its GUID
+ * (Msvm_ComputerSystem Name, upper case).
+ */
+#ifndef PV_HV_H
+#define PV_HV_H
+
+#include <time.h>
+#include "adapters/adapter.h"
+#include "adapters/hyperv/wsman.h"
+
+#define HV_GUID_LEN 36
+
+/* A VM as the last poll saw it: what the watch diffs against. */
+struct hv_seen {
+    char guid[HV_GUID_LEN + 1];
+    unsigned long hash;     /* of the reported fields */
+    int mark;
+};
+
+/* State of one VM, read from Msvm_ComputerSystem plus its settings. */
+struct hv_vm {
+    char guid[HV_GUID_LEN + 1];
+    char name[256];
+    int enabled_state;      /* raw EnabledState, -1 unknown */
+    int health_state;
+    int vcpus;
+    long long memory_mb;
+    int generation;         /* 1, 2, or 0 unknown */
+    int dynamic_memory;     /* -1 unknown */
+    long long memory_usage_mb;  /* live, -1 unknown */
+    int processor_load;         /* live, -1 unknown */
+    long long uptime_ms;        /* live, -1 unknown */
+    char notes[256];
+};
+
+struct pv_conn {
+    struct pv_wsman *ws;
+    char url[512];          /* without our ?options */
+    int poll_ms;            /* watch interval */
+    int timeout_ms;
+    char host_name[256];    /* Msvm_ComputerSystem.Name of the host ("" until known) */
+    char host_fqdn[512];    /* DNSHostName.Domain, for migration targets */
+    struct timespec last_poll;
+    int polled;             /* the seen set is complete */
+    struct hv_seen *seen;
+    size_t nseen, capseen;
+    struct hv_vm *cache;    /* the last full listing, sorted by GUID: settings for light polls */
+    size_t ncache;
+    unsigned polls;         /* watch polls since the last full listing */
+};
+
+/* hyperv_adapter.c */
+/* A GUID as Hyper-V writes it (36 chars, hex and dashes); 1 when it is one.
+ * Only strings that pass are ever put into a WQL query. */
+int hv_guid_ok(const char *s);
+void hv_sleep_ms(int ms);
+/* A WMI method's ReturnValue that is neither 0 nor 4096 as an error.
+ * vsms: the class is Msvm_VirtualSystemManagementService, whose methods use
+ * the generic CIM codes (1..5) rather than 32768... */
+int hv_return_error(long rv, int vsms, const char *what, struct pv_error *err);
+/* After an Invoke: 0 done, 4096 -> wait for the Job reference in `output`
+ * (percent reported through s->progress scaled into [p0, p1]); anything else
+ * -> hv_return_error. */
+int hv_finish(struct pv_conn *c, xmlNodePtr output, long rv, int vsms, const char *what,
+              const struct pv_sink *s, int p0, int p1, struct pv_error *err);
+/* Selectors of the single instance of a service class (cached per conn is
+ * not worth it: one round trip per action). */
+struct hv_service {
+    char uri[256];
+    struct pv_wsman_selector sel[4];
+    char names[4][64];
+    char values[4][256];
+    size_t nsel;
+};
+int hv_service(struct pv_conn *c, const char *cls, struct hv_service *out, struct pv_error *err);
+
+/* hv_inventory.c */
+int hv_sync(struct pv_conn *c, const struct pv_sink *s, struct pv_error *err);
+int hv_watch(struct pv_conn *c, const struct pv_sink *s, int timeout_ms, struct pv_error *err);
+int hv_refresh(struct pv_conn *c, const char *vm, const struct pv_sink *s, struct pv_error *err);
+/* The host's identity (host_name, host_fqdn) when not known yet. */
+int hv_host_identity(struct pv_conn *c, struct pv_error *err);
+/* One VM by GUID (Get + ASSOCIATORS OF for its settings); PV_ENOTFOUND with
+ * code vm_not_found when there is none. */
+int hv_vm_get(struct pv_conn *c, const char *guid, struct hv_vm *out, struct pv_error *err);
+/* Every VM of the host with its settings (no live figures). */
+int hv_vm_list(struct pv_conn *c, struct hv_vm **out, size_t *n, struct pv_error *err);
+enum pv_power_state hv_power_state(int enabled_state);
+void hv_report_vm(struct pv_conn *c, const struct pv_sink *s, const struct hv_vm *vm);
+
+/* hv_actions.c */
+int hv_action(struct pv_conn *c, const char *vm, enum pv_vm_action a, const struct pv_sink *s,
+              struct pv_error *err);
+int hv_create(struct pv_conn *c, const char *host, const struct pv_vm_spec *spec,
+              const struct pv_sink *s, char **native_id, struct pv_error *err);
+int hv_reconfigure(struct pv_conn *c, const char *vm, const struct pv_vm_spec *spec,
+                   const struct pv_sink *s, struct pv_error *err);
+int hv_migrate(struct pv_conn *from, const char *vm, struct pv_conn *to, const char *host,
+               const struct pv_migrate_opts *opts, const struct pv_sink *s, struct pv_error *err);
+
+#endif

@@ -1,0 +1,602 @@
+"""The hyperv adapter against the Hyper-V simulator (tests/sims/hyperv/, two
+simulated hosts on HTTPS with a self-signed certificate), through polyvisord's
+REST API.  What the hosts hold is checked by speaking WS-Management to the
+simulator directly from Python (the Wsman class below: requests +
+ElementTree, written from MS-WSMV), never only through our code.
+
+Every simulator a test starts is stopped by its PID; its state file lets a
+killed simulator come back with the same VMs on the same ports."""
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+import xml.etree.ElementTree as ET
+
+import pytest
+import requests
+import urllib3
+
+from conftest import ROOT
+
+SIM = os.path.join(ROOT, "tests", "sims", "hyperv", "hypervsim.py")
+PYTHON = "/usr/bin/python3"
+USER, PASSWORD = "administrator", "Hv-Passw0rd!"
+V2 = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/virtualization/v2/"
+CIMV2 = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/"
+NS = {"s": "http://www.w3.org/2003/05/soap-envelope",
+      "a": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
+      "n": "http://schemas.xmlsoap.org/ws/2004/09/enumeration",
+      "w": "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
+      "xsi": "http://www.w3.org/2001/XMLSchema-instance"}
+ANON = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
+POWER = {2: "running", 3: "stopped", 6: "saved", 9: "paused"}
+
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+
+
+def wait_for(fn, timeout=15, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError("%s not met in %ss" % (what, timeout))
+
+
+def free_ports(n):
+    """A base port with n free consecutive ports after it (the simulator's
+    hosts listen on base+i, and must get the same ports after a restart)."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + n >= 65000:
+            continue
+        socks = []
+        try:
+            for i in range(n):
+                t = socket.socket()
+                socks.append(t)
+                t.bind(("127.0.0.1", base + i))
+            return base
+        except OSError:
+            continue
+        finally:
+            for t in socks:
+                t.close()
+    raise RuntimeError("no free port range")
+
+
+# ---- a WS-Man client of our own, for cross-checks -------------------------------------
+
+def _local(tag):
+    return tag.rsplit("}", 1)[-1]
+
+
+class Wsman:
+    """Raw WS-Management to one simulated host (Basic over HTTPS)."""
+
+    def __init__(self, url, user=USER, password=PASSWORD):
+        self.url, self.auth = url, (user, password)
+        self.http = requests.Session()
+
+    def _post(self, action, uri, body, selectors=None):
+        sel = ""
+        if selectors:
+            sel = "<w:SelectorSet>%s</w:SelectorSet>" % "".join(
+                '<w:Selector Name="%s">%s</w:Selector>' % (k, v) for k, v in selectors.items())
+        env = ('<s:Envelope xmlns:s="{s}" xmlns:a="{a}" xmlns:n="{n}" xmlns:w="{w}" xmlns:xsi="{xsi}">'
+               '<s:Header><a:To>{to}</a:To><w:ResourceURI s:mustUnderstand="true">{uri}</w:ResourceURI>'
+               '<a:ReplyTo><a:Address s:mustUnderstand="true">{anon}</a:Address></a:ReplyTo>'
+               '<a:Action s:mustUnderstand="true">{action}</a:Action>'
+               '<w:MaxEnvelopeSize s:mustUnderstand="true">512000</w:MaxEnvelopeSize>'
+               '<a:MessageID>uuid:{mid}</a:MessageID><w:OperationTimeout>PT60S</w:OperationTimeout>'
+               '{sel}</s:Header><s:Body>{body}</s:Body></s:Envelope>').format(
+            to=self.url, uri=uri, anon=ANON, action=action, mid=uuid.uuid4(), sel=sel, body=body, **NS)
+        r = self.http.post(self.url, data=env.encode(), auth=self.auth, verify=False, timeout=30,
+                           headers={"Content-Type": "application/soap+xml;charset=UTF-8"})
+        root = ET.fromstring(r.content)
+        fault = root.find("s:Body/s:Fault", NS)
+        if fault is not None:
+            raise RuntimeError(ET.tostring(fault, encoding="unicode"))
+        return root.find("s:Body", NS)
+
+    @staticmethod
+    def props(el):
+        out = {}
+        for p in el:
+            if p.get("{%s}nil" % NS["xsi"]) == "true":
+                out[_local(p.tag)] = None
+            else:
+                out[_local(p.tag)] = "".join(p.itertext()).strip()
+        return out
+
+    def enum(self, wql, ns=V2):
+        body = self._post(NS["n"] + "/Enumerate", ns + "*",
+                          '<n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>50</w:MaxElements>'
+                          '<w:Filter Dialect="http://schemas.microsoft.com/wbem/wsman/1/WQL">%s</w:Filter>'
+                          '</n:Enumerate>' % wql.replace("&", "&amp;").replace("<", "&lt;"))
+        resp = body.find("n:EnumerateResponse", NS)
+        items = [self.props(i) for i in resp.find("w:Items", NS) or []]
+        done = resp.find("w:EndOfSequence", NS) is not None
+        ctx = resp.findtext("n:EnumerationContext", None, NS)
+        while not done:
+            body = self._post(NS["n"] + "/Pull", ns + "*",
+                              '<n:Pull><n:EnumerationContext>%s</n:EnumerationContext>'
+                              '<n:MaxElements>50</n:MaxElements></n:Pull>' % ctx)
+            resp = body.find("n:PullResponse", NS)
+            items += [self.props(i) for i in resp.find("n:Items", NS) or []]
+            done = resp.find("n:EndOfSequence", NS) is not None
+            ctx = resp.findtext("n:EnumerationContext", ctx, NS)
+        return items
+
+    def vms(self):
+        """GUID -> {name, state, vcpus, memory_mb, generation} as the host has them."""
+        out = {}
+        for cs in self.enum("SELECT * FROM Msvm_ComputerSystem WHERE Caption = 'Virtual Machine'"):
+            out[cs["Name"]] = {"name": cs["ElementName"], "state": int(cs["EnabledState"])}
+        for s in self.enum("SELECT * FROM Msvm_VirtualSystemSettingData"):
+            g = s["InstanceID"].split(":", 1)[1].upper()
+            if g in out:
+                out[g]["generation"] = int(s["VirtualSystemSubType"][-1])
+        for cls, key in (("Msvm_ProcessorSettingData", "vcpus"), ("Msvm_MemorySettingData", "memory_mb")):
+            for s in self.enum("SELECT * FROM " + cls):
+                g = s["InstanceID"].split(":", 1)[1].split("\\")[0].upper()
+                if g in out:
+                    out[g][key] = int(s["VirtualQuantity"])
+        return out
+
+    def state(self, guid):
+        return self.vms().get(guid, {}).get("state")
+
+    def request_state(self, guid, state):
+        body = self._post(V2 + "Msvm_ComputerSystem/RequestStateChange", V2 + "Msvm_ComputerSystem",
+                          '<p:RequestStateChange_INPUT xmlns:p="%sMsvm_ComputerSystem">'
+                          '<p:RequestedState>%d</p:RequestedState></p:RequestStateChange_INPUT>' % (V2, state),
+                          {"CreationClassName": "Msvm_ComputerSystem", "Name": guid})
+        return int(body[0].findtext("{%sMsvm_ComputerSystem}ReturnValue" % V2))
+
+    def modify(self, guid, host, vcpus, memory_mb):
+        cls = V2 + "Msvm_VirtualSystemManagementService"
+        def inst(c, iid, qty):
+            x = ('<INSTANCE CLASSNAME="%s"><PROPERTY NAME="InstanceID" TYPE="string"><VALUE>%s</VALUE></PROPERTY>'
+                 '<PROPERTY NAME="VirtualQuantity" TYPE="uint64"><VALUE>%d</VALUE></PROPERTY></INSTANCE>' % (c, iid, qty))
+            return "<p:ResourceSettings>%s</p:ResourceSettings>" % x.replace("&", "&amp;").replace("<", "&lt;")
+        iids = {}
+        for c in ("Msvm_ProcessorSettingData", "Msvm_MemorySettingData"):
+            iids[c] = [s["InstanceID"] for s in self.enum("SELECT InstanceID FROM " + c)
+                       if s["InstanceID"].upper().startswith("MICROSOFT:" + guid)][0]
+        body = self._post(cls + "/ModifyResourceSettings", cls,
+                          '<p:ModifyResourceSettings_INPUT xmlns:p="%s">%s%s</p:ModifyResourceSettings_INPUT>'
+                          % (cls, inst("Msvm_ProcessorSettingData", iids["Msvm_ProcessorSettingData"], vcpus),
+                             inst("Msvm_MemorySettingData", iids["Msvm_MemorySettingData"], memory_mb)),
+                          {"CreationClassName": "Msvm_VirtualSystemManagementService", "Name": "vmms",
+                           "SystemCreationClassName": "Msvm_ComputerSystem", "SystemName": host})
+        return int(body[0].findtext("{%s}ReturnValue" % cls))
+
+    def destroy(self, guid, host):
+        cls = V2 + "Msvm_VirtualSystemManagementService"
+        body = self._post(cls + "/DestroySystem", cls,
+                          '<p:DestroySystem_INPUT xmlns:p="%s"><p:AffectedSystem><a:Address>%s</a:Address>'
+                          '<a:ReferenceParameters><w:ResourceURI>%sMsvm_ComputerSystem</w:ResourceURI>'
+                          '<w:SelectorSet><w:Selector Name="CreationClassName">Msvm_ComputerSystem</w:Selector>'
+                          '<w:Selector Name="Name">%s</w:Selector></w:SelectorSet></a:ReferenceParameters>'
+                          '</p:AffectedSystem></p:DestroySystem_INPUT>' % (cls, ANON, V2, guid),
+                          {"CreationClassName": "Msvm_VirtualSystemManagementService", "Name": "vmms",
+                           "SystemCreationClassName": "Msvm_ComputerSystem", "SystemName": host})
+        return int(body[0].findtext("{%s}ReturnValue" % cls))
+
+
+# ---- the simulator --------------------------------------------------------------------
+
+class Sim:
+    def __init__(self, tmp, hosts=2, tls=True):
+        self.tmp, self.hosts, self.tls = tmp, hosts, tls
+        self.cert, self.key = os.path.join(tmp, "hv-cert.pem"), os.path.join(tmp, "hv-key.pem")
+        self.state_file = os.path.join(tmp, "hvsim.json")
+        self.log = os.path.join(tmp, "hvsim.log")
+        self.base = free_ports(hosts)
+        self.control_port = free_ports(1)
+        self.proc = None
+        self.urls, self.control = {}, None
+        os.makedirs(tmp, exist_ok=True)
+        if tls and not os.path.exists(self.cert):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", self.key,
+                            "-out", self.cert, "-days", "2", "-subj", "/CN=127.0.0.1"],
+                           check=True, capture_output=True, timeout=60)
+
+    def start(self, *extra):
+        log = open(self.log, "ab")
+        self.proc = subprocess.Popen(
+            [PYTHON, SIM, "--hosts", str(self.hosts), "--base-port", str(self.base), "--user", USER,
+             "--password", PASSWORD, "--vms", "4"] +
+            (["--tls-cert", self.cert, "--tls-key", self.key] if self.tls else []) + [
+             "--seed", "11", "--job-time", "0.2:0.4", "--state-file", self.state_file,
+             "--control-port", str(self.control_port), "--limited-user", "reader:Read0nly!"] + list(extra),
+            stdout=subprocess.PIPE, stderr=log)
+        log.close()
+        self.urls = {}
+        while True:
+            line = self.proc.stdout.readline().decode()
+            if not line:
+                raise RuntimeError("simulator exited: " + open(self.log).read()[-2000:])
+            parts = line.split()
+            if parts[0] == "host":
+                self.urls[parts[1]] = parts[2]
+            elif parts[0] == "control":
+                self.control = parts[1]
+                break
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.proc.stdout.close()
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+
+    def fault(self, **body):
+        r = requests.post(self.control + "/fault", json=body, timeout=10)
+        assert r.status_code == 200, r.text
+
+    def config(self, **body):
+        requests.post(self.control + "/config", json=body, timeout=10).raise_for_status()
+
+    def ws(self, host):
+        return Wsman(self.urls[host])
+
+    def connection(self, host, **extra):
+        body = {"type": "hyperv", "url": self.urls[host], "username": USER, "password": PASSWORD,
+                "insecure": True}
+        body.update(extra)
+        return body
+
+
+@pytest.fixture
+def sim(tmpdir_path):
+    s = Sim(tmpdir_path).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def hv(daemon, sim):
+    daemon.conns = {}
+    for host in sorted(sim.urls):
+        job = daemon.run("POST", "/api/v1/connections", sim.connection(host), timeout=60)
+        daemon.conns[host] = job["result"]["connection_id"]
+    daemon.sim = sim
+    return daemon
+
+
+def api_vm(d, guid):
+    vms = [v for v in d.all_items("/api/v1/vms") if v["native_id"] == guid]
+    assert len(vms) == 1, vms
+    return vms[0]
+
+
+def api_hosts(d):
+    return {h["native_id"]: h for h in d.all_items("/api/v1/hosts")}
+
+
+def act(d, vm, action, expect="succeeded"):
+    return d.run("POST", "/api/v1/vms/%s/%s" % (vm["id"], action), expect=expect, timeout=60)
+
+
+def create(d, host_id, **extra):
+    body = {"name": "hv-" + uuid.uuid4().hex[:8], "vcpus": 2, "memory_mb": 512, "host_id": host_id}
+    body.update(extra)
+    job = d.run("POST", "/api/v1/vms", body, timeout=60)
+    return d.ok("GET", "/api/v1/vms/" + job["result"]["vm_id"])
+
+
+# ---- tests ----------------------------------------------------------------------------
+
+def test_inventory_matches_the_hosts(hv):
+    hosts = api_hosts(hv)
+    assert set(hosts) == {"HV-NODE01", "HV-NODE02"}
+    for name, h in hosts.items():
+        conn = hv.ok("GET", "/api/v1/connections/" + hv.conns[name])
+        assert conn["state"] == "connected" and conn["type"] == "hyperv" and conn["last_error"] is None
+        assert PASSWORD not in str(conn)
+        ws = hv.sim.ws(name)
+        cs = ws.enum("SELECT * FROM Win32_ComputerSystem", CIMV2)[0]
+        cpus = ws.enum("SELECT * FROM Win32_Processor", CIMV2)
+        assert h["vendor"] == "hyperv" and h["state"] == "connected" and h["name"] == name
+        assert h["connection_id"] == hv.conns[name]
+        assert h["memory_mb"] == int(cs["TotalPhysicalMemory"]) // (1024 * 1024)
+        assert h["cpu_cores"] == sum(int(c["NumberOfCores"]) for c in cpus)
+        assert h["cpu_mhz"] == int(cpus[0]["MaxClockSpeed"])
+        assert 0 < h["memory_used_mb"] < h["memory_mb"]
+        assert h["facts"]["fqdn"] == "%s.contoso.local" % name.lower()
+        truth = ws.vms()
+        assert len(truth) == 4
+        mine = {v["native_id"]: v for v in hv.all_items("/api/v1/vms") if v["host_id"] == h["id"]}
+        assert set(mine) == set(truth)
+        for guid, t in truth.items():
+            v = mine[guid]
+            assert v["name"] == t["name"] and v["vendor"] == "hyperv"
+            assert v["power_state"] == POWER[t["state"]], (v, t)
+            assert v["vcpus"] == t["vcpus"] and v["memory_mb"] == t["memory_mb"]
+            assert v["paravirtual"] is (t["generation"] == 2)
+            assert v["vendor_detail"]["generation"] == t["generation"]
+            assert v["vendor_detail"]["enabled_state"] == t["state"]
+    # both power states of the seed are represented
+    vms = hv.all_items("/api/v1/vms")
+    assert {v["power_state"] for v in vms} >= {"running", "stopped"}
+    # measured use, from GetSummaryInformation (MemoryUsage, ProcessorLoad)
+    for v in vms:
+        if v["power_state"] == "running":
+            assert 0 < v["memory_used_mb"] <= v["memory_mb"] and 0 <= v["cpu_usage_pct"] <= 100, v
+            assert v["memory_used_mb"] == v["vendor_detail"]["memory_usage_mb"]
+        elif v["power_state"] == "stopped":
+            assert v["memory_used_mb"] == 0 and v["cpu_usage_pct"] == 0, v
+
+
+def test_every_action_changes_the_host(hv):
+    host = api_hosts(hv)["HV-NODE01"]
+    vm = create(hv, host["id"], paravirtual=True)
+    ws = hv.sim.ws("HV-NODE01")
+    guid = vm["native_id"]
+    assert ws.state(guid) == 3 and vm["power_state"] == "stopped"
+    for action, state, raw in [("start", "running", 2), ("pause", "paused", 9), ("resume", "running", 2),
+                               ("reboot", "running", 2), ("save", "saved", 6), ("start", "running", 2),
+                               ("shutdown", "stopped", 3), ("start", "running", 2),
+                               ("poweroff", "stopped", 3)]:
+        job = act(hv, vm, action)
+        assert job["progress"] == 100, job
+        assert ws.state(guid) == raw, action
+        assert api_vm(hv, guid)["power_state"] == state, action
+    hv.run("DELETE", "/api/v1/vms/" + vm["id"], timeout=60)
+    assert guid not in ws.vms()
+    assert hv.get("/api/v1/vms/" + vm["id"]).status_code == 404
+
+
+def test_refusals_in_the_contract_words(hv):
+    host = api_hosts(hv)["HV-NODE01"]
+    vm = create(hv, host["id"])
+    job = hv.run("POST", "/api/v1/vms", {"name": vm["name"], "vcpus": 1, "memory_mb": 128,
+                                         "host_id": host["id"]}, expect="failed")
+    assert job["error"]["code"] == "name_in_use"
+    assert act(hv, vm, "pause", "failed")["error"]["code"] == "not_running"
+    assert act(hv, vm, "resume", "failed")["error"]["code"] == "not_paused"
+    assert act(hv, vm, "poweroff", "failed")["error"]["code"] == "already_stopped"
+    act(hv, vm, "start")
+    assert act(hv, vm, "start", "failed")["error"]["code"] == "already_running"
+    job = hv.run("DELETE", "/api/v1/vms/" + vm["id"], expect="failed")
+    assert job["error"]["code"] == "vm_running"
+    act(hv, vm, "pause")
+    assert act(hv, vm, "start", "failed")["error"]["code"] == "vm_paused"
+    assert hv.sim.ws("HV-NODE01").state(vm["native_id"]) == 9
+
+
+def test_create_sets_generation_cpu_and_memory(hv):
+    host = api_hosts(hv)["HV-NODE02"]
+    ws = hv.sim.ws("HV-NODE02")
+    vm = create(hv, host["id"], vcpus=3, memory_mb=768, paravirtual=True)
+    t = ws.vms()[vm["native_id"]]
+    assert t == {"name": vm["name"], "state": 3, "generation": 2, "vcpus": 3, "memory_mb": 768}
+    assert vm["vcpus"] == 3 and vm["memory_mb"] == 768 and vm["paravirtual"] is True
+    vm1 = create(hv, host["id"], vcpus=1, memory_mb=128, paravirtual=False)
+    assert ws.vms()[vm1["native_id"]]["generation"] == 1
+
+
+def test_failed_create_leaves_nothing(hv):
+    host = api_hosts(hv)["HV-NODE01"]
+    ws = hv.sim.ws("HV-NODE01")
+    before = set(ws.vms())
+    # more vCPUs than the host's 32 logical processors (within placement's overcommit):
+    # DefineSystem works, ModifyResourceSettings refuses it
+    name = "too-big-" + uuid.uuid4().hex[:6]
+    job = hv.run("POST", "/api/v1/vms", {"name": name, "vcpus": 33, "memory_mb": 256,
+                                         "host_id": host["id"]}, expect="failed", timeout=60)
+    assert job["error"]["code"] == "invalid_parameter", job
+    assert "ModifyResourceSettings" in job["error"]["message"]
+    assert set(ws.vms()) == before            # DestroySystem rolled the DefineSystem back
+    assert not [v for v in hv.all_items("/api/v1/vms") if v["name"] == name]
+    # the DefineSystem job itself fails: its ErrorDescription, and still nothing left
+    hv.sim.fault(host="HV-NODE01", type="fail_job", description="Failed to create the planned VM.")
+    job = hv.run("POST", "/api/v1/vms", {"name": name, "vcpus": 1, "memory_mb": 256,
+                                         "host_id": host["id"]}, expect="failed", timeout=60)
+    assert job["error"]["code"] == "job_failed" and "Failed to create the planned VM." in job["error"]["message"]
+    assert "half-made" not in job["error"]["message"]
+    assert set(ws.vms()) == before
+
+
+def test_failed_wmi_job_carries_its_error_description(hv):
+    vm = [v for v in hv.all_items("/api/v1/vms")
+          if v["power_state"] == "stopped" and v["host_id"] == api_hosts(hv)["HV-NODE02"]["id"]][0]
+    why = "The virtual machine '%s' could not be started because the hypervisor is not running." % vm["name"]
+    hv.sim.fault(host="HV-NODE02", type="fail_job", description=why, code=32768)
+    job = act(hv, vm, "start", "failed")
+    assert job["error"]["code"] == "job_failed"
+    assert why in job["error"]["message"]
+    assert hv.sim.ws("HV-NODE02").state(vm["native_id"]) == 3
+    assert api_vm(hv, vm["native_id"])["power_state"] == "stopped"
+
+
+def test_wrong_password_is_auth_failed(daemon, sim):
+    job = daemon.run("POST", "/api/v1/connections", sim.connection("HV-NODE01", password="not-the-pw"),
+                     expect="failed", timeout=60)
+    assert job["error"]["code"] == "auth_failed"
+    assert "administrator" in job["error"]["message"]
+    conn = daemon.all_items("/api/v1/connections")[0]
+    assert conn["state"] == "auth_failed" and "refused the credentials" in conn["last_error"]
+    assert "not-the-pw" not in daemon.log() and "not-the-pw" not in conn["last_error"]
+    assert daemon.all_items("/api/v1/hosts") == []
+
+
+def test_pinned_certificate(daemon, sim):
+    with open(sim.cert) as f:
+        pem = f.read()
+    daemon.run("POST", "/api/v1/connections", sim.connection("HV-NODE01", insecure=False, ca_cert=pem),
+               timeout=60)
+    assert len(daemon.all_items("/api/v1/vms")) == 4
+    # without the pin and without insecure, a self-signed host is refused
+    job = daemon.run("POST", "/api/v1/connections", sim.connection("HV-NODE02", insecure=False),
+                     expect="failed", timeout=60)
+    assert job["error"]["code"] == "tls_verify_failed", job
+
+
+def test_account_without_wmi_rights_is_refused(daemon, sim):
+    job = daemon.run("POST", "/api/v1/connections",
+                     sim.connection("HV-NODE01", username="reader", password="Read0nly!"),
+                     expect="failed", timeout=60)
+    assert job["error"]["code"] == "auth_failed"
+    assert "Access is denied" in job["error"]["message"]
+
+
+def test_ntlm_authentication(daemon, sim):
+    body = sim.connection("HV-NODE02")
+    body["url"] += "?auth=ntlm"
+    daemon.run("POST", "/api/v1/connections", body, timeout=60)
+    assert len([v for v in daemon.all_items("/api/v1/vms")]) == 4
+
+
+def test_change_behind_our_back_arrives(hv):
+    ws = hv.sim.ws("HV-NODE01")
+    truth = ws.vms()
+    guid = [g for g, t in truth.items() if t["state"] == 2][0]
+    assert api_vm(hv, guid)["power_state"] == "running"
+    assert ws.request_state(guid, 3) == 4096          # another client turns it off
+    wait_for(lambda: api_vm(hv, guid)["power_state"] == "stopped", 20, "the VM to show stopped")
+    # resized behind our back: the watch's periodic full listing brings the settings
+    assert ws.modify(guid, "HV-NODE01", 2, 1536) == 4096
+    wait_for(lambda: (api_vm(hv, guid)["vcpus"], api_vm(hv, guid)["memory_mb"]) == (2, 1536), 30,
+             "the new size to show")
+    # and deleted behind our back: it leaves the inventory
+    wait_for(lambda: ws.state(guid) == 3, 10, "the turn-off job to finish")
+    assert ws.destroy(guid, "HV-NODE01") == 4096
+    wait_for(lambda: not [v for v in hv.all_items("/api/v1/vms") if v["native_id"] == guid], 20,
+             "the VM to disappear")
+
+
+def test_live_migration_between_hosts(hv):
+    hosts = api_hosts(hv)
+    ws1, ws2 = hv.sim.ws("HV-NODE01"), hv.sim.ws("HV-NODE02")
+    guid = [g for g, t in ws1.vms().items() if t["state"] == 2][0]
+    vm = api_vm(hv, guid)
+    job = hv.run("POST", "/api/v1/vms/%s/migrate" % vm["id"],
+                 {"host_id": hosts["HV-NODE02"]["id"], "mode": "live"}, timeout=60)
+    assert job["progress"] == 100
+    assert guid not in ws1.vms() and ws2.vms()[guid]["state"] == 2
+    moved = api_vm(hv, guid)
+    assert moved["id"] == vm["id"] and moved["host_id"] == hosts["HV-NODE02"]["id"]
+    assert moved["connection_id"] == hv.conns["HV-NODE02"] and moved["power_state"] == "running"
+
+
+def test_quick_migration_saves_moves_restores(hv):
+    hosts = api_hosts(hv)
+    ws1, ws2 = hv.sim.ws("HV-NODE02"), hv.sim.ws("HV-NODE01")
+    vm = create(hv, hosts["HV-NODE02"]["id"])
+    act(hv, vm, "start")
+    job = hv.run("POST", "/api/v1/vms/%s/migrate" % vm["id"],
+                 {"host_id": hosts["HV-NODE01"]["id"], "mode": "quick"}, timeout=60)
+    assert job["state"] == "succeeded"
+    assert vm["native_id"] not in ws1.vms() and ws2.vms()[vm["native_id"]]["state"] == 2
+    moved = api_vm(hv, vm["native_id"])
+    assert moved["host_id"] == hosts["HV-NODE01"]["id"] and moved["power_state"] == "running"
+
+
+def test_simulator_killed_mid_job_and_back(hv):
+    sim = hv.sim
+    host = api_hosts(hv)["HV-NODE01"]
+    vm = [v for v in hv.all_items("/api/v1/vms")
+          if v["power_state"] == "stopped" and v["host_id"] == host["id"]][0]
+    time.sleep(1.0)                                   # the state file has caught up
+    sim.config(job_time=[5, 5])
+    job_id = hv.submit("POST", "/api/v1/vms/%s/start" % vm["id"])
+    wait_for(lambda: sim.ws("HV-NODE01").state(vm["native_id"]) == 10, 10, "the start to be under way")
+    sim.kill()
+    job = hv.wait_job(job_id, 60)
+    assert job["state"] == "failed", job
+    assert job["error"]["code"] in ("peer_unreachable", "timeout"), job
+    conn_id = hv.conns["HV-NODE01"]
+    wait_for(lambda: hv.ok("GET", "/api/v1/connections/" + conn_id)["state"] == "disconnected", 30,
+             "the connection to show disconnected")
+    wait_for(lambda: api_hosts(hv)["HV-NODE01"]["state"] == "disconnected", 15,
+             "the host to show disconnected")
+    sim.start()                                       # same ports, same state file
+    wait_for(lambda: hv.ok("GET", "/api/v1/connections/" + conn_id)["state"] == "connected", 60,
+             "the connection to come back")
+    wait_for(lambda: api_hosts(hv)["HV-NODE01"]["state"] == "connected", 30, "the host to come back")
+    # the VM caught starting came back off (README), and Polyvisor agrees
+    assert sim.ws("HV-NODE01").state(vm["native_id"]) == 3
+    wait_for(lambda: api_vm(hv, vm["native_id"])["power_state"] == "stopped", 15, "the VM state")
+    sim.config(job_time=[0.2, 0.4])
+    act(hv, api_vm(hv, vm["native_id"]), "start")
+    assert sim.ws("HV-NODE01").state(vm["native_id"]) == 2
+
+
+def test_cancel_stops_waiting_for_the_wmi_job(hv):
+    hv.sim.config(job_time=[4, 4])
+    vm = [v for v in hv.all_items("/api/v1/vms")
+          if v["power_state"] == "stopped" and v["host_id"] == api_hosts(hv)["HV-NODE02"]["id"]][0]
+    job_id = hv.submit("POST", "/api/v1/vms/%s/start" % vm["id"])
+    wait_for(lambda: hv.sim.ws("HV-NODE02").state(vm["native_id"]) == 10, 10, "the start to be under way")
+    r = hv.post("/api/v1/jobs/%s/cancel" % job_id)
+    assert r.status_code in (200, 202), r.text
+    job = hv.wait_job(job_id, 20)
+    assert job["state"] == "cancelled", job
+    hv.sim.config(job_time=[0.2, 0.4])
+
+
+def test_plain_http_only_where_the_host_allows_it(daemon, tmpdir_path):
+    for allow in (False, True):
+        sim = Sim(os.path.join(tmpdir_path, "plain-%d" % allow), hosts=1, tls=False)
+        sim.start(*(["--allow-unencrypted"] if allow else []))
+        try:
+            url = sim.urls["HV-NODE01"]
+            assert url.startswith("http://")
+            body = {"type": "hyperv", "url": url, "username": USER, "password": PASSWORD}
+            if allow:
+                daemon.run("POST", "/api/v1/connections", body, timeout=60)
+                assert len(daemon.all_items("/api/v1/vms")) == 4
+            else:   # WinRM's AllowUnencrypted=false: Basic over HTTP is refused
+                job = daemon.run("POST", "/api/v1/connections", body, expect="failed", timeout=60)
+                assert job["error"]["code"] == "auth_failed"
+                assert "AllowUnencrypted" in job["error"]["message"]
+        finally:
+            sim.stop()
+
+
+def test_a_dropped_read_is_sent_again(hv):
+    vm = [v for v in hv.all_items("/api/v1/vms")
+          if v["power_state"] == "stopped" and v["host_id"] == api_hosts(hv)["HV-NODE02"]["id"]][0]
+    # the action's first request (a Get of the VM) finds its connection closed unanswered
+    hv.sim.fault(host="HV-NODE02", type="drop", count=1)
+    act(hv, vm, "start")
+    assert hv.sim.ws("HV-NODE02").state(vm["native_id"]) == 2
+    assert hv.ok("GET", "/api/v1/connections/" + hv.conns["HV-NODE02"])["state"] == "connected"
+
+
+def test_reconfigure_through_modify_resource_settings(hv):
+    host = api_hosts(hv)["HV-NODE01"]
+    ws = hv.sim.ws("HV-NODE01")
+    vm = create(hv, host["id"], vcpus=1, memory_mb=256)
+    hv.run("POST", "/api/v1/vms/%s/reconfigure" % vm["id"], {"vcpus": 4, "memory_mb": 2048}, timeout=60)
+    t = ws.vms()[vm["native_id"]]
+    assert (t["vcpus"], t["memory_mb"]) == (4, 2048)
+    v = api_vm(hv, vm["native_id"])
+    assert (v["vcpus"], v["memory_mb"]) == (4, 2048)
+    act(hv, v, "start")
+    # Hyper-V changes the processor count only while the VM is off ...
+    job = hv.run("POST", "/api/v1/vms/%s/reconfigure" % vm["id"], {"vcpus": 2}, expect="failed", timeout=60)
+    assert job["error"]["code"] == "vm_running"
+    assert ws.vms()[vm["native_id"]]["vcpus"] == 4
+    # ... and the memory of a running VM as well
+    hv.run("POST", "/api/v1/vms/%s/reconfigure" % vm["id"], {"memory_mb": 1024}, timeout=60)
+    assert ws.vms()[vm["native_id"]]["memory_mb"] == 1024
