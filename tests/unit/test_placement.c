@@ -453,14 +453,14 @@ static void choose_agrees_with_rate(void **state)
         int nh = 1 + (int)(rand_r(&seed) % 12);
 
         for (int h = 0; h < nh; h++) {
-            char name[8];
+            char name[16];
             snprintf(name, sizeof name, "h%02d", (int)(rand_r(&seed) % 6)); /* equal names too */
             add_host(inv, name, 4096 * (1 + rand_r(&seed) % 4), 2 + (int)(rand_r(&seed) % 8));
             if (rand_r(&seed) % 5 == 0)
                 inv->hosts[h].state = PV_PL_MAINTENANCE;
         }
         for (int v = 0; v < 30; v++) {
-            char name[8];
+            char name[16];
             snprintf(name, sizeof name, "v%d", v);
             add_vm(inv, name, (int)(rand_r(&seed) % (unsigned)nh), 256 * (1 + rand_r(&seed) % 8),
                    1 + (int)(rand_r(&seed) % 2));
@@ -608,7 +608,7 @@ static void rebalance_two_moves_and_no_undo(void **state)
     add_host(inv, "b", 16384, 16);
     add_host(inv, "c", 16384, 16);
     for (int k = 0; k < 4; k++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "v%d", k);
         add_vm(inv, name, a, 4096, 1); /* 100 %: shed 40 % = two 4 GiB VMs */
     }
@@ -667,7 +667,7 @@ static void rebalance_cooldown_and_gain(void **state)
     a = add_host(inv, "a", 10000, 16);
     add_host(inv, "b", 10000, 16);
     for (int k = 0; k < 9; k++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "s%d", k);
         add_vm(inv, name, a, 900, 1);   /* 81 %, each VM 9 points */
     }
@@ -734,7 +734,7 @@ static void power_optimize_packs(void **state)
 
     (void)state;
     for (int h = 0; h < 4; h++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "h%d", h);
         add_host(inv, name, 16384, 16);
         snprintf(name, sizeof name, "v%d", h);
