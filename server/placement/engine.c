@@ -800,9 +800,13 @@ struct pv_pl_inv *pv_pl_inv_dup(const struct pv_pl_inv *inv)
         pv_pl_inv_free(d);
         return NULL;
     }
-    memcpy(d->groups, inv->groups, (size_t)inv->ngroups * sizeof *d->groups);
-    memcpy(d->hosts, inv->hosts, (size_t)inv->nhosts * sizeof *d->hosts);
-    memcpy(d->vms, inv->vms, (size_t)inv->nvms * sizeof *d->vms);
+    /* (an empty array may be NULL, which memcpy must not see) */
+    if (inv->ngroups)
+        memcpy(d->groups, inv->groups, (size_t)inv->ngroups * sizeof *d->groups);
+    if (inv->nhosts)
+        memcpy(d->hosts, inv->hosts, (size_t)inv->nhosts * sizeof *d->hosts);
+    if (inv->nvms)
+        memcpy(d->vms, inv->vms, (size_t)inv->nvms * sizeof *d->vms);
     d->ngroups = inv->ngroups;
     d->nhosts = inv->nhosts;
     d->nvms = inv->nvms;

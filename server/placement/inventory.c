@@ -91,7 +91,7 @@ static int group_index(const struct pv_pl_inv *inv, const char *id)
 {
     const struct pv_pl_group *g;
 
-    if (!id || !*id)
+    if (!id || !*id || inv->ngroups == 0)
         return -1;
     g = bsearch(id, inv->groups, (size_t)inv->ngroups, sizeof *g, by_group_id);
     return g ? (int)(g - inv->groups) : -1;
@@ -151,7 +151,7 @@ static void on_vm(void *ctx, const struct pv_db_pl_vm *v)
     copy(V->vendor, sizeof V->vendor, v->vendor);
     copy(V->connection_id, sizeof V->connection_id, v->connection_id);
     copy(V->last_moved_at, sizeof V->last_moved_at, v->last_moved_at);
-    if (v->host_id)
+    if (v->host_id && inv->nhosts > 0)
         H = bsearch(v->host_id, inv->hosts, (size_t)inv->nhosts, sizeof *H, by_host_id);
     V->host = H ? (int)(H - inv->hosts) : -1;
     V->active = v->power_state && (strcmp(v->power_state, "running") == 0 ||
