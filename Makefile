@@ -134,7 +134,8 @@ unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; exit $$fail
 
 integration: all
-	POLYVISOR_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -rs tests/integration tests/sims/hyperv
+	POLYVISOR_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -rs tests/integration tests/sims/hyperv \
+	    tests/browser
 
 test: deps
 	@$(MAKE) --no-print-directory all

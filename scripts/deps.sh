@@ -12,6 +12,7 @@ PKGS="gcc make pkg-config libc6-dev
 libmicrohttpd-dev libsqlite3-dev libjansson-dev libcurl4-openssl-dev libxml2-dev
 libvirt-dev libsodium-dev libgnutls28-dev libcmocka-dev openssl
 python3 python3-pytest python3-requests tzdata
+chromium chromium-driver python3-selenium fonts-dejavu-core
 golang-go golang-github-vmware-govmomi-dev"
 [ "${1:-}" = bench ] && PKGS="$PKGS wrk nginx-light"
 [ "${1:-}" = check ] && PKGS="$PKGS cppcheck clang-tidy"

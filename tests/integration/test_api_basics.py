@@ -114,7 +114,7 @@ def test_console_is_served(daemon):
     assert r.status_code == 200
     assert "text/html" in r.headers["Content-Type"]
     assert "Polyvisor" in r.text
-    assert requests.get(daemon.base + "/app.js").status_code == 200
+    assert requests.get(daemon.base + "/js/app.js").status_code == 200
     assert requests.get(daemon.base + "/no-such-file.js").status_code == 404
 
 

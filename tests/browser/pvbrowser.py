@@ -1,0 +1,348 @@
+"""The browser tests' rig, used by conftest.py and the tests: a real
+polyvisord (and, when built, a real polyvisor-agent on libvirt's test driver)
+on loopback, and headless Chromium driven by Debian's python3-selenium.
+
+- One daemon per test session, on a free 127.0.0.1 port and a temp data dir,
+  with three `test` connections (worlds written here: the main one with
+  delay_ms=1500 so a job's progress is visible, a slow one whose jobs can be
+  cancelled by hand, one with more VMs than a page holds), a host group, and
+  a `kvm` connection to the agent.
+- One fresh browser per test, with a fresh --user-data-dir.  The browser's
+  console log is read through goog:loggingPrefs; a test fails on console
+  errors unless it declares the HTTP errors it provokes (allow_http_errors).
+- Every browser, agent and daemon started here is stopped by its PID at
+  teardown.  missing() says why the tests cannot run here, if they cannot.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("POLYVISOR_BUILD", os.path.join(ROOT, "build"))
+SCREENSHOTS = os.path.join(ROOT, "docs", "screenshots")
+CHROMIUM = os.environ.get("POLYVISOR_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("POLYVISOR_CHROMEDRIVER", "/usr/bin/chromedriver")
+ADMIN_PASSWORD = "admin-pw-for-browser-tests"
+AGENT_TOKEN = "agent-token-for-browser-tests-0123"
+HOST_XML = os.path.join(ROOT, "hypervisor", "demo-host.xml")
+
+try:
+    import requests
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    HAVE_SELENIUM = True
+except ImportError:  # pragma: no cover - reported as a skip below
+    HAVE_SELENIUM = False
+
+
+def missing():
+    if not HAVE_SELENIUM:
+        return "python3-selenium (or python3-requests) is not installed: apt-get install python3-selenium"
+    for path, pkg in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if not os.access(path, os.X_OK):
+            return "%s not found: apt-get install %s" % (path, pkg)
+    if not os.access(os.path.join(BUILD, "polyvisord"), os.X_OK):
+        return "build/polyvisord is not built: run make"
+    return None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(proc, timeout=15):
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# A small world for the test adapter: two racks, a standalone host, VMs in
+# every power state.  Vendor "test"; ids are fixed so tests can name them.
+WORLD = {
+    "generation": 1,
+    "clusters": [{"id": "rack-a", "name": "Rack A"}, {"id": "rack-b", "name": "Rack B"}],
+    "hosts": [
+        {"id": "a1", "name": "esx-a1", "cluster": "rack-a", "cpu_cores": 16, "cpu_mhz": 2600, "memory_mb": 65536},
+        {"id": "a2", "name": "esx-a2", "cluster": "rack-a", "cpu_cores": 8, "cpu_mhz": 2400, "memory_mb": 32768},
+        {"id": "b1", "name": "esx-b1", "cluster": "rack-b", "cpu_cores": 8, "cpu_mhz": 2400, "memory_mb": 16384},
+        {"id": "s1", "name": "lab-s1", "cluster": None, "cpu_cores": 4, "cpu_mhz": 2000, "memory_mb": 8192,
+         "state": "maintenance"},
+    ],
+    "vms": [
+        {"id": "11111111-0000-4000-8000-000000000001", "name": "web-1", "host": "a1", "power_state": "running", "vcpus": 2, "memory_mb": 4096},
+        {"id": "11111111-0000-4000-8000-000000000002", "name": "web-2", "host": "a1", "power_state": "running", "vcpus": 2, "memory_mb": 4096},
+        {"id": "11111111-0000-4000-8000-000000000003", "name": "db-1", "host": "a2", "power_state": "running", "vcpus": 4, "memory_mb": 16384},
+        {"id": "11111111-0000-4000-8000-000000000004", "name": "app-1", "host": "a2", "power_state": "stopped", "vcpus": 1, "memory_mb": 1024},
+        {"id": "11111111-0000-4000-8000-000000000005", "name": "cache-1", "host": "b1", "power_state": "paused", "vcpus": 1, "memory_mb": 2048},
+        {"id": "11111111-0000-4000-8000-000000000006", "name": "batch-1", "host": "b1", "power_state": "saved", "vcpus": 2, "memory_mb": 2048},
+        {"id": "11111111-0000-4000-8000-000000000007", "name": "mig-1", "host": "a1", "power_state": "running", "vcpus": 1, "memory_mb": 1024},
+        {"id": "11111111-0000-4000-8000-000000000008", "name": "app-2", "host": "a2", "power_state": "stopped", "vcpus": 1, "memory_mb": 512},
+    ],
+}
+
+
+SLOW_WORLD = {
+    "generation": 1,
+    "hosts": [{"id": "slow", "name": "lab-slow", "cpu_cores": 4, "cpu_mhz": 2000, "memory_mb": 8192}],
+    "vms": [{"id": "22222222-0000-4000-8000-000000000001", "name": "slow-1", "host": "slow",
+             "power_state": "running", "vcpus": 1, "memory_mb": 512}],
+}
+
+BULK_VMS = 120
+BULK_WORLD = {
+    "generation": 1,
+    "hosts": [{"id": "bulk", "name": "zz-bulk-host", "cpu_cores": 64, "cpu_mhz": 2000, "memory_mb": 262144}],
+    "vms": [{"id": "33333333-0000-4000-8000-%012d" % i, "name": "zz-bulk-%03d" % i, "host": "bulk",
+             "power_state": "stopped", "vcpus": 1, "memory_mb": 16} for i in range(BULK_VMS)],
+}
+
+
+class Lab:
+    """polyvisord + its connections, with a bearer-token HTTP client for setup and checks."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.data_dir = os.path.join(tmp, "data")
+        os.makedirs(self.data_dir)
+        self.port = free_port()
+        self.base = "http://127.0.0.1:%d" % self.port
+        self.procs = []
+        self.http = requests.Session()
+        self.agent = None
+
+    def start(self):
+        log = open(os.path.join(self.tmp, "polyvisord.log"), "ab")
+        self.daemon = subprocess.Popen(
+            [os.path.join(BUILD, "polyvisord"), "--listen", "127.0.0.1:%d" % self.port,
+             "--data-dir", self.data_dir, "--adapter-dir", os.path.join(BUILD, "adapters"),
+             "--shutdown-grace-seconds", "5"],
+            stdout=log, stderr=log, env=dict(os.environ, POLYVISOR_ADMIN_PASSWORD=ADMIN_PASSWORD))
+        log.close()
+        self.procs.append(self.daemon)
+        deadline = time.time() + 15
+        while True:
+            if self.daemon.poll() is not None:
+                raise RuntimeError("polyvisord exited: " + self.log())
+            try:
+                if requests.get(self.base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.time() > deadline:
+                raise RuntimeError("polyvisord did not come up: " + self.log())
+            time.sleep(0.05)
+        r = self.http.post(self.base + "/api/v1/auth/login",
+                           json={"username": "admin", "password": ADMIN_PASSWORD})
+        r.raise_for_status()
+        self.http.headers["Authorization"] = "Bearer " + r.json()["token"]
+        world = os.path.join(self.tmp, "world.json")
+        with open(world, "w") as f:
+            json.dump(WORLD, f)
+        self.test_conn = self.add_connection({"type": "test", "url": "test://" + world + "?delay_ms=1500"})
+        # a second, slow hypervisor: its jobs run long enough to be cancelled by hand
+        slow = os.path.join(self.tmp, "slow-world.json")
+        with open(slow, "w") as f:
+            json.dump(SLOW_WORLD, f)
+        self.slow_conn = self.add_connection({"type": "test", "url": "test://" + slow + "?delay_ms=20000"})
+        # a third, with more VMs than one page holds (named to sort after the others)
+        bulk = os.path.join(self.tmp, "bulk-world.json")
+        with open(bulk, "w") as f:
+            json.dump(BULK_WORLD, f)
+        self.bulk_conn = self.add_connection({"type": "test", "url": "test://" + bulk})
+        # Rack A's hosts form host group "Production"; the rest stay outside any group
+        r = self.http.post(self.base + "/api/v1/host-groups", json={"name": "Production"})
+        assert r.status_code == 201, r.text
+        self.group_id = r.json()["id"]
+        for host in self.get("/hosts?filter=" + requests.utils.quote("name in ('esx-a1', 'esx-a2')"))["items"]:
+            r = self.http.patch(self.base + "/api/v1/hosts/" + host["id"], json={"host_group_id": self.group_id})
+            assert r.status_code == 200, r.text
+        self.start_agent()
+        return self
+
+    def start_agent(self):
+        """A real polyvisor-agent on libvirt's test driver with a kvm connection, when built."""
+        url = self.spawn_agent("agent")
+        if url:
+            self.agent = url
+            self.kvm_conn = self.add_connection({"type": "kvm", "url": url, "token": AGENT_TOKEN})
+
+    def spawn_agent(self, name):
+        """Start one more polyvisor-agent (stopped with the lab); its URL, or None."""
+        binary = os.path.join(BUILD, "polyvisor-agent")
+        if not os.access(binary, os.X_OK) or not os.path.exists(HOST_XML):
+            return None
+        port = free_port()
+        token_file = os.path.join(self.tmp, name + ".token")
+        with open(token_file, "w") as f:
+            f.write(AGENT_TOKEN + "\n")
+        with open(os.path.join(self.tmp, name + ".log"), "ab") as log:
+            proc = subprocess.Popen(
+                [binary, "--listen", "127.0.0.1:%d" % port, "--libvirt-uri", "test://" + HOST_XML,
+                 "--token-file", token_file, "--state-dir", os.path.join(self.tmp, name + "-state")],
+                stdout=log, stderr=log)
+        self.procs.append(proc)
+        url = "http://127.0.0.1:%d" % port
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                return None
+            try:
+                requests.get(url + "/v1/host", timeout=1)
+                return url
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        return None
+
+    def add_connection(self, body):
+        r = self.http.post(self.base + "/api/v1/connections", json=body)
+        assert r.status_code == 202, r.text
+        job = self.wait_job(r.json()["id"])
+        assert job["state"] == "succeeded", job
+        return job["result"]["connection_id"]
+
+    def get(self, path):
+        r = self.http.get(self.base + "/api/v1" + path, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def wait_job(self, job_id, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            job = self.get("/jobs/" + job_id)
+            if job["state"] in ("succeeded", "failed", "cancelled"):
+                return job
+            time.sleep(0.05)
+        raise AssertionError("job %s did not finish" % job_id)
+
+    def vm(self, name):
+        items = self.get("/vms?filter=" + requests.utils.quote("name eq '%s'" % name))["items"]
+        assert items, "no VM " + name
+        return items[0]
+
+    def log(self):
+        try:
+            with open(os.path.join(self.tmp, "polyvisord.log"), errors="replace") as f:
+                return f.read()[-3000:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        for p in reversed(self.procs):
+            _stop(p)
+        self.http.close()
+
+
+class Browser:
+    """One headless Chromium with helpers that read like what a person does."""
+
+    def __init__(self, lab, width=1280, height=800):
+        self.lab = lab
+        self.profile = tempfile.mkdtemp(prefix="pv-chromium-")
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = CHROMIUM
+        for a in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage", "--user-data-dir=" + self.profile,
+                  "--window-size=%d,%d" % (width, height)):
+            opts.add_argument(a)
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        self.service = Service(executable_path=CHROMEDRIVER)
+        try:
+            self.driver = webdriver.Chrome(service=self.service, options=opts)
+        except Exception:
+            proc = getattr(self.service, "process", None)
+            if proc:
+                _stop(proc, 5)
+            shutil.rmtree(self.profile, ignore_errors=True)
+            raise
+        # the viewport itself, not the window around it, is width x height
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                    {"width": width, "height": height, "deviceScaleFactor": 1,
+                                     "mobile": False})
+        self.allowed = []   # substrings of console errors this test provokes on purpose
+        self.logs = []
+
+    # -- what a person does ------------------------------------------------
+    def open(self, fragment=""):
+        self.driver.get(self.lab.base + "/" + fragment)
+
+    def sign_in(self, user="admin", password=ADMIN_PASSWORD):
+        self.open()
+        self.wait_visible(By.ID, "login-user").send_keys(user)
+        self.driver.find_element(By.ID, "login-password").send_keys(password)
+        self.driver.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
+        self.wait_visible(By.ID, "signout")
+
+    def go(self, fragment):
+        self.driver.execute_script("location.hash = arguments[0]", fragment)
+
+    def wait(self, cond, timeout=15):
+        # live updates redraw rows and panels: an element may go stale between two reads
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.05,
+                             ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+                             ).until(cond)
+
+    def wait_visible(self, by, sel, timeout=15):
+        return self.wait(EC.visibility_of_element_located((by, sel)), timeout)
+
+    def wait_text(self, by, sel, text, timeout=15):
+        self.wait(EC.text_to_be_present_in_element((by, sel), text), timeout)
+        return self.driver.find_element(by, sel)
+
+    def css(self, sel):
+        return self.driver.find_element(By.CSS_SELECTOR, sel)
+
+    def all(self, sel):
+        return self.driver.find_elements(By.CSS_SELECTOR, sel)
+
+    def button(self, text, scope=None):
+        """The visible button whose text is exactly `text`."""
+        root = scope or self.driver
+        for b in root.find_elements(By.TAG_NAME, "button"):
+            if b.text.strip() == text and b.is_displayed():
+                return b
+        raise AssertionError("no button %r" % text)
+
+    def screenshot(self, name):
+        os.makedirs(SCREENSHOTS, exist_ok=True)
+        self.driver.save_screenshot(os.path.join(SCREENSHOTS, name + ".png"))
+
+    def allow_http_errors(self, *substrings):
+        self.allowed += list(substrings)
+
+    def console_errors(self):
+        self.logs += self.driver.get_log("browser")
+        bad = []
+        for e in self.logs:
+            if e.get("level") != "SEVERE":
+                continue
+            msg = e.get("message", "")
+            if e.get("source") == "network" and any(s in msg for s in self.allowed):
+                continue
+            bad.append(msg)
+        return bad
+
+    def quit(self):
+        try:
+            self.driver.quit()
+        finally:
+            # chromedriver is stopped by quit(); make sure, by its PID
+            proc = getattr(self.service, "process", None)
+            if proc:
+                _stop(proc, 5)
+            shutil.rmtree(self.profile, ignore_errors=True)

@@ -1,0 +1,103 @@
+// pages/hosts.js -- the host list and one host: facts, state, usage, tags,
+// host group and the VMs on it (paged, like every list).
+
+import * as api from "../api.js";
+import {h, link, badge, fmtMB, fmtNum, fmtTime, facts, field, select, pagedTable, errorBox, debounce} from "../ui.js";
+import {nameOf} from "../names.js";
+import {VENDORS, vmColumns} from "./vms.js";
+
+export function usageBar(used, total, label) {
+  const pct = total ? Math.min(100, Math.round(used / total * 100)) : 0;
+  return h("div", {class: "usage"},
+    h("div", {class: "bar", role: "img", "aria-label": label + " " + pct + " % used"}, h("span", {style: "width:" + pct + "%"})),
+    h("span", {class: "muted"}, label + ": " + pct + " %"));
+}
+
+function hostColumns() {
+  return [
+    {label: "Name", render: (x) => link("#/hosts/" + x.id, x.name)},
+    {label: "State", render: (x) => badge(x.state)},
+    {label: "Vendor", render: (x) => x.vendor},
+    {label: "Cluster", render: (x) => nameOf("clusters", x.cluster_id)},
+    {label: "CPU", render: (x) => x.cpu_cores + " cores, " + fmtNum(x.cpu_usage_pct, 1) + " % busy"},
+    {label: "Memory", render: (x) => fmtMB(x.memory_used_mb) + " of " + fmtMB(x.memory_mb)},
+    {label: "Tags", render: (x) => (x.tags || []).join(", ")},
+  ];
+}
+
+export function renderList(el, params, ctx) {
+  const text = h("input", {type: "search", name: "q", placeholder: "part of a name"});
+  const state = select("state", [["", "Any state"], ["connected", "Connected"], ["maintenance", "Maintenance"],
+    ["disconnected", "Disconnected"], ["failed", "Failed"]], ctx.query.get("state") || "");
+  const vendor = select("vendor", VENDORS, ctx.query.get("vendor") || "");
+  const box = h("div");
+  let table;
+  function reload() {
+    const filter = api.and(text.value.trim() ? "name contains " + api.q(text.value.trim()) : "",
+      state.value ? "state eq " + api.q(state.value) : "", vendor.value ? "vendor eq " + api.q(vendor.value) : "");
+    table = pagedTable({caption: "Hosts", columns: hostColumns(), rowKey: (x) => x.id, empty: "No host matches.",
+      fetch: (cursor) => api.list("hosts", {limit: 50, cursor, filter, sort: "name"})});
+    box.replaceChildren(table.el);
+  }
+  text.addEventListener("input", debounce(reload, 300));
+  state.addEventListener("change", reload);
+  vendor.addEventListener("change", reload);
+  el.append(h("h2", {}, "Hosts"),
+    h("div", {class: "toolbar"}, field("Search by name", text), field("State", state), field("Vendor", vendor)), box);
+  reload();
+  ctx.on("host", (x) => table && table.upsert(x, false));
+}
+
+export async function renderHost(el, [id], ctx) {
+  let host = await api.get("/hosts/" + id);
+  const title = h("h2", {});
+  const info = h("div");
+  function draw() {
+    api.forget("hosts", id);
+    title.replaceChildren(host.name, " ", badge(host.state));
+    info.replaceChildren(
+      usageBar(host.memory_used_mb, host.memory_mb, "Memory"),
+      usageBar(host.cpu_usage_pct, 100, "CPU"),
+      facts([
+        ["State", badge(host.state)],
+        ["Vendor", host.vendor],
+        ["Connection", nameOf("connections", host.connection_id)],
+        ["Cluster", nameOf("clusters", host.cluster_id)],
+        ["Host group", nameOf("host-groups", host.host_group_id)],
+        ["CPU", host.cpu_cores + " cores × " + fmtNum(host.cpu_mhz) + " MHz, " + fmtNum(host.cpu_usage_pct, 1) + " % busy"],
+        ["Memory", fmtMB(host.memory_used_mb) + " used of " + fmtMB(host.memory_mb)],
+        ["Tags", (host.tags || []).join(", ") || "–"],
+        ["Native id", host.native_id],
+        ["Observed", fmtTime(host.observed_at) + " (" + (host.source || "?") + ")"],
+        ["Id", host.id],
+        ...Object.entries(host.facts || {}).map(([k, v]) => [k.replace(/_/g, " "), typeof v === "object" ? JSON.stringify(v) : String(v)]),
+      ]));
+  }
+  const tags = h("input", {type: "text", name: "tags", value: (host.tags || []).join(", ")});
+  const group = select("host_group_id", [["", "(no group)"]], host.host_group_id || "");
+  api.list("host-groups", {limit: 200, sort: "name"}).then((p) => {
+    for (const g of p.items) group.append(h("option", {value: g.id, selected: g.id === host.host_group_id}, g.name));
+  }).catch(() => {});
+  const err = errorBox();
+  const form = h("form", {class: "toolbar", onsubmit: async (e) => {
+    e.preventDefault();
+    err.clear();
+    try {
+      host = await api.patch("/hosts/" + id, {tags: tags.value.split(",").map((t) => t.trim()).filter(Boolean),
+        host_group_id: group.value || null});
+      draw();
+    } catch (ex) { err.show(ex); }
+  }}, field("Tags (comma separated)", tags), field("Host group", group), h("button", {type: "submit"}, "Save"));
+  draw();
+  el.append(h("p", {class: "muted"}, link("#/hosts", "Hosts"), " › ", host.name), title,
+    h("div", {class: "two-col"}, h("section", {}, h("h3", {}, "Facts"), info),
+      h("section", {}, h("h3", {}, "Settings"), form, err,
+        h("p", {class: "hint"}, "Maintenance mode is set on the hypervisor; the API has no call for it yet."))),
+    h("h3", {}, "Virtual machines on this host"));
+  const table = pagedTable({caption: "VMs on " + host.name, columns: vmColumns(), rowKey: (v) => v.id,
+    empty: "No VMs on this host.",
+    fetch: (cursor) => api.list("vms", {limit: 50, cursor, sort: "name", filter: "host_id eq " + api.q(id)})});
+  el.append(table.el);
+  ctx.on("host", (x) => { if (x.id === id) { host = Object.assign({}, host, x); draw(); } });
+  ctx.on("vm", (v) => table.upsert(v, false));
+}
