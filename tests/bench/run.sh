@@ -166,6 +166,9 @@ start_pv_dir "$OUT/metrics"; sleep 1; stop_pv
 $PY "$HERE/gen.py" "$OUT/metrics/polyvisor.db" "$HOSTS" 125000
 "$BUILD/tests/bench_metrics" "$OUT/metrics/polyvisor.db" 10 | tee "$OUT/metrics.md"
 
+echo "bench: Hyper-V full sync against the simulator (10, 100, 1,000 VMs)"
+$PY "$HERE/hyperv_bench.py" "$BUILD" "$OUT" | tee "$OUT/hyperv.md" || true
+
 echo "bench: HA restart of 100 VMs (two agents on libvirt's test driver)"
 $PY "$HERE/ha_bench.py" "$BUILD" "$OUT" | tee "$OUT/ha.md" || true
 

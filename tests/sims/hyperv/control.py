@@ -62,6 +62,7 @@ class ControlServer:
                         for vm in sorted(h.vms.values(), key=lambda v: v.name)],
                 "jobs": [j.to_dict() for j in h.jobs.values() if not j.hidden],
                 "enumerations": len(h.enums),
+                "requests": h.requests,
                 "faults": {k: v for k, v in h.faults.items()},
             } for h in w.hosts.values()],
                 "job_time": list(w.job_time), "enum_timeout": w.enum_timeout}

@@ -88,6 +88,7 @@ class Host:
         self.jobs = {}                     # InstanceID -> Job
         self.enums = {}                    # context id -> Enumeration
         self.reachable = True
+        self.requests = 0
         self.faults = {"delay_ms": 0, "delay_count": None, "drop_count": 0,
                        "fail_jobs": [], "access_denied_count": 0}
 

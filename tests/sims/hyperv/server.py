@@ -226,6 +226,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._plain(404)
             return
         with world.lock:
+            host.requests += 1  # WS-Man round trips, for benchmarks (GET /state)
             reachable = host.reachable
             drop = host.faults["drop_count"] > 0
             if drop:
