@@ -134,8 +134,9 @@ unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; exit $$fail
 
 integration: all
-	POLYVISOR_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -rs tests/integration tests/sims/hyperv \
-	    tests/browser
+	POLYVISOR_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -rs tests/integration tests/sims/hyperv
+	@# the browser tests have a conftest of their own: a pytest run of their own
+	POLYVISOR_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -rs tests/browser
 
 test: deps
 	@$(MAKE) --no-print-directory all
