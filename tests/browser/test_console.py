@@ -343,6 +343,26 @@ def test_host_page_and_events(lab, browser):
     b.screenshot("events")
 
 
+def test_host_maintenance_and_usage_chart(lab, browser):
+    b = browser
+    b.sign_in()
+    b.go("#/hosts")
+    b.wait_text(By.CSS_SELECTOR, "table.list", "esx-b1")
+    [a for a in b.all("table.list a") if a.text == "esx-b1"][0].click()
+    b.wait_text(By.CSS_SELECTOR, "#page h2", "esx-b1")
+    b.wait_text(By.CSS_SELECTOR, "#page", "Usage over time")
+    # a chart once the sampler has a point (every second here), else the empty message
+    b.wait(lambda d: b.all("svg.chart polyline") or "No samples" in b.css("#page").text)
+    b.css("select[name=evacuate]").send_keys("Move nothing")
+    b.button("Enter maintenance").click()
+    b.wait(lambda d: b.all(".job-panel[data-state=succeeded]"))
+    b.wait_text(By.CSS_SELECTOR, "#page h2", "maintenance")
+    b.screenshot("host-maintenance")
+    b.button("Exit maintenance").click()
+    b.wait(lambda d: len(b.all(".job-panel[data-state=succeeded]")) >= 2)
+    b.wait_text(By.CSS_SELECTOR, "#page h2", "connected")
+
+
 def test_sign_out_and_be_refused(lab, browser):
     b = browser
     b.allow_http_errors("401")

@@ -1,9 +1,12 @@
-// pages/hosts.js -- the host list and one host: facts, state, usage, tags,
-// host group and the VMs on it (paged, like every list).
+// pages/hosts.js -- the host list and one host: facts, state, usage over
+// time (the metrics API), tags, host group, maintenance mode and the VMs on
+// it (paged, like every list).
 
 import * as api from "../api.js";
 import {h, link, badge, fmtMB, fmtNum, fmtTime, facts, field, select, pagedTable, errorBox, debounce} from "../ui.js";
 import {nameOf} from "../names.js";
+import {usageChart} from "../chart.js";
+import {jobPanel} from "../jobview.js";
 import {VENDORS, vmColumns} from "./vms.js";
 
 export function usageBar(used, total, label) {
@@ -91,13 +94,62 @@ export async function renderHost(el, [id], ctx) {
   draw();
   el.append(h("p", {class: "muted"}, link("#/hosts", "Hosts"), " › ", host.name), title,
     h("div", {class: "two-col"}, h("section", {}, h("h3", {}, "Facts"), info),
-      h("section", {}, h("h3", {}, "Settings"), form, err,
-        h("p", {class: "hint"}, "Maintenance mode is set on the hypervisor; the API has no call for it yet."))),
-    h("h3", {}, "Virtual machines on this host"));
+      h("section", {}, h("h3", {}, "Settings"), form, err, maintenance(host, ctx, () => reload()))),
+    history(host));
+  el.append(h("h3", {}, "Virtual machines on this host"));
   const table = pagedTable({caption: "VMs on " + host.name, columns: vmColumns(), rowKey: (v) => v.id,
     empty: "No VMs on this host.",
     fetch: (cursor) => api.list("vms", {limit: 50, cursor, sort: "name", filter: "host_id eq " + api.q(id)})});
   el.append(table.el);
+  async function reload() {
+    try { host = await api.get("/hosts/" + id); draw(); } catch (e) { err.show(e); }
+  }
   ctx.on("host", (x) => { if (x.id === id) { host = Object.assign({}, host, x); draw(); } });
   ctx.on("vm", (v) => table.upsert(v, false));
+}
+
+/** Maintenance mode: enter (moving the VMs off as chosen) or leave; the job
+ * runs live below the buttons. */
+function maintenance(host, ctx, onDone) {
+  const mode = select("evacuate", [["live", "Move running VMs live"], ["quick", "Move VMs quick (save, copy, restore)"],
+    ["none", "Move nothing"]], "live");
+  const err = errorBox();
+  const jobs = h("div", {});
+  async function go(path, body) {
+    err.clear();
+    try { jobs.prepend(jobPanel(await api.post(path, body), ctx, onDone)); } catch (e) { err.show(e); }
+  }
+  return h("section", {class: "maintenance"}, h("h3", {}, "Maintenance mode"),
+    h("p", {class: "hint"}, host.maintenance
+      ? "In maintenance: placement sends no VMs here."
+      : "Entering it stops placement from sending VMs here and moves this host's VMs off, each to the host the placement engine rates best; a VM that cannot move is reported."),
+    h("div", {class: "toolbar"}, field("When entering", mode),
+      h("button", {type: "button", onclick: () => go("/hosts/" + host.id + "/maintenance", {evacuate: mode.value})},
+        "Enter maintenance"),
+      h("button", {type: "button", onclick: () => go("/hosts/" + host.id + "/maintenance/exit")}, "Exit maintenance")),
+    err, jobs);
+}
+
+/** CPU and memory over the last hour, day or week. */
+function history(host) {
+  const range = select("range", [["3600:60", "Last hour"], ["86400:300", "Last day"], ["604800:3600", "Last week"]], "3600:60");
+  const box = h("div", {class: "chart-box"});
+  const err = errorBox();
+  async function load() {
+    err.clear();
+    const [span, step] = range.value.split(":").map(Number);
+    const now = Math.floor(Date.now() / 1000);
+    try {
+      const s = await api.get(`/hosts/${host.id}/metrics?from=${now - span}&to=${now}&step=${step}`);
+      box.replaceChildren(s.points.length
+        ? usageChart(s.points, host.memory_mb, "CPU and memory of " + host.name)
+        : h("p", {class: "muted"}, "No samples in this range yet (one is taken every sampling interval)."));
+    } catch (e) { err.show(e); }
+  }
+  range.addEventListener("change", load);
+  load();
+  return h("section", {}, h("h3", {}, "Usage over time"),
+    h("div", {class: "toolbar"}, field("Range", range),
+      h("span", {class: "legend"}, h("span", {class: "cpu"}, "— CPU %"), " ", h("span", {class: "mem"}, "— memory %"))),
+    box, err);
 }
