@@ -202,6 +202,14 @@ int pv_db_plan_set_moves(const char *id, const char *moves_json);
 /* A schedule's newer plan replaces its older proposals. */
 int pv_db_plans_supersede(const char *schedule_id, const char *except_id);
 
+/* ---- the dashboard's numbers (db_summary.c) ------------------------------ */
+
+/* {"hosts": {"by_state", "by_vendor_state"}, "vms": {"by_power_state",
+ * "by_vendor_state"}, "jobs", "connections", "alerts" (counts by state or
+ * kind), "capacity": {"memory_mb", "memory_used_mb", "cpu_cores",
+ * "cpu_busy_cores"} of connected hosts}. */
+json_t *pv_db_summary(void);
+
 /* ---- host health, HA, fencing, maintenance (db_ha.c) -------------------- */
 
 /* Hosts disconnected since at or before `before`: [{"id", "name", "vendor",

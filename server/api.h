@@ -70,8 +70,9 @@ void pv_api_alerts_list(struct pv_req *r);
 void pv_api_host_maintenance(struct pv_req *r);
 void pv_api_host_maintenance_exit(struct pv_req *r);
 
-/* api_misc.c: the audit chain */
+/* api_misc.c: the audit chain, the dashboard's numbers */
 void pv_api_audit_verify(struct pv_req *r);
+void pv_api_summary(struct pv_req *r);
 
 /* api_placement.c */
 void pv_api_placement_ratings(struct pv_req *r);

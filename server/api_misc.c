@@ -146,3 +146,9 @@ void pv_api_audit_verify(struct pv_req *r)
     else
         pv_reply_json(r, 200, report);
 }
+
+/* GET /summary: the dashboard's numbers, counted in the database. */
+void pv_api_summary(struct pv_req *r)
+{
+    pv_reply_json(r, 200, pv_db_summary());
+}

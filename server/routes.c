@@ -71,6 +71,7 @@ const struct pv_route pv_routes[] = {
     {"GET", V "/events/stream", pv_api_events_stream, 0},
     {"GET", V "/audit/verify", pv_api_audit_verify, A},
     {"GET", V "/alerts", pv_api_alerts_list, 0},
+    {"GET", V "/summary", pv_api_summary, 0},
     {"GET", V "/schedules", pv_api_schedules_list, 0},
     {"POST", V "/schedules", pv_api_schedule_create, A},
     {"POST", V "/schedules/preview", pv_api_schedule_preview, 0},

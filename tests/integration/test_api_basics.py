@@ -142,3 +142,17 @@ def test_viewer_reads_but_cannot_change(daemon):
         assert r.status_code == 403, (method, path)
         assert r.json()["error"]["code"] == "forbidden"
     assert daemon.ok("GET", "/api/v1/host-groups")["items"] == []
+
+
+def test_summary_counts(lab):
+    s = lab.ok("GET", "/api/v1/summary")
+    hosts = lab.all_items("/api/v1/hosts")
+    vms = lab.all_items("/api/v1/vms")
+    assert sum(s["hosts"]["by_state"].values()) == len(hosts)
+    assert sum(s["vms"]["by_power_state"].values()) == len(vms)
+    running = sum(1 for v in vms if v["power_state"] == "running")
+    assert s["vms"]["by_power_state"].get("running", 0) == running
+    assert s["vms"]["by_vendor_state"]["test"]["running"] == running
+    connected = [h for h in hosts if h["state"] == "connected"]
+    assert s["capacity"]["memory_mb"] == sum(h["memory_mb"] for h in connected)
+    assert s["connections"] == {"connected": 1}
