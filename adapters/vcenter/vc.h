@@ -6,6 +6,7 @@
  * vc_inventory.c:    ContainerViews, RetrievePropertiesEx paging, the object
  *                    cache, mapping to pv_*_info, sync, watch, refresh.
  * vc_actions.c:      power actions, create, relocate, and Task polling.
+ * vc_manage.c:       reconfigure, clone, host maintenance mode.
  *
  * One struct pv_conn is one vSphere session, used by one thread at a time
  * (the daemon gives the watch its own handle), so nothing here locks.
@@ -75,6 +76,9 @@ void vc_forget_session_objects(struct pv_conn *c);
 int vc_sync(struct pv_conn *c, const struct pv_sink *s, struct pv_error *err);
 int vc_watch(struct pv_conn *c, const struct pv_sink *s, int timeout_ms, struct pv_error *err);
 int vc_refresh(struct pv_conn *c, const char *vm, const struct pv_sink *s, struct pv_error *err);
+/* Report one host's current state through s->host; PV_ENOTFOUND host_not_found. */
+int vc_refresh_host(struct pv_conn *c, const char *host, const struct pv_sink *s,
+                    struct pv_error *err);
 /* The datacenter an entity belongs to (walking parents; cached). */
 int vc_datacenter_of(struct pv_conn *c, const char *type, const char *moref, char *dc,
                      size_t size, struct pv_error *err);
@@ -86,5 +90,28 @@ int vc_create(struct pv_conn *c, const char *host, const struct pv_vm_spec *spec
               const struct pv_sink *s, char **native_id, struct pv_error *err);
 int vc_migrate(struct pv_conn *from, const char *vm, struct pv_conn *to, const char *host,
                const struct pv_migrate_opts *opts, const struct pv_sink *s, struct pv_error *err);
+/* Send a request (written up to its last argument) that answers with a Task
+ * and follow the Task to its end; `what` names it in progress and errors;
+ * result (may be NULL) gets the task's info.result, e.g. a new VM's MoRef. */
+int vc_run_task(struct pv_conn *c, struct pv_soap_writer *sw, const char *what,
+                const struct pv_sink *s, char *result, size_t rsize, struct pv_error *err);
+/* PV_ECONFLICT name_in_use when `folder` holds a VM called `name`. */
+int vc_name_free(struct pv_conn *c, const char *folder, const char *name, struct pv_error *err);
+/* rc, with vCenter's DuplicateName (duplicate_name) renamed name_in_use. */
+int vc_name_clash(int rc, struct pv_error *err);
+/* The resource pool of host's compute resource; PV_ENOTFOUND host_not_found. */
+int vc_host_pool(struct pv_conn *c, const char *host, char *pool, size_t size,
+                 struct pv_error *err);
+
+/* The job's progress, when the call is made for one. */
+void vc_progress(const struct pv_sink *s, int pct, const char *detail);
+
+/* vc_manage.c */
+int vc_reconfigure(struct pv_conn *c, const char *vm, const struct pv_vm_spec *spec,
+                   const struct pv_sink *s, struct pv_error *err);
+int vc_clone(struct pv_conn *c, const char *vm, const char *host, const struct pv_vm_spec *spec,
+             const struct pv_sink *s, char **native_id, struct pv_error *err);
+int vc_host_maintenance(struct pv_conn *c, const char *host, int enter, const struct pv_sink *s,
+                        struct pv_error *err);
 
 #endif

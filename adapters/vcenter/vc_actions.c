@@ -1,6 +1,7 @@
 /* vc_actions.c -- what the vcenter adapter changes: power actions, delete,
  * create (CreateVM_Task), vMotion (RelocateVM_Task), each followed through
- * its vSphere Task.
+ * its vSphere Task (clone, reconfigure and maintenance mode are in
+ * vc_manage.c, over the same Task helpers).
  *
  * A Task is polled (RetrievePropertiesEx of info.state, info.progress,
  * info.error, info.result) with a back-off from 100 ms to 1 s; its progress
@@ -29,7 +30,7 @@
 #define TASK_MAX_HOURS 6
 #define SHUTDOWN_MAX_S 600
 
-static void progress(const struct pv_sink *s, int pct, const char *detail)
+void vc_progress(const struct pv_sink *s, int pct, const char *detail)
 {
     if (s && s->progress)
         s->progress(s->ctx, pct, detail);
@@ -91,7 +92,7 @@ static int wait_task(struct pv_conn *c, const char *task, const char *what, cons
         if (strcmp(t.state, "success") == 0) {
             if (result)
                 snprintf(result, rsize, "%s", t.result);
-            progress(s, 100, what);
+            vc_progress(s, 100, what);
             return 0;
         }
         if (strcmp(t.state, "error") == 0) {
@@ -105,7 +106,7 @@ static int wait_task(struct pv_conn *c, const char *task, const char *what, cons
             return pv_error_set(err, PV_EPEER, "bad_response", "%s: task %s has no state", what, task);
         snprintf(detail, sizeof detail, "%s (%s%s)", what, t.state,
                  t.progress >= 0 ? ", vCenter's progress" : "");
-        progress(s, t.progress > 0 ? (t.progress > 99 ? 99 : t.progress) : 1, detail);
+        vc_progress(s, t.progress > 0 ? (t.progress > 99 ? 99 : t.progress) : 1, detail);
         if (!asked_cancel && cancelled(s)) {
             struct pv_soap_writer sw;
             struct pv_soap_resp *r = NULL;
@@ -122,25 +123,33 @@ static int wait_task(struct pv_conn *c, const char *task, const char *what, cons
     }
 }
 
+/* "what: message", the code kept.  Both are copied first: pv_error_set
+ * writes into the struct its arguments would otherwise point into. */
+static void prefix_error(struct pv_error *err, const char *what)
+{
+    char code[sizeof err->code], m[sizeof err->message];
+
+    snprintf(code, sizeof code, "%s", err->code);
+    snprintf(m, sizeof m, "%s", err->message);
+    pv_error_set(err, err->err, code, "%s: %s", what, m);
+}
+
 /* Send a request that answers with a Task and follow the Task. */
-static int run_task(struct pv_conn *c, struct pv_soap_writer *sw, const char *what,
+int vc_run_task(struct pv_conn *c, struct pv_soap_writer *sw, const char *what,
                     const struct pv_sink *s, char *result, size_t rsize, struct pv_error *err)
 {
     struct pv_soap_resp *r = NULL;
     char task[256];
     int rc;
 
-    progress(s, 1, what);
+    vc_progress(s, 1, what);
     rc = vc_invoke(c, sw, 0, &r, err);
     if (!rc && !pv_xml_text(vc_returnval(r), task, sizeof task))
         rc = pv_error_set(err, PV_EPEER, "bad_response", "%s: vCenter returned no task", what);
     pv_soap_resp_free(r);
     if (rc) {
-        if (err && err->err != PV_EUNREACHABLE && !strstr(err->message, what)) {
-            char m[sizeof err->message];
-            snprintf(m, sizeof m, "%s", err->message);
-            pv_error_set(err, err->err, err->code, "%s: %s", what, m);
-        }
+        if (err && err->err != PV_EUNREACHABLE && !strstr(err->message, what))
+            prefix_error(err, what);
         return rc;
     }
     return wait_task(c, task, what, s, result, rsize, err);
@@ -151,7 +160,7 @@ static int simple_task(struct pv_conn *c, const char *method, const char *vm, co
 {
     struct pv_soap_writer sw;
     int rc = vc_begin(&sw, method, "VirtualMachine", vm, err);
-    return rc ? rc : run_task(c, &sw, what, s, NULL, 0, err);
+    return rc ? rc : vc_run_task(c, &sw, what, s, NULL, 0, err);
 }
 
 /* A method without a Task (ShutdownGuest, RebootGuest, UnregisterVM). */
@@ -165,11 +174,8 @@ static int simple_call(struct pv_conn *c, const char *method, const char *vm, co
     if (!rc)
         rc = vc_invoke(c, &sw, 0, &r, err);
     pv_soap_resp_free(r);
-    if (rc && err && err->err != PV_EUNREACHABLE) {
-        char m[sizeof err->message];
-        snprintf(m, sizeof m, "%s", err->message);
-        pv_error_set(err, err->err, err->code, "%s: %s", what, m);
-    }
+    if (rc && err && err->err != PV_EUNREACHABLE)
+        prefix_error(err, what);
     return rc;
 }
 
@@ -205,7 +211,7 @@ static int wait_powered_off(struct pv_conn *c, const char *vm, const struct pv_s
 
     while (!(rc = vm_prop(c, vm, "runtime.powerState", p, sizeof p, err))) {
         if (strcmp(p, "poweredOff") == 0) {
-            progress(s, 100, "guest shut down");
+            vc_progress(s, 100, "guest shut down");
             return 0;
         }
         if (cancelled(s))
@@ -214,7 +220,7 @@ static int wait_powered_off(struct pv_conn *c, const char *vm, const struct pv_s
         if (time(NULL) - start > SHUTDOWN_MAX_S)
             return pv_error_set(err, PV_EPEER, "shutdown_timeout",
                                 "the guest of %s did not shut down in %d s", vm, SHUTDOWN_MAX_S);
-        progress(s, 50, "waiting for the guest to shut down");
+        vc_progress(s, 50, "waiting for the guest to shut down");
         nap_ms(500);
     }
     return rc;
@@ -280,7 +286,7 @@ static int do_action(struct pv_conn *c, const char *vm, enum pv_vm_action a, con
             return pv_error_set(err, PV_ECONFLICT, "tools_not_running",
                                 "VMware Tools are not running in VM %s, and a guest shutdown needs "
                                 "them; power it off instead", vm);
-        progress(s, 10, "guest shutdown requested");
+        vc_progress(s, 10, "guest shutdown requested");
         if ((rc = simple_call(c, "ShutdownGuest", vm, "guest shutdown", err)))
             return rc;
         return wait_powered_off(c, vm, s, err);
@@ -357,6 +363,19 @@ static int names_of(struct pv_conn *c, const char *type, const char *moref, cons
     return rc;
 }
 
+int vc_host_pool(struct pv_conn *c, const char *host, char *pool, size_t size,
+                 struct pv_error *err)
+{
+    char parent[256], ptype[64];
+    int rc = vc_get_prop(c, "HostSystem", host, "parent", parent, sizeof parent, ptype, sizeof ptype,
+                         err);
+
+    if (rc == PV_ENOTFOUND)
+        return pv_error_set(err, PV_ENOTFOUND, "host_not_found", "vCenter %s has no host %s", c->url,
+                            host);
+    return rc ? rc : vc_get_prop(c, ptype, parent, "resourcePool", pool, size, NULL, 0, err);
+}
+
 /* Where a new VM on `host` goes: its datacenter's VM folder, the resource
  * pool of the host's compute resource, a datastore (named, or the host's
  * first). */
@@ -367,16 +386,12 @@ struct place {
 static int placement(struct pv_conn *c, const char *host, const char *ds_name, struct place *pl,
                      struct pv_error *err)
 {
-    char parent[256], ptype[64], dc[256];
+    char dc[256];
     json_t *ds = NULL, *it;
     size_t i;
     int rc;
 
-    rc = vc_get_prop(c, "HostSystem", host, "parent", parent, sizeof parent, ptype, sizeof ptype, err);
-    if (rc == PV_ENOTFOUND)
-        return pv_error_set(err, PV_ENOTFOUND, "host_not_found", "vCenter %s has no host %s", c->url, host);
-    if (!rc)
-        rc = vc_get_prop(c, ptype, parent, "resourcePool", pl->pool, sizeof pl->pool, NULL, 0, err);
+    rc = vc_host_pool(c, host, pl->pool, sizeof pl->pool, err);
     if (!rc)
         rc = vc_datacenter_of(c, "HostSystem", host, dc, sizeof dc, err);
     if (!rc)
@@ -399,9 +414,19 @@ static int placement(struct pv_conn *c, const char *host, const char *ds_name, s
     return rc;
 }
 
+int vc_name_clash(int rc, struct pv_error *err)
+{
+    if (rc == PV_ECONFLICT && err && strcmp(err->code, "duplicate_name") == 0) {
+        char msg[sizeof err->message];
+        snprintf(msg, sizeof msg, "%s", err->message);
+        pv_error_set(err, PV_ECONFLICT, "name_in_use", "%s", msg);
+    }
+    return rc;
+}
+
 /* vCenter keeps VM names unique per folder (DuplicateName); vcsim does not
  * check, so ask SearchIndex.FindChild first. */
-static int name_free(struct pv_conn *c, const char *folder, const char *name, struct pv_error *err)
+int vc_name_free(struct pv_conn *c, const char *folder, const char *name, struct pv_error *err)
 {
     struct pv_soap_writer sw;
     struct pv_soap_resp *r = NULL;
@@ -564,24 +589,19 @@ int vc_create(struct pv_conn *c, const char *host, const struct pv_vm_spec *spec
         disks = json_loads(spec->disks_json, JSON_DECODE_ANY, NULL);
     if (spec->nics_json && strcmp(spec->nics_json, "null") != 0)
         nics = json_loads(spec->nics_json, JSON_DECODE_ANY, NULL);
-    progress(s, 1, "checking the host");
+    vc_progress(s, 1, "checking the host");
     rc = check_spec(c, host, disks, nics, &ds_name, err);
     if (!rc)
         rc = placement(c, host, ds_name, &pl, err);
     if (!rc)
-        rc = name_free(c, pl.folder, spec->name, err);
+        rc = vc_name_free(c, pl.folder, spec->name, err);
     if (!rc)
         rc = vc_begin(&sw, "CreateVM_Task", "Folder", pl.folder, err);
     if (!rc) {
         write_config(&sw, spec, pl.datastore, disks, nics);
         pv_soap_w_moref(&sw, "pool", "ResourcePool", pl.pool);
         pv_soap_w_moref(&sw, "host", "HostSystem", host);
-        rc = run_task(c, &sw, "create", s, vm, sizeof vm, err);
-    }
-    if (rc == PV_ECONFLICT && err && strcmp(err->code, "duplicate_name") == 0) {
-        char msg[sizeof err->message];
-        snprintf(msg, sizeof msg, "%s", err->message);
-        pv_error_set(err, PV_ECONFLICT, "name_in_use", "%s", msg);
+        rc = vc_name_clash(vc_run_task(c, &sw, "create", s, vm, sizeof vm, err), err);
     }
     if (!rc && !vm[0])
         rc = pv_error_set(err, PV_EPEER, "bad_response", "CreateVM_Task ended without naming the VM");
@@ -603,7 +623,7 @@ int vc_migrate(struct pv_conn *from, const char *vm, struct pv_conn *to, const c
                const struct pv_migrate_opts *opts, const struct pv_sink *s, struct pv_error *err)
 {
     struct pv_soap_writer sw;
-    char parent[256], ptype[64], pool[256], now[256];
+    char pool[256], now[256];
     int rc;
 
     (void)opts; /* vCenter moves a running VM live and a stopped one cold */
@@ -620,11 +640,7 @@ int vc_migrate(struct pv_conn *from, const char *vm, struct pv_conn *to, const c
         return rc;
     if (strcmp(now, host) == 0)
         return pv_error_set(err, PV_ECONFLICT, "same_host", "VM %s is already on host %s", vm, host);
-    rc = vc_get_prop(from, "HostSystem", host, "parent", parent, sizeof parent, ptype, sizeof ptype, err);
-    if (rc == PV_ENOTFOUND)
-        return pv_error_set(err, PV_ENOTFOUND, "host_not_found", "vCenter %s has no host %s", from->url, host);
-    if (!rc)
-        rc = vc_get_prop(from, ptype, parent, "resourcePool", pool, sizeof pool, NULL, 0, err);
+    rc = vc_host_pool(from, host, pool, sizeof pool, err);
     if (!rc)
         rc = vc_begin(&sw, "RelocateVM_Task", "VirtualMachine", vm, err);
     if (rc)
@@ -634,7 +650,7 @@ int vc_migrate(struct pv_conn *from, const char *vm, struct pv_conn *to, const c
     pv_soap_w_moref(&sw, "host", "HostSystem", host);
     pv_soap_w_end(&sw);
     pv_soap_w_text(&sw, "priority", "defaultPriority");
-    rc = run_task(from, &sw, "vMotion", s, NULL, 0, err);
+    rc = vc_run_task(from, &sw, "vMotion", s, NULL, 0, err);
     if (!rc)
         vc_refresh(from, vm, s, NULL);
     return rc;

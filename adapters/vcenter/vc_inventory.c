@@ -776,7 +776,16 @@ int vc_sync(struct pv_conn *c, const struct pv_sink *s, struct pv_error *err)
 
 /* ---- refresh ---------------------------------------------------------------------- */
 
-static void got_vm(struct pv_conn *c, const char *type, const char *moref, xmlNodePtr oc, void *ud)
+/* A kind's property paths, NULL-ended, into paths[n]. */
+static void kind_paths(const struct kind *k, const char **paths, size_t n)
+{
+    size_t i;
+    for (i = 0; i < k->nprops && i < n - 1; i++)
+        paths[i] = k->props[i].path;
+    paths[i] = NULL;
+}
+
+static void got_one(struct pv_conn *c, const char *type, const char *moref, xmlNodePtr oc, void *ud)
 {
     load_obj(c, type, moref, oc, NULL);
     *(int *)ud = 1;
@@ -787,10 +796,8 @@ int vc_refresh(struct pv_conn *c, const char *vm, const struct pv_sink *s, struc
     const char *paths[N(vm_props) + 1];
     int found = 0, rc;
 
-    for (size_t i = 0; i < N(vm_props); i++)
-        paths[i] = vm_props[i].path;
-    paths[N(vm_props)] = NULL;
-    rc = vc_retrieve_obj(c, "VirtualMachine", vm, paths, got_vm, &found, err);
+    kind_paths(&kinds[VC_VIEW_VM], paths, N(paths));
+    rc = vc_retrieve_obj(c, "VirtualMachine", vm, paths, got_one, &found, err);
     if (rc == PV_ENOTFOUND || (!rc && !found)) {
         rec_del(c, "VirtualMachine", vm);
         if (s->vm_gone)
@@ -800,6 +807,44 @@ int vc_refresh(struct pv_conn *c, const char *vm, const struct pv_sink *s, struc
     if (!rc)
         report_vm(c, rec_get(c, "VirtualMachine", vm, 1), s);
     return rc;
+}
+
+/* A handle that never synced (a job's) knows no datastore or network by
+ * name: read those the host's facts list, one small read each. */
+static void load_missing(struct pv_conn *c, json_t *list, enum vc_view_kind kind)
+{
+    const char *paths[16];
+    json_t *m;
+    size_t i;
+
+    kind_paths(&kinds[kind], paths, N(paths));
+    json_array_foreach(list, i, m) {
+        const char *type = rs(m, "type"), *id = rs(m, "moref");
+        json_t *rec = type && id ? rec_get(c, type, id, 0) : NULL;
+        if (type && id && !rs(rec, "name") && kind_of_type(type))
+            vc_retrieve_obj(c, type, id, paths, load_obj, NULL, NULL);
+    }
+}
+
+int vc_refresh_host(struct pv_conn *c, const char *host, const struct pv_sink *s,
+                    struct pv_error *err)
+{
+    const char *paths[N(host_props) + 1];
+    json_t *rec;
+    int found = 0, rc;
+
+    kind_paths(&kinds[VC_VIEW_HOST], paths, N(paths));
+    rc = vc_retrieve_obj(c, "HostSystem", host, paths, got_one, &found, err);
+    if (rc == PV_ENOTFOUND || (!rc && !found))
+        return pv_error_set(err, PV_ENOTFOUND, "host_not_found", "vCenter %s has no host %s", c->url,
+                            host);
+    if (rc)
+        return rc;
+    rec = rec_get(c, "HostSystem", host, 1);
+    load_missing(c, json_object_get(rec, "datastores"), VC_VIEW_DS);
+    load_missing(c, json_object_get(rec, "networks"), VC_VIEW_NET);
+    report_host(c, rec, s);
+    return 0;
 }
 
 /* ---- watch --------------------------------------------------------------------------- */
@@ -852,14 +897,33 @@ static int create_filter(struct pv_conn *c, struct pv_error *err)
     return rc;
 }
 
-/* Apply one ObjectUpdate; returns the record to report (NULL: nothing). */
+/* Properties read into the record as it is (not a fresh one). */
+static void merge_obj(struct pv_conn *c, const char *type, const char *moref, xmlNodePtr oc, void *ud)
+{
+    const struct kind *k = kind_of_type(type);
+    json_t *rec = k ? rec_get(c, type, moref, 1) : NULL;
+    char name[256];
+    (void)ud;
+
+    for (xmlNodePtr p = pv_xml_child(oc, "propSet", NULL); rec && p; p = pv_xml_next(p, "propSet", NULL))
+        apply_prop(rec, k, pv_xml_text(pv_xml_child(p, "name", NULL), name, sizeof name),
+                   pv_xml_child(p, "val", NULL));
+}
+
+/* Apply one ObjectUpdate; returns the record to report (NULL: nothing).
+ * vcsim publishes a ReconfigVM_Task as a change of config.hardware.device
+ * alone -- it sets numCPU and memoryMB without an update -- so a VM whose
+ * devices were modified has its two sizes read again (vCenter sends them
+ * with the change; the read is then one small round trip, for a rare
+ * event; the first answer, all "enter", carries every property anyway). */
 static json_t *apply_update(struct pv_conn *c, xmlNodePtr os, const struct pv_sink *s)
 {
     char kind[16], type[64], moref[256], name[256], op[32];
     xmlNodePtr obj = pv_xml_child(os, "obj", NULL);
     const struct kind *k;
+    static const char *const hw_paths[] = {"config.hardware.numCPU", "config.hardware.memoryMB", NULL};
     json_t *rec, *before;
-    int changed;
+    int changed, hw_changed = 0;
 
     if (!pv_xml_text(pv_xml_child(os, "kind", NULL), kind, sizeof kind) ||
         !pv_xml_attr(obj, "type", type, sizeof type) || !pv_xml_text(obj, moref, sizeof moref) ||
@@ -876,9 +940,12 @@ static json_t *apply_update(struct pv_conn *c, xmlNodePtr os, const struct pv_si
     for (xmlNodePtr cs = pv_xml_child(os, "changeSet", NULL); cs; cs = pv_xml_next(cs, "changeSet", NULL)) {
         pv_xml_text(pv_xml_child(cs, "name", NULL), name, sizeof name);
         pv_xml_text(pv_xml_child(cs, "op", NULL), op, sizeof op);
+        hw_changed |= strcmp(name, "config.hardware.device") == 0;
         apply_prop(rec, k, name, strcmp(op, "remove") == 0 || strcmp(op, "indirectRemove") == 0
                                      ? NULL : pv_xml_child(cs, "val", NULL));
     }
+    if (hw_changed && strcmp(kind, "modify") == 0 && strcmp(type, "VirtualMachine") == 0)
+        vc_retrieve_obj(c, type, moref, hw_paths, merge_obj, NULL, NULL);
     changed = !json_equal(before, rec);
     json_decref(before);
     return changed || strcmp(kind, "modify") == 0 ? rec : NULL;

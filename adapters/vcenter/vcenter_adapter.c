@@ -2,7 +2,7 @@
  * vSphere Web Services API (SOAP 1.1 on https://VCENTER/sdk), through the
  * shared SOAP layer (adapters/common/soap.c).  This file holds the session
  * and the ABI table; inventory is in vc_inventory.c, actions in
- * vc_actions.c.
+ * vc_actions.c, reconfigure, clone and maintenance mode in vc_manage.c.
  *
  * One pv_conn is one vSphere session: RetrieveServiceContent, then Login
  * with the connection's user and password; the vmware_soap_session cookie
@@ -206,7 +206,7 @@ static const struct pv_adapter vcenter_adapter = {
     .version = "0.1",
     .caps = PV_CAP_SYNC | PV_CAP_EVENTS | PV_CAP_CREATE | PV_CAP_DELETE | PV_CAP_POWER |
             PV_CAP_SHUTDOWN | PV_CAP_SAVE | PV_CAP_STATS | PV_CAP_LIVE_MIGRATE |
-            PV_CAP_QUICK_MIGRATE,
+            PV_CAP_QUICK_MIGRATE | PV_CAP_RECONFIGURE | PV_CAP_CLONE | PV_CAP_MAINTENANCE,
     .open = vc_open,
     .close = vc_close,
     .sync = vc_sync,
@@ -215,6 +215,9 @@ static const struct pv_adapter vcenter_adapter = {
     .vm_action = vc_action,
     .vm_migrate = vc_migrate,
     .vm_refresh = vc_refresh,
+    .vm_reconfigure = vc_reconfigure,
+    .vm_clone = vc_clone,
+    .host_maintenance = vc_host_maintenance,
 };
 
 const struct pv_adapter *pv_adapter_entry(void)

@@ -172,6 +172,9 @@ $PY "$HERE/hyperv_bench.py" "$BUILD" "$OUT" | tee "$OUT/hyperv.md" || true
 echo "bench: HA restart of 100 VMs (two agents on libvirt's test driver)"
 $PY "$HERE/ha_bench.py" "$BUILD" "$OUT" | tee "$OUT/ha.md" || true
 
+echo "bench: vCenter sync against a govmomi reference client (vcsim, 128 hosts / 4,000 VMs)"
+$PY "$HERE/vcenter_bench.py" "$BUILD" "$OUT" | tee "$OUT/vcenter.md" || true
+
 echo "bench: KVM operations against virsh"
 cleanup
 PV_PID= NG_PID=

@@ -6,7 +6,11 @@ own library (tests/peers/vcsim/vcq), never only through our code.
 Topology of each simulator: 2 datacenters x (2 clusters of 2 hosts + 1
 standalone host), 2 VMs per resource pool -- 10 hosts and 12 VMs.  Skipped
 with the reason when Go or govmomi is missing (sh make deps).
-Every simulator a test starts is stopped by its PID."""
+Every simulator a test starts is stopped by its PID.
+
+Reconfigure, clone and maintenance mode go through routes written beside the
+adapter: those tests skip, saying so, while polyvisord answers 404
+route_not_found (or, for maintenance, does not call the adapter yet)."""
 import json
 import os
 import shutil
@@ -300,6 +304,114 @@ def test_vmotion_to_another_host(vc):
     assert moved["power_state"] == "running"
 
 
+def submit_or_skip(d, path, body=None):
+    """POST a job whose route is being written beside this adapter: skipped
+    while polyvisord answers 404 route_not_found, else the job id."""
+    r = d.post(path, body)
+    if r.status_code == 404 and r.json().get("error", {}).get("code") == "route_not_found":
+        pytest.skip("polyvisord has no route %s yet" % path)
+    assert r.status_code == 202, r.text
+    return r.json()["id"]
+
+
+def run_or_skip(d, path, body=None, expect="succeeded", timeout=60):
+    job = d.wait_job(submit_or_skip(d, path, body), timeout)
+    assert job["state"] == expect, job
+    return job
+
+
+def test_reconfigure_changes_vcenter(vc):
+    t = vc.vcsim.vcq("vms")[3]
+    vm = api_vm(vc, t["moref"])
+    assert (vm["vcpus"], vm["memory_mb"]) == (t["num_cpu"], t["memory_mb"])
+    job = run_or_skip(vc, "/api/v1/vms/%s/reconfigure" % vm["id"], {"vcpus": 3, "memory_mb": 512})
+    assert job["progress"] == 100
+    after = vc.vcsim.vm(t["moref"])  # ReconfigVM_Task, seen by govmomi
+    assert (after["num_cpu"], after["memory_mb"]) == (3, 512)
+    assert after["power_state"] == t["power_state"] and after["host"] == t["host"]
+    v = api_vm(vc, t["moref"])
+    assert (v["vcpus"], v["memory_mb"]) == (3, 512) and v["id"] == vm["id"]
+
+    # one of the two: the other stays as it is
+    run_or_skip(vc, "/api/v1/vms/%s/reconfigure" % vm["id"], {"memory_mb": 1024})
+    after = vc.vcsim.vm(t["moref"])
+    assert (after["num_cpu"], after["memory_mb"]) == (3, 1024)
+    assert (api_vm(vc, t["moref"])["vcpus"], api_vm(vc, t["moref"])["memory_mb"]) == (3, 1024)
+    run_or_skip(vc, "/api/v1/vms/%s/reconfigure" % vm["id"], {"vcpus": 1})
+    after = vc.vcsim.vm(t["moref"])
+    assert (after["num_cpu"], after["memory_mb"]) == (1, 1024)
+
+
+
+def test_clone_changes_vcenter(vc):
+    truth = {h["moref"]: h for h in vc.vcsim.vcq("hosts")}
+    src = [v for v in vc.vcsim.vcq("vms") if truth[v["host"]]["name"].startswith("DC1_C1")][0]
+    dest_moref = [m for m, h in truth.items() if h["name"].startswith("DC1_C1_") and m != src["host"]][0]
+    vm, dest = api_vm(vc, src["moref"]), api_host(vc, dest_moref)
+
+    job = run_or_skip(vc, "/api/v1/vms/%s/clone" % vm["id"], {"name": "pv-clone", "host_id": dest["id"]})
+    t = vc.vcsim.vm("pv-clone")  # CloneVM_Task, seen by govmomi
+    assert t["moref"] != src["moref"] and t["host"] == dest_moref
+    assert t["power_state"] == "poweredOff"
+    assert (t["num_cpu"], t["memory_mb"]) == (src["num_cpu"], src["memory_mb"])
+    assert "VirtualDisk" in t["devices"], t["devices"]
+    assert vc.vcsim.vm(src["moref"])["power_state"] == src["power_state"]  # the source untouched
+    assert job["result"]["native_id"] == t["moref"]
+    c = api_vm(vc, t["moref"])
+    assert c["name"] == "pv-clone" and c["host_id"] == dest["id"] and c["power_state"] == "stopped"
+    assert (c["vcpus"], c["memory_mb"]) == (src["num_cpu"], src["memory_mb"])
+    assert c["id"] != vm["id"] and c["connection_id"] == vc.conn_id
+
+    # other sizes through the clone spec
+    run_or_skip(vc, "/api/v1/vms/%s/clone" % vm["id"],
+                {"name": "pv-clone-big", "host_id": dest["id"], "vcpus": 2, "memory_mb": 256})
+    t2 = vc.vcsim.vm("pv-clone-big")
+    assert (t2["num_cpu"], t2["memory_mb"], t2["host"]) == (2, 256, dest_moref)
+    assert (api_vm(vc, t2["moref"])["vcpus"], api_vm(vc, t2["moref"])["memory_mb"]) == (2, 256)
+
+    # the name is vCenter's key in a folder
+    job = run_or_skip(vc, "/api/v1/vms/%s/clone" % vm["id"], {"name": "pv-clone", "host_id": dest["id"]},
+                      expect="failed")
+    assert job["error"]["code"] == "name_in_use", job["error"]
+    assert len([v for v in vc.vcsim.vcq("vms") if v["name"] == "pv-clone"]) == 1
+
+    # from a template: the (powered-off) clone turned into one behind our back
+    vc.vcsim.vcq("mark-template", "pv-clone")
+    assert vc.vcsim.vm("pv-clone")["template"] is True
+    vc.run("POST", "/api/v1/connections/%s/sync" % vc.conn_id, timeout=60)
+    tmpl = api_vm(vc, t["moref"])
+    assert tmpl["vendor_detail"]["template"] is True
+    run_or_skip(vc, "/api/v1/vms/%s/clone" % tmpl["id"], {"name": "pv-from-template", "host_id": dest["id"]})
+    t3 = vc.vcsim.vm("pv-from-template")
+    assert t3["template"] is False and t3["host"] == dest_moref and t3["power_state"] == "poweredOff"
+    assert api_vm(vc, t3["moref"])["name"] == "pv-from-template"
+    assert len(vc.vcsim.vcq("vms")) == N_VMS + 3
+
+
+def test_host_maintenance_through_vcenter(vc):
+    truth = {h["moref"]: h for h in vc.vcsim.vcq("hosts")}
+    moref = [m for m, h in truth.items() if h["name"] == "DC0_C1_H1"][0]
+    host = api_host(vc, moref)
+    assert truth[moref]["in_maintenance_mode"] is False
+    job = run_or_skip(vc, "/api/v1/hosts/%s/maintenance" % host["id"], {"evacuate": "none"})
+    if not job["result"] or not job["result"].get("vendor_maintenance"):
+        assert vc.vcsim.vcq("host", moref)["in_maintenance_mode"] is False
+        pytest.skip("polyvisord does not call the adapter's host_maintenance yet")
+    assert vc.vcsim.vcq("host", moref)["in_maintenance_mode"] is True  # seen by govmomi
+    h = api_host(vc, moref)
+    assert h["state"] == "maintenance" and h["facts"]["in_maintenance_mode"] is True
+    assert h["facts"]["datastores"][0]["name"] == "LocalDS_0"  # the facts stay whole
+
+    # entering again is no error (a resumed job asks twice)
+    run_or_skip(vc, "/api/v1/hosts/%s/maintenance" % host["id"], {"evacuate": "none"})
+    assert vc.vcsim.vcq("host", moref)["in_maintenance_mode"] is True
+
+    run_or_skip(vc, "/api/v1/hosts/%s/maintenance/exit" % host["id"])
+    assert vc.vcsim.vcq("host", moref)["in_maintenance_mode"] is False
+    h = api_host(vc, moref)
+    assert h["state"] == "connected" and h["facts"]["in_maintenance_mode"] is False
+
+
 def test_wrong_password_is_auth_failed(daemon, vcsim):
     job = daemon.wait_job(daemon.submit("POST", "/api/v1/connections",
                                         vcsim.connection(password="not-the-password")))
@@ -482,6 +594,7 @@ class FakeVcenter:
     def __init__(self):
         self.sessions, self.calls, self.cookies_seen = set(), [], []
         self.views, self.pages, self.tasks = {}, {}, {}
+        self.reconfigs = []        # (vm, [(element, text)] of each ReconfigVM_Task spec)
         self.power = {m: "poweredOn" for m in FAKE_VMS}
         self.lock = threading.Lock()
         self.dead = False          # drop every request unanswered, as a killed vCenter
@@ -653,6 +766,19 @@ class FakeVcenter:
                                     "fails": self.power[vm] == want}
                 return 200, envelope('<%sResponse xmlns="urn:vim25"><returnval type="Task">%s</returnval></%sResponse>'
                                      % (method, task, method)), []
+            elif method == "ReconfigVM_Task":
+                vm = f("_this")[0].text
+                spec = [e for e in req if e.tag.split("}")[-1] == "spec"][0]
+                self.reconfigs.append((vm, [(e.tag.split("}")[-1], e.text) for e in spec]))
+                if vm == FAKE_VMS[4]:  # vCenter refuses at the call, not in the task
+                    return 500, fault("InvalidState", "The operation is not allowed in the current state."), []
+                for name, text in self.reconfigs[-1][1]:
+                    path = {"numCPUs": "config.hardware.numCPU", "memoryMB": "config.hardware.memoryMB"}[name]
+                    self.objects[("VirtualMachine", vm)][path] = ("xsd:int", int(text))
+                task = "task-%d" % len(self.calls)
+                self.tasks[task] = {"vm": vm, "want": self.power[vm], "polls": 0, "fails": False}
+                return 200, envelope('<ReconfigVM_TaskResponse xmlns="urn:vim25"><returnval type="Task">%s'
+                                     '</returnval></ReconfigVM_TaskResponse>' % task), []
             elif method == "CancelTask":
                 self.tasks[f("_this")[0].text]["cancelled"] = True
                 return 200, envelope('<CancelTaskResponse xmlns="urn:vim25"/>'), []
@@ -786,3 +912,27 @@ def test_cancel_reaches_the_vcenter_task(daemon, fake_vc):
     assert job["state"] == "cancelled", job
     assert fake_vc.count("CancelTask") == 1
     assert fake_vc.power[FAKE_VMS[3]] == "poweredOn"
+
+
+def test_reconfigure_on_the_wire_as_vcenter_takes_it(daemon, fake_vc):
+    """The spec in the schema's order, the task followed to its end, the new
+    sizes read back; a fault vCenter answers to the call itself keeps its
+    code (it once lost it on the way to the job's error)."""
+    body = {"type": "vcenter", "url": fake_vc.url, "username": USER, "password": PASSWORD}
+    daemon.run("POST", "/api/v1/connections", body, timeout=60)
+    vms = {v["native_id"]: v for v in daemon.all_items("/api/v1/vms")}
+    job = run_or_skip(daemon, "/api/v1/vms/%s/reconfigure" % vms[FAKE_VMS[0]]["id"],
+                      {"vcpus": 4, "memory_mb": 2048})
+    assert job["progress"] == 100
+    assert fake_vc.reconfigs == [(FAKE_VMS[0], [("numCPUs", "4"), ("memoryMB", "2048")])]
+    assert max(t["polls"] for t in fake_vc.tasks.values()) >= 3  # queued, running, success
+    v = daemon.ok("GET", "/api/v1/vms/" + vms[FAKE_VMS[0]]["id"])
+    assert (v["vcpus"], v["memory_mb"]) == (4, 2048)
+
+    run_or_skip(daemon, "/api/v1/vms/%s/reconfigure" % vms[FAKE_VMS[1]]["id"], {"memory_mb": 4096})
+    assert fake_vc.reconfigs[-1] == (FAKE_VMS[1], [("memoryMB", "4096")])
+
+    job = run_or_skip(daemon, "/api/v1/vms/%s/reconfigure" % vms[FAKE_VMS[4]]["id"], {"vcpus": 2},
+                      expect="failed")
+    assert job["error"]["code"] == "invalid_state", job["error"]
+    assert job["error"]["message"] == "reconfigure: The operation is not allowed in the current state."

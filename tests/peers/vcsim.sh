@@ -9,7 +9,9 @@
 #                              STATE_DIR/vcsim.pid, its stdout line (the URL and
 #                              the certificate's path, as JSON) in
 #                              STATE_DIR/vcsim.json once it listens, its log in
-#                              STATE_DIR/vcsim.log; prints that JSON line
+#                              STATE_DIR/vcsim.log; prints that JSON line.
+#                              Waits up to VCSIM_START_SECONDS (60) for it: a
+#                              large inventory (the benchmark's) takes a while
 #   stop PIDFILE               end the simulator of that PID file
 # Several simulators (several vCenters) run side by side with their own
 # STATE_DIRs.  Everything listens on 127.0.0.1 only.
@@ -40,7 +42,7 @@ start)
     rm -f "$state/vcsim.json"
     "$bin" -cert "$state/cert.pem" "$@" >"$state/vcsim.json.tmp" 2>"$state/vcsim.log" &
     echo $! >"$state/vcsim.pid"
-    for _ in $(seq 1 200); do
+    for _ in $(seq 1 $((${VCSIM_START_SECONDS:-60} * 20))); do
         if [ -s "$state/vcsim.json.tmp" ]; then
             mv "$state/vcsim.json.tmp" "$state/vcsim.json"
             cat "$state/vcsim.json"

@@ -9,6 +9,12 @@
 //
 //	{"url": "https://127.0.0.1:PORT/sdk", "cert": "/path/cert.pem", "pid": N}
 //
+// With -count-calls it also keeps a log of the SOAP requests it serves (the
+// method, and the session cookie it came with) and answers GET /pv/calls
+// with it as JSON ({"calls": [{"method": M, "session": S}, ...]}; with
+// ?reset=1 the log is emptied after the answer), so a benchmark counts each
+// client's round trips on the server's side, the same way for every client.
+//
 // Two decisions: the certificate is ours (generated for 127.0.0.1 and written
 // to -cert unless that file already exists with -key), so a client can pin it
 // instead of running "insecure"; and the credentials are enforced
@@ -18,6 +24,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -28,11 +35,15 @@ import (
 	"encoding/pem"
 	"flag"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
+	"regexp"
+	"sync"
 	"syscall"
 	"time"
 
@@ -79,6 +90,51 @@ func selfSigned(certPath, keyPath string) {
 	}
 }
 
+// callLog is the -count-calls log; mu guards calls.
+type callLog struct {
+	mu    sync.Mutex
+	calls []call
+}
+
+type call struct {
+	Method  string `json:"method"`
+	Session string `json:"session"`
+}
+
+// The first element inside the SOAP Body names the method.
+var methodRE = regexp.MustCompile(`<(?:[\w.-]+:)?Body[^>]*>\s*<(?:[\w.-]+:)?([A-Za-z_][\w]*)`)
+
+func (l *callLog) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/pv/calls" {
+			l.mu.Lock()
+			body, _ := json.Marshal(map[string]interface{}{"calls": append([]call{}, l.calls...)})
+			if r.URL.Query().Get("reset") == "1" {
+				l.calls = nil
+			}
+			l.mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(body)
+			return
+		}
+		if r.Method == http.MethodPost {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			c := call{Method: "?"}
+			if m := methodRE.FindSubmatch(body); m != nil {
+				c.Method = string(m[1])
+			}
+			if ck, err := r.Cookie("vmware_soap_session"); err == nil {
+				c.Session = ck.Value
+			}
+			l.mu.Lock()
+			l.calls = append(l.calls, c)
+			l.mu.Unlock()
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "loopback HOST:PORT to serve on (port 0: any free port)")
 	dc := flag.Int("dc", 1, "datacenters")
@@ -90,6 +146,7 @@ func main() {
 	pass := flag.String("password", "pass", "the only password accepted")
 	certPath := flag.String("cert", "", "PEM certificate to serve (generated when it does not exist)")
 	keyPath := flag.String("key", "", "PEM key beside -cert (default: -cert with .key)")
+	countCalls := flag.Bool("count-calls", false, "log every SOAP request and serve the log on GET /pv/calls")
 	idle := flag.Duration("session-idle-timeout", 0, "end sessions idle this long, as vCenter does after 30m (0: never)")
 	flag.Parse()
 
@@ -131,6 +188,10 @@ func main() {
 	model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
 	server := model.Service.NewServer()
 	defer server.Close()
+	if *countCalls {
+		// no client knows the port before the line below: no request races this
+		server.Config.Handler = (&callLog{}).wrap(server.Config.Handler)
+	}
 
 	u := *server.URL
 	u.User = nil

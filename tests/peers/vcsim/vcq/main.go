@@ -8,6 +8,8 @@
 //	vcq ... vm NAME|MOREF          one VM (exit 3 when it does not exist)
 //	vcq ... host NAME|MOREF        one host
 //	vcq ... poweroff|poweron|suspend NAME|MOREF
+//	vcq ... mark-template NAME|MOREF
+//	                               turn a (powered-off) VM into a template
 //	vcq ... tools-running NAME|MOREF
 //	                               mark the guest's tools as running (vcsim's
 //	                               "SET.<property>" extraConfig hook), so a
@@ -39,6 +41,7 @@ import (
 
 type vmOut struct {
 	MoRef       string   `json:"moref"`
+	Template    bool     `json:"template"`
 	Name        string   `json:"name"`
 	PowerState  string   `json:"power_state"`
 	NumCPU      int32    `json:"num_cpu"`
@@ -68,6 +71,7 @@ func die(code int, format string, args ...interface{}) {
 func vmOf(v mo.VirtualMachine) vmOut {
 	o := vmOut{MoRef: v.Self.Value, Name: v.Name, PowerState: string(v.Runtime.PowerState)}
 	if v.Config != nil {
+		o.Template = v.Config.Template
 		o.NumCPU = v.Config.Hardware.NumCPU
 		o.MemoryMB = v.Config.Hardware.MemoryMB
 		for _, d := range v.Config.Hardware.Device {
@@ -105,7 +109,7 @@ func main() {
 	flag.Parse()
 	args := flag.Args()
 	if *rawURL == "" || len(args) < 1 {
-		die(2, "usage: vcq -url URL [-username U -password P -cert PEM] vms|hosts|vm|host|poweroff|poweron|suspend|tools-running [NAME|MOREF]")
+		die(2, "usage: vcq -url URL [-username U -password P -cert PEM] vms|hosts|vm|host|poweroff|poweron|suspend|mark-template|tools-running [NAME|MOREF]")
 	}
 	u, err := url.Parse(*rawURL)
 	if err != nil {
@@ -139,7 +143,7 @@ func main() {
 
 	var vms []mo.VirtualMachine
 	var hosts []mo.HostSystem
-	if err := cv.Retrieve(ctx, []string{"VirtualMachine"}, []string{"name", "runtime", "config.hardware", "guest.toolsRunningStatus"}, &vms); err != nil {
+	if err := cv.Retrieve(ctx, []string{"VirtualMachine"}, []string{"name", "runtime", "config.hardware", "config.template", "guest.toolsRunningStatus"}, &vms); err != nil {
 		die(1, "vms: %v", err)
 	}
 	if err := cv.Retrieve(ctx, []string{"HostSystem"}, []string{"name", "parent", "summary.hardware", "runtime", "vm"}, &hosts); err != nil {
@@ -204,6 +208,12 @@ func main() {
 			die(1, "%s: %v", args[0], err)
 		}
 		fmt.Println("{}")
+	case "mark-template":
+		vm := object.NewVirtualMachine(c.Client, findVM(need()).Self)
+		if err := vm.MarkAsTemplate(ctx); err != nil {
+			die(1, "mark-template: %v", err)
+		}
+		fmt.Println("{}")
 	case "tools-running":
 		vm := object.NewVirtualMachine(c.Client, findVM(need()).Self)
 		spec := types.VirtualMachineConfigSpec{ExtraConfig: []types.BaseOptionValue{
@@ -218,6 +228,6 @@ func main() {
 		}
 		fmt.Println("{}")
 	default:
-		die(2, "unknown command %q (%s)", args[0], strings.Join([]string{"vms", "hosts", "vm", "host", "poweroff", "poweron", "suspend", "tools-running"}, ", "))
+		die(2, "unknown command %q (%s)", args[0], strings.Join([]string{"vms", "hosts", "vm", "host", "poweroff", "poweron", "suspend", "mark-template", "tools-running"}, ", "))
 	}
 }
