@@ -130,6 +130,17 @@ ACTION_KIND(pv_job_vm_delete, "vm.delete", "delete")
 
 /* ---- create ------------------------------------------------------------- */
 
+/* Keep a placement decision (also a refusal's) and the chosen host in the
+ * job's result. */
+static int keep_placement(struct pv_job_run *run, int rc, json_t *decision, const char *chosen)
+{
+    if (decision)
+        json_object_set_new(pv_job_result(run), "placement", decision);
+    if (!rc)
+        json_object_set_new(pv_job_result(run), "host_id", json_string(chosen));
+    return rc;
+}
+
 static int create_place(struct pv_job_run *run, struct pv_error *err)
 {
     json_t *p = pv_job_params(run), *decision = NULL;
@@ -138,11 +149,7 @@ static int create_place(struct pv_job_run *run, struct pv_error *err)
     int rc;
 
     rc = pv_place_new(p, host_id, chosen, &decision, err);
-    if (decision)
-        json_object_set_new(pv_job_result(run), "placement", decision);
-    if (!rc)
-        json_object_set_new(pv_job_result(run), "host_id", json_string(chosen));
-    return rc;
+    return keep_placement(run, rc, decision, chosen);
 }
 
 static int create_vm(struct pv_job_run *run, struct pv_error *err)
@@ -253,11 +260,7 @@ static int migrate_choose(struct pv_job_run *run, struct pv_error *err)
         return rc;
     rc = pv_place_move(vm.id, json_string_value(json_object_get(p, "host_id")), chosen, &decision,
                        err);
-    if (decision)
-        json_object_set_new(pv_job_result(run), "placement", decision);
-    if (!rc)
-        json_object_set_new(pv_job_result(run), "host_id", json_string(chosen));
-    return rc;
+    return keep_placement(run, rc, decision, chosen);
 }
 
 static int migrate_move(struct pv_job_run *run, struct pv_error *err)
@@ -399,11 +402,7 @@ static int clone_place(struct pv_job_run *run, struct pv_error *err)
                             json_integer_value(json_object_get(p, "memory_mb")), chosen,
                             &decision, err);
 
-    if (decision)
-        json_object_set_new(pv_job_result(run), "placement", decision);
-    if (!rc)
-        json_object_set_new(pv_job_result(run), "host_id", json_string(chosen));
-    return rc;
+    return keep_placement(run, rc, decision, chosen);
 }
 
 static int clone_vm(struct pv_job_run *run, struct pv_error *err)

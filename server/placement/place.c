@@ -220,8 +220,10 @@ int pv_place_new(json_t *spec, const char *requested, char chosen[64], json_t **
     return rc;
 }
 
-int pv_place_move(const char *vm_id, const char *requested, char chosen[64], json_t **decision,
-                  struct pv_error *err)
+/* Place VM vm_id again: where it moves, or (clone) where a copy of it goes. */
+static int place_from_vm(const char *vm_id, const char *requested, int clone, int vcpus,
+                         int64_t memory_mb, char chosen[64], json_t **decision,
+                         struct pv_error *err)
 {
     struct pv_pl_inv *inv = NULL;
     struct pv_pl_request req;
@@ -237,40 +239,30 @@ int pv_place_move(const char *vm_id, const char *requested, char chosen[64], jso
         rc = pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "no VM with id '%.64s'", vm_id);
     } else {
         pv_pl_request_for_vm(inv, v, &req);
+        if (clone) { /* a new VM shaped like the source, on a host of the source's endpoint */
+            req.vm = -1;
+            req.exclude_host = -1;
+            req.connection_id = inv->vms[v].connection_id;
+            req.anti_affinity = req.affinity = NULL;
+            if (vcpus > 0)
+                req.vcpus = vcpus;
+            if (memory_mb > 0)
+                req.memory_mb = memory_mb;
+        }
         rc = decide_into(inv, &req, requested, chosen, decision, err);
     }
     pv_pl_inv_free(inv);
     return rc;
 }
 
+int pv_place_move(const char *vm_id, const char *requested, char chosen[64], json_t **decision,
+                  struct pv_error *err)
+{
+    return place_from_vm(vm_id, requested, 0, 0, 0, chosen, decision, err);
+}
+
 int pv_place_clone(const char *vm_id, const char *requested, int vcpus, int64_t memory_mb,
                    char chosen[64], json_t **decision, struct pv_error *err)
 {
-    struct pv_pl_inv *inv = NULL;
-    struct pv_pl_request req;
-    int v, rc;
-
-    *decision = NULL;
-    chosen[0] = '\0';
-    rc = pv_pl_inv_load(&inv, err);
-    if (rc)
-        return rc;
-    v = pv_pl_find_vm(inv, vm_id);
-    if (v < 0) {
-        rc = pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "no VM with id '%.64s'", vm_id);
-    } else {
-        /* a new VM shaped like the source, on a host of the source's endpoint */
-        pv_pl_request_for_vm(inv, v, &req);
-        req.vm = -1;
-        req.exclude_host = -1;
-        req.connection_id = inv->vms[v].connection_id;
-        req.anti_affinity = req.affinity = NULL;
-        if (vcpus > 0)
-            req.vcpus = vcpus;
-        if (memory_mb > 0)
-            req.memory_mb = memory_mb;
-        rc = decide_into(inv, &req, requested, chosen, decision, err);
-    }
-    pv_pl_inv_free(inv);
-    return rc;
+    return place_from_vm(vm_id, requested, 1, vcpus, memory_mb, chosen, decision, err);
 }
