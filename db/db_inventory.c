@@ -115,6 +115,8 @@ int pv_db_vm_upsert(const char *conn_id, const char *vendor, const char *new_id,
         "AND connection_id != ?1 AND moving_to != ?1";
     static const char q_old[] =
         "SELECT power_state FROM vms WHERE connection_id = ? AND native_id = ?";
+    static const char moving[] =
+        "SELECT 1 FROM vms WHERE native_id = ? AND moving_to IS NOT NULL";
     static const char sql[] =
         "INSERT INTO vms(id, connection_id, host_id, native_id, name, vendor, power_state, vcpus, "
         "  memory_mb, paravirtual, disks, nics, vendor_detail, source, observed_at, "
@@ -133,13 +135,23 @@ int pv_db_vm_upsert(const char *conn_id, const char *vendor, const char *new_id,
     sqlite3_stmt *st;
     int rc;
 
-    st = pv_db_stmt(adopt, err);
+    /* Only a VM that is moving somewhere (few, and indexed) needs the adopt
+     * UPDATE; skipping it otherwise saves a write transaction per report. */
+    st = pv_db_stmt(moving, err);
     if (!st)
         return err ? err->err : PV_EINTERNAL;
-    pv_db_bind_text(st, 1, conn_id);
-    pv_db_bind_text(st, 2, v->native_id);
-    if ((rc = step_done(st, err, "vm adopt")))
-        return rc;
+    pv_db_bind_text(st, 1, v->native_id);
+    rc = sqlite3_step(st) == SQLITE_ROW;
+    pv_db_release(st);
+    if (rc) {
+        st = pv_db_stmt(adopt, err);
+        if (!st)
+            return err ? err->err : PV_EINTERNAL;
+        pv_db_bind_text(st, 1, conn_id);
+        pv_db_bind_text(st, 2, v->native_id);
+        if ((rc = step_done(st, err, "vm adopt")))
+            return rc;
+    }
     st = pv_db_stmt(elsewhere, err);
     if (!st)
         return err ? err->err : PV_EINTERNAL;

@@ -121,6 +121,9 @@ def test_failed_host_restarts_ha_vms_in_priority_order(rig):
     assert unplaced["vm-off"]["reason"] == "HA is off for this VM"
     assert "not running" in unplaced["vm-down"]["reason"]
 
+    # (the new host's event stream may still deliver the "defined" report after the
+    # start's refresh; its "started" event follows)
+    wait_for(lambda: rig.vms()["vm-high"]["power_state"] == "running", 10, "vm-high running")
     now = rig.vms()
     assert now["vm-high"]["id"] == vms["vm-high"]["id"]            # the same VM, moved
     assert now["vm-high"]["connection_id"] == rig.conns["b"]
