@@ -1,7 +1,6 @@
-/* ha.c -- see ha.h.  ha_lock guards `stopping` and pairs with ha_cond for
- * the one-second tick.  The failure clock is the database's (real time), not
- * the test clock of schedules: failure detection is about elapsed time. */
-#include <pthread.h>
+/* ha.c -- see ha.h.  Its thread is a pv_ticker.  The failure clock is the
+ * database's (real time), not the test clock of schedules: failure
+ * detection is about elapsed time. */
 #include <string.h>
 #include <time.h>
 #include "../db/db.h"
@@ -9,13 +8,9 @@
 #include "ha.h"
 #include "jobs.h"
 #include "log.h"
+#include "ticker.h"
 
-static pthread_mutex_t ha_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t ha_cond = PTHREAD_COND_INITIALIZER;
-static int stopping;             /* guarded by ha_lock */
 static int timeout_s;            /* start-up configuration */
-static pthread_t thread;
-static int started;
 
 /* Endpoint types whose hosts Polyvisor restarts VMs for. */
 static int polyvisor_restarts(const char *type)
@@ -60,41 +55,15 @@ static void check_hosts(void)
     json_decref(hosts);
 }
 
-static void *ha_main(void *arg)
-{
-    (void)arg;
-    pthread_mutex_lock(&ha_lock);
-    while (!stopping) {
-        struct timespec until;
-        pthread_mutex_unlock(&ha_lock);
-        check_hosts();
-        pthread_mutex_lock(&ha_lock);
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
-        if (!stopping)
-            pthread_cond_timedwait(&ha_cond, &ha_lock, &until);
-    }
-    pthread_mutex_unlock(&ha_lock);
-    return NULL;
-}
+static struct pv_ticker ticker = PV_TICKER_INIT(check_hosts);
 
 int pv_ha_start(int host_failure_timeout_s, struct pv_error *err)
 {
     timeout_s = host_failure_timeout_s;
-    if (pthread_create(&thread, NULL, ha_main, NULL) != 0)
-        return pv_error_set(err, PV_EINTERNAL, "thread_failed", "cannot start the HA monitor");
-    started = 1;
-    return 0;
+    return pv_ticker_start(&ticker, "HA monitor", err);
 }
 
 void pv_ha_stop(void)
 {
-    if (!started)
-        return;
-    pthread_mutex_lock(&ha_lock);
-    stopping = 1;
-    pthread_cond_broadcast(&ha_cond);
-    pthread_mutex_unlock(&ha_lock);
-    pthread_join(thread, NULL);
-    started = 0;
+    pv_ticker_stop(&ticker);
 }

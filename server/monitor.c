@@ -1,9 +1,7 @@
-/* monitor.c -- see monitor.h.  mon_lock guards `stopping` and pairs with
- * mon_cond for the one-second tick; the rest is the thread's own. */
-#include <pthread.h>
+/* monitor.c -- see monitor.h.  Its thread is a pv_ticker; next_sample and
+ * rolled_to are that thread's own. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "../db/db.h"
 #include "clock.h"
 #include "events.h"
@@ -12,15 +10,12 @@
 #include "monitor.h"
 #include "placement/cron.h"
 #include "placement/inventory.h"
+#include "ticker.h"
 #include "util.h"
 
 #define ROLLUP_S 300
 
-static pthread_mutex_t mon_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t mon_cond = PTHREAD_COND_INITIALIZER;
-static int stopping;                     /* guarded by mon_lock */
-static pthread_t thread;
-static int started;
+static int64_t next_sample, rolled_to;   /* the ticker thread's */
 /* start-up configuration */
 static int interval_s, raw_keep_s, rollup_keep_s;
 
@@ -70,68 +65,43 @@ static void check_alerts(void)
     pv_pl_inv_free(inv);
 }
 
-static void tick(int64_t *next_sample, int64_t *rolled_to)
+static void tick(void)
 {
     int64_t now = pv_clock_now(), rows = 0, upto = now / ROLLUP_S * ROLLUP_S;
     struct pv_error e = {0};
 
-    if (now >= *next_sample) {
+    if (now >= next_sample) {
         if (pv_db_metrics_sample(now, &rows, &e))
             pv_log(PV_LOG_WARN, "monitor", "event=sample_failed code=%s", e.code);
         check_alerts();
-        *next_sample = now + interval_s;
+        next_sample = now + interval_s;
     }
-    if (upto > *rolled_to) {
+    if (upto > rolled_to) {
         /* complete five-minute buckets since the last roll-up */
-        if (pv_db_metrics_rollup(*rolled_to, upto, &e) == 0)
-            *rolled_to = upto;
+        if (pv_db_metrics_rollup(rolled_to, upto, &e) == 0)
+            rolled_to = upto;
         pv_db_metrics_expire(0, now - raw_keep_s, NULL);
         pv_db_metrics_expire(1, now - rollup_keep_s, NULL);
     }
 }
 
-static void *monitor_main(void *arg)
-{
-    int64_t next_sample = 0, latest = pv_db_metrics_latest(1);
-    int64_t rolled_to = latest >= 0 ? latest : 0; /* re-rolling a bucket is harmless */
-
-    (void)arg;
-    pthread_mutex_lock(&mon_lock);
-    while (!stopping) {
-        struct timespec until;
-        pthread_mutex_unlock(&mon_lock);
-        tick(&next_sample, &rolled_to);
-        pthread_mutex_lock(&mon_lock);
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
-        if (!stopping)
-            pthread_cond_timedwait(&mon_cond, &mon_lock, &until);
-    }
-    pthread_mutex_unlock(&mon_lock);
-    return NULL;
-}
+static struct pv_ticker ticker = PV_TICKER_INIT(tick);
 
 int pv_monitor_start(const struct pv_config *cfg, struct pv_error *err)
 {
+    int64_t latest = pv_db_metrics_latest(1);
+
     interval_s = cfg->metrics_interval;
     raw_keep_s = cfg->metrics_raw_retention;
     rollup_keep_s = cfg->metrics_rollup_retention;
-    if (pthread_create(&thread, NULL, monitor_main, NULL) != 0)
-        return pv_error_set(err, PV_EINTERNAL, "thread_failed", "cannot start the monitor");
-    started = 1;
-    return 0;
+    next_sample = 0;
+    rolled_to = latest >= 0 ? latest : 0; /* re-rolling a bucket is harmless */
+    return pv_ticker_start(&ticker, "monitor", err);
 }
 
 void pv_monitor_stop(void)
 {
-    if (!started)
-        return;
-    pthread_mutex_lock(&mon_lock);
-    stopping = 1;
-    pthread_cond_broadcast(&mon_cond);
-    pthread_mutex_unlock(&mon_lock);
-    pthread_join(thread, NULL);
-    started = 0;
+    pv_ticker_stop(&ticker);
 }
 
 /* ---- the API ------------------------------------------------------------ */

@@ -1,9 +1,6 @@
-/* scheduler.c -- see scheduler.h.  sched_lock guards `stopping` and pairs
- * with sched_cond for the one-second tick and wake-ups. */
-#include <pthread.h>
+/* scheduler.c -- see scheduler.h.  Its thread is a pv_ticker. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "../db/db.h"
 #include "clock.h"
 #include "events.h"
@@ -12,12 +9,10 @@
 #include "placement/cron.h"
 #include "placement/tz.h"
 #include "scheduler.h"
+#include "ticker.h"
 
-static pthread_mutex_t sched_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t sched_cond = PTHREAD_COND_INITIALIZER;
-static int stopping, woken;      /* guarded by sched_lock */
-static pthread_t thread;
-static int started;
+static void tick(void);
+static struct pv_ticker ticker = PV_TICKER_INIT(tick);
 
 int pv_schedule_next(const char *cron, const char *at_time, const char *zone, int64_t after,
                      int64_t *next, struct pv_error *err)
@@ -116,50 +111,17 @@ static void tick(void)
     json_decref(due);
 }
 
-static void *scheduler_main(void *arg)
-{
-    (void)arg;
-    pthread_mutex_lock(&sched_lock);
-    while (!stopping) {
-        struct timespec until;
-        pthread_mutex_unlock(&sched_lock);
-        tick();
-        pthread_mutex_lock(&sched_lock);
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
-        while (!stopping && !woken &&
-               pthread_cond_timedwait(&sched_cond, &sched_lock, &until) == 0)
-            ;
-        woken = 0;
-    }
-    pthread_mutex_unlock(&sched_lock);
-    return NULL;
-}
-
 int pv_scheduler_start(struct pv_error *err)
 {
-    if (pthread_create(&thread, NULL, scheduler_main, NULL) != 0)
-        return pv_error_set(err, PV_EINTERNAL, "thread_failed", "cannot start the scheduler");
-    started = 1;
-    return 0;
+    return pv_ticker_start(&ticker, "scheduler", err);
 }
 
 void pv_scheduler_wake(void)
 {
-    pthread_mutex_lock(&sched_lock);
-    woken = 1;
-    pthread_cond_broadcast(&sched_cond);
-    pthread_mutex_unlock(&sched_lock);
+    pv_ticker_wake(&ticker);
 }
 
 void pv_scheduler_stop(void)
 {
-    if (!started)
-        return;
-    pthread_mutex_lock(&sched_lock);
-    stopping = 1;
-    pthread_cond_broadcast(&sched_cond);
-    pthread_mutex_unlock(&sched_lock);
-    pthread_join(thread, NULL);
-    started = 0;
+    pv_ticker_stop(&ticker);
 }
