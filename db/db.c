@@ -242,3 +242,22 @@ const char *pv_db_now(char buf[32])
     snprintf(buf + 19, 13, ".%03dZ", (int)(ts.tv_nsec / 1000000));
     return buf;
 }
+
+int pv_db_write3(const char *sql, const char *a, const char *b, const char *c, const char *what,
+                 struct pv_error *err)
+{
+    sqlite3_stmt *st = pv_db_stmt(sql, err);
+    const char *args[3] = {a, b, c};
+    int rc = 0;
+
+    if (!st)
+        return err ? err->err : PV_EINTERNAL;
+    for (int i = 0; i < sqlite3_bind_parameter_count(st) && i < 3; i++)
+        pv_db_bind_text(st, i + 1, args[i]);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = pv_db_error(err, what);
+    else if (sqlite3_changes(pv_db_conn(NULL)) == 0)
+        rc = pv_error_set(err, PV_ENOTFOUND, "not_found", "no such object for %s", what);
+    pv_db_release(st);
+    return rc;
+}

@@ -3,25 +3,6 @@
 #include <string.h>
 #include "db_internal.h"
 
-/* Run an UPDATE/DELETE with up to three text parameters (as many as the
- * statement has); PV_ENOTFOUND when it changed no row. */
-static int exec2(const char *sql, const char *a, const char *b, const char *c, const char *what)
-{
-    sqlite3_stmt *st = pv_db_stmt(sql, NULL);
-    const char *args[3] = {a, b, c};
-    int rc;
-
-    if (!st)
-        return PV_EINTERNAL;
-    for (int i = 0; i < sqlite3_bind_parameter_count(st) && i < 3; i++)
-        pv_db_bind_text(st, i + 1, args[i]);
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : pv_db_error(NULL, what);
-    if (!rc && sqlite3_changes(pv_db_conn(NULL)) == 0)
-        rc = PV_ENOTFOUND;
-    pv_db_release(st);
-    return rc;
-}
-
 json_t *pv_db_hosts_unreachable_since(const char *before)
 {
     static const char sql[] =
@@ -50,18 +31,19 @@ json_t *pv_db_hosts_unreachable_since(const char *before)
 int pv_db_host_mark_failed(const char *id)
 {
     /* only a host still unreachable: one that answered meanwhile stays up */
-    return exec2("UPDATE hosts SET state = 'failed' WHERE id = ?1 AND state = 'disconnected'", id,
-                 NULL, NULL, "host failed");
+    return pv_db_write3("UPDATE hosts SET state = 'failed' WHERE id = ?1 "
+                        "AND state = 'disconnected'",
+                        id, NULL, NULL, "host failed", NULL);
 }
 
 int pv_db_host_set_maintenance(const char *id, int on, struct pv_error *err)
 {
-    int rc = exec2(on ? "UPDATE hosts SET maintenance = 1, state = 'maintenance' "
-                        "WHERE id = ?1"
-                      : "UPDATE hosts SET maintenance = 0, "
-                        "  state = CASE WHEN state = 'maintenance' THEN 'connected' ELSE state END "
-                        "WHERE id = ?1",
-                   id, NULL, NULL, "host maintenance");
+    int rc = pv_db_write3(on ? "UPDATE hosts SET maintenance = 1, state = 'maintenance' "
+                               "WHERE id = ?1"
+                             : "UPDATE hosts SET maintenance = 0, "
+                               "  state = CASE WHEN state = 'maintenance' THEN 'connected' "
+                               "  ELSE state END WHERE id = ?1",
+                          id, NULL, NULL, "host maintenance", NULL);
     return rc == PV_ENOTFOUND ? pv_error_set(err, rc, "host_not_found", "no host with id '%.64s'",
                                              id)
                               : rc;
@@ -69,8 +51,8 @@ int pv_db_host_set_maintenance(const char *id, int on, struct pv_error *err)
 
 int pv_db_vm_set_ha_status(const char *id, const char *status)
 {
-    return exec2("UPDATE vms SET ha_status = ?2 WHERE id = ?1", id, status, NULL,
-                 "vm ha status");
+    return pv_db_write3("UPDATE vms SET ha_status = ?2 WHERE id = ?1", id, status, NULL,
+                        "vm ha status", NULL);
 }
 
 int pv_db_fence_add(const char *conn_id, const char *native_id, const char *vm_id,
@@ -116,23 +98,24 @@ int pv_db_fence_find(const char *conn_id, const char *native_id, char vm_id[64],
 int pv_db_fence_claim(const char *conn_id, const char *native_id, const char *job_id)
 {
     /* the first reporter to claim it starts the fencing job, once */
-    return exec2("UPDATE ha_fence SET job_id = ?3 WHERE connection_id = ?1 AND native_id = ?2 "
-                 "AND job_id IS NULL",
-                 conn_id, native_id, job_id, "fence claim");
+    return pv_db_write3("UPDATE ha_fence SET job_id = ?3 WHERE connection_id = ?1 "
+                        "AND native_id = ?2 AND job_id IS NULL",
+                        conn_id, native_id, job_id, "fence claim", NULL);
 }
 
 int pv_db_fence_release(const char *conn_id, const char *native_id, int done)
 {
-    return exec2(done ? "DELETE FROM ha_fence WHERE connection_id = ?1 AND native_id = ?2"
-                      : "UPDATE ha_fence SET job_id = NULL WHERE connection_id = ?1 "
-                        "AND native_id = ?2",
-                 conn_id, native_id, NULL, "fence release");
+    return pv_db_write3(done ? "DELETE FROM ha_fence WHERE connection_id = ?1 AND native_id = ?2"
+                             : "UPDATE ha_fence SET job_id = NULL WHERE connection_id = ?1 "
+                               "AND native_id = ?2",
+                        conn_id, native_id, NULL, "fence release", NULL);
 }
 
 int pv_db_fence_set_job(const char *conn_id, const char *native_id, const char *job_id)
 {
-    return exec2("UPDATE ha_fence SET job_id = ?3 WHERE connection_id = ?1 AND native_id = ?2",
-                 conn_id, native_id, job_id, "fence job");
+    return pv_db_write3("UPDATE ha_fence SET job_id = ?3 WHERE connection_id = ?1 "
+                        "AND native_id = ?2",
+                        conn_id, native_id, job_id, "fence job", NULL);
 }
 
 int pv_db_alert_raise(const char *id, const char *object_id, const char *kind, double value,
@@ -162,6 +145,6 @@ int pv_db_alert_raise(const char *id, const char *object_id, const char *kind, d
 
 int pv_db_alert_clear(const char *object_id, const char *kind)
 {
-    return exec2("DELETE FROM alerts WHERE object_id = ?1 AND kind = ?2", object_id, kind, NULL,
-                 "alert clear");
+    return pv_db_write3("DELETE FROM alerts WHERE object_id = ?1 AND kind = ?2", object_id, kind,
+                        NULL, "alert clear", NULL);
 }

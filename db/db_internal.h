@@ -15,6 +15,12 @@ void pv_db_release(sqlite3_stmt *st);
 /* Fill err from the connection's last error; returns the pv_err code. */
 int pv_db_error(struct pv_error *err, const char *what);
 
+/* Run a write statement with up to three text parameters (as many as it
+ * has); PV_ENOTFOUND ("not_found" in err, when given) when it changed no
+ * row. */
+int pv_db_write3(const char *sql, const char *a, const char *b, const char *c, const char *what,
+                 struct pv_error *err);
+
 /* Bind helpers: NULL text binds SQL NULL. */
 int pv_db_bind_text(sqlite3_stmt *st, int idx, const char *s);
 /* Copy column text into buf (empty for NULL). */

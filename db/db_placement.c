@@ -90,44 +90,28 @@ int pv_db_placement_load(const struct pv_db_pl_callbacks *cb, struct pv_error *e
     return rc;
 }
 
-static int update(const char *sql, const char *a, const char *b, const char *what,
-                  struct pv_error *err)
-{
-    sqlite3_stmt *st = pv_db_stmt(sql, err);
-    int rc = 0;
-
-    if (!st)
-        return err ? err->err : PV_EINTERNAL;
-    pv_db_bind_text(st, 1, a);
-    pv_db_bind_text(st, 2, b);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = pv_db_error(err, what);
-    else if (sqlite3_changes(pv_db_conn(NULL)) == 0)
-        rc = pv_error_set(err, PV_ENOTFOUND, "not_found", "no such object for %s", what);
-    pv_db_release(st);
-    return rc;
-}
-
 int pv_db_vm_set_sets(const char *id, const char *anti_json, const char *aff_json,
                       struct pv_error *err)
 {
     int rc = 0;
 
     if (anti_json)
-        rc = update("UPDATE vms SET anti_affinity = ?1 WHERE id = ?2", anti_json, id,
-                    "vm anti-affinity", err);
+        rc = pv_db_write3("UPDATE vms SET anti_affinity = ?1 WHERE id = ?2", anti_json, id, NULL,
+                          "vm anti-affinity", err);
     if (!rc && aff_json)
-        rc = update("UPDATE vms SET affinity = ?1 WHERE id = ?2", aff_json, id, "vm affinity",
-                    err);
+        rc = pv_db_write3("UPDATE vms SET affinity = ?1 WHERE id = ?2", aff_json, id, NULL,
+                          "vm affinity", err);
     return rc;
 }
 
 int pv_db_host_set_tags(const char *id, const char *tags_json, struct pv_error *err)
 {
-    return update("UPDATE hosts SET tags = ?1 WHERE id = ?2", tags_json, id, "host tags", err);
+    return pv_db_write3("UPDATE hosts SET tags = ?1 WHERE id = ?2", tags_json, id, NULL,
+                        "host tags", err);
 }
 
 int pv_db_vm_mark_moved(const char *id, const char *at)
 {
-    return update("UPDATE vms SET last_moved_at = ?1 WHERE id = ?2", at, id, "vm moved", NULL);
+    return pv_db_write3("UPDATE vms SET last_moved_at = ?1 WHERE id = ?2", at, id, NULL,
+                        "vm moved", NULL);
 }
