@@ -111,6 +111,7 @@ static const struct pv_field job_fields[] = {
     {"created_at", "created_at", PV_VT_TEXT, F | S},
     {"started_at", "started_at", PV_VT_TEXT, F},
     {"finished_at", "finished_at", PV_VT_TEXT, F},
+    {"revision", "revision", PV_VT_INT, 0},
 };
 const struct pv_collection pv_coll_jobs = {"jobs", "jobs", job_fields, N(job_fields),
                                            "-created_at", "job"};

@@ -152,7 +152,7 @@ int pv_db_job_set_state(const char *id, const char *state, int progress, const c
                         const char *err_message)
 {
     static const char sql[] =
-        "UPDATE jobs SET state = ?1, progress = max(0, min(100, ?2)), error_code = ?3, "
+        "UPDATE jobs SET revision = revision + 1, state = ?1, progress = max(0, min(100, ?2)), error_code = ?3, "
         "  error_message = ?4, "
         "  started_at = CASE WHEN ?1 = 'running' AND started_at IS NULL THEN " NOW
         "                    ELSE started_at END, "
@@ -177,7 +177,7 @@ int pv_db_job_set_state(const char *id, const char *state, int progress, const c
 
 int pv_db_job_set_progress(const char *id, int progress)
 {
-    sqlite3_stmt *st = pv_db_stmt("UPDATE jobs SET progress = ? WHERE id = ?", NULL);
+    sqlite3_stmt *st = pv_db_stmt("UPDATE jobs SET revision = revision + 1, progress = ? WHERE id = ?", NULL);
     int rc;
 
     if (!st)
@@ -191,7 +191,7 @@ int pv_db_job_set_progress(const char *id, int progress)
 
 int pv_db_job_set_result(const char *id, const char *result_json)
 {
-    sqlite3_stmt *st = pv_db_stmt("UPDATE jobs SET result = ? WHERE id = ?", NULL);
+    sqlite3_stmt *st = pv_db_stmt("UPDATE jobs SET revision = revision + 1, result = ? WHERE id = ?", NULL);
     int rc;
 
     if (!st)
@@ -230,7 +230,7 @@ int pv_db_job_step(const char *id, int idx, const char *state, int progress, con
 
 int pv_db_job_request_cancel(const char *id)
 {
-    sqlite3_stmt *st = pv_db_stmt("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", NULL);
+    sqlite3_stmt *st = pv_db_stmt("UPDATE jobs SET revision = revision + 1, cancel_requested = 1 WHERE id = ?", NULL);
     int rc;
 
     if (!st)
@@ -244,7 +244,7 @@ int pv_db_job_request_cancel(const char *id)
 int pv_db_job_requeue(const char *id, struct pv_error *err)
 {
     static const char sql[] =
-        "UPDATE jobs SET state = 'queued', error_code = NULL, error_message = NULL, "
+        "UPDATE jobs SET revision = revision + 1, state = 'queued', error_code = NULL, error_message = NULL, "
         "  cancel_requested = 0, finished_at = NULL WHERE id = ?";
     static const char sql_steps[] =
         "UPDATE job_steps SET state = 'pending', progress = 0, started_at = NULL, "

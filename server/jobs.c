@@ -73,13 +73,19 @@ int pv_job_cancelled(struct pv_job_run *run)
     return 0;
 }
 
-static void publish(struct pv_job_run *run)
+/* Sends the job as it is stored to the event stream's subscribers. */
+static void publish_id(const char *id)
 {
     json_t *j = NULL;
-    if (pv_db_job_json(run->row.id, &j, NULL) == 0) {
+    if (pv_db_job_json(id, &j, NULL) == 0) {
         pv_publish("job", j);
         json_decref(j);
     }
+}
+
+static void publish(struct pv_job_run *run)
+{
+    publish_id(run->row.id);
     run->last_publish_ms = pv_now_ms();
 }
 
@@ -569,6 +575,7 @@ int pv_job_cancel(const char *id, const char *actor, struct pv_error *err)
     }
     if (found || (!running && strcmp(row.state, "queued") == 0)) {
         pv_db_job_set_state(id, "cancelled", row.progress, "cancelled", "cancelled before it ran");
+        publish_id(id);
         pv_event("job", id, "audit", actor, "%s cancelled while queued", row.kind);
     } else if (running) {
         pv_db_job_request_cancel(id);
@@ -599,6 +606,7 @@ int pv_job_restart(const char *id, const char *actor, struct pv_error *err)
     rc = pv_db_job_requeue(id, err);
     if (rc)
         goto out;
+    publish_id(id);
     pv_event("job", id, "audit", actor, "%s restarted from its last good step", row.kind);
     rc = enqueue(id, 0);
 out:

@@ -6,6 +6,8 @@ import threading
 
 import requests
 
+from conftest import write_world
+
 
 def read_stream(daemon, out, stop, headers=None):
     h = {"Authorization": "Bearer " + daemon.token}
@@ -51,6 +53,45 @@ def test_job_progress_streams(daemon, world):
     assert any(0 < p < 100 for p in progress), progress  # intermediate progress was pushed
     assert progress == sorted(progress)
     assert vm_running
+
+
+
+def test_cancel_and_restart_stream_with_rising_revision(daemon, world):
+    """Cancelling a queued job and restarting it reach the stream too, and
+    every copy of the job carries a higher revision than the one before, so a
+    client can tell a late reply from a newer streamed copy."""
+    write_world(world, {
+        "clusters": [],
+        "hosts": [{"id": "h1", "name": "solo", "cpu_cores": 8, "cpu_mhz": 2000,
+                   "memory_mb": 65536, "state": "connected"}],
+        "vms": [{"id": "6b1d0000-0000-4000-8000-00000000000%d" % i, "name": "vm%d" % i,
+                 "host": "h1", "power_state": "stopped", "vcpus": 1, "memory_mb": 256,
+                 "paravirtual": True, "disks": [], "nics": []} for i in range(3)],
+    })
+    daemon.add_test_connection(world, "?delay_ms=1500")
+    out, stop = queue.Queue(), threading.Event()
+    threading.Thread(target=read_stream, args=(daemon, out, stop), daemon=True).start()
+    assert out.get(timeout=10)[1] == 200
+    # the per-host limit (2) keeps the third start on the one host queued
+    jobs = [daemon.submit("POST", "/api/v1/vms/%s/start" % v["id"])
+            for v in daemon.all_items("/api/v1/vms")]
+    queued = daemon.ok("GET", "/api/v1/jobs/" + jobs[2])
+    assert queued["state"] == "queued"
+    reply = daemon.post("/api/v1/jobs/%s/cancel" % jobs[2]).json()
+    assert reply["state"] == "cancelled" and reply["revision"] > queued["revision"]
+    restarted = daemon.post("/api/v1/jobs/%s/restart" % jobs[2]).json()
+    assert restarted["revision"] > reply["revision"]
+    daemon.wait_job(jobs[2])
+    seen = []
+    while not seen or seen[-1]["state"] not in ("succeeded", "failed"):
+        _, etype, data, _ = out.get(timeout=20)
+        if etype == "job" and data["id"] == jobs[2]:
+            seen.append(data)
+    stop.set()
+    states = [j["state"] for j in seen]
+    assert states[0] == "cancelled" and "queued" in states and states[-1] == "succeeded", states
+    revs = [j["revision"] for j in seen]
+    assert revs == sorted(set(revs)), revs
 
 
 def test_stream_needs_token(daemon):

@@ -3,7 +3,7 @@
 // and its placement decision in words.
 
 import * as api from "./api.js";
-import {h, fill, badge, progress, link, fmtTime} from "./ui.js";
+import {h, fill, badge, progress, link, fmtTime, isNewer} from "./ui.js";
 import {decision} from "./placement.js";
 
 export const TERMINAL = ["succeeded", "failed", "cancelled"];
@@ -27,8 +27,10 @@ export function steps(job) {
  */
 export function jobPanel(job, ctx, onDone) {
   const el = h("section", {class: "job-panel", "aria-live": "polite", "data-job-id": job.id});
-  let done = false;
+  let done = false, shown = null;
   function draw(j) {
+    if (!isNewer(shown, j)) return;
+    shown = j;
     el.dataset.state = j.state;
     fill(el,
       h("div", {class: "toolbar"},

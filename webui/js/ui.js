@@ -142,6 +142,15 @@ export function confirmDialog(title, text, okLabel) {
 }
 
 /**
+ * Whether copy b of an object is at least as new as copy a.  A reply and the
+ * live stream can arrive in either order; objects that carry a revision
+ * (jobs) say which copy is newer.
+ */
+export function isNewer(a, b) {
+  return !a || (b.revision || 0) >= (a.revision || 0);
+}
+
+/**
  * A table over one collection, a page at a time.
  *   columns: [{label, render(item) -> node|string}]
  *   fetch(cursor) -> Promise<{items, next_cursor}>
@@ -202,6 +211,7 @@ export function pagedTable({columns, fetch, caption, empty, rowKey}) {
      */
     upsert(item, addIfMissing) {
       const key = rowKey(item), old = rows.get(key);
+      if (old && !isNewer(items.get(key), item)) return;
       if (old) old.replaceWith(row(Object.assign({}, items.get(key), item)));
       else if (addIfMissing) {
         tbody.prepend(row(item));

@@ -4,7 +4,7 @@
 // job's state allows them.
 
 import * as api from "../api.js";
-import {h, link, badge, progress, fmtTime, field, select, pagedTable, errorBox} from "../ui.js";
+import {h, link, badge, progress, fmtTime, field, select, pagedTable, errorBox, isNewer} from "../ui.js";
 import {jobDetail, targetLink, TERMINAL} from "../jobview.js";
 
 export function jobColumns() {
@@ -66,13 +66,13 @@ export async function renderJob(el, [id], ctx) {
     try {
       const r = await api.post("/jobs/" + id + "/" + what);
       if (r && r.id && r.id !== id) { location.hash = "#/jobs/" + r.id; return; }
-      if (r && r.id) { job = r; draw(); }
+      if (r && r.id && isNewer(job, r)) { job = r; draw(); }
     } catch (e) { err.show(e); }
   }
   draw();
   el.append(h("p", {class: "muted"}, link("#/jobs", "Jobs"), " › ", id), title, buttons, err, body);
   ctx.on("job", (j) => {
-    if (j.id !== id) return;
+    if (j.id !== id || !isNewer(job, j)) return;
     // the stream carries the job as GET shows it, but keep the result we have if it omits one
     job = Object.assign({}, job, j);
     draw();
