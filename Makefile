@@ -29,7 +29,7 @@ DB_OBJ      = $(DB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
 SERVER_OBJ  = $(SERVER_LIB:%.c=$(BUILD)/%.o) $(BUILD)/gen/openapi.o
 UNIT_BIN    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 ADAPTERS    = $(BUILD)/adapters/test.so $(BUILD)/adapters/kvm.so $(BUILD)/adapters/vcenter.so \
-              $(BUILD)/adapters/hyperv.so
+              $(BUILD)/adapters/hyperv-wmi.so
 AGENT_SRC   = $(wildcard hypervisor/*.c)
 AGENT_OBJ   = $(AGENT_SRC:%.c=$(BUILD)/%.o)
 
@@ -99,12 +99,12 @@ vcsim:
 # ---- end of the vCenter block ----
 
 # ---- Hyper-V (issue 5): the WS-Management client, its unit test and the ----
-# hyperv adapter.  adapters/hyperv/wsman.c sits on the shared SOAP layer
+# hyperv-wmi adapter.  adapters/hyperv-wmi/wsman.c sits on the shared SOAP layer
 # (adapters/common/soap.c); build/tests/test_wsman (the client, plus the
 # adapter's pure mapping functions) is built by this explicit rule instead of
 # the generic unit-test rule below (that one links server/db).
-HYPERV_SRC   = $(wildcard adapters/hyperv/*.c)
-HYPERV_DEPS  = $(wildcard adapters/hyperv/*.h) $(SOAP_DEPS)
+HYPERV_SRC   = $(wildcard adapters/hyperv-wmi/*.c)
+HYPERV_DEPS  = $(wildcard adapters/hyperv-wmi/*.h) $(SOAP_DEPS)
 
 $(BUILD)/tests/test_wsman: tests/unit/test_wsman.c $(HYPERV_SRC) $(HYPERV_DEPS)
 	@mkdir -p $(@D)
@@ -113,7 +113,7 @@ $(BUILD)/tests/test_wsman: tests/unit/test_wsman.c $(HYPERV_SRC) $(HYPERV_DEPS)
 	    tests/unit/test_wsman.c $(HYPERV_SRC) adapters/common/soap.c $(SOAP_LIBS) \
 	    $(shell pkg-config --libs jansson) -lcmocka
 
-$(BUILD)/adapters/hyperv.so: $(HYPERV_SRC) $(HYPERV_DEPS)
+$(BUILD)/adapters/hyperv-wmi.so: $(HYPERV_SRC) $(HYPERV_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SOAP_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $(HYPERV_SRC) \
 	    adapters/common/soap.c $(SOAP_LIBS) $(shell pkg-config --libs jansson)

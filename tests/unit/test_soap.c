@@ -493,8 +493,13 @@ static void *peer_main(void *arg)
         snprintf(p->requests[p->nrequests % 4], sizeof p->requests[0], "%.*s", (int)(end - buf), buf);
         if (p->stall)
             usleep((useconds_t)p->stall * 1000);
-        send(c, p->answers[p->nrequests], strlen(p->answers[p->nrequests]), MSG_NOSIGNAL);
-        p->nrequests++;
+        {
+            const char *answer = p->answers[p->nrequests];
+            /* counted before the answer leaves, so the client never sees the
+             * answer before the count */
+            __atomic_add_fetch(&p->nrequests, 1, __ATOMIC_SEQ_CST);
+            send(c, answer, strlen(answer), MSG_NOSIGNAL);
+        }
     }
 done:
     if (c >= 0)

@@ -1,4 +1,4 @@
-/* test_wsman.c -- the WS-Management client (adapters/hyperv/wsman.c) on
+/* test_wsman.c -- the WS-Management client (adapters/hyperv-wmi/wsman.c) on
  * recorded envelopes (tests/unit/data/wsman/: answers recorded from the
  * Hyper-V simulator, plus hand-made ones for what it does not send) and on a
  * loopback HTTP peer of its own: enumerations pulled to EndOfSequence,
@@ -18,8 +18,8 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 #include <libxml/parser.h>
-#include "adapters/hyperv/hv.h"
-#include "adapters/hyperv/wsman.h"
+#include "adapters/hyperv-wmi/hv.h"
+#include "adapters/hyperv-wmi/wsman.h"
 
 #ifndef WSMAN_DATA_DIR
 #define WSMAN_DATA_DIR "tests/unit/data/wsman"
@@ -506,17 +506,19 @@ static void *peer_main(void *arg)
         snprintf(p->heads[p->nrequests % 8], sizeof p->heads[0], "%.*s", (int)(end - buf), buf);
         snprintf(p->bodies[p->nrequests % 8], sizeof p->bodies[0], "%s", end + 4);
         if (p->answers[p->nrequests].status == 0) { /* hang up without answering */
-            p->nrequests++;
+            __atomic_add_fetch(&p->nrequests, 1, __ATOMIC_SEQ_CST);
             goto again;
         }
         body = answer_for(&p->answers[p->nrequests], end + 4, &blen);
         snprintf(head, sizeof head,
                  "HTTP/1.1 %d X\r\nContent-Type: application/soap+xml;charset=UTF-8\r\n"
                  "Content-Length: %zu\r\n\r\n", p->answers[p->nrequests].status, blen);
+        /* counted before the answer leaves, so the client never sees the
+         * answer before the count */
+        __atomic_add_fetch(&p->nrequests, 1, __ATOMIC_SEQ_CST);
         send(c, head, strlen(head), MSG_NOSIGNAL);
         send(c, body, blen, MSG_NOSIGNAL);
         free(body);
-        p->nrequests++;
         continue;
 again:
         close(c);

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "adapters/hyperv/hv.h"
+#include "adapters/hyperv-wmi/hv.h"
 
 #define JOB_POLL_MS 200
 #define JOB_TIMEOUT_S 3600

@@ -22,7 +22,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "adapters/hyperv/hv.h"
+#include "adapters/hyperv-wmi/hv.h"
 
 #define SHUTDOWN_TIMEOUT_MS (10 * 60 * 1000)
 #define RSC_START 2

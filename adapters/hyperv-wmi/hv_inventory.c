@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
-#include "adapters/hyperv/hv.h"
+#include "adapters/hyperv-wmi/hv.h"
 
 #define VM_WQL "SELECT * FROM Msvm_ComputerSystem WHERE Caption = 'Virtual Machine' OR " \
                "Description = 'Microsoft Virtual Machine' OR " \

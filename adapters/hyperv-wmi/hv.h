@@ -1,4 +1,4 @@
-/* hv.h -- what the hyperv adapter's files share (private to adapters/hyperv/).
+/* hv.h -- what the hyperv adapter's files share (private to adapters/hyperv-wmi/).
  *
  * hyperv_adapter.c: open/close (URL options, Identify + a Get to check the
  *                   credentials), the ABI table, WMI return codes and
@@ -21,7 +21,7 @@
 
 #include <time.h>
 #include "adapters/adapter.h"
-#include "adapters/hyperv/wsman.h"
+#include "adapters/hyperv-wmi/wsman.h"
 
 #define HV_GUID_LEN 36
 

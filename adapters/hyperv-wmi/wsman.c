@@ -24,7 +24,7 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <time.h>
-#include "adapters/hyperv/wsman.h"
+#include "adapters/hyperv-wmi/wsman.h"
 
 #define MAX_ENVELOPE 512000     /* what we accept back; WinRM's default MaxEnvelopeSizekb is 500 */
 #define MAX_PULLS 100000        /* a runaway enumeration ends here */
