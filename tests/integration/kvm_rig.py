@@ -1,5 +1,6 @@
 """The KVM test rig: polyvisor-agent processes and virsh, for the tests of
 the KVM path (test_kvm_*.py)."""
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,6 +11,8 @@ import requests
 from conftest import BUILD, free_port
 
 TOKEN = "agent-token-0123456789abcdef"
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+URI_A, URI_B = "qemu:///system", "qemu+tcp://10.99.0.2/system"
 HOST_XML = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "hypervisor",
                                         "demo-host.xml"))
 
@@ -84,3 +87,21 @@ def self_signed(directory, name):
                     "-keyout", key, "-out", crt], check=True, capture_output=True)
     with open(crt) as f:
         return crt, key, f.read()
+
+
+@contextlib.contextmanager
+def two_kvm_hosts(state):
+    """Two real KVM hosts on this machine (tests/peers/kvm2.sh): host A is the
+    machine's libvirtd (URI_A), host B a libvirtd in network namespace
+    pvhostb (URI_B, 10.99.0.2).  Yields the command prefix that runs a
+    program on host B: in its network namespace and in its libvirtd's mount
+    namespace, so it sees that host's storage and libvirt socket, as an agent
+    on a real host does."""
+    peer = os.path.join(ROOT, "tests", "peers", "kvm2.sh")
+    subprocess.run(["sh", peer, "start", state], check=True, timeout=600)
+    try:
+        with open(os.path.join(state, "hostb.pid")) as f:
+            pid = f.read().strip()
+        yield ["ip", "netns", "exec", "pvhostb", "nsenter", "--mount=/proc/%s/ns/mnt" % pid]
+    finally:
+        subprocess.run(["sh", peer, "stop", state], timeout=60)

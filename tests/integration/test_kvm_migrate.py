@@ -12,11 +12,7 @@ import uuid
 import pytest
 
 from conftest import Daemon
-from kvm_rig import TOKEN, Agent, virsh
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-PEER = os.path.join(ROOT, "tests", "peers", "kvm2.sh")
-URI_A, URI_B = "qemu:///system", "qemu+tcp://10.99.0.2/system"
+from kvm_rig import TOKEN, URI_A, URI_B, Agent, two_kvm_hosts, virsh
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/dev/kvm"),
                                 reason="no /dev/kvm on this machine: live migration tests skipped")
@@ -24,15 +20,8 @@ pytestmark = pytest.mark.skipif(not os.path.exists("/dev/kvm"),
 
 @pytest.fixture(scope="module")
 def two_hosts(tmp_path_factory):
-    """Yields the command prefix that runs a program on the second host: in
-    its network namespace and in its libvirtd's mount namespace, so it sees
-    that host's storage and libvirt socket, as an agent on a real host does."""
-    state = str(tmp_path_factory.mktemp("kvm2"))
-    subprocess.run(["sh", PEER, "start", state], check=True, timeout=600)
-    with open(os.path.join(state, "hostb.pid")) as f:
-        pid = f.read().strip()
-    yield ["ip", "netns", "exec", "pvhostb", "nsenter", "--mount=/proc/%s/ns/mnt" % pid]
-    subprocess.run(["sh", PEER, "stop", state], timeout=60)
+    with two_kvm_hosts(str(tmp_path_factory.mktemp("kvm2"))) as wrap:
+        yield wrap
 
 
 @pytest.fixture
