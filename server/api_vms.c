@@ -16,8 +16,6 @@
 #include "util.h"
 #include "validate.h"
 
-static const char *const ha_levels[] = {"off", "low", "medium", "high", NULL};
-static const char *const vendors[] = {"kvm", "vcenter", "hyperv", "test", NULL};
 static const char *const modes[] = {"live", "quick", NULL};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -89,17 +87,9 @@ void pv_api_vm_create(struct pv_req *r)
 {
     static const struct pv_jfield spec[] = {
         {"name", PV_J_STRING, PV_J_REQUIRED, 1, 64, NULL},
-        {"vcpus", PV_J_INT, PV_J_REQUIRED, 1, 256, NULL},
-        {"memory_mb", PV_J_INT, PV_J_REQUIRED, 16, 16LL * 1024 * 1024, NULL},
+        PV_JFIELDS_VM_SIZE,
+        PV_JFIELDS_VM_DEVICES,
         {"host_id", PV_J_STRING, PV_J_NULLABLE, 1, 64, NULL},
-        {"vendor", PV_J_STRING, 0, 0, 0, vendors},
-        {"disks", PV_J_ARRAY, 0, 0, 16, NULL},
-        {"nics", PV_J_ARRAY, 0, 0, 16, NULL},
-        {"paravirtual", PV_J_BOOL, 0, 0, 0, NULL},
-        {"ha", PV_J_STRING, 0, 0, 0, ha_levels},
-        {"tags", PV_J_ARRAY, 0, 0, 32, NULL},
-        {"anti_affinity", PV_J_ARRAY, 0, 0, 32, NULL},
-        {"affinity", PV_J_ARRAY, 0, 0, 32, NULL},
         {"host_group_id", PV_J_STRING, PV_J_NULLABLE, 1, 64, NULL},
     };
     json_t *body = pv_api_body(r, spec, N(spec));
@@ -263,7 +253,7 @@ void pv_api_vm_clone(struct pv_req *r)
 void pv_api_vm_patch(struct pv_req *r)
 {
     static const struct pv_jfield spec[] = {
-        {"ha", PV_J_STRING, 0, 0, 0, ha_levels},
+        {"ha", PV_J_STRING, 0, 0, 0, pv_vm_ha_levels},
         {"tags", PV_J_ARRAY, 0, 0, 32, NULL},
         {"anti_affinity", PV_J_ARRAY, 0, 0, 32, NULL},
         {"affinity", PV_J_ARRAY, 0, 0, 32, NULL},

@@ -33,7 +33,6 @@
 
 static const char *const plan_modes[] = {"plan", "auto", NULL};
 static const char *const move_modes[] = {"live", "quick", NULL};
-static const char *const ha_levels[] = {"off", "low", "medium", "high", NULL};
 
 /* ---- parameters --------------------------------------------------------- */
 
@@ -97,16 +96,8 @@ int pv_placement_params_check(const char *kind, json_t *params, struct pv_error 
     };
     static const struct pv_jfield deploy_vm[] = {
         {"name_prefix", PV_J_STRING, PV_J_REQUIRED, 1, 40, NULL},
-        {"vcpus", PV_J_INT, PV_J_REQUIRED, 1, 256, NULL},
-        {"memory_mb", PV_J_INT, PV_J_REQUIRED, 16, 16LL * 1024 * 1024, NULL},
-        {"vendor", PV_J_STRING, 0, 0, 0, NULL},
-        {"paravirtual", PV_J_BOOL, 0, 0, 0, NULL},
-        {"ha", PV_J_STRING, 0, 0, 0, ha_levels},
-        {"tags", PV_J_ARRAY, 0, 0, 32, NULL},
-        {"anti_affinity", PV_J_ARRAY, 0, 0, 32, NULL},
-        {"affinity", PV_J_ARRAY, 0, 0, 32, NULL},
-        {"disks", PV_J_ARRAY, 0, 0, 16, NULL},
-        {"nics", PV_J_ARRAY, 0, 0, 16, NULL},
+        PV_JFIELDS_VM_SIZE,
+        PV_JFIELDS_VM_DEVICES,
     };
 
     if (!json_is_object(params))

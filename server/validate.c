@@ -97,6 +97,9 @@ int pv_validate(const json_t *body, const struct pv_jfield *spec, size_t n, json
     return 0;
 }
 
+const char *const pv_vm_vendors[] = {"kvm", "vcenter", "hyperv", "test", NULL};
+const char *const pv_vm_ha_levels[] = {"off", "low", "medium", "high", NULL};
+
 int pv_validate_tag_list(const json_t *arr, const char *field, struct pv_error *err)
 {
     size_t i;

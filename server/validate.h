@@ -26,6 +26,25 @@ struct pv_jfield {
 int pv_validate(const json_t *body, const struct pv_jfield *spec, size_t n, json_t **details,
                 struct pv_error *err);
 
+/* The rows every body describing a VM to create shares (POST /vms, a
+ * deploy schedule's "vm", placement ratings' and simulate's "vm"): its size
+ * and its placement wishes, then its devices and HA.  Used inside a
+ * pv_jfield table, so each body adds only its own fields. */
+extern const char *const pv_vm_vendors[];
+extern const char *const pv_vm_ha_levels[];
+#define PV_JFIELDS_VM_SIZE                                           \
+    {"vcpus", PV_J_INT, PV_J_REQUIRED, 1, 256, NULL},                \
+    {"memory_mb", PV_J_INT, PV_J_REQUIRED, 16, 16LL * 1024 * 1024, NULL}, \
+    {"vendor", PV_J_STRING, 0, 0, 0, pv_vm_vendors},                 \
+    {"tags", PV_J_ARRAY, 0, 0, 32, NULL},                            \
+    {"anti_affinity", PV_J_ARRAY, 0, 0, 32, NULL},                   \
+    {"affinity", PV_J_ARRAY, 0, 0, 32, NULL}
+#define PV_JFIELDS_VM_DEVICES                                        \
+    {"paravirtual", PV_J_BOOL, 0, 0, 0, NULL},                       \
+    {"ha", PV_J_STRING, 0, 0, 0, pv_vm_ha_levels},                   \
+    {"disks", PV_J_ARRAY, 0, 0, 16, NULL},                           \
+    {"nics", PV_J_ARRAY, 0, 0, 16, NULL}
+
 /* A list of tags or set names: at most 32 strings of 1 to 64 characters
  * (arr NULL: nothing to check). */
 int pv_validate_tag_list(const json_t *arr, const char *field, struct pv_error *err);

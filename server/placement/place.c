@@ -8,7 +8,6 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define DECISION_TOP 10
 
-static const char *const vendors[] = {"kvm", "vcenter", "hyperv", "test", NULL};
 static const char *const sets[] = {"tags", "anti_affinity", "affinity"};
 
 static int check_sets(json_t *obj, const char *prefix, struct pv_error *err)
@@ -33,12 +32,7 @@ int pv_place_request(const struct pv_pl_inv *inv, json_t *body, struct pv_pl_req
         {"limit", PV_J_INT, 0, 1, 100000, NULL},
     };
     static const struct pv_jfield vm[] = {
-        {"vcpus", PV_J_INT, PV_J_REQUIRED, 1, 256, NULL},
-        {"memory_mb", PV_J_INT, PV_J_REQUIRED, 16, 16LL * 1024 * 1024, NULL},
-        {"vendor", PV_J_STRING, 0, 0, 0, vendors},
-        {"tags", PV_J_ARRAY, 0, 0, 32, NULL},
-        {"anti_affinity", PV_J_ARRAY, 0, 0, 32, NULL},
-        {"affinity", PV_J_ARRAY, 0, 0, 32, NULL},
+        PV_JFIELDS_VM_SIZE,
     };
     json_t *spec, *vm_id, *group;
 

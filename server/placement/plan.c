@@ -592,12 +592,7 @@ static int simulate_one(struct pv_pl_inv *inv, json_t *change, int i, json_t **r
         {"host_group_id", PV_J_STRING, 0, 1, 64, NULL},
     };
     static const struct pv_jfield vm_spec[] = {
-        {"vcpus", PV_J_INT, PV_J_REQUIRED, 1, 256, NULL},
-        {"memory_mb", PV_J_INT, PV_J_REQUIRED, 16, 16LL * 1024 * 1024, NULL},
-        {"vendor", PV_J_STRING, 0, 0, 0, NULL},
-        {"tags", PV_J_ARRAY, 0, 0, 32, NULL},
-        {"anti_affinity", PV_J_ARRAY, 0, 0, 32, NULL},
-        {"affinity", PV_J_ARRAY, 0, 0, 32, NULL},
+        PV_JFIELDS_VM_SIZE,
         {"name_prefix", PV_J_STRING, 0, 1, 48, NULL},
     };
     const char *type;
