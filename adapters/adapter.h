@@ -31,7 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define PV_ADAPTER_ABI 5
+#define PV_ADAPTER_ABI 6
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -169,6 +169,7 @@ struct pv_sink {
 #define PV_CAP_CONSOLE       (1ull << 12)
 #define PV_CAP_MAINTENANCE   (1ull << 13) /* the vendor's own host maintenance mode */
 #define PV_CAP_RECONFIGURE   (1ull << 14) /* change a VM's vCPUs and memory */
+#define PV_CAP_PROBE         (1ull << 15) /* host_probe: a witness for HA */
 
 struct pv_conn_params {
     const char *url;
@@ -258,6 +259,14 @@ struct pv_adapter {
      * or out of it (enter 0), after Polyvisor has moved the VMs off. */
     int (*host_maintenance)(struct pv_conn *c, const char *host_native_id, int enter,
                             const struct pv_sink *s, struct pv_error *err);
+    /* PV_CAP_PROBE: from this endpoint's host, does the hypervisor of another
+     * host of the same type answer, and is it that host?  target_facts_json
+     * is that host's facts as this adapter reported them.  0 with *alive 1
+     * (it answers: the host lives, cut off from polyvisord only) or 0 (no
+     * answer from here either), and what was seen in detail; an error when
+     * this endpoint cannot tell (unreachable itself, nothing to probe by). */
+    int (*host_probe)(struct pv_conn *c, const char *target_facts_json, int timeout_ms,
+                      int *alive, char *detail, size_t detail_size, struct pv_error *err);
 };
 
 /* The one symbol a plugin exports. */

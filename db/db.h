@@ -213,8 +213,12 @@ json_t *pv_db_summary(void);
 /* ---- host health, HA, fencing, maintenance (db_ha.c) -------------------- */
 
 /* Hosts disconnected since at or before `before`: [{"id", "name", "vendor",
- * "connection_id", "connection_type", "unreachable_since"}]. */
+ * "connection_id", "connection_type", "unreachable_since", "facts"}]. */
 json_t *pv_db_hosts_unreachable_since(const char *before);
+/* Up to max hosts that can witness for a lost host of a connection of
+ * conn_type: answering hosts of the other connections of that type,
+ * [{"connection_id", "name"}], by name. */
+json_t *pv_db_ha_witnesses(const char *conn_type, const char *conn_id, int max);
 /* disconnected -> failed; PV_ENOTFOUND when it answered meanwhile. */
 int pv_db_host_mark_failed(const char *id);
 int pv_db_host_set_maintenance(const char *id, int on, struct pv_error *err);

@@ -6,7 +6,7 @@
 json_t *pv_db_hosts_unreachable_since(const char *before)
 {
     static const char sql[] =
-        "SELECT h.id, h.name, h.vendor, h.connection_id, c.type, h.unreachable_since "
+        "SELECT h.id, h.name, h.vendor, h.connection_id, c.type, h.unreachable_since, h.facts "
         "FROM hosts h JOIN connections c ON c.id = h.connection_id "
         "WHERE h.state = 'disconnected' AND h.unreachable_since IS NOT NULL "
         "AND h.unreachable_since <= ? ORDER BY h.unreachable_since, h.id";
@@ -17,13 +17,35 @@ json_t *pv_db_hosts_unreachable_since(const char *before)
         return out;
     pv_db_bind_text(st, 1, before);
     while (sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}",
+        json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}",
                                              "id", sqlite3_column_text(st, 0),
                                              "name", sqlite3_column_text(st, 1),
                                              "vendor", sqlite3_column_text(st, 2),
                                              "connection_id", sqlite3_column_text(st, 3),
                                              "connection_type", sqlite3_column_text(st, 4),
-                                             "unreachable_since", sqlite3_column_text(st, 5)));
+                                             "unreachable_since", sqlite3_column_text(st, 5),
+                                             "facts", sqlite3_column_text(st, 6)));
+    pv_db_release(st);
+    return out;
+}
+
+json_t *pv_db_ha_witnesses(const char *conn_type, const char *conn_id, int max)
+{
+    static const char sql[] =
+        "SELECT h.connection_id, h.name FROM hosts h JOIN connections c ON c.id = h.connection_id "
+        "WHERE c.type = ?1 AND h.connection_id <> ?2 AND h.state IN ('connected', 'maintenance') "
+        "ORDER BY h.name, h.id LIMIT ?3";
+    sqlite3_stmt *st = pv_db_stmt(sql, NULL);
+    json_t *out = json_array();
+
+    if (!st)
+        return out;
+    pv_db_bind_text(st, 1, conn_type);
+    pv_db_bind_text(st, 2, conn_id);
+    sqlite3_bind_int(st, 3, max);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(out, json_pack("{s:s,s:s}", "connection_id", sqlite3_column_text(st, 0),
+                                             "name", sqlite3_column_text(st, 1)));
     pv_db_release(st);
     return out;
 }

@@ -63,6 +63,15 @@ int ag_virt_import_abort(const char *uuid, json_t *disks, struct pv_error *err);
  * ("reset": events were lost, re-read everything). */
 int ag_virt_events(unsigned long long after, int timeout_ms, json_t **out);
 
+/* ---- probe.c ------------------------------------------------------------ */
+
+/* Whether the libvirt at uri (another host's qemu+tcp:// or qemu+tls://
+ * migration URI) answers from this host within timeout_ms and is the host
+ * with UUID host_uuid (NULL or "": any); *out is {"alive", "detail",
+ * "host_uuid"}.  An error only for a URI it cannot probe. */
+int ag_probe(const char *uri, const char *host_uuid, int timeout_ms, json_t **out,
+             struct pv_error *err);
+
 /* ---- agent_http.c ------------------------------------------------------- */
 
 struct ag_config {

@@ -21,6 +21,8 @@
  *   POST   /v1/imports/{uuid}             ... {"xml", "state": bool, "disks": [P]}: define, restore
  *   POST   /v1/imports/{uuid}/abort       ... {"disks": [P]}: drop what was uploaded
  *   GET    /v1/events?after=N&timeout_ms=M  long poll for lifecycle events
+ *   POST   /v1/probe                      {"uri", "host_uuid", "timeout_ms"}: does another
+ *                                         host's libvirt answer from here (HA witness)
  *
  * Errors are {"error": {"code", "message", "details"}} as in polyvisord.
  * Requests are small and short, except the event long poll, which waits on
@@ -225,6 +227,14 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
         long t = tmo ? strtol(tmo, NULL, 10) : 0;
         ag_virt_events(after ? strtoull(after, NULL, 10) : 0, t < 0 ? 0 : t > 60000 ? 60000 : (int)t, &out);
         return reply(c, 200, out);
+    }
+    if (n == 2 && strcmp(seg[1], "probe") == 0 && strcmp(method, "POST") == 0) {
+        json_t *req = b->s ? json_loadb(b->s, b->len, 0, NULL) : NULL;
+        rc = ag_probe(json_string_value(json_object_get(req, "uri")),
+                      json_string_value(json_object_get(req, "host_uuid")),
+                      (int)json_integer_value(json_object_get(req, "timeout_ms")), &out, &e);
+        json_decref(req);
+        return result(c, rc, &e, 200, out);
     }
     if (strcmp(seg[1], "imports") == 0 && strcmp(method, "POST") == 0 && n == 4 &&
         strcmp(seg[3], "abort") == 0) {

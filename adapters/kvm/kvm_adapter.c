@@ -748,13 +748,42 @@ static int k_migrate(struct pv_conn *from, const char *uuid, struct pv_conn *to,
     return rc;
 }
 
+/* The HA witness: this host's agent checks whether the other host's libvirt
+ * answers on its migration URI (hypervisor/probe.c). */
+static int k_probe(struct pv_conn *c, const char *target_facts_json, int timeout_ms, int *alive,
+                   char *detail, size_t detail_size, struct pv_error *err)
+{
+    json_t *facts = target_facts_json ? json_loads(target_facts_json, 0, NULL) : NULL;
+    const char *mig = json_string_value(json_object_get(facts, "migration_uri"));
+    json_t *req, *out = NULL;
+    int rc;
+
+    if (!mig) {
+        json_decref(facts);
+        return pv_error_set(err, PV_EUNSUPPORTED, "cannot_probe",
+                            "the host has no migration URI to probe it by");
+    }
+    req = json_pack("{s:s,s:s?,s:i}", "uri", mig, "host_uuid",
+                    json_string_value(json_object_get(facts, "uuid")), "timeout_ms", timeout_ms);
+    json_decref(facts);
+    rc = call(c, "POST", "/v1/probe", req, timeout_ms + c->timeout_ms, &out, err);
+    json_decref(req);
+    if (!rc) {
+        const char *seen = json_string_value(json_object_get(out, "detail"));
+        *alive = json_is_true(json_object_get(out, "alive"));
+        snprintf(detail, detail_size, "%s", seen ? seen : "");
+    }
+    json_decref(out);
+    return rc;
+}
+
 static const struct pv_adapter kvm_adapter = {
     .abi = PV_ADAPTER_ABI,
     .name = "kvm",
     .version = "0.1",
     .caps = PV_CAP_SYNC | PV_CAP_EVENTS | PV_CAP_CREATE | PV_CAP_DELETE | PV_CAP_POWER |
             PV_CAP_SHUTDOWN | PV_CAP_PAUSE | PV_CAP_SAVE | PV_CAP_STATS | PV_CAP_LIVE_MIGRATE |
-            PV_CAP_QUICK_MIGRATE,
+            PV_CAP_QUICK_MIGRATE | PV_CAP_PROBE,
     .open = k_open,
     .close = k_close,
     .sync = k_sync,
@@ -763,6 +792,7 @@ static const struct pv_adapter kvm_adapter = {
     .vm_action = k_action,
     .vm_refresh = k_refresh,
     .vm_migrate = k_migrate,
+    .host_probe = k_probe,
 };
 
 const struct pv_adapter *pv_adapter_entry(void)

@@ -89,19 +89,40 @@ def self_signed(directory, name):
         return crt, key, f.read()
 
 
+class TwoHosts:
+    """Two real KVM hosts on this machine (tests/peers/kvm2.sh): host A is
+    the machine's libvirtd (URI_A; it listens for qemu+tcp on 10.99.0.1),
+    host B a libvirtd in network namespace pvhostb (URI_B, 10.99.0.2).
+    `wrap` is the command prefix that runs a program on host B: in its
+    network namespace and in its libvirtd's mount namespace, so it sees that
+    host's storage and libvirt socket, as an agent on a real host does."""
+
+    def __init__(self, state):
+        self.state = state
+        with open(os.path.join(state, "hostb.pid")) as f:
+            pid = f.read().strip()
+        self.wrap = ["ip", "netns", "exec", "pvhostb", "nsenter", "--mount=/proc/%s/ns/mnt" % pid]
+
+    def libvirtd_a_pid(self):
+        """The PID of host A's libvirtd when this rig started it, else None
+        (a libvirtd that was running before is not ours to stop)."""
+        path = os.path.join(self.state, "hosta", "libvirtd.pid")
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return int(f.read().strip())
+
+    def start_libvirtd_a(self):
+        subprocess.run(["sh", os.path.join(ROOT, "tests", "peers", "libvirtd.sh"), "start",
+                        os.path.join(self.state, "hosta"), "10.99.0.1"], check=True, timeout=120)
+
+
 @contextlib.contextmanager
 def two_kvm_hosts(state):
-    """Two real KVM hosts on this machine (tests/peers/kvm2.sh): host A is the
-    machine's libvirtd (URI_A), host B a libvirtd in network namespace
-    pvhostb (URI_B, 10.99.0.2).  Yields the command prefix that runs a
-    program on host B: in its network namespace and in its libvirtd's mount
-    namespace, so it sees that host's storage and libvirt socket, as an agent
-    on a real host does."""
+    """Starts the two hosts, yields a TwoHosts, and stops them."""
     peer = os.path.join(ROOT, "tests", "peers", "kvm2.sh")
     subprocess.run(["sh", peer, "start", state], check=True, timeout=600)
     try:
-        with open(os.path.join(state, "hostb.pid")) as f:
-            pid = f.read().strip()
-        yield ["ip", "netns", "exec", "pvhostb", "nsenter", "--mount=/proc/%s/ns/mnt" % pid]
+        yield TwoHosts(state)
     finally:
         subprocess.run(["sh", peer, "stop", state], timeout=60)

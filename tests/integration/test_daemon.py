@@ -67,7 +67,7 @@ def test_wrong_abi_refused(tmpdir_path):
         names = [a["name"] for a in d.ok("GET", "/api/v1/adapters")["items"]]
         assert names == ["test"]
         log = d.log()
-        assert 'event=refused' in log and 'ABI version 99, this polyvisord speaks 5' in log
+        assert 'event=refused' in log and 'ABI version 99, this polyvisord speaks 6' in log
         assert 'junk.so' in log
     finally:
         d.stop()

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from conftest import free_port
 from kvm_rig import TOKEN, Agent
 
 @pytest.fixture
@@ -40,6 +41,23 @@ def test_agent_host_facts(agent):
     assert h["driver"] == "test" and h["kvm"] is False
     assert (h["cpus"], h["sockets"], h["cores"], h["threads"], h["mhz"]) == (8, 1, 4, 2, 2400)
     assert h["memory_mb"] == 32768
+
+
+def test_agent_probe_as_ha_witness(agent):
+    """POST /v1/probe: does another host's libvirt answer from this host?  It
+    probes qemu+tcp/qemu+tls URIs only, and tells a closed port and a port
+    that answers as something other than libvirt apart from a live host."""
+    for bad in (None, "http://127.0.0.1/", "qemu:///system", "qemu+ssh://h/system", "qemu+tcp:///system"):
+        r = agent.call("POST", "/v1/probe", {"uri": bad})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "cannot_probe", (bad, r.text)
+    closed = free_port()
+    out = agent.call("POST", "/v1/probe", {"uri": "qemu+tcp://127.0.0.1:%d/system" % closed,
+                                           "timeout_ms": 500}).json()
+    assert out["alive"] is False and "no answer from 127.0.0.1 port %d" % closed in out["detail"]
+    # something answers there, but it is not a libvirt: no evidence of a live host
+    out = agent.call("POST", "/v1/probe", {"uri": "qemu+tcp://127.0.0.1:%d/system" % agent.port,
+                                           "host_uuid": "00000000-0000-4000-8000-000000000001"}).json()
+    assert out["alive"] is False and "but not as libvirt" in out["detail"], out
 
 
 @pytest.mark.parametrize("spec,code", [

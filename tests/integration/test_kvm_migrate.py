@@ -20,8 +20,8 @@ pytestmark = pytest.mark.skipif(not os.path.exists("/dev/kvm"),
 
 @pytest.fixture(scope="module")
 def two_hosts(tmp_path_factory):
-    with two_kvm_hosts(str(tmp_path_factory.mktemp("kvm2"))) as wrap:
-        yield wrap
+    with two_kvm_hosts(str(tmp_path_factory.mktemp("kvm2"))) as hosts:
+        yield hosts.wrap
 
 
 @pytest.fixture

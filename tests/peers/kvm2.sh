@@ -5,9 +5,10 @@
 # pair this script creates) and its own mount namespace (run, lib, etc and
 # log directories of its own under STATE_DIR), with a host UUID of its own
 # and a storage pool "default" of its own (its /var/lib/libvirt/images).
-# It listens for qemu+tcp on 10.99.0.2 only, with auth_tcp = "none": a test
-# rig, reachable from nowhere but this machine.  stop ends it by PID and
-# removes the namespace and the veth pair.
+# It listens for qemu+tcp on 10.99.0.2 only, and the first host's libvirtd
+# (tests/peers/libvirtd.sh, STATE_DIR/hosta) on 10.99.0.1 only, both with
+# auth_tcp = "none": a test rig, reachable from nowhere but this machine.
+# stop ends them by PID and removes the namespace and the veth pair.
 set -eu
 cmd=$1
 state=$(mkdir -p "$2" && cd "$2" && pwd)
@@ -15,7 +16,6 @@ NS=pvhostb
 
 case "$cmd" in
 start)
-    sh "$(dirname "$0")/libvirtd.sh" start "$state/hosta" >/dev/null
     ip netns add $NS
     ip link add pv-veth-a type veth peer name pv-veth-b
     ip link set pv-veth-b netns $NS
@@ -24,6 +24,7 @@ start)
     ip netns exec $NS ip addr add 10.99.0.2/24 dev pv-veth-b
     ip netns exec $NS ip link set pv-veth-b up
     ip netns exec $NS ip link set lo up
+    sh "$(dirname "$0")/libvirtd.sh" start "$state/hosta" 10.99.0.1 >/dev/null
     B="$state/hostb"
     mkdir -p "$B/run" "$B/lib/images" "$B/log" "$B/etc" /var/lib/libvirt/images
     cp -a /etc/libvirt/. "$B/etc/"
