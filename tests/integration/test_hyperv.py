@@ -255,6 +255,9 @@ class Sim:
     def config(self, **body):
         requests.post(self.control + "/config", json=body, timeout=10).raise_for_status()
 
+    def save(self):
+        requests.post(self.control + "/save", json={}, timeout=10).raise_for_status()
+
     def ws(self, host):
         return Wsman(self.urls[host])
 
@@ -516,7 +519,7 @@ def test_simulator_killed_mid_job_and_back(hv):
     host = api_hosts(hv)["HV-NODE01"]
     vm = [v for v in hv.all_items("/api/v1/vms")
           if v["power_state"] == "stopped" and v["host_id"] == host["id"]][0]
-    time.sleep(1.0)                                   # the state file has caught up
+    sim.save()                                        # the state file has caught up
     sim.config(job_time=[5, 5])
     job_id = hv.submit("POST", "/api/v1/vms/%s/start" % vm["id"])
     wait_for(lambda: sim.ws("HV-NODE01").state(vm["native_id"]) == 10, 10, "the start to be under way")

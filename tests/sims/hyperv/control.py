@@ -14,6 +14,7 @@ that nothing a WS-Man client sends can trigger it.  Endpoints:
         type "reachable"                                 listen again on the same port
   POST /clear   {"host": NAME?}        remove every injected fault (and make hosts reachable)
   POST /config  {"job_time": [min, max], "enum_timeout": seconds}
+  POST /save    {}                     write the state file now (it is also written every 0.5 s)
 """
 
 import http.server
@@ -137,7 +138,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if not isinstance(spec, dict):
                 raise ValueError("a JSON object is expected")
             action = {"/fault": self.ctl.fault, "/clear": self.ctl.clear,
-                      "/config": self.ctl.config}.get(self.path)
+                      "/config": self.ctl.config,
+                      "/save": lambda _: self.ctl.world.save()}.get(self.path)
             if action is None:
                 self._reply(404, {"error": "not found"})
                 return
