@@ -38,6 +38,7 @@ static const struct {
     {PV_CAP_CONSOLE, "console"},
     {PV_CAP_MAINTENANCE, "maintenance"},
     {PV_CAP_RECONFIGURE, "reconfigure"},
+    {PV_CAP_PROBE, "probe"},
 };
 
 const char *pv_cap_name(uint64_t cap)
