@@ -18,6 +18,18 @@ ADMIN_PASSWORD = "admin-pw-for-tests"
 TERMINAL = ("succeeded", "failed", "cancelled")
 
 
+def wait_for(pred, timeout=30, what="condition"):
+    """Polls pred until it returns something true, and returns that; fails the
+    test after timeout seconds."""
+    end = time.time() + timeout
+    while time.time() < end:
+        got = pred()
+        if got:
+            return got
+        time.sleep(0.1)
+    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

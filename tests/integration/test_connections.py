@@ -3,19 +3,8 @@ back; changes behind our back arrive through the adapter's events; an
 endpoint that stops answering turns the connection to error and its hosts to
 disconnected, and back; delete removes what it brought."""
 import os
-import time
 
-from conftest import read_world, write_world
-
-
-def wait_for(fn, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError("condition not met in %ss" % timeout)
+from conftest import read_world, wait_for, write_world
 
 
 def test_add_brings_the_inventory(lab):

@@ -13,7 +13,7 @@ import time
 import pytest
 
 import worlds
-from conftest import Daemon
+from conftest import Daemon, wait_for
 from kvm_rig import TOKEN, Agent
 
 TIMEOUT = 3  # --host-failure-timeout for these tests
@@ -40,16 +40,6 @@ def host_xml(path, mem_mib, vms, cpus=4):
 
 def uuid(n):
     return "4a000000-0000-4000-8000-%012d" % n
-
-
-def wait_for(pred, timeout=30, what="condition"):
-    end = time.time() + timeout
-    while time.time() < end:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for " + what)
 
 
 class Rig:

@@ -27,7 +27,7 @@ import uuid
 
 import pytest
 
-from conftest import Daemon
+from conftest import Daemon, wait_for
 from kvm_rig import TOKEN, URI_A, URI_B, Agent, two_kvm_hosts, virsh
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/dev/kvm"),
@@ -77,16 +77,6 @@ def rig(two_hosts, tmpdir_path):
                     virsh(uri, "destroy", name)
                     virsh(uri, "undefine", name, "--managed-save")
                 virsh(uri, "vol-delete", name + "-0.qcow2", "--pool", "default")
-
-
-def wait_for(pred, timeout, what):
-    end = time.time() + timeout
-    while time.time() < end:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def kill_qemu(name):

@@ -10,7 +10,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 import uuid
 import xml.etree.ElementTree as ET
 
@@ -18,7 +17,7 @@ import pytest
 import requests
 import urllib3
 
-from conftest import ROOT
+from conftest import ROOT, wait_for
 
 SIM = os.path.join(ROOT, "tests", "sims", "hyperv", "hypervsim.py")
 PYTHON = "/usr/bin/python3"
@@ -35,16 +34,6 @@ POWER = {2: "running", 3: "stopped", 6: "saved", 9: "paused"}
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
-
-
-def wait_for(fn, timeout=15, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError("%s not met in %ss" % (what, timeout))
 
 
 def free_ports(n):

@@ -10,7 +10,7 @@ import time
 import pytest
 
 import worlds
-from conftest import Daemon
+from conftest import Daemon, wait_for
 
 
 @pytest.fixture
@@ -38,16 +38,6 @@ def hosts_by_name(d):
 
 def vms_by_name(d):
     return {v["name"]: v for v in d.all_items("/api/v1/vms")}
-
-
-def wait_for(pred, timeout=20):
-    end = time.time() + timeout
-    while time.time() < end:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError("condition not met in %ss" % timeout)
 
 
 def fired(d, sid, after_job=None):

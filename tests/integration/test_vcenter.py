@@ -19,23 +19,13 @@ import time
 
 import pytest
 
-from conftest import BUILD, ROOT
+from conftest import BUILD, ROOT, wait_for
 
 SCRIPT = os.path.join(ROOT, "tests", "peers", "vcsim.sh")
 GOVMOMI = "/usr/share/gocode/src/github.com/vmware/govmomi/simulator"
 USER, PASSWORD = "vc-admin", "vc-S3cret!"
 TOPOLOGY = ["-dc", "2", "-cluster", "2", "-host", "2", "-standalone-host", "1", "-vm", "2"]
 N_HOSTS, N_VMS = 10, 12
-
-
-def wait_for(fn, timeout=10, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError("%s not met in %ss" % (what, timeout))
 
 
 @pytest.fixture(scope="session")
@@ -340,7 +330,6 @@ def test_reconfigure_changes_vcenter(vc):
     run_or_skip(vc, "/api/v1/vms/%s/reconfigure" % vm["id"], {"vcpus": 1})
     after = vc.vcsim.vm(t["moref"])
     assert (after["num_cpu"], after["memory_mb"]) == (1, 1024)
-
 
 
 def test_clone_changes_vcenter(vc):
