@@ -4,7 +4,8 @@
  *       where the host's HA VMs that were running go (high priority first,
  *       using the capacity held back for HA) and writes every other VM's
  *       reason into its ha_status; "restart" runs one vm.ha_restart child
- *       job per VM, in that order.
+ *       job per VM, in that order: the VMs of one priority up to
+ *       HA_PARALLEL at a time, each priority once the one above is done.
  *   vm.ha_restart (target: a VM, params.host_id): defines the VM anew on the
  *       destination from its definition kept in the inventory, with the same
  *       UUID (so its row, id, HA priority and tags stay), records the copy
@@ -23,6 +24,7 @@
  * observes and reports (ha.c decides which).
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../db/db.h"
@@ -71,39 +73,86 @@ static int restart_plan(struct pv_job_run *run, struct pv_error *err)
     return 0;
 }
 
+#define HA_PARALLEL 4
+
+/* One VM's restart, run on a thread of its own; the move's JSON stays with
+ * the job's thread, which writes the outcome into it. */
+struct one_restart {
+    struct pv_job_run *run;
+    char vm_id[64], host_id[64], child[64];
+    struct pv_error err;
+    int rc;
+};
+
+static void *restart_one(void *arg)
+{
+    struct one_restart *r = arg;
+    json_t *params = json_pack("{s:s}", "host_id", r->host_id);
+
+    r->rc = pv_job_run_child(r->run, "vm.ha_restart", "vm", r->vm_id, params, r->child, &r->err);
+    json_decref(params);
+    return NULL;
+}
+
 static int restart_all(struct pv_job_run *run, struct pv_error *err)
 {
     json_t *moves = json_object_get(pv_job_result(run), "moves"), *m;
-    size_t i, n = json_array_size(moves);
+    size_t i = 0, n = json_array_size(moves);
     int failed = 0;
 
-    json_array_foreach(moves, i, m) {
-        const char *state = json_string_value(json_object_get(m, "state"));
-        struct pv_error e = {0};
-        char child[64];
-        json_t *params;
-        int rc;
+    while (i < n) {
+        struct one_restart batch[HA_PARALLEL];
+        pthread_t th[HA_PARALLEL];
+        int started[HA_PARALLEL] = {0};
+        size_t at[HA_PARALLEL];
+        const char *prio = NULL;
+        int k = 0;
 
-        if (state && strcmp(state, "succeeded") == 0)
-            continue; /* done before a restart of polyvisord */
         if (pv_job_cancelled(run))
             return pv_error_set(err, PV_ECANCELLED, "cancelled", "cancelled after %d of %d VMs",
                                 (int)i, (int)n);
-        pv_job_progress(run, (int)(100 * i / (n ? n : 1)),
-                        json_string_value(json_object_get(m, "vm_name")));
-        params = json_pack("{s:O}", "host_id", json_object_get(m, "to_host_id"));
-        rc = pv_job_run_child(run, "vm.ha_restart", "vm",
-                              json_string_value(json_object_get(m, "vm_id")), params, child, &e);
-        json_decref(params);
-        json_object_set_new(m, "job_id", json_string(child));
-        json_object_set_new(m, "state", json_string(rc ? "failed" : "succeeded"));
-        if (rc) {
-            char status[sizeof e.message + 32];
-            snprintf(status, sizeof status, "not restarted: %s", e.message);
-            pv_db_vm_set_ha_status(json_string_value(json_object_get(m, "vm_id")), status);
-            json_object_set_new(m, "error", json_pack("{s:s,s:s}", "code", e.code, "message",
-                                                      e.message));
-            failed++;
+        pv_job_progress(run, (int)(100 * i / n),
+                        json_string_value(json_object_get(json_array_get(moves, i), "vm_name")));
+        /* the next VMs of one priority, not restarted before a restart of polyvisord */
+        for (; i < n && k < HA_PARALLEL; i++) {
+            const char *state, *p;
+            m = json_array_get(moves, i);
+            state = json_string_value(json_object_get(m, "state"));
+            p = json_string_value(json_object_get(m, "ha"));
+            if (state && strcmp(state, "succeeded") == 0)
+                continue;
+            if (k && strcmp(p ? p : "", prio) != 0)
+                break;
+            prio = p ? p : "";
+            memset(&batch[k], 0, sizeof batch[k]);
+            batch[k].run = run;
+            snprintf(batch[k].vm_id, sizeof batch[k].vm_id, "%s",
+                     json_string_value(json_object_get(m, "vm_id")));
+            snprintf(batch[k].host_id, sizeof batch[k].host_id, "%s",
+                     json_string_value(json_object_get(m, "to_host_id")));
+            at[k++] = i;
+        }
+        for (int j = 0; j < k; j++)
+            started[j] = k > 1 && pthread_create(&th[j], NULL, restart_one, &batch[j]) == 0;
+        for (int j = 0; j < k; j++) {
+            if (started[j])
+                pthread_join(th[j], NULL);
+            else
+                restart_one(&batch[j]);
+        }
+        for (int j = 0; j < k; j++) {
+            struct one_restart *r = &batch[j];
+            m = json_array_get(moves, at[j]);
+            json_object_set_new(m, "job_id", json_string(r->child));
+            json_object_set_new(m, "state", json_string(r->rc ? "failed" : "succeeded"));
+            if (r->rc) {
+                char status[sizeof r->err.message + 32];
+                snprintf(status, sizeof status, "not restarted: %s", r->err.message);
+                pv_db_vm_set_ha_status(r->vm_id, status);
+                json_object_set_new(m, "error", json_pack("{s:s,s:s}", "code", r->err.code,
+                                                          "message", r->err.message));
+                failed++;
+            }
         }
     }
     if (failed)

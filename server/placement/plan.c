@@ -97,11 +97,14 @@ static json_t *move_json(const struct pv_pl_inv *inv, int v, int from, int to, d
 {
     const struct pv_pl_vm *V = &inv->vms[v];
 
-    return json_pack("{s:s,s:s,s:s?,s:s?,s:s,s:s,s:s,s:f,s:s}", "vm_id", V->id, "vm_name",
+    static const char *const ha[] = {"off", "low", "medium", "high"};
+
+    return json_pack("{s:s,s:s,s:s?,s:s?,s:s,s:s,s:s,s:f,s:s,s:s}", "vm_id", V->id, "vm_name",
                      V->name, "from_host_id", from >= 0 ? inv->hosts[from].id : NULL,
                      "from_host_name", from >= 0 ? inv->hosts[from].name : NULL, "to_host_id",
                      inv->hosts[to].id, "to_host_name", inv->hosts[to].name, "mode",
-                     V->active ? "live" : "quick", "stars", stars, "reason", reason);
+                     V->active ? "live" : "quick", "stars", stars, "reason", reason, "ha",
+                     ha[V->ha >= 0 && V->ha <= 3 ? V->ha : 0]);
 }
 
 /* Why nobody took VM v (req NULL: no rating was asked for): the reason

@@ -157,6 +157,45 @@ def test_flapping_host_is_not_failed(rig):
     assert rig.vms()["flap-vm"]["connection_id"] == rig.conns["a"]
 
 
+def test_restarts_run_by_priority_several_at_a_time(tmpdir_path):
+    """A failed host's HA VMs restart one priority after the other, and the
+    VMs of one priority several at a time: every high VM is up before any
+    medium one starts, and the medium ones run side by side.  Two test
+    connections, each task on the destination taking 400 ms; the source's
+    world file goes away, so its connection (and host) stop answering."""
+    d = Daemon(os.path.join(tmpdir_path, "data"), extra_args=["--host-failure-timeout", str(TIMEOUT)])
+    os.makedirs(d.data_dir)
+    d.start()
+    try:
+        src, dst = os.path.join(tmpdir_path, "a.json"), os.path.join(tmpdir_path, "b.json")
+        names = ["h1", "h2", "m1", "m2", "m3", "m4"]
+        worlds.save(src, worlds.world(hosts=[("a", 65536, 16)], vms=[(n, "a", 512, 1) for n in names]))
+        worlds.save(dst, worlds.world(hosts=[("b", 65536, 16)]))
+        d.add_test_connection(src)
+        d.add_test_connection(dst, "?delay_ms=400")
+        vms = {v["name"]: v for v in d.all_items("/api/v1/vms")}
+        for n in names:
+            d.ok("PATCH", "/api/v1/vms/" + vms[n]["id"], {"ha": "high" if n[0] == "h" else "medium"})
+        os.rename(src, src + ".gone")
+        job = wait_for(lambda: [j for j in d.all_items("/api/v1/jobs", filter="kind eq 'ha.restart'")
+                                if j["state"] in ("succeeded", "failed")], 60, "the HA job")[0]
+        assert job["state"] == "succeeded", job
+        assert [m["ha"] for m in job["result"]["moves"]] == ["high"] * 2 + ["medium"] * 4
+        by_vm = {v["id"]: v["name"] for v in vms.values()}
+        runs = {by_vm[j["target_id"]]: j for j in d.all_items("/api/v1/jobs", filter="kind eq 'vm.ha_restart'")}
+        assert sorted(runs) == names and all(j["state"] == "succeeded" for j in runs.values())
+        high = [runs[n] for n in names[:2]]
+        medium = [runs[n] for n in names[2:]]
+        assert max(j["finished_at"] for j in high) <= min(j["started_at"] for j in medium)
+        for group in (high, medium):   # all of one priority under way before the first is done
+            assert max(j["started_at"] for j in group) < min(j["finished_at"] for j in group), group
+        now = {v["name"]: v for v in d.all_items("/api/v1/vms")}
+        assert all(now[n]["power_state"] == "running" and now[n]["host_id"] != vms[n]["host_id"]
+                   for n in names)
+    finally:
+        d.stop()
+
+
 def test_maintenance_evacuates_and_reports_what_cannot_go(daemon, world):
     worlds.save(world, worlds.world(
         hosts=[("a", 65536, 32), ("b", 16384, 16), ("c", 16384, 16)],
