@@ -13,6 +13,7 @@ on loopback, and headless Chromium driven by Debian's python3-selenium.
 - Every browser, agent and daemon started here is stopped by its PID at
   teardown.  missing() says why the tests cannot run here, if they cannot.
 """
+import contextlib
 import json
 import os
 import shutil
@@ -214,6 +215,54 @@ class Lab:
         job = self.wait_job(r.json()["id"])
         assert job["state"] == "succeeded", job
         return job["result"]["connection_id"]
+
+    @contextlib.contextmanager
+    def vendor_peers(self):
+        """VMware's vCenter simulator (vcsim, from Debian's govmomi: one
+        datacenter with a cluster of two hosts) and our Hyper-V simulator (one
+        host, plain HTTP as WinRM allows it with AllowUnencrypted) as two more
+        connections; yields {"vcenter": id, "hyperv": id}.  Afterwards the
+        connections are removed (with their hosts and VMs) and both simulators
+        stopped by PID."""
+        vcsim_sh = os.path.join(ROOT, "tests", "peers", "vcsim.sh")
+        user, password = "pv-admin", "pv-S3cret!"
+        state = os.path.join(self.tmp, "vcsim")
+        conns, hv = {}, None
+        r = subprocess.run(["sh", vcsim_sh, "build", BUILD], capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-2000:]
+        r = subprocess.run(["sh", vcsim_sh, "start", BUILD, state, "-username", user, "-password", password,
+                            "-dc", "1", "-cluster", "1", "-host", "2", "-standalone-host", "0", "-vm", "2"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr[-2000:]
+        try:
+            vc = json.loads(r.stdout.strip().splitlines()[-1])
+            hv = subprocess.Popen(
+                ["/usr/bin/python3", os.path.join(ROOT, "tests", "sims", "hyperv", "hypervsim.py"),
+                 "--hosts", "1", "--base-port", str(free_port()), "--user", user, "--password", password,
+                 "--vms", "2", "--seed", "5", "--job-time", "0.5:1.0", "--allow-unencrypted"],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            hv_url = None
+            for line in hv.stdout:
+                parts = line.decode().split()
+                if parts and parts[0] == "host":
+                    hv_url = parts[2]
+                if parts and parts[0] == "control":
+                    break
+            assert hv_url, "the Hyper-V simulator did not start"
+            conns["vcenter"] = self.add_connection({"type": "vcenter", "url": vc["url"], "username": user,
+                                                    "password": password, "insecure": True})
+            conns["hyperv"] = self.add_connection({"type": "hyperv", "url": hv_url, "username": user,
+                                                   "password": password})
+            yield conns
+        finally:
+            for cid in conns.values():
+                r = self.http.delete(self.base + "/api/v1/connections/" + cid)
+                if r.status_code == 202:
+                    self.wait_job(r.json()["id"])
+            if hv:
+                _stop(hv)
+                hv.stdout.close()
+            subprocess.run(["sh", vcsim_sh, "stop", os.path.join(state, "vcsim.pid")], timeout=30)
 
     def get(self, path):
         r = self.http.get(self.base + "/api/v1" + path, timeout=10)

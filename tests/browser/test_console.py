@@ -565,3 +565,42 @@ def test_viewer_sees_forbidden_where_acted(lab, browser):
     assert "forbidden" in err.text
     assert err.location["y"] < b.css("dl.facts").location["y"]   # by the buttons, not somewhere else
     assert lab.get("/vms/" + vm["id"])["power_state"] == "running"
+
+
+def test_inventory_across_vmware_and_hyperv(lab, browser):
+    """vCenter (VMware's vcsim) and Hyper-V (our WS-Man simulator) next to the
+    other connections: their clusters, hosts and VMs appear in the inventory
+    tree with their vendor, the vendor filter finds them, and a Hyper-V VM
+    starts from its page with the job followed live to 100%."""
+    with lab.vendor_peers():
+        b = browser
+        b.sign_in()
+        b.go("#/inventory")
+        b.wait_text(By.CSS_SELECTOR, ".tree", "Hosts outside any group")
+        twisty(b, "Hosts outside any group").click()
+        b.wait_text(By.CSS_SELECTOR, ".tree", "cluster · vcenter")
+        kind_twisty = "//li[span[@class='kind' and .='%s']]/button"
+        b.driver.find_element(By.XPATH, kind_twisty % "cluster · vcenter").click()
+        b.wait_text(By.CSS_SELECTOR, ".tree", "host · vcenter")
+        b.driver.find_element(By.XPATH, kind_twisty % "host · vcenter").click()
+        b.wait_text(By.CSS_SELECTOR, ".tree", "VM · vcenter")
+        b.driver.find_element(By.XPATH, kind_twisty % "host · hyperv").click()
+        b.wait_text(By.CSS_SELECTOR, ".tree", "sql-prod-01")
+        tree = b.css(".tree").text
+        assert "HV-NODE01" in tree and "VM · hyperv" in tree and "DC0_C0_H0" in tree, tree
+        b.screenshot("inventory-vendors")
+        # the vendor filter is the API's filter grammar, server side
+        b.css("select[name=vendor]").send_keys("Hyper-V")
+        b.wait_text(By.CSS_SELECTOR, "#page section table", "web-frontend-01")
+        rows = [r.text for r in b.all("#page section table tbody tr")]
+        assert len(rows) == 2 and all("hyperv" in r.lower() or "Hyper-V" in r for r in rows), rows
+        # a Hyper-V VM starts from its page: the WMI job's progress arrives live
+        vm = open_vm(b, lab, "sql-prod-01")
+        assert vm["vendor"] == "hyperv" and vm["power_state"] == "stopped"
+        no_reload_marker(b)
+        b.css("button[data-action=start]").click()
+        b.wait(lambda d: b.css(".job-panel").get_attribute("data-state") in ("succeeded", "failed"), 60)
+        assert b.css(".job-panel").get_attribute("data-state") == "succeeded", b.css(".job-panel").text
+        b.wait_text(By.CSS_SELECTOR, "#page h2", "running")
+        assert_not_reloaded(b)
+        assert lab.vm("sql-prod-01")["power_state"] == "running"
