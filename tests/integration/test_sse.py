@@ -10,22 +10,28 @@ from conftest import write_world
 
 
 def read_stream(daemon, out, stop, headers=None):
+    """Reads the event stream into out until stop is set; the stream breaking
+    after that (the daemon stopping at teardown) is no error."""
     h = {"Authorization": "Bearer " + daemon.token}
     h.update(headers or {})
-    with requests.get(daemon.base + "/api/v1/events/stream", headers=h, stream=True,
-                      timeout=30) as r:
-        out.put(("status", r.status_code, r.headers.get("Content-Type")))
-        ev = {}
-        for line in r.iter_lines(decode_unicode=True):
-            if stop.is_set():
-                return
-            if line == "":
-                if ev:
-                    out.put(("event", ev.get("event"), json.loads(ev["data"]), ev.get("id")))
-                ev = {}
-            elif not line.startswith(":"):
-                k, _, v = line.partition(": ")
-                ev[k] = v
+    try:
+        with requests.get(daemon.base + "/api/v1/events/stream", headers=h, stream=True,
+                          timeout=30) as r:
+            out.put(("status", r.status_code, r.headers.get("Content-Type")))
+            ev = {}
+            for line in r.iter_lines(decode_unicode=True):
+                if stop.is_set():
+                    return
+                if line == "":
+                    if ev:
+                        out.put(("event", ev.get("event"), json.loads(ev["data"]), ev.get("id")))
+                    ev = {}
+                elif not line.startswith(":"):
+                    k, _, v = line.partition(": ")
+                    ev[k] = v
+    except requests.RequestException as e:
+        if not stop.is_set():
+            out.put(("error", str(e), None, None))
 
 
 def test_job_progress_streams(daemon, world):
