@@ -222,7 +222,7 @@ static int tcp_answers(const char *host, const char *port, int timeout_ms, char 
 int ag_probe(const char *uri, const char *host_uuid, int timeout_ms, json_t **out,
              struct pv_error *err)
 {
-    char host[256], port[16], detail[512], uuid[VIR_UUID_STRING_BUFLEN] = "";
+    char host[256], port[16], detail[768], uuid[VIR_UUID_STRING_BUFLEN] = "";
     int alive = 0;
 
     if (!uri || parse_uri(uri, host, sizeof host, port, sizeof port) != 0)
@@ -239,7 +239,7 @@ int ag_probe(const char *uri, const char *host_uuid, int timeout_ms, json_t **ou
         } else {
             if (host_uuid && host_uuid[0] && strcmp(uuid, host_uuid) != 0)
                 snprintf(detail, sizeof detail,
-                         "a hypervisor answers at %s, but it is host %s, not %s", host,
+                         "a hypervisor answers at %s, but it is host %s, not %.64s", host,
                          uuid[0] ? uuid : "(unknown)", host_uuid);
             else {
                 alive = 1;
