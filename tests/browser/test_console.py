@@ -88,6 +88,29 @@ def test_inventory_tree_and_search(lab, browser):
     assert len(rows) == 2 and all("web-" in r for r in rows), rows
 
 
+def test_inventory_tree_states_are_live(lab, browser):
+    """A VM on show in the tree changes state elsewhere (here through the
+    API): its badge follows over the live stream, without a reload."""
+    b = browser
+    b.sign_in()
+    b.go("#/inventory")
+    b.wait_text(By.CSS_SELECTOR, ".tree", "Hosts outside any group")
+    twisty(b, "Hosts outside any group").click()
+    b.wait_text(By.CSS_SELECTOR, ".tree", "zz-bulk-host")
+    twisty(b, "zz-bulk-host").click()
+    b.wait_text(By.CSS_SELECTOR, ".tree", "zz-bulk-005")
+    node = "//li[a[.='zz-bulk-005']]/span[contains(@class, 'badge')]"
+    assert b.driver.find_element(By.XPATH, node).text == "stopped"
+    no_reload_marker(b)
+    vm = lab.vm("zz-bulk-005")
+    try:
+        lab.wait_job(lab.http.post(lab.base + "/api/v1/vms/%s/start" % vm["id"]).json()["id"])
+        b.wait(lambda d: d.find_element(By.XPATH, node).text == "running", 15)
+        assert_not_reloaded(b)
+    finally:
+        lab.wait_job(lab.http.post(lab.base + "/api/v1/vms/%s/poweroff" % vm["id"]).json()["id"])
+
+
 def test_vm_list_pages_server_side(lab, browser):
     b = browser
     b.sign_in()

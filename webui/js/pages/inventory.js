@@ -4,6 +4,7 @@
 // Branches load when opened, a page at a time ("More…" fetches the next
 // page), so the tree costs the same with 100,000 VMs as with ten.  Each
 // branch is a real button with aria-expanded, usable from the keyboard.
+// The states of the hosts and VMs on show follow the live stream.
 
 import * as api from "../api.js";
 import {h, link, badge, field, select, pagedTable, debounce, errorBox} from "../ui.js";
@@ -65,13 +66,25 @@ async function pagedItems(collection, opts, toItem) {
   return out;
 }
 
+// The state badges on show, by object id, for the live stream to update
+// (a fresh pair for each visit of the page).
+let shown = {vm: new Map(), host: new Map()};
+
+function liveBadge(kind, id, state) {
+  const b = badge(state);
+  shown[kind].set(id, b);
+  return b;
+}
+
 function vmNode(v) {
   return h("li", {class: "node node-vm"}, h("span", {class: "twisty-space", "aria-hidden": "true"}, "• "),
-    link("#/vms/" + v.id, v.name), " ", badge(v.power_state), h("span", {class: "kind"}, "VM · " + v.vendor));
+    link("#/vms/" + v.id, v.name), " ", liveBadge("vm", v.id, v.power_state),
+    h("span", {class: "kind"}, "VM · " + v.vendor));
 }
 
 function hostNode(x) {
-  return branch(h("span", {}, link("#/hosts/" + x.id, x.name), " ", badge(x.state)), "host · " + x.vendor,
+  return branch(h("span", {}, link("#/hosts/" + x.id, x.name), " ", liveBadge("host", x.id, x.state)),
+    "host · " + x.vendor,
     () => pagedItems("vms", {limit: 100, sort: "name", filter: "host_id eq " + api.q(x.id),
       fields: "name,power_state,vendor"}, vmNode));
 }
@@ -105,6 +118,7 @@ function groupNode(g) {
 }
 
 export function render(el, params, ctx) {
+  shown = {vm: new Map(), host: new Map()};
   const tree = h("ul", {class: "tree", "aria-label": "Inventory"});
   const err = errorBox();
   const text = h("input", {type: "search", name: "q", placeholder: "part of a VM name", autocomplete: "off"});
@@ -139,4 +153,11 @@ export function render(el, params, ctx) {
     } catch (e) { err.show(e); }
   })();
   ctx.on("vm", (v) => { if (resultsTable) resultsTable.upsert(v, false); });
+  // a stream message carries the fields that changed: redraw the badge of a state on show
+  for (const [kind, field] of [["vm", "power_state"], ["host", "state"]]) {
+    ctx.on(kind, (x) => {
+      const old = shown[kind].get(x.id);
+      if (old && x[field]) old.replaceWith(liveBadge(kind, x.id, x[field]));
+    });
+  }
 }
