@@ -2,9 +2,10 @@
  * vdsm): one per KVM host, it wraps the host's libvirt and serves a small
  * JSON API that the kvm adapter (adapters/kvm/) talks to.
  *
- * Two halves: virt.c speaks libvirt (host facts, domains, the event loop)
- * and knows nothing of HTTP; agent_http.c serves the API and knows nothing
- * of libvirt.  Errors travel as struct pv_error (adapters/adapter.h), the
+ * Three parts: virt.c speaks libvirt (host facts, domains, the event loop)
+ * and knows nothing of HTTP; probe.c asks another host's libvirt whether it
+ * answers (polyvisord's HA witness); agent_http.c serves the API and knows
+ * nothing of libvirt.  Errors travel as struct pv_error (adapters/adapter.h), the
  * same shape polyvisord uses, so an agent's refusal reaches the operator with
  * its code intact.
  */
@@ -20,6 +21,8 @@
 int ag_virt_open(const char *uri, const char *migration_uri, struct pv_error *err);
 void ag_virt_close(void);
 
+/* The host UUID in a libvirt capabilities document (malloc'd), or NULL. */
+char *ag_caps_host_uuid(const char *caps);
 /* Host facts and live figures as a JSON object (new reference). */
 int ag_virt_host(json_t **out, struct pv_error *err);
 /* Every domain, or one (by UUID), as the API shows them. */

@@ -56,9 +56,9 @@ static void *attempt_main(void *arg)
 
     if (c) {
         char *caps = virConnectGetCapabilities(c);
-        const char *u = caps ? strstr(caps, "<uuid>") : NULL;
-        if (u)
-            snprintf(uuid, sizeof uuid, "%.*s", (int)strcspn(u + 6, "<"), u + 6);
+        char *u = ag_caps_host_uuid(caps);
+        snprintf(uuid, sizeof uuid, "%s", u ? u : "");
+        free(u);
         free(caps);
         virConnectClose(c);
     } else {

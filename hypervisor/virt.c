@@ -218,6 +218,16 @@ static char *xpath_string(xmlDocPtr doc, const char *expr)
     return s;
 }
 
+char *ag_caps_host_uuid(const char *caps)
+{
+    xmlDocPtr doc = caps ? xmlReadMemory(caps, (int)strlen(caps), "caps.xml", NULL, XML_PARSE_NONET)
+                         : NULL;
+    char *uuid = doc ? xpath_string(doc, "string(/capabilities/host/uuid)") : NULL;
+
+    xmlFreeDoc(doc);
+    return uuid;
+}
+
 static json_t *attr_json(xmlNodePtr n, const char *child, const char *attr)
 {
     for (xmlNodePtr c = n->children; c; c = c->next)
