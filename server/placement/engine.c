@@ -574,9 +574,14 @@ int pv_pl_rate(const struct pv_pl_inv *inv, const struct pv_pl_request *req, int
     return 0;
 }
 
+static void count_rejection(json_t *counts, const char *code)
+{
+    json_object_set_new(counts, code, json_integer(json_integer_value(json_object_get(counts, code)) + 1));
+}
+
 int pv_pl_choose(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
                  int (*accept)(void *ctx, int host), void *ctx, struct pv_pl_rating *best,
-                 struct pv_error *err)
+                 json_t *rejected, struct pv_error *err)
 {
     struct prep prep;
     int rc, found = 0;
@@ -590,6 +595,8 @@ int pv_pl_choose(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
     for (int h = 0; h < inv->nhosts; h++) {
         struct pv_pl_rating r;
         rate_host(inv, req, &prep, h, 0, &r);
+        if (rejected && r.code)
+            count_rejection(rejected, r.code);
         if (!r.eligible || (accept && !accept(ctx, h)))
             continue;
         if (!found || rank_cmp(&r, best, (void *)inv) < 0)
@@ -631,8 +638,7 @@ json_t *pv_pl_rejections(const struct pv_pl_rating *r, int n)
 
     for (int i = 0; r && i < n; i++)
         if (r[i].code)
-            json_object_set_new(counts, r[i].code,
-                                json_integer(json_integer_value(json_object_get(counts, r[i].code)) + 1));
+            count_rejection(counts, r[i].code);
     return counts;
 }
 

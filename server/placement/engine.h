@@ -122,10 +122,12 @@ void pv_pl_ratings_free(struct pv_pl_rating *r, int n);
 
 /* The best eligible host that accept() (may be NULL) takes, in one pass
  * without sorting or explaining: what planners and bulk placement use.
- * best->host is -1 when there is none. */
+ * best->host is -1 when there is none.  rejected (may be NULL), a JSON
+ * object, gets how many hosts each filter's reason code turned away, as
+ * pv_pl_rejections counts them. */
 int pv_pl_choose(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
                  int (*accept)(void *ctx, int host), void *ctx, struct pv_pl_rating *best,
-                 struct pv_error *err);
+                 json_t *rejected, struct pv_error *err);
 
 /* Fill r's filters and weights (no-op when already there). */
 void pv_pl_explain(const struct pv_pl_inv *inv, const struct pv_pl_request *req,

@@ -107,21 +107,13 @@ static json_t *move_json(const struct pv_pl_inv *inv, int v, int from, int to, d
                      ha[V->ha >= 0 && V->ha <= 3 ? V->ha : 0]);
 }
 
-/* Why nobody took VM v (req NULL: no rating was asked for): the reason
- * codes and how many hosts gave each. */
+/* Why nobody took VM v: the reason, and how many hosts each reason code
+ * turned away (counts, taken over; NULL: no rating was asked for). */
 static json_t *unplaced_json(const struct pv_pl_inv *inv, int v, const char *name,
-                             const struct pv_pl_request *req, const char *reason)
+                             json_t *counts, const char *reason)
 {
-    struct pv_pl_rating *r = NULL;
-    json_t *counts;
-
-    if (req && pv_pl_rate(inv, req, 0, &r, NULL) == 0)
-        counts = pv_pl_rejections(r, inv->nhosts);
-    else
-        counts = json_object();
-    pv_pl_ratings_free(r, inv->nhosts);
     return json_pack("{s:s?,s:s,s:s,s:o}", "vm_id", v >= 0 ? inv->vms[v].id : NULL, "vm_name",
-                     name, "reason", reason, "rejected_by", counts);
+                     name, "reason", reason, "rejected_by", counts ? counts : json_object());
 }
 
 static int ha_order(const void *a, const void *b, void *arg)
@@ -168,14 +160,16 @@ static int stays_under(void *ctx, int h)
 }
 
 /* The best eligible destination for VM v (-1 none, -2 error); with o, only
- * one that stays under its threshold after the move. */
+ * one that stays under its threshold after the move.  rejected: as
+ * pv_pl_choose's. */
 static int best_destination(const struct pv_pl_inv *inv, const struct pv_pl_request *req, int v,
-                            const struct pv_plan_opts *o, double *stars, struct pv_error *err)
+                            const struct pv_plan_opts *o, double *stars, json_t *rejected,
+                            struct pv_error *err)
 {
     struct under u = {inv, o, v};
     struct pv_pl_rating best;
 
-    if (pv_pl_choose(inv, req, o ? stays_under : NULL, &u, &best, err))
+    if (pv_pl_choose(inv, req, o ? stays_under : NULL, &u, &best, rejected, err))
         return -2;
     *stars = best.stars;
     return best.host;
@@ -299,7 +293,7 @@ int pv_plan_rebalance(struct pv_pl_inv *inv, const struct pv_plan_opts *o, json_
             double stars = 0;
             int d;
             pv_pl_request_for_vm(inv, cands[i].vm, &req);
-            d = best_destination(inv, &req, cands[i].vm, o, &stars, err);
+            d = best_destination(inv, &req, cands[i].vm, o, &stars, NULL, err);
             if (d == -2) {
                 rc = err ? err->err : PV_EINTERNAL;
                 goto out;
@@ -357,6 +351,7 @@ static int place_all_off(struct pv_pl_inv *inv, int h, const struct pv_plan_opts
     for (int i = 0; i < n; i++) {
         int v = list[i], d;
         struct pv_pl_request req;
+        json_t *rejected;
         double stars = 0;
 
         if (ha_only && (inv->vms[v].ha == 0 || !inv->vms[v].active)) {
@@ -371,18 +366,21 @@ static int place_all_off(struct pv_pl_inv *inv, int h, const struct pv_plan_opts
         req.excluded = excluded;
         req.goal = goal;
         req.ha_restart = ha_only;
-        d = best_destination(inv, &req, v, o, &stars, err);
+        rejected = json_object();
+        d = best_destination(inv, &req, v, o, &stars, rejected, err);
         if (d == -2) {
+            json_decref(rejected);
             free(list);
             return err ? err->err : PV_EINTERNAL;
         }
         if (d < 0) {
             json_array_append_new(unplaced,
-                                  unplaced_json(inv, v, inv->vms[v].name, &req,
+                                  unplaced_json(inv, v, inv->vms[v].name, rejected,
                                                 o ? "no host can take it and stay under the "
                                                     "threshold"
                                                   : "no host can take it"));
         } else {
+            json_decref(rejected);
             json_array_append_new(moves, move_json(inv, v, h, d, stars,
                                                    ha_only ? "HA restart" : "host is emptied"));
             pv_pl_move(inv, v, d);
@@ -531,20 +529,25 @@ int pv_plan_deploy(struct pv_pl_inv *inv, json_t *spec, int count, int scope_gro
             .affinity = json_object_get(spec, "affinity"),
         };
         struct pv_pl_rating best;
+        json_t *rejected;
         struct pv_pl_vm vm = {.host = -1, .active = 1, .vcpus = req.vcpus,
                               .memory_mb = req.memory_mb, .tags = req.tags,
                               .anti_affinity = req.anti_affinity, .affinity = req.affinity};
         char name[128];
 
         snprintf(name, sizeof name, "%s-%d", prefix ? prefix : "vm", i + 1);
-        rc = pv_pl_choose(inv, &req, NULL, NULL, &best, err);
-        if (rc)
+        rejected = json_object();
+        rc = pv_pl_choose(inv, &req, NULL, NULL, &best, rejected, err);
+        if (rc) {
+            json_decref(rejected);
             break;
+        }
         if (best.host < 0) {
-            json_array_append_new(unplaced, unplaced_json(inv, -1, name, &req,
+            json_array_append_new(unplaced, unplaced_json(inv, -1, name, rejected,
                                                           "no host can take it"));
             continue;
         }
+        json_decref(rejected);
         snprintf(vm.id, sizeof vm.id, "planned-%d", i + 1);
         snprintf(vm.name, sizeof vm.name, "%s", name);
         snprintf(vm.vendor, sizeof vm.vendor, "%s", inv->hosts[best.host].vendor);

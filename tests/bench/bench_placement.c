@@ -115,7 +115,7 @@ int main(int argc, char **argv)
     t0 = now_s();
     for (int i = 0; i < decisions; i++) {
         struct pv_pl_request q = request(1 + i % 4, 1024 * (1 + i % 4));
-        if (pv_pl_choose(inv, &q, NULL, NULL, &best, &e) || best.host < 0)
+        if (pv_pl_choose(inv, &q, NULL, NULL, &best, NULL, &e) || best.host < 0)
             continue;
         struct pv_pl_vm vm = {.host = best.host, .active = 1, .vcpus = q.vcpus,
                               .memory_mb = q.memory_mb};

@@ -434,7 +434,7 @@ static void conflicting_sets_refused(void **state)
     assert_int_equal(pv_pl_rate(inv, &req, 0, &r, &e), PV_EINVAL);
     assert_string_equal(e.code, "conflicting_affinity");
     assert_non_null(strstr(e.message, "'db'"));
-    assert_int_equal(pv_pl_choose(inv, &req, NULL, NULL, &best, &e), PV_EINVAL);
+    assert_int_equal(pv_pl_choose(inv, &req, NULL, NULL, &best, NULL, &e), PV_EINVAL);
     json_decref(sets);
     pv_pl_inv_free(inv);
 }
@@ -467,7 +467,7 @@ static void choose_agrees_with_rate(void **state)
         }
         req = new_vm(1 + (int)(rand_r(&seed) % 4), 512 * (1 + rand_r(&seed) % 8));
         r = rate(inv, &req);
-        assert_int_equal(pv_pl_choose(inv, &req, NULL, NULL, &best, &e), 0);
+        assert_int_equal(pv_pl_choose(inv, &req, NULL, NULL, &best, NULL, &e), 0);
         assert_int_equal(best.host, pv_pl_best(r, nh));
         if (best.host >= 0)
             assert_true(best.score == r[0].score);
