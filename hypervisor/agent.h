@@ -13,6 +13,7 @@
 #define PV_AGENT_H
 
 #include <jansson.h>
+#include <time.h>
 #include "adapters/adapter.h"
 
 /* ---- virt.c ------------------------------------------------------------- */
@@ -61,6 +62,8 @@ int ag_virt_import_disk_path(const char *path, struct pv_error *err);
 /* Drop what an unfinished import received: its state and these disks. */
 int ag_virt_import_abort(const char *uuid, json_t *disks, struct pv_error *err);
 
+/* The CLOCK_REALTIME time timeout_ms from now, for pthread_cond_timedwait. */
+void ag_deadline(struct timespec *ts, int timeout_ms);
 /* Wait up to timeout_ms for events after sequence `after`; *out is
  * {"seq": last, "events": [{"seq", "uuid", "event"}...], "reset": bool}
  * ("reset": events were lost, re-read everything). */

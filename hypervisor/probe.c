@@ -115,13 +115,7 @@ static int libvirt_answers(const char *uri, int timeout_ms, char *uuid, size_t u
         return -1;
     }
     pthread_attr_destroy(&attr);
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    ag_deadline(&deadline, timeout_ms);
     pthread_mutex_lock(&lock);
     while (!t->done && pthread_cond_timedwait(&cond, &lock, &deadline) == 0)
         ;

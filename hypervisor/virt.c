@@ -135,19 +135,24 @@ static void *event_loop(void *arg)
     return NULL;
 }
 
+void ag_deadline(struct timespec *ts, int timeout_ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += timeout_ms / 1000;
+    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
 int ag_virt_events(unsigned long long after, int timeout_ms, json_t **out)
 {
     struct timespec until;
     json_t *list = json_array();
     int reset = 0;
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    ag_deadline(&until, timeout_ms);
     pthread_mutex_lock(&events_lock);
     while (last_seq <= after && after <= last_seq)
         if (pthread_cond_timedwait(&events_cond, &events_lock, &until) != 0)
