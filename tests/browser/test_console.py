@@ -27,6 +27,14 @@ def open_vm(b, lab, name):
     return vm
 
 
+def open_host(b, name):
+    """The host's page, reached from the host list as a person does."""
+    b.go("#/hosts")
+    b.wait_text(By.CSS_SELECTOR, "table.list", name)
+    [a for a in b.all("table.list a") if a.text == name][0].click()
+    b.wait_text(By.CSS_SELECTOR, "#page h2", name)
+
+
 def twisty(b, label):
     """The open/close button of the inventory tree node with this label."""
     return b.driver.find_element(By.XPATH, "//li[span[@class='node-label' and .//text()='%s']]/button" % label)
@@ -348,10 +356,7 @@ def test_connections_list_and_add_error(lab, browser):
 def test_host_page_and_events(lab, browser):
     b = browser
     b.sign_in()
-    b.go("#/hosts")
-    b.wait_text(By.CSS_SELECTOR, "table.list", "esx-b1")
-    [a for a in b.all("table.list a") if a.text == "esx-b1"][0].click()
-    b.wait_text(By.CSS_SELECTOR, "#page h2", "esx-b1")
+    open_host(b, "esx-b1")
     b.wait_text(By.CSS_SELECTOR, "#page", "cache-1")
     assert "Rack B" in b.css("dl.facts").text
     b.css("input[name=tags]").send_keys("ssd")
@@ -369,10 +374,7 @@ def test_host_page_and_events(lab, browser):
 def test_host_maintenance_and_usage_chart(lab, browser):
     b = browser
     b.sign_in()
-    b.go("#/hosts")
-    b.wait_text(By.CSS_SELECTOR, "table.list", "esx-b1")
-    [a for a in b.all("table.list a") if a.text == "esx-b1"][0].click()
-    b.wait_text(By.CSS_SELECTOR, "#page h2", "esx-b1")
+    open_host(b, "esx-b1")
     b.wait_text(By.CSS_SELECTOR, "#page", "Usage over time")
     # a chart once the sampler has a point (every second here), else the empty message
     b.wait(lambda d: b.all("svg.chart polyline") or "No samples" in b.css("#page").text)

@@ -18,6 +18,18 @@ ADMIN_PASSWORD = "admin-pw-for-tests"
 TERMINAL = ("succeeded", "failed", "cancelled")
 
 
+def stop_process(proc, sig=signal.SIGTERM, timeout=10):
+    """Ends a process this test started: sig, then SIGKILL after timeout
+    seconds; nothing when it is not running."""
+    if proc and proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def wait_for(pred, timeout=30, what="condition"):
     """Polls pred until it returns something true, and returns that; fails the
     test after timeout seconds."""
@@ -82,13 +94,7 @@ class Daemon:
         self.http.headers["Authorization"] = "Bearer " + self.token
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, sig, timeout)
         self.http.close()
 
     def restart(self, sig=signal.SIGTERM):

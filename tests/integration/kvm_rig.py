@@ -2,13 +2,12 @@
 the KVM path (test_kvm_*.py)."""
 import contextlib
 import os
-import signal
 import subprocess
 import time
 
 import requests
 
-from conftest import BUILD, free_port
+from conftest import BUILD, free_port, stop_process
 
 TOKEN = "agent-token-0123456789abcdef"
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -60,13 +59,7 @@ class Agent:
         raise RuntimeError("agent did not start")
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def call(self, method, path, body=None, token=TOKEN):
         h = {"Authorization": "Bearer " + token} if token else {}

@@ -7,7 +7,6 @@ ElementTree, written from MS-WSMV), never only through our code.
 Every simulator a test starts is stopped by its PID; its state file lets a
 killed simulator come back with the same VMs on the same ports."""
 import os
-import signal
 import socket
 import subprocess
 import uuid
@@ -17,7 +16,7 @@ import pytest
 import requests
 import urllib3
 
-from conftest import ROOT, wait_for
+from conftest import ROOT, stop_process, wait_for
 
 SIM = os.path.join(ROOT, "tests", "sims", "hyperv", "hypervsim.py")
 PYTHON = "/usr/bin/python3"
@@ -222,13 +221,7 @@ class Sim:
         return self
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         if self.proc:
             self.proc.stdout.close()
 
