@@ -19,6 +19,9 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -I. -I$(BUILD)/gen $(SANITIZ
 LDFLAGS += $(SANITIZE)
 LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -ldl -lm
 
+LIB_SRC     = $(wildcard lib/*.c)
+LIB_OBJ     = $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_DEPS    = $(LIB_SRC) $(wildcard lib/*.h lib/*.def)
 DB_SRC      = $(wildcard db/*.c)
 SERVER_SRC  = $(wildcard server/*.c server/placement/*.c)
 SERVER_LIB  = $(filter-out server/main.c,$(SERVER_SRC))
@@ -46,29 +49,33 @@ $(BUILD)/gen/openapi.c: server/openapi.json tools/embed.sh
 	@mkdir -p $(@D)
 	sh tools/embed.sh blob pv_openapi_json server/openapi.json > $@
 
-$(BUILD)/%.o: %.c $(wildcard */*.h adapters/*.h server/placement/*.h)
+$(BUILD)/%.o: %.c $(wildcard */*.h adapters/*.h server/placement/*.h lib/*.def)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
+# lib/ goes into the adapters' shared objects too: position-independent
+$(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h lib/*.def)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
-$(BUILD)/polyvisord: $(BUILD)/server/main.o $(SERVER_OBJ) $(DB_OBJ)
+$(BUILD)/polyvisord: $(BUILD)/server/main.o $(SERVER_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LIBS)
 
-$(BUILD)/polyvisor-agent: $(AGENT_OBJ)
+$(BUILD)/polyvisor-agent: $(AGENT_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libvirt libxml-2.0 libmicrohttpd jansson) -lpthread
 
-$(BUILD)/hypervisor/%.o: hypervisor/%.c hypervisor/agent.h adapters/adapter.h
+$(BUILD)/hypervisor/%.o: hypervisor/%.c hypervisor/agent.h adapters/adapter.h $(wildcard lib/*.h lib/*.def)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags libvirt libxml-2.0) -c -o $@ $<
 
-$(BUILD)/adapters/kvm.so: adapters/kvm/kvm_adapter.c adapters/adapter.h
+$(BUILD)/adapters/kvm.so: adapters/kvm/kvm_adapter.c adapters/adapter.h $(LIB_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(shell pkg-config --libs libcurl jansson) -lpthread
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(LIB_SRC) $(shell pkg-config --libs libcurl jansson) -lpthread
 
-$(BUILD)/adapters/test.so: adapters/test/test_adapter.c adapters/adapter.h
+$(BUILD)/adapters/test.so: adapters/test/test_adapter.c adapters/adapter.h $(LIB_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(shell pkg-config --libs jansson) -lpthread
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(LIB_SRC) $(shell pkg-config --libs jansson) -lpthread
 
 # ---- vCenter: the shared SOAP layer, its unit test and the vcenter adapter ----
 # (issue 4).  adapters/common/soap.c is linked into every SOAP-speaking
@@ -76,19 +83,19 @@ $(BUILD)/adapters/test.so: adapters/test/test_adapter.c adapters/adapter.h
 # instead of the generic unit-test rule below (that one links server/db).
 SOAP_CFLAGS  = $(shell pkg-config --cflags libxml-2.0 libcurl)
 SOAP_LIBS    = $(shell pkg-config --libs libxml-2.0 libcurl) -lpthread
-SOAP_DEPS    = adapters/common/soap.c adapters/common/soap.h adapters/adapter.h
+SOAP_DEPS    = adapters/common/soap.c adapters/common/soap.h adapters/adapter.h $(LIB_DEPS)
 VCENTER_SRC  = $(wildcard adapters/vcenter/*.c)
 
 $(BUILD)/tests/test_soap: tests/unit/test_soap.c $(SOAP_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SOAP_CFLAGS) -Wno-missing-prototypes \
 	    -DSOAP_DATA_DIR='"$(abspath tests/unit/data/soap)"' $(LDFLAGS) -o $@ \
-	    tests/unit/test_soap.c adapters/common/soap.c $(SOAP_LIBS) -lcmocka
+	    tests/unit/test_soap.c adapters/common/soap.c $(LIB_SRC) $(SOAP_LIBS) -lcmocka
 
 $(BUILD)/adapters/vcenter.so: $(VCENTER_SRC) $(wildcard adapters/vcenter/*.h) $(SOAP_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SOAP_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $(VCENTER_SRC) \
-	    adapters/common/soap.c $(SOAP_LIBS) $(shell pkg-config --libs jansson)
+	    adapters/common/soap.c $(LIB_SRC) $(SOAP_LIBS) $(shell pkg-config --libs jansson)
 
 # vcsim (VMware's simulator) and vcq (the govmomi cross-check client) for the
 # vCenter integration tests (tests/integration/test_vcenter.py builds them
@@ -110,23 +117,23 @@ $(BUILD)/tests/test_wsman: tests/unit/test_wsman.c $(HYPERV_SRC) $(HYPERV_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SOAP_CFLAGS) -Wno-missing-prototypes \
 	    -DWSMAN_DATA_DIR='"$(abspath tests/unit/data/wsman)"' $(LDFLAGS) -o $@ \
-	    tests/unit/test_wsman.c $(HYPERV_SRC) adapters/common/soap.c $(SOAP_LIBS) \
+	    tests/unit/test_wsman.c $(HYPERV_SRC) adapters/common/soap.c $(LIB_SRC) $(SOAP_LIBS) \
 	    $(shell pkg-config --libs jansson) -lcmocka
 
 $(BUILD)/adapters/hyperv-wmi.so: $(HYPERV_SRC) $(HYPERV_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SOAP_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $(HYPERV_SRC) \
-	    adapters/common/soap.c $(SOAP_LIBS) $(shell pkg-config --libs jansson)
+	    adapters/common/soap.c $(LIB_SRC) $(SOAP_LIBS) $(shell pkg-config --libs jansson)
 # ---- end of the Hyper-V block ----
 
 # Unit tests link the module under test and whatever it needs.
-$(BUILD)/tests/%: tests/unit/%.c $(SERVER_OBJ) $(DB_OBJ)
+$(BUILD)/tests/%: tests/unit/%.c $(SERVER_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ $(LIBS) -lcmocka
 
 # The benchmarks of the placement engine and of monitoring ingest (make
 # bench) link like unit tests.
-$(BUILD)/tests/bench_%: tests/bench/bench_%.c $(SERVER_OBJ) $(DB_OBJ)
+$(BUILD)/tests/bench_%: tests/bench/bench_%.c $(SERVER_OBJ) $(DB_OBJ) $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ $(LIBS)
 

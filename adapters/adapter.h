@@ -30,53 +30,14 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include "../lib/errors.h"
 
-#define PV_ADAPTER_ABI 6
+#define PV_ADAPTER_ABI 7
 
-/* ---- errors ------------------------------------------------------------ */
-
-/* Return codes.  The stable string code in struct pv_error is what clients
- * see; these numbers only tell the caller which class of failure it was and,
- * in the daemon, which HTTP status fits. */
-enum pv_err {
-    PV_OK = 0,
-    PV_EINVAL = -1,       /* bad input: 400 */
-    PV_ENOTFOUND = -2,    /* 404 */
-    PV_ECONFLICT = -3,    /* state does not allow it: 409 */
-    PV_EAUTH = -4,        /* peer or user refused our credentials */
-    PV_EUNSUPPORTED = -5, /* backend cannot do this */
-    PV_EPEER = -6,        /* the peer answered with an error */
-    PV_EUNREACHABLE = -7, /* the peer did not answer */
-    PV_ECANCELLED = -8,   /* a cancel request stopped it */
-    PV_EINTERNAL = -9,    /* our bug or resource exhaustion */
-    PV_ETOOBIG = -10,     /* 413 */
-    PV_EFORBIDDEN = -11,  /* 403 */
-};
-
-struct pv_error {
-    int err;            /* enum pv_err */
-    char code[48];      /* stable snake_case, e.g. "vm_not_found" */
-    char message[384];  /* human readable, no secrets */
-};
-
-/* Fill *e (when e is not NULL) and return err, so a failure path reads
- * `return pv_error_set(e, PV_EINVAL, "bad_memory", "memory_mb must be > 0");` */
-static inline int pv_error_set(struct pv_error *e, int err, const char *code,
-                               const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static inline int pv_error_set(struct pv_error *e, int err, const char *code,
-                               const char *fmt, ...)
-{
-    if (e) {
-        va_list ap;
-        e->err = err;
-        snprintf(e->code, sizeof e->code, "%s", code);
-        va_start(ap, fmt);
-        vsnprintf(e->message, sizeof e->message, fmt, ap);
-        va_end(ap);
-    }
-    return err;
-}
+/* ---- errors ------------------------------------------------------------
+ * enum pv_err, struct pv_error and the closed table of codes are lib's
+ * (lib/errors.h, lib/errors.def): the daemon, the agent and every adapter
+ * link the same table, so a code means one thing on every side. */
 
 static inline void pv_error_clear(struct pv_error *e)
 {
@@ -218,6 +179,17 @@ struct pv_migrate_opts {
 
 struct pv_conn;  /* opaque, the adapter's own */
 
+/* The daemon's settings for one adapter, handed to configure() once, after
+ * loading and before any open().  A setting is a config key "TYPE.KEY"
+ * (flag --TYPE.KEY with '-' for '_'); keys[] are without the "TYPE." part.
+ * Everything here is borrowed for the length of the call. */
+struct pv_adapter_settings {
+    const char *data_dir;       /* polyvisord's data dir: where state of its own may live */
+    size_t n;
+    const char *const *keys;
+    const char *const *values;
+};
+
 struct pv_adapter {
     uint32_t abi;           /* PV_ADAPTER_ABI */
     const char *name;       /* connection type it serves: "kvm", "vcenter", "hyperv" */
@@ -267,6 +239,9 @@ struct pv_adapter {
      * this endpoint cannot tell (unreachable itself, nothing to probe by). */
     int (*host_probe)(struct pv_conn *c, const char *target_facts_json, int timeout_ms,
                       int *alive, char *detail, size_t detail_size, struct pv_error *err);
+    /* Optional: take the daemon's settings for this adapter; an unknown key
+     * or a bad value is an error, and the daemon then refuses to start. */
+    int (*configure)(const struct pv_adapter_settings *s, struct pv_error *err);
 };
 
 /* The one symbol a plugin exports. */

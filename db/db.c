@@ -61,14 +61,14 @@ static int open_conn(const char *path, sqlite3 **out, struct pv_error *err)
 
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
-        int rc = pv_error_set(err, PV_EINTERNAL, "database_error", "cannot open %s: %s", path,
+        int rc = pv_fail(err, database_error, "cannot open %s: %s", path,
                               db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);
         return rc;
     }
     sqlite3_busy_timeout(db, 10000);
     if (sqlite3_exec(db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
-        int rc = pv_error_set(err, PV_EINTERNAL, "database_error", "cannot configure %s: %s",
+        int rc = pv_fail(err, database_error, "cannot configure %s: %s",
                               path, msg ? msg : "?");
         sqlite3_free(msg);
         sqlite3_close(db);
@@ -87,12 +87,12 @@ sqlite3 *pv_db_conn(struct pv_error *err)
     if (t)
         return t->db;
     if (!db_path) {
-        pv_error_set(err, PV_EINTERNAL, "database_error", "database not initialised");
+        pv_fail(err, database_error, "database not initialised");
         return NULL;
     }
     t = calloc(1, sizeof *t);
     if (!t) {
-        pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        pv_fail(err, out_of_memory, "out of memory");
         return NULL;
     }
     if (open_conn(db_path, &t->db, err)) {
@@ -126,7 +126,7 @@ sqlite3_stmt *pv_db_stmt(const char *sql, struct pv_error *err)
             return st;
         }
     }
-    pv_error_set(err, PV_EINTERNAL, "database_error", "statement cache full");
+    pv_fail(err, database_error, "statement cache full");
     return NULL;
 }
 
@@ -145,8 +145,8 @@ int pv_db_error(struct pv_error *err, const char *what)
     int code = t && t->db ? sqlite3_extended_errcode(t->db) : 0;
 
     if ((code & 0xff) == SQLITE_CONSTRAINT)
-        return pv_error_set(err, PV_ECONFLICT, "constraint_violation", "%s: %s", what, msg);
-    return pv_error_set(err, PV_EINTERNAL, "database_error", "%s: %s", what, msg);
+        return pv_fail(err, constraint_violation, "%s: %s", what, msg);
+    return pv_fail(err, database_error, "%s: %s", what, msg);
 }
 
 int pv_db_bind_text(sqlite3_stmt *st, int idx, const char *s)
@@ -174,7 +174,7 @@ int pv_db_init(const char *path, struct pv_error *err)
     free(db_path);
     db_path = strdup(path);
     if (!db_path)
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     db = pv_db_conn(err);
     if (!db)
         return err ? err->err : PV_EINTERNAL;
@@ -257,7 +257,7 @@ int pv_db_write3(const char *sql, const char *a, const char *b, const char *c, c
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = pv_db_error(err, what);
     else if (sqlite3_changes(pv_db_conn(NULL)) == 0)
-        rc = pv_error_set(err, PV_ENOTFOUND, "not_found", "no such object for %s", what);
+        rc = pv_fail(err, not_found, "no such object for %s", what);
     pv_db_release(st);
     return rc;
 }

@@ -51,7 +51,7 @@ int pv_db_user_find(const char *username, char **id, char **password_hash, char 
         *password_hash = pv_db_col_dup(st, 1);
         *role = pv_db_col_dup(st, 2);
     } else {
-        rc = pv_error_set(err, PV_ENOTFOUND, "user_not_found", "no such user");
+        rc = pv_fail(err, user_not_found, "no such user");
     }
     pv_db_release(st);
     return rc;
@@ -94,7 +94,7 @@ int pv_db_token_find(const char *token_hash, char **username, char **role, struc
         *username = pv_db_col_dup(st, 0);
         *role = pv_db_col_dup(st, 1);
     } else {
-        rc = pv_error_set(err, PV_ENOTFOUND, "invalid_token", "token unknown or expired");
+        rc = pv_fail(err, invalid_token, "token unknown or expired");
     }
     pv_db_release(st);
     return rc;

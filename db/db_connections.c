@@ -56,13 +56,13 @@ int pv_db_connection_load(const char *id, struct pv_db_connection **out, struct 
         return err ? err->err : PV_EINTERNAL;
     pv_db_bind_text(st, 1, id);
     if (sqlite3_step(st) != SQLITE_ROW) {
-        rc = pv_error_set(err, PV_ENOTFOUND, "connection_not_found", "no connection with id '%.80s'",
+        rc = pv_fail(err, connection_not_found, "no connection with id '%.80s'",
                           id);
         goto out;
     }
     c = calloc(1, sizeof *c);
     if (!c) {
-        rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        rc = pv_fail(err, out_of_memory, "out of memory");
         goto out;
     }
     c->id = pv_db_col_dup(st, 0);
@@ -124,7 +124,7 @@ int pv_db_connection_delete(const char *id, struct pv_error *err)
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = pv_db_error(err, "delete connection");
     else if (sqlite3_changes(sqlite3_db_handle(st)) == 0)
-        rc = pv_error_set(err, PV_ENOTFOUND, "connection_not_found",
+        rc = pv_fail(err, connection_not_found,
                           "no connection with id '%.80s'", id);
     pv_db_release(st);
     return rc;

@@ -66,7 +66,7 @@ int pv_db_host_set_maintenance(const char *id, int on, struct pv_error *err)
                                "  state = CASE WHEN state = 'maintenance' THEN 'connected' "
                                "  ELSE state END WHERE id = ?1",
                           id, NULL, NULL, "host maintenance", NULL);
-    return rc == PV_ENOTFOUND ? pv_error_set(err, rc, "host_not_found", "no host with id '%.64s'",
+    return rc == PV_ENOTFOUND ? pv_fail(err, host_not_found, "no host with id '%.64s'",
                                              id)
                               : rc;
 }

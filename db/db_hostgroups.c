@@ -39,7 +39,7 @@ static int is_ancestor_or_self(const char *ancestor, const char *id)
 
 static int name_error(struct pv_error *err, const char *name)
 {
-    return pv_error_set(err, PV_ECONFLICT, "host_group_name_in_use",
+    return pv_fail(err, host_group_name_in_use,
                         "a host group named '%.80s' already exists under that parent", name);
 }
 
@@ -56,7 +56,7 @@ int pv_db_host_group_create(const char *id, const char *name, const char *parent
     int rc = 0;
 
     if (parent_id && !exists(parent_id))
-        return pv_error_set(err, PV_ENOTFOUND, "host_group_not_found",
+        return pv_fail(err, host_group_not_found,
                             "parent host group '%.80s' does not exist", parent_id);
     st = pv_db_stmt(dup, err);
     if (!st)
@@ -96,14 +96,14 @@ int pv_db_host_group_update(const char *id, const char *name, const char *parent
     int rc = 0;
 
     if (!exists(id))
-        return pv_error_set(err, PV_ENOTFOUND, "host_group_not_found",
+        return pv_fail(err, host_group_not_found,
                             "no host group with id '%.80s'", id);
     if (parent_id && parent_id[0]) {
         if (!exists(parent_id))
-            return pv_error_set(err, PV_ENOTFOUND, "host_group_not_found",
+            return pv_fail(err, host_group_not_found,
                                 "parent host group '%.80s' does not exist", parent_id);
         if (is_ancestor_or_self(id, parent_id))
-            return pv_error_set(err, PV_ECONFLICT, "host_group_cycle",
+            return pv_fail(err, host_group_cycle,
                                 "cannot move a host group under itself or its descendants");
     }
     st = pv_db_stmt(sql, err);
@@ -139,7 +139,7 @@ int pv_db_host_group_delete(const char *id, struct pv_error *err)
     int groups = 0, hosts = 0, rc = 0;
 
     if (!exists(id))
-        return pv_error_set(err, PV_ENOTFOUND, "host_group_not_found",
+        return pv_fail(err, host_group_not_found,
                             "no host group with id '%.80s'", id);
     st = pv_db_stmt(busy, err);
     if (!st)
@@ -151,7 +151,7 @@ int pv_db_host_group_delete(const char *id, struct pv_error *err)
     }
     pv_db_release(st);
     if (groups || hosts)
-        return pv_error_set(err, PV_ECONFLICT, "host_group_not_empty",
+        return pv_fail(err, host_group_not_empty,
                             "host group holds %d host group(s) and %d host(s); move them first",
                             groups, hosts);
     st = pv_db_stmt("DELETE FROM host_groups WHERE id = ?", err);

@@ -298,8 +298,8 @@ int pv_db_vm_ref(const char *id, struct pv_db_vm_ref *out, struct pv_error *err)
 {
     int rc = lookup_one(VM_REF_COLS "WHERE id = ?", id, NULL, vm_ref_reader, out);
     if (rc == PV_ENOTFOUND)
-        return pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "no vm with id '%.80s'", id);
-    return rc ? pv_error_set(err, rc, "database_error", "vm lookup failed") : 0;
+        return pv_fail(err, vm_not_found, "no vm with id '%.80s'", id);
+    return rc ? pv_fail(err, database_error, "vm lookup failed") : 0;
 }
 
 int pv_db_vm_ref_native(const char *conn_id, const char *native_id, struct pv_db_vm_ref *out)
@@ -325,8 +325,8 @@ int pv_db_host_ref(const char *id, struct pv_db_host_ref *out, struct pv_error *
 {
     int rc = lookup_one(HOST_REF_COLS "WHERE id = ?", id, NULL, host_ref_row, out);
     if (rc == PV_ENOTFOUND)
-        return pv_error_set(err, PV_ENOTFOUND, "host_not_found", "no host with id '%.80s'", id);
-    return rc ? pv_error_set(err, rc, "database_error", "host lookup failed") : 0;
+        return pv_fail(err, host_not_found, "no host with id '%.80s'", id);
+    return rc ? pv_fail(err, database_error, "host lookup failed") : 0;
 }
 
 int pv_db_host_ref_native(const char *conn_id, const char *native_id, struct pv_db_host_ref *out)
@@ -350,7 +350,7 @@ int pv_db_vm_patch(const char *id, const char *ha, const char *tags_json, struct
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = pv_db_error(err, "update vm");
     else if (sqlite3_changes(sqlite3_db_handle(st)) == 0)
-        rc = pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "no vm with id '%.80s'", id);
+        rc = pv_fail(err, vm_not_found, "no vm with id '%.80s'", id);
     pv_db_release(st);
     return rc;
 }
@@ -368,7 +368,7 @@ int pv_db_host_set_group(const char *host_id, const char *group_id, struct pv_er
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = pv_db_error(err, "move host");
     else if (sqlite3_changes(sqlite3_db_handle(st)) == 0)
-        rc = pv_error_set(err, PV_ENOTFOUND, "host_not_found", "no host with id '%.80s'",
+        rc = pv_fail(err, host_not_found, "no host with id '%.80s'",
                           host_id);
     pv_db_release(st);
     return rc;

@@ -59,7 +59,7 @@ int pv_db_job_insert(const struct pv_db_job *j, const char *const *step_names, i
     if (idem_key && find_idem(j->created_by, idem_key, existing_id, hash)) {
         pv_db_rollback();
         if (request_hash && strcmp(hash, request_hash) != 0)
-            return pv_error_set(err, PV_ECONFLICT, "idempotency_key_reused",
+            return pv_fail(err, idempotency_key_reused,
                                 "Idempotency-Key was used before for a different request "
                                 "(job %s)", existing_id);
         return 0;
@@ -118,7 +118,7 @@ int pv_db_job_load(const char *id, struct pv_db_job *out, struct pv_error *err)
     pv_db_bind_text(st, 1, id);
     if (sqlite3_step(st) != SQLITE_ROW) {
         pv_db_release(st);
-        return pv_error_set(err, PV_ENOTFOUND, "job_not_found", "no job with id '%.80s'", id);
+        return pv_fail(err, job_not_found, "no job with id '%.80s'", id);
     }
     pv_db_col_copy(st, 0, out->id, sizeof out->id);
     pv_db_col_copy(st, 1, out->kind, sizeof out->kind);

@@ -379,7 +379,7 @@ int pv_db_list_text(const struct pv_query *q, char **items, char **next_cursor,
     limitv.i = (long long)q->limit + 1;
     sb_bind(&b, &limitv);
     if (b.text.oom) {
-        rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "query too large");
+        rc = pv_fail(err, out_of_memory, "query too large");
         goto out;
     }
     if (sqlite3_prepare_v2(db, b.text.s, -1, &st, NULL) != SQLITE_OK) {
@@ -404,7 +404,7 @@ int pv_db_list_text(const struct pv_query *q, char **items, char **next_cursor,
     if (step != SQLITE_ROW && step != SQLITE_DONE) {
         rc = pv_db_error(err, "list");
     } else if (out.oom) {
-        rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        rc = pv_fail(err, out_of_memory, "out of memory");
     } else {
         if (step == SQLITE_ROW)
             *next_cursor = pv_query_cursor(q, &last, last_id);
@@ -433,7 +433,7 @@ int pv_db_list(const struct pv_query *q, json_t **items, char **next_cursor, str
     if (!*items) {
         free(*next_cursor);
         *next_cursor = NULL;
-        return pv_error_set(err, PV_EINTERNAL, "database_error", "stored data is not valid JSON");
+        return pv_fail(err, database_error, "stored data is not valid JSON");
     }
     return 0;
 }
@@ -472,7 +472,7 @@ int pv_db_get_text(const struct pv_collection *c, const char *id, char **obj,
         if (pv_collections[i] == c)
             sql = get_sql[i];
     if (!sql)
-        return pv_error_set(err, PV_EINTERNAL, "database_error", "no query for %s", c->name);
+        return pv_fail(err, database_error, "no query for %s", c->name);
     st = pv_db_stmt(sql, err);
     if (!st)
         return err ? err->err : PV_EINTERNAL;
@@ -482,14 +482,14 @@ int pv_db_get_text(const struct pv_collection *c, const char *id, char **obj,
         jb_row(&out, st, c, NULL, 0);
         if (out.oom) {
             free(out.s);
-            rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+            rc = pv_fail(err, out_of_memory, "out of memory");
         } else {
             *obj = out.s;
         }
     } else if (step == SQLITE_DONE) {
         char code[48];
         snprintf(code, sizeof code, "%s_not_found", c->singular);
-        rc = pv_error_set(err, PV_ENOTFOUND, code, "no %s with id '%.80s'", c->singular, id);
+        rc = pv_fail_named(err, code, "no %s with id '%.80s'", c->singular, id);
     } else {
         rc = pv_db_error(err, "get");
     }
@@ -508,7 +508,7 @@ int pv_db_get(const struct pv_collection *c, const char *id, json_t **obj, struc
     *obj = json_loads(text, 0, NULL);
     free(text);
     if (!*obj)
-        return pv_error_set(err, PV_EINTERNAL, "database_error", "stored data is not valid JSON");
+        return pv_fail(err, database_error, "stored data is not valid JSON");
     return 0;
 }
 

@@ -58,7 +58,7 @@ int pv_db_schedule_update(const struct pv_db_schedule *s, struct pv_error *err)
     pv_db_bind_text(st, 7, s->next_run_at);
     pv_db_bind_text(st, 8, s->id);
     rc = done(st, err, "update schedule", 1);
-    return rc == PV_ENOTFOUND ? pv_error_set(err, rc, "schedule_not_found",
+    return rc == PV_ENOTFOUND ? pv_fail(err, schedule_not_found,
                                              "no schedule with id '%.64s'", s->id)
                               : rc;
 }
@@ -72,7 +72,7 @@ int pv_db_schedule_delete(const char *id, struct pv_error *err)
         return err ? err->err : PV_EINTERNAL;
     pv_db_bind_text(st, 1, id);
     rc = done(st, err, "delete schedule", 1);
-    return rc == PV_ENOTFOUND ? pv_error_set(err, rc, "schedule_not_found",
+    return rc == PV_ENOTFOUND ? pv_fail(err, schedule_not_found,
                                              "no schedule with id '%.64s'", id)
                               : rc;
 }
@@ -155,7 +155,7 @@ int pv_db_plan_transition(const char *id, const char *from, const char *to, cons
     pv_db_bind_text(st, 5, at);
     pv_db_bind_text(st, 6, execute_job_id);
     rc = done(st, err, "plan state", 1);
-    return rc == PV_ENOTFOUND ? pv_error_set(err, PV_ECONFLICT, "plan_not_in_state",
+    return rc == PV_ENOTFOUND ? pv_fail(err, plan_not_in_state,
                                              "plan '%.64s' is not %s", id, from)
                               : rc;
 }

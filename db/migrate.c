@@ -34,7 +34,7 @@ static int apply_one(sqlite3 *db, const struct pv_migration *m, struct pv_error 
         goto fail;
     return 0;
 fail:
-    rc = pv_error_set(err, PV_EINTERNAL, "migration_failed", "migration %03d_%s failed: %s",
+    rc = pv_fail(err, migration_failed, "migration %03d_%s failed: %s",
                       m->version, m->name, msg ? msg : sqlite3_errmsg(db));
     sqlite3_free(msg);
     sqlite3_finalize(st);
@@ -50,10 +50,10 @@ int pv_db_migrate(sqlite3 *db, int target, struct pv_error *err)
     if (target < 0)
         target = latest;
     if (have < 0)
-        return pv_error_set(err, PV_EINTERNAL, "database_error", "cannot read schema version: %s",
+        return pv_fail(err, database_error, "cannot read schema version: %s",
                             sqlite3_errmsg(db));
     if (have > latest)
-        return pv_error_set(err, PV_ECONFLICT, "schema_too_new",
+        return pv_fail(err, schema_too_new,
                             "database schema version %d is newer than this polyvisord knows (%d)",
                             have, latest);
     for (int i = 0; i < pv_db_nmigrations; i++) {

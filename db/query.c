@@ -121,7 +121,7 @@ static int perr(struct parser *ps, const char *fmt, const char *what)
     snprintf(tokbuf, sizeof tokbuf, "%.*s", (int)(ps->t.len > 40 ? 40 : ps->t.len), ps->t.start);
     if (ps->t.kind == T_END)
         snprintf(tokbuf, sizeof tokbuf, "end of filter");
-    return pv_error_set(ps->err, PV_EINVAL, "invalid_filter", "filter: %s %s'%s' at position %zu",
+    return pv_fail(ps->err, invalid_filter, "filter: %s %s'%s' at position %zu",
                         fmt, what ? what : "", tokbuf, ps->t.pos);
 }
 
@@ -144,7 +144,7 @@ static int next(struct parser *ps)
         size_t cap = strlen(p), n = 0;
         char *out = malloc(cap + 1);
         if (!out)
-            return pv_error_set(ps->err, PV_EINTERNAL, "out_of_memory", "out of memory");
+            return pv_fail(ps->err, out_of_memory, "out of memory");
         p++;
         for (;;) {
             if (!*p) {
@@ -292,7 +292,7 @@ static int parse_cmp(struct parser *ps, struct pv_filter_node **out)
     snprintf(name, sizeof name, "%.*s", (int)(ps->t.len > 63 ? 63 : ps->t.len), ps->t.start);
     f = pv_collection_field(ps->coll, name);
     if (!f || !(f->flags & PV_FIELD_FILTER))
-        return pv_error_set(ps->err, PV_EINVAL, "unknown_field",
+        return pv_fail(ps->err, unknown_field,
                             "filter: '%s' at position %zu is not a field of %s that can be filtered",
                             name, ps->t.pos, ps->coll->name);
     if ((rc = next(ps)))
@@ -308,7 +308,7 @@ static int parse_cmp(struct parser *ps, struct pv_filter_node **out)
         return perr(ps, "this operator does not apply to the field's type:", NULL);
     n = node_new(ops[k].op);
     if (!n)
-        return pv_error_set(ps->err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(ps->err, out_of_memory, "out of memory");
     n->field = f;
     *out = n;
     if ((rc = next(ps)))
@@ -316,7 +316,7 @@ static int parse_cmp(struct parser *ps, struct pv_filter_node **out)
     if (n->op != PV_OP_IN) {
         n->values = calloc(1, sizeof *n->values);
         if (!n->values)
-            return pv_error_set(ps->err, PV_EINTERNAL, "out_of_memory", "out of memory");
+            return pv_fail(ps->err, out_of_memory, "out of memory");
         n->nvalues = 1;
         return parse_value(ps, f, n->op, &n->values[0]);
     }
@@ -324,7 +324,7 @@ static int parse_cmp(struct parser *ps, struct pv_filter_node **out)
         return perr(ps, "expected '(' after in, got", NULL);
     n->values = calloc(MAX_IN, sizeof *n->values);
     if (!n->values)
-        return pv_error_set(ps->err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(ps->err, out_of_memory, "out of memory");
     do {
         if ((rc = next(ps)))
             return rc;
@@ -350,7 +350,7 @@ static int parse_unary(struct parser *ps, struct pv_filter_node **out)
     if (word_is(ps, "not")) {
         struct pv_filter_node *n = node_new(PV_OP_NOT);
         if (!n)
-            return pv_error_set(ps->err, PV_EINTERNAL, "out_of_memory", "out of memory");
+            return pv_fail(ps->err, out_of_memory, "out of memory");
         *out = n;
         if ((rc = next(ps)))
             return rc;
@@ -376,7 +376,7 @@ static int parse_binary(struct parser *ps, struct pv_filter_node **out, const ch
     while (!rc && word_is(ps, word)) {
         struct pv_filter_node *n = node_new(op);
         if (!n)
-            return pv_error_set(ps->err, PV_EINTERNAL, "out_of_memory", "out of memory");
+            return pv_fail(ps->err, out_of_memory, "out of memory");
         n->left = *out;
         *out = n;
         if ((rc = next(ps)))
@@ -403,10 +403,10 @@ static int parse_filter(const struct pv_collection *c, const char *text, struct 
     int rc;
 
     if (strlen(text) > PV_QUERY_MAX_FILTER)
-        return pv_error_set(err, PV_EINVAL, "invalid_filter", "filter: longer than %d bytes",
+        return pv_fail(err, invalid_filter, "filter: longer than %d bytes",
                             PV_QUERY_MAX_FILTER);
     if (!pv_utf8_valid(text, strlen(text)))
-        return pv_error_set(err, PV_EINVAL, "invalid_filter", "filter: not valid UTF-8");
+        return pv_fail(err, invalid_filter, "filter: not valid UTF-8");
     rc = next(&ps);
     if (!rc)
         rc = parse_or(&ps, &q->filter);
@@ -543,7 +543,7 @@ char *pv_query_cursor(const struct pv_query *q, const struct pv_value *last, con
 
 static int bad_cursor(struct pv_error *err, const char *why)
 {
-    return pv_error_set(err, PV_EINVAL, "invalid_cursor",
+    return pv_fail(err, invalid_cursor,
                         "cursor: %s; use the next_cursor of a page of this same query", why);
 }
 
@@ -605,7 +605,7 @@ static int parse_sort(const struct pv_collection *c, const char *sort, struct pv
     q->sort_desc = sort[0] == '-';
     f = pv_collection_field(c, sort + q->sort_desc);
     if (!f || !(f->flags & PV_FIELD_SORT))
-        return pv_error_set(err, PV_EINVAL, "invalid_sort",
+        return pv_fail(err, invalid_sort,
                             "sort: '%.64s' is not a field %s can be sorted by", sort, c->name);
     q->sort = f;
     return 0;
@@ -623,7 +623,7 @@ static int parse_limit(const char *limit, struct pv_query *q, struct pv_error *e
     errno = 0;
     n = strtoll(limit, &end, 10);
     if (*end || errno || n < 1 || n > PV_QUERY_MAX_LIMIT || limit[0] == '+' || limit[0] == ' ')
-        return pv_error_set(err, PV_EINVAL, "invalid_limit",
+        return pv_fail(err, invalid_limit,
                             "limit: '%.32s' is not a whole number from 1 to %d", limit,
                             PV_QUERY_MAX_LIMIT);
     q->limit = (size_t)n;
@@ -638,10 +638,10 @@ static int parse_fields(const struct pv_collection *c, const char *fields, struc
     if (!fields || !*fields)
         return 0;
     if (!pv_utf8_valid(fields, strlen(fields)))
-        return pv_error_set(err, PV_EINVAL, "invalid_fields", "fields: not valid UTF-8");
+        return pv_fail(err, invalid_fields, "fields: not valid UTF-8");
     q->fields = calloc(MAX_FIELDS, sizeof(const struct pv_field *));
     if (!q->fields)
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     while (*p) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
@@ -651,13 +651,13 @@ static int parse_fields(const struct pv_collection *c, const char *fields, struc
         snprintf(name, sizeof name, "%.*s", (int)(len > 63 ? 63 : len), p);
         f = len < 64 ? pv_collection_field(c, name) : NULL;
         if (!f)
-            return pv_error_set(err, PV_EINVAL, "invalid_fields", "fields: '%s' is not a field of %s",
+            return pv_fail(err, invalid_fields, "fields: '%s' is not a field of %s",
                                 name, c->name);
         for (k = 0; k < q->nfields && q->fields[k] != f; k++)
             ;
         if (k == q->nfields) {
             if (q->nfields == MAX_FIELDS)
-                return pv_error_set(err, PV_EINVAL, "invalid_fields", "fields: too many");
+                return pv_fail(err, invalid_fields, "fields: too many");
             q->fields[q->nfields++] = f;
         }
         p += len;

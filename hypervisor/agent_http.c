@@ -55,22 +55,6 @@ static struct MHD_Daemon *daemon_;
 static char token[256];
 static char *cert_pem, *key_pem;
 
-static int status_for(int err)
-{
-    switch (err) {
-    case 0: return 200;
-    case PV_EINVAL: return 400;
-    case PV_EAUTH: return 401;
-    case PV_ENOTFOUND: return 404;
-    case PV_ECONFLICT: return 409;
-    case PV_ETOOBIG: return 413;
-    case PV_EUNSUPPORTED: return 422;
-    case PV_EUNREACHABLE: return 503;
-    case PV_EPEER: return 502;
-    default: return 500;
-    }
-}
-
 static enum MHD_Result reply(struct MHD_Connection *c, int status, json_t *body)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : strdup("");
@@ -94,15 +78,15 @@ static enum MHD_Result reply(struct MHD_Connection *c, int status, json_t *body)
 
 static enum MHD_Result reply_error(struct MHD_Connection *c, const struct pv_error *e)
 {
-    return reply(c, status_for(e->err),
+    return reply(c, pv_error_status(e),
                  json_pack("{s:{s:s,s:s,s:{}}}", "error", "code", e->code, "message", e->message,
                            "details"));
 }
 
-static enum MHD_Result fail(struct MHD_Connection *c, int err, const char *code, const char *msg)
+static enum MHD_Result fail(struct MHD_Connection *c, enum pv_code code, const char *msg)
 {
     struct pv_error e;
-    pv_error_set(&e, err, code, "%s", msg);
+    pv_fail_code(&e, code, "%s", msg);
     return reply_error(c, &e);
 }
 
@@ -144,7 +128,7 @@ static enum MHD_Result send_file(struct MHD_Connection *c, const char *uuid, con
         char *end;
         long index = strtol(disk, &end, 10);
         if (*end || index < 0 || index > 64)
-            return fail(c, PV_ENOTFOUND, "no_disk", "no such disk");
+            return fail(c, PV_CODE_no_disk, "no such disk");
         if (ag_virt_export_disk(uuid, (int)index, path, sizeof path, &e))
             return reply_error(c, &e);
     } else if (ag_virt_state_path(uuid, "save", path, sizeof path, &e)) {
@@ -154,7 +138,7 @@ static enum MHD_Result send_file(struct MHD_Connection *c, const char *uuid, con
     if (fd < 0 || fstat(fd, &sb) != 0) {
         if (fd >= 0)
             close(fd);
-        return fail(c, PV_ENOTFOUND, "no_state", "no exported state for that vm");
+        return fail(c, PV_CODE_no_state, "no exported state for that vm");
     }
     r = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
     if (!r) {
@@ -211,12 +195,12 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
     int rc;
 
     if (strlen(url) >= sizeof path)
-        return fail(c, PV_ENOTFOUND, "route_not_found", "no such route");
+        return fail(c, PV_CODE_route_not_found, "no such route");
     snprintf(path, sizeof path, "%s", url);
     for (char *save = NULL, *p = strtok_r(path, "/", &save); p && n < 6; p = strtok_r(NULL, "/", &save))
         seg[n++] = p;
     if (n < 2 || strcmp(seg[0], "v1") != 0)
-        return fail(c, PV_ENOTFOUND, "route_not_found", "no such route");
+        return fail(c, PV_CODE_route_not_found, "no such route");
     if (n == 2 && strcmp(seg[1], "host") == 0 && strcmp(method, "GET") == 0) {
         rc = ag_virt_host(&out, &e);
         return result(c, rc, &e, 200, out);
@@ -246,7 +230,7 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
     if (strcmp(seg[1], "imports") == 0 && strcmp(method, "POST") == 0 && n == 4 &&
         (strcmp(seg[3], "state") == 0 || strcmp(seg[3], "disk") == 0)) {
         if (b->upload_failed || b->fd < 0)
-            return fail(c, PV_EINTERNAL, "upload_failed", "the state could not be written here");
+            return fail(c, PV_CODE_upload_failed, "the state could not be written here");
         close(b->fd);
         b->fd = -1;
         return reply(c, 200, json_pack("{s:s,s:I}", "uuid", seg[2], "size", (json_int_t)b->written));
@@ -260,7 +244,7 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
         return result(c, rc, &e, 201, out);
     }
     if (strcmp(seg[1], "vms") != 0)
-        return fail(c, PV_ENOTFOUND, "route_not_found", "no such route");
+        return fail(c, PV_CODE_route_not_found, "no such route");
     if (n == 2 && strcmp(method, "GET") == 0) {
         rc = ag_virt_vms(&out, &e);
         return result(c, rc, &e, 200, rc ? NULL : json_pack("{s:o}", "items", out));
@@ -270,7 +254,7 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
         json_t *spec = b->s ? json_loadb(b->s, b->len, JSON_REJECT_DUPLICATES, &je) : NULL;
         char *uuid = NULL;
         if (!spec)
-            return fail(c, PV_EINVAL, "invalid_json", b->s ? je.text : "a JSON spec is needed");
+            return fail(c, PV_CODE_invalid_json, b->s ? je.text : "a JSON spec is needed");
         rc = ag_virt_define(spec, &uuid, &e);
         json_decref(spec);
         if (!rc)
@@ -330,7 +314,7 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
             rc = ag_virt_vm(seg[2], &out, &e);
         return result(c, rc, &e, 200, out);
     }
-    return fail(c, PV_ENOTFOUND, "route_not_found", "no such route");
+    return fail(c, PV_CODE_route_not_found, "no such route");
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -355,7 +339,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             struct pv_error e = {0};
             if (!token_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))) {
                 b->too_big = 1;
-                return fail(c, PV_EAUTH, "unauthorized", "this agent needs its token");
+                return fail(c, PV_CODE_unauthorized, "this agent needs its token");
             }
             if (upload_open(c, uuid, disk, b, &e)) {
                 b->too_big = 1;
@@ -365,7 +349,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         if (cl && strtoll(cl, NULL, 10) > (long long)MAX_BODY) {
             b->too_big = 1;
-            return fail(c, PV_ETOOBIG, "body_too_large", "request body is larger than the limit");
+            return fail(c, PV_CODE_body_too_large, "request body is larger than the limit");
         }
         return MHD_YES;
     }
@@ -388,7 +372,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         } else if (!b->too_big) {
             b->too_big = 1;
             *size = 0;
-            return fail(c, PV_ETOOBIG, "body_too_large", "request body is larger than the limit");
+            return fail(c, PV_CODE_body_too_large, "request body is larger than the limit");
         }
         *size = 0;
         return MHD_YES;
@@ -396,7 +380,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (b->too_big)
         return MHD_YES;
     if (!token_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization")))
-        return fail(c, PV_EAUTH, "unauthorized", "this agent needs its token");
+        return fail(c, PV_CODE_unauthorized, "this agent needs its token");
     return route(c, method, url, b);
 }
 
@@ -441,13 +425,13 @@ int ag_http_start(const struct ag_config *cfg, struct pv_error *err)
 
     snprintf(token, sizeof token, "%s", cfg->token);
     if (inet_pton(AF_INET, cfg->host, &sa.sin_addr) != 1)
-        return pv_error_set(err, PV_EINVAL, "invalid_listen", "listen host '%s' is not an IPv4 address",
+        return pv_fail(err, invalid_listen, "listen host '%s' is not an IPv4 address",
                             cfg->host);
     if (cfg->tls_cert[0]) {
         cert_pem = slurp(cfg->tls_cert);
         key_pem = slurp(cfg->tls_key);
         if (!cert_pem || !key_pem)
-            return pv_error_set(err, PV_EINVAL, "tls_error", "cannot read the TLS certificate or key");
+            return pv_fail(err, tls_error, "cannot read the TLS certificate or key");
         flags |= MHD_USE_TLS;
     }
     daemon_ = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &sa,
@@ -456,7 +440,7 @@ int ag_http_start(const struct ag_config *cfg, struct pv_error *err)
                                cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert_pem,
                                MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_END);
     if (!daemon_)
-        return pv_error_set(err, PV_EINTERNAL, "listen_failed", "cannot listen on %s:%d", cfg->host,
+        return pv_fail(err, listen_failed, "cannot listen on %s:%d", cfg->host,
                             cfg->port);
     return 0;
 }

@@ -220,7 +220,7 @@ int ag_probe(const char *uri, const char *host_uuid, int timeout_ms, json_t **ou
     int alive = 0;
 
     if (!uri || parse_uri(uri, host, sizeof host, port, sizeof port) != 0)
-        return pv_error_set(err, PV_EINVAL, "cannot_probe",
+        return pv_fail(err, cannot_probe,
                             "a probe needs a qemu+tcp:// or qemu+tls:// URI, not '%.128s'",
                             uri ? uri : "");
     if (timeout_ms < 100 || timeout_ms > 30000)

@@ -17,6 +17,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <libxml/parser.h>
@@ -70,26 +71,26 @@ static int virt_error(struct pv_error *err, const char *what)
 
     switch (code) {
     case VIR_ERR_NO_DOMAIN:
-        return pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "%s: %s", what, msg);
+        return pv_fail(err, vm_not_found, "%s: %s", what, msg);
     case VIR_ERR_NO_NETWORK:
-        return pv_error_set(err, PV_EINVAL, "unknown_network", "%s: %s", what, msg);
+        return pv_fail(err, unknown_network, "%s: %s", what, msg);
     case VIR_ERR_NO_STORAGE_POOL:
-        return pv_error_set(err, PV_EINVAL, "unknown_pool", "%s: %s", what, msg);
+        return pv_fail(err, unknown_pool, "%s: %s", what, msg);
     case VIR_ERR_OPERATION_INVALID:
-        return pv_error_set(err, PV_ECONFLICT, "invalid_state", "%s: %s", what, msg);
+        return pv_fail(err, invalid_state, "%s: %s", what, msg);
     case VIR_ERR_NO_SUPPORT:
     case VIR_ERR_OPERATION_UNSUPPORTED:
-        return pv_error_set(err, PV_EUNSUPPORTED, "unsupported_by_backend", "%s: %s", what, msg);
+        return pv_fail(err, unsupported_by_backend, "%s: %s", what, msg);
     case VIR_ERR_XML_ERROR:
     case VIR_ERR_INVALID_ARG:
     case VIR_ERR_CONFIG_UNSUPPORTED:
-        return pv_error_set(err, PV_EINVAL, "invalid_spec", "%s: %s", what, msg);
+        return pv_fail(err, invalid_spec, "%s: %s", what, msg);
     case VIR_ERR_OPERATION_TIMEOUT:
     case VIR_ERR_SYSTEM_ERROR:
     case VIR_ERR_RPC:
-        return pv_error_set(err, PV_EUNREACHABLE, "libvirt_unreachable", "%s: %s", what, msg);
+        return pv_fail(err, libvirt_unreachable, "%s: %s", what, msg);
     default:
-        return pv_error_set(err, PV_EPEER, "libvirt_error", "%s: %s", what, msg);
+        return pv_fail(err, libvirt_error, "%s: %s", what, msg);
     }
 }
 
@@ -177,7 +178,7 @@ int ag_virt_open(const char *uri, const char *mig_uri, struct pv_error *err)
         return virt_error(err, "libvirt event loop");
     conn = virConnectOpen(uri);
     if (!conn)
-        return pv_error_set(err, PV_EUNREACHABLE, "libvirt_unreachable", "cannot open %s: %s",
+        return pv_fail(err, libvirt_unreachable, "cannot open %s: %s",
                             uri, virGetLastErrorMessage());
     is_test_driver = strncmp(uri, "test:", 5) == 0;
     migration_uri = mig_uri ? strdup(mig_uri) : NULL;
@@ -186,7 +187,7 @@ int ag_virt_open(const char *uri, const char *mig_uri, struct pv_error *err)
                                                    NULL);
     virEventAddTimeout(500, wake, NULL, NULL); /* lets the loop notice loop_stop */
     if (pthread_create(&loop_thread, NULL, event_loop, NULL) != 0)
-        return pv_error_set(err, PV_EINTERNAL, "thread_failed", "cannot start the event loop");
+        return pv_fail(err, thread_failed, "cannot start the event loop");
     return 0;
 }
 
@@ -438,7 +439,7 @@ static virDomainPtr lookup(const char *uuid, struct pv_error *err)
 {
     virDomainPtr d = virDomainLookupByUUIDString(conn, uuid);
     if (!d)
-        pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "no vm with uuid '%.64s' on this host", uuid);
+        pv_fail(err, vm_not_found, "no vm with uuid '%.64s' on this host", uuid);
     return d;
 }
 
@@ -481,38 +482,38 @@ int ag_virt_action(const char *uuid, const char *action, struct pv_error *err)
     st = power_state(d);
     if (strcmp(action, "start") == 0) {
         if (strcmp(st, "running") == 0)
-            rc = pv_error_set(err, PV_ECONFLICT, "already_running", "vm %s is already running", virDomainGetName(d));
+            rc = pv_fail(err, already_running, "vm %s is already running", virDomainGetName(d));
         else if (strcmp(st, "paused") == 0)
-            rc = pv_error_set(err, PV_ECONFLICT, "vm_paused", "vm %s is paused; resume it instead", virDomainGetName(d));
+            rc = pv_fail(err, vm_paused, "vm %s is paused; resume it instead", virDomainGetName(d));
         else
             ok = virDomainCreate(d) == 0, rc = ok ? 0 : virt_error(err, "start");
     } else if (strcmp(action, "shutdown") == 0 || strcmp(action, "poweroff") == 0) {
         if (strcmp(st, "running") != 0 && strcmp(st, "paused") != 0)
-            rc = pv_error_set(err, PV_ECONFLICT, "already_stopped", "vm %s is not running (%s)", virDomainGetName(d), st);
+            rc = pv_fail(err, already_stopped, "vm %s is not running (%s)", virDomainGetName(d), st);
         else if (action[0] == 's')
             ok = virDomainShutdown(d) == 0, rc = ok ? 0 : virt_error(err, "shutdown");
         else
             ok = virDomainDestroy(d) == 0, rc = ok ? 0 : virt_error(err, "power off");
     } else if (strcmp(action, "reboot") == 0 || strcmp(action, "pause") == 0) {
         if (strcmp(st, "running") != 0)
-            rc = pv_error_set(err, PV_ECONFLICT, "not_running", "vm %s is not running (%s)", virDomainGetName(d), st);
+            rc = pv_fail(err, not_running, "vm %s is not running (%s)", virDomainGetName(d), st);
         else if (action[0] == 'r')
             ok = virDomainReboot(d, 0) == 0, rc = ok ? 0 : virt_error(err, "reboot");
         else
             ok = virDomainSuspend(d) == 0, rc = ok ? 0 : virt_error(err, "pause");
     } else if (strcmp(action, "resume") == 0) {
         if (strcmp(st, "paused") != 0)
-            rc = pv_error_set(err, PV_ECONFLICT, "not_paused", "vm %s is not paused (%s)", virDomainGetName(d), st);
+            rc = pv_fail(err, not_paused, "vm %s is not paused (%s)", virDomainGetName(d), st);
         else
             ok = virDomainResume(d) == 0, rc = ok ? 0 : virt_error(err, "resume");
     } else if (strcmp(action, "save") == 0) {
         if (strcmp(st, "running") != 0 && strcmp(st, "paused") != 0)
-            rc = pv_error_set(err, PV_ECONFLICT, "not_running", "vm %s is not running (%s)", virDomainGetName(d), st);
+            rc = pv_fail(err, not_running, "vm %s is not running (%s)", virDomainGetName(d), st);
         else
             ok = virDomainManagedSave(d, 0) == 0, rc = ok ? 0 : virt_error(err, "save");
     } else if (strcmp(action, "delete") == 0 || strcmp(action, "delete_with_disks") == 0) {
         if (strcmp(st, "running") == 0 || strcmp(st, "paused") == 0) {
-            rc = pv_error_set(err, PV_ECONFLICT, "vm_running", "vm %s is %s; power it off first", virDomainGetName(d), st);
+            rc = pv_fail(err, vm_running, "vm %s is %s; power it off first", virDomainGetName(d), st);
         } else {
             json_t *paths = action[6] ? disk_paths(d) : NULL;
             rc = undefine(d, err);
@@ -521,7 +522,7 @@ int ag_virt_action(const char *uuid, const char *action, struct pv_error *err)
             json_decref(paths);
         }
     } else {
-        rc = pv_error_set(err, PV_ENOTFOUND, "unknown_action", "no action '%.32s'", action);
+        rc = pv_fail(err, unknown_action, "no action '%.32s'", action);
     }
     virDomainFree(d);
     return rc;
@@ -552,7 +553,7 @@ static int name_ok(const char *s)
 
 static int spec_error(struct pv_error *err, const char *field, const char *msg)
 {
-    return pv_error_set(err, PV_EINVAL, "invalid_spec", "%s: %s", field, msg);
+    return pv_fail(err, invalid_spec, "%s: %s", field, msg);
 }
 
 /* Check the spec's shape and every reference in it before anything is made. */
@@ -565,6 +566,51 @@ static int uuid_ok(const char *u)
         if (i == 8 || i == 13 || i == 18 || i == 23 ? u[i] != '-' : !strchr("0123456789abcdef", u[i]))
             return 0;
     return 1;
+}
+
+static int pool_dir(const char *dir, virStoragePoolPtr *pool);
+
+/* An existing disk must be a volume of one of this host's active storage
+ * pools: never any file or device the agent (root) can open.  The path is
+ * resolved first (a symlink inside a pool that points out of it is refused)
+ * and a dir pool whose directory holds it is refreshed once, so an image
+ * copied in since the last refresh is found.  *out (when not NULL) is the
+ * volume's path as libvirt knows it, which is what the domain then uses. */
+static int pool_volume_path(const char *path, char **out, struct pv_error *err)
+{
+    char real[PATH_MAX], dir[PATH_MAX], *slash;
+    virStorageVolPtr vol;
+    virStoragePoolPtr pool = NULL;
+
+    /* The test driver's volumes are not files: its paths are used as named. */
+    if (is_test_driver)
+        snprintf(real, sizeof real, "%s", path);
+    else if (!realpath(path, real))
+        return pv_fail(err, unknown_disk, "disk %s: %s", path, strerror(errno));
+    vol = virStorageVolLookupByPath(conn, real);
+    if (!vol) {
+        virResetLastError();
+        snprintf(dir, sizeof dir, "%s", real);
+        slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+            *slash = '\0';
+            if (pool_dir(dir, &pool) && virStoragePoolRefresh(pool, 0) == 0)
+                vol = virStorageVolLookupByPath(conn, real);
+            if (pool)
+                virStoragePoolFree(pool);
+            virResetLastError();
+        }
+    }
+    if (!vol)
+        return pv_fail(err, disk_path_not_allowed,
+                            "%s is not a volume of a storage pool of this host", path);
+    if (out) {
+        *out = virStorageVolGetPath(vol);
+        if (!*out)
+            *out = strdup(real);
+    }
+    virStorageVolFree(vol);
+    return 0;
 }
 
 static int check_spec(const json_t *spec, struct pv_error *err)
@@ -582,11 +628,11 @@ static int check_spec(const json_t *spec, struct pv_error *err)
         for (k = 0; k < sizeof keys / sizeof keys[0] && strcmp(keys[k], key) != 0; k++)
             ;
         if (k == sizeof keys / sizeof keys[0])
-            return pv_error_set(err, PV_EINVAL, "unknown_field", "unknown field '%.64s'", key);
+            return pv_fail(err, unknown_field, "unknown field '%.64s'", key);
     }
     v = json_object_get(spec, "name");
     if (!json_is_string(v) || !name_ok(json_string_value(v)))
-        return pv_error_set(err, PV_EINVAL, "invalid_name",
+        return pv_fail(err, invalid_name,
                             "name: 1 to 64 of letters, digits, '.', '_', '-' (no '/', no XML "
                             "characters), not starting with '.' or '-'");
     v = json_object_get(spec, "uuid");
@@ -617,7 +663,7 @@ static int check_spec(const json_t *spec, struct pv_error *err)
             p = virStoragePoolLookupByName(conn, pool ? json_string_value(pool) : "default");
             if (!p) {
                 virResetLastError();
-                return pv_error_set(err, PV_EINVAL, "unknown_pool", "this host has no storage pool '%.64s'",
+                return pv_fail(err, unknown_pool, "this host has no storage pool '%.64s'",
                                     pool ? json_string_value(pool) : "default");
             }
             virStoragePoolFree(p);
@@ -629,8 +675,10 @@ static int check_spec(const json_t *spec, struct pv_error *err)
         if (json_string_value(path)[0] != '/' || strstr(json_string_value(path), "/../"))
             return spec_error(err, "disks", "a disk path must be absolute, without '..'");
         if (!is_test_driver && stat(json_string_value(path), &st) != 0)
-            return pv_error_set(err, PV_EINVAL, "unknown_disk", "disk %s: %s",
+            return pv_fail(err, unknown_disk, "disk %s: %s",
                                 json_string_value(path), strerror(errno));
+        if (pool_volume_path(json_string_value(path), NULL, err))
+            return err->err;
     }
     v = json_object_get(spec, "nics");
     if (v && (!json_is_array(v) || json_array_size(v) > 16))
@@ -644,7 +692,7 @@ static int check_spec(const json_t *spec, struct pv_error *err)
             virNetworkPtr n = virNetworkLookupByName(conn, json_string_value(net));
             if (!n) {
                 virResetLastError();
-                return pv_error_set(err, PV_EINVAL, "unknown_network",
+                return pv_fail(err, unknown_network,
                                     "this host has no network '%.64s'", json_string_value(net));
             }
             virNetworkFree(n);
@@ -767,7 +815,7 @@ static char *new_volume(const char *vm, size_t idx, json_t *disk, struct pv_erro
     snprintf(name, sizeof name, "%s-%zu.qcow2", vm, idx);
     if (pool && (vol = virStorageVolLookupByName(pool, name))) {
         /* left behind by a VM deleted without its disks: never reuse it */
-        pv_error_set(err, PV_ECONFLICT, "volume_exists",
+        pv_fail(err, volume_exists,
                      "volume %s exists already in the pool (a disk of a deleted VM?)", name);
         virStorageVolFree(vol);
         virStoragePoolFree(pool);
@@ -795,7 +843,7 @@ static char *new_volume(const char *vm, size_t idx, json_t *disk, struct pv_erro
     if (vol)
         path = virStorageVolGetPath(vol);
     if (!path && !pool) {
-        pv_error_set(err, PV_EINVAL, "unknown_pool", "the storage pool is gone");
+        pv_fail(err, unknown_pool, "the storage pool is gone");
     } else if (!path) {
         virt_error(err, "create volume");
     }
@@ -839,7 +887,7 @@ int ag_virt_define(const json_t *in, char **uuid, struct pv_error *err)
     d = virDomainLookupByName(conn, json_string_value(json_object_get(in, "name")));
     if (d) {
         virDomainFree(d);
-        return pv_error_set(err, PV_ECONFLICT, "name_in_use", "this host already has a vm named %s",
+        return pv_fail(err, name_in_use, "this host already has a vm named %s",
                             json_string_value(json_object_get(in, "name")));
     }
     virResetLastError();
@@ -847,9 +895,17 @@ int ag_virt_define(const json_t *in, char **uuid, struct pv_error *err)
     spec = json_deep_copy(in);
     made = json_array();
     json_array_foreach(json_object_get(spec, "disks"), i, disk) {
-        char *path;
-        if (!json_object_get(disk, "size_gb"))
+        char *path = NULL;
+        if (!json_object_get(disk, "size_gb")) {
+            /* checked above; resolved again here, and the domain gets the
+             * volume's own path, not a link that could change meanwhile */
+            rc = pool_volume_path(json_string_value(json_object_get(disk, "path")), &path, err);
+            if (rc)
+                goto out;
+            json_object_set_new(disk, "path", json_string(path));
+            free(path);
             continue;
+        }
         path = new_volume(json_string_value(json_object_get(spec, "name")), i, disk, err);
         if (!path) {
             rc = err->err;
@@ -862,7 +918,7 @@ int ag_virt_define(const json_t *in, char **uuid, struct pv_error *err)
     }
     xml = domain_xml(spec);
     if (!xml) {
-        rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "cannot write the domain XML");
+        rc = pv_fail(err, out_of_memory, "cannot write the domain XML");
         goto out;
     }
     d = virDomainDefineXML(conn, xml);
@@ -950,7 +1006,7 @@ static void *mig_watchdog(void *arg)
         m->total = ji.dataTotal;
         if (stalled && !m->cancel) {
             m->cancel = 2; /* the watchdog's abort */
-            pv_error_set(&m->err, PV_EPEER, "migration_stalled",
+            pv_fail(&m->err, migration_stalled,
                          "no progress for %d s; migration aborted, the VM stays on the source",
                          m->stall_s);
         }
@@ -982,7 +1038,7 @@ static void *mig_main(void *arg)
         virTypedParamsFree(params, nparams);
         virDomainFree(d);
     } else {
-        pv_error_set(&e, PV_ENOTFOUND, "vm_not_found", "the VM left this host before migrating");
+        pv_fail(&e, vm_not_found, "the VM left this host before migrating");
     }
     pthread_mutex_lock(&mig_lock);
     m->done = 1;
@@ -991,13 +1047,13 @@ static void *mig_main(void *arg)
         m->remaining = 0;
     } else if (m->cancel == 1) {
         m->state = "cancelled";
-        pv_error_set(&m->err, PV_ECANCELLED, "cancelled", "migration cancelled; the VM stays on the source");
+        pv_fail(&m->err, cancelled, "migration cancelled; the VM stays on the source");
     } else {
         m->state = "failed";
         if (m->cancel != 2) { /* the watchdog already said why */
             m->err = e;
-            if (strcmp(m->err.code, "libvirt_error") == 0 || strcmp(m->err.code, "invalid_state") == 0)
-                snprintf(m->err.code, sizeof m->err.code, "migration_failed");
+            if (pv_error_is(&m->err, PV_CODE_libvirt_error) || pv_error_is(&m->err, PV_CODE_invalid_state))
+                pv_error_recode(&m->err, PV_CODE_migration_failed);
         }
     }
     pthread_mutex_unlock(&mig_lock);
@@ -1020,23 +1076,23 @@ int ag_virt_migrate_start(const char *uuid, const char *dest_uri, const char *da
     active = strcmp(power_state(d), "running") == 0;
     virDomainFree(d);
     if (!active)
-        return pv_error_set(err, PV_ECONFLICT, "not_running",
+        return pv_fail(err, not_running,
                             "live migration needs a running VM; use quick migration");
     if (!dest_uri || !data_uri || strlen(dest_uri) >= sizeof m->dest_uri ||
         strlen(data_uri) >= sizeof m->data_uri)
-        return pv_error_set(err, PV_EINVAL, "invalid_spec", "dest_uri and data_uri are needed");
+        return pv_fail(err, invalid_spec, "dest_uri and data_uri are needed");
     pthread_mutex_lock(&mig_lock);
     m = mig_find_locked(uuid);
     if (m && !m->done) {
         pthread_mutex_unlock(&mig_lock);
-        return pv_error_set(err, PV_ECONFLICT, "migration_running", "vm %s is already migrating", uuid);
+        return pv_fail(err, migration_running, "vm %s is already migrating", uuid);
     }
     for (int i = 0; i < MAX_MIGRATIONS && slot < 0; i++)
         if (!migrations[i] || migrations[i]->finished)
             slot = i;
     if (slot < 0) {
         pthread_mutex_unlock(&mig_lock);
-        return pv_error_set(err, PV_ECONFLICT, "too_many_migrations", "this host runs %d migrations already",
+        return pv_fail(err, too_many_migrations, "this host runs %d migrations already",
                             MAX_MIGRATIONS);
     }
     free(migrations[slot]); /* a finished one, or NULL */
@@ -1044,7 +1100,7 @@ int ag_virt_migrate_start(const char *uuid, const char *dest_uri, const char *da
     if (!m) {
         migrations[slot] = NULL;
         pthread_mutex_unlock(&mig_lock);
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     }
     snprintf(m->uuid, sizeof m->uuid, "%s", uuid);
     snprintf(m->dest_uri, sizeof m->dest_uri, "%s", dest_uri);
@@ -1058,7 +1114,7 @@ int ag_virt_migrate_start(const char *uuid, const char *dest_uri, const char *da
         m->state = "failed";
         m->done = m->finished = 1; /* (a watchdog that did start sees done and ends) */
         pthread_mutex_unlock(&mig_lock);
-        return pv_error_set(err, PV_EINTERNAL, "thread_failed", "cannot start the migration");
+        return pv_fail(err, thread_failed, "cannot start the migration");
     }
     pthread_detach(m->thread);
     pthread_mutex_unlock(&mig_lock);
@@ -1073,7 +1129,7 @@ int ag_virt_migration(const char *uuid, json_t **out, struct pv_error *err)
     m = mig_find_locked(uuid);
     if (!m) {
         pthread_mutex_unlock(&mig_lock);
-        return pv_error_set(err, PV_ENOTFOUND, "no_migration", "no migration of vm %.64s here", uuid);
+        return pv_fail(err, no_migration, "no migration of vm %.64s here", uuid);
     }
     *out = json_pack("{s:s,s:I,s:I,s:I}", "state", m->state, "data_processed",
                      (json_int_t)m->processed, "data_remaining", (json_int_t)m->remaining,
@@ -1094,7 +1150,7 @@ int ag_virt_migrate_cancel(const char *uuid, struct pv_error *err)
     m = mig_find_locked(uuid);
     if (!m || m->done) {
         pthread_mutex_unlock(&mig_lock);
-        return pv_error_set(err, PV_ECONFLICT, "no_migration", "vm %.64s is not migrating", uuid);
+        return pv_fail(err, no_migration, "vm %.64s is not migrating", uuid);
     }
     m->cancel = 1;
     pthread_mutex_unlock(&mig_lock);
@@ -1125,10 +1181,10 @@ static char state_dir[512] = "/var/lib/polyvisor-agent";
 int ag_virt_set_state_dir(const char *dir, struct pv_error *err)
 {
     if (strlen(dir) >= sizeof state_dir - 64)
-        return pv_error_set(err, PV_EINVAL, "invalid_argument", "state dir path too long");
+        return pv_fail(err, invalid_argument, "state dir path too long");
     snprintf(state_dir, sizeof state_dir, "%s", dir);
     if (mkdir(state_dir, 0700) != 0 && errno != EEXIST)
-        return pv_error_set(err, PV_EINTERNAL, "state_dir", "cannot create %s: %s", state_dir,
+        return pv_fail(err, state_dir, "cannot create %s: %s", state_dir,
                             strerror(errno));
     return 0;
 }
@@ -1137,7 +1193,7 @@ int ag_virt_state_path(const char *uuid, const char *kind, char *out, size_t siz
                        struct pv_error *err)
 {
     if (!uuid_ok(uuid))
-        return pv_error_set(err, PV_EINVAL, "invalid_uuid", "'%.40s' is not a lower-case UUID", uuid);
+        return pv_fail(err, invalid_uuid, "'%.40s' is not a lower-case UUID", uuid);
     snprintf(out, size, "%s/%s.%s", state_dir, uuid, kind);
     return 0;
 }
@@ -1160,7 +1216,7 @@ int ag_virt_export(const char *uuid, json_t **out, struct pv_error *err)
     disks = json_array();
     json_array_foreach(paths, i, p) {
         if (stat(json_string_value(p), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-            rc = pv_error_set(err, PV_EUNSUPPORTED, "unsupported_by_backend",
+            rc = pv_fail(err, unsupported_by_backend,
                               "disk %s is not a file this agent can copy", json_string_value(p));
             break;
         }
@@ -1172,7 +1228,7 @@ int ag_virt_export(const char *uuid, json_t **out, struct pv_error *err)
     } else if (!xml) {
         rc = virt_error(err, "export");
     } else if (strcmp(st, "saved") == 0) {
-        rc = pv_error_set(err, PV_ECONFLICT, "vm_saved", "vm %s is saved; start it or delete its saved state first",
+        rc = pv_fail(err, vm_saved, "vm %s is saved; start it or delete its saved state first",
                           virDomainGetName(d));
     } else if ((rc = ag_virt_state_path(uuid, "save", path, sizeof path, err)) == 0 &&
                (strcmp(st, "running") == 0 || strcmp(st, "paused") == 0)) {
@@ -1203,7 +1259,7 @@ int ag_virt_export_disk(const char *uuid, int index, char *out, size_t size, str
         return PV_ENOTFOUND;
     paths = disk_paths(d);
     if (index < 0 || (size_t)index >= json_array_size(paths))
-        rc = pv_error_set(err, PV_ENOTFOUND, "no_disk", "vm %s has no disk %d", uuid, index);
+        rc = pv_fail(err, no_disk, "vm %s has no disk %d", uuid, index);
     else
         snprintf(out, size, "%s", json_string_value(json_array_get(paths, (size_t)index)));
     json_decref(paths);
@@ -1249,14 +1305,14 @@ int ag_virt_import_disk_path(const char *path, struct pv_error *err)
 
     if (!path || path[0] != '/' || strstr(path, "/../") || strstr(path, "/./") || !slash ||
         slash == path || (size_t)(slash - path) >= sizeof dir || !slash[1])
-        return pv_error_set(err, PV_EINVAL, "invalid_path", "a disk goes to an absolute path, without '..'");
+        return pv_fail(err, invalid_path, "a disk goes to an absolute path, without '..'");
     memcpy(dir, path, (size_t)(slash - path));
     dir[slash - path] = '\0';
     if (!pool_dir(dir, NULL))
-        return pv_error_set(err, PV_EINVAL, "invalid_path",
+        return pv_fail(err, invalid_path,
                             "%s is not in a storage pool of this host", path);
     if (lstat(path, &sb) == 0)
-        return pv_error_set(err, PV_ECONFLICT, "disk_exists", "%s exists already on this host", path);
+        return pv_fail(err, disk_exists, "%s exists already on this host", path);
     return 0;
 }
 
@@ -1360,15 +1416,15 @@ int ag_virt_import(const char *uuid, const char *xml, int restore, json_t *disks
     if (rc)
         return rc;
     if (!xml)
-        return pv_error_set(err, PV_EINVAL, "invalid_spec", "the VM's XML is needed");
+        return pv_fail(err, invalid_spec, "the VM's XML is needed");
     d = virDomainLookupByUUIDString(conn, uuid);
     if (d) {
         virDomainFree(d);
-        return pv_error_set(err, PV_ECONFLICT, "vm_exists", "vm %s is on this host already", uuid);
+        return pv_fail(err, vm_exists, "vm %s is on this host already", uuid);
     }
     virResetLastError();
     if (restore && access(path, R_OK) != 0)
-        return pv_error_set(err, PV_EINVAL, "no_state", "no state was uploaded for vm %s", uuid);
+        return pv_fail(err, no_state, "no state was uploaded for vm %s", uuid);
     if (json_array_size(disks))
         refresh_pools();
     d = virDomainDefineXML(conn, xml);

@@ -22,11 +22,10 @@
 void pv_api_connections_list(struct pv_req *r) { pv_api_list(r, &pv_coll_connections); }
 void pv_api_connection_get(struct pv_req *r) { pv_api_get(r, &pv_coll_connections); }
 
-static int reply_field(struct pv_req *r, int err, const char *code, const char *field,
-                       const char *msg)
+static int reply_field(struct pv_req *r, enum pv_code code, const char *field, const char *msg)
 {
     struct pv_error e;
-    pv_error_set(&e, err, code, "%s", msg);
+    pv_fail_code(&e, code, "%s", msg);
     pv_reply_error_details(r, &e, json_pack("{s:s}", "field", field));
     return -1;
 }
@@ -40,32 +39,32 @@ static int check_type(struct pv_req *r, json_t *body)
 
     if (json_object_get(body, "ca_cert") &&
         !strstr(json_string_value(json_object_get(body, "ca_cert")), "-----BEGIN CERTIFICATE-----"))
-        return reply_field(r, PV_EINVAL, "invalid_value", "ca_cert",
+        return reply_field(r, PV_CODE_invalid_value, "ca_cert",
                            "'ca_cert' is a PEM certificate (-----BEGIN CERTIFICATE-----)");
     for (const char *p = url; *p; p++)
         if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-            return reply_field(r, PV_EINVAL, "invalid_value", "url",
+            return reply_field(r, PV_CODE_invalid_value, "url",
                                "'url' must not contain spaces or control characters");
     if (strcmp(type, "test") == 0) {
         if (strncmp(url, "test:///", 8) != 0)
-            return reply_field(r, PV_EINVAL, "invalid_value", "url",
+            return reply_field(r, PV_CODE_invalid_value, "url",
                                "a test connection's url is test:///ABSOLUTE/PATH");
     } else if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) {
-        return reply_field(r, PV_EINVAL, "invalid_value", "url",
+        return reply_field(r, PV_CODE_invalid_value, "url",
                            "'url' must start with https:// (or http:// where allowed)");
     }
     if (strcmp(type, "kvm") == 0 && !json_object_get(body, "token"))
-        return reply_field(r, PV_EINVAL, "missing_field", "token",
+        return reply_field(r, PV_CODE_missing_field, "token",
                            "a kvm connection needs the agent's 'token'");
     if (user_pass && !json_object_get(body, "username"))
-        return reply_field(r, PV_EINVAL, "missing_field", "username",
+        return reply_field(r, PV_CODE_missing_field, "username",
                            "this connection type needs 'username'");
     if (user_pass && !json_object_get(body, "password"))
-        return reply_field(r, PV_EINVAL, "missing_field", "password",
+        return reply_field(r, PV_CODE_missing_field, "password",
                            "this connection type needs 'password'");
     if (!pv_plugins_find(type)) {
         struct pv_error e;
-        pv_error_set(&e, PV_EUNSUPPORTED, "unsupported_by_backend",
+        pv_fail(&e, unsupported_by_backend,
                      "no adapter for connection type '%s' is loaded (GET /api/v1/adapters)", type);
         pv_reply_error_details(r, &e, json_pack("{s:s}", "field", "type"));
         return -1;
@@ -92,7 +91,7 @@ static int seal(json_t *body, struct pv_db_connection *c, struct pv_error *err)
     plain = json_dumps(cred, JSON_COMPACT);
     json_decref(cred);
     if (!plain)
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     rc = pv_secret_seal(plain, &c->secret, &c->secret_len, err);
     pv_secret_free(plain);
     return rc;
@@ -123,7 +122,7 @@ void pv_api_connection_create(struct pv_req *r)
     c.type = (char *)json_string_value(json_object_get(body, "type"));
     c.url = (char *)json_string_value(json_object_get(body, "url"));
     if (pv_db_connection_find_url(c.type, c.url, existing)) {
-        pv_error_set(&e, PV_ECONFLICT, "connection_exists",
+        pv_fail(&e, connection_exists,
                      "a %s connection to that url exists already (%s)", c.type, existing);
         pv_reply_error_details(r, &e, json_pack("{s:s}", "connection_id", existing));
         goto out;

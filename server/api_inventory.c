@@ -37,7 +37,7 @@ void pv_api_list(struct pv_req *r, const struct pv_collection *c)
     len = strlen(items) + (next ? strlen(next) : 0) + 40;
     body = malloc(len);
     if (!body) {
-        pv_error_set(&e, PV_EINTERNAL, "out_of_memory", "out of memory");
+        pv_fail(&e, out_of_memory, "out of memory");
         pv_reply_error(r, &e);
         goto out;
     }

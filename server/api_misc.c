@@ -17,7 +17,7 @@ void pv_api_healthz(struct pv_req *r)
     int v = pv_db_schema_version();
     if (v < 0) {
         struct pv_error e;
-        pv_error_set(&e, PV_EINTERNAL, "database_error", "the inventory database does not answer");
+        pv_fail(&e, database_error, "the inventory database does not answer");
         pv_reply_error(r, &e);
         return;
     }
@@ -118,13 +118,13 @@ void pv_api_user_create(struct pv_req *r)
     name = json_string_value(json_object_get(body, "username"));
     if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
         strlen(name)) {
-        pv_error_set(&e, PV_EINVAL, "invalid_value",
+        pv_fail(&e, invalid_value,
                      "'username' may hold letters, digits, '.', '_' and '-' only");
         pv_reply_error_details(r, &e, json_pack("{s:s}", "field", "username"));
     } else if (pv_auth_create_user(name, json_string_value(json_object_get(body, "password")),
                                    json_string_value(json_object_get(body, "role")), &e)) {
         if (e.err == PV_ECONFLICT)
-            pv_error_set(&e, PV_ECONFLICT, "user_exists", "a user named '%s' exists", name);
+            pv_fail(&e, user_exists, "a user named '%s' exists", name);
         pv_reply_error(r, &e);
     } else {
         pv_event("user", name, "audit", r->user, "user %s created with role %s", name,

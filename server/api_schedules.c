@@ -53,7 +53,7 @@ static int timing(const char *cron, const char *at, const char *zone, char next_
     }
     if (!next) {
         *details = json_pack("{s:s}", "field", "at_time");
-        return pv_error_set(err, PV_EINVAL, "at_time_past", "at_time %s is not in the future",
+        return pv_fail(err, at_time_past, "at_time %s is not in the future",
                             at ? at : "");
     }
     pv_clock_iso(next, next_iso);
@@ -142,7 +142,7 @@ static void update(struct pv_req *r, json_t *body)
                json_string_value(json_object_get(cur, "at_time")),
                json_string_value(json_object_get(cur, "timezone")), next, &details, &e)) {
         /* a one-shot schedule that has run may still be renamed or disabled */
-        if (strcmp(e.code, "at_time_past") != 0 || enabled)
+        if (!pv_error_is(&e, PV_CODE_at_time_past) || enabled)
             goto fail;
         json_decref(details);
         details = NULL;

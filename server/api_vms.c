@@ -40,10 +40,21 @@ static int check_lists(struct pv_req *r, json_t *body)
     for (size_t i = 0; i < N(lists); i++) {
         json_t *a = json_object_get(body, lists[i]);
         if (a && !items_are(a, is_object)) {
-            pv_error_set(&e, PV_EINVAL, "wrong_type", "every item of '%s' must be an object",
+            pv_fail(&e, wrong_type, "every item of '%s' must be an object",
                          lists[i]);
             pv_reply_error_details(r, &e, json_pack("{s:s}", "field", lists[i]));
             return -1;
+        }
+    }
+    {
+        size_t i;
+        json_t *d;
+        json_array_foreach(json_object_get(body, "disks"), i, d) {
+            json_t *path = json_object_get(d, "path");
+            if (path && pv_validate_disk_path(path, &e)) {
+                pv_reply_error_details(r, &e, json_pack("{s:s,s:i}", "field", "disks", "index", (int)i));
+                return -1;
+            }
         }
     }
     for (size_t i = 0; i < N(sets); i++) {
@@ -60,7 +71,7 @@ static int check_lists(struct pv_req *r, json_t *body)
             json_array_foreach(json_object_get(body, "anti_affinity"), j, b) {
                 if (!json_equal(a, b))
                     continue;
-                pv_error_set(&e, PV_EINVAL, "conflicting_affinity",
+                pv_fail(&e, conflicting_affinity,
                              "set '%s' cannot be both an affinity and an anti-affinity set",
                              json_string_value(a));
                 pv_reply_error_details(r, &e, json_pack("{s:s}", "field", "anti_affinity"));
@@ -165,7 +176,7 @@ void pv_api_vm_delete(struct pv_req *r)
 
     if (dd && strcmp(dd, "true") != 0 && strcmp(dd, "false") != 0) {
         struct pv_error e;
-        pv_error_set(&e, PV_EINVAL, "invalid_value", "delete_disks is true or false");
+        pv_fail(&e, invalid_value, "delete_disks is true or false");
         pv_reply_error_details(r, &e, json_pack("{s:s}", "field", "delete_disks"));
         return;
     }
@@ -222,7 +233,7 @@ void pv_api_vm_reconfigure(struct pv_req *r)
     if (!body)
         return;
     if (!json_object_get(body, "vcpus") && !json_object_get(body, "memory_mb")) {
-        pv_error_set(&e, PV_EINVAL, "missing_field", "give 'vcpus' and/or 'memory_mb'");
+        pv_fail(&e, missing_field, "give 'vcpus' and/or 'memory_mb'");
         pv_reply_error_details(r, &e, json_pack("{s:s}", "field", "vcpus"));
     } else if (vm_of(r, &vm, lock) == 0) {
         submit(r, "vm.reconfigure", vm.id, lock, body);

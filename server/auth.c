@@ -81,7 +81,7 @@ int pv_auth_create_user(const char *username, const char *password, const char *
 
     if (crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                           crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "cannot hash password");
+        return pv_fail(err, out_of_memory, "cannot hash password");
     pv_id_new(id, "user");
     return pv_db_user_create(id, username, hash, role, err);
 }
@@ -130,12 +130,12 @@ static const char *request_token(struct pv_req *r, struct pv_error *err)
         return h + 7;
     c = pv_req_cookie(r, PV_SESSION_COOKIE);
     if (c && !safe && !pv_req_header(r, "X-Polyvisor-CSRF")) {
-        pv_error_set(err, PV_EFORBIDDEN, "csrf_check_failed",
+        pv_fail(err, csrf_check_failed,
                      "a change made with the session cookie needs the X-Polyvisor-CSRF header");
         return NULL;
     }
     if (!c)
-        pv_error_set(err, PV_EAUTH, "unauthorized",
+        pv_fail(err, unauthorized,
                      "this call needs 'Authorization: Bearer TOKEN' (POST /api/v1/auth/login)");
     return c;
 }
@@ -151,12 +151,12 @@ int pv_auth_request(struct pv_req *r, struct pv_error *err)
         return err ? err->err : PV_EAUTH;
     len = strlen(h);
     if (len == 0 || len > 128)
-        return pv_error_set(err, PV_EAUTH, "invalid_token", "token unknown or expired");
+        return pv_fail(err, invalid_token, "token unknown or expired");
     pv_sha256_hex(h, len, hash);
     if (cache_get(hash, r->user, r->role))
         return 0;
     if (pv_db_token_find(hash, &user, &role, NULL) != 0)
-        return pv_error_set(err, PV_EAUTH, "invalid_token", "token unknown or expired");
+        return pv_fail(err, invalid_token, "token unknown or expired");
     snprintf(r->user, sizeof r->user, "%s", user);
     snprintf(r->role, sizeof r->role, "%s", role);
     cache_put(hash, user, role);
@@ -176,7 +176,7 @@ int pv_auth_login(const char *username, const char *password, char **token, int 
     *token = NULL;
     rc = pv_db_user_find(username, &id, &hash, &role, NULL);
     if (rc || crypto_pwhash_str_verify(hash, password, strlen(password)) != 0) {
-        rc = pv_error_set(err, PV_EAUTH, "invalid_credentials", "wrong username or password");
+        rc = pv_fail(err, invalid_credentials, "wrong username or password");
         goto out;
     }
     randombytes_buf(raw, sizeof raw);

@@ -26,7 +26,7 @@ const char *pv_clock_iso(int64_t t, char buf[32])
 int pv_clock_set(int64_t t, struct pv_error *err)
 {
     if (!test_allowed)
-        return pv_error_set(err, PV_EFORBIDDEN, "test_clock_disabled",
+        return pv_fail(err, test_clock_disabled,
                             "the clock can be set only when polyvisord runs with --test-clock 1");
     __atomic_store_n(&offset_s, t - (int64_t)time(NULL), __ATOMIC_RELAXED);
     return 0;

@@ -32,7 +32,7 @@ void pv_config_defaults(struct pv_config *c)
 static int set_str(char *dst, size_t size, const char *key, const char *v, struct pv_error *err)
 {
     if (strlen(v) >= size)
-        return pv_error_set(err, PV_EINVAL, "invalid_config", "%s: value too long", key);
+        return pv_fail(err, invalid_config, "%s: value too long", key);
     memcpy(dst, v, strlen(v) + 1);
     return 0;
 }
@@ -46,7 +46,7 @@ static int set_int(long *dst, const char *key, const char *v, long min, long max
     errno = 0;
     n = strtol(v, &end, 10);
     if (errno || end == v || *end || n < min || n > max)
-        return pv_error_set(err, PV_EINVAL, "invalid_config",
+        return pv_fail(err, invalid_config,
                             "%s: '%s' is not a whole number from %ld to %ld", key, v, min, max);
     *dst = n;
     return 0;
@@ -59,7 +59,7 @@ static int set_listen(struct pv_config *c, const char *v, struct pv_error *err)
     size_t hostlen;
 
     if (!colon || colon == v)
-        return pv_error_set(err, PV_EINVAL, "invalid_config",
+        return pv_fail(err, invalid_config,
                             "listen: '%s' is not HOST:PORT", v);
     if (set_int(&port, "listen port", colon + 1, 1, 65535, err))
         return PV_EINVAL;
@@ -69,10 +69,37 @@ static int set_listen(struct pv_config *c, const char *v, struct pv_error *err)
         hostlen -= 2;
     }
     if (hostlen >= sizeof c->listen_host)
-        return pv_error_set(err, PV_EINVAL, "invalid_config", "listen: host too long");
+        return pv_fail(err, invalid_config, "listen: host too long");
     memcpy(c->listen_host, v, hostlen);
     c->listen_host[hostlen] = '\0';
     c->listen_port = (int)port;
+    return 0;
+}
+
+/* "TYPE.KEY": a setting for an adapter; the last one given wins. */
+static int set_adapter_setting(struct pv_config *c, const char *key, const char *value,
+                               struct pv_error *err)
+{
+    const char *dot = strchr(key, '.');
+    struct pv_adapter_setting *s = NULL;
+
+    if (dot == key || !dot[1] || strchr(dot + 1, '.'))
+        return pv_fail(err, invalid_config,
+                            "'%s': an adapter setting is TYPE.KEY, e.g. test.world_dir", key);
+    for (int i = 0; i < c->nadapter_settings; i++)
+        if (strcmp(c->adapter_settings[i].key, key) == 0)
+            s = &c->adapter_settings[i];
+    if (!s) {
+        if (c->nadapter_settings == PV_CONFIG_MAX_ADAPTER_SETTINGS)
+            return pv_fail(err, invalid_config, "too many adapter settings");
+        s = &c->adapter_settings[c->nadapter_settings];
+        if (set_str(s->key, sizeof s->key, key, key, err))
+            return PV_EINVAL;
+    }
+    if (set_str(s->value, sizeof s->value, key, value, err))
+        return PV_EINVAL;
+    if (s == &c->adapter_settings[c->nadapter_settings])
+        c->nadapter_settings++;
     return 0;
 }
 
@@ -83,6 +110,8 @@ int pv_config_set(struct pv_config *c, const char *key, const char *value, struc
 
     if (strcmp(key, "listen") == 0)
         return set_listen(c, value, err);
+    if (strchr(key, '.'))
+        return set_adapter_setting(c, key, value, err);
 #define STR(k, field) \
     if (strcmp(key, k) == 0) return set_str(c->field, sizeof c->field, key, value, err)
     STR("data_dir", data_dir);
@@ -114,12 +143,12 @@ int pv_config_set(struct pv_config *c, const char *key, const char *value, struc
     if (strcmp(key, "log_level") == 0) {
         int l = pv_log_level_parse(value);
         if (l < 0)
-            return pv_error_set(err, PV_EINVAL, "invalid_config",
+            return pv_fail(err, invalid_config,
                                 "log_level: '%s' is not debug, info, warn or error", value);
         c->log_level = l;
         return 0;
     }
-    return pv_error_set(err, PV_EINVAL, "invalid_config", "unknown setting '%s'", key);
+    return pv_fail(err, invalid_config, "unknown setting '%s'", key);
 }
 
 static char *trim(char *s)
@@ -140,13 +169,13 @@ int pv_config_load_file(struct pv_config *c, const char *path, struct pv_error *
     int lineno = 0, rc = 0;
 
     if (!f)
-        return pv_error_set(err, PV_EINVAL, "invalid_config", "cannot read %s: %s", path,
+        return pv_fail(err, invalid_config, "cannot read %s: %s", path,
                             strerror(errno));
     while (fgets(line, sizeof line, f)) {
         char *s, *eq, *key, *val;
         lineno++;
         if (!strchr(line, '\n') && !feof(f)) {
-            rc = pv_error_set(err, PV_EINVAL, "invalid_config", "%s:%d: line too long", path,
+            rc = pv_fail(err, invalid_config, "%s:%d: line too long", path,
                               lineno);
             break;
         }
@@ -155,7 +184,7 @@ int pv_config_load_file(struct pv_config *c, const char *path, struct pv_error *
             continue;
         eq = strchr(s, '=');
         if (!eq) {
-            rc = pv_error_set(err, PV_EINVAL, "invalid_config", "%s:%d: expected key = value",
+            rc = pv_fail(err, invalid_config, "%s:%d: expected key = value",
                               path, lineno);
             break;
         }
@@ -170,7 +199,7 @@ int pv_config_load_file(struct pv_config *c, const char *path, struct pv_error *
         if (rc) {
             char msg[sizeof err->message];
             snprintf(msg, sizeof msg, "%s", err->message);
-            pv_error_set(err, PV_EINVAL, "invalid_config", "%s:%d: %s", path, lineno, msg);
+            pv_fail(err, invalid_config, "%s:%d: %s", path, lineno, msg);
             break;
         }
     }
@@ -185,6 +214,7 @@ static void usage(void)
            "                  [--log-level debug|info|warn|error] [--host-failure-timeout SECONDS]\n"
            "                  [--webui-dir DIR] [--http-threads N] [--job-workers N]\n"
            "                  [--jobs-per-host N] [--test-clock 0|1] [--metrics-interval S]\n"
+           "                  [--TYPE.KEY VALUE]  a setting for the adapter of TYPE (test.world_dir)\n"
            "Every flag is also a config-file key, with '_' for '-' (listen = 127.0.0.1:8080).\n");
 }
 
@@ -226,14 +256,14 @@ int pv_config_load(struct pv_config *c, int argc, char **argv, struct pv_error *
         }
         if (flag_key(argv[i], key, sizeof key) || i + 1 >= argc ||
             strcmp(key, "admin_password") == 0)
-            return pv_error_set(err, PV_EINVAL, "invalid_argument",
+            return pv_fail(err, invalid_argument,
                                 "unknown option or missing value: %s (see --help)", argv[i]);
         int rc = pv_config_set(c, key, argv[++i], err);
         if (rc)
             return rc;
     }
     if (!!c->tls_cert[0] != !!c->tls_key[0])
-        return pv_error_set(err, PV_EINVAL, "invalid_config",
+        return pv_fail(err, invalid_config,
                             "tls_cert and tls_key go together: give both or neither");
     return 0;
 }

@@ -6,6 +6,14 @@
 
 #include "../adapters/adapter.h"
 
+#define PV_CONFIG_MAX_ADAPTER_SETTINGS 32
+
+/* One "TYPE.KEY = VALUE" setting, handed to the adapter of that type. */
+struct pv_adapter_setting {
+    char key[64];
+    char value[512];
+};
+
 struct pv_config {
     char listen_host[128];
     int listen_port;
@@ -28,6 +36,8 @@ struct pv_config {
     int metrics_interval;    /* seconds between monitoring samples */
     int metrics_raw_retention;    /* seconds raw samples are kept */
     int metrics_rollup_retention; /* seconds five-minute averages are kept */
+    int nadapter_settings;
+    struct pv_adapter_setting adapter_settings[PV_CONFIG_MAX_ADAPTER_SETTINGS];
 };
 
 void pv_config_defaults(struct pv_config *c);

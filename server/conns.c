@@ -80,7 +80,7 @@ static struct live *live_load(const char *id, struct pv_error *err)
         return NULL;
     const struct pv_adapter *a = pv_plugins_find(row->type);
     if (!a) {
-        pv_error_set(err, PV_EUNSUPPORTED, "unsupported_by_backend",
+        pv_fail(err, unsupported_by_backend,
                      "no adapter for connection type '%s' is loaded", row->type);
         goto out;
     }
@@ -90,7 +90,7 @@ static struct live *live_load(const char *id, struct pv_error *err)
         cred = json_loads(plain, 0, NULL);
     l = calloc(1, sizeof *l);
     if (!l) {
-        pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        pv_fail(err, out_of_memory, "out of memory");
         goto out;
     }
     snprintf(l->id, sizeof l->id, "%s", row->id);
@@ -343,7 +343,7 @@ int pv_conns_need(const struct pv_handle *h, uint64_t cap, void *fn, struct pv_e
 {
     if ((h->a->caps & cap) && fn)
         return 0;
-    return pv_error_set(err, PV_EUNSUPPORTED, "unsupported_by_backend",
+    return pv_fail(err, unsupported_by_backend,
                         "the %s adapter cannot %s", h->a->name, pv_cap_name(cap));
 }
 
@@ -374,7 +374,7 @@ static int sync_with(struct pv_handle *h, struct pv_job_run *job, struct pv_erro
     int rc;
 
     if (!h->a->sync || !(h->a->caps & PV_CAP_SYNC))
-        return pv_error_set(err, PV_EUNSUPPORTED, "unsupported_by_backend",
+        return pv_fail(err, unsupported_by_backend,
                             "adapter '%s' cannot sync", h->a->name);
     pv_conns_sink(&sink, &ctx, h, job);
     pv_db_now(since);

@@ -38,24 +38,6 @@ static long max_body;
 static char webui_dir[512];
 static char *tls_cert_pem, *tls_key_pem;
 
-int pv_http_status_for(int err)
-{
-    switch (err) {
-    case 0: return 200;
-    case PV_EINVAL: return 400;
-    case PV_EAUTH: return 401;
-    case PV_EFORBIDDEN: return 403;
-    case PV_ENOTFOUND: return 404;
-    case PV_ECONFLICT:
-    case PV_ECANCELLED: return 409;
-    case PV_ETOOBIG: return 413;
-    case PV_EUNSUPPORTED: return 422;
-    case PV_EPEER: return 502;
-    case PV_EUNREACHABLE: return 503;
-    default: return 500;
-    }
-}
-
 const char *pv_req_query(struct pv_req *r, const char *key)
 {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
@@ -83,16 +65,16 @@ int pv_req_body(struct pv_req *r, json_t **out, struct pv_error *err)
 
     *out = NULL;
     if (!r->body || r->body_len == 0)
-        return pv_error_set(err, PV_EINVAL, "missing_body", "this call needs a JSON object body");
+        return pv_fail(err, missing_body, "this call needs a JSON object body");
     if (!pv_utf8_valid(r->body, r->body_len))
-        return pv_error_set(err, PV_EINVAL, "invalid_utf8", "the body is not valid UTF-8");
+        return pv_fail(err, invalid_utf8, "the body is not valid UTF-8");
     j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
     if (!j)
-        return pv_error_set(err, PV_EINVAL, "invalid_json", "malformed JSON at line %d column %d: %s",
+        return pv_fail(err, invalid_json, "malformed JSON at line %d column %d: %s",
                             je.line, je.column, je.text);
     if (!json_is_object(j)) {
         json_decref(j);
-        return pv_error_set(err, PV_EINVAL, "invalid_json", "the body must be a JSON object");
+        return pv_fail(err, invalid_json, "the body must be a JSON object");
     }
     *out = j;
     return 0;
@@ -118,7 +100,7 @@ void pv_reply_error_details(struct pv_req *r, const struct pv_error *e, json_t *
 {
     json_t *body = json_pack("{s:{s:s,s:s,s:o}}", "error", "code", e->code[0] ? e->code : "error",
                              "message", e->message, "details", details ? details : json_object());
-    pv_reply_json(r, pv_http_status_for(e->err), body);
+    pv_reply_json(r, pv_error_status(e), body);
 }
 
 void pv_reply_error(struct pv_req *r, const struct pv_error *e)
@@ -147,7 +129,7 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, struct pv_req *r)
 
     if (!r->json && !r->text && r->status != 204) {
         struct pv_error e;
-        pv_error_set(&e, PV_EINTERNAL, "no_reply", "the handler gave no reply");
+        pv_fail(&e, no_reply, "the handler gave no reply");
         pv_reply_error(r, &e);
     }
     if (r->text) {
@@ -181,14 +163,13 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, struct pv_req *r)
     return ret;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *conn, int err, const char *code,
-                                  const char *msg)
+static enum MHD_Result send_error(struct MHD_Connection *conn, enum pv_code code, const char *msg)
 {
     struct pv_req r = {.conn = conn};
     struct pv_error e;
     enum MHD_Result ret;
 
-    pv_error_set(&e, err, code, "%s", msg);
+    pv_fail_code(&e, code, "%s", msg);
     pv_reply_error(&r, &e);
     ret = send_json(conn, &r);
     json_decref(r.json);
@@ -222,16 +203,16 @@ static enum MHD_Result serve_static(struct MHD_Connection *conn, const char *met
     int fd;
 
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return send_error(conn, PV_ENOTFOUND, "route_not_found", "no such route");
+        return send_error(conn, PV_CODE_route_not_found, "no such route");
     if (strcmp(path, "/") == 0)
         path = "/index.html";
     if (snprintf(file, sizeof file, "%s%s", webui_dir, path) >= (int)sizeof file)
-        return send_error(conn, PV_ENOTFOUND, "not_found", "no such file");
+        return send_error(conn, PV_CODE_not_found, "no such file");
     fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0 || fstat(fd, &stbuf) != 0 || !S_ISREG(stbuf.st_mode)) {
         if (fd >= 0)
             close(fd);
-        return send_error(conn, PV_ENOTFOUND, "not_found", "no such file");
+        return send_error(conn, PV_CODE_not_found, "no such file");
     }
     resp = MHD_create_response_from_fd((uint64_t)stbuf.st_size, fd);
     if (!resp) {
@@ -274,7 +255,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, const char *url, co
     const char *label = "unmatched";
 
     if (!pv_utf8_valid(url, strlen(url)) || has_dotdot(url))
-        return send_error(conn, PV_EINVAL, "invalid_path",
+        return send_error(conn, PV_CODE_invalid_path,
                           "the path is not valid UTF-8 or has a '..' segment");
     if (!is_api_path(url))
         return serve_static(conn, method, url);
@@ -282,11 +263,11 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, const char *url, co
     r.body_len = ctx->len;
     switch (pv_router_match(pv_routes, pv_nroutes, method, url, &m)) {
     case PV_MATCH_NO_PATH:
-        pv_error_set(&e, PV_ENOTFOUND, "route_not_found", "no route %s %.200s", method, url);
+        pv_fail(&e, route_not_found, "no route %s %.200s", method, url);
         pv_reply_error(&r, &e);
         goto send;
     case PV_MATCH_NO_METHOD:
-        pv_error_set(&e, PV_EINVAL, "method_not_allowed", "%s is not allowed on %.200s (allowed: %s)",
+        pv_fail(&e, method_not_allowed, "%s is not allowed on %.200s (allowed: %s)",
                      method, url, m.allow);
         pv_reply_error(&r, &e);
         r.status = 405;
@@ -304,7 +285,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, const char *url, co
             goto send;
         }
         if ((m.route->flags & PV_ROUTE_ADMIN) && strcmp(r.role, "admin") != 0) {
-            pv_error_set(&e, PV_EFORBIDDEN, "forbidden", "role '%s' may not %s %s", r.role, method,
+            pv_fail(&e, forbidden, "role '%s' may not %s %s", r.role, method,
                          m.route->pattern);
             pv_reply_error(&r, &e);
             goto send;
@@ -346,7 +327,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (cl && strtoll(cl, NULL, 10) > max_body) {
             ctx->too_big = 1;
             pv_metrics_request("unmatched", 413, 0);
-            return send_error(conn, PV_ETOOBIG, "body_too_large",
+            return send_error(conn, PV_CODE_body_too_large,
                               "request body is larger than the limit");
         }
         return MHD_YES;
@@ -362,7 +343,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             ctx->body = NULL;
             ctx->len = ctx->cap = 0;
             pv_metrics_request("unmatched", 413, 0);
-            return send_error(conn, PV_ETOOBIG, "body_too_large",
+            return send_error(conn, PV_CODE_body_too_large,
                               "request body is larger than the limit");
         }
         if (ctx->len + n + 1 > ctx->cap) {
@@ -415,7 +396,7 @@ static char *read_file(const char *path, struct pv_error *err)
     long n;
 
     if (!f) {
-        pv_error_set(err, PV_EINVAL, "tls_error", "cannot read %s: %s", path, strerror(errno));
+        pv_fail(err, tls_error, "cannot read %s: %s", path, strerror(errno));
         return NULL;
     }
     if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < 1024L * 1024 &&
@@ -429,7 +410,7 @@ static char *read_file(const char *path, struct pv_error *err)
     }
     fclose(f);
     if (!buf)
-        pv_error_set(err, PV_EINVAL, "tls_error", "cannot read %s", path);
+        pv_fail(err, tls_error, "cannot read %s", path);
     return buf;
 }
 
@@ -445,7 +426,7 @@ int pv_http_start(const struct pv_config *cfg, struct pv_error *err)
     snprintf(webui_dir, sizeof webui_dir, "%s", cfg->webui_dir);
     snprintf(port, sizeof port, "%d", cfg->listen_port);
     if (getaddrinfo(cfg->listen_host, port, &hints, &ai) != 0 || !ai)
-        return pv_error_set(err, PV_EINVAL, "invalid_listen",
+        return pv_fail(err, invalid_listen,
                             "listen host '%s' is not a numeric IPv4 or IPv6 address",
                             cfg->listen_host);
     if (ai->ai_family == AF_INET6)
@@ -470,7 +451,7 @@ int pv_http_start(const struct pv_config *cfg, struct pv_error *err)
         MHD_OPTION_HTTPS_MEM_KEY, tls_key_pem, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!daemon_)
-        return pv_error_set(err, PV_EINTERNAL, "listen_failed",
+        return pv_fail(err, listen_failed,
                             "cannot listen on %s:%d (in use, or TLS files invalid)",
                             cfg->listen_host, cfg->listen_port);
     return 0;

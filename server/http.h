@@ -60,6 +60,5 @@ void pv_reply_error(struct pv_req *r, const struct pv_error *e);
 void pv_reply_error_details(struct pv_req *r, const struct pv_error *e, json_t *details);
 /* 202 Accepted, Location: /api/v1/jobs/ID, body: the job. */
 void pv_reply_job(struct pv_req *r, const char *job_id);
-int pv_http_status_for(int err);
 
 #endif

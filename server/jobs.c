@@ -165,7 +165,7 @@ static int load_run(struct pv_job_run *run, const char *id, struct pv_error *err
         run->result = json_object();
     json_decref(obj);
     if (!run->kind)
-        return pv_error_set(err, PV_EINTERNAL, "unknown_job_kind",
+        return pv_fail(err, unknown_job_kind,
                             "this polyvisord does not know job kind '%s'", run->row.kind);
     return 0;
 }
@@ -212,7 +212,7 @@ static void run_job(struct queued *q, struct running *slot)
             continue;
         if (pv_job_cancelled(&run)) {
             pv_db_job_step(run.row.id, i, "skipped", 0, "cancelled");
-            pv_error_set(&err, PV_ECANCELLED, "cancelled", "cancelled before step '%s'",
+            pv_fail(&err, cancelled, "cancelled before step '%s'",
                          run.kind->steps[i]);
             finish(&run, PV_JOB_CANCELLED, &err);
             goto out;
@@ -236,7 +236,7 @@ static void run_job(struct queued *q, struct running *slot)
             continue;
         }
         if (!err.code[0])
-            pv_error_set(&err, rc, "job_step_failed", "step '%s' failed", run.kind->steps[i]);
+            pv_fail(&err, job_step_failed, "step '%s' failed", run.kind->steps[i]);
         pv_db_job_step(run.row.id, i, "failed", 0, err.message);
         save_result(&run); /* what the step learnt before failing, e.g. a placement refusal */
         finish(&run, rc == PV_ECANCELLED ? PV_JOB_CANCELLED : PV_JOB_FAILED, &err);
@@ -361,7 +361,7 @@ int pv_jobs_start(const struct pv_config *cfg, struct pv_error *err)
     nworkers = cfg->job_workers > MAX_WORKERS ? MAX_WORKERS : cfg->job_workers;
     for (int k = 0; k < nworkers; k++)
         if (pthread_create(&workers[k], NULL, worker_main, NULL) != 0)
-            return pv_error_set(err, PV_EINTERNAL, "thread_failed", "cannot start job workers");
+            return pv_fail(err, thread_failed, "cannot start job workers");
     return 0;
 }
 
@@ -411,7 +411,7 @@ static int insert_job(const char *actor, const struct pv_job_kind *k, const char
     int rc;
 
     if (is_stopping())
-        return pv_error_set(err, PV_EUNREACHABLE, "shutting_down",
+        return pv_fail(err, shutting_down,
                             "polyvisord is shutting down; try again when it is back");
     memset(&row, 0, sizeof row);
     pv_id_new(row.id, "job");
@@ -434,7 +434,7 @@ static int insert_job(const char *actor, const struct pv_job_kind *k, const char
     pv_event("job", row.id, "audit", row.created_by, "%s submitted for %s %s", k->name,
              target_type ? target_type : "-", target_id ? target_id : "-");
     if (!inline_run && enqueue(row.id, 0))
-        return pv_error_set(err, PV_EINTERNAL, "queue_failed", "job %s stored but not queued",
+        return pv_fail(err, queue_failed, "job %s stored but not queued",
                             row.id);
     return 0;
 }
@@ -448,16 +448,16 @@ int pv_job_submit(struct pv_req *r, const char *kind, const char *target_type,
     char hash[65];
 
     if (!k)
-        return pv_error_set(err, PV_EINTERNAL, "unknown_job_kind", "no job kind '%s'", kind);
+        return pv_fail(err, unknown_job_kind, "no job kind '%s'", kind);
     if (idem && !idem_key_ok(idem))
-        return pv_error_set(err, PV_EINVAL, "invalid_idempotency_key",
+        return pv_fail(err, invalid_idempotency_key,
                             "Idempotency-Key must be 1 to 255 visible ASCII characters");
     {
         /* The request's identity: a repeated key must come with the same request. */
         size_t n = strlen(r->method) + strlen(r->path) + r->body_len + 2;
         char *buf = malloc(n + 1);
         if (!buf)
-            return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+            return pv_fail(err, out_of_memory, "out of memory");
         snprintf(buf, n + 1, "%s %s\n", r->method, r->path);
         if (r->body_len)
             memcpy(buf + strlen(r->method) + strlen(r->path) + 2, r->body, r->body_len);
@@ -475,7 +475,7 @@ int pv_job_submit_as(const char *actor, const char *kind, const char *target_typ
     const struct pv_job_kind *k = pv_job_kind_find(kind);
 
     if (!k)
-        return pv_error_set(err, PV_EINTERNAL, "unknown_job_kind", "no job kind '%s'", kind);
+        return pv_fail(err, unknown_job_kind, "no job kind '%s'", kind);
     return insert_job(actor, k, target_type, target_id, lock_key, params, NULL, NULL, 0, job_id,
                       err);
 }
@@ -491,7 +491,7 @@ int pv_job_run_child(struct pv_job_run *parent, const char *kind, const char *ta
     int rc;
 
     if (!k)
-        return pv_error_set(err, PV_EINTERNAL, "unknown_job_kind", "no job kind '%s'", kind);
+        return pv_fail(err, unknown_job_kind, "no job kind '%s'", kind);
     p = json_deep_copy(params ? params : json_object());
     json_object_set_new(p, "parent_job_id", json_string(parent->row.id));
     rc = insert_job(parent->row.created_by, k, target_type, target_id, NULL, p, NULL, NULL, 1,
@@ -501,7 +501,7 @@ int pv_job_run_child(struct pv_job_run *parent, const char *kind, const char *ta
         return rc;
     slot = calloc(1, sizeof *slot);
     if (!slot)
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     snprintf(slot->id, sizeof slot->id, "%s", child_id);
     slot->parent = parent->slot;
     snprintf(q.id, sizeof q.id, "%s", child_id);
@@ -538,10 +538,11 @@ int pv_job_outcome(const char *id, struct pv_error *err)
     else if (strcmp(state, "queued") == 0 || strcmp(state, "running") == 0)
         rc = PV_JOB_PENDING;
     else
-        rc = pv_error_set(err, strcmp(state, "cancelled") == 0 ? PV_ECANCELLED : PV_EPEER,
-                          json_is_string(json_object_get(e, "code"))
-                              ? json_string_value(json_object_get(e, "code"))
-                              : "job_failed",
+        rc = pv_fail_named(err,
+                           json_is_string(json_object_get(e, "code"))
+                               ? json_string_value(json_object_get(e, "code"))
+                               : strcmp(state, "cancelled") == 0 ? pv_code_str(cancelled)
+                                                                 : pv_code_str(job_failed),
                           "%s", json_is_string(json_object_get(e, "message"))
                                     ? json_string_value(json_object_get(e, "message"))
                                     : state);
@@ -581,7 +582,7 @@ int pv_job_cancel(const char *id, const char *actor, struct pv_error *err)
         pv_db_job_request_cancel(id);
         pv_event("job", id, "audit", actor, "cancel of %s requested", row.kind);
     } else {
-        rc = pv_error_set(err, PV_ECONFLICT, "job_finished", "job %s is already %s", id,
+        rc = pv_fail(err, job_finished, "job %s is already %s", id,
                           row.state);
     }
     pv_db_job_clear(&row);
@@ -599,7 +600,7 @@ int pv_job_restart(const char *id, const char *actor, struct pv_error *err)
         return rc;
     st = pv_job_state_parse(row.state);
     if (st < 0 || pv_job_next_state((enum pv_job_state)st, PV_JEV_RESTART) < 0) {
-        rc = pv_error_set(err, PV_ECONFLICT, "job_not_restartable",
+        rc = pv_fail(err, job_not_restartable,
                           "job %s is %s; only failed or cancelled jobs restart", id, row.state);
         goto out;
     }

@@ -49,7 +49,7 @@ static int restart_plan(struct pv_job_run *run, struct pv_error *err)
     if (rc)
         return rc;
     h = pv_pl_find_host(inv, pv_job_target(run));
-    rc = h < 0 ? pv_error_set(err, PV_ENOTFOUND, "host_not_found", "no host with id '%.64s'",
+    rc = h < 0 ? pv_fail(err, host_not_found, "no host with id '%.64s'",
                               pv_job_target(run))
                : pv_plan_ha_restart(inv, h, &plan, err);
     pv_pl_inv_free(inv);
@@ -109,7 +109,7 @@ static int restart_all(struct pv_job_run *run, struct pv_error *err)
         int k = 0;
 
         if (pv_job_cancelled(run))
-            return pv_error_set(err, PV_ECANCELLED, "cancelled", "cancelled after %d of %d VMs",
+            return pv_fail(err, cancelled, "cancelled after %d of %d VMs",
                                 (int)i, (int)n);
         pv_job_progress(run, (int)(100 * i / n),
                         json_string_value(json_object_get(json_array_get(moves, i), "vm_name")));
@@ -156,7 +156,7 @@ static int restart_all(struct pv_job_run *run, struct pv_error *err)
         }
     }
     if (failed)
-        return pv_error_set(err, PV_EPEER, "ha_partly_failed", "%d of %d HA restarts failed",
+        return pv_fail(err, ha_partly_failed, "%d of %d HA restarts failed",
                             failed, (int)n);
     return 0;
 }
@@ -438,7 +438,8 @@ static int enter_step(struct pv_job_run *run, int idx, struct pv_error *err)
     json_decref(params);
     json_object_set_new(pv_job_result(run), "evacuate_job_id", json_string(child));
     if (rc)
-        return pv_error_set(err, e.err ? e.err : rc, e.code, "%s", e.message);
+        return e.err ? pv_error_reword(err, &e, "%s", e.message)
+                     : pv_fail(err, job_step_failed, "the evacuation job could not start");
     return 0;
 }
 

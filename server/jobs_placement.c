@@ -63,7 +63,7 @@ static int check_window(json_t *w, struct pv_error *err)
         return PV_EINVAL;
     for (int i = 0; i < 2; i++)
         if (hhmm(json_string_value(json_object_get(w, i ? "end" : "start"))) < 0)
-            return pv_error_set(err, PV_EINVAL, "invalid_value",
+            return pv_fail(err, invalid_value,
                                 "window.%s must be HH:MM (00:00 to 23:59)", i ? "end" : "start");
     return 0;
 }
@@ -101,7 +101,7 @@ int pv_placement_params_check(const char *kind, json_t *params, struct pv_error 
     };
 
     if (!json_is_object(params))
-        return pv_error_set(err, PV_EINVAL, "wrong_type", "'params' must be an object");
+        return pv_fail(err, wrong_type, "'params' must be an object");
     if (strcmp(kind, "rebalance") == 0)
         return pv_validate(params, rebalance, N(rebalance), NULL, err) ? PV_EINVAL : 0;
     if (strcmp(kind, "power-optimize") == 0) {
@@ -123,7 +123,7 @@ int pv_placement_params_check(const char *kind, json_t *params, struct pv_error 
             return PV_EINVAL;
         return 0;
     }
-    return pv_error_set(err, PV_EINVAL, "invalid_value",
+    return pv_fail(err, invalid_value,
                         "kind must be deploy, rebalance, power-optimize or evacuate");
 }
 
@@ -215,7 +215,7 @@ static int plan_step(struct pv_job_run *run, struct pv_error *err)
         return rc;
     if (strcmp(kind, "evacuate") == 0) {
         int h = pv_pl_find_host(inv, json_string_value(json_object_get(p, "host_id")));
-        rc = h < 0 ? pv_error_set(err, PV_ENOTFOUND, "host_not_found", "no host with id '%.64s'",
+        rc = h < 0 ? pv_fail(err, host_not_found, "no host with id '%.64s'",
                                   json_string_value(json_object_get(p, "host_id")))
                    : pv_plan_evacuate(inv, h, &plan, err);
         if (!rc && json_is_string(json_object_get(p, "mode"))) {
@@ -229,7 +229,7 @@ static int plan_step(struct pv_job_run *run, struct pv_error *err)
         int g = -1;
         const char *group = json_string_value(json_object_get(p, "host_group_id"));
         if (group && (g = pv_pl_find_group(inv, group)) < 0)
-            rc = pv_error_set(err, PV_ENOTFOUND, "host_group_not_found",
+            rc = pv_fail(err, host_group_not_found,
                               "no host group with id '%.64s'", group);
         else
             rc = pv_plan_deploy(inv, json_object_get(p, "vm"),
@@ -281,7 +281,7 @@ static int execute_plan(struct pv_job_run *run, const char *plan_id, struct pv_e
         if (state && (strcmp(state, "succeeded") == 0 || strcmp(state, "skipped") == 0))
             continue;
         if (pv_job_cancelled(run)) {
-            rc = pv_error_set(err, PV_ECANCELLED, "cancelled", "cancelled after %d of %d moves",
+            rc = pv_fail(err, cancelled, "cancelled after %d of %d moves",
                               (int)i, (int)n);
             break;
         }
@@ -319,7 +319,7 @@ static int execute_plan(struct pv_job_run *run, const char *plan_id, struct pv_e
                               pv_clock_iso(pv_clock_now(), now), NULL, NULL);
         json_object_set_new(pv_job_result(run), "moves_failed", json_integer(failed));
         if (failed)
-            rc = pv_error_set(err, PV_EPEER, "plan_partly_failed", "%d of %d moves failed",
+            rc = pv_fail(err, plan_partly_failed, "%d of %d moves failed",
                               failed, (int)n);
     } else {
         pv_db_plan_transition(plan_id, "executing", "failed", NULL, NULL, NULL, NULL);
@@ -364,7 +364,7 @@ static int execute_step(struct pv_job_run *run, struct pv_error *err)
     rc = start_execution(run, plan_id, "proposed", err);
     if (!rc && strcmp(plan_kind(run), "evacuate") == 0 &&
         json_array_size(json_object_get(res, "unplaced")) > 0)
-        rc = pv_error_set(err, PV_ECONFLICT, "evacuation_incomplete",
+        rc = pv_fail(err, evacuation_incomplete,
                           "%d VMs could not leave the host; see result.unplaced",
                           (int)json_array_size(json_object_get(res, "unplaced")));
     return rc;
@@ -393,7 +393,7 @@ static int create_step(struct pv_job_run *run, struct pv_error *err)
         if (i < json_array_size(created))
             continue; /* done before a restart */
         if (pv_job_cancelled(run))
-            return pv_error_set(err, PV_ECANCELLED, "cancelled", "cancelled after %d of %d VMs",
+            return pv_fail(err, cancelled, "cancelled after %d of %d VMs",
                                 (int)i, (int)n);
         pv_job_progress(run, (int)(100 * i / (n ? n : 1)), NULL);
         /* names are unique per run: prefix-<job suffix>-<n> */
@@ -426,10 +426,10 @@ static int create_step(struct pv_job_run *run, struct pv_error *err)
         json_array_append_new(created, one);
     }
     if (failed)
-        return pv_error_set(err, PV_EPEER, "deploy_partly_failed", "%d of %d VMs failed", failed,
+        return pv_fail(err, deploy_partly_failed, "%d of %d VMs failed", failed,
                             (int)n);
     if (json_array_size(json_object_get(json_object_get(res, "plan"), "unplaced")))
-        return pv_error_set(err, PV_ECONFLICT, "no_eligible_host",
+        return pv_fail(err, no_eligible_host,
                             "%d of %d VMs found no host; see result.plan.unplaced",
                             (int)json_array_size(json_object_get(json_object_get(res, "plan"),
                                                                  "unplaced")),

@@ -61,7 +61,7 @@ static int action_step(struct pv_job_run *run, int idx, struct pv_error *err)
 
     (void)idx;
     if (!ai)
-        return pv_error_set(err, PV_EINTERNAL, "unknown_job_kind", "no such VM action");
+        return pv_fail(err, unknown_job_kind, "no such VM action");
     rc = pv_db_vm_ref(pv_job_target(run), &vm, err);
     if (rc)
         return rc;
@@ -96,10 +96,10 @@ static int action_reconcile(struct pv_job_run *run, struct pv_error *err)
     int rc;
 
     if (!ai)
-        return pv_error_set(err, PV_EINTERNAL, "unknown_job_kind", "no such VM action");
+        return pv_fail(err, unknown_job_kind, "no such VM action");
     rc = pv_db_vm_ref(pv_job_target(run), &vm, NULL);
     if (rc) /* gone from the inventory */
-        return ai->goal ? pv_error_set(err, PV_ENOTFOUND, "vm_not_found",
+        return ai->goal ? pv_fail(err, vm_not_found,
                                        "the VM disappeared while polyvisord was down")
                         : PV_RECONCILE_DONE;
     rc = pv_conns_acquire(vm.connection_id, &h, err);
@@ -108,7 +108,7 @@ static int action_reconcile(struct pv_job_run *run, struct pv_error *err)
     pv_conns_refresh(&h, vm.native_id, run);
     pv_conns_release(&h, 0);
     if (pv_db_vm_ref(pv_job_target(run), &vm, NULL) != 0)
-        return ai->goal ? pv_error_set(err, PV_ENOTFOUND, "vm_not_found",
+        return ai->goal ? pv_fail(err, vm_not_found,
                                        "the VM disappeared while polyvisord was down")
                         : PV_RECONCILE_DONE;
     if (ai->goal && strcmp(vm.power_state, ai->goal) == 0 && ai->act != PV_ACT_REBOOT)
@@ -206,7 +206,7 @@ static int create_configure(struct pv_job_run *run, struct pv_error *err)
 
     if (pv_db_vm_ref_native(json_string_value(json_object_get(res, "connection_id")),
                             json_string_value(json_object_get(res, "native_id")), &vm) != 0) {
-        rc = pv_error_set(err, PV_EPEER, "vm_not_reported",
+        rc = pv_fail(err, vm_not_reported,
                           "the endpoint created the VM but does not report it");
         goto out;
     }
@@ -298,7 +298,7 @@ static int migrate_move(struct pv_job_run *run, struct pv_error *err)
     rc = pv_conns_need(&from, mode == PV_MIGRATE_LIVE ? PV_CAP_LIVE_MIGRATE : PV_CAP_QUICK_MIGRATE,
                   (void *)from.a->vm_migrate, err);
     if (!rc && !same && to.a != from.a)
-        rc = pv_error_set(err, PV_EINVAL, "vendor_mismatch",
+        rc = pv_fail(err, vendor_mismatch,
                           "cannot move a %s VM to a %s host", from.vendor, to.vendor);
     if (!rc) {
         struct pv_migrate_opts opts = {

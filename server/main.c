@@ -90,7 +90,7 @@ int main(int argc, char **argv)
     }
     pv_log_set_level(cfg.log_level);
     if (sodium_init() < 0) {
-        pv_error_set(&e, PV_EINTERNAL, "crypto_init", "libsodium failed to initialise");
+        pv_fail(&e, crypto_init, "libsodium failed to initialise");
         die(&e);
     }
     sigemptyset(&sigs);
@@ -102,7 +102,7 @@ int main(int argc, char **argv)
     default_dir(cfg.adapter_dir, sizeof cfg.adapter_dir, "adapters");
     default_dir(cfg.webui_dir, sizeof cfg.webui_dir, "../webui");
     if (mkdirs(cfg.data_dir) != 0) {
-        pv_error_set(&e, PV_EINTERNAL, "data_dir", "cannot create data dir %s: %s", cfg.data_dir,
+        pv_fail(&e, data_dir, "cannot create data dir %s: %s", cfg.data_dir,
                      strerror(errno));
         die(&e);
     }
@@ -112,6 +112,8 @@ int main(int argc, char **argv)
     pv_log(PV_LOG_INFO, "main", "event=inventory path=%s schema_version=%d", dbpath,
            pv_db_schema_version());
     pv_plugins_load(cfg.adapter_dir);
+    if (pv_plugins_configure(&cfg, &e))
+        die(&e);
     pv_clock_init(cfg.test_clock);
     if (pv_sse_start() || pv_jobs_start(&cfg, &e))
         die(&e);

@@ -122,7 +122,7 @@ static int time_arg(struct pv_req *r, const char *key, int64_t dflt, int64_t *ou
         return 0;
     }
     if (pv_when_parse(v, NULL, out, err))
-        return pv_error_set(err, PV_EINVAL, "invalid_value",
+        return pv_fail(err, invalid_value,
                             "%s: an ISO-8601 time (2026-12-02T10:00:00Z) or Unix seconds", key);
     return 0;
 }
@@ -144,7 +144,7 @@ static void series(struct pv_req *r, const struct pv_collection *c)
     step = step_s ? strtoll(step_s, NULL, 10) : interval_s;
     if (step < 1 || step > 31LL * 86400 || from >= to || to - from > 366LL * 86400 ||
         (to - from) / step > 10000) {
-        pv_error_set(&e, PV_EINVAL, "invalid_value",
+        pv_fail(&e, invalid_value,
                      "need from < to (at most a year apart), step 1 s to 31 days, at most "
                      "10,000 points");
         goto fail;

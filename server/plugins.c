@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "config.h"
 #include "log.h"
 #include "plugins.h"
 
@@ -122,6 +123,43 @@ int pv_plugins_load(const char *dir)
     }
     free(names);
     return nadapters;
+}
+
+/* Is setting key "TYPE.KEY" one for this type? */
+static int setting_of(const char *key, const char *type)
+{
+    size_t n = strlen(type);
+    return strncmp(key, type, n) == 0 && key[n] == '.';
+}
+
+int pv_plugins_configure(const struct pv_config *cfg, struct pv_error *err)
+{
+    for (int s = 0; s < cfg->nadapter_settings; s++) {
+        int known = 0;
+        for (int i = 0; i < nadapters; i++)
+            known |= setting_of(cfg->adapter_settings[s].key, adapters[i].a->name);
+        if (!known)
+            pv_log(PV_LOG_WARN, "adapters", "event=setting_ignored key=%s reason=\"no adapter of that type\"",
+                   cfg->adapter_settings[s].key);
+    }
+    for (int i = 0; i < nadapters; i++) {
+        const struct pv_adapter *a = adapters[i].a;
+        const char *keys[PV_CONFIG_MAX_ADAPTER_SETTINGS], *values[PV_CONFIG_MAX_ADAPTER_SETTINGS];
+        struct pv_adapter_settings set = {.data_dir = cfg->data_dir, .keys = keys, .values = values};
+        if (!a->configure)
+            continue;
+        for (int s = 0; s < cfg->nadapter_settings; s++)
+            if (setting_of(cfg->adapter_settings[s].key, a->name)) {
+                keys[set.n] = cfg->adapter_settings[s].key + strlen(a->name) + 1;
+                values[set.n++] = cfg->adapter_settings[s].value;
+            }
+        if (a->configure(&set, err)) {
+            char msg[sizeof err->message];
+            snprintf(msg, sizeof msg, "%s", err->message);
+            return pv_fail(err, invalid_config, "adapter %s: %s", a->name, msg);
+        }
+    }
+    return 0;
 }
 
 const struct pv_adapter *pv_plugins_find(const char *type)

@@ -9,6 +9,11 @@
 #include "../adapters/adapter.h"
 
 int pv_plugins_load(const char *dir);
+struct pv_config;
+/* Hand each loaded adapter its "TYPE.KEY" settings (configure()); an
+ * adapter that refuses them is an error the daemon cannot start with.  A
+ * setting for a type no adapter serves is logged and ignored. */
+int pv_plugins_configure(const struct pv_config *cfg, struct pv_error *err);
 /* The adapter for a connection type, or NULL. */
 const struct pv_adapter *pv_plugins_find(const char *type);
 /* [{"name", "version", "abi", "capabilities": [...], "file"}] */

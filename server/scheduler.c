@@ -23,7 +23,7 @@ int pv_schedule_next(const char *cron, const char *at_time, const char *zone, in
 
     *next = 0;
     if (!cron == !at_time)
-        return pv_error_set(err, PV_EINVAL, "invalid_value",
+        return pv_fail(err, invalid_value,
                             "a schedule has either 'cron' or 'at_time'");
     rc = pv_tz_load(zone ? zone : "UTC", &tz, err);
     if (rc)

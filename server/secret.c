@@ -28,7 +28,7 @@ int pv_secret_init(const char *data_dir, struct pv_error *err)
             int e = errno;
             if (fd >= 0)
                 close(fd);
-            return pv_error_set(err, PV_EINTERNAL, "secret_key_error", "cannot create %s: %s",
+            return pv_fail(err, secret_key_error, "cannot create %s: %s",
                                 path, strerror(e));
         }
         close(fd);
@@ -36,12 +36,12 @@ int pv_secret_init(const char *data_dir, struct pv_error *err)
         return 0;
     }
     if (fd < 0)
-        return pv_error_set(err, PV_EINTERNAL, "secret_key_error", "cannot read %s: %s", path,
+        return pv_fail(err, secret_key_error, "cannot read %s: %s", path,
                             strerror(errno));
     n = read(fd, key, sizeof key);
     close(fd);
     if (n != (ssize_t)sizeof key)
-        return pv_error_set(err, PV_EINTERNAL, "secret_key_error",
+        return pv_fail(err, secret_key_error,
                             "%s is not a %zu-byte key", path, sizeof key);
     have_key = 1;
     return 0;
@@ -55,10 +55,10 @@ int pv_secret_seal(const char *plain, unsigned char **out, size_t *outlen, struc
 
     *out = NULL;
     if (!have_key)
-        return pv_error_set(err, PV_EINTERNAL, "secret_key_error", "no secret key loaded");
+        return pv_fail(err, secret_key_error, "no secret key loaded");
     b = malloc(len);
     if (!b)
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     randombytes_buf(b, crypto_secretbox_NONCEBYTES);
     crypto_secretbox_easy(b + crypto_secretbox_NONCEBYTES, (const unsigned char *)plain, plen, b,
                           key);
@@ -74,16 +74,16 @@ int pv_secret_open(const unsigned char *blob, size_t len, char **plain, struct p
 
     *plain = NULL;
     if (!have_key || len < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
-        return pv_error_set(err, PV_EINTERNAL, "secret_unreadable",
+        return pv_fail(err, secret_unreadable,
                             "stored credentials cannot be read");
     plen = len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
     p = malloc(plen + 1);
     if (!p)
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     if (crypto_secretbox_open_easy((unsigned char *)p, blob + crypto_secretbox_NONCEBYTES,
                                    len - crypto_secretbox_NONCEBYTES, blob, key) != 0) {
         free(p);
-        return pv_error_set(err, PV_EINTERNAL, "secret_unreadable",
+        return pv_fail(err, secret_unreadable,
                             "stored credentials do not match this data directory's key");
     }
     p[plen] = '\0';

@@ -5,6 +5,7 @@
  * sends a comment line (keeping proxies from timing it out) and a closed one
  * is noticed when that write fails.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +83,12 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
         s->next_seq = last_seq - RING + 1; /* too far behind: the ring moved on */
     while (s->next_seq <= last_seq) {
         const char *m = ring[s->next_seq % RING];
-        size_t n = strlen(m);
+        size_t n;
+        if (!m) { /* never published (seq 0); the invariant says unreachable */
+            s->next_seq++;
+            continue;
+        }
+        n = strlen(m);
         if (n > max - used) {
             if (used == 0 && n > max)
                 s->next_seq++; /* can never fit; drop it */
@@ -107,6 +113,26 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     return (ssize_t)used;
 }
 
+/* Last-Event-ID as a client sent it: a decimal id that fits in 64 bits,
+ * nothing else ("-1" and 2^64-1 once wrapped next_seq to 0, an empty
+ * slot).  Anything else is ignored: the stream starts at the newest. */
+static int parse_event_id(const char *s, unsigned long long *out)
+{
+    unsigned long long v = 0;
+
+    if (!s || !*s || strlen(s) > 20)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        if (v > (ULLONG_MAX - (unsigned)(*s - '0')) / 10)
+            return -1;
+        v = v * 10 + (unsigned)(*s - '0');
+    }
+    *out = v;
+    return 0;
+}
+
 static void free_stream(void *cls)
 {
     struct stream *s = cls, **pp;
@@ -125,20 +151,21 @@ static void free_stream(void *cls)
 void pv_sse_attach(struct pv_req *r)
 {
     struct stream *s = calloc(1, sizeof *s);
-    const char *last = pv_req_header(r, "Last-Event-ID");
+    unsigned long long last_id = 0;
+    int resume = parse_event_id(pv_req_header(r, "Last-Event-ID"), &last_id) == 0;
 
     if (!s) {
         struct pv_error e;
-        pv_error_set(&e, PV_EINTERNAL, "out_of_memory", "out of memory");
+        pv_fail(&e, out_of_memory, "out of memory");
         pv_reply_error(r, &e);
         return;
     }
     s->conn = r->conn;
     s->last_write = time(NULL);
     pthread_mutex_lock(&bus_lock);
-    s->next_seq = last && *last ? strtoull(last, NULL, 10) + 1 : last_seq + 1;
-    if (s->next_seq > last_seq + 1)
-        s->next_seq = last_seq + 1;
+    /* A resumed stream starts after the id it names; one from the future
+     * (an id of an earlier daemon) starts at the newest. */
+    s->next_seq = resume && last_id < last_seq ? last_id + 1 : last_seq + 1;
     s->next = streams;
     streams = s;
     nstreams++;

@@ -26,7 +26,7 @@ static void *ticker_main(void *arg)
 int pv_ticker_start(struct pv_ticker *t, const char *what, struct pv_error *err)
 {
     if (pthread_create(&t->thread, NULL, ticker_main, t) != 0)
-        return pv_error_set(err, PV_EINTERNAL, "thread_failed", "cannot start the %s", what);
+        return pv_fail(err, thread_failed, "cannot start the %s", what);
     t->started = 1;
     return 0;
 }

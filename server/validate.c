@@ -20,12 +20,12 @@ static int type_ok(const json_t *v, enum pv_jtype t)
     }
 }
 
-static int fail(json_t **details, const char *field, struct pv_error *err, const char *code,
+static int fail(json_t **details, const char *field, struct pv_error *err, enum pv_code code,
                 const char *msg)
 {
     if (details)
         *details = json_pack("{s:s}", "field", field);
-    return pv_error_set(err, PV_EINVAL, code, "%s", msg);
+    return pv_fail_code(err, code, "%s", msg);
 }
 
 static int check_one(const json_t *v, const struct pv_jfield *f, json_t **details,
@@ -37,13 +37,13 @@ static int check_one(const json_t *v, const struct pv_jfield *f, json_t **detail
         return 0;
     if (!type_ok(v, f->type)) {
         snprintf(msg, sizeof msg, "'%s' must be %s", f->name, type_name(f->type));
-        return fail(details, f->name, err, "wrong_type", msg);
+        return fail(details, f->name, err, PV_CODE_wrong_type, msg);
     }
     if (f->type == PV_J_INT && (f->min || f->max)) {
         long long n = json_integer_value(v);
         if (n < f->min || n > f->max) {
             snprintf(msg, sizeof msg, "'%s' must be from %lld to %lld", f->name, f->min, f->max);
-            return fail(details, f->name, err, "invalid_value", msg);
+            return fail(details, f->name, err, PV_CODE_invalid_value, msg);
         }
     }
     if ((f->type == PV_J_STRING || f->type == PV_J_ARRAY) && (f->min || f->max)) {
@@ -52,7 +52,7 @@ static int check_one(const json_t *v, const struct pv_jfield *f, json_t **detail
         if (n < f->min || n > f->max) {
             snprintf(msg, sizeof msg, "'%s' must have %lld to %lld %s", f->name, f->min, f->max,
                      f->type == PV_J_STRING ? "characters" : "items");
-            return fail(details, f->name, err, "invalid_value", msg);
+            return fail(details, f->name, err, PV_CODE_invalid_value, msg);
         }
     }
     if (f->type == PV_J_STRING && f->choices) {
@@ -64,7 +64,7 @@ static int check_one(const json_t *v, const struct pv_jfield *f, json_t **detail
         used = (size_t)snprintf(msg, sizeof msg, "'%s' must be one of:", f->name);
         for (const char *const *c = f->choices; *c && used < sizeof msg; c++)
             used += (size_t)snprintf(msg + used, sizeof msg - used, " %s", *c);
-        return fail(details, f->name, err, "invalid_value", msg);
+        return fail(details, f->name, err, PV_CODE_invalid_value, msg);
     }
     return 0;
 }
@@ -84,7 +84,7 @@ int pv_validate(const json_t *body, const struct pv_jfield *spec, size_t n, json
             ;
         if (i == n) {
             snprintf(msg, sizeof msg, "unknown field '%.100s'", key);
-            return fail(details, key, err, "unknown_field", msg);
+            return fail(details, key, err, PV_CODE_unknown_field, msg);
         }
         if (check_one(v, &spec[i], details, err))
             return PV_EINVAL;
@@ -92,7 +92,7 @@ int pv_validate(const json_t *body, const struct pv_jfield *spec, size_t n, json
     for (size_t i = 0; i < n; i++)
         if ((spec[i].flags & PV_J_REQUIRED) && !json_object_get(body, spec[i].name)) {
             snprintf(msg, sizeof msg, "missing field '%s'", spec[i].name);
-            return fail(details, spec[i].name, err, "missing_field", msg);
+            return fail(details, spec[i].name, err, PV_CODE_missing_field, msg);
         }
     return 0;
 }
@@ -108,12 +108,27 @@ int pv_validate_tag_list(const json_t *arr, const char *field, struct pv_error *
     if (!arr)
         return 0;
     if (!json_is_array(arr) || json_array_size(arr) > 32)
-        return pv_error_set(err, PV_EINVAL, "wrong_type", "'%s' must be an array of at most 32",
+        return pv_fail(err, wrong_type, "'%s' must be an array of at most 32",
                             field);
     json_array_foreach(arr, i, v) {
         if (!json_is_string(v) || json_string_length(v) < 1 || json_string_length(v) > 64)
-            return pv_error_set(err, PV_EINVAL, "wrong_type",
+            return pv_fail(err, wrong_type,
                                 "'%s' must be strings of 1 to 64 characters", field);
     }
+    return 0;
+}
+
+int pv_validate_disk_path(const json_t *path, struct pv_error *err)
+{
+    const char *p = json_string_value(path);
+    size_t n = p ? strlen(p) : 0;
+
+    if (!p || n != json_string_length(path) || n < 2 || n > 1024 || p[0] != '/' ||
+        strstr(p, "/../") || strstr(p, "/./") || strstr(p, "//") ||
+        (n >= 3 && strcmp(p + n - 3, "/..") == 0) || strcmp(p + n - 2, "/.") == 0 ||
+        p[n - 1] == '/')
+        return pv_fail(err, disk_path_not_allowed,
+                            "a disk path is an absolute path to an image in a storage pool "
+                            "(no '.', '..' or empty parts)");
     return 0;
 }

@@ -48,5 +48,10 @@ extern const char *const pv_vm_ha_levels[];
 /* A list of tags or set names: at most 32 strings of 1 to 64 characters
  * (arr NULL: nothing to check). */
 int pv_validate_tag_list(const json_t *arr, const char *field, struct pv_error *err);
+/* A disk's "path" as the API can judge it alone: a string, an absolute path
+ * with no '.', '..' or empty parts.  Whether it is a volume of one of the
+ * host's storage pools is the host agent's to say (disk_path_not_allowed
+ * either way). */
+int pv_validate_disk_path(const json_t *path, struct pv_error *err);
 
 #endif

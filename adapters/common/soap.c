@@ -123,12 +123,12 @@ int pv_soap_new(const struct pv_soap_opts *o, struct pv_soap **out, struct pv_er
     *out = NULL;
     pthread_once(&curl_once, curl_setup);
     if (!o->url || (strncmp(o->url, "https://", 8) != 0 && strncmp(o->url, "http://", 7) != 0))
-        return pv_error_set(err, PV_EINVAL, "invalid_url", "the endpoint's url must be https://HOST[:PORT]/PATH");
+        return pv_fail(err, invalid_url, "the endpoint's url must be https://HOST[:PORT]/PATH");
     s = calloc(1, sizeof *s);
     if (!s || !(s->curl = curl_easy_init()) || !(s->url = strdup(o->url)) ||
         (o->cookie_name && !(s->cookie_name = strdup(o->cookie_name))) ||
         (o->ca_pem && !(s->ca_pem = strdup(o->ca_pem)))) {
-        rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        rc = pv_fail(err, out_of_memory, "out of memory");
         goto fail;
     }
     s->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
@@ -140,7 +140,7 @@ int pv_soap_new(const struct pv_soap_opts *o, struct pv_soap **out, struct pv_er
     }
     s->headers = curl_slist_append(s->headers, "Expect:"); /* no 100-continue round trip */
     if (!s->headers) {
-        rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        rc = pv_fail(err, out_of_memory, "out of memory");
         goto fail;
     }
     curl_easy_setopt(s->curl, CURLOPT_URL, s->url);
@@ -159,7 +159,7 @@ int pv_soap_new(const struct pv_soap_opts *o, struct pv_soap **out, struct pv_er
         size_t n = strlen(o->username) + (o->password ? strlen(o->password) : 0) + 2;
         s->userpwd = malloc(n);
         if (!s->userpwd) {
-            rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+            rc = pv_fail(err, out_of_memory, "out of memory");
             goto fail;
         }
         snprintf(s->userpwd, n, "%s:%s", o->username, o->password ? o->password : "");
@@ -219,13 +219,13 @@ static int transport_error(const struct pv_soap *s, CURLcode cc, struct pv_error
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
-        return pv_error_set(err, PV_EPEER, "tls_verify_failed",
+        return pv_fail(err, tls_verify_failed,
                             "%s: its TLS certificate is not the one trusted for it (%s)", s->url,
                             curl_easy_strerror(cc));
     case CURLE_OPERATION_TIMEDOUT:
-        return pv_error_set(err, PV_EUNREACHABLE, "timeout", "%s did not answer in time", s->url);
+        return pv_fail(err, timeout, "%s did not answer in time", s->url);
     default:
-        return pv_error_set(err, PV_EUNREACHABLE, "peer_unreachable", "%s: %s", s->url,
+        return pv_fail(err, peer_unreachable, "%s: %s", s->url,
                             curl_easy_strerror(cc));
     }
 }
@@ -247,7 +247,7 @@ int pv_soap_post(struct pv_soap *s, const char *envelope, size_t len, int timeou
     curl_easy_setopt(s->curl, CURLOPT_COOKIE, s->cookie[0] ? s->cookie : NULL);
     cc = curl_easy_perform(s->curl);
     if (b.too_big) {
-        rc = pv_error_set(err, PV_EPEER, "bad_response", "%s answered with more than %zu MiB",
+        rc = pv_fail(err, bad_response, "%s answered with more than %zu MiB",
                           s->url, PV_SOAP_MAX_RESPONSE >> 20);
         goto out;
     }
@@ -257,12 +257,12 @@ int pv_soap_post(struct pv_soap *s, const char *envelope, size_t len, int timeou
     }
     curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, status);
     if (*status == 401 || *status == 403) {
-        rc = pv_error_set(err, PV_EAUTH, "auth_failed", "%s refused our credentials (HTTP %ld)",
+        rc = pv_fail(err, auth_failed, "%s refused our credentials (HTTP %ld)",
                           s->url, *status);
         goto out;
     }
     if (!b.s || b.len == 0) {
-        rc = pv_error_set(err, PV_EPEER, *status >= 200 && *status < 300 ? "bad_response" : "http_error",
+        rc = pv_fail_code(err, *status >= 200 && *status < 300 ? PV_CODE_bad_response : PV_CODE_http_error,
                           "%s answered HTTP %ld with no SOAP envelope", s->url, *status);
         goto out;
     }
@@ -313,7 +313,7 @@ int pv_soap_writer_begin_ns(struct pv_soap_writer *sw, int soap12, int with_head
     sw->w = sw->buf ? xmlNewTextWriterMemory(sw->buf, 0) : NULL;
     if (!sw->w) {
         pv_soap_writer_abort(sw);
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     }
     wcheck(sw, xmlTextWriterStartDocument(sw->w, "1.0", "UTF-8", NULL));
     wcheck(sw, xmlTextWriterStartElementNS(sw->w, BAD_CAST "soapenv", BAD_CAST "Envelope",
@@ -412,7 +412,7 @@ int pv_soap_writer_finish(struct pv_soap_writer *sw, char **xml, size_t *len,
     pv_soap_writer_abort(sw);
     if (!*xml) {
         *len = 0;
-        return pv_error_set(err, PV_EINTERNAL, "envelope_failed",
+        return pv_fail(err, envelope_failed,
                             "could not build the SOAP request (invalid text or out of memory)");
     }
     return 0;
@@ -545,34 +545,33 @@ long long pv_xml_int(xmlNodePtr n, long long dflt)
 
 static const struct {
     const char *type;
-    const char *code;
-    int err;
+    enum pv_code code; /* its class is the code's */
 } fault_table[] = {
-    {"InvalidLogin", "invalid_login", PV_EAUTH},
-    {"NotAuthenticated", "not_authenticated", PV_EAUTH},
-    {"NoPermission", "no_permission", PV_EFORBIDDEN},
-    {"InvalidState", "invalid_state", PV_ECONFLICT},
-    {"InvalidPowerState", "invalid_power_state", PV_ECONFLICT},
-    {"InvalidHostState", "invalid_host_state", PV_ECONFLICT},
-    {"TaskInProgress", "task_in_progress", PV_ECONFLICT},
-    {"ToolsUnavailable", "tools_not_running", PV_ECONFLICT},
-    {"InvalidArgument", "invalid_argument", PV_EINVAL},
-    {"InvalidRequest", "invalid_request", PV_EINVAL},
-    {"InvalidType", "invalid_argument", PV_EINVAL},
-    {"InvalidProperty", "invalid_argument", PV_EINVAL},
-    {"InvalidName", "invalid_name", PV_EINVAL},
-    {"ManagedObjectNotFound", "managed_object_not_found", PV_ENOTFOUND},
-    {"NotFound", "not_found", PV_ENOTFOUND},
-    {"DuplicateName", "duplicate_name", PV_ECONFLICT},
-    {"AlreadyExists", "already_exists", PV_ECONFLICT},
-    {"NotSupported", "not_supported", PV_EUNSUPPORTED},
-    {"NotImplemented", "not_supported", PV_EUNSUPPORTED},
-    {"RequestCanceled", "cancelled", PV_ECANCELLED},
-    {"InsufficientResourcesFault", "insufficient_resources", PV_ECONFLICT},
-    {"InvalidCollectorVersion", "invalid_collector_version", PV_ECONFLICT},
-    {"HostNotConnected", "host_not_connected", PV_ECONFLICT},
-    {"MigrationFault", "migration_failed", PV_EPEER},
-    {"VmConfigFault", "invalid_vm_config", PV_EINVAL},
+    {"InvalidLogin", PV_CODE_invalid_login},
+    {"NotAuthenticated", PV_CODE_not_authenticated},
+    {"NoPermission", PV_CODE_no_permission},
+    {"InvalidState", PV_CODE_invalid_state},
+    {"InvalidPowerState", PV_CODE_invalid_power_state},
+    {"InvalidHostState", PV_CODE_invalid_host_state},
+    {"TaskInProgress", PV_CODE_task_in_progress},
+    {"ToolsUnavailable", PV_CODE_tools_not_running},
+    {"InvalidArgument", PV_CODE_invalid_argument},
+    {"InvalidRequest", PV_CODE_invalid_request},
+    {"InvalidType", PV_CODE_invalid_argument},
+    {"InvalidProperty", PV_CODE_invalid_argument},
+    {"InvalidName", PV_CODE_invalid_name},
+    {"ManagedObjectNotFound", PV_CODE_managed_object_not_found},
+    {"NotFound", PV_CODE_not_found},
+    {"DuplicateName", PV_CODE_duplicate_name},
+    {"AlreadyExists", PV_CODE_already_exists},
+    {"NotSupported", PV_CODE_not_supported},
+    {"NotImplemented", PV_CODE_not_supported},
+    {"RequestCanceled", PV_CODE_cancelled},
+    {"InsufficientResourcesFault", PV_CODE_insufficient_resources},
+    {"InvalidCollectorVersion", PV_CODE_invalid_collector_version},
+    {"HostNotConnected", PV_CODE_host_not_connected},
+    {"MigrationFault", PV_CODE_migration_failed},
+    {"VmConfigFault", PV_CODE_invalid_vm_config},
 };
 
 const char *pv_soap_fault_code(const char *fault_type, int *err_class)
@@ -580,12 +579,12 @@ const char *pv_soap_fault_code(const char *fault_type, int *err_class)
     for (size_t i = 0; fault_type && i < sizeof fault_table / sizeof fault_table[0]; i++)
         if (strcmp(fault_table[i].type, fault_type) == 0) {
             if (err_class)
-                *err_class = fault_table[i].err;
-            return fault_table[i].code;
+                *err_class = pv_code_row(fault_table[i].code)->err;
+            return pv_code_row(fault_table[i].code)->code;
         }
     if (err_class)
-        *err_class = PV_EPEER;
-    return "soap_fault";
+        *err_class = pv_code_row(PV_CODE_soap_fault)->err;
+    return pv_code_row(PV_CODE_soap_fault)->code;
 }
 
 int pv_soap_fault_error(const char *type, const char *message, struct pv_error *err)
@@ -593,9 +592,10 @@ int pv_soap_fault_error(const char *type, const char *message, struct pv_error *
     int cls;
     const char *code = pv_soap_fault_code(type, &cls);
 
+    (void)cls;
     if (message && *message)
-        return pv_error_set(err, cls, code, "%s", message);
-    return pv_error_set(err, cls, code, "the endpoint answered with a %s fault",
+        return pv_fail_named(err, code, "%s", message);
+    return pv_fail_named(err, code, "the endpoint answered with a %s fault",
                         type && *type ? type : "SOAP");
 }
 
@@ -659,12 +659,12 @@ int pv_soap_parse_ex(const char *xml, size_t len, long http_status, int flags,
     *out = NULL;
     pthread_once(&curl_once, curl_setup);
     if (!xml || len == 0 || len > (size_t)INT32_MAX)
-        return pv_error_set(err, PV_EPEER, "bad_response", "empty answer (HTTP %ld)", http_status);
+        return pv_fail(err, bad_response, "empty answer (HTTP %ld)", http_status);
     doc = xmlReadMemory(xml, (int)len, "response.xml", NULL,
                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     if (!doc) {
         const xmlError *xe = xmlGetLastError();
-        rc = pv_error_set(err, PV_EPEER, "bad_response",
+        rc = pv_fail(err, bad_response,
                           "the answer (HTTP %ld) is not well-formed XML%s%.*s", http_status,
                           xe && xe->message ? ": " : "", xe && xe->message ? (int)strcspn(xe->message, "\n") : 0,
                           xe && xe->message ? xe->message : "");
@@ -673,20 +673,20 @@ int pv_soap_parse_ex(const char *xml, size_t len, long http_status, int flags,
     }
     if (doc->intSubset || doc->extSubset) {
         xmlFreeDoc(doc);
-        return pv_error_set(err, PV_EPEER, "bad_response", "the answer carries a DTD; refused");
+        return pv_fail(err, bad_response, "the answer carries a DTD; refused");
     }
     root = xmlDocGetRootElement(doc);
     ns = root && root->ns && root->ns->href ? (const char *)root->ns->href : "";
     if (!root || strcmp((const char *)root->name, "Envelope") != 0 ||
         (strcmp(ns, PV_SOAP11_NS) != 0 && strcmp(ns, PV_SOAP12_NS) != 0)) {
         xmlFreeDoc(doc);
-        return pv_error_set(err, PV_EPEER, "bad_response",
+        return pv_fail(err, bad_response,
                             "the answer (HTTP %ld) is not a SOAP envelope", http_status);
     }
     body = pv_xml_child(root, "Body", ns);
     if (!body) {
         xmlFreeDoc(doc);
-        return pv_error_set(err, PV_EPEER, "bad_response", "the SOAP answer has no Body");
+        return pv_fail(err, bad_response, "the SOAP answer has no Body");
     }
     fault = pv_xml_child(body, "Fault", ns);
     if (fault && !(flags & PV_SOAP_KEEP_FAULT)) {
@@ -696,13 +696,13 @@ int pv_soap_parse_ex(const char *xml, size_t len, long http_status, int flags,
     }
     if (!fault && (http_status < 200 || http_status >= 300)) {
         xmlFreeDoc(doc);
-        return pv_error_set(err, PV_EPEER, "http_error",
+        return pv_fail(err, http_error,
                             "the endpoint answered HTTP %ld without a SOAP fault", http_status);
     }
     r = calloc(1, sizeof *r);
     if (!r) {
         xmlFreeDoc(doc);
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     }
     r->doc = doc;
     r->body = body;

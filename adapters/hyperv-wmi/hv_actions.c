@@ -60,25 +60,25 @@ static int request_state(struct pv_conn *c, const char *guid, int state, const c
  * same refusals every adapter gives (tests/integration/test_contract.py).
  * Hyper-V itself would turn a saved VM off (discarding its saved state);
  * Polyvisor asks for a start or a delete instead, as elsewhere. */
-static const char *refusal(enum pv_vm_action a, enum pv_power_state ps)
+static int refusal(enum pv_vm_action a, enum pv_power_state ps)
 {
     switch (a) {
     case PV_ACT_START:
-        return ps == PV_POWER_RUNNING ? "already_running" : ps == PV_POWER_PAUSED ? "vm_paused" : NULL;
+        return ps == PV_POWER_RUNNING ? PV_CODE_already_running : ps == PV_POWER_PAUSED ? PV_CODE_vm_paused : -1;
     case PV_ACT_SHUTDOWN:
     case PV_ACT_POWEROFF:
-        return ps == PV_POWER_STOPPED ? "already_stopped" : ps == PV_POWER_SAVED ? "not_running" : NULL;
+        return ps == PV_POWER_STOPPED ? PV_CODE_already_stopped : ps == PV_POWER_SAVED ? PV_CODE_not_running : -1;
     case PV_ACT_REBOOT:
     case PV_ACT_PAUSE:
     case PV_ACT_SAVE:
-        return ps == PV_POWER_RUNNING || (a == PV_ACT_SAVE && ps == PV_POWER_PAUSED) ? NULL : "not_running";
+        return ps == PV_POWER_RUNNING || (a == PV_ACT_SAVE && ps == PV_POWER_PAUSED) ? -1 : PV_CODE_not_running;
     case PV_ACT_RESUME:
-        return ps == PV_POWER_PAUSED ? NULL : "not_paused";
+        return ps == PV_POWER_PAUSED ? -1 : PV_CODE_not_paused;
     case PV_ACT_DELETE:
     case PV_ACT_DELETE_WITH_DISKS:
-        return ps == PV_POWER_RUNNING || ps == PV_POWER_PAUSED ? "vm_running" : NULL;
+        return ps == PV_POWER_RUNNING || ps == PV_POWER_PAUSED ? PV_CODE_vm_running : -1;
     }
-    return NULL;
+    return -1;
 }
 
 static const char *action_name(enum pv_vm_action a)
@@ -94,9 +94,9 @@ static const char *state_word(enum pv_power_state ps)
     return w[ps];
 }
 
-static int refuse(const struct hv_vm *v, enum pv_vm_action a, const char *code, struct pv_error *err)
+static int refuse(const struct hv_vm *v, enum pv_vm_action a, int code, struct pv_error *err)
 {
-    return pv_error_set(err, PV_ECONFLICT, code, "cannot %s VM '%s': it is %s (EnabledState %d)",
+    return pv_fail_code(err, (enum pv_code)code, "cannot %s VM '%s': it is %s (EnabledState %d)",
                         action_name(a), v->name, state_word(hv_power_state(v->enabled_state)),
                         v->enabled_state);
 }
@@ -106,15 +106,15 @@ static int invalid_state(struct pv_conn *c, const char *guid, enum pv_vm_action 
                          struct pv_error *err)
 {
     struct hv_vm v;
-    const char *code;
+    int code;
 
     if (hv_vm_get(c, guid, &v, NULL) != 0)
-        return pv_error_set(err, PV_ECONFLICT, "invalid_state",
+        return pv_fail(err, invalid_state,
                             "cannot %s the VM in its current state", action_name(a));
     code = refusal(a, hv_power_state(v.enabled_state));
-    if (code)
+    if (code >= 0)
         return refuse(&v, a, code, err);
-    return pv_error_set(err, PV_ECONFLICT, v.enabled_state == 4 || v.enabled_state == 10 ? "vm_busy" : "invalid_state",
+    return pv_fail_code(err, v.enabled_state == 4 || v.enabled_state == 10 ? PV_CODE_vm_busy : PV_CODE_invalid_state,
                         "cannot %s VM '%s' now: it is %s (EnabledState %d) or busy with another operation",
                         action_name(a), v.name, state_word(hv_power_state(v.enabled_state)),
                         v.enabled_state);
@@ -132,11 +132,11 @@ static int wait_state(struct pv_conn *c, const char *guid, int want, int timeout
         if (v.enabled_state == want)
             return 0;
         if (waited >= timeout_ms)
-            return pv_error_set(err, PV_EPEER, "timeout",
+            return pv_fail(err, job_timed_out,
                                 "%s: VM '%s' did not reach EnabledState %d in %d s (it is %d)", what,
                                 v.name, want, timeout_ms / 1000, v.enabled_state);
         if (s && s->cancelled && s->cancelled(s->ctx))
-            return pv_error_set(err, PV_ECANCELLED, "cancelled", "%s: cancelled while waiting", what);
+            return pv_fail(err, cancelled, "%s: cancelled while waiting", what);
         hv_sleep_ms(250);
     }
 }
@@ -165,7 +165,7 @@ static int shutdown_guest(struct pv_conn *c, const struct hv_vm *v, const struct
         return rc;
     if (it.n == 0) {
         pv_wsman_items_free(&it);
-        return pv_error_set(err, PV_EUNSUPPORTED, "no_guest_shutdown",
+        return pv_fail(err, no_guest_shutdown,
                             "VM '%s' has no shutdown integration service; power it off instead", v->name);
     }
     for (int i = 0; i < 4; i++) {
@@ -226,14 +226,14 @@ int hv_action(struct pv_conn *c, const char *guid, enum pv_vm_action a, const st
                                  [PV_ACT_REBOOT] = RSC_REBOOT, [PV_ACT_PAUSE] = RSC_PAUSE,
                                  [PV_ACT_RESUME] = RSC_START, [PV_ACT_SAVE] = RSC_SAVE};
     struct hv_vm v;
-    const char *code;
+    int code;
     long rv = 0;
     int rc;
 
     if ((rc = hv_host_identity(c, err)) || (rc = hv_vm_get(c, guid, &v, err)))
         return rc;
     code = refusal(a, hv_power_state(v.enabled_state));
-    if (code)
+    if (code >= 0)
         return refuse(&v, a, code, err);
     switch (a) {
     case PV_ACT_SHUTDOWN:
@@ -243,7 +243,7 @@ int hv_action(struct pv_conn *c, const char *guid, enum pv_vm_action a, const st
         /* a diskless VM made here has nothing else to remove; VHDs a user
          * attached are theirs and stay */
         rc = destroy(c, v.guid, s, 0, 100, err);
-        if (rc == PV_ECONFLICT && strcmp(err ? err->code : "", "invalid_state") == 0)
+        if (rc == PV_ECONFLICT && pv_error_is(err, PV_CODE_invalid_state))
             return invalid_state(c, v.guid, a, err);
         return rc;
     default:
@@ -299,7 +299,7 @@ static int define_system(struct pv_conn *c, const struct hv_service *svc,
             guid[0] = '\0';
     }
     if (!rc && !guid[0])
-        rc = pv_error_set(err, PV_EPEER, "bad_response",
+        rc = pv_fail(err, bad_response,
                           "DefineSystem succeeded without naming the new VM (ResultingSystem)");
 out:
     pv_soap_resp_free(r);
@@ -337,7 +337,7 @@ static int modify_resources(struct pv_conn *c, const struct hv_service *svc, con
     }
     pv_wsman_items_free(&rasd);
     if ((vcpus > 0 && !iid[0][0]) || (memory_mb > 0 && !iid[1][0]))
-        return pv_error_set(err, PV_EPEER, "bad_response",
+        return pv_fail(err, bad_response,
                             "%s: the VM has no processor or memory settings to change", what);
     snprintf(cpus, sizeof cpus, "%d", vcpus);
     snprintf(mem, sizeof mem, "%lld", (long long)memory_mb);
@@ -376,7 +376,7 @@ int hv_reconfigure(struct pv_conn *c, const char *guid, const struct pv_vm_spec 
     int rc;
 
     if (spec->vcpus < 0 || spec->memory_mb < 0 || (spec->memory_mb > 0 && spec->memory_mb < 32))
-        return pv_error_set(err, PV_EINVAL, "bad_size", "vcpus must be >= 1 and memory_mb >= 32");
+        return pv_fail(err, bad_size, "vcpus must be >= 1 and memory_mb >= 32");
     if ((rc = hv_host_identity(c, err)) || (rc = hv_vm_get(c, guid, &v, err)))
         return rc;
     if (vcpus == v.vcpus)
@@ -390,15 +390,15 @@ int hv_reconfigure(struct pv_conn *c, const char *guid, const struct pv_vm_spec 
     }
     /* Hyper-V changes the processor count of a VM that is off only */
     if (vcpus && hv_power_state(v.enabled_state) != PV_POWER_STOPPED)
-        return pv_error_set(err, PV_ECONFLICT, "vm_running",
+        return pv_fail(err, vm_running,
                             "VM '%s' is %s: Hyper-V changes the vCPU count only while it is off", v.name,
                             state_word(hv_power_state(v.enabled_state)));
     if ((rc = hv_service(c, "Msvm_VirtualSystemManagementService", &svc, err)))
         return rc;
     rc = modify_resources(c, &svc, v.guid, vcpus, mem, "reconfigure (ModifyResourceSettings)", s, 0, 100,
                           err);
-    if (rc == PV_ECONFLICT && err && strcmp(err->code, "invalid_state") == 0)
-        return pv_error_set(err, PV_ECONFLICT, "vm_running",
+    if (rc == PV_ECONFLICT && err && pv_error_is(err, PV_CODE_invalid_state))
+        return pv_fail(err, vm_running,
                             "VM '%s' cannot be resized in its current state (%s); power it off first",
                             v.name, state_word(hv_power_state(v.enabled_state)));
     return rc;
@@ -416,16 +416,16 @@ int hv_create(struct pv_conn *c, const char *host, const struct pv_vm_spec *spec
 
     *native_id = NULL;
     if (!spec->name || !*spec->name || strlen(spec->name) > 100)
-        return pv_error_set(err, PV_EINVAL, "invalid_name", "a Hyper-V VM name is 1 to 100 characters");
+        return pv_fail(err, invalid_name, "a Hyper-V VM name is 1 to 100 characters");
     if (spec->vcpus < 1)
-        return pv_error_set(err, PV_EINVAL, "bad_vcpus", "vcpus must be at least 1");
+        return pv_fail(err, bad_vcpus, "vcpus must be at least 1");
     if (spec->memory_mb < 32)
-        return pv_error_set(err, PV_EINVAL, "bad_memory", "Hyper-V needs at least 32 MB of memory");
+        return pv_fail(err, bad_memory, "Hyper-V needs at least 32 MB of memory");
     mem = spec->memory_mb + (spec->memory_mb & 1); /* Hyper-V wants a multiple of 2 MB */
     if ((rc = hv_host_identity(c, err)))
         return rc;
     if (host && *host && strcasecmp(host, c->host_name) != 0)
-        return pv_error_set(err, PV_ENOTFOUND, "host_not_found",
+        return pv_fail(err, host_not_found,
                             "this Hyper-V connection is host %s, not %s", c->host_name, host);
     /* Hyper-V allows two VMs of one name; Polyvisor does not */
     if ((rc = hv_vm_list(c, &vms, &n, err)))
@@ -433,7 +433,7 @@ int hv_create(struct pv_conn *c, const char *host, const struct pv_vm_spec *spec
     for (size_t i = 0; i < n; i++)
         if (strcmp(vms[i].name, spec->name) == 0) {
             free(vms);
-            return pv_error_set(err, PV_ECONFLICT, "name_in_use",
+            return pv_fail(err, name_in_use,
                                 "Hyper-V host %s already has a VM named '%s'", c->host_name, spec->name);
         }
     free(vms);
@@ -457,7 +457,7 @@ int hv_create(struct pv_conn *c, const char *host, const struct pv_vm_spec *spec
         return rc;
     *native_id = strdup(guid);
     if (!*native_id)
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     if (s && s->progress)
         s->progress(s->ctx, 100, "created");
     hv_refresh(c, guid, s, NULL);
@@ -493,13 +493,13 @@ static int migrate_to(struct pv_conn *c, const char *guid, const char *dest, con
                          &out, &rv, err);
     free(emb);
     if (!rc && rv == 32775)
-        rc = pv_error_set(err, PV_ECONFLICT, "vm_busy",
+        rc = pv_fail(err, vm_busy,
                           "the VM cannot be migrated now: it is changing state (return value 32775)");
     else if (!rc)
         rc = hv_finish(c, out, rv, 0, "migrate", s, p0, p1, err);
     pv_soap_resp_free(r);
-    if (rc == PV_EPEER && err && strcmp(err->code, "job_failed") == 0)
-        memcpy(err->code, "migration_failed", sizeof "migration_failed");
+    if (rc == PV_EPEER && err && pv_error_is(err, PV_CODE_job_failed))
+        rc = pv_error_recode(err, PV_CODE_migration_failed);
     return rc;
 }
 
@@ -513,15 +513,15 @@ int hv_migrate(struct pv_conn *from, const char *guid, struct pv_conn *to, const
     if ((rc = hv_host_identity(from, err)) || (rc = hv_host_identity(to, err)))
         return rc;
     if (host && *host && strcasecmp(host, to->host_name) != 0)
-        return pv_error_set(err, PV_ENOTFOUND, "host_not_found",
+        return pv_fail(err, host_not_found,
                             "the destination connection is host %s, not %s", to->host_name, host);
     if (strcasecmp(from->host_name, to->host_name) == 0)
-        return pv_error_set(err, PV_EINVAL, "same_host", "the VM is already on %s", to->host_name);
+        return pv_fail(err, same_host, "the VM is already on %s", to->host_name);
     if ((rc = hv_vm_get(from, guid, &v, err)))
         return rc;
     ps = hv_power_state(v.enabled_state);
     if (v.enabled_state == 4 || v.enabled_state == 10)
-        return pv_error_set(err, PV_ECONFLICT, "vm_busy", "VM '%s' is changing state; try again", v.name);
+        return pv_fail(err, vm_busy, "VM '%s' is changing state; try again", v.name);
     if (!opts || opts->mode == PV_MIGRATE_LIVE || ps != PV_POWER_RUNNING) {
         /* live; a VM that is not running simply moves */
         return migrate_to(from, v.guid, to->host_fqdn[0] ? to->host_fqdn : to->host_name, s, 0, 100, err);

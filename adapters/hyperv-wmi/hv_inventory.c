@@ -168,7 +168,7 @@ int hv_host_identity(struct pv_conn *c, struct pv_error *err)
         return rc;
     if (it.n == 0) {
         pv_wsman_items_free(&it);
-        return pv_error_set(err, PV_EPEER, "bad_response", "%s lists no Win32_ComputerSystem", c->url);
+        return pv_fail(err, bad_response, "%s lists no Win32_ComputerSystem", c->url);
     }
     pv_wsman_prop_text(it.item[0], "Name", c->host_name, sizeof c->host_name);
     pv_wsman_prop_text(it.item[0], "DNSHostName", dns, sizeof dns);
@@ -180,7 +180,7 @@ int hv_host_identity(struct pv_conn *c, struct pv_error *err)
     else
         snprintf(c->host_fqdn, sizeof c->host_fqdn, "%s", dns[0] ? dns : c->host_name);
     if (!c->host_name[0])
-        return pv_error_set(err, PV_EPEER, "bad_response", "%s: Win32_ComputerSystem has no Name", c->url);
+        return pv_fail(err, bad_response, "%s: Win32_ComputerSystem has no Name", c->url);
     return 0;
 }
 
@@ -263,7 +263,7 @@ int hv_vm_list(struct pv_conn *c, struct hv_vm **out, size_t *n, struct pv_error
         goto out;
     vms = calloc(cs.n ? cs.n : 1, sizeof *vms);
     if (!vms) {
-        rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        rc = pv_fail(err, out_of_memory, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < cs.n; i++)
@@ -514,7 +514,7 @@ static int list_light(struct pv_conn *c, struct hv_vm **out, size_t *n, struct p
     vms = calloc(cs.n ? cs.n : 1, sizeof *vms);
     if (!vms) {
         pv_wsman_items_free(&cs);
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     }
     for (size_t i = 0; i < cs.n; i++) {
         struct hv_vm *known;
@@ -613,20 +613,20 @@ int hv_vm_get(struct pv_conn *c, const char *guid_in, struct hv_vm *out, struct 
 
     vm_init(out);
     if (!hv_guid_ok(guid_in))
-        return pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "'%s' is not a Hyper-V VM id (a GUID)",
+        return pv_fail(err, vm_not_found, "'%s' is not a Hyper-V VM id (a GUID)",
                             guid_in ? guid_in : "");
     snprintf(guid, sizeof guid, "%s", guid_in);
     upper(guid);
     sel[1].value = guid;
     rc = pv_wsman_get(c->ws, PV_WMI_V2 "Msvm_ComputerSystem", sel, 2, &r, &inst, err);
     if (rc == PV_ENOTFOUND)
-        return pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "no VM %s on Hyper-V host %s", guid,
+        return pv_fail(err, vm_not_found, "no VM %s on Hyper-V host %s", guid,
                             c->host_name[0] ? c->host_name : c->url);
     if (rc)
         return rc;
     if (!vm_from_cs(out, inst)) {
         pv_soap_resp_free(r);
-        return pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "%s is not a VM", guid);
+        return pv_fail(err, vm_not_found, "%s is not a VM", guid);
     }
     pv_soap_resp_free(r);
     /* the GUID was checked above: nothing but hex digits and dashes goes in */

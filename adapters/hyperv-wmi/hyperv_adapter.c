@@ -53,15 +53,15 @@ int hv_return_error(long rv, int vsms, const char *what, struct pv_error *err)
         /* Msvm_VirtualSystemManagementService: the generic CIM codes */
         switch (rv) {
         case 1:
-            return pv_error_set(err, PV_EUNSUPPORTED, "unsupported_by_backend",
+            return pv_fail(err, unsupported_by_backend,
                                 "%s: not supported by this Hyper-V host (return value 1)", what);
         case 3:
-            return pv_error_set(err, PV_EPEER, "timeout", "%s: timed out on the host (return value 3)", what);
+            return pv_fail(err, job_timed_out, "%s: timed out on the host (return value 3)", what);
         case 4:
-            return pv_error_set(err, PV_EINVAL, "invalid_parameter",
+            return pv_fail(err, invalid_parameter,
                                 "%s: the host refused a parameter (return value 4)", what);
         case 5:
-            return pv_error_set(err, PV_ECONFLICT, "invalid_state",
+            return pv_fail(err, invalid_state,
                                 "%s: not possible in the VM's current state (return value 5)", what);
         default:
             break;
@@ -70,34 +70,34 @@ int hv_return_error(long rv, int vsms, const char *what, struct pv_error *err)
     switch (rv) {
     case 32768:
     case 2:
-        return pv_error_set(err, PV_EPEER, "wmi_failed", "%s failed on the host (return value %ld)", what, rv);
+        return pv_fail(err, wmi_failed, "%s failed on the host (return value %ld)", what, rv);
     case 32769:
-        return pv_error_set(err, PV_EFORBIDDEN, "access_denied", "%s: access denied (return value 32769)", what);
+        return pv_fail(err, access_denied, "%s: access denied (return value 32769)", what);
     case 32770:
-        return pv_error_set(err, PV_EUNSUPPORTED, "unsupported_by_backend",
+        return pv_fail(err, unsupported_by_backend,
                             "%s: not supported by this Hyper-V host (return value 32770)", what);
     case 32771:
-        return pv_error_set(err, PV_EPEER, "wmi_failed", "%s: status unknown (return value 32771)", what);
+        return pv_fail(err, wmi_failed, "%s: status unknown (return value 32771)", what);
     case 32772:
-        return pv_error_set(err, PV_EPEER, "timeout", "%s: timed out on the host (return value 32772)", what);
+        return pv_fail(err, job_timed_out, "%s: timed out on the host (return value 32772)", what);
     case 32773:
     case 32776:
-        return pv_error_set(err, PV_EINVAL, "invalid_parameter",
+        return pv_fail(err, invalid_parameter,
                             "%s: the host refused a parameter (return value %ld)", what, rv);
     case 32774:
-        return pv_error_set(err, PV_ECONFLICT, "vm_busy",
+        return pv_fail(err, vm_busy,
                             "%s: the VM is in use by another operation (return value 32774)", what);
     case 32775:
-        return pv_error_set(err, PV_ECONFLICT, "invalid_state",
+        return pv_fail(err, invalid_state,
                             "%s: not possible in the VM's current state (return value 32775)", what);
     case 32777:
-        return pv_error_set(err, PV_ECONFLICT, "not_available",
+        return pv_fail(err, not_available,
                             "%s: the system is not available (return value 32777)", what);
     case 32778:
-        return pv_error_set(err, PV_ECONFLICT, "insufficient_memory",
+        return pv_fail(err, insufficient_memory,
                             "%s: the host is out of memory (return value 32778)", what);
     default:
-        return pv_error_set(err, PV_EPEER, "wmi_failed", "%s failed on the host (return value %ld)", what, rv);
+        return pv_fail(err, wmi_failed, "%s failed on the host (return value %ld)", what, rv);
     }
 }
 
@@ -125,9 +125,9 @@ static int cancel_job(struct pv_conn *c, const struct pv_wsman_epr *job,
                          "RequestStateChange", sel, n, &p, 1, &r, &out, &rv, NULL);
     pv_soap_resp_free(r);
     if (rc == 0 && (rv == 0 || rv == 4096))
-        return pv_error_set(err, PV_ECANCELLED, "cancelled", "%s: cancelled; the host's job was terminated",
+        return pv_fail(err, cancelled, "%s: cancelled; the host's job was terminated",
                             what);
-    return pv_error_set(err, PV_ECANCELLED, "cancelled",
+    return pv_fail(err, cancelled,
                         "%s: cancelled; the host could not stop its job (return value %ld), which may "
                         "still finish", what, rv);
 }
@@ -147,7 +147,7 @@ static int wait_job(struct pv_conn *c, const struct pv_wsman_epr *job, const cha
         n++;
     }
     if (!pv_wsman_epr_selector(job, "InstanceID"))
-        return pv_error_set(err, PV_EPEER, "bad_response", "%s: the job reference has no InstanceID", what);
+        return pv_fail(err, bad_response, "%s: the job reference has no InstanceID", what);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
         struct pv_soap_resp *r = NULL;
@@ -158,7 +158,7 @@ static int wait_job(struct pv_conn *c, const struct pv_wsman_epr *job, const cha
         rc = pv_wsman_get(c->ws, job->resource_uri[0] ? job->resource_uri : PV_WMI_V2 "Msvm_ConcreteJob",
                           sel, n, &r, &inst, err);
         if (rc == PV_ENOTFOUND)
-            return pv_error_set(err, PV_EPEER, "job_lost",
+            return pv_fail(err, job_lost,
                                 "%s: the host no longer knows its job (was it restarted?)", what);
         if (rc)
             return rc;
@@ -169,7 +169,7 @@ static int wait_job(struct pv_conn *c, const struct pv_wsman_epr *job, const cha
             if (!pv_wsman_prop_text(inst, "ErrorDescription", desc, sizeof desc) || !desc[0])
                 snprintf(desc, sizeof desc, "the job ended in state %d", state);
             pv_soap_resp_free(r);
-            return pv_error_set(err, PV_EPEER, "job_failed", "%s failed on the host: %s (error code %lld)",
+            return pv_fail(err, job_failed, "%s failed on the host: %s (error code %lld)",
                                 what, desc, code);
         }
         pv_soap_resp_free(r);
@@ -186,7 +186,7 @@ static int wait_job(struct pv_conn *c, const struct pv_wsman_epr *job, const cha
         if (s && s->cancelled && s->cancelled(s->ctx))
             return cancel_job(c, job, sel, n, what, err);
         if (elapsed_ms(&t0) > JOB_TIMEOUT_S * 1000LL)
-            return pv_error_set(err, PV_EPEER, "timeout", "%s: the host's job did not end in %d s",
+            return pv_fail(err, job_timed_out, "%s: the host's job did not end in %d s",
                                 what, JOB_TIMEOUT_S);
         hv_sleep_ms(JOB_POLL_MS);
     }
@@ -225,7 +225,7 @@ int hv_service(struct pv_conn *c, const char *cls, struct hv_service *out, struc
         return rc;
     if (it.n == 0) {
         pv_wsman_items_free(&it);
-        return pv_error_set(err, PV_EUNSUPPORTED, "unsupported_by_backend",
+        return pv_fail(err, unsupported_by_backend,
                             "the host has no %s (is the Hyper-V role installed?)", cls);
     }
     for (size_t i = 0; i < 4; i++) {
@@ -251,14 +251,14 @@ static int parse_url(struct pv_conn *c, const char *url, int *ntlm, struct pv_er
     long secs;
 
     if ((strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) || base >= sizeof c->url)
-        return pv_error_set(err, PV_EINVAL, "invalid_url",
+        return pv_fail(err, invalid_url,
                             "a hyperv connection's url is https://HOST:5986/wsman");
     memcpy(c->url, url, base);
     c->url[base] = '\0';
     if (!q)
         return 0;
     if (strlen(q + 1) >= sizeof opts)
-        return pv_error_set(err, PV_EINVAL, "invalid_url", "the url's options are too long");
+        return pv_fail(err, invalid_url, "the url's options are too long");
     snprintf(opts, sizeof opts, "%s", q + 1);
     for (kv = strtok_r(opts, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
         char *v = strchr(kv, '=');
@@ -270,7 +270,7 @@ static int parse_url(struct pv_conn *c, const char *url, int *ntlm, struct pv_er
                    end != v && !*end) {
             c->poll_ms = (int)secs * 1000;
         } else {
-            return pv_error_set(err, PV_EINVAL, "invalid_url",
+            return pv_fail(err, invalid_url,
                                 "unknown url option '%s' (known: auth=basic|ntlm, poll=SECONDS)", kv);
         }
     }
@@ -286,14 +286,14 @@ static int hv_open(const struct pv_conn_params *p, struct pv_conn **out, struct 
 
     *out = NULL;
     if (!p->url)
-        return pv_error_set(err, PV_EINVAL, "invalid_url", "a hyperv connection needs a url");
+        return pv_fail(err, invalid_url, "a hyperv connection needs a url");
     if (!p->username || !*p->username)
-        return pv_error_set(err, PV_EINVAL, "missing_username", "a hyperv connection needs a username");
+        return pv_fail(err, missing_username, "a hyperv connection needs a username");
     if (!p->password)
-        return pv_error_set(err, PV_EINVAL, "missing_password", "a hyperv connection needs a password");
+        return pv_fail(err, missing_password, "a hyperv connection needs a password");
     c = calloc(1, sizeof *c);
     if (!c)
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     c->poll_ms = 2000;
     c->timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : 30000;
     if ((rc = parse_url(c, p->url, &ntlm, err))) {
@@ -319,7 +319,7 @@ static int hv_open(const struct pv_conn_params *p, struct pv_conn **out, struct 
      * only answers the unauthenticated kind. */
     rc = hv_host_identity(c, &e);
     if (rc == PV_EAUTH)
-        rc = pv_error_set(&e, PV_EAUTH, "auth_failed",
+        rc = pv_fail(&e, auth_failed,
                           "Hyper-V host %s refused the credentials of '%s' (%s authentication)%s",
                           c->url, p->username, ntlm ? "NTLM" : "Basic",
                           strncmp(c->url, "http://", 7) == 0
@@ -329,7 +329,7 @@ static int hv_open(const struct pv_conn_params *p, struct pv_conn **out, struct 
     else if (rc == PV_EFORBIDDEN) {
         char why[sizeof e.message];
         memcpy(why, e.message, sizeof why);
-        rc = pv_error_set(&e, PV_EAUTH, "auth_failed", "Hyper-V host %s: '%s' may not read WMI: %s",
+        rc = pv_fail(&e, auth_failed, "Hyper-V host %s: '%s' may not read WMI: %s",
                           c->url, p->username, why);
     }
     if (rc) {

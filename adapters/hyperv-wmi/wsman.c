@@ -54,7 +54,7 @@ int pv_wsman_new(const struct pv_wsman_opts *o, struct pv_wsman **out, struct pv
     w = calloc(1, sizeof *w);
     if (!w || !(w->url = strdup(o->url ? o->url : ""))) {
         free(w);
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     }
     w->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
     w->max_elements = o->max_elements > 0 ? o->max_elements : 100;
@@ -175,27 +175,26 @@ int pv_wsman_envelope(const char *to, const char *resource_uri, const char *acti
 
 static const struct {
     const char *subcode;
-    const char *code;
-    int err;
+    enum pv_code code; /* its class is the code's */
 } fault_table[] = {
-    {"DestinationUnreachable", "destination_unreachable", PV_ENOTFOUND},
-    {"ActionNotSupported", "action_not_supported", PV_EUNSUPPORTED},
-    {"InvalidSelectors", "invalid_selectors", PV_EINVAL},
-    {"CannotProcessFilter", "cannot_process_filter", PV_EINVAL},
-    {"FilterDialectRequestedUnavailable", "filter_dialect_unavailable", PV_EUNSUPPORTED},
-    {"InvalidEnumerationContext", "invalid_enumeration_context", PV_EPEER},
-    {"AccessDenied", "access_denied", PV_EFORBIDDEN},
-    {"EncodingLimit", "encoding_limit", PV_ETOOBIG},
-    {"SchemaValidationError", "schema_validation_error", PV_EPEER},
-    {"TimedOut", "timed_out", PV_EPEER},
-    {"MessageInformationHeaderRequired", "message_information_header_required", PV_EPEER},
-    {"InvalidMessageInformationHeader", "invalid_message_information_header", PV_EPEER},
-    {"InternalError", "internal_error", PV_EPEER},
-    {"QuotaLimit", "quota_limit", PV_EPEER},
-    {"Concurrency", "concurrency", PV_ECONFLICT},
-    {"AlreadyExists", "already_exists", PV_ECONFLICT},
-    {"UnsupportedFeature", "unsupported_feature", PV_EUNSUPPORTED},
-    {"InvalidParameter", "invalid_parameter", PV_EINVAL},
+    {"DestinationUnreachable", PV_CODE_destination_unreachable},
+    {"ActionNotSupported", PV_CODE_action_not_supported},
+    {"InvalidSelectors", PV_CODE_invalid_selectors},
+    {"CannotProcessFilter", PV_CODE_cannot_process_filter},
+    {"FilterDialectRequestedUnavailable", PV_CODE_filter_dialect_unavailable},
+    {"InvalidEnumerationContext", PV_CODE_invalid_enumeration_context},
+    {"AccessDenied", PV_CODE_access_denied},
+    {"EncodingLimit", PV_CODE_encoding_limit},
+    {"SchemaValidationError", PV_CODE_schema_validation_error},
+    {"TimedOut", PV_CODE_timed_out},
+    {"MessageInformationHeaderRequired", PV_CODE_message_information_header_required},
+    {"InvalidMessageInformationHeader", PV_CODE_invalid_message_information_header},
+    {"InternalError", PV_CODE_internal_error},
+    {"QuotaLimit", PV_CODE_quota_limit},
+    {"Concurrency", PV_CODE_concurrency},
+    {"AlreadyExists", PV_CODE_already_exists},
+    {"UnsupportedFeature", PV_CODE_unsupported_feature},
+    {"InvalidParameter", PV_CODE_invalid_parameter},
 };
 
 const char *pv_wsman_fault_code(const char *subcode, int *err_class)
@@ -203,12 +202,12 @@ const char *pv_wsman_fault_code(const char *subcode, int *err_class)
     for (size_t i = 0; subcode && i < sizeof fault_table / sizeof fault_table[0]; i++)
         if (strcmp(fault_table[i].subcode, subcode) == 0) {
             if (err_class)
-                *err_class = fault_table[i].err;
-            return fault_table[i].code;
+                *err_class = pv_code_row(fault_table[i].code)->err;
+            return pv_code_row(fault_table[i].code)->code;
         }
     if (err_class)
-        *err_class = PV_EPEER;
-    return "wsman_fault";
+        *err_class = pv_code_row(PV_CODE_wsman_fault)->err;
+    return pv_code_row(PV_CODE_wsman_fault)->code;
 }
 
 /* Collapse runs of white space (WinRM messages end in CRLF) in place. */
@@ -258,10 +257,10 @@ static int fault_error(xmlNodePtr fault, struct pv_error *err)
     squeeze(msg);
     stable = pv_wsman_fault_code(sub, &cls);
     if (strcmp(wcode, "5") == 0) { /* ERROR_ACCESS_DENIED, whatever the subcode */
-        stable = "access_denied";
-        cls = PV_EFORBIDDEN;
+        stable = pv_code_row(PV_CODE_access_denied)->code;
     }
-    return pv_error_set(err, cls, stable, "%s (WS-Management fault %s%s%s)",
+    (void)cls;
+    return pv_fail_named(err, stable, "%s (WS-Management fault %s%s%s)",
                         msg[0] ? msg : reason[0] ? reason : "the service refused the request",
                         sub[0] ? sub : "unknown", wcode[0] ? ", code " : "", wcode);
 }
@@ -281,7 +280,7 @@ int pv_wsman_parse(const char *xml, size_t len, long http_status, const char *me
     root = xmlDocGetRootElement(r->doc);
     if (!root->ns || strcmp((const char *)root->ns->href, PV_SOAP12_NS) != 0) {
         pv_soap_resp_free(r);
-        return pv_error_set(err, PV_EPEER, "bad_response",
+        return pv_fail(err, bad_response,
                             "the answer is a SOAP 1.1 envelope; WS-Management speaks SOAP 1.2");
     }
     if (r->fault) {
@@ -295,7 +294,7 @@ int pv_wsman_parse(const char *xml, size_t len, long http_status, const char *me
         squeeze(relates);
         if (strcasecmp(relates, message_id) != 0) {
             pv_soap_resp_free(r);
-            return pv_error_set(err, PV_EPEER, "bad_response",
+            return pv_fail(err, bad_response,
                                 "the answer relates to message %s, not to ours", relates);
         }
     }
@@ -320,7 +319,7 @@ static int call(struct pv_wsman *w, const char *resource_uri, const char *action
     struct pv_error e = {0};
     int rc = call_once(w, resource_uri, action, sel, nsel, body_fn, ud, out, &e);
 
-    if (rc == PV_EUNREACHABLE && strcmp(e.code, "peer_unreachable") == 0 &&
+    if (rc == PV_EUNREACHABLE && pv_error_is(&e, PV_CODE_peer_unreachable) &&
         (strcmp(action, PV_WXF_NS "/Get") == 0 || strcmp(action, PV_WSEN_NS "/Enumerate") == 0))
         rc = call_once(w, resource_uri, action, sel, nsel, body_fn, ud, out, &e);
     if (rc && err)
@@ -382,7 +381,7 @@ int pv_wsman_identify(struct pv_wsman *w, char *vendor, size_t vsize, char *vers
     id = pv_xml_child(r->body, "IdentifyResponse", PV_WSMID_NS);
     if (!id) {
         pv_soap_resp_free(r);
-        return pv_error_set(err, PV_EPEER, "bad_response",
+        return pv_fail(err, bad_response,
                             "%s answered Identify without an IdentifyResponse: not a WS-Management service",
                             w->url);
     }
@@ -406,7 +405,7 @@ int pv_wsman_get(struct pv_wsman *w, const char *resource_uri, const struct pv_w
     if (!*inst) {
         pv_soap_resp_free(*out);
         *out = NULL;
-        return pv_error_set(err, PV_EPEER, "bad_response", "the Get answer has an empty Body");
+        return pv_fail(err, bad_response, "the Get answer has an empty Body");
     }
     return 0;
 }
@@ -492,7 +491,7 @@ static int take_items(struct pv_wsman_items *it, struct pv_soap_resp *r, xmlNode
     *taken = 0;
     /* the document first: the items point into it */
     if (push_doc(it, r->doc))
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     r->doc = NULL;
     for (xmlNodePtr n = pv_xml_child(items, NULL, NULL); n; n = pv_xml_next(n, NULL, NULL)) {
         xmlNodePtr inst = n;
@@ -503,7 +502,7 @@ static int take_items(struct pv_wsman_items *it, struct pv_soap_resp *r, xmlNode
         if (!inst)
             continue;
         if (push_item(it, inst))
-            return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+            return pv_fail(err, out_of_memory, "out of memory");
         (*taken)++;
     }
     return 0;
@@ -524,7 +523,7 @@ int pv_wsman_enumerate(struct pv_wsman *w, const char *resource_uri, const char 
         return rc;
     resp = pv_xml_child(r->body, "EnumerateResponse", PV_WSEN_NS);
     if (!resp) {
-        rc = pv_error_set(err, PV_EPEER, "bad_response", "the Enumerate answer has no EnumerateResponse");
+        rc = pv_fail(err, bad_response, "the Enumerate answer has no EnumerateResponse");
         goto out;
     }
     context = pv_xml_text_dup(pv_xml_child(resp, "EnumerationContext", PV_WSEN_NS));
@@ -534,7 +533,7 @@ int pv_wsman_enumerate(struct pv_wsman *w, const char *resource_uri, const char 
         goto out;
     for (int pulls = 0; !eos; pulls++) {
         if (!context || !context[0] || pulls >= MAX_PULLS || empty > MAX_EMPTY_PULLS) {
-            rc = pv_error_set(err, PV_EPEER, "bad_response",
+            rc = pv_fail(err, bad_response,
                               context && context[0] ? "the enumeration does not end"
                                                     : "the enumeration has no context and no EndOfSequence");
             goto out;
@@ -546,7 +545,7 @@ int pv_wsman_enumerate(struct pv_wsman *w, const char *resource_uri, const char 
         if (rc) {
             /* an invalid or expired context needs no Release, nor can a
              * peer that does not answer take one */
-            if (rc == PV_EUNREACHABLE || (err && strcmp(err->code, "invalid_enumeration_context") == 0)) {
+            if (rc == PV_EUNREACHABLE || (err && pv_error_is(err, PV_CODE_invalid_enumeration_context))) {
                 free(context);
                 context = NULL;
             }
@@ -554,7 +553,7 @@ int pv_wsman_enumerate(struct pv_wsman *w, const char *resource_uri, const char 
         }
         resp = pv_xml_child(r->body, "PullResponse", PV_WSEN_NS);
         if (!resp) {
-            rc = pv_error_set(err, PV_EPEER, "bad_response", "the Pull answer has no PullResponse");
+            rc = pv_fail(err, bad_response, "the Pull answer has no PullResponse");
             goto out;
         }
         eos = pv_xml_child(resp, "EndOfSequence", PV_WSEN_NS) != NULL;
@@ -656,18 +655,18 @@ int pv_wsman_invoke(struct pv_wsman *w, const char *resource_uri, const char *me
     *return_value = -1;
     if ((size_t)snprintf(action, sizeof action, "%s/%s", resource_uri, method) >= sizeof action ||
         strlen(method) > 100)
-        return pv_error_set(err, PV_EINVAL, "invalid_argument", "method or resource URI too long");
+        return pv_fail(err, invalid_argument, "method or resource URI too long");
     rc = call(w, resource_uri, action, sel, nsel, w_invoke, &b, out, err);
     if (rc)
         return rc;
     if (!*out)
-        return pv_error_set(err, PV_EINTERNAL, "internal_error", "no answer to %s", method);
+        return pv_fail(err, internal_error, "no answer to %s", method);
     snprintf(want, sizeof want, "%s_OUTPUT", method);
     *output = pv_xml_child((*out)->body, want, NULL);
     if (!*output) {
         pv_soap_resp_free(*out);
         *out = NULL;
-        return pv_error_set(err, PV_EPEER, "bad_response", "the answer to %s has no %s", method, want);
+        return pv_fail(err, bad_response, "the answer to %s has no %s", method, want);
     }
     *return_value = (long)pv_wsman_prop_int(*output, "ReturnValue", -1);
     return 0;
@@ -722,7 +721,7 @@ int pv_wsman_epr_parse(xmlNodePtr n, struct pv_wsman_epr *out, struct pv_error *
         rp = pv_xml_child(pv_xml_child(n, "EndpointReference", PV_WSA_NS), "ReferenceParameters",
                           PV_WSA_NS);
     if (!rp || !pv_xml_child(rp, "ResourceURI", PV_WSMAN_NS))
-        return pv_error_set(err, PV_EPEER, "bad_response", "%s is not an endpoint reference",
+        return pv_fail(err, bad_response, "%s is not an endpoint reference",
                             n ? (const char *)n->name : "(nothing)");
     pv_xml_text(pv_xml_child(rp, "ResourceURI", PV_WSMAN_NS), out->resource_uri,
                 sizeof out->resource_uri);
@@ -731,7 +730,7 @@ int pv_wsman_epr_parse(xmlNodePtr n, struct pv_wsman_epr *out, struct pv_error *
     for (xmlNodePtr s = pv_xml_child(ss, "Selector", PV_WSMAN_NS); s;
          s = pv_xml_next(s, "Selector", PV_WSMAN_NS)) {
         if (out->nsel >= PV_WSMAN_MAX_SELECTORS)
-            return pv_error_set(err, PV_EPEER, "bad_response",
+            return pv_fail(err, bad_response,
                                 "an endpoint reference with more than %d selectors",
                                 PV_WSMAN_MAX_SELECTORS);
         if (!pv_xml_attr(s, "Name", out->sel[out->nsel].name, sizeof out->sel[out->nsel].name))
@@ -761,7 +760,7 @@ int pv_wsman_embed(const char *classname, const struct pv_cim_prop *props, size_
     if (!w) {
         if (buf)
             xmlBufferFree(buf);
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     }
     /* no XML declaration: the text is a fragment inside a parameter */
     bad |= xmlTextWriterStartElement(w, BAD_CAST "INSTANCE") < 0;
@@ -781,7 +780,7 @@ int pv_wsman_embed(const char *classname, const struct pv_cim_prop *props, size_
         *out = strdup((const char *)xmlBufferContent(buf));
     xmlBufferFree(buf);
     if (!*out)
-        return pv_error_set(err, PV_EINTERNAL, "envelope_failed",
+        return pv_fail(err, envelope_failed,
                             "could not build the embedded %s instance", classname);
     return 0;
 }

@@ -108,13 +108,13 @@ static int call(struct pv_conn *c, const char *method, const char *path, const j
     }
     free(text);
     if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE) {
-        rc = pv_error_set(err, PV_EPEER, "tls_verify_failed",
+        rc = pv_fail(err, tls_verify_failed,
                           "agent %s: its certificate is not the one trusted for it (%s)", c->base,
                           curl_easy_strerror(cc));
         goto out;
     }
     if (cc != CURLE_OK) {
-        rc = pv_error_set(err, PV_EUNREACHABLE, "peer_unreachable", "agent %s: %s", c->base,
+        rc = pv_fail(err, peer_unreachable, "agent %s: %s", c->base,
                           curl_easy_strerror(cc));
         goto out;
     }
@@ -122,7 +122,7 @@ static int call(struct pv_conn *c, const char *method, const char *path, const j
     j = b.s ? json_loads(b.s, 0, NULL) : NULL;
     if (status >= 200 && status < 300) {
         if (!j && out) {
-            rc = pv_error_set(err, PV_EPEER, "bad_answer", "agent %s answered %s %s with no JSON",
+            rc = pv_fail(err, bad_answer, "agent %s answered %s %s with no JSON",
                               c->base, method, path);
         } else if (out) {
             *out = j;
@@ -132,12 +132,10 @@ static int call(struct pv_conn *c, const char *method, const char *path, const j
         json_t *e = json_object_get(j, "error");
         const char *code = json_string_value(json_object_get(e, "code"));
         const char *msg = json_string_value(json_object_get(e, "message"));
-        int cls = status == 401 ? PV_EAUTH : status == 404 ? PV_ENOTFOUND : status == 409 ? PV_ECONFLICT
-                : status == 400 ? PV_EINVAL : status == 422 ? PV_EUNSUPPORTED
-                : status == 503 ? PV_EUNREACHABLE : PV_EPEER;
+        /* the agent speaks lib/errors.def as we do: its code names the class */
         if (status == 401)
-            code = "auth_failed";
-        rc = pv_error_set(err, cls, code ? code : "agent_error", "%s", msg ? msg : "the agent refused the call");
+            code = pv_code_str(auth_failed);
+        rc = pv_fail_named(err, code ? code : pv_code_str(agent_error), "%s", msg ? msg : "the agent refused the call");
     }
     json_decref(j);
 out:
@@ -298,13 +296,13 @@ static int k_open(const struct pv_conn_params *p, struct pv_conn **out, struct p
     pthread_once(&curl_once, curl_setup);
     if (!p->url || (strncmp(p->url, "http://", 7) != 0 && strncmp(p->url, "https://", 8) != 0) ||
         strlen(p->url) >= sizeof c->base)
-        return pv_error_set(err, PV_EINVAL, "invalid_url", "a kvm connection's url is https://HOST:PORT of its agent");
+        return pv_fail(err, invalid_url, "a kvm connection's url is https://HOST:PORT of its agent");
     if (!p->token || strlen(p->token) > 4096)
-        return pv_error_set(err, PV_EINVAL, "missing_token", "a kvm connection needs the agent's token");
+        return pv_fail(err, missing_token, "a kvm connection needs the agent's token");
     c = calloc(1, sizeof *c);
     if (!c || !(c->curl = curl_easy_init())) {
         free(c);
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     }
     snprintf(c->base, sizeof c->base, "%s", p->url);
     if (c->base[strlen(c->base) - 1] == '/')
@@ -481,7 +479,7 @@ static int k_create(struct pv_conn *c, const char *host, const struct pv_vm_spec
 
     *native_id = NULL;
     if (host && strcmp(host, c->host_id) != 0 && c->host_id[0])
-        return pv_error_set(err, PV_EINVAL, "host_not_found", "agent %s serves host %s, not %s",
+        return pv_fail(err, host_not_found, "agent %s serves host %s, not %s",
                             c->base, c->host_id, host);
     body = json_pack("{s:s,s:i,s:I,s:b}", "name", spec->name, "vcpus", spec->vcpus, "memory_mb",
                      (json_int_t)spec->memory_mb, "paravirtual", spec->paravirtual != 0);
@@ -543,7 +541,7 @@ static int transfer(struct pv_conn *c, const char *url, FILE *f, long long size,
     int rc = 0;
 
     if (!h)
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -564,10 +562,10 @@ static int transfer(struct pv_conn *c, const char *url, FILE *f, long long size,
     cc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     if (cc != CURLE_OK)
-        rc = pv_error_set(err, PV_EUNREACHABLE, "peer_unreachable", "copying the VM's state: %s",
+        rc = pv_fail(err, peer_unreachable, "copying the VM's state: %s",
                           curl_easy_strerror(cc));
     else if (status < 200 || status >= 300)
-        rc = pv_error_set(err, PV_EPEER, "copy_failed", "copying the VM's state: HTTP %ld from %s",
+        rc = pv_fail(err, copy_failed, "copying the VM's state: HTTP %ld from %s",
                           status, url);
     curl_easy_cleanup(h);
     free(b.s);
@@ -585,7 +583,7 @@ static int copy_file(struct pv_conn *from, const char *from_path, struct pv_conn
     int rc;
 
     if (!f)
-        return pv_error_set(err, PV_EINTERNAL, "tmpfile", "no temporary file for the copy");
+        return pv_fail(err, tmpfile, "no temporary file for the copy");
     snprintf(url, sizeof url, "%s%s", from->base, from_path);
     rc = transfer(from, url, f, 0, 0, err);
     if (!rc) {
@@ -640,7 +638,7 @@ static int quick_migrate(struct pv_conn *from, const char *uuid, struct pv_conn 
         rc = copy_file(from, path, to, dst, err);
     }
     if (!rc && s->cancelled && s->cancelled(s->ctx))
-        rc = pv_error_set(err, PV_ECANCELLED, "cancelled", "cancelled; the VM stays on the source");
+        rc = pv_fail(err, cancelled, "cancelled; the VM stays on the source");
     if (!rc) {
         if (s->progress)
             s->progress(s->ctx, 80, "restoring");
@@ -681,7 +679,7 @@ static int k_migrate(struct pv_conn *from, const char *uuid, struct pv_conn *to,
 
     (void)host; /* one agent is one host: the destination is `to` */
     if (!to || to == from || strcmp(to->base, from->base) == 0)
-        return pv_error_set(err, PV_ECONFLICT, "same_host", "the VM is already on that host");
+        return pv_fail(err, same_host, "the VM is already on that host");
     if (opts->mode == PV_MIGRATE_QUICK)
         return quick_migrate(from, uuid, to, s, err);
     rc = call(to, "GET", "/v1/host", NULL, to->timeout_ms, &dest, err);
@@ -690,7 +688,7 @@ static int k_migrate(struct pv_conn *from, const char *uuid, struct pv_conn *to,
     mig = json_string_value(json_object_get(dest, "migration_uri"));
     if (!mig || data_uri_of(mig, data_uri, sizeof data_uri) != 0) {
         json_decref(dest);
-        return pv_error_set(err, PV_EUNSUPPORTED, "no_migration_uri",
+        return pv_fail(err, no_migration_uri,
                             "the destination agent %s has no usable --migration-uri", to->base);
     }
     req = json_pack("{s:s,s:s,s:i,s:i}", "dest_uri", mig, "data_uri", data_uri,
@@ -736,9 +734,10 @@ static int k_migrate(struct pv_conn *from, const char *uuid, struct pv_conn *to,
                 s->progress(s->ctx, 100, "migrated");
             rc = k_refresh(to, uuid, s, err);
         } else {
-            rc = pv_error_set(err, state && strcmp(state, "cancelled") == 0 ? PV_ECANCELLED : PV_EPEER,
-                              json_string_value(json_object_get(e, "code")) ? json_string_value(json_object_get(e, "code"))
-                                                                            : "migration_failed",
+            rc = pv_fail_named(err, json_string_value(json_object_get(e, "code"))
+                                        ? json_string_value(json_object_get(e, "code"))
+                                        : state && strcmp(state, "cancelled") == 0 ? pv_code_str(cancelled)
+                                                                                   : pv_code_str(migration_failed),
                               "%s", json_string_value(json_object_get(e, "message"))
                                         ? json_string_value(json_object_get(e, "message"))
                                         : "the migration did not complete");
@@ -760,7 +759,7 @@ static int k_probe(struct pv_conn *c, const char *target_facts_json, int timeout
 
     if (!mig) {
         json_decref(facts);
-        return pv_error_set(err, PV_EUNSUPPORTED, "cannot_probe",
+        return pv_fail(err, cannot_probe,
                             "the host has no migration URI to probe it by");
     }
     req = json_pack("{s:s,s:s?,s:i}", "uri", mig, "host_uuid",

@@ -25,6 +25,9 @@
  *     (peer_unreachable), not a new one to invent.
  *   - watch() diffs against the world last reported on the same pv_conn;
  *     snap_lock guards that snapshot, because watch runs on its own thread.
+ *   - World files live only in one directory, world_dir (setting
+ *     test.world_dir, default DATA_DIR/test-worlds): a connection URL must
+ *     never make the daemon (root, often) read, echo or write any other file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -184,7 +187,7 @@ static void sleep_ms(int64_t ms)
 
 static int oom(struct pv_error *err)
 {
-    return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "the test adapter ran out of memory");
+    return pv_fail(err, out_of_memory, "the test adapter ran out of memory");
 }
 
 static int unreachable(struct pv_error *err, const char *path, int e)
@@ -192,9 +195,9 @@ static int unreachable(struct pv_error *err, const char *path, int e)
     char buf[128];
 
     if (e == ENOENT)
-        return pv_error_set(err, PV_EUNREACHABLE, "peer_unreachable",
+        return pv_fail(err, peer_unreachable,
                             "world file %s does not exist: the test hypervisor is gone", path);
-    return pv_error_set(err, PV_EUNREACHABLE, "peer_unreachable", "cannot read world file %s: %s",
+    return pv_fail(err, peer_unreachable, "cannot read world file %s: %s",
                         path, errstr(e, buf, sizeof buf));
 }
 
@@ -202,7 +205,7 @@ static int write_failed(struct pv_error *err, const char *path, int e)
 {
     char buf[128];
 
-    return pv_error_set(err, PV_EPEER, "backend_failure", "cannot write world file %s: %s", path,
+    return pv_fail(err, backend_failure, "cannot write world file %s: %s", path,
                         errstr(e, buf, sizeof buf));
 }
 
@@ -210,7 +213,7 @@ static int conn_ok(const struct pv_conn *c, struct pv_error *err)
 {
     if (c && c->magic == TEST_CONN_MAGIC)
         return 0;
-    return pv_error_set(err, PV_EINVAL, "invalid_argument",
+    return pv_fail(err, invalid_argument,
                         "not a connection of the test adapter");
 }
 
@@ -539,7 +542,7 @@ static int world_load(const char *path, json_t **out, struct file_sig *sig, stru
         goto out;
     }
     if (!S_ISREG(st.st_mode)) {
-        rc = pv_error_set(err, PV_EPEER, "invalid_world", "world file %s is not a regular file",
+        rc = pv_fail(err, invalid_world, "world file %s is not a regular file",
                           path);
         goto out;
     }
@@ -548,7 +551,7 @@ static int world_load(const char *path, json_t **out, struct file_sig *sig, stru
         if (len == cap) {
             char *more;
             if (cap >= (size_t)WORLD_MAX_BYTES) {
-                rc = pv_error_set(err, PV_EPEER, "invalid_world",
+                rc = pv_fail(err, invalid_world,
                                   "world file %s is larger than %ld bytes", path, WORLD_MAX_BYTES);
                 goto out;
             }
@@ -575,12 +578,12 @@ static int world_load(const char *path, json_t **out, struct file_sig *sig, stru
     }
     w = json_loadb(buf ? buf : "", len, JSON_REJECT_DUPLICATES, &je);
     if (!w) {
-        rc = pv_error_set(err, PV_EPEER, "invalid_world", "world file %s: line %d, column %d: %s",
+        rc = pv_fail(err, invalid_world, "world file %s: line %d, column %d: %s",
                           path, je.line, je.column, je.text);
         goto out;
     }
     if (world_check(w, why, sizeof why) != 0) {
-        rc = pv_error_set(err, PV_EPEER, "invalid_world", "world file %s: %s", path, why);
+        rc = pv_fail(err, invalid_world, "world file %s: %s", path, why);
         goto out;
     }
     if (sig)
@@ -755,7 +758,7 @@ static int world_ensure(const struct pv_conn *c, struct pv_error *err)
         return unreachable(err, c->path, errno);
     fd = open(c->lock_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0 && errno != EEXIST)
-        return pv_error_set(err, PV_EUNREACHABLE, "peer_unreachable",
+        return pv_fail(err, peer_unreachable,
                             "cannot create world file %s: %s", c->path,
                             errstr(errno, ebuf, sizeof ebuf));
     if (fd < 0) { /* someone made it before us: wait for them to finish */
@@ -763,7 +766,7 @@ static int world_ensure(const struct pv_conn *c, struct pv_error *err)
         if (rc)
             return rc;
         rc = stat(c->path, &st) == 0 ? 0
-             : pv_error_set(err, PV_EUNREACHABLE, "peer_unreachable",
+             : pv_fail(err, peer_unreachable,
                             "world file %s is gone but %s shows it existed: the test hypervisor "
                             "is down; put the file back, or remove %s to start a new default world",
                             c->path, c->lock_path, c->lock_path);
@@ -985,7 +988,7 @@ static int task_wait(const struct pv_conn *c, const struct pv_sink *s,
     for (;;) {
         int64_t next, nap;
         if (is_cancelled(s))
-            return pv_error_set(err, PV_ECANCELLED, "cancelled",
+            return pv_fail(err, cancelled,
                                 "cancelled while %s; nothing was changed",
                                 details[tenth * nphases / 10]);
         elapsed = now_ms() - start;
@@ -1009,22 +1012,83 @@ static int injected(const struct pv_conn *c, enum fail_bit f, const char *what,
 {
     if (!(c->fail_mask & (1u << f)))
         return 0;
-    return pv_error_set(err, PV_EPEER, "backend_failure",
+    return pv_fail(err, backend_failure,
                         "%s %s: the test hypervisor failed, as told by fail=%s in the "
                         "connection URL", fail_names[f], what, fail_names[f]);
 }
 
 static int vm_not_found(struct pv_error *err, const char *id, const char *path)
 {
-    return pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "no VM with id %s in world %s", id,
+    return pv_fail(err, vm_not_found, "no VM with id %s in world %s", id,
                         path);
+}
+
+/* ---- where worlds may live ---------------------------------------------- */
+
+/* The resolved directory world files must lie in; set once by configure()
+ * before any open(), read-only after (start-up configuration).  Empty: the
+ * daemon never configured us, and no world may be opened. */
+static char world_dir[PATH_MAX];
+
+static int bad_url(struct pv_error *err, const char *why);
+
+static int test_configure(const struct pv_adapter_settings *set, struct pv_error *err)
+{
+    char dir[PATH_MAX] = "";
+
+    for (size_t i = 0; i < set->n; i++) {
+        if (strcmp(set->keys[i], "world_dir") != 0)
+            return pv_fail(err, invalid_config,
+                                "unknown setting test.%s (the test adapter knows test.world_dir)",
+                                set->keys[i]);
+        if (snprintf(dir, sizeof dir, "%s", set->values[i]) >= (int)sizeof dir)
+            return pv_fail(err, invalid_config, "test.world_dir is too long");
+    }
+    if (!dir[0] && snprintf(dir, sizeof dir, "%s/test-worlds", set->data_dir ? set->data_dir : ".") >=
+                       (int)sizeof dir)
+        return pv_fail(err, invalid_config, "the data dir is too long");
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return pv_fail(err, invalid_config, "test.world_dir %s: %s", dir,
+                            strerror(errno));
+    if (!realpath(dir, world_dir)) {
+        world_dir[0] = '\0';
+        return pv_fail(err, invalid_config, "test.world_dir %s: %s", dir,
+                            strerror(errno));
+    }
+    return 0;
+}
+
+/* Does the world file at path lie inside world_dir?  Its directory is
+ * resolved (so "..", and links out of world_dir, are seen through) and the
+ * file itself must not be a symbolic link. */
+static int world_path_allowed(const char *path, struct pv_error *err)
+{
+    char dir[PATH_MAX], real[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    size_t n = strlen(world_dir);
+    struct stat sb;
+
+    if (!world_dir[0])
+        return pv_fail(err, path_not_allowed,
+                            "the test adapter has no world directory configured");
+    if (!slash || (size_t)(slash - path) >= sizeof dir)
+        return bad_url(err, "the path must be absolute");
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+    if (!realpath(dir[0] ? dir : "/", real) || strncmp(real, world_dir, n) != 0 ||
+        (real[n] != '\0' && real[n] != '/') || strcmp(slash, "/..") == 0 ||
+        strcmp(slash, "/.") == 0 || (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)))
+        return pv_fail(err, path_not_allowed,
+                            "a test world file must be a file in the world directory "
+                            "(setting test.world_dir)");
+    return 0;
 }
 
 /* ---- open, close, sync, watch, refresh ---------------------------------- */
 
 static int bad_url(struct pv_error *err, const char *why)
 {
-    return pv_error_set(err, PV_EINVAL, "invalid_url",
+    return pv_fail(err, invalid_url,
                         "invalid test URL: %s (the form is "
                         "test:///ABSOLUTE/PATH/world.json[?delay_ms=N&fail=ACTION,...])", why);
 }
@@ -1183,12 +1247,16 @@ static int test_open(const struct pv_conn_params *p, struct pv_conn **out, struc
     unsigned fail;
 
     if (!out || !p)
-        return pv_error_set(err, PV_EINVAL, "invalid_argument",
+        return pv_fail(err, invalid_argument,
                             "open() needs parameters and somewhere to put the connection");
     *out = NULL;
     rc = parse_url(p->url, &path, &delay, &fail, err);
     if (rc)
         return rc;
+    if ((rc = world_path_allowed(path, err)) != 0) {
+        free(path);
+        return rc;
+    }
     c = calloc(1, sizeof *c);
     if (!c) {
         free(path);
@@ -1212,7 +1280,7 @@ static int test_open(const struct pv_conn_params *p, struct pv_conn **out, struc
         goto out;
     want = sget(w, "token");
     if (want && !(p->token && same_secret(want, p->token))) {
-        rc = pv_error_set(err, PV_EAUTH, "auth_failed", "the endpoint refused the token");
+        rc = pv_fail(err, auth_failed, "the endpoint refused the token");
         goto out;
     }
     *out = c;
@@ -1301,7 +1369,7 @@ static int test_vm_refresh(struct pv_conn *c, const char *vm_id, const struct pv
     if (rc)
         return rc;
     if (!vm_id)
-        return pv_error_set(err, PV_EINVAL, "invalid_argument", "vm_refresh needs a VM id");
+        return pv_fail(err, invalid_argument, "vm_refresh needs a VM id");
     rc = world_load(c->path, &w, NULL, err);
     if (rc)
         return rc;
@@ -1329,24 +1397,24 @@ static int action_check(json_t *w, json_t *vm, enum pv_vm_action a, struct pv_er
     struct usage u;
 
     if (hs == PV_HOST_DISCONNECTED)
-        return pv_error_set(err, PV_ECONFLICT, "host_unavailable",
+        return pv_fail(err, host_unavailable,
                             "VM '%s' is on host '%s', which is disconnected: nothing can reach it",
                             name, hname);
     switch (a) {
     case PV_ACT_START:
         if (p == PV_POWER_RUNNING)
-            return pv_error_set(err, PV_ECONFLICT, "already_running",
+            return pv_fail(err, already_running,
                                 "VM '%s' is already running on host '%s'", name, hname);
         if (p == PV_POWER_PAUSED)
-            return pv_error_set(err, PV_ECONFLICT, "vm_paused",
+            return pv_fail(err, vm_paused,
                                 "VM '%s' is paused: resume it rather than start it", name);
         if (hs != PV_HOST_CONNECTED)
-            return pv_error_set(err, PV_ECONFLICT, "host_unavailable",
+            return pv_fail(err, host_unavailable,
                                 "cannot start VM '%s': host '%s' is in maintenance mode", name,
                                 hname);
         u = host_usage(w, hid);
         if (u.mem_mb + iget(vm, "memory_mb") > iget(host, "memory_mb"))
-            return pv_error_set(err, PV_ECONFLICT, "insufficient_memory",
+            return pv_fail(err, insufficient_memory,
                                 "cannot start VM '%s' (%lld MB): host '%s' has %lld of %lld MB "
                                 "free", name, (long long)iget(vm, "memory_mb"), hname,
                                 (long long)(iget(host, "memory_mb") - u.mem_mb),
@@ -1355,10 +1423,10 @@ static int action_check(json_t *w, json_t *vm, enum pv_vm_action a, struct pv_er
     case PV_ACT_SHUTDOWN:
     case PV_ACT_POWEROFF:
         if (p == PV_POWER_STOPPED)
-            return pv_error_set(err, PV_ECONFLICT, "already_stopped", "VM '%s' is already stopped",
+            return pv_fail(err, already_stopped, "VM '%s' is already stopped",
                                 name);
         if (p == PV_POWER_SAVED)
-            return pv_error_set(err, PV_ECONFLICT, "not_running",
+            return pv_fail(err, not_running,
                                 "VM '%s' is saved, not running: start it to restore it, or "
                                 "delete it", name);
         return 0;
@@ -1368,25 +1436,25 @@ static int action_check(json_t *w, json_t *vm, enum pv_vm_action a, struct pv_er
         if (p == PV_POWER_RUNNING || (a == PV_ACT_SAVE && p == PV_POWER_PAUSED))
             return 0;
         if (p == PV_POWER_PAUSED)
-            return pv_error_set(err, PV_ECONFLICT, "not_running",
+            return pv_fail(err, not_running,
                                 a == PV_ACT_PAUSE ? "VM '%s' is already paused"
                                                   : "VM '%s' is paused: resume it first", name);
-        return pv_error_set(err, PV_ECONFLICT, "not_running", "VM '%s' is %s, not running", name,
+        return pv_fail(err, not_running, "VM '%s' is %s, not running", name,
                             power_names[p]);
     case PV_ACT_RESUME:
         if (p == PV_POWER_PAUSED)
             return 0;
-        return pv_error_set(err, PV_ECONFLICT, "not_paused", "VM '%s' is %s, not paused", name,
+        return pv_fail(err, not_paused, "VM '%s' is %s, not paused", name,
                             power_names[p]);
     case PV_ACT_DELETE:
     case PV_ACT_DELETE_WITH_DISKS:
         if (holds_memory(p))
-            return pv_error_set(err, PV_ECONFLICT, "vm_running",
+            return pv_fail(err, vm_running,
                                 "VM '%s' is %s: power it off first, then delete it", name,
                                 power_names[p]);
         return 0;
     }
-    return pv_error_set(err, PV_EINVAL, "invalid_action", "unknown VM action %d", (int)a);
+    return pv_fail(err, invalid_action, "unknown VM action %d", (int)a);
 }
 
 static int test_vm_action(struct pv_conn *c, const char *vm_id, enum pv_vm_action a,
@@ -1402,9 +1470,9 @@ static int test_vm_action(struct pv_conn *c, const char *vm_id, enum pv_vm_actio
     if ((rc = conn_ok(c, err)) != 0)
         return rc;
     if (!vm_id)
-        return pv_error_set(err, PV_EINVAL, "invalid_argument", "a VM action needs a VM id");
+        return pv_fail(err, invalid_argument, "a VM action needs a VM id");
     if ((unsigned)a >= COUNT(action_rules))
-        return pv_error_set(err, PV_EINVAL, "invalid_action", "unknown VM action %d", (int)a);
+        return pv_fail(err, invalid_action, "unknown VM action %d", (int)a);
     r = &action_rules[a];
 
     /* refuse up front what the state rules forbid */
@@ -1429,7 +1497,7 @@ static int test_vm_action(struct pv_conn *c, const char *vm_id, enum pv_vm_actio
     if ((rc = world_lock(c, &lk, err)) != 0 || (rc = world_load(c->path, &w, NULL, err)) != 0)
         goto out;
     if (!(vm = find_id(list(w, "vms"), vm_id, &idx))) {
-        rc = pv_error_set(err, PV_ENOTFOUND, "vm_not_found",
+        rc = pv_fail(err, vm_not_found,
                           "%s disappeared while the %s was running", what, r->verb);
         goto out;
     }
@@ -1484,7 +1552,7 @@ static int new_uuid(char out[37], struct pv_error *err)
     if (fd >= 0)
         close(fd);
     if (got < sizeof b)
-        return pv_error_set(err, PV_EINTERNAL, "entropy_unavailable",
+        return pv_fail(err, entropy_unavailable,
                             "cannot read /dev/urandom to make a VM uuid");
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
@@ -1508,7 +1576,7 @@ static int spec_array(const char *text, const char *what, json_t **out, struct p
     }
     if (!json_is_array(v)) {
         json_decref(v);
-        return pv_error_set(err, PV_EINVAL, "invalid_spec", "%s must be a JSON array", what);
+        return pv_fail(err, invalid_spec, "%s must be a JSON array", what);
     }
     *out = v;
     return 0;
@@ -1519,17 +1587,17 @@ static int spec_check(const struct pv_vm_spec *spec, struct pv_error *err)
     size_t len;
 
     if (!spec || !spec->name || !(len = strlen(spec->name)) || len > VM_NAME_MAX)
-        return pv_error_set(err, PV_EINVAL, "invalid_spec",
+        return pv_fail(err, invalid_spec,
                             "a VM name is 1 to %d characters", VM_NAME_MAX);
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)spec->name[i] < 0x20 || spec->name[i] == 0x7f)
-            return pv_error_set(err, PV_EINVAL, "invalid_spec",
+            return pv_fail(err, invalid_spec,
                                 "a VM name has no control characters");
     if (spec->vcpus < 1 || spec->vcpus > 64)
-        return pv_error_set(err, PV_EINVAL, "invalid_spec",
+        return pv_fail(err, invalid_spec,
                             "VM '%s': vcpus must be 1 to 64, not %d", spec->name, spec->vcpus);
     if (spec->memory_mb < 16 || spec->memory_mb > 1048576)
-        return pv_error_set(err, PV_EINVAL, "invalid_spec",
+        return pv_fail(err, invalid_spec,
                             "VM '%s': memory_mb must be 16 to 1048576, not %lld", spec->name,
                             (long long)spec->memory_mb);
     return 0;
@@ -1541,18 +1609,18 @@ static int create_check(json_t *w, const char *name, const char *host_id, json_t
                         struct pv_error *err)
 {
     if (find_vm_named(w, name))
-        return pv_error_set(err, PV_ECONFLICT, "name_in_use",
+        return pv_fail(err, name_in_use,
                             "a VM named '%s' already exists on this endpoint", name);
     if (!host_id) {
         if (!(*host = choose_host(w, NULL, 0)))
-            return pv_error_set(err, PV_ECONFLICT, "host_unavailable",
+            return pv_fail(err, host_unavailable,
                                 "no connected host to create VM '%s' on", name);
         return 0;
     }
     if (!(*host = find_id(list(w, "hosts"), host_id, NULL)))
-        return pv_error_set(err, PV_ENOTFOUND, "host_not_found", "no host with id %s", host_id);
+        return pv_fail(err, host_not_found, "no host with id %s", host_id);
     if (host_state_of(*host) != PV_HOST_CONNECTED)
-        return pv_error_set(err, PV_ECONFLICT, "host_unavailable",
+        return pv_fail(err, host_unavailable,
                             "cannot create VM '%s' on host '%s': it is %s", name,
                             sget(*host, "name"), sget(*host, "state"));
     return 0;
@@ -1578,7 +1646,7 @@ static int test_vm_create(struct pv_conn *c, const char *host_id, const struct p
                    (json_int_t)spec->vcpus, "memory_mb", (json_int_t)spec->memory_mb,
                    "paravirtual", spec->paravirtual > 0, "disks", disks, "nics", nics);
     if (!vm) {
-        rc = pv_error_set(err, PV_EINVAL, "invalid_spec", "the VM name is not valid UTF-8");
+        rc = pv_fail(err, invalid_spec, "the VM name is not valid UTF-8");
         goto out;
     }
     if ((rc = world_load(c->path, &w, NULL, err)) != 0 ||
@@ -1598,7 +1666,7 @@ static int test_vm_create(struct pv_conn *c, const char *host_id, const struct p
     if (spec->uuid) { /* an HA restart keeps the VM's identity */
         snprintf(uuid, sizeof uuid, "%s", spec->uuid);
         if (find_id(list(w, "vms"), uuid, NULL)) {
-            rc = pv_error_set(err, PV_ECONFLICT, "uuid_in_use", "a VM with id %s exists", uuid);
+            rc = pv_fail(err, uuid_in_use, "a VM with id %s exists", uuid);
             goto out;
         }
     } else {
@@ -1693,40 +1761,40 @@ static int migrate_check(json_t *ws, json_t *vm, json_t *wd, const char *dst_id,
     struct usage u;
 
     if (mode == PV_MIGRATE_LIVE && !holds_memory(p))
-        return pv_error_set(err, PV_ECONFLICT, "not_running",
+        return pv_fail(err, not_running,
                             "VM '%s' is %s: a live migration needs a running VM; use a quick "
                             "migration to move it", name, power_names[p]);
     if (host_state_of(src) == PV_HOST_DISCONNECTED)
-        return pv_error_set(err, PV_ECONFLICT, "host_unavailable",
+        return pv_fail(err, host_unavailable,
                             "VM '%s' is on host '%s', which is disconnected: it cannot be moved",
                             name, sget(src, "name"));
     if (!dst_id) {
         if (!(*dst = choose_host(wd, same ? src_id : NULL, holds_memory(p) ? mem : 0)))
-            return pv_error_set(err, PV_ECONFLICT, "host_unavailable",
+            return pv_fail(err, host_unavailable,
                                 "no other connected host has room for VM '%s'", name);
     } else if (!(*dst = find_id(list(wd, "hosts"), dst_id, NULL))) {
-        return pv_error_set(err, PV_ENOTFOUND, "host_not_found",
+        return pv_fail(err, host_not_found,
                             "no host with id %s to move VM '%s' to", dst_id, name);
     }
     if (same && strcmp(sget(*dst, "id"), src_id) == 0)
-        return pv_error_set(err, PV_ECONFLICT, "same_host", "VM '%s' is already on host '%s'",
+        return pv_fail(err, same_host, "VM '%s' is already on host '%s'",
                             name, sget(*dst, "name"));
     if (host_state_of(*dst) != PV_HOST_CONNECTED)
-        return pv_error_set(err, PV_ECONFLICT, "host_unavailable",
+        return pv_fail(err, host_unavailable,
                             "cannot move VM '%s' to host '%s': it is %s", name,
                             sget(*dst, "name"), host_state_names[host_state_of(*dst)]);
     u = host_usage(wd, sget(*dst, "id"));
     if (holds_memory(p) && u.mem_mb + mem > iget(*dst, "memory_mb"))
-        return pv_error_set(err, PV_ECONFLICT, "insufficient_memory",
+        return pv_fail(err, insufficient_memory,
                             "cannot move VM '%s' (%lld MB) to host '%s': %lld of %lld MB free",
                             name, (long long)mem, sget(*dst, "name"),
                             (long long)(iget(*dst, "memory_mb") - u.mem_mb),
                             (long long)iget(*dst, "memory_mb"));
     if (!same && find_id(list(wd, "vms"), sget(vm, "id"), NULL))
-        return pv_error_set(err, PV_ECONFLICT, "vm_exists",
+        return pv_fail(err, vm_exists,
                             "the destination already has a VM with id %s", sget(vm, "id"));
     if (!same && find_vm_named(wd, name))
-        return pv_error_set(err, PV_ECONFLICT, "name_in_use",
+        return pv_fail(err, name_in_use,
                             "the destination already has a VM named '%s'", name);
     return 0;
 }
@@ -1748,9 +1816,9 @@ static int test_vm_migrate(struct pv_conn *from, const char *vm_id, struct pv_co
     if ((rc = conn_ok(from, err)) != 0 || (rc = conn_ok(to, err)) != 0)
         return rc;
     if (!vm_id)
-        return pv_error_set(err, PV_EINVAL, "invalid_argument", "a migration needs a VM id");
+        return pv_fail(err, invalid_argument, "a migration needs a VM id");
     if (mode != PV_MIGRATE_LIVE && mode != PV_MIGRATE_QUICK)
-        return pv_error_set(err, PV_EINVAL, "invalid_mode", "unknown migration mode %d",
+        return pv_fail(err, invalid_mode, "unknown migration mode %d",
                             (int)mode);
     same = same_world(from, to);
 
@@ -1791,7 +1859,7 @@ static int test_vm_migrate(struct pv_conn *from, const char *vm_id, struct pv_co
         (!same && (rc = world_load(to->path, &wd, NULL, err)) != 0))
         goto out;
     if (!(vm = find_id(list(ws, "vms"), vm_id, &idx))) {
-        rc = pv_error_set(err, PV_ENOTFOUND, "vm_not_found",
+        rc = pv_fail(err, vm_not_found,
                           "%s disappeared while it was being migrated", what);
         goto out;
     }
@@ -1856,6 +1924,7 @@ static const struct pv_adapter test_adapter = {
     .vm_action = test_vm_action,
     .vm_migrate = test_vm_migrate,
     .vm_refresh = test_vm_refresh,
+    .configure = test_configure,
 };
 
 const struct pv_adapter *pv_adapter_entry(void)

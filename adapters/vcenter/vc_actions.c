@@ -98,12 +98,12 @@ static int wait_task(struct pv_conn *c, const char *task, const char *what, cons
         if (strcmp(t.state, "error") == 0) {
             struct pv_error fe = {0};
             pv_soap_fault_error(t.fault[0] ? t.fault : NULL, t.message, &fe);
-            if (strcmp(fe.code, "cancelled") == 0 || asked_cancel)
-                return pv_error_set(err, PV_ECANCELLED, "cancelled", "%s: cancelled in vCenter", what);
-            return pv_error_set(err, fe.err, fe.code, "%s: %s", what, fe.message);
+            if (pv_error_is(&fe, PV_CODE_cancelled) || asked_cancel)
+                return pv_fail(err, cancelled, "%s: cancelled in vCenter", what);
+            return pv_error_reword(err, &fe, "%s: %s", what, fe.message);
         }
         if (!t.state[0])
-            return pv_error_set(err, PV_EPEER, "bad_response", "%s: task %s has no state", what, task);
+            return pv_fail(err, bad_response, "%s: task %s has no state", what, task);
         snprintf(detail, sizeof detail, "%s (%s%s)", what, t.state,
                  t.progress >= 0 ? ", vCenter's progress" : "");
         vc_progress(s, t.progress > 0 ? (t.progress > 99 ? 99 : t.progress) : 1, detail);
@@ -116,22 +116,17 @@ static int wait_task(struct pv_conn *c, const char *task, const char *what, cons
             asked_cancel = 1;
         }
         if (time(NULL) - start > (time_t)TASK_MAX_HOURS * 3600)
-            return pv_error_set(err, PV_EPEER, "task_timeout", "%s: task %s did not end in %d hours",
+            return pv_fail(err, task_timeout, "%s: task %s did not end in %d hours",
                                 what, task, TASK_MAX_HOURS);
         nap_ms(delay);
         delay = delay * 2 > 1000 ? 1000 : delay * 2;
     }
 }
 
-/* "what: message", the code kept.  Both are copied first: pv_error_set
- * writes into the struct its arguments would otherwise point into. */
+/* "what: message", the code kept. */
 static void prefix_error(struct pv_error *err, const char *what)
 {
-    char code[sizeof err->code], m[sizeof err->message];
-
-    snprintf(code, sizeof code, "%s", err->code);
-    snprintf(m, sizeof m, "%s", err->message);
-    pv_error_set(err, err->err, code, "%s: %s", what, m);
+    pv_error_reword(err, err, "%s: %s", what, err->message);
 }
 
 /* Send a request that answers with a Task and follow the Task. */
@@ -145,7 +140,7 @@ int vc_run_task(struct pv_conn *c, struct pv_soap_writer *sw, const char *what,
     vc_progress(s, 1, what);
     rc = vc_invoke(c, sw, 0, &r, err);
     if (!rc && !pv_xml_text(vc_returnval(r), task, sizeof task))
-        rc = pv_error_set(err, PV_EPEER, "bad_response", "%s: vCenter returned no task", what);
+        rc = pv_fail(err, bad_response, "%s: vCenter returned no task", what);
     pv_soap_resp_free(r);
     if (rc) {
         if (err && err->err != PV_EUNREACHABLE && !strstr(err->message, what))
@@ -185,12 +180,12 @@ static int vm_prop(struct pv_conn *c, const char *vm, const char *path, char *va
                    struct pv_error *err)
 {
     int rc = vc_get_prop(c, "VirtualMachine", vm, path, val, size, NULL, 0, err);
-    if (rc == PV_ENOTFOUND && err && strcmp(err->code, "property_not_found") == 0) {
+    if (rc == PV_ENOTFOUND && err && pv_error_is(err, PV_CODE_property_not_found)) {
         val[0] = '\0'; /* an unset property (no guest info yet) */
         return 0;
     }
     if (rc == PV_ENOTFOUND)
-        pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "vCenter %s has no VM %s", c->url, vm);
+        pv_fail(err, vm_not_found, "vCenter %s has no VM %s", c->url, vm);
     return rc;
 }
 
@@ -215,10 +210,10 @@ static int wait_powered_off(struct pv_conn *c, const char *vm, const struct pv_s
             return 0;
         }
         if (cancelled(s))
-            return pv_error_set(err, PV_ECANCELLED, "cancelled",
+            return pv_fail(err, cancelled,
                                 "stopped waiting for the guest of %s to shut down", vm);
         if (time(NULL) - start > SHUTDOWN_MAX_S)
-            return pv_error_set(err, PV_EPEER, "shutdown_timeout",
+            return pv_fail(err, shutdown_timeout,
                                 "the guest of %s did not shut down in %d s", vm, SHUTDOWN_MAX_S);
         vc_progress(s, 50, "waiting for the guest to shut down");
         nap_ms(500);
@@ -233,24 +228,22 @@ static int wait_powered_off(struct pv_conn *c, const char *vm, const struct pv_s
 static int power_conflict(struct pv_conn *c, const char *vm, enum pv_vm_action a, int rc,
                           struct pv_error *err)
 {
-    char p[32], msg[sizeof err->message];
-    const char *code = NULL;
+    char p[32];
+    int code = -1;
 
-    if (rc != PV_ECONFLICT || !err || (strcmp(err->code, "invalid_power_state") != 0 &&
-                                       strcmp(err->code, "invalid_state") != 0))
+    if (rc != PV_ECONFLICT || !err || (!pv_error_is(err, PV_CODE_invalid_power_state) &&
+                                       !pv_error_is(err, PV_CODE_invalid_state)))
         return rc;
     if (vc_get_prop(c, "VirtualMachine", vm, "runtime.powerState", p, sizeof p, NULL, 0, NULL))
         return rc;
     if ((a == PV_ACT_START || a == PV_ACT_RESUME) && strcmp(p, "poweredOn") == 0)
-        code = "already_running";
+        code = PV_CODE_already_running;
     else if ((a == PV_ACT_POWEROFF || a == PV_ACT_SHUTDOWN) && strcmp(p, "poweredOff") == 0)
-        code = "already_stopped";
+        code = PV_CODE_already_stopped;
     else if ((a == PV_ACT_SAVE || a == PV_ACT_REBOOT || a == PV_ACT_SHUTDOWN) && strcmp(p, "poweredOn") != 0)
-        code = "not_running";
-    if (code) {
-        snprintf(msg, sizeof msg, "%s", err->message);
-        pv_error_set(err, PV_ECONFLICT, code, "%s", msg);
-    }
+        code = PV_CODE_not_running;
+    if (code >= 0)
+        pv_error_recode(err, (enum pv_code)code);
     return rc;
 }
 
@@ -271,19 +264,19 @@ static int do_action(struct pv_conn *c, const char *vm, enum pv_vm_action a, con
         if ((rc = vm_prop(c, vm, "runtime.powerState", p, sizeof p, err)))
             return rc;
         if (strcmp(p, "poweredOn") != 0)
-            return pv_error_set(err, PV_ECONFLICT, "not_running", "VM %s is %s, not running", vm, p);
+            return pv_fail(err, not_running, "VM %s is %s, not running", vm, p);
         return simple_task(c, "SuspendVM_Task", vm, "suspend", s, err);
     case PV_ACT_SHUTDOWN:
         if ((rc = vm_prop(c, vm, "runtime.powerState", p, sizeof p, err)))
             return rc;
         if (strcmp(p, "poweredOff") == 0)
-            return pv_error_set(err, PV_ECONFLICT, "already_stopped", "VM %s is already powered off", vm);
+            return pv_fail(err, already_stopped, "VM %s is already powered off", vm);
         if (strcmp(p, "poweredOn") != 0)
-            return pv_error_set(err, PV_ECONFLICT, "not_running", "VM %s is %s, not running", vm, p);
+            return pv_fail(err, not_running, "VM %s is %s, not running", vm, p);
         if ((rc = tools_running(c, vm, &tools, err)))
             return rc;
         if (!tools)
-            return pv_error_set(err, PV_ECONFLICT, "tools_not_running",
+            return pv_fail(err, tools_not_running,
                                 "VMware Tools are not running in VM %s, and a guest shutdown needs "
                                 "them; power it off instead", vm);
         vc_progress(s, 10, "guest shutdown requested");
@@ -301,7 +294,7 @@ static int do_action(struct pv_conn *c, const char *vm, enum pv_vm_action a, con
         if ((rc = vm_prop(c, vm, "runtime.powerState", p, sizeof p, err)))
             return rc;
         if (strcmp(p, "poweredOn") == 0)
-            return pv_error_set(err, PV_ECONFLICT, "vm_running",
+            return pv_fail(err, vm_running,
                                 "VM %s is powered on: power it off before deleting it", vm);
         if (a == PV_ACT_DELETE_WITH_DISKS)
             rc = simple_task(c, "Destroy_Task", vm, "delete with disks", s, err);
@@ -312,7 +305,7 @@ static int do_action(struct pv_conn *c, const char *vm, enum pv_vm_action a, con
         return rc;
     case PV_ACT_PAUSE:
     default:
-        return pv_error_set(err, PV_EUNSUPPORTED, "unsupported_by_backend",
+        return pv_fail(err, unsupported_by_backend,
                             "vSphere cannot pause a VM; suspend (save) it instead");
     }
 }
@@ -371,7 +364,7 @@ int vc_host_pool(struct pv_conn *c, const char *host, char *pool, size_t size,
                          err);
 
     if (rc == PV_ENOTFOUND)
-        return pv_error_set(err, PV_ENOTFOUND, "host_not_found", "vCenter %s has no host %s", c->url,
+        return pv_fail(err, host_not_found, "vCenter %s has no host %s", c->url,
                             host);
     return rc ? rc : vc_get_prop(c, ptype, parent, "resourcePool", pool, size, NULL, 0, err);
 }
@@ -408,18 +401,18 @@ static int placement(struct pv_conn *c, const char *host, const char *ds_name, s
     }
     json_decref(ds);
     if (!rc && !pl->datastore[0])
-        rc = ds_name ? pv_error_set(err, PV_EINVAL, "unknown_datastore",
+        rc = ds_name ? pv_fail(err, unknown_datastore,
                                     "host %s has no datastore '%.64s'", host, ds_name)
-                     : pv_error_set(err, PV_ECONFLICT, "no_datastore", "host %s has no datastore", host);
+                     : pv_fail(err, no_datastore, "host %s has no datastore", host);
     return rc;
 }
 
 int vc_name_clash(int rc, struct pv_error *err)
 {
-    if (rc == PV_ECONFLICT && err && strcmp(err->code, "duplicate_name") == 0) {
+    if (rc == PV_ECONFLICT && err && pv_error_is(err, PV_CODE_duplicate_name)) {
         char msg[sizeof err->message];
         snprintf(msg, sizeof msg, "%s", err->message);
-        pv_error_set(err, PV_ECONFLICT, "name_in_use", "%s", msg);
+        pv_fail(err, name_in_use, "%s", msg);
     }
     return rc;
 }
@@ -444,7 +437,7 @@ int vc_name_free(struct pv_conn *c, const char *folder, const char *name, struct
         pv_xml_text(vc_returnval(r), found, sizeof found);
     pv_soap_resp_free(r);
     if (!rc && found[0])
-        rc = pv_error_set(err, PV_ECONFLICT, "name_in_use", "vCenter %s has a VM named '%s' already (%s)",
+        rc = pv_fail(err, name_in_use, "vCenter %s has a VM named '%s' already (%s)",
                           c->url, name, found);
     return rc;
 }
@@ -461,18 +454,18 @@ static int check_spec(struct pv_conn *c, const char *host, json_t *disks, json_t
 
     *ds_name = NULL;
     if ((disks && !json_is_array(disks)) || json_array_size(disks) > 16)
-        return pv_error_set(err, PV_EINVAL, "invalid_disks", "disks is an array of at most 16 disks");
+        return pv_fail(err, invalid_disks, "disks is an array of at most 16 disks");
     json_array_foreach(disks, i, d) {
         json_t *size = json_object_get(d, "size_gb"), *ds = json_object_get(d, "datastore");
         if (!json_is_integer(size) || json_integer_value(size) < 1 || json_integer_value(size) > 65536 ||
             (ds && !json_is_string(ds)))
-            return pv_error_set(err, PV_EINVAL, "invalid_disks",
+            return pv_fail(err, invalid_disks,
                                 "each disk is {\"size_gb\": 1..65536[, \"datastore\": NAME]}");
         if (ds)
             *ds_name = json_string_value(ds);
     }
     if ((nics && !json_is_array(nics)) || json_array_size(nics) > 10)
-        return pv_error_set(err, PV_EINVAL, "invalid_nics", "nics is an array of at most 10 NICs");
+        return pv_fail(err, invalid_nics, "nics is an array of at most 10 NICs");
     if (json_array_size(nics) && (rc = names_of(c, "HostSystem", host, "network", &nets, err)))
         return rc;
     json_array_foreach(nics, i, n) {
@@ -480,7 +473,7 @@ static int check_spec(struct pv_conn *c, const char *host, json_t *disks, json_t
         json_t *it;
         int found = 0;
         if (!want) {
-            rc = pv_error_set(err, PV_EINVAL, "invalid_nics", "each NIC is {\"network\": NAME}");
+            rc = pv_fail(err, invalid_nics, "each NIC is {\"network\": NAME}");
             break;
         }
         json_array_foreach(nets, j, it)
@@ -488,7 +481,7 @@ static int check_spec(struct pv_conn *c, const char *host, json_t *disks, json_t
                 strcmp(json_string_value(json_object_get(it, "name")), want) == 0)
                 found = 1;
         if (!found) {
-            rc = pv_error_set(err, PV_EINVAL, "unknown_network", "host %s has no network '%.64s'", host, want);
+            rc = pv_fail(err, unknown_network, "host %s has no network '%.64s'", host, want);
             break;
         }
     }
@@ -582,9 +575,9 @@ int vc_create(struct pv_conn *c, const char *host, const struct pv_vm_spec *spec
 
     *native_id = NULL;
     if (!host || !*host)
-        return pv_error_set(err, PV_EINVAL, "host_required", "a vCenter VM is created on a named host");
+        return pv_fail(err, host_required, "a vCenter VM is created on a named host");
     if (!spec->name || !*spec->name || spec->vcpus < 1 || spec->memory_mb < 4)
-        return pv_error_set(err, PV_EINVAL, "invalid_spec", "a VM needs a name, vcpus >= 1 and memory_mb >= 4");
+        return pv_fail(err, invalid_spec, "a VM needs a name, vcpus >= 1 and memory_mb >= 4");
     if (spec->disks_json && strcmp(spec->disks_json, "null") != 0)
         disks = json_loads(spec->disks_json, JSON_DECODE_ANY, NULL);
     if (spec->nics_json && strcmp(spec->nics_json, "null") != 0)
@@ -604,11 +597,11 @@ int vc_create(struct pv_conn *c, const char *host, const struct pv_vm_spec *spec
         rc = vc_name_clash(vc_run_task(c, &sw, "create", s, vm, sizeof vm, err), err);
     }
     if (!rc && !vm[0])
-        rc = pv_error_set(err, PV_EPEER, "bad_response", "CreateVM_Task ended without naming the VM");
+        rc = pv_fail(err, bad_response, "CreateVM_Task ended without naming the VM");
     if (!rc) {
         *native_id = strdup(vm);
         if (!*native_id)
-            rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+            rc = pv_fail(err, out_of_memory, "out of memory");
         else
             vc_refresh(c, vm, s, NULL);
     }
@@ -628,18 +621,18 @@ int vc_migrate(struct pv_conn *from, const char *vm, struct pv_conn *to, const c
 
     (void)opts; /* vCenter moves a running VM live and a stopped one cold */
     if (to && to != from && strcmp(to->instance_uuid, from->instance_uuid) != 0)
-        return pv_error_set(err, PV_EUNSUPPORTED, "cross_vcenter_migration",
+        return pv_fail(err, cross_vcenter_migration,
                             "moving a VM between two vCenters is not supported; choose a host of %s",
                             from->url);
     if (!host || !*host)
-        return pv_error_set(err, PV_EINVAL, "host_required", "vMotion needs a destination host");
+        return pv_fail(err, host_required, "vMotion needs a destination host");
     rc = vc_get_prop(from, "VirtualMachine", vm, "runtime.host", now, sizeof now, NULL, 0, err);
     if (rc == PV_ENOTFOUND)
-        return pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "vCenter %s has no VM %s", from->url, vm);
+        return pv_fail(err, vm_not_found, "vCenter %s has no VM %s", from->url, vm);
     if (rc)
         return rc;
     if (strcmp(now, host) == 0)
-        return pv_error_set(err, PV_ECONFLICT, "same_host", "VM %s is already on host %s", vm, host);
+        return pv_fail(err, same_host, "VM %s is already on host %s", vm, host);
     rc = vc_host_pool(from, host, pool, sizeof pool, err);
     if (!rc)
         rc = vc_begin(&sw, "RelocateVM_Task", "VirtualMachine", vm, err);

@@ -317,7 +317,7 @@ static int walk_result(struct pv_conn *c, xmlNodePtr rv, vc_obj_fn fn, void *ud,
         for (xmlNodePtr m = pv_xml_child(oc, "missingSet", NULL); m; m = pv_xml_next(m, "missingSet", NULL))
             if (pv_xml_xsi_type(pv_xml_path(m, "fault/fault"), ft, sizeof ft) &&
                 strcmp(ft, "NotAuthenticated") == 0)
-                return pv_error_set(err, PV_EAUTH, "not_authenticated",
+                return pv_fail(err, not_authenticated,
                                     "vCenter %s: the session is not authenticated", c->url);
         if (!pv_xml_attr(obj, "type", type, sizeof type) || !pv_xml_text(obj, moref, sizeof moref))
             continue;
@@ -384,7 +384,7 @@ int vc_retrieve_obj(struct pv_conn *c, const char *type, const char *moref,
     struct obj_spec o = {type, moref, paths};
     int rc = retrieve(c, fill_obj, &o, fn, ud, err);
 
-    if (rc == PV_EAUTH && err && strcmp(err->code, "not_authenticated") == 0 && !c->in_login &&
+    if (rc == PV_EAUTH && err && pv_error_is(err, PV_CODE_not_authenticated) && !c->in_login &&
         (rc = vc_login(c, err)) == 0)
         rc = retrieve(c, fill_obj, &o, fn, ud, err);
     return rc;
@@ -424,7 +424,7 @@ int vc_get_prop(struct pv_conn *c, const char *type, const char *moref, const ch
         val_type[0] = '\0';
     rc = vc_retrieve_obj(c, type, moref, paths, got_prop, &p, err);
     if (!rc && !p.found)
-        rc = pv_error_set(err, PV_ENOTFOUND, "property_not_found", "%s %s has no %s", type, moref, path);
+        rc = pv_fail(err, property_not_found, "%s %s has no %s", type, moref, path);
     return rc;
 }
 
@@ -450,7 +450,7 @@ static int ensure_view(struct pv_conn *c, enum vc_view_kind k, struct pv_error *
     pv_soap_w_text(&sw, "recursive", "true");
     rc = vc_invoke(c, &sw, 0, &r, err);
     if (!rc && !pv_xml_text(vc_returnval(r), c->views[k], sizeof c->views[k]))
-        rc = pv_error_set(err, PV_EPEER, "bad_response", "CreateContainerView returned no view");
+        rc = pv_fail(err, bad_response, "CreateContainerView returned no view");
     if (!rc)
         c->views_gen = c->session_gen;
     pv_soap_resp_free(r);
@@ -504,9 +504,9 @@ static int revalidate(struct pv_conn *c, struct pv_error *err)
     return rc;
 }
 
-static int is(const struct pv_error *err, const char *code)
+static int is(const struct pv_error *err, enum pv_code code)
 {
-    return err && strcmp(err->code, code) == 0;
+    return pv_error_is(err, code);
 }
 
 static int load_kind(struct pv_conn *c, enum vc_view_kind k, struct pv_error *err)
@@ -518,8 +518,8 @@ static int load_kind(struct pv_conn *c, enum vc_view_kind k, struct pv_error *er
             rc = retrieve(c, fill_view, &k, load_obj, NULL, err);
         if (!rc || attempt)
             return rc;
-        if ((rc == PV_EAUTH && is(err, "not_authenticated")) ||
-            (rc == PV_ENOTFOUND && is(err, "managed_object_not_found")) || c->session_gen != gen) {
+        if ((rc == PV_EAUTH && is(err, PV_CODE_not_authenticated)) ||
+            (rc == PV_ENOTFOUND && is(err, PV_CODE_managed_object_not_found)) || c->session_gen != gen) {
             if ((rc = revalidate(c, err)))
                 return rc;
             continue; /* again, with new views */
@@ -562,12 +562,12 @@ int vc_datacenter_of(struct pv_conn *c, const char *type, const char *moref, cha
                 return rc;
             rec = rec_get(c, t, m, 0);
             if (!rec || !json_object_get(rec, "parent"))
-                return pv_error_set(err, PV_ENOTFOUND, "no_datacenter", "%s %s is in no datacenter", type, moref);
+                return pv_fail(err, no_datacenter, "%s %s is in no datacenter", type, moref);
         }
         snprintf(t, sizeof t, "%s", rs(rec, "parent_type") ? rs(rec, "parent_type") : "");
         snprintf(m, sizeof m, "%s", rs(rec, "parent"));
     }
-    return pv_error_set(err, PV_EPEER, "no_datacenter", "%s %s: its parents do not end in a datacenter", type, moref);
+    return pv_fail(err, no_datacenter, "%s %s: its parents do not end in a datacenter", type, moref);
 }
 
 /* The datacenter's name (cached, else asked). */
@@ -836,7 +836,7 @@ int vc_refresh_host(struct pv_conn *c, const char *host, const struct pv_sink *s
     kind_paths(&kinds[VC_VIEW_HOST], paths, N(paths));
     rc = vc_retrieve_obj(c, "HostSystem", host, paths, got_one, &found, err);
     if (rc == PV_ENOTFOUND || (!rc && !found))
-        return pv_error_set(err, PV_ENOTFOUND, "host_not_found", "vCenter %s has no host %s", c->url,
+        return pv_fail(err, host_not_found, "vCenter %s has no host %s", c->url,
                             host);
     if (rc)
         return rc;
@@ -888,7 +888,7 @@ static int create_filter(struct pv_conn *c, struct pv_error *err)
     fill_filter(c, &sw);
     rc = vc_invoke(c, &sw, 0, &r, err);
     if (!rc && !pv_xml_text(vc_returnval(r), c->filter, sizeof c->filter))
-        rc = pv_error_set(err, PV_EPEER, "bad_response", "CreateFilter returned no filter");
+        rc = pv_fail(err, bad_response, "CreateFilter returned no filter");
     pv_soap_resp_free(r);
     if (!rc) {
         c->filter_gen = c->session_gen;
@@ -965,7 +965,7 @@ int vc_watch(struct pv_conn *c, const struct pv_sink *s, int timeout_ms, struct 
             return rc;
     }
     if (!c->filter[0] || c->filter_gen != c->session_gen) {
-        if ((rc = create_filter(c, err)) && rc == PV_ENOTFOUND && is(err, "managed_object_not_found"))
+        if ((rc = create_filter(c, err)) && rc == PV_ENOTFOUND && is(err, PV_CODE_managed_object_not_found))
             return revalidate(c, err); /* stale views: a new filter next time */
         if (rc)
             return rc;
@@ -984,11 +984,11 @@ int vc_watch(struct pv_conn *c, const struct pv_sink *s, int timeout_ms, struct 
         return rc == PV_EUNREACHABLE ? rc : 0;
     }
     if (rc) {
-        if (is(err, "invalid_collector_version")) {
+        if (is(err, PV_CODE_invalid_collector_version)) {
             c->filter[0] = '\0'; /* a new filter (and a full first answer) next time */
             return 0;
         }
-        if (is(err, "managed_object_not_found"))
+        if (is(err, PV_CODE_managed_object_not_found))
             return revalidate(c, err); /* the filter went away with its session */
         return rc;
     }

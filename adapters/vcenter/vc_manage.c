@@ -25,9 +25,9 @@
 
 static int vm_missing(struct pv_conn *c, const char *vm, int rc, struct pv_error *err)
 {
-    if (rc == PV_ENOTFOUND && err && (strcmp(err->code, "managed_object_not_found") == 0 ||
-                                      strcmp(err->code, "property_not_found") == 0))
-        return pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "vCenter %s has no VM %s", c->url, vm);
+    if (rc == PV_ENOTFOUND && err && (pv_error_is(err, PV_CODE_managed_object_not_found) ||
+                                      pv_error_is(err, PV_CODE_property_not_found)))
+        return pv_fail(err, vm_not_found, "vCenter %s has no VM %s", c->url, vm);
     return rc;
 }
 
@@ -35,10 +35,10 @@ static int check_sizes(const struct pv_vm_spec *spec, int need_one, struct pv_er
 {
     if (spec->vcpus < 0 || spec->vcpus > 768 || spec->memory_mb < 0 ||
         (spec->memory_mb > 0 && spec->memory_mb < 4) || spec->memory_mb > (24LL << 20))
-        return pv_error_set(err, PV_EINVAL, "invalid_spec",
+        return pv_fail(err, invalid_spec,
                             "vcpus is 1..768 and memory_mb 4..25165824 (0 leaves either as it is)");
     if (need_one && !spec->vcpus && !spec->memory_mb)
-        return pv_error_set(err, PV_EINVAL, "invalid_spec", "give vcpus, memory_mb or both");
+        return pv_fail(err, invalid_spec, "give vcpus, memory_mb or both");
     return 0;
 }
 
@@ -163,7 +163,7 @@ int vc_clone(struct pv_conn *c, const char *vm, const char *host, const struct p
 
     *native_id = NULL;
     if (!spec->name || !*spec->name || strlen(spec->name) > 80)
-        return pv_error_set(err, PV_EINVAL, "invalid_spec", "a clone needs a name of 1..80 characters");
+        return pv_fail(err, invalid_spec, "a clone needs a name of 1..80 characters");
     if ((rc = check_sizes(spec, 0, err)))
         return rc;
     if (host && !*host)
@@ -172,7 +172,7 @@ int vc_clone(struct pv_conn *c, const char *vm, const char *host, const struct p
     rc = vm_missing(c, vm, vc_get_prop(c, "VirtualMachine", vm, "runtime.host", src_host,
                                        sizeof src_host, NULL, 0, err), err);
     if (!rc && !host && !src_host[0])
-        rc = pv_error_set(err, PV_EINVAL, "host_required",
+        rc = pv_fail(err, host_required,
                           "VM %s is on no host: name the host the clone goes to", vm);
     if (!rc)
         rc = vc_host_pool(c, host ? host : src_host, pool, sizeof pool, err);
@@ -192,11 +192,11 @@ int vc_clone(struct pv_conn *c, const char *vm, const char *host, const struct p
     rc = vc_name_clash(vm_missing(c, vm, vc_run_task(c, &sw, "clone", s, made, sizeof made, err), err),
                        err);
     if (!rc && !made[0])
-        rc = pv_error_set(err, PV_EPEER, "bad_response", "CloneVM_Task ended without naming the clone");
+        rc = pv_fail(err, bad_response, "CloneVM_Task ended without naming the clone");
     if (!rc)
         rc = settle_clone(c, made, host, spec, s, err);
     if (made[0] && !(*native_id = strdup(made)) && !rc)
-        rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        rc = pv_fail(err, out_of_memory, "out of memory");
     if (made[0])
         vc_refresh(c, made, s, NULL); /* made, even when settling it failed */
     if (rc) {
@@ -217,7 +217,7 @@ int vc_host_maintenance(struct pv_conn *c, const char *host, int enter, const st
                          NULL, 0, err);
 
     if (rc == PV_ENOTFOUND)
-        return pv_error_set(err, PV_ENOTFOUND, "host_not_found", "vCenter %s has no host %s", c->url,
+        return pv_fail(err, host_not_found, "vCenter %s has no host %s", c->url,
                             host);
     if (rc)
         return rc;

@@ -54,7 +54,7 @@ int vc_invoke(struct pv_conn *c, struct pv_soap_writer *sw, int timeout_ms,
     if (rc)
         return rc;
     rc = pv_soap_call(c->soap, xml, len, timeout_ms, out, &e);
-    if (rc == PV_EAUTH && strcmp(e.code, "not_authenticated") == 0 && !c->in_login) {
+    if (rc == PV_EAUTH && pv_error_is(&e, PV_CODE_not_authenticated) && !c->in_login) {
         rc = vc_login(c, &e);
         if (!rc)
             rc = pv_soap_call(c->soap, xml, len, timeout_ms, out, &e);
@@ -96,10 +96,10 @@ static int service_content(struct pv_conn *c, struct pv_error *err)
     pv_soap_resp_free(r);
     if (!c->root_folder[0] || !c->property_collector[0] || !c->view_manager[0] ||
         !c->session_manager[0])
-        return pv_error_set(err, PV_EPEER, "bad_response",
+        return pv_fail(err, bad_response,
                             "%s answered RetrieveServiceContent without the managers we need", c->url);
     if (strcmp(api, "VirtualCenter") != 0)
-        return pv_error_set(err, PV_EINVAL, "not_vcenter",
+        return pv_fail(err, not_vcenter,
                             "%s is %s (apiType %s), not a vCenter: Polyvisor manages VMware hosts "
                             "through their vCenter", c->url, c->about[0] ? c->about : "an endpoint",
                             api[0] ? api : "unknown");
@@ -125,7 +125,7 @@ int vc_login(struct pv_conn *c, struct pv_error *err)
     c->session_gen++;
     vc_forget_session_objects(c);
     if (rc == PV_EAUTH)
-        return pv_error_set(err, PV_EAUTH, "auth_failed", "vCenter %s refused the login of '%s': %s",
+        return pv_fail(err, auth_failed, "vCenter %s refused the login of '%s': %s",
                             c->url, c->username, e.message[0] ? e.message : "invalid login");
     if (rc) {
         if (err)
@@ -133,7 +133,7 @@ int vc_login(struct pv_conn *c, struct pv_error *err)
         return rc;
     }
     if (!pv_soap_cookie(c->soap)[0])
-        return pv_error_set(err, PV_EPEER, "no_session",
+        return pv_fail(err, no_session,
                             "vCenter %s accepted the login but set no session cookie", c->url);
     return rc;
 }
@@ -149,16 +149,16 @@ static int vc_open(const struct pv_conn_params *p, struct pv_conn **out, struct 
     *out = NULL;
     if (!p->url || (strncmp(p->url, "https://", 8) != 0 && strncmp(p->url, "http://", 7) != 0) ||
         strlen(p->url) >= sizeof c->url)
-        return pv_error_set(err, PV_EINVAL, "invalid_url",
+        return pv_fail(err, invalid_url,
                             "a vcenter connection's url is https://VCENTER/sdk");
     if (!p->username || !*p->username || strlen(p->username) >= sizeof c->username)
-        return pv_error_set(err, PV_EINVAL, "missing_username", "a vcenter connection needs a username");
+        return pv_fail(err, missing_username, "a vcenter connection needs a username");
     if (!p->password)
-        return pv_error_set(err, PV_EINVAL, "missing_password", "a vcenter connection needs a password");
+        return pv_fail(err, missing_password, "a vcenter connection needs a password");
     c = calloc(1, sizeof *c);
     if (!c || !(c->password = strdup(p->password)) || !(c->objs = json_object())) {
         vc_close(c);
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     }
     snprintf(c->url, sizeof c->url, "%s", p->url);
     snprintf(c->username, sizeof c->username, "%s", p->username);

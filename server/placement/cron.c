@@ -73,7 +73,7 @@ static int64_t floor_div(int64_t a, int64_t b)
 
 /* ---- parsing ------------------------------------------------------------ */
 
-#define BAD_CRON(...) pv_error_set(err, PV_EINVAL, "bad_cron", __VA_ARGS__)
+#define BAD_CRON(...) pv_fail(err, bad_cron, __VA_ARGS__)
 
 static int is_digit(char ch)
 {
@@ -249,7 +249,7 @@ int pv_cron_parse(const char *expr, struct pv_cron **out, struct pv_error *err)
             return rc;
     c = calloc(1, sizeof *c);
     if (!c)
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory",
+        return pv_fail(err, out_of_memory,
                             "out of memory parsing a cron expression");
     c->minutes = masks[0];
     c->hours = masks[1];
@@ -339,7 +339,7 @@ static int wall_search(const struct pv_cron *c, int64_t from, int64_t limit, int
 
 static int never_fires(const struct pv_cron *c, struct pv_error *err)
 {
-    return pv_error_set(err, PV_EINVAL, "cron_never_fires",
+    return pv_fail(err, cron_never_fires,
                         "cron expression '%s' never fires (no match within %d years)", c->text,
                         PV_CRON_HORIZON_YEARS);
 }
@@ -388,7 +388,7 @@ int pv_cron_next(const struct pv_cron *c, const struct pv_tz *tz, int64_t after_
     if (!c)
         return BAD_CRON("cron expression is missing");
     if (after_utc < PV_TZ_MIN_UTC || after_utc >= PV_TZ_MAX_UTC)
-        return pv_error_set(err, PV_EINVAL, "bad_time", "instant %lld is outside years 1 to 9999",
+        return pv_fail(err, bad_time, "instant %lld is outside years 1 to 9999",
                             (long long)after_utc);
     return pv_cron_follows_elapsed_time(c) ? next_elapsed(c, tz, after_utc, next_utc, err)
                                            : next_fixed(c, tz, after_utc, next_utc, err);
@@ -410,7 +410,7 @@ static int fixed_digits(const char **pp, int n, int *out)
     return 0;
 }
 
-#define BAD_TIME(...) pv_error_set(err, PV_EINVAL, "bad_time", __VA_ARGS__)
+#define BAD_TIME(...) pv_fail(err, bad_time, __VA_ARGS__)
 #define TIME_FORM "2026-12-24T09:00, optionally with :SS and Z or an offset such as +01:00"
 
 int pv_when_parse(const char *iso, const struct pv_tz *tz, int64_t *utc, struct pv_error *err)

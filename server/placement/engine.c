@@ -540,11 +540,11 @@ static int check_request(const struct pv_pl_request *req, struct pv_error *err)
     json_t *set;
 
     if (req->memory_mb <= 0 || req->vcpus <= 0)
-        return pv_error_set(err, PV_EINVAL, "invalid_value",
+        return pv_fail(err, invalid_value,
                             "a VM to place needs vcpus and memory_mb above 0");
     json_array_foreach(req->affinity, i, set)
         if (has_str(req->anti_affinity, json_string_value(set)))
-            return pv_error_set(err, PV_EINVAL, "conflicting_affinity",
+            return pv_fail(err, conflicting_affinity,
                                 "set '%s' is both an affinity and an anti-affinity set of the "
                                 "VM: it cannot be kept with and apart from the same VMs",
                                 json_string_value(set));
@@ -564,7 +564,7 @@ int pv_pl_rate(const struct pv_pl_inv *inv, const struct pv_pl_request *req, int
     r = calloc((size_t)(inv->nhosts ? inv->nhosts : 1), sizeof *r);
     if (!r || prep_init(inv, req, &prep)) {
         free(r);
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     }
     for (int h = 0; h < inv->nhosts; h++)
         rate_host(inv, req, &prep, h, explain, &r[h]);
@@ -591,7 +591,7 @@ int pv_pl_choose(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
     if ((rc = check_request(req, err)))
         return rc;
     if (prep_init(inv, req, &prep))
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     for (int h = 0; h < inv->nhosts; h++) {
         struct pv_pl_rating r;
         rate_host(inv, req, &prep, h, 0, &r);

@@ -173,7 +173,7 @@ static int resolve(struct loader *L, int g, int depth, char *done, struct pv_err
     if (done[g])
         return 0;
     if (depth > L->inv->ngroups)
-        return pv_error_set(err, PV_EINTERNAL, "host_group_cycle",
+        return pv_fail(err, host_group_cycle,
                             "host group '%.64s' is its own ancestor", G->id);
     G->parent = parent;
     if (parent >= 0) {
@@ -186,7 +186,7 @@ static int resolve(struct loader *L, int g, int depth, char *done, struct pv_err
     if (L->policies[g] && pv_pl_policy_apply(&G->policy, L->policies[g], err)) {
         char msg[sizeof err->message];
         snprintf(msg, sizeof msg, "%s", err->message);
-        return pv_error_set(err, PV_EINTERNAL, "invalid_policy",
+        return pv_fail(err, invalid_policy,
                             "host group '%.64s' holds a policy that no longer checks: %s",
                             G->name, msg);
     }
@@ -204,14 +204,14 @@ int pv_pl_inv_load(struct pv_pl_inv **out, struct pv_error *err)
     *out = NULL;
     L.inv = calloc(1, sizeof *L.inv);
     if (!L.inv)
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     rc = pv_db_placement_load(&cb, err);
     if (!rc && L.failed)
-        rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory loading inventory");
+        rc = pv_fail(err, out_of_memory, "out of memory loading inventory");
     done = calloc((size_t)L.inv->ngroups + 1, 1);
     for (int g = 0; !rc && g < L.inv->ngroups; g++)
         rc = done ? resolve(&L, g, 0, done, err)
-                  : pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+                  : pv_fail(err, out_of_memory, "out of memory");
     for (int g = 0; L.policies && g < L.inv->ngroups; g++)
         json_decref(L.policies[g]);
     free(L.policies);

@@ -41,12 +41,12 @@ int pv_place_request(const struct pv_pl_inv *inv, json_t *body, struct pv_pl_req
     spec = json_object_get(body, "vm");
     vm_id = json_object_get(body, "vm_id");
     if (!spec == !vm_id)
-        return pv_error_set(err, PV_EINVAL, "invalid_value",
+        return pv_fail(err, invalid_value,
                             "give either 'vm' (a VM to create) or 'vm_id' (a VM to move)");
     if (vm_id) {
         int v = pv_pl_find_vm(inv, json_string_value(vm_id));
         if (v < 0)
-            return pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "no VM with id '%.64s'",
+            return pv_fail(err, vm_not_found, "no VM with id '%.64s'",
                                 json_string_value(vm_id));
         pv_pl_request_for_vm(inv, v, req);
     } else {
@@ -68,7 +68,7 @@ int pv_place_request(const struct pv_pl_inv *inv, json_t *body, struct pv_pl_req
     if (json_is_string(group)) {
         req->scope_group = pv_pl_find_group(inv, json_string_value(group));
         if (req->scope_group < 0)
-            return pv_error_set(err, PV_ENOTFOUND, "host_group_not_found",
+            return pv_fail(err, host_group_not_found,
                                 "no host group with id '%.64s'", json_string_value(group));
     }
     req->ha_restart = json_is_true(json_object_get(body, "ha_restart"));
@@ -106,7 +106,7 @@ int pv_place_decide(const struct pv_pl_inv *inv, const struct pv_pl_request *req
     if (requested) {
         want = pv_pl_find_host(inv, requested);
         if (want < 0)
-            return pv_error_set(err, PV_ENOTFOUND, "host_not_found", "no host with id '%.80s'",
+            return pv_fail(err, host_not_found, "no host with id '%.80s'",
                                 requested);
     }
     rc = pv_pl_rate(inv, req, 0, &r, err);
@@ -130,16 +130,16 @@ int pv_place_decide(const struct pv_pl_inv *inv, const struct pv_pl_request *req
             pv_pl_explain(inv, req, &r[pos]);
             first_failure(&r[pos], why, sizeof why);
             if (want == req->exclude_host)
-                rc = pv_error_set(err, PV_ECONFLICT, "same_host", "the VM is already on that host");
+                rc = pv_fail(err, same_host, "the VM is already on that host");
             else
-                rc = pv_error_set(err, PV_ECONFLICT, "host_not_eligible",
+                rc = pv_fail(err, host_not_eligible,
                                   "host %s cannot take this VM: %s", inv->hosts[want].name, why);
         }
     } else {
         *chosen = pv_pl_best(r, n);
         if (*chosen < 0) {
             char *counts = json_dumps(rej, JSON_COMPACT);
-            rc = pv_error_set(err, PV_ECONFLICT, "no_eligible_host",
+            rc = pv_fail(err, no_eligible_host,
                               "no host can take this VM (%d vCPUs, %lld MB) among %d: %s",
                               req->vcpus, (long long)req->memory_mb, n,
                               n ? (counts ? counts : "") : "there are no hosts");
@@ -230,7 +230,7 @@ static int place_from_vm(const char *vm_id, const char *requested, int clone, in
         return rc;
     v = pv_pl_find_vm(inv, vm_id);
     if (v < 0) {
-        rc = pv_error_set(err, PV_ENOTFOUND, "vm_not_found", "no VM with id '%.64s'", vm_id);
+        rc = pv_fail(err, vm_not_found, "no VM with id '%.64s'", vm_id);
     } else {
         pv_pl_request_for_vm(inv, v, &req);
         if (clone) { /* a new VM shaped like the source, on a host of the source's endpoint */

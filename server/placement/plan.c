@@ -196,7 +196,7 @@ int pv_plan_opts_from_json(const struct pv_pl_inv *inv, json_t *params, int64_t 
     if (group) {
         o->scope_group = pv_pl_find_group(inv, group);
         if (o->scope_group < 0)
-            return pv_error_set(err, PV_ENOTFOUND, "host_group_not_found",
+            return pv_fail(err, host_group_not_found,
                                 "no host group with id '%.64s'", group);
     }
     if (t)
@@ -209,7 +209,7 @@ int pv_plan_opts_from_json(const struct pv_pl_inv *inv, json_t *params, int64_t 
         o->cooldown_s = 60 * (int)json_integer_value(json_object_get(params, "cooldown_minutes"));
     if (o->aggressiveness < 1 || o->aggressiveness > 5 || o->max_moves < 1 ||
         o->threshold_pct < 0 || o->threshold_pct > 100 || o->cooldown_s < 0)
-        return pv_error_set(err, PV_EINVAL, "invalid_value",
+        return pv_fail(err, invalid_value,
                             "aggressiveness is 1-5, max_moves >= 1, threshold_pct 1-100, "
                             "cooldown_minutes >= 0");
     return 0;
@@ -258,7 +258,7 @@ int pv_plan_rebalance(struct pv_pl_inv *inv, const struct pv_plan_opts *o, json_
 
     *plan = NULL;
     if (!before || !moved || !stuck || !cands) {
-        rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        rc = pv_fail(err, out_of_memory, "out of memory");
         goto out;
     }
     while (nmoves < max_moves) {
@@ -347,7 +347,7 @@ static int place_all_off(struct pv_pl_inv *inv, int h, const struct pv_plan_opts
     int n, *list = vms_on(inv, h, &n);
 
     if (!list)
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        return pv_fail(err, out_of_memory, "out of memory");
     for (int i = 0; i < n; i++) {
         int v = list[i], d;
         struct pv_pl_request req;
@@ -395,7 +395,7 @@ int pv_plan_evacuate(struct pv_pl_inv *inv, int h, json_t **plan, struct pv_erro
     double *before = utils_now(inv);
     json_t *moves = json_array(), *unplaced = json_array();
     int rc = before ? place_all_off(inv, h, NULL, NULL, -1, 0, moves, unplaced, err)
-                    : pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+                    : pv_fail(err, out_of_memory, "out of memory");
 
     *plan = rc ? NULL
                : json_pack("{s:s,s:s,s:O,s:O,s:o,s:b}", "kind", "evacuate", "host_id",
@@ -416,7 +416,7 @@ int pv_plan_ha_restart(struct pv_pl_inv *inv, int h, json_t **plan, struct pv_er
 
     inv->hosts[h].state = PV_PL_FAILED;
     rc = before ? place_all_off(inv, h, NULL, NULL, -1, 1, moves, unplaced, err)
-                : pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+                : pv_fail(err, out_of_memory, "out of memory");
     *plan = rc ? NULL
                : json_pack("{s:s,s:s,s:O,s:O,s:o}", "kind", "ha_restart", "failed_host_id",
                            inv->hosts[h].id, "moves", moves, "unplaced", unplaced, "hosts",
@@ -458,7 +458,7 @@ int pv_plan_power_optimize(struct pv_pl_inv *inv, const struct pv_plan_opts *o, 
 
     *plan = NULL;
     if (!before || !off || !order) {
-        rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        rc = pv_fail(err, out_of_memory, "out of memory");
         goto out;
     }
     for (int h = 0; h < inv->nhosts; h++)
@@ -474,7 +474,7 @@ int pv_plan_power_optimize(struct pv_pl_inv *inv, const struct pv_plan_opts *o, 
         if (!trial) {
             json_decref(tm);
             json_decref(tu);
-            rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+            rc = pv_fail(err, out_of_memory, "out of memory");
             goto out;
         }
         off[h] = 1; /* nothing may land on a host being emptied */
@@ -517,7 +517,7 @@ int pv_plan_deploy(struct pv_pl_inv *inv, json_t *spec, int count, int scope_gro
 
     *plan = NULL;
     if (!before)
-        rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+        rc = pv_fail(err, out_of_memory, "out of memory");
     for (int i = 0; !rc && i < count; i++) {
         struct pv_pl_request req = {
             .vm = -1, .exclude_host = -1, .goal = -1, .scope_group = scope_group,
@@ -559,7 +559,7 @@ int pv_plan_deploy(struct pv_pl_inv *inv, json_t *spec, int count, int scope_gro
                                         inv->hosts[best.host].id, "host_name",
                                         inv->hosts[best.host].name, "stars", best.stars));
         if (pv_pl_add_vm(inv, &vm) < 0)
-            rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory");
+            rc = pv_fail(err, out_of_memory, "out of memory");
     }
     if (!rc)
         *plan = json_pack("{s:s,s:O,s:O,s:o,s:i,s:i}", "kind", "deploy", "placements", placements,
@@ -579,7 +579,7 @@ static int host_arg(const struct pv_pl_inv *inv, json_t *change, int i, struct p
     int h = pv_pl_find_host(inv, id);
 
     if (h < 0)
-        pv_error_set(err, PV_ENOTFOUND, "host_not_found", "changes[%d]: no host with id '%.64s'",
+        pv_fail(err, host_not_found, "changes[%d]: no host with id '%.64s'",
                      i, id ? id : "");
     return h;
 }
@@ -613,7 +613,7 @@ static int simulate_one(struct pv_pl_inv *inv, json_t *change, int i, json_t **r
                         ? (int)json_integer_value(json_object_get(change, "count"))
                         : 1;
         if (!vm)
-            return pv_error_set(err, PV_EINVAL, "missing_field", "changes[%d]: add_vms needs 'vm'",
+            return pv_fail(err, missing_field, "changes[%d]: add_vms needs 'vm'",
                                 i);
         if (pv_validate(vm, vm_spec, N(vm_spec), NULL, err))
             return PV_EINVAL;
@@ -655,7 +655,7 @@ int pv_plan_simulate(struct pv_pl_inv *inv, json_t *body, json_t **out, struct p
     json_array_foreach(json_object_get(body, "changes"), i, change) {
         json_t *res = NULL;
         if (!json_is_object(change)) {
-            rc = pv_error_set(err, PV_EINVAL, "wrong_type", "changes[%d] must be an object",
+            rc = pv_fail(err, wrong_type, "changes[%d] must be an object",
                               (int)i);
             break;
         }

@@ -20,11 +20,11 @@ static int number(json_t *v, const char *sect, const char *key, double min, doub
                   double *out, struct pv_error *err)
 {
     if (!json_is_number(v))
-        return pv_error_set(err, PV_EINVAL, "invalid_policy", "policy %s%s%s must be a number",
+        return pv_fail(err, invalid_policy, "policy %s%s%s must be a number",
                             sect, *sect ? "." : "", key);
     *out = json_number_value(v);
     if (*out < min || *out > max)
-        return pv_error_set(err, PV_EINVAL, "invalid_policy",
+        return pv_fail(err, invalid_policy,
                             "policy %s%s%s must be between %g and %g", sect, *sect ? "." : "",
                             key, min, max);
     return 0;
@@ -77,7 +77,7 @@ static int section(struct pv_pl_policy *p, const char *sect, json_t *obj,
     json_t *v;
 
     if (!json_is_object(obj))
-        return pv_error_set(err, PV_EINVAL, "invalid_policy", "policy %s must be an object",
+        return pv_fail(err, invalid_policy, "policy %s must be an object",
                             sect);
     json_object_foreach(obj, k, v) {
         const struct num_key *nk = keys;
@@ -85,13 +85,13 @@ static int section(struct pv_pl_policy *p, const char *sect, json_t *obj,
         while (nk->name && strcmp(nk->name, k) != 0)
             nk++;
         if (!nk->name)
-            return pv_error_set(err, PV_EINVAL, "invalid_policy",
+            return pv_fail(err, invalid_policy,
                                 "policy %s has no key '%.64s'", sect, k);
         if (number(v, sect, k, nk->min, nk->max, &d, err))
             return err ? err->err : PV_EINVAL;
         if (nk->integer) {
             if (!json_is_integer(v))
-                return pv_error_set(err, PV_EINVAL, "invalid_policy",
+                return pv_fail(err, invalid_policy,
                                     "policy %s.%s must be a whole number", sect, k);
             *(int64_t *)(void *)((char *)p + nk->off) = (int64_t)d;
         } else {
@@ -107,7 +107,7 @@ static int tag(json_t *v, const char *key, int i, char out[65], struct pv_error 
     size_t n = s ? strlen(s) : 0;
 
     if (!s || n < 1 || n > 64)
-        return pv_error_set(err, PV_EINVAL, "invalid_policy",
+        return pv_fail(err, invalid_policy,
                             "policy tag_rules[%d].%s must be a string of 1 to 64 characters", i,
                             key);
     memcpy(out, s, n + 1);
@@ -121,7 +121,7 @@ static int tag_rules(struct pv_pl_policy *p, json_t *arr, struct pv_error *err)
     json_t *r;
 
     if (!json_is_array(arr) || json_array_size(arr) > PV_PL_MAX_TAG_RULES)
-        return pv_error_set(err, PV_EINVAL, "invalid_policy",
+        return pv_fail(err, invalid_policy,
                             "policy tag_rules must be an array of at most %d rules",
                             PV_PL_MAX_TAG_RULES);
     p->ntag_rules = 0;
@@ -132,11 +132,11 @@ static int tag_rules(struct pv_pl_policy *p, json_t *arr, struct pv_error *err)
         int j, found = -1;
 
         if (!json_is_object(r))
-            return pv_error_set(err, PV_EINVAL, "invalid_policy",
+            return pv_fail(err, invalid_policy,
                                 "policy tag_rules[%d] must be an object", (int)i);
         json_object_foreach(r, k, v) {
             if (strcmp(k, "vm_tag") != 0 && strcmp(k, "host_tag") != 0 && strcmp(k, "match") != 0)
-                return pv_error_set(err, PV_EINVAL, "invalid_policy",
+                return pv_fail(err, invalid_policy,
                                     "policy tag_rules[%d] has no key '%.64s'", (int)i, k);
         }
         if (tag(json_object_get(r, "vm_tag"), "vm_tag", (int)i, t->vm_tag, err) ||
@@ -147,7 +147,7 @@ static int tag_rules(struct pv_pl_policy *p, json_t *arr, struct pv_error *err)
             if (strcmp(m, matches[j]) == 0)
                 found = j;
         if (found < 0)
-            return pv_error_set(err, PV_EINVAL, "invalid_policy",
+            return pv_fail(err, invalid_policy,
                                 "policy tag_rules[%d].match must be must, should or must_not",
                                 (int)i);
         t->match = (enum pv_pl_match)found;
@@ -162,7 +162,7 @@ int pv_pl_policy_apply(struct pv_pl_policy *p, json_t *obj, struct pv_error *err
     json_t *v;
 
     if (!json_is_object(obj))
-        return pv_error_set(err, PV_EINVAL, "invalid_policy", "policy must be an object");
+        return pv_fail(err, invalid_policy, "policy must be an object");
     json_object_foreach(obj, k, v) {
         int rc;
         if (strcmp(k, "goal") == 0) {
@@ -172,7 +172,7 @@ int pv_pl_policy_apply(struct pv_pl_policy *p, json_t *obj, struct pv_error *err
             else if (g && strcmp(g, "consolidate") == 0)
                 p->goal = PV_PL_CONSOLIDATE;
             else
-                return pv_error_set(err, PV_EINVAL, "invalid_policy",
+                return pv_fail(err, invalid_policy,
                                     "policy goal must be balance or consolidate");
             continue;
         }
@@ -191,7 +191,7 @@ int pv_pl_policy_apply(struct pv_pl_policy *p, json_t *obj, struct pv_error *err
         else if (strcmp(k, "tag_rules") == 0)
             rc = tag_rules(p, v, err);
         else
-            rc = pv_error_set(err, PV_EINVAL, "invalid_policy", "policy has no key '%.64s'", k);
+            rc = pv_fail(err, invalid_policy, "policy has no key '%.64s'", k);
         if (rc)
             return rc;
     }

@@ -410,7 +410,7 @@ int pv_tz_to_local(const struct pv_tz *tz, int64_t utc, struct tm *out, struct p
     const char *abbr = "UTC";
     int64_t wall, days, secs, year;
     if (utc < PV_TZ_MIN_UTC || utc > PV_TZ_MAX_UTC)
-        return pv_error_set(err, PV_EINVAL, "bad_time", "instant %lld is outside years 1 to 9999",
+        return pv_fail(err, bad_time, "instant %lld is outside years 1 to 9999",
                             (long long)utc);
     if (tz)
         lookup(tz, utc, &off, &isdst, &abbr);
@@ -439,7 +439,7 @@ int pv_tz_from_wall(const struct pv_tz *tz, int64_t wall, int64_t *utc, int64_t 
     int64_t u, t, first = 0, last = 0, gap_end = 0;
     int found = 0, gap = 0;
     if (wall < PV_TZ_MIN_UTC || wall > PV_TZ_MAX_UTC)
-        return pv_error_set(err, PV_EINVAL, "bad_time", "local time is outside years 1 to 9999");
+        return pv_fail(err, bad_time, "local time is outside years 1 to 9999");
     /* Each segment [u, t) has one offset o; wall is shown in it iff
      * wall - o falls inside.  At each edge t the clock jumps from t + o to
      * t + o2, skipping [t + o, t + o2) when it jumps forward. */
@@ -467,7 +467,7 @@ int pv_tz_from_wall(const struct pv_tz *tz, int64_t wall, int64_t *utc, int64_t 
         if (kind)
             *kind = PV_TZ_GAP;
     } else {
-        return pv_error_set(err, PV_EINTERNAL, "bad_tzif",
+        return pv_fail(err, bad_tzif,
                             "time zone '%s' neither shows nor skips a local time",
                             tz ? tz->name : "UTC");
     }
@@ -484,7 +484,7 @@ int pv_tz_from_local(const struct pv_tz *tz, const struct tm *local_wall, int64_
     int month = (int)(local_wall->tm_mon - floor_div(local_wall->tm_mon, 12) * 12) + 1;
     int64_t wall;
     if (year < 0 || year > 10000)
-        return pv_error_set(err, PV_EINVAL, "bad_time", "year %lld is outside years 1 to 9999",
+        return pv_fail(err, bad_time, "year %lld is outside years 1 to 9999",
                             (long long)year);
     wall = (pv_tz_days_from_civil(year, month, 1) + local_wall->tm_mday - 1) * SECS_PER_DAY +
            (int64_t)local_wall->tm_hour * 3600 + (int64_t)local_wall->tm_min * 60 +
@@ -515,29 +515,29 @@ static int name_check(const char *name, struct pv_error *err)
 {
     size_t len;
     if (!name || !*name)
-        return pv_error_set(err, PV_EINVAL, "bad_time_zone", "time zone name is empty");
+        return pv_fail(err, bad_time_zone, "time zone name is empty");
     len = strlen(name);
     if (len > PV_TZ_NAME_MAX)
-        return pv_error_set(err, PV_EINVAL, "bad_time_zone",
+        return pv_fail(err, bad_time_zone,
                             "time zone name is longer than %d characters", PV_TZ_NAME_MAX);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)name[i];
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
               c == '/' || c == '_' || c == '-' || c == '+')) {
             if (c == '.')
-                return pv_error_set(err, PV_EINVAL, "bad_time_zone",
+                return pv_fail(err, bad_time_zone,
                                     "time zone name '%s' must not contain '.' or '..'", name);
-            return pv_error_set(err, PV_EINVAL, "bad_time_zone",
+            return pv_fail(err, bad_time_zone,
                                 "time zone name has a character not allowed (byte 0x%02x at "
                                 "position %zu); use an IANA name such as Europe/Berlin",
                                 c, i);
         }
     }
     if (name[0] == '/')
-        return pv_error_set(err, PV_EINVAL, "bad_time_zone",
+        return pv_fail(err, bad_time_zone,
                             "time zone name '%s' must not start with '/'", name);
     if (name[len - 1] == '/' || strstr(name, "//"))
-        return pv_error_set(err, PV_EINVAL, "bad_time_zone",
+        return pv_fail(err, bad_time_zone,
                             "time zone name '%s' has an empty component", name);
     return 0;
 }
@@ -626,7 +626,7 @@ static size_t tzif_block_len(const struct tzif_counts *c, size_t tsize)
            c->isut;
 }
 
-#define BAD_TZIF(...) pv_error_set(err, PV_EINTERNAL, "bad_tzif", __VA_ARGS__)
+#define BAD_TZIF(...) pv_fail(err, bad_tzif, __VA_ARGS__)
 
 /* Fill tz from a TZif file's bytes. */
 static int tzif_parse(struct pv_tz *tz, const unsigned char *p, size_t len, struct pv_error *err)
@@ -637,7 +637,7 @@ static int tzif_parse(struct pv_tz *tz, const unsigned char *p, size_t len, stru
     const unsigned char *d;
     char footer[128] = "";
     if (tzif_header(p, len, &c, &version) != 0)
-        return pv_error_set(err, PV_EINVAL, "unknown_time_zone", "'%s' is not a time zone",
+        return pv_fail(err, unknown_time_zone, "'%s' is not a time zone",
                             tz->name);
     if (version < 1 || version > 4)
         return BAD_TZIF("time zone file for '%s' has unknown version %d", tz->name, version);
@@ -654,7 +654,7 @@ static int tzif_parse(struct pv_tz *tz, const unsigned char *p, size_t len, stru
     if (off > len)
         return BAD_TZIF("time zone file for '%s' is truncated", tz->name);
     if (c.leap > 0)
-        return pv_error_set(err, PV_EINVAL, "unknown_time_zone",
+        return pv_fail(err, unknown_time_zone,
                             "time zone '%s' counts leap seconds, which is not supported; use "
                             "the zone without the 'right/' prefix",
                             tz->name);
@@ -676,7 +676,7 @@ static int tzif_parse(struct pv_tz *tz, const unsigned char *p, size_t len, stru
     tz->types = malloc(c.type * sizeof *tz->types);
     tz->abbrs = malloc(c.chars + 1);
     if (!tz->trans || !tz->idx || !tz->types || !tz->abbrs)
-        return pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory loading '%s'",
+        return pv_fail(err, out_of_memory, "out of memory loading '%s'",
                             tz->name);
     d = p + 44;
     for (size_t i = 0; i < c.time; i++, d += tsize) {
@@ -730,12 +730,12 @@ int pv_tz_load(const char *name, struct pv_tz **out, struct pv_error *err)
         return rc;
     tz = calloc(1, sizeof *tz);
     if (!tz || !(tz->name = strdup(name))) {
-        rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory loading a time zone");
+        rc = pv_fail(err, out_of_memory, "out of memory loading a time zone");
         goto out;
     }
     if (strcmp(name, "UTC") == 0 || strcmp(name, "Etc/UTC") == 0) {
         if (load_utc(tz) != 0)
-            rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory loading UTC");
+            rc = pv_fail(err, out_of_memory, "out of memory loading UTC");
         goto out;
     }
     dir = getenv("TZDIR");
@@ -743,15 +743,15 @@ int pv_tz_load(const char *name, struct pv_tz **out, struct pv_error *err)
         dir = TZ_DEFAULT_DIR;
     if (asprintf(&path, "%s/%s", dir, name) < 0) {
         path = NULL;
-        rc = pv_error_set(err, PV_EINTERNAL, "out_of_memory", "out of memory loading '%s'", name);
+        rc = pv_fail(err, out_of_memory, "out of memory loading '%s'", name);
         goto out;
     }
     if (read_file(path, &data, &len, &errnum) != 0) {
         if (errnum == ENOENT || errnum == ENOTDIR || errnum == EISDIR) {
-            rc = pv_error_set(err, PV_EINVAL, "unknown_time_zone", "unknown time zone '%s'", name);
+            rc = pv_fail(err, unknown_time_zone, "unknown time zone '%s'", name);
         } else {
             char buf[128];
-            rc = pv_error_set(err, PV_EINTERNAL, "bad_tzif",
+            rc = pv_fail(err, bad_tzif,
                               "cannot read time zone '%s' from %s: %s", name, dir,
                               strerror_r(errnum, buf, sizeof buf));
         }

@@ -131,7 +131,7 @@ class Lab:
         self.daemon = subprocess.Popen(
             [os.path.join(BUILD, "polyvisord"), "--listen", "127.0.0.1:%d" % self.port,
              "--data-dir", self.data_dir, "--adapter-dir", os.path.join(BUILD, "adapters"),
-             "--shutdown-grace-seconds", "5", "--metrics-interval", "1"],
+             "--shutdown-grace-seconds", "5", "--metrics-interval", "1", "--test.world-dir", self.tmp],
             stdout=log, stderr=log, env=dict(os.environ, POLYVISOR_ADMIN_PASSWORD=ADMIN_PASSWORD))
         log.close()
         self.procs.append(self.daemon)

@@ -67,7 +67,9 @@ class Daemon:
         self.proc = subprocess.Popen(
             [os.path.join(BUILD, "polyvisord"), "--listen", "127.0.0.1:%d" % self.port,
              "--data-dir", self.data_dir, "--adapter-dir", os.path.join(BUILD, "adapters"),
-             "--shutdown-grace-seconds", "10"] + self.extra_args,
+             "--shutdown-grace-seconds", "10",
+             # the tests keep their test-adapter worlds beside the data dir
+             "--test.world-dir", os.path.dirname(os.path.abspath(self.data_dir))] + self.extra_args,
             stdout=log, stderr=log, env=env)
         log.close()
         deadline = time.time() + timeout

@@ -98,6 +98,19 @@ def test_real_kvm_host_failure(two_hosts, rig, tmpdir_path):
     # the rig's shared storage: host B sees the very same file
     assert subprocess.run(two_hosts.wrap + ["test", "-f", shared_disk]).returncode == 0
     tag = uuid.uuid4().hex[:8]
+    # and both hosts know it as a storage pool (a disk must be a pool's volume);
+    # transient pools, gone with each libvirtd, and destroyed at the end
+    pool = "pv-ha-shared-" + tag
+    for uri in (URI_A, URI_B):
+        assert virsh(uri, "pool-create-as", pool, "dir", "--target", shared_dir).returncode == 0
+    try:
+        run_host_failure(two_hosts, d, a, hosts, shared_disk, tag)
+    finally:
+        for uri in (URI_A, URI_B):
+            virsh(uri, "pool-destroy", pool)
+
+
+def run_host_failure(two_hosts, d, a, hosts, shared_disk, tag):
     shared, local = "pv-ha-" + tag, "pv-hal-" + tag
     d.vm_names += [shared, local]
     ids = {}

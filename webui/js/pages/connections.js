@@ -10,7 +10,7 @@ const HELP = {
   kvm: "URL of the polyvisor-agent, e.g. http://kvm07.example:8441, and its token.",
   vcenter: "The vSphere SDK URL, e.g. https://vc.example/sdk, and a vCenter user.",
   hyperv: "The WinRM URL, e.g. https://hv01.example:5986/wsman, and a Windows user.",
-  test: "test:///ABSOLUTE/PATH/world.json — a simulated hypervisor (docs/test-adapter.md).",
+  test: "test:///ABSOLUTE/PATH/world.json, in the daemon's test.world_dir — a simulated hypervisor (docs/test-adapter.md).",
 };
 
 export function render(el, params, ctx) {
