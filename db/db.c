@@ -9,6 +9,8 @@
  * the process (kill -9); only a power loss may lose the last commits.
  */
 #include <pthread.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -166,6 +168,63 @@ char *pv_db_col_dup(sqlite3_stmt *st, int col)
     return s ? strdup((const char *)s) : NULL;
 }
 
+/* The first text column of a one-row query, into out; -1 when it fails. */
+static int first_text(sqlite3 *db, const char *sql, char *out, size_t size)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        snprintf(out, size, "%s", t ? (const char *)t : "");
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Refuse to start on a file that is not a sound Polyvisor inventory: an
+ * empty file (SQLite would take it for a new database, and the daemon for a
+ * first start with a new admin), a damaged one (quick_check), or another
+ * program's database (tables, but no schema version of ours). */
+static int check_file(const char *path, struct pv_error *err)
+{
+    struct stat sb;
+    sqlite3 *db = NULL;
+    char res[256] = "";
+    int rc = 0;
+
+    if (stat(path, &sb) != 0)
+        return 0; /* a first start */
+    if (sb.st_size == 0)
+        return pv_fail(err, database_damaged,
+                       "%s is empty (0 bytes), not an inventory: restore it from a backup, or move "
+                       "it away to start afresh", path);
+    /* read-only and unconfigured: a file that is refused is left as it was
+     * (the daemon's own connections switch it to WAL, which writes) */
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        rc = pv_fail(err, database_damaged, "%s cannot be opened as an SQLite database: %s", path,
+                     db ? sqlite3_errmsg(db) : "out of memory");
+        goto out;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    if (first_text(db, "PRAGMA quick_check", res, sizeof res) != 0) {
+        rc = pv_fail(err, database_damaged, "%s is not an SQLite database, or is damaged: %s", path,
+                     sqlite3_errmsg(db));
+    } else if (strcmp(res, "ok") != 0) {
+        rc = pv_fail(err, database_damaged, "%s is damaged (quick_check: %.200s): restore it from "
+                     "a backup", path, res);
+    } else if (pv_db_user_version(db) == 0 &&
+               first_text(db, "SELECT name FROM sqlite_master WHERE type = 'table' LIMIT 1", res,
+                          sizeof res) == 0) {
+        rc = pv_fail(err, database_damaged, "%s holds another program's tables (%.64s), not a "
+                     "Polyvisor inventory", path, res);
+    }
+out:
+    sqlite3_close(db);
+    return rc;
+}
+
 int pv_db_init(const char *path, struct pv_error *err)
 {
     sqlite3 *db;
@@ -175,6 +234,8 @@ int pv_db_init(const char *path, struct pv_error *err)
     db_path = strdup(path);
     if (!db_path)
         return pv_fail(err, out_of_memory, "out of memory");
+    if ((rc = check_file(path, err)) != 0)
+        return rc;
     db = pv_db_conn(err);
     if (!db)
         return err ? err->err : PV_EINTERNAL;

@@ -70,7 +70,10 @@ int pv_db_user_find(const char *username, char **id, char **password_hash, char 
 int pv_db_token_create(const char *id, const char *user_id, const char *token_hash,
                        int ttl_seconds, struct pv_error *err);
 /* PV_ENOTFOUND when unknown or expired.  Strings are malloc'd. */
-int pv_db_token_find(const char *token_hash, char **username, char **role, struct pv_error *err);
+/* *username and *role are malloc'd; *expires (when not NULL): the token's
+ * end, in seconds since the epoch. */
+int pv_db_token_find(const char *token_hash, char **username, char **role, int64_t *expires,
+                     struct pv_error *err);
 int pv_db_token_delete(const char *token_hash);
 
 /* ---- connections -------------------------------------------------------- */

@@ -79,10 +79,12 @@ int pv_db_token_create(const char *id, const char *user_id, const char *token_ha
     return rc;
 }
 
-int pv_db_token_find(const char *token_hash, char **username, char **role, struct pv_error *err)
+int pv_db_token_find(const char *token_hash, char **username, char **role, int64_t *expires,
+                     struct pv_error *err)
 {
     static const char sql[] =
-        "SELECT u.username, u.role FROM tokens t JOIN users u ON u.id = t.user_id "
+        "SELECT u.username, u.role, CAST(strftime('%s', t.expires_at) AS INTEGER) "
+        "FROM tokens t JOIN users u ON u.id = t.user_id "
         "WHERE t.token_hash = ? AND t.expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
     sqlite3_stmt *st = pv_db_stmt(sql, err);
     int rc = 0;
@@ -93,6 +95,8 @@ int pv_db_token_find(const char *token_hash, char **username, char **role, struc
     if (sqlite3_step(st) == SQLITE_ROW) {
         *username = pv_db_col_dup(st, 0);
         *role = pv_db_col_dup(st, 1);
+        if (expires)
+            *expires = sqlite3_column_int64(st, 2);
     } else {
         rc = pv_fail(err, invalid_token, "token unknown or expired");
     }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <jansson.h>
 #include "query.h"
+#include "../lib/text.h"
 
 #define MAX_DEPTH 32
 #define MAX_TERMS 64
@@ -24,35 +25,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-int pv_utf8_valid(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s, *end = p + len;
-
-    while (p < end) {
-        unsigned c = *p++;
-        int n;
-        unsigned min;
-        if (c == 0)
-            return 0;
-        if (c < 0x80)
-            continue;
-        if ((c & 0xe0) == 0xc0) { n = 1; min = 0x80; c &= 0x1f; }
-        else if ((c & 0xf0) == 0xe0) { n = 2; min = 0x800; c &= 0x0f; }
-        else if ((c & 0xf8) == 0xf0) { n = 3; min = 0x10000; c &= 0x07; }
-        else return 0;
-        if (end - p < n)
-            return 0;
-        for (int i = 0; i < n; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return 0;
-            c = (c << 6) | (p[i] & 0x3f);
-        }
-        p += n;
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-            return 0;
-    }
-    return 1;
-}
 
 const struct pv_field *pv_collection_field(const struct pv_collection *c, const char *name)
 {
@@ -450,65 +422,6 @@ static uint64_t shape_node(uint64_t h, const struct pv_filter_node *n)
     return shape_node(h, n->right);
 }
 
-/* ---- base64url ---------------------------------------------------------- */
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static char *b64_encode(const unsigned char *in, size_t n)
-{
-    char *out = malloc(n * 4 / 3 + 4), *o = out;
-    size_t i;
-
-    if (!out)
-        return NULL;
-    for (i = 0; i + 2 < n; i += 3) {
-        *o++ = b64[in[i] >> 2];
-        *o++ = b64[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
-        *o++ = b64[((in[i + 1] & 15) << 2) | (in[i + 2] >> 6)];
-        *o++ = b64[in[i + 2] & 63];
-    }
-    if (n - i == 1) {
-        *o++ = b64[in[i] >> 2];
-        *o++ = b64[(in[i] & 3) << 4];
-    } else if (n - i == 2) {
-        *o++ = b64[in[i] >> 2];
-        *o++ = b64[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
-        *o++ = b64[(in[i + 1] & 15) << 2];
-    }
-    *o = '\0';
-    return out;
-}
-
-static unsigned char *b64_decode(const char *in, size_t *outlen)
-{
-    size_t n = strlen(in), o = 0;
-    unsigned char *out;
-    unsigned acc = 0;
-    int bits = 0;
-
-    if (n % 4 == 1)
-        return NULL;
-    out = malloc(n * 3 / 4 + 1);
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        const char *p = strchr(b64, in[i]);
-        if (!p || !in[i]) {
-            free(out);
-            return NULL;
-        }
-        acc = (acc << 6) | (unsigned)(p - b64);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    out[o] = '\0';
-    *outlen = o;
-    return out;
-}
-
 /* ---- cursor ------------------------------------------------------------- */
 
 static json_t *value_json(const struct pv_value *v)
@@ -536,7 +449,7 @@ char *pv_query_cursor(const struct pv_query *q, const struct pv_value *last, con
     json_decref(o);
     if (!text)
         return NULL;
-    out = b64_encode((const unsigned char *)text, strlen(text));
+    out = pv_b64url_encode((const unsigned char *)text, strlen(text));
     free(text);
     return out;
 }
@@ -558,7 +471,7 @@ static int parse_cursor(const char *text, struct pv_query *q, struct pv_error *e
 
     if (strlen(text) > MAX_CURSOR)
         return bad_cursor(err, "too long");
-    raw = b64_decode(text, &len);
+    raw = pv_b64url_decode(text, &len);
     if (!raw)
         return bad_cursor(err, "not base64url");
     o = json_loadb((const char *)raw, len, JSON_REJECT_DUPLICATES, NULL);

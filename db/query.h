@@ -108,7 +108,6 @@ char *pv_query_cursor(const struct pv_query *q, const struct pv_value *last, con
 
 /* 1 when s is len bytes of valid UTF-8 without NUL (shortest forms, no
  * surrogates).  The API checks bodies and paths with it too. */
-int pv_utf8_valid(const char *s, size_t len);
 
 /* Find a field by its API name; NULL when the collection has none. */
 const struct pv_field *pv_collection_field(const struct pv_collection *c, const char *name);

@@ -1,10 +1,13 @@
 /* errors.c -- the error table (errors.def) and the functions that fill a
- * struct pv_error from it (see errors.h).  Messages are cut to fit at a
- * UTF-8 character boundary, so a long one never ends in half a character. */
+ * struct pv_error from it (see errors.h).  Messages are always valid UTF-8:
+ * cut to fit at a character boundary, and any byte of echoed input that is
+ * not UTF-8 (a %ff in a query, a name cut by %.80s) becomes '?', so an error
+ * body is always JSON that jansson will write. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include "errors.h"
+#include "text.h"
 
 static const struct pv_code_row rows[PV_CODE_COUNT] = {
 #define PV_ERROR(code, cls, status, meaning) {#code, cls, status, meaning},
@@ -60,14 +63,15 @@ static void set_message(char *msg, size_t size, const char *fmt, va_list ap)
         msg[0] = '\0';
         return;
     }
-    if ((size_t)n < size)
-        return;
-    len = strlen(msg);
-    while (len > 0 && ((unsigned char)msg[len - 1] & 0xC0) == 0x80)
-        len--;
-    if (len > 0 && (unsigned char)msg[len - 1] >= 0xC0)
-        len--;
-    msg[len] = '\0';
+    if ((size_t)n >= size) {
+        len = strlen(msg);
+        while (len > 0 && ((unsigned char)msg[len - 1] & 0xC0) == 0x80)
+            len--;
+        if (len > 0 && (unsigned char)msg[len - 1] >= 0xC0)
+            len--;
+        msg[len] = '\0';
+    }
+    pv_utf8_scrub(msg);
 }
 
 static int fill(struct pv_error *e, int c, const char *fmt, va_list ap)

@@ -54,7 +54,7 @@ for _ in $(seq 1 100); do
     curl -sk "$BASE/healthz" >/dev/null 2>&1 && break
     sleep 0.1
 done
-TOKEN=$(curl -sk "$BASE/api/v1/auth/login" \
+TOKEN=$(curl -sk "$BASE/api/v1/auth/login" -H "Content-Type: application/json" \
     -d "{\"username\":\"admin\",\"password\":\"$POLYVISOR_ADMIN_PASSWORD\"}" |
     sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
 if [ -n "$TOKEN" ]; then

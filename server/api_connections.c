@@ -53,6 +53,16 @@ static int check_type(struct pv_req *r, json_t *body)
         return reply_field(r, PV_CODE_invalid_value, "url",
                            "'url' must start with https:// (or http:// where allowed)");
     }
+    {
+        /* user:password@ in the authority would be shown to every viewer in
+         * url, name, last_error and events (the url is kept as given) */
+        const char *a = strstr(url, "://");
+        size_t n = a ? strcspn(a + 3, "/?#") : 0;
+        if (a && memchr(a + 3, '@', n))
+            return reply_field(r, PV_CODE_invalid_value, "url",
+                               "'url' must not carry a user or password (USER:PASS@HOST): "
+                               "give them as 'username' and 'password'");
+    }
     if (strcmp(type, "kvm") == 0 && !json_object_get(body, "token"))
         return reply_field(r, PV_CODE_missing_field, "token",
                            "a kvm connection needs the agent's 'token'");

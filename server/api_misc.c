@@ -2,12 +2,16 @@
  * and sign-in. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "../db/db.h"
 #include "api.h"
 #include "auth.h"
 #include "events.h"
+#include "log.h"
 #include "metrics.h"
 #include "plugins.h"
+#include "sse.h"
+#include "throttle.h"
 #include "validate.h"
 
 extern const char pv_openapi_json[];
@@ -40,6 +44,10 @@ void pv_api_adapters(struct pv_req *r)
     pv_reply_json(r, 200, json_pack("{s:o,s:n}", "items", pv_plugins_json(), "next_cursor"));
 }
 
+/* An address is shared (NAT, a proxy, several operators): it gets this many
+ * more free failures than one user does. */
+#define ADDRESS_FREE_EXTRA 15
+
 void pv_api_login(struct pv_req *r)
 {
     static const struct pv_jfield spec[] = {
@@ -48,16 +56,44 @@ void pv_api_login(struct pv_req *r)
         {"session", PV_J_BOOL, 0, 0, 0, NULL},
     };
     struct pv_error e = {0};
-    json_t *body = pv_api_body(r, spec, 3);
+    const char *ct = pv_req_header(r, "Content-Type");
+    char addr[64], ukey[160], akey[80];
+    int wait;
+    json_t *body;
     const char *user;
     char *token = NULL;
     int ttl = 0;
 
+    /* A form post from another site cannot send application/json without
+     * a CORS preflight, which is never granted: no login CSRF. */
+    if (!ct || strncasecmp(ct, "application/json", 16) != 0 || (ct[16] && ct[16] != ';' && ct[16] != ' ')) {
+        pv_fail(&e, unsupported_media_type, "a login is a JSON body: Content-Type: application/json");
+        pv_reply_error(r, &e);
+        return;
+    }
+    body = pv_api_body(r, spec, 3);
     if (!body)
         return;
     user = json_string_value(json_object_get(body, "username"));
-    if (pv_auth_login(user, json_string_value(json_object_get(body, "password")), &token, &ttl,
-                      &e)) {
+    pv_req_client(r, addr, sizeof addr);
+    snprintf(ukey, sizeof ukey, "user:%s", user);
+    snprintf(akey, sizeof akey, "addr:%s", addr);
+    wait = pv_throttle_wait(ukey);
+    if (pv_throttle_wait(akey) > wait)
+        wait = pv_throttle_wait(akey);
+    if (wait > 0) {
+        pv_log(PV_LOG_INFO, "auth", "event=login_throttled user=\"%.64s\" client=%s retry_after=%d",
+               user, addr, wait);
+        pv_fail(&e, too_many_attempts, "too many failed sign-ins: try again in %d s", wait);
+        r->retry_after = wait;
+        pv_reply_error(r, &e);
+    } else if (pv_auth_login(user, json_string_value(json_object_get(body, "password")), &token,
+                             &ttl, &e)) {
+        if (pv_error_is(&e, PV_CODE_invalid_credentials)) {
+            int w = pv_throttle_fail(ukey, 0), wa = pv_throttle_fail(akey, ADDRESS_FREE_EXTRA);
+            pv_event("user", user, "audit", user, "sign-in of %.64s from %s failed: wrong username "
+                     "or password%s", user, addr, w || wa ? "; further attempts wait" : "");
+        }
         pv_reply_error(r, &e);
     } else if (json_is_true(json_object_get(body, "session"))) {
         /* the browser console: the token goes into an HttpOnly cookie that
@@ -70,6 +106,10 @@ void pv_api_login(struct pv_req *r)
     } else {
         pv_reply_json(r, 200, json_pack("{s:s,s:i,s:s}", "token", token, "expires_in", ttl,
                                         "username", user));
+    }
+    if (token) {
+        pv_throttle_clear(ukey);
+        pv_event("user", user, "audit", user, "%.64s signed in from %s", user, addr);
     }
     free(token);
     json_decref(body);
@@ -87,6 +127,7 @@ void pv_api_logout(struct pv_req *r)
                  PV_SESSION_COOKIE "=; Path=/api; Max-Age=0; HttpOnly; SameSite=Strict%s",
                  pv_http_is_tls() ? "; Secure" : "");
     }
+    pv_sse_wake(); /* a stream of that token ends now, not at its next event */
     pv_reply_json(r, 204, NULL);
 }
 
@@ -106,7 +147,7 @@ void pv_api_user_create(struct pv_req *r)
     static const char *const roles[] = {"admin", "viewer", NULL};
     static const struct pv_jfield spec[] = {
         {"username", PV_J_STRING, PV_J_REQUIRED, 1, 64, NULL},
-        {"password", PV_J_STRING, PV_J_REQUIRED, 8, 1024, NULL},
+        {"password", PV_J_STRING, PV_J_REQUIRED, PV_PASSWORD_MIN, PV_PASSWORD_MAX, NULL},
         {"role", PV_J_STRING, PV_J_REQUIRED, 0, 0, roles},
     };
     struct pv_error e = {0};

@@ -47,14 +47,10 @@ static int check_lists(struct pv_req *r, json_t *body)
         }
     }
     {
-        size_t i;
-        json_t *d;
-        json_array_foreach(json_object_get(body, "disks"), i, d) {
-            json_t *path = json_object_get(d, "path");
-            if (path && pv_validate_disk_path(path, &e)) {
-                pv_reply_error_details(r, &e, json_pack("{s:s,s:i}", "field", "disks", "index", (int)i));
-                return -1;
-            }
+        json_t *details = NULL;
+        if (pv_validate_vm_devices(body, &details, &e)) {
+            pv_reply_error_details(r, &e, details);
+            return -1;
         }
     }
     for (size_t i = 0; i < N(sets); i++) {
@@ -112,6 +108,14 @@ void pv_api_vm_create(struct pv_req *r)
     if (check_lists(r, body)) {
         json_decref(body);
         return;
+    }
+    {
+        struct pv_error e = {0};
+        if (pv_validate_vm_name(json_object_get(body, "name"), &e)) {
+            pv_reply_error_details(r, &e, json_pack("{s:s}", "field", "name"));
+            json_decref(body);
+            return;
+        }
     }
     host = json_string_value(json_object_get(body, "host_id"));
     if (host) {

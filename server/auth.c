@@ -1,7 +1,13 @@
 /* auth.c -- see auth.h.  The token cache is a fixed-size table guarded by
- * one mutex (cache_lock); entries expire after a minute so a token deleted
- * in the database stops working within that time even on other daemons'
- * caches, and logout removes the entry at once here. */
+ * one mutex (cache_lock); an entry lives a minute at most, and never past
+ * its token's own end, so an expired token is refused on the second it
+ * expires and a token deleted in the database stops working within a minute
+ * even on other daemons' caches; logout removes the entry at once here and
+ * bumps a revocation count that open event streams watch.
+ *
+ * A login costs the same whether or not the user exists: an unknown user's
+ * password is checked against a dummy hash made at start, so timing does
+ * not tell which names exist. */
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -21,12 +27,47 @@ struct cached_token {
     char hash[65];
     char user[64];
     char role[16];
-    time_t until;
+    time_t until;   /* min(cached + CACHE_TTL_S, the token's own end) */
 };
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cached_token cache[CACHE_SLOTS]; /* guarded by cache_lock */
 static int token_ttl = 12 * 3600;              /* start-up configuration */
+static char dummy_hash[crypto_pwhash_STRBYTES]; /* start-up: for unknown users */
+static unsigned revocations;                    /* guarded by cache_lock */
+
+/* Argon2id takes 64 MiB a hash: at most max_hashes at once, so a login
+ * flood cannot take the daemon's memory.  hash_lock guards hashing. */
+static pthread_mutex_t hash_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hash_cond = PTHREAD_COND_INITIALIZER;
+static int hashing, max_hashes = 4;             /* hashing: guarded by hash_lock */
+#define HASH_WAIT_S 10
+
+static int hash_enter(struct pv_error *err)
+{
+    struct timespec until;
+    int rc = 0;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += HASH_WAIT_S;
+    pthread_mutex_lock(&hash_lock);
+    while (hashing >= max_hashes && rc == 0)
+        rc = pthread_cond_timedwait(&hash_cond, &hash_lock, &until);
+    if (hashing < max_hashes) {
+        hashing++;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&hash_lock);
+    return rc ? pv_fail(err, busy, "too many sign-ins at once; try again in a moment") : 0;
+}
+
+static void hash_leave(void)
+{
+    pthread_mutex_lock(&hash_lock);
+    hashing--;
+    pthread_cond_signal(&hash_cond);
+    pthread_mutex_unlock(&hash_lock);
+}
 
 static unsigned slot_of(const char *hash)
 {
@@ -51,15 +92,16 @@ static int cache_get(const char *hash, char user[64], char role[16])
     return hit;
 }
 
-static void cache_put(const char *hash, const char *user, const char *role)
+static void cache_put(const char *hash, const char *user, const char *role, int64_t expires)
 {
+    time_t until = time(NULL) + CACHE_TTL_S;
     struct cached_token *c = &cache[slot_of(hash)];
 
     pthread_mutex_lock(&cache_lock);
     snprintf(c->hash, sizeof c->hash, "%s", hash);
     snprintf(c->user, sizeof c->user, "%s", user);
     snprintf(c->role, sizeof c->role, "%s", role);
-    c->until = time(NULL) + CACHE_TTL_S;
+    c->until = (int64_t)until < expires ? until : (time_t)expires;
     pthread_mutex_unlock(&cache_lock);
 }
 
@@ -70,7 +112,31 @@ static void cache_drop(const char *hash)
     pthread_mutex_lock(&cache_lock);
     if (strcmp(c->hash, hash) == 0)
         memset(c, 0, sizeof *c);
+    revocations++;
     pthread_mutex_unlock(&cache_lock);
+}
+
+unsigned pv_auth_revocations(void)
+{
+    unsigned n;
+    pthread_mutex_lock(&cache_lock);
+    n = revocations;
+    pthread_mutex_unlock(&cache_lock);
+    return n;
+}
+
+int pv_auth_password_ok(const char *password, struct pv_error *err)
+{
+    size_t n = 0;
+
+    /* characters, not bytes: a UTF-8 lead byte starts each */
+    for (const unsigned char *p = (const unsigned char *)(password ? password : ""); *p; p++)
+        n += (*p & 0xC0) != 0x80;
+    if (n < PV_PASSWORD_MIN)
+        return pv_fail(err, weak_password, "a password has at least %d characters", PV_PASSWORD_MIN);
+    if (strlen(password) > PV_PASSWORD_MAX)
+        return pv_fail(err, weak_password, "a password has at most %d bytes", PV_PASSWORD_MAX);
+    return 0;
 }
 
 int pv_auth_create_user(const char *username, const char *password, const char *role,
@@ -78,9 +144,16 @@ int pv_auth_create_user(const char *username, const char *password, const char *
 {
     char hash[crypto_pwhash_STRBYTES];
     char id[64];
+    int rc = pv_auth_password_ok(password, err);
 
-    if (crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+    if (rc)
+        return rc;
+    if ((rc = hash_enter(err)) != 0)
+        return rc;
+    rc = crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                           crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    hash_leave();
+    if (rc != 0)
         return pv_fail(err, out_of_memory, "cannot hash password");
     pv_id_new(id, "user");
     return pv_db_user_create(id, username, hash, role, err);
@@ -93,6 +166,16 @@ int pv_auth_init(const struct pv_config *cfg, struct pv_error *err)
     int rc;
 
     token_ttl = cfg->token_ttl_seconds;
+    max_hashes = cfg->login_max_hashes;
+    {
+        unsigned char r[16];
+        char junk[33];
+        randombytes_buf(r, sizeof r);
+        pv_hex(r, sizeof r, junk);
+        if (crypto_pwhash_str(dummy_hash, junk, strlen(junk), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+            return pv_fail(err, out_of_memory, "cannot hash password");
+    }
     if (pv_db_user_count() != 0)
         return 0;
     if (!pw || !*pw)
@@ -104,8 +187,12 @@ int pv_auth_init(const struct pv_config *cfg, struct pv_error *err)
         pw = generated;
     }
     rc = pv_auth_create_user("admin", pw, "admin", err);
-    if (rc)
+    if (rc) {
+        if (pv_error_is(err, PV_CODE_weak_password))
+            pv_error_reword(err, err, "the first admin password (POLYVISOR_ADMIN_PASSWORD or "
+                                      "admin_password): %s", err->message);
         return rc;
+    }
     if (pw == generated)
         /* Printed once, outside the log, as the operator's only way in. */
         fprintf(stderr,
@@ -145,6 +232,7 @@ int pv_auth_request(struct pv_req *r, struct pv_error *err)
     const char *h = request_token(r, err);
     char hash[65];
     char *user = NULL, *role = NULL;
+    int64_t expires = 0;
     size_t len;
 
     if (!h)
@@ -153,13 +241,14 @@ int pv_auth_request(struct pv_req *r, struct pv_error *err)
     if (len == 0 || len > 128)
         return pv_fail(err, invalid_token, "token unknown or expired");
     pv_sha256_hex(h, len, hash);
+    memcpy(r->token_hash, hash, sizeof hash);
     if (cache_get(hash, r->user, r->role))
         return 0;
-    if (pv_db_token_find(hash, &user, &role, NULL) != 0)
+    if (pv_db_token_find(hash, &user, &role, &expires, NULL) != 0)
         return pv_fail(err, invalid_token, "token unknown or expired");
     snprintf(r->user, sizeof r->user, "%s", user);
     snprintf(r->role, sizeof r->role, "%s", role);
-    cache_put(hash, user, role);
+    cache_put(hash, user, role, expires);
     free(user);
     free(role);
     return 0;
@@ -171,11 +260,16 @@ int pv_auth_login(const char *username, const char *password, char **token, int 
     char *id = NULL, *hash = NULL, *role = NULL;
     unsigned char raw[32];
     char tok[65], tok_hash[65], tok_id[64];
-    int rc;
+    int rc, found;
 
     *token = NULL;
-    rc = pv_db_user_find(username, &id, &hash, &role, NULL);
-    if (rc || crypto_pwhash_str_verify(hash, password, strlen(password)) != 0) {
+    found = pv_db_user_find(username, &id, &hash, &role, NULL) == 0;
+    if ((rc = hash_enter(err)) != 0)
+        goto out;
+    /* an unknown user costs a hash too (against the dummy): same time */
+    rc = crypto_pwhash_str_verify(found ? hash : dummy_hash, password, strlen(password));
+    hash_leave();
+    if (rc != 0 || !found) {
         rc = pv_fail(err, invalid_credentials, "wrong username or password");
         goto out;
     }
@@ -202,4 +296,20 @@ void pv_auth_logout(const char *token)
     pv_sha256_hex(token, strlen(token), hash);
     cache_drop(hash);
     pv_db_token_delete(hash);
+}
+
+int pv_auth_token_valid(const char *token_hash)
+{
+    char user[64], role[16], *u = NULL, *ro = NULL;
+    int64_t expires = 0;
+    int ok;
+
+    if (cache_get(token_hash, user, role))
+        return 1;
+    ok = pv_db_token_find(token_hash, &u, &ro, &expires, NULL) == 0;
+    if (ok)
+        cache_put(token_hash, u, ro, expires);
+    free(u);
+    free(ro);
+    return ok;
 }

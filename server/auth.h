@@ -31,6 +31,19 @@ int pv_auth_request(struct pv_req *r, struct pv_error *err);
 int pv_auth_login(const char *username, const char *password, char **token, int *ttl,
                   struct pv_error *err);
 void pv_auth_logout(const char *token);
+/* Does the token whose SHA-256 this is still stand (not expired, not
+ * logged out)?  For event streams, which outlive the request that opened
+ * them. */
+int pv_auth_token_valid(const char *token_hash);
+/* How many tokens have been revoked here so far: a stream re-checks its
+ * token when this moves. */
+unsigned pv_auth_revocations(void);
+
+/* Every password (the first admin's, a new user's, a changed one) has at
+ * least PV_PASSWORD_MIN characters; weak_password otherwise. */
+#define PV_PASSWORD_MIN 12
+#define PV_PASSWORD_MAX 1024
+int pv_auth_password_ok(const char *password, struct pv_error *err);
 int pv_auth_create_user(const char *username, const char *password, const char *role,
                         struct pv_error *err);
 

@@ -27,6 +27,9 @@ void pv_config_defaults(struct pv_config *c)
     c->max_body_bytes = 1024L * 1024;
     c->token_ttl_seconds = 12 * 3600;
     c->shutdown_grace_seconds = 20;
+    c->login_free_failures = 5;
+    c->login_max_wait_seconds = 300;
+    c->login_max_hashes = 4;
 }
 
 static int set_str(char *dst, size_t size, const char *key, const char *v, struct pv_error *err)
@@ -139,6 +142,9 @@ int pv_config_set(struct pv_config *c, const char *key, const char *value, struc
     INT("metrics_interval", metrics_interval, 1, 3600);
     INT("metrics_raw_retention", metrics_raw_retention, 600, 366L * 86400);
     INT("metrics_rollup_retention", metrics_rollup_retention, 3600, 5L * 366 * 86400);
+    INT("login_free_failures", login_free_failures, 1, 1000);
+    INT("login_max_wait_seconds", login_max_wait_seconds, 1, 86400);
+    INT("login_max_hashes", login_max_hashes, 1, 64);
 #undef INT
     if (strcmp(key, "log_level") == 0) {
         int l = pv_log_level_parse(value);

@@ -36,6 +36,9 @@ struct pv_config {
     int metrics_interval;    /* seconds between monitoring samples */
     int metrics_raw_retention;    /* seconds raw samples are kept */
     int metrics_rollup_retention; /* seconds five-minute averages are kept */
+    int login_free_failures;      /* failed logins of a user before back-off (address: 4x) */
+    int login_max_wait_seconds;   /* the longest back-off */
+    int login_max_hashes;         /* password hashes (64 MiB each) computed at once */
     int nadapter_settings;
     struct pv_adapter_setting adapter_settings[PV_CONFIG_MAX_ADAPTER_SETTINGS];
 };

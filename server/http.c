@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "../db/db.h"
+#include "../lib/text.h"
 #include "auth.h"
 #include "http.h"
 #include "log.h"
@@ -46,6 +47,19 @@ const char *pv_req_query(struct pv_req *r, const char *key)
 const char *pv_req_header(struct pv_req *r, const char *key)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
+}
+
+const char *pv_req_client(struct pv_req *r, char *buf, size_t size)
+{
+    const union MHD_ConnectionInfo *ci =
+        r->conn ? MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    socklen_t len = sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                   : sizeof(struct sockaddr_in);
+
+    if (!sa || getnameinfo(sa, len, buf, (socklen_t)size, NULL, 0, NI_NUMERICHOST) != 0)
+        snprintf(buf, size, "unknown");
+    return buf;
 }
 
 const char *pv_req_cookie(struct pv_req *r, const char *name)
@@ -156,6 +170,11 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, struct pv_req *r)
         MHD_add_response_header(resp, "Location", r->location);
     if (r->set_cookie[0])
         MHD_add_response_header(resp, "Set-Cookie", r->set_cookie);
+    if (r->retry_after > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", r->retry_after);
+        MHD_add_response_header(resp, "Retry-After", ra);
+    }
     if (r->allow[0])
         MHD_add_response_header(resp, "Allow", r->allow);
     ret = MHD_queue_response(conn, (unsigned)r->status, resp);

@@ -28,6 +28,7 @@ struct pv_req {
     size_t nparams;
     char user[64];
     char role[16];
+    char token_hash[65];       /* SHA-256 of the request's token, "" none */
     /* the reply */
     int status;
     json_t *json;
@@ -36,6 +37,7 @@ struct pv_req {
     char location[256];
     char allow[96];
     char set_cookie[256];      /* a Set-Cookie header for the reply, "" none */
+    int retry_after;           /* seconds for a Retry-After header, 0 none */
     void *stream;              /* an SSE stream (sse.c) instead of a body */
 };
 
@@ -44,6 +46,8 @@ void pv_http_stop(void);
 
 const char *pv_req_query(struct pv_req *r, const char *key);
 const char *pv_req_header(struct pv_req *r, const char *key);
+/* The client's address (numeric), into buf; "unknown" when it cannot tell. */
+const char *pv_req_client(struct pv_req *r, char *buf, size_t size);
 const char *pv_req_cookie(struct pv_req *r, const char *name);
 /* 1 when the daemon serves HTTPS (cookies are then marked Secure). */
 int pv_http_is_tls(void);

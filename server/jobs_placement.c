@@ -119,7 +119,8 @@ int pv_placement_params_check(const char *kind, json_t *params, struct pv_error 
             pv_validate(vm, deploy_vm, N(deploy_vm), NULL, err) ||
             pv_validate_tag_list(json_object_get(vm, "tags"), "vm.tags", err) ||
             pv_validate_tag_list(json_object_get(vm, "anti_affinity"), "vm.anti_affinity", err) ||
-            pv_validate_tag_list(json_object_get(vm, "affinity"), "vm.affinity", err))
+            pv_validate_tag_list(json_object_get(vm, "affinity"), "vm.affinity", err) ||
+            pv_validate_vm_devices(vm, NULL, err))
             return PV_EINVAL;
         return 0;
     }

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "plugins.h"
+#include "throttle.h"
 #include "scheduler.h"
 #include "secret.h"
 #include "sse.h"
@@ -73,6 +74,18 @@ static void die(const struct pv_error *e)
     exit(1);
 }
 
+/* The inventory's files, 0600 even when an older version made them 0644. */
+static void private_files(const char *dbpath)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    char p[640];
+
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(p, sizeof p, "%s%s", dbpath, suffixes[i]);
+        chmod(p, 0600);
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct pv_config cfg;
@@ -81,6 +94,9 @@ int main(int argc, char **argv)
     sigset_t sigs;
     int sig, rc, left;
 
+    /* whatever the caller's umask: what the daemon writes (the inventory
+     * and its -wal and -shm, the credential key) is its own alone */
+    umask(077);
     rc = pv_config_load(&cfg, argc, argv, &e);
     if (rc == 1)
         return 0;
@@ -106,11 +122,14 @@ int main(int argc, char **argv)
                      strerror(errno));
         die(&e);
     }
+    chmod(cfg.data_dir, 0700); /* one made by an older version, or by hand */
     snprintf(dbpath, sizeof dbpath, "%s/polyvisor.db", cfg.data_dir);
     if (pv_db_init(dbpath, &e) || pv_secret_init(cfg.data_dir, &e) || pv_auth_init(&cfg, &e))
         die(&e);
+    private_files(dbpath);
     pv_log(PV_LOG_INFO, "main", "event=inventory path=%s schema_version=%d", dbpath,
            pv_db_schema_version());
+    pv_throttle_configure(cfg.login_free_failures, cfg.login_max_wait_seconds);
     pv_plugins_load(cfg.adapter_dir);
     if (pv_plugins_configure(&cfg, &e))
         die(&e);

@@ -4,6 +4,11 @@
  * A heartbeat thread resumes every stream every few seconds so an idle one
  * sends a comment line (keeping proxies from timing it out) and a closed one
  * is noticed when that write fails.
+ *
+ * A stream outlives the request that opened it, so it re-checks its token:
+ * whenever a token was revoked here (logout wakes every stream) and every
+ * few seconds (expiry, or a revocation on another daemon).  A token that no
+ * longer stands ends the stream before anything more is sent.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -11,18 +16,24 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "auth.h"
 #include "http.h"
 #include "log.h"
 #include "sse.h"
 
 #define RING 4096
 #define HEARTBEAT_S 15
+#define RECHECK_S 5
 
 struct stream {
     struct MHD_Connection *conn;
     unsigned long long next_seq;   /* first message not yet sent */
     time_t last_write;
     int suspended;
+    /* owned by the connection's reader (one thread at a time), no lock: */
+    char token_hash[65];
+    unsigned revocations;          /* pv_auth_revocations() at the last check */
+    time_t recheck_at;
     struct stream *next;
 };
 
@@ -74,6 +85,12 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     size_t used = 0;
     (void)pos;
 
+    if (pv_auth_revocations() != s->revocations || time(NULL) >= s->recheck_at) {
+        s->revocations = pv_auth_revocations();
+        s->recheck_at = time(NULL) + RECHECK_S;
+        if (!pv_auth_token_valid(s->token_hash))
+            return MHD_CONTENT_READER_END_OF_STREAM;
+    }
     pthread_mutex_lock(&bus_lock);
     if (stopping) {
         pthread_mutex_unlock(&bus_lock);
@@ -162,6 +179,9 @@ void pv_sse_attach(struct pv_req *r)
     }
     s->conn = r->conn;
     s->last_write = time(NULL);
+    memcpy(s->token_hash, r->token_hash, sizeof s->token_hash);
+    s->revocations = pv_auth_revocations();
+    s->recheck_at = time(NULL) + RECHECK_S;
     pthread_mutex_lock(&bus_lock);
     /* A resumed stream starts after the id it names; one from the future
      * (an id of an earlier daemon) starts at the newest. */
@@ -225,6 +245,13 @@ void pv_sse_shutdown(void)
         pthread_join(heartbeat_thread, NULL);
         heartbeat_started = 0;
     }
+}
+
+void pv_sse_wake(void)
+{
+    pthread_mutex_lock(&bus_lock);
+    resume_all_locked();
+    pthread_mutex_unlock(&bus_lock);
 }
 
 int pv_sse_clients(void)

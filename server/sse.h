@@ -22,5 +22,7 @@ enum MHD_Result pv_sse_queue(struct MHD_Connection *conn, void *stream);
 int pv_sse_start(void);
 void pv_sse_shutdown(void);
 int pv_sse_clients(void);
+/* Let every stream run now (it re-checks its token: after a logout). */
+void pv_sse_wake(void);
 
 #endif

@@ -132,3 +132,94 @@ int pv_validate_disk_path(const json_t *path, struct pv_error *err)
                             "(no '.', '..' or empty parts)");
     return 0;
 }
+
+/* A storage pool, network or bridge name as the API can judge it: 1 to 128
+ * characters, no '/', no control characters. */
+static int plain_name(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    size_t n = s ? strlen(s) : 0;
+
+    if (!s || n < 1 || n > 128 || n != json_string_length(v) || strchr(s, '/'))
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 0;
+    return 1;
+}
+
+static int device_fail(const char *list, size_t i, const char *msg, json_t **details,
+                       struct pv_error *err)
+{
+    if (details)
+        *details = json_pack("{s:s,s:i}", "field", list, "index", (int)i);
+    return pv_fail(err, invalid_value, "%s[%d]: %s", list, (int)i, msg);
+}
+
+int pv_validate_vm_devices(const json_t *vm, json_t **details, struct pv_error *err)
+{
+    size_t i;
+    json_t *d;
+    const char *key;
+    json_t *v;
+
+    if (details)
+        *details = NULL;
+    json_array_foreach(json_object_get(vm, "disks"), i, d) {
+        json_t *path = json_object_get(d, "path"), *size = json_object_get(d, "size_gb");
+        json_t *pool = json_object_get(d, "pool"), *ds = json_object_get(d, "datastore");
+        if (!json_is_object(d))
+            return device_fail("disks", i, "a disk is an object", details, err);
+        json_object_foreach(d, key, v)
+            if (strcmp(key, "path") && strcmp(key, "size_gb") && strcmp(key, "pool") &&
+                strcmp(key, "datastore"))
+                return device_fail("disks", i, "a disk has path, or size_gb with pool (or datastore)",
+                                   details, err);
+        if (!!path == !!size)
+            return device_fail("disks", i, "a disk is {\"path\"} or {\"size_gb\"[, \"pool\"]}",
+                               details, err);
+        if (path) {
+            if (json_object_size(d) != 1)
+                return device_fail("disks", i, "a path disk takes nothing else", details, err);
+            if (pv_validate_disk_path(path, err)) {
+                if (details)
+                    *details = json_pack("{s:s,s:i}", "field", "disks", "index", (int)i);
+                return PV_EINVAL;
+            }
+            continue;
+        }
+        if (!json_is_integer(size) || json_integer_value(size) < 1 || json_integer_value(size) > 65536)
+            return device_fail("disks", i, "size_gb is a whole number from 1 to 65536", details, err);
+        if (pool && ds)
+            return device_fail("disks", i, "pool and datastore are one thing: give one", details, err);
+        if ((pool && !plain_name(pool)) || (ds && !plain_name(ds)))
+            return device_fail("disks", i, "a pool is named by 1 to 128 characters without '/'",
+                               details, err);
+    }
+    json_array_foreach(json_object_get(vm, "nics"), i, d) {
+        json_t *net = json_object_get(d, "network"), *br = json_object_get(d, "bridge");
+        if (!json_is_object(d) || json_object_size(d) != 1 || !(net || br))
+            return device_fail("nics", i, "a NIC is {\"network\": NAME} or {\"bridge\": NAME}",
+                               details, err);
+        if (!plain_name(net ? net : br))
+            return device_fail("nics", i, "a network is named by 1 to 128 characters without '/'",
+                               details, err);
+    }
+    return 0;
+}
+
+int pv_validate_vm_name(const json_t *name, struct pv_error *err)
+{
+    const char *s = json_string_value(name);
+    size_t n = s ? strlen(s) : 0;
+
+    if (!s || n != json_string_length(name) || n < 1 || n > 64 || strchr(s, '/') ||
+        strchr(s, '\\') || s[0] == ' ' || s[n - 1] == ' ' || strcmp(s, ".") == 0 ||
+        strcmp(s, "..") == 0)
+        return pv_fail(err, invalid_name, "a VM name is 1 to 64 characters, without '/' or '\\' "
+                                          "and without spaces at either end");
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return pv_fail(err, invalid_name, "a VM name has no control characters");
+    return 0;
+}

@@ -53,5 +53,12 @@ int pv_validate_tag_list(const json_t *arr, const char *field, struct pv_error *
  * host's storage pools is the host agent's to say (disk_path_not_allowed
  * either way). */
 int pv_validate_disk_path(const json_t *path, struct pv_error *err);
+/* A VM spec's disks and nics, each item's shape as every vendor takes it
+ * (disk: {"path"} or {"size_gb"[, "pool" | "datastore"]}; NIC: {"network"}
+ * or {"bridge"}); *details names the list and the index. */
+int pv_validate_vm_devices(const json_t *vm, json_t **details, struct pv_error *err);
+/* A VM name every vendor can be asked for: 1 to 64 characters, no '/', '\\',
+ * control characters or spaces at either end (a vendor may refuse more). */
+int pv_validate_vm_name(const json_t *name, struct pv_error *err);
 
 #endif

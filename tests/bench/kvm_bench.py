@@ -59,7 +59,7 @@ def main():
     procs = [subprocess.Popen([os.path.join(BUILD, "polyvisor-agent"), "--listen", "127.0.0.1:%d" % ap,
                                "--libvirt-uri", "qemu:///system", "--token-file", tok],
                               stderr=subprocess.DEVNULL)]
-    env = dict(os.environ, POLYVISOR_ADMIN_PASSWORD="bench-pw")
+    env = dict(os.environ, POLYVISOR_ADMIN_PASSWORD="bench-password")
     procs.append(subprocess.Popen([os.path.join(BUILD, "polyvisord"), "--listen", "127.0.0.1:%d" % dp,
                                    "--data-dir", os.path.join(tmp, "data"), "--log-level", "warn"],
                                   env=env, stderr=subprocess.DEVNULL))
@@ -69,7 +69,7 @@ def main():
         wait_up(base + "/healthz")
         s = requests.Session()
         s.headers["Authorization"] = "Bearer " + s.post(base + "/api/v1/auth/login", json={
-            "username": "admin", "password": "bench-pw"}).json()["token"]
+            "username": "admin", "password": "bench-password"}).json()["token"]
 
         def run(method, path, body=None):
             t0 = time.perf_counter()

@@ -50,7 +50,7 @@ $PY "$HERE/gen.py" "$OUT/data/polyvisor.db" "$HOSTS" "$VMS"
 start_pv
 echo "bench: start-up with that inventory: ${START_S}s"
 
-TOKEN=$(curl -s "http://127.0.0.1:$PV_PORT/api/v1/auth/login" \
+TOKEN=$(curl -s "http://127.0.0.1:$PV_PORT/api/v1/auth/login" -H "Content-Type: application/json" \
     -d '{"username":"admin","password":"bench-password"}' | $PY -c 'import json,sys;print(json.load(sys.stdin)["token"])')
 VM_ID=$(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PV_PORT/api/v1/vms?limit=1&filter=name%20eq%20'vm$(printf %06d $((VMS / 2)))'" |
     $PY -c 'import json,sys;print(json.load(sys.stdin)["items"][0]["id"])')

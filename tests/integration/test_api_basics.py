@@ -121,11 +121,11 @@ def test_console_is_served(daemon):
 
 
 def test_viewer_reads_but_cannot_change(daemon):
-    daemon.ok("POST", "/api/v1/users", {"username": "vera", "password": "viewer-pw-1",
+    daemon.ok("POST", "/api/v1/users", {"username": "vera", "password": "viewer-pw-123",
                                         "role": "viewer"}, status=201)
-    r = daemon.post("/api/v1/users", {"username": "vera", "password": "another-pw", "role": "admin"})
+    r = daemon.post("/api/v1/users", {"username": "vera", "password": "another-pw-123", "role": "admin"})
     assert r.status_code == 409 and r.json()["error"]["code"] == "user_exists"
-    r = daemon.post("/api/v1/users", {"username": "bad name", "password": "whatever1", "role": "viewer"})
+    r = daemon.post("/api/v1/users", {"username": "bad name", "password": "whatever-1234", "role": "viewer"})
     assert r.status_code == 400 and r.json()["error"]["details"]["field"] == "username"
     r = daemon.post("/api/v1/users", {"username": "short", "password": "x", "role": "viewer"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_value"
@@ -133,7 +133,7 @@ def test_viewer_reads_but_cannot_change(daemon):
     assert {u["username"]: u["role"] for u in users} == {"admin": "admin", "vera": "viewer"}
     assert all("password" not in str(u) for u in users)
     tok = requests.post(daemon.base + "/api/v1/auth/login",
-                        json={"username": "vera", "password": "viewer-pw-1"}).json()["token"]
+                        json={"username": "vera", "password": "viewer-pw-123"}).json()["token"]
     h = {"Authorization": "Bearer " + tok}
     assert requests.get(daemon.base + "/api/v1/vms", headers=h).status_code == 200
     assert requests.get(daemon.base + "/api/v1/auth/me", headers=h).json()["role"] == "viewer"

@@ -19,7 +19,7 @@ def test_tls(tmpdir_path):
                     "-keyout", key, "-out", crt], check=True, capture_output=True)
     port = free_port()
     base = "https://127.0.0.1:%d" % port
-    env = dict(os.environ, POLYVISOR_ADMIN_PASSWORD="pw")
+    env = dict(os.environ, POLYVISOR_ADMIN_PASSWORD="pw-long-enough-1")
     proc = subprocess.Popen([os.path.join(BUILD, "polyvisord"), "--listen", "127.0.0.1:%d" % port,
                              "--data-dir", os.path.join(tmpdir_path, "data"), "--tls-cert", crt,
                              "--tls-key", key], env=env, stderr=subprocess.DEVNULL)
@@ -34,7 +34,7 @@ def test_tls(tmpdir_path):
                     raise
                 time.sleep(0.1)
         assert r.status_code == 200
-        r = requests.post(base + "/api/v1/auth/login", json={"username": "admin", "password": "pw"},
+        r = requests.post(base + "/api/v1/auth/login", json={"username": "admin", "password": "pw-long-enough-1"},
                           verify=crt)
         assert r.status_code == 200
         with pytest.raises(requests.ConnectionError):
@@ -91,7 +91,7 @@ def test_config_file_and_port_in_use(tmpdir_path):
     data = os.path.join(tmpdir_path, "data")
     with open(conf, "w") as f:
         f.write("# test\nlisten = 127.0.0.1:%d\ndata_dir = %s\nlog_level = debug\n" % (port, data))
-    env = dict(os.environ, POLYVISOR_ADMIN_PASSWORD="pw")
+    env = dict(os.environ, POLYVISOR_ADMIN_PASSWORD="pw-long-enough-1")
     p = subprocess.Popen([os.path.join(BUILD, "polyvisord"), "--config", conf], env=env,
                          stderr=subprocess.PIPE, text=True)
     try:

@@ -1,13 +1,19 @@
 """What a hostile probe found, kept fixed: each test is the attack, made the
 way an attacker or a careless client would make it, against the real daemon
 (and the real agent on libvirt's test driver)."""
+import hashlib
+import json
 import os
 import socket
+import sqlite3
+import stat
+import subprocess
 import time
 
 import pytest
+import requests
 
-from conftest import read_world
+from conftest import ADMIN_PASSWORD, BUILD, Daemon, free_port, read_world
 from kvm_rig import TOKEN, Agent
 
 
@@ -133,3 +139,230 @@ def test_world_inside_world_dir_still_works(daemon, tmpdir_path):
     os.makedirs(os.path.dirname(path))
     daemon.add_test_connection(path)
     assert read_world(path)["hosts"]
+
+
+def login(daemon, username="admin", password=ADMIN_PASSWORD, **kw):
+    return requests.post(daemon.base + "/api/v1/auth/login",
+                         json={"username": username, "password": password}, timeout=30, **kw)
+
+
+def test_logout_ends_an_open_event_stream(daemon):
+    """Defect 7: a logged-out token's stream kept receiving events."""
+    tok = login(daemon).json()["token"]
+    s = socket.create_connection(("127.0.0.1", daemon.port), timeout=5)
+    try:
+        s.sendall(("GET /api/v1/events/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
+                   % tok).encode())
+        assert read_until(s, b"\r\n\r\n").startswith(b"HTTP/1.1 200")
+        r = requests.post(daemon.base + "/api/v1/auth/logout",
+                          headers={"Authorization": "Bearer " + tok}, timeout=10)
+        assert r.status_code == 204
+        daemon.ok("POST", "/api/v1/host-groups", {"name": "after-logout"}, status=201)
+        # the stream ends (the chunked body's last chunk), and carries nothing after the logout
+        got = read_until(s, b"0\r\n\r\n", timeout=10)
+        assert b"0\r\n\r\n" in got, got
+        assert b"after-logout" not in got
+    finally:
+        s.close()
+
+
+def test_expired_token_is_refused_on_the_second(daemon):
+    """Defect 11: the token cache accepted an expired token for up to 60 s."""
+    tok = login(daemon).json()["token"]
+    digest = hashlib.sha256(tok.encode()).hexdigest()
+    soon = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() + 2))
+    db = sqlite3.connect(os.path.join(daemon.data_dir, "polyvisor.db"), timeout=10)
+    db.execute("UPDATE tokens SET expires_at = ? WHERE token_hash = ?", (soon, digest))
+    db.commit()
+    db.close()
+    h = {"Authorization": "Bearer " + tok}
+    assert requests.get(daemon.base + "/api/v1/vms", headers=h, timeout=10).status_code == 200
+    time.sleep(3)
+    r = requests.get(daemon.base + "/api/v1/vms", headers=h, timeout=10)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_token"
+
+
+@pytest.mark.parametrize("path,token", [
+    ("/api/v1/vms?sort=%ff", True), ("/api/v1/vms?filter=%ff", True), ("/api/v1/vms?fields=%ff", True),
+    ("/api/v1/vms?cursor=%ff%fe", True), ("/api/v1/vms?limit=%ff", True),
+    ("/api/v1/vms/" + "a" * 79 + "%C3%A9", True), ("/api/v1/hosts/" + "a" * 79 + "%C3%A9", True),
+    ("/api/v1/vms/%ff", True), ("/api/v1/vms?sort=" + "a" * 79 + "%C3%A9", True),
+    ("/api/v1/vms?sort=%ff", False), ("/api/v1/vms/%ff", False),
+])
+def test_error_messages_are_valid_utf8(daemon, path, token):
+    """Defect 9: invalid or cut UTF-8 echoed into an error turned a 400 into
+    500 no_reply."""
+    h = {"Authorization": "Bearer " + daemon.token} if token else {}
+    r = requests.get(daemon.base + path, headers=h, timeout=10)
+    assert r.status_code in (400, 401, 404), (r.status_code, r.text)
+    body = json.loads(r.content.decode("utf-8"))  # strict: raises on invalid UTF-8
+    assert body["error"]["code"] != "no_reply"
+
+
+def test_unknown_user_costs_what_a_wrong_password_costs(daemon):
+    """Defect 10: 0.5 ms for an unknown user against 45 ms for a wrong
+    password told which names exist."""
+    def took(user):
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            assert login(daemon, user, "not-the-password-1").status_code == 401
+            times.append(time.perf_counter() - t0)
+        return sorted(times)[2]
+    known, unknown = took("admin"), took("nobody-by-that-name")
+    assert unknown > 0.5 * known, (unknown, known)
+
+
+def test_login_wants_json(daemon):
+    """Defect 16: a login posted as a form (login CSRF) was accepted."""
+    data = json.dumps({"username": "admin", "password": ADMIN_PASSWORD})
+    for ct in ("application/x-www-form-urlencoded", "text/plain", "multipart/form-data", None,
+               "application/jsonx"):
+        h = {"Content-Type": ct} if ct else {}
+        r = requests.post(daemon.base + "/api/v1/auth/login", data=data, headers=h, timeout=10)
+        assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_media_type", (ct, r.text)
+    r = requests.post(daemon.base + "/api/v1/auth/login", data=data, timeout=10,
+                      headers={"Content-Type": "application/json; charset=utf-8"})
+    assert r.status_code == 200
+
+
+def test_connection_url_with_credentials_refused(daemon):
+    """Defect 13: http://user:pass@host showed the password to every viewer."""
+    for url in ("http://user:pass@127.0.0.1:1/", "https://root:secret@127.0.0.1:1/sdk",
+                "https://a@b@127.0.0.1/wsman"):
+        r = daemon.post("/api/v1/connections", {"type": "vcenter", "url": url, "username": "u",
+                                                "password": "p", "insecure": True})
+        assert r.status_code == 400 and r.json()["error"]["details"]["field"] == "url", r.text
+        assert "pass" not in json.dumps(daemon.ok("GET", "/api/v1/connections"))
+    # an @ in the path is no userinfo
+    r = daemon.post("/api/v1/connections", {"type": "kvm", "url": "http://127.0.0.1:1/a@b", "token": "t"})
+    assert r.status_code == 202, r.text
+
+
+def test_data_files_are_private_whatever_the_umask(tmpdir_path):
+    """Defect 12: polyvisor.db, -wal and -shm were 0644."""
+    data = os.path.join(tmpdir_path, "data")
+    os.makedirs(data, mode=0o755)
+    old = os.umask(0o022)
+    try:
+        d = Daemon(data).start()
+    finally:
+        os.umask(old)
+    try:
+        d.ok("POST", "/api/v1/host-groups", {"name": "g"}, status=201)  # the WAL has content
+        assert stat.S_IMODE(os.stat(data).st_mode) == 0o700
+        for name in ("polyvisor.db", "polyvisor.db-wal", "polyvisor.db-shm", "secret.key"):
+            p = os.path.join(data, name)
+            if os.path.exists(p):
+                assert stat.S_IMODE(os.stat(p).st_mode) == 0o600, name
+        assert os.path.exists(os.path.join(data, "polyvisor.db-wal"))
+    finally:
+        d.stop()
+
+
+def start_fails(data, env=None):
+    p = subprocess.run([os.path.join(BUILD, "polyvisord"), "--listen", "127.0.0.1:%d" % free_port(),
+                        "--data-dir", data], capture_output=True, text=True, timeout=30,
+                       env=dict(dict(os.environ, POLYVISOR_ADMIN_PASSWORD=ADMIN_PASSWORD), **(env or {})))
+    assert p.returncode != 0, p.stderr
+    return p.stderr
+
+
+@pytest.mark.parametrize("kind", ["empty", "garbage", "foreign", "damaged"])
+def test_damaged_database_refused_at_start(tmpdir_path, kind):
+    """Defect 14: a 0-byte file started as a fresh install with a new admin;
+    damaged pages started and then answered 500."""
+    data = os.path.join(tmpdir_path, "data")
+    os.makedirs(data)
+    db = os.path.join(data, "polyvisor.db")
+    if kind == "empty":
+        open(db, "w").close()
+    elif kind == "garbage":
+        with open(db, "wb") as f:
+            f.write(os.urandom(8192))
+    elif kind == "foreign":
+        c = sqlite3.connect(db)
+        c.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)")
+        c.commit()
+        c.close()
+    else:
+        d = Daemon(data).start()
+        for i in range(200):
+            d.ok("POST", "/api/v1/host-groups", {"name": "g%d" % i}, status=201)
+        d.stop()
+        with open(db, "r+b") as f:  # overwrite the middle of the file: b-tree pages
+            size = f.seek(0, 2)
+            f.seek(size // 2)
+            f.write(b"\xa5" * 4096)
+    before = open(db, "rb").read()
+    err = start_fails(data)
+    assert "polyvisor.db" in err and ("empty" in err or "damaged" in err or "another program" in err
+                                      or "not an SQLite database" in err), err
+    assert open(db, "rb").read() == before  # nothing written over it
+
+
+def test_short_admin_password_refused(tmpdir_path):
+    """Defect 18: the first admin password could be one character."""
+    data = os.path.join(tmpdir_path, "data")
+    err = start_fails(data, {"POLYVISOR_ADMIN_PASSWORD": "x"})
+    assert "at least 12 characters" in err, err
+
+
+def test_short_user_password_refused(daemon):
+    r = daemon.post("/api/v1/users", {"username": "u1", "password": "elevenchars", "role": "viewer"})
+    assert r.status_code == 400 and r.json()["error"]["details"]["field"] == "password", r.text
+    daemon.ok("POST", "/api/v1/users", {"username": "u1", "password": "twelve-chars", "role": "viewer"},
+              status=201)
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"name": "a/b"}, "name"), ({"name": "a\\b"}, "name"), ({"name": " lead"}, "name"),
+    ({"name": "tab\there"}, "name"), ({"name": ".."}, "name"),
+    ({"disks": [{"size_gb": 0}]}, "disks"), ({"disks": [{"size_gb": "1"}]}, "disks"),
+    ({"disks": [{"size_gb": 1, "pool": "a/b"}]}, "disks"), ({"disks": [{"size": 1}]}, "disks"),
+    ({"disks": [{"size_gb": 1, "path": "/x/y.img"}]}, "disks"),
+    ({"disks": [{"size_gb": 1, "pool": "p", "datastore": "d"}]}, "disks"),
+    ({"disks": [{}]}, "disks"), ({"disks": ["x"]}, "disks"),
+    ({"nics": [{}]}, "nics"), ({"nics": [{"network": "a", "bridge": "b"}]}, "nics"),
+    ({"nics": [{"network": ""}]}, "nics"), ({"nics": [{"net": "default"}]}, "nics"),
+    ({"nics": [{"network": 5}]}, "nics"),
+])
+def test_names_and_device_shapes_checked_at_the_api(lab, body, field):
+    """Defect 17: such specs got 202 and a failed job; now a 400 naming the field."""
+    spec = {"name": "ok-name", "vcpus": 1, "memory_mb": 128}
+    spec.update(body)
+    r = lab.post("/api/v1/vms", spec)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["details"]["field"] == field, r.text
+    assert not [j for j in lab.all_items("/api/v1/jobs") if j["kind"] == "vm.create"]
+
+
+def test_password_guessing_is_throttled_and_recorded(daemon):
+    """Defect 6: 400 wrong passwords in 13 s, all 401, nothing recorded."""
+    daemon.ok("POST", "/api/v1/users", {"username": "other", "password": "other-password-1",
+                                        "role": "viewer"}, status=201)
+    for _ in range(5):  # five free failures
+        assert login(daemon, "admin", "wrong-password-1").status_code == 401
+    assert login(daemon, "admin", "wrong-password-1").status_code == 401  # the sixth: now it waits
+    r = login(daemon, "admin", "wrong-password-1")
+    assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_attempts", r.text
+    assert 1 <= int(r.headers["Retry-After"]) <= 300
+    # even the right password waits: the guesser learns nothing meanwhile
+    assert login(daemon).status_code == 429
+    # another user from the same address is not locked out by it
+    assert login(daemon, "other", "other-password-1").status_code == 200
+    time.sleep(int(r.headers["Retry-After"]) + 0.2)
+    assert login(daemon).status_code == 200
+    msgs = [e["message"] for e in daemon.all_items("/api/v1/events", filter="severity eq 'audit'")]
+    assert sum("sign-in of admin from 127.0.0.1 failed" in m for m in msgs) == 6, msgs
+    assert any(m == "admin signed in from 127.0.0.1" for m in msgs), msgs
+    assert any(m == "other signed in from 127.0.0.1" for m in msgs), msgs
+
+
+def test_one_address_guessing_many_users_is_throttled(daemon):
+    for i in range(20):  # 5 free per user, 20 per address
+        assert login(daemon, "user%d" % i, "wrong-password-1").status_code == 401
+    r = login(daemon, "user99", "wrong-password-1")
+    assert r.status_code == 401  # the address's 21st failure: from here on it waits
+    r = login(daemon, "user100", "wrong-password-1")
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1

@@ -24,6 +24,12 @@ static void rows_are_well_formed(void **state)
         /* a code's status is its class's, except where HTTP has a better word */
         if (strcmp(r->code, "method_not_allowed") == 0)
             assert_int_equal(r->status, 405);
+        else if (strcmp(r->code, "unsupported_media_type") == 0)
+            assert_int_equal(r->status, 415);
+        else if (strcmp(r->code, "too_many_attempts") == 0)
+            assert_int_equal(r->status, 429);
+        else if (strcmp(r->code, "uri_too_long") == 0)
+            assert_int_equal(r->status, 414);
         else
             assert_int_equal(r->status, pv_err_status(r->err));
         assert_int_equal(pv_code_find(r->code), i); /* and no code twice */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "db/db.h"
+#include "lib/text.h"
 
 static struct pv_query q;
 
