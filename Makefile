@@ -19,7 +19,12 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -I. -I$(BUILD)/gen $(SANITIZ
 LDFLAGS += $(SANITIZE)
 LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -ldl -lm
 
-LIB_SRC     = $(wildcard lib/*.c)
+# lib/: shared code with no state of its own.  httpd.c (the HTTP server
+# layer, libmicrohttpd) goes into polyvisord and the agent only; the rest into
+# every program and adapter.
+HTTPD_SRC   = lib/httpd.c
+HTTPD_OBJ   = $(HTTPD_SRC:%.c=$(BUILD)/%.o)
+LIB_SRC     = $(filter-out $(HTTPD_SRC),$(wildcard lib/*.c))
 LIB_OBJ     = $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB_DEPS    = $(LIB_SRC) $(wildcard lib/*.h lib/*.def)
 DB_SRC      = $(wildcard db/*.c)
@@ -59,10 +64,10 @@ $(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h lib/*.def)
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
-$(BUILD)/polyvisord: $(BUILD)/server/main.o $(SERVER_OBJ) $(DB_OBJ) $(LIB_OBJ)
+$(BUILD)/polyvisord: $(BUILD)/server/main.o $(SERVER_OBJ) $(DB_OBJ) $(LIB_OBJ) $(HTTPD_OBJ)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LIBS)
 
-$(BUILD)/polyvisor-agent: $(AGENT_OBJ) $(LIB_OBJ)
+$(BUILD)/polyvisor-agent: $(AGENT_OBJ) $(LIB_OBJ) $(HTTPD_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libvirt libxml-2.0 libmicrohttpd jansson) -lpthread
 
 $(BUILD)/hypervisor/%.o: hypervisor/%.c hypervisor/agent.h adapters/adapter.h $(wildcard lib/*.h lib/*.def)
@@ -127,13 +132,13 @@ $(BUILD)/adapters/hyperv-wmi.so: $(HYPERV_SRC) $(HYPERV_DEPS)
 # ---- end of the Hyper-V block ----
 
 # Unit tests link the module under test and whatever it needs.
-$(BUILD)/tests/%: tests/unit/%.c $(SERVER_OBJ) $(DB_OBJ) $(LIB_OBJ)
+$(BUILD)/tests/%: tests/unit/%.c $(SERVER_OBJ) $(DB_OBJ) $(LIB_OBJ) $(HTTPD_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ $(LIBS) -lcmocka
 
 # The benchmarks of the placement engine and of monitoring ingest (make
 # bench) link like unit tests.
-$(BUILD)/tests/bench_%: tests/bench/bench_%.c $(SERVER_OBJ) $(DB_OBJ) $(LIB_OBJ)
+$(BUILD)/tests/bench_%: tests/bench/bench_%.c $(SERVER_OBJ) $(DB_OBJ) $(LIB_OBJ) $(HTTPD_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ $(LIBS)
 

@@ -25,11 +25,13 @@
  *                                         host's libvirt answer from here (HA witness)
  *
  * Errors are {"error": {"code", "message", "details"}} as in polyvisord.
- * Requests are small and short, except the event long poll, which waits on
- * a condition variable; MHD runs a thread per connection here so a waiting
- * poll never holds up another caller (an agent has a handful of callers).
+ * The transport is lib/httpd, as polyvisord's: the token is checked on the
+ * headers, before any body is read; uploads stream to disk instead of being
+ * buffered.  Requests are small and short, except the event long poll,
+ * which waits on a condition variable; a thread per connection here keeps a
+ * waiting poll from holding up another caller (an agent has a handful of
+ * callers, and the connection limits bound the threads).
  */
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,50 +39,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../lib/httpd.h"
 #include "agent.h"
 
 #define MAX_BODY ((size_t)256 * 1024)
 
+/* One request: its body (in lib/httpd's buffer) or its upload. */
 struct body {
-    char *s;
+    const char *s;      /* the buffered body, NUL-terminated, or NULL */
     size_t len;
-    int too_big;
     int fd;             /* an upload being written to disk, or -1 */
     long long written;
     int upload_failed;
 };
 
 /* Start-up configuration. */
-static struct MHD_Daemon *daemon_;
+static struct pv_httpd *httpd;
 static char token[256];
-static char *cert_pem, *key_pem;
 
 static enum MHD_Result reply(struct MHD_Connection *c, int status, json_t *body)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : strdup("");
-    struct MHD_Response *r;
-    enum MHD_Result ret;
-
-    json_decref(body);
-    if (!text)
-        return MHD_NO;
-    r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
-        free(text);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    ret = MHD_queue_response(c, (unsigned)status, r);
-    MHD_destroy_response(r);
-    return ret;
+    static const struct pv_httpd_header h[] = {{"Cache-Control", "no-store"}, {NULL, NULL}};
+    return pv_httpd_send_json(c, status, body ? body : json_object(), h);
 }
 
 static enum MHD_Result reply_error(struct MHD_Connection *c, const struct pv_error *e)
 {
-    return reply(c, pv_error_status(e),
-                 json_pack("{s:{s:s,s:s,s:{}}}", "error", "code", e->code, "message", e->message,
-                           "details"));
+    return pv_httpd_send_error(c, e, NULL);
 }
 
 static enum MHD_Result fail(struct MHD_Connection *c, enum pv_code code, const char *msg)
@@ -121,7 +106,6 @@ static enum MHD_Result send_file(struct MHD_Connection *c, const char *uuid, con
     char path[600];
     struct stat sb;
     struct MHD_Response *r;
-    enum MHD_Result ret;
     int fd;
 
     if (disk) {
@@ -145,10 +129,11 @@ static enum MHD_Result send_file(struct MHD_Connection *c, const char *uuid, con
         close(fd);
         return MHD_NO;
     }
-    MHD_add_response_header(r, "Content-Type", "application/octet-stream");
-    ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-    MHD_destroy_response(r);
-    return ret;
+    {
+        static const struct pv_httpd_header h[] = {{"Content-Type", "application/octet-stream"},
+                                                   {NULL, NULL}};
+        return pv_httpd_queue(c, MHD_HTTP_OK, r, h);
+    }
 }
 
 /* 1 when this is an upload that goes to disk instead of memory:
@@ -317,139 +302,86 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
     return fail(c, PV_CODE_route_not_found, "no such route");
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *data,
-                                  size_t *size, void **con_cls)
+static int sink(void *state, const char *data, size_t n)
 {
-    struct body *b = *con_cls;
-    char uuid[64];
-    int disk = 0;
-    (void)cls;
-    (void)version;
+    struct body *b = state;
 
-    if (!b) {
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        b = calloc(1, sizeof *b);
-        if (!b)
-            return MHD_NO;
-        b->fd = -1;
-        *con_cls = b;
-        /* uploads are checked before a byte of them is taken */
-        if (is_upload(method, url, uuid, &disk)) {
-            struct pv_error e = {0};
-            if (!token_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))) {
-                b->too_big = 1;
-                return fail(c, PV_CODE_unauthorized, "this agent needs its token");
-            }
-            if (upload_open(c, uuid, disk, b, &e)) {
-                b->too_big = 1;
-                return reply_error(c, &e);
-            }
-            return MHD_YES;
-        }
-        if (cl && strtoll(cl, NULL, 10) > (long long)MAX_BODY) {
-            b->too_big = 1;
-            return fail(c, PV_CODE_body_too_large, "request body is larger than the limit");
-        }
-        return MHD_YES;
+    if (b->fd < 0 || b->upload_failed)
+        return -1;
+    if (write(b->fd, data, n) != (ssize_t)n) {
+        b->upload_failed = 1;
+        return -1;
     }
-    if (*size && (b->fd >= 0 || b->upload_failed)) {
-        if (b->fd >= 0 && write(b->fd, data, *size) != (ssize_t)*size)
-            b->upload_failed = 1;
-        b->written += (long long)*size;
-        *size = 0;
-        return MHD_YES;
-    }
-    if (*size) {
-        if (!b->too_big && b->len + *size <= MAX_BODY) {
-            char *p = realloc(b->s, b->len + *size + 1);
-            if (!p)
-                return MHD_NO;
-            b->s = p;
-            memcpy(b->s + b->len, data, *size);
-            b->len += *size;
-            b->s[b->len] = '\0';
-        } else if (!b->too_big) {
-            b->too_big = 1;
-            *size = 0;
-            return fail(c, PV_CODE_body_too_large, "request body is larger than the limit");
-        }
-        *size = 0;
-        return MHD_YES;
-    }
-    if (b->too_big)
-        return MHD_YES;
-    if (!token_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization")))
-        return fail(c, PV_CODE_unauthorized, "this agent needs its token");
-    return route(c, method, url, b);
+    b->written += (long long)n;
+    return 0;
 }
 
-static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
-                    enum MHD_RequestTerminationCode toe)
+static void body_free(void *state)
 {
-    struct body *b = *con_cls;
-    (void)cls;
-    (void)c;
-    (void)toe;
+    struct body *b = state;
     if (b) {
         if (b->fd >= 0)
             close(b->fd);
-        free(b->s);
         free(b);
-        *con_cls = NULL;
     }
 }
 
-static char *slurp(const char *path)
+/* On the headers alone: the token, and an upload's file opened. */
+static int admit(void *ctx, struct pv_httpd_req *r, struct pv_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    char *s = NULL;
-    long n;
+    struct body *b;
+    char uuid[64];
+    int disk = 0;
+    (void)ctx;
 
-    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < 1048576L &&
-        fseek(f, 0, SEEK_SET) == 0 && (s = calloc(1, (size_t)n + 1)) &&
-        fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
+    if (!token_ok(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization")))
+        return pv_fail(err, unauthorized, "this agent needs its token");
+    b = calloc(1, sizeof *b);
+    if (!b)
+        return pv_fail(err, out_of_memory, "out of memory");
+    b->fd = -1;
+    r->state = b;
+    r->done = body_free;
+    if (is_upload(r->method, r->url, uuid, &disk)) {
+        if (upload_open(r->conn, uuid, disk, b, err))
+            return err->err;
+        r->sink = sink; /* may be of any size: straight to disk */
     }
-    if (f)
-        fclose(f);
-    return s;
+    return 0;
+}
+
+static enum MHD_Result handle(void *ctx, struct pv_httpd_req *r)
+{
+    struct body *b = r->state;
+    (void)ctx;
+
+    b->s = r->body.len ? r->body.s : NULL;
+    b->len = r->body.len;
+    return route(r->conn, r->method, r->url, b);
 }
 
 int ag_http_start(const struct ag_config *cfg, struct pv_error *err)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG;
+    static const struct pv_httpd_app app = {NULL, admit, handle};
+    struct pv_httpd_opts o = {
+        .host = cfg->host,
+        .port = cfg->port,
+        .tls_cert = cfg->tls_cert,
+        .tls_key = cfg->tls_key,
+        .threads = 0, /* a thread per connection: see the top of this file */
+        .max_body = MAX_BODY,
+        .max_connections = 256,
+        .max_per_address = 64,
+        .idle_timeout_s = 120,
+        .app = &app,
+    };
 
     snprintf(token, sizeof token, "%s", cfg->token);
-    if (inet_pton(AF_INET, cfg->host, &sa.sin_addr) != 1)
-        return pv_fail(err, invalid_listen, "listen host '%s' is not an IPv4 address",
-                            cfg->host);
-    if (cfg->tls_cert[0]) {
-        cert_pem = slurp(cfg->tls_cert);
-        key_pem = slurp(cfg->tls_key);
-        if (!cert_pem || !key_pem)
-            return pv_fail(err, tls_error, "cannot read the TLS certificate or key");
-        flags |= MHD_USE_TLS;
-    }
-    daemon_ = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-                               MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
-                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-                               cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert_pem,
-                               MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_END);
-    if (!daemon_)
-        return pv_fail(err, listen_failed, "cannot listen on %s:%d", cfg->host,
-                            cfg->port);
-    return 0;
+    return pv_httpd_start(&o, &httpd, err);
 }
 
 void ag_http_stop(void)
 {
-    if (daemon_)
-        MHD_stop_daemon(daemon_);
-    daemon_ = NULL;
-    free(cert_pem);
-    free(key_pem);
+    pv_httpd_stop(httpd);
+    httpd = NULL;
 }

@@ -30,6 +30,9 @@ void pv_config_defaults(struct pv_config *c)
     c->login_free_failures = 5;
     c->login_max_wait_seconds = 300;
     c->login_max_hashes = 4;
+    c->max_connections = 4096;
+    c->max_connections_per_address = 1024;
+    c->idle_timeout_seconds = 60;
 }
 
 static int set_str(char *dst, size_t size, const char *key, const char *v, struct pv_error *err)
@@ -145,6 +148,9 @@ int pv_config_set(struct pv_config *c, const char *key, const char *value, struc
     INT("login_free_failures", login_free_failures, 1, 1000);
     INT("login_max_wait_seconds", login_max_wait_seconds, 1, 86400);
     INT("login_max_hashes", login_max_hashes, 1, 64);
+    INT("max_connections", max_connections, 16, 1000000);
+    INT("max_connections_per_address", max_connections_per_address, 1, 1000000);
+    INT("idle_timeout_seconds", idle_timeout_seconds, 5, 3600);
 #undef INT
     if (strcmp(key, "log_level") == 0) {
         int l = pv_log_level_parse(value);

@@ -39,6 +39,9 @@ struct pv_config {
     int login_free_failures;      /* failed logins of a user before back-off (address: 4x) */
     int login_max_wait_seconds;   /* the longest back-off */
     int login_max_hashes;         /* password hashes (64 MiB each) computed at once */
+    int max_connections;          /* open HTTP connections, all clients */
+    int max_connections_per_address; /* soft: answered 503 + Retry-After */
+    int idle_timeout_seconds;     /* an idle connection is closed */
     int nadapter_settings;
     struct pv_adapter_setting adapter_settings[PV_CONFIG_MAX_ADAPTER_SETTINGS];
 };

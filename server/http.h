@@ -29,6 +29,8 @@ struct pv_req {
     char user[64];
     char role[16];
     char token_hash[65];       /* SHA-256 of the request's token, "" none */
+    const char *client;        /* the client's address (borrowed from lib/httpd) */
+    int64_t start_ms;
     /* the reply */
     int status;
     json_t *json;

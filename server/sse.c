@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "../lib/httpd.h"
 #include "auth.h"
 #include "http.h"
 #include "log.h"
@@ -197,18 +198,16 @@ enum MHD_Result pv_sse_queue(struct MHD_Connection *conn, void *stream)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, (size_t)65536, reader, stream, free_stream);
-    enum MHD_Result ret;
+    static const struct pv_httpd_header headers[] = {{"Content-Type", "text/event-stream"},
+                                                     {"Cache-Control", "no-store"},
+                                                     {"X-Accel-Buffering", "no"},
+                                                     {NULL, NULL}};
 
     if (!resp) {
         free_stream(stream);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, "Content-Type", "text/event-stream");
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-    ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return pv_httpd_queue(conn, MHD_HTTP_OK, resp, headers);
 }
 
 static void *heartbeat(void *arg)

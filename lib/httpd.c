@@ -1,0 +1,460 @@
+/* httpd.c -- the shared HTTP server layer (see httpd.h).
+ *
+ * Per connection, libmicrohttpd calls on_request() several times: first with
+ * the headers only (we run the limits and admit() then, before any body is
+ * accepted), then with chunks of the body (buffered up to max_body, or
+ * handed to r->sink), then once more with none (handle()).  Connections per
+ * client address are counted from libmicrohttpd's connection notifications
+ * in a small table guarded by addr_lock.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include "httpd.h"
+
+/* TLS 1.2 and 1.3 only, and no static-RSA key exchange: every suite left
+ * is forward secret.  GnuTLS priority syntax. */
+#define TLS_PRIORITIES "SECURE:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-RSA:-VERS-SSL3.0:%SERVER_PRECEDENCE"
+#define HSTS "max-age=31536000"
+#define ADDR_SLOTS 1024
+
+struct addr_count {
+    char addr[64];
+    unsigned n;
+};
+
+struct pv_httpd {
+    struct MHD_Daemon *mhd;
+    struct pv_httpd_opts o;      /* start-up configuration */
+    char *cert_pem, *key_pem;
+    pthread_mutex_t addr_lock;
+    struct addr_count addrs[ADDR_SLOTS]; /* guarded by addr_lock */
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void client_of(struct MHD_Connection *c, char *buf, size_t size)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    socklen_t len = sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                   : sizeof(struct sockaddr_in);
+
+    if (!sa || getnameinfo(sa, len, buf, (socklen_t)size, NULL, 0, NI_NUMERICHOST) != 0)
+        snprintf(buf, size, "unknown");
+}
+
+/* ---- replies ------------------------------------------------------------- */
+
+static int is_tls(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    return ci && ci->tls_session;
+}
+
+enum MHD_Result pv_httpd_queue(struct MHD_Connection *c, int status, struct MHD_Response *resp,
+                               const struct pv_httpd_header *extra)
+{
+    enum MHD_Result ret;
+
+    if (!resp)
+        return MHD_NO;
+    for (; extra && extra->name; extra++)
+        if (extra->value)
+            MHD_add_response_header(resp, extra->name, extra->value);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (is_tls(c))
+        MHD_add_response_header(resp, "Strict-Transport-Security", HSTS);
+    ret = MHD_queue_response(c, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+enum MHD_Result pv_httpd_send_text(struct MHD_Connection *c, int status, const char *type,
+                                   const char *text, size_t len,
+                                   const struct pv_httpd_header *extra)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)(text ? text : ""), MHD_RESPMEM_MUST_COPY);
+
+    if (resp && type)
+        MHD_add_response_header(resp, "Content-Type", type);
+    return pv_httpd_queue(c, status, resp, extra);
+}
+
+enum MHD_Result pv_httpd_send_json(struct MHD_Connection *c, int status, json_t *body,
+                                   const struct pv_httpd_header *extra)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    enum MHD_Result ret;
+
+    json_decref(body);
+    if (body && !text) /* not writable as JSON: a bug, said as one */
+        return pv_httpd_send_text(c, 500, "application/json",
+                                  "{\"error\":{\"code\":\"no_reply\",\"message\":\"the reply could "
+                                  "not be written\",\"details\":{}}}", 84, NULL);
+    ret = pv_httpd_send_text(c, status, text ? "application/json" : NULL, text,
+                             text ? strlen(text) : 0, extra);
+    free(text);
+    return ret;
+}
+
+json_t *pv_httpd_error_body(const struct pv_error *e, json_t *details)
+{
+    return json_pack("{s:{s:s,s:s,s:o}}", "error", "code", e->code[0] ? e->code : "error",
+                     "message", e->message, "details", details ? details : json_object());
+}
+
+enum MHD_Result pv_httpd_send_error(struct MHD_Connection *c, const struct pv_error *e,
+                                    json_t *details)
+{
+    char ra[16];
+    const struct pv_httpd_header retry[] = {{"Retry-After", ra}, {NULL, NULL}};
+    int status = pv_error_status(e);
+
+    snprintf(ra, sizeof ra, "%d", 1);
+    return pv_httpd_send_json(c, status, pv_httpd_error_body(e, details),
+                              status == 503 ? retry : NULL);
+}
+
+/* ---- connections per address -------------------------------------------- */
+
+static struct addr_count *addr_slot(struct pv_httpd *h, const char *addr, int make)
+{
+    unsigned hash = 5381;
+    struct addr_count *empty = NULL;
+
+    for (const char *p = addr; *p; p++)
+        hash = hash * 33 + (unsigned char)*p;
+    for (unsigned i = 0; i < ADDR_SLOTS; i++) {
+        struct addr_count *a = &h->addrs[(hash + i) % ADDR_SLOTS];
+        if (a->n && strcmp(a->addr, addr) == 0)
+            return a;
+        if (!a->n && !empty)
+            empty = a;
+        if (!a->n && !a->addr[0])
+            break; /* never used: the key is not further on */
+    }
+    if (make && empty)
+        snprintf(empty->addr, sizeof empty->addr, "%s", addr);
+    return make ? empty : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct pv_httpd *h = cls;
+    char addr[64];
+    struct addr_count *a;
+
+    (void)socket_context;
+    client_of(c, addr, sizeof addr);
+    pthread_mutex_lock(&h->addr_lock);
+    a = addr_slot(h, addr, toe == MHD_CONNECTION_NOTIFY_STARTED);
+    if (a && toe == MHD_CONNECTION_NOTIFY_STARTED)
+        a->n++;
+    else if (a && a->n)
+        a->n--;
+    pthread_mutex_unlock(&h->addr_lock);
+}
+
+static unsigned connections_of(struct pv_httpd *h, const char *addr)
+{
+    struct addr_count *a;
+    unsigned n;
+
+    pthread_mutex_lock(&h->addr_lock);
+    a = addr_slot(h, addr, 0);
+    n = a ? a->n : 0;
+    pthread_mutex_unlock(&h->addr_lock);
+    return n;
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static enum MHD_Result refuse(struct pv_httpd_req *r, const struct pv_error *e)
+{
+    r->refused = 1;
+    return pv_httpd_send_error(r->conn, e, NULL);
+}
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    size_t *n = cls;
+    (void)kind;
+    *n += strlen(key) + (value ? strlen(value) : 0) + 2;
+    return MHD_YES;
+}
+
+/* The query string's size, as libmicrohttpd parsed it (url has no query). */
+static size_t query_bytes(struct MHD_Connection *c)
+{
+    size_t n = 0;
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &n);
+    return n;
+}
+
+/* What is judged on the headers alone: limits, then the program's admit(). */
+static enum MHD_Result first_look(struct pv_httpd *h, struct pv_httpd_req *r)
+{
+    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+    struct pv_error e = {0};
+    int nargs = MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, NULL, NULL);
+
+    if (connections_of(h, r->client) > h->o.max_per_address) {
+        pv_fail(&e, busy, "too many connections from %s; close some and try again", r->client);
+        return refuse(r, &e);
+    }
+    if (strlen(r->url) + query_bytes(r->conn) > h->o.max_url || nargs < 0 ||
+        (unsigned)nargs > h->o.max_query_args) {
+        pv_fail(&e, uri_too_long, "the URL is longer than %zu bytes or has more than %u query "
+                "arguments", h->o.max_url, h->o.max_query_args);
+        return refuse(r, &e);
+    }
+    if (h->o.app->admit) {
+        int rc = h->o.app->admit(h->o.app->ctx, r, &e);
+        if (rc == PV_HTTPD_ANSWERED) {
+            r->refused = 1; /* admit() queued its own answer */
+            return MHD_YES;
+        }
+        if (rc)
+            return refuse(r, &e);
+    }
+    if (cl && !r->sink) { /* a sink takes a body of any size */
+        char *end;
+        long long n;
+        errno = 0;
+        n = strtoll(cl, &end, 10);
+        if (errno || end == cl || *end || n < 0) {
+            pv_fail(&e, invalid_value, "Content-Length is not a byte count");
+            return refuse(r, &e);
+        }
+        if ((unsigned long long)n > h->o.max_body) {
+            pv_fail(&e, body_too_large, "the body is larger than the limit of %zu bytes",
+                    h->o.max_body);
+            return refuse(r, &e);
+        }
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *data,
+                                  size_t *size, void **con_cls)
+{
+    struct pv_httpd *h = cls;
+    struct pv_httpd_req *r = *con_cls;
+    (void)version;
+
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        *con_cls = r;
+        r->conn = c;
+        r->method = method;
+        r->url = url;
+        r->start_ms = now_ms();
+        client_of(c, r->client, sizeof r->client);
+        return first_look(h, r);
+    }
+    if (*size) {
+        size_t n = *size;
+        *size = 0;
+        if (r->refused)
+            return MHD_YES; /* the answer is queued; the rest is dropped */
+        if (r->sink) {
+            /* a sink that failed takes no more; the body is drained, and
+             * handle() says what went wrong (the state knows) */
+            if (!r->sink_failed && r->sink(r->state, data, n) != 0)
+                r->sink_failed = 1;
+            return MHD_YES;
+        }
+        if (r->body.len + n > h->o.max_body) {
+            struct pv_error e;
+            pv_buf_free(&r->body);
+            pv_fail(&e, body_too_large, "the body is larger than the limit of %zu bytes",
+                    h->o.max_body);
+            return refuse(r, &e);
+        }
+        if (pv_buf_add(&r->body, data, n)) {
+            struct pv_error e;
+            pv_buf_free(&r->body);
+            pv_fail(&e, out_of_memory, "out of memory for the request body");
+            return refuse(r, &e);
+        }
+        return MHD_YES;
+    }
+    if (r->refused)
+        return MHD_YES;
+    return h->o.app->handle(h->o.app->ctx, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct pv_httpd_req *r = *con_cls;
+    (void)cls;
+    (void)c;
+    (void)toe;
+    if (r) {
+        if (r->done)
+            r->done(r->state);
+        pv_buf_free(&r->body);
+        free(r);
+        *con_cls = NULL;
+    }
+}
+
+/* ---- start and stop ------------------------------------------------------ */
+
+static char *read_pem(const char *path, struct pv_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    struct pv_buf b = PV_BUF_INIT;
+    char chunk[4096];
+    size_t n;
+
+    if (!f) {
+        pv_fail(err, tls_error, "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len < 1024 * 1024)
+        if (pv_buf_add(&b, chunk, n))
+            break;
+    fclose(f);
+    if (b.len == 0 || b.len >= 1024 * 1024 || !strstr(pv_buf_str(&b), "-----BEGIN")) {
+        pv_buf_free(&b);
+        pv_fail(err, tls_error, "%s is not a PEM file", path);
+        return NULL;
+    }
+    return pv_buf_detach(&b);
+}
+
+/* As many descriptors as the hard limit allows: each client is one. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    (void)fmt;
+    (void)ap; /* libmicrohttpd's own words (a client went away) are not ours to log */
+}
+
+int pv_httpd_start(const struct pv_httpd_opts *o, struct pv_httpd **out, struct pv_error *err)
+{
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+    struct pv_httpd *h;
+    char port[16];
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    int tls = o->tls_cert && o->tls_cert[0];
+    struct MHD_OptionItem opts[16];
+    int n = 0;
+
+    *out = NULL;
+    snprintf(port, sizeof port, "%d", o->port);
+    if (getaddrinfo(o->host, port, &hints, &ai) != 0 || !ai)
+        return pv_fail(err, invalid_listen, "listen host '%s' is not a numeric IPv4 or IPv6 address",
+                       o->host);
+    h = calloc(1, sizeof *h);
+    if (!h) {
+        freeaddrinfo(ai);
+        return pv_fail(err, out_of_memory, "out of memory");
+    }
+    h->o = *o;
+    if (!h->o.max_connections)
+        h->o.max_connections = 1000;
+    if (!h->o.max_per_address)
+        h->o.max_per_address = 256;
+    if (!h->o.idle_timeout_s)
+        h->o.idle_timeout_s = 60;
+    if (!h->o.max_url)
+        h->o.max_url = 8192;
+    if (!h->o.max_query_args)
+        h->o.max_query_args = 128;
+    pthread_mutex_init(&h->addr_lock, NULL);
+    if (tls) {
+        h->cert_pem = read_pem(o->tls_cert, err);
+        h->key_pem = h->cert_pem ? read_pem(o->tls_key, err) : NULL;
+        if (!h->key_pem) {
+            freeaddrinfo(ai);
+            pv_httpd_stop(h);
+            return PV_EINVAL;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (o->threads)
+        flags |= MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+    else
+        flags |= MHD_USE_THREAD_PER_CONNECTION;
+    raise_nofile();
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, h->o.idle_timeout_s, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, h->o.max_connections, NULL};
+    /* the hard stop, above the soft limit answered in first_look() */
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                        (intptr_t)(h->o.max_per_address * 2 + 16), NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                        (intptr_t)(h->o.max_url * 2 + 65536), NULL};
+    if (o->threads)
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, o->threads, NULL};
+    if (tls) {
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert_pem};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->key_pem};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES};
+    }
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts,
+                              MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!h->mhd) {
+        pv_httpd_stop(h);
+        return pv_fail(err, listen_failed, "cannot listen on %s:%d (in use, or the TLS files are "
+                       "not a usable pair)", o->host, o->port);
+    }
+    *out = h;
+    return 0;
+}
+
+void pv_httpd_stop(struct pv_httpd *h)
+{
+    if (!h)
+        return;
+    if (h->mhd)
+        MHD_stop_daemon(h->mhd);
+    pthread_mutex_destroy(&h->addr_lock);
+    free(h->cert_pem);
+    free(h->key_pem);
+    free(h);
+}
+
+int pv_httpd_is_tls(const struct pv_httpd *h)
+{
+    return h && h->cert_pem;
+}
