@@ -3,7 +3,8 @@
 #   make deps     install missing Debian packages (root)
 #   make run      deps + build + start polyvisord on https://127.0.0.1:8443 (data in var/)
 #   make test     deps + build + unit tests (cmocka) + integration tests (pytest)
-#   make check    the same tests on an ASan+UBSan build, plus cppcheck and clang-tidy
+#   make check    the same tests on an ASan+UBSan build, the fuzz corpora once, cppcheck, clang-tidy
+#   make fuzz     libFuzzer harnesses (tests/fuzz), FUZZ_SECONDS each (default 60)
 #   make bench    benchmarks (tests/bench), figures into build/bench/
 BUILD    ?= build
 SANITIZE ?=
@@ -158,6 +159,8 @@ test: deps
 check:
 	@sh scripts/deps.sh check
 	@$(MAKE) --no-print-directory BUILD=build-san SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" OPT=-O1 unit integration
+	@$(MAKE) --no-print-directory $(FUZZ_FLAGS) fuzz-bins
+	@sh tests/fuzz/run.sh build-fuzz 0 $(FUZZ_NAMES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 	    --suppress=missingIncludeSystem --include=/usr/include/jansson.h -I. server db adapters hypervisor
 	clang-tidy --quiet $(wildcard server/*.c server/placement/*.c db/*.c adapters/*/*.c hypervisor/*.c) -- -std=c11 \
@@ -170,5 +173,32 @@ bench: all $(BUILD)/tests/bench_placement $(BUILD)/tests/bench_metrics
 	@sh scripts/deps.sh bench
 	@sh tests/bench/run.sh $(BUILD)
 
+# ---- fuzzing (make fuzz): libFuzzer harnesses in tests/fuzz, built with
+# clang, ASan and UBSan into build-fuzz/, each run FUZZ_SECONDS (default 60)
+# from its seed corpus in tests/fuzz/corpus/NAME.  FUZZ_SECONDS=0 runs every
+# harness over its corpus once (make check does).
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES    = bodies query router soap wsman
+FUZZ_FLAGS    = BUILD=build-fuzz CC=clang OPT=-O1 WARN="-Wall -Wextra -Wno-unused-parameter" \
+                SANITIZE="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer"
+fuzz:
+	@sh scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_FLAGS) fuzz-bins
+	@sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
+fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+$(BUILD)/fuzz/fuzz_bodies $(BUILD)/fuzz/fuzz_query $(BUILD)/fuzz/fuzz_router: $(BUILD)/fuzz/fuzz_%: \
+        tests/fuzz/fuzz_%.c $(SERVER_OBJ) $(DB_OBJ) $(LIB_OBJ) $(HTTPD_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+$(BUILD)/fuzz/fuzz_soap: tests/fuzz/fuzz_soap.c $(SOAP_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SOAP_CFLAGS) -fsanitize=fuzzer -o $@ tests/fuzz/fuzz_soap.c \
+	    adapters/common/soap.c $(LIB_SRC) $(SOAP_LIBS)
+$(BUILD)/fuzz/fuzz_wsman: tests/fuzz/fuzz_wsman.c $(HYPERV_SRC) $(HYPERV_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SOAP_CFLAGS) -fsanitize=fuzzer -o $@ tests/fuzz/fuzz_wsman.c $(HYPERV_SRC) \
+	    adapters/common/soap.c $(LIB_SRC) $(SOAP_LIBS) $(shell pkg-config --libs jansson)
+.PHONY: fuzz fuzz-bins
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

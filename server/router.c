@@ -25,10 +25,11 @@ static int split(const char *path, char *buf, size_t size, char *segs[], int max
             break;
         *slash = '\0';
         p = slash + 1;
-        if (!*p) /* trailing slash: an empty last segment never matches */
+        if (!*p) { /* trailing slash: an empty last segment never matches */
+            if (n == max) /* (found by make fuzz: this wrote segs[max]) */
+                return -1;
             segs[n++] = p;
-        if (n > max)
-            return -1;
+        }
     }
     return n;
 }

@@ -100,9 +100,25 @@ static void long_paths_refused(void **state)
     assert_int_equal(pv_router_match(table, N, "GET", path, &m), PV_MATCH_NO_PATH);
 }
 
+/* 16 segments and a trailing slash wrote past the segment table (make fuzz). */
+static void many_segments_and_a_trailing_slash(void **state)
+{
+    struct pv_route_match m;
+    char path[256] = "";
+    (void)state;
+    for (int n = 14; n <= 18; n++) {
+        path[0] = '\0';
+        for (int i = 0; i < n; i++)
+            strcat(path, "/s");
+        strcat(path, "/");
+        assert_int_equal(pv_router_match(table, N, "GET", path, &m), PV_MATCH_NO_PATH);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(many_segments_and_a_trailing_slash),
         cmocka_unit_test(exact),
         cmocka_unit_test(captures),
         cmocka_unit_test(literal_beats_capture),
