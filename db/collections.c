@@ -15,7 +15,10 @@ static const struct pv_field vm_fields[] = {
     {"connection_id", "connection_id", PV_VT_TEXT, F},
     {"vendor", "vendor", PV_VT_TEXT, F | S},
     {"native_id", "native_id", PV_VT_TEXT, F},
-    {"power_state", "power_state", PV_VT_TEXT, F | S},
+    /* what is known now: 'unknown' while the host or its connection is down */
+    {"power_state", "live_power_state", PV_VT_TEXT, F | S},
+    {"last_known_power_state", "last_known_power_state", PV_VT_TEXT, F | S},
+    {"stale_since", "stale_since", PV_VT_TEXT, F | S},
     {"vcpus", "vcpus", PV_VT_INT, F | S},
     {"memory_mb", "memory_mb", PV_VT_INT, F | S},
     {"paravirtual", "paravirtual", PV_VT_BOOL, F},
@@ -33,7 +36,8 @@ static const struct pv_field vm_fields[] = {
     {"source", "source", PV_VT_TEXT, F},
     {"observed_at", "observed_at", PV_VT_TEXT, F | S},
 };
-const struct pv_collection pv_coll_vms = {"vms", "vms", vm_fields, N(vm_fields), "name", "vm"};
+/* vms_live (migration 011): the vms table with the state as known now */
+const struct pv_collection pv_coll_vms = {"vms", "vms_live", vm_fields, N(vm_fields), "name", "vm"};
 
 static const struct pv_field host_fields[] = {
     {"id", "id", PV_VT_TEXT, F | S},

@@ -123,6 +123,11 @@ const char *pv_db_now(char buf[32]);
 
 int pv_db_vm_ref(const char *id, struct pv_db_vm_ref *out, struct pv_error *err);
 int pv_db_vm_ref_native(const char *conn_id, const char *native_id, struct pv_db_vm_ref *out);
+/* The VM of that name on that host (PV_ENOTFOUND: none). */
+/* Reserve n more event-stream ids; *upto is the highest reserved now (the
+ * block is (*upto - n, *upto]). */
+int pv_db_stream_reserve(uint64_t n, uint64_t *upto, struct pv_error *err);
+int pv_db_vm_ref_by_name(const char *host_id, const char *name, struct pv_db_vm_ref *out);
 int pv_db_host_ref(const char *id, struct pv_db_host_ref *out, struct pv_error *err);
 int pv_db_host_ref_native(const char *conn_id, const char *native_id, struct pv_db_host_ref *out);
 /* Mark a VM as moving to connection to_conn_id (NULL: not moving): while

@@ -139,3 +139,20 @@ int pv_db_audit_verify(json_t **report, struct pv_error *err)
                         bad ? bad : json_null());
     return 0;
 }
+
+int pv_db_stream_reserve(uint64_t n, uint64_t *upto, struct pv_error *err)
+{
+    sqlite3_stmt *st = pv_db_stmt("UPDATE stream_ids SET reserved = reserved + ? WHERE id = 1 "
+                                  "RETURNING reserved", err);
+    int rc = 0;
+
+    if (!st)
+        return err ? err->err : PV_EINTERNAL;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)n);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *upto = (uint64_t)sqlite3_column_int64(st, 0);
+    else
+        rc = pv_db_error(err, "reserve stream ids");
+    pv_db_release(st);
+    return rc;
+}

@@ -302,6 +302,12 @@ int pv_db_vm_ref(const char *id, struct pv_db_vm_ref *out, struct pv_error *err)
     return rc ? pv_fail(err, database_error, "vm lookup failed") : 0;
 }
 
+int pv_db_vm_ref_by_name(const char *host_id, const char *name, struct pv_db_vm_ref *out)
+{
+    return lookup_one(VM_REF_COLS "WHERE host_id = ? AND name = ?", host_id, name, vm_ref_reader,
+                      out);
+}
+
 int pv_db_vm_ref_native(const char *conn_id, const char *native_id, struct pv_db_vm_ref *out)
 {
     return lookup_one(VM_REF_COLS "WHERE connection_id = ? AND native_id = ?", conn_id, native_id,

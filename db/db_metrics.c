@@ -13,8 +13,8 @@ int pv_db_metrics_sample(int64_t t, int64_t *rows, struct pv_error *err)
         "SELECT id, 0, ?1, cpu_usage_pct, memory_used_mb, 1 FROM hosts WHERE state = 'connected'";
     static const char vms[] =
         "INSERT OR REPLACE INTO metric_samples(object_id, tier, t, cpu_pct, mem_mb, n) "
-        "SELECT id, 0, ?1, cpu_usage_pct, coalesce(memory_used_mb, memory_mb), 1 FROM vms "
-        "WHERE power_state IN ('running', 'paused')";
+        "SELECT id, 0, ?1, cpu_usage_pct, coalesce(memory_used_mb, memory_mb), 1 FROM vms_live "
+        "WHERE live_power_state IN ('running', 'paused')"; /* a stale figure is no sample */
     const char *const sqls[] = {hosts, vms};
     int rc = pv_db_begin(err);
 

@@ -47,7 +47,7 @@ static json_t *totals(json_t *by_vendor_state)
 json_t *pv_db_summary(void)
 {
     static const char hosts[] = "SELECT vendor, state, count(*) FROM hosts GROUP BY 1, 2";
-    static const char vms[] = "SELECT vendor, power_state, count(*) FROM vms GROUP BY 1, 2";
+    static const char vms[] = "SELECT vendor, live_power_state, count(*) FROM vms_live GROUP BY 1, 2";
     static const char jobs[] = "SELECT state, count(*) FROM jobs GROUP BY 1";
     static const char conns[] = "SELECT state, count(*) FROM connections GROUP BY 1";
     static const char alerts[] = "SELECT kind, count(*) FROM alerts GROUP BY 1";

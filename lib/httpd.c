@@ -56,6 +56,63 @@ static void client_of(struct MHD_Connection *c, char *buf, size_t size)
         snprintf(buf, size, "unknown");
 }
 
+/* Is addr (numeric) one of list's comma-separated addresses or CIDR blocks? */
+static int in_list(const char *list, const char *addr)
+{
+    unsigned char a[16], n[16];
+    int fam = strchr(addr, ':') ? AF_INET6 : AF_INET;
+
+    if (!list || inet_pton(fam, addr, a) != 1)
+        return 0;
+    while (*list) {
+        char item[80], *slash;
+        size_t len = strcspn(list, ","), bits, full;
+        long prefix;
+        snprintf(item, sizeof item, "%.*s", (int)(len < sizeof item ? len : sizeof item - 1), list);
+        list += len + (list[len] == ',');
+        slash = strchr(item, '/');
+        if (slash)
+            *slash = '\0';
+        if (inet_pton(fam, item, n) != 1)
+            continue;
+        full = fam == AF_INET ? 32 : 128;
+        prefix = slash ? strtol(slash + 1, NULL, 10) : (long)full;
+        if (prefix < 0 || (size_t)prefix > full)
+            continue;
+        bits = (size_t)prefix;
+        if (memcmp(a, n, bits / 8) == 0 &&
+            (bits % 8 == 0 || ((a[bits / 8] ^ n[bits / 8]) & (0xFF << (8 - bits % 8)) & 0xFF) == 0))
+            return 1;
+    }
+    return 0;
+}
+
+/* Behind trusted proxies the client is X-Forwarded-For's last address that
+ * is not one of them (each proxy appends the address it saw). */
+static void forwarded_client(struct pv_httpd *h, struct MHD_Connection *c, char *client, size_t size)
+{
+    const char *xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
+    char list[512], *end;
+
+    if (!h->o.trusted_proxies || !xff || !in_list(h->o.trusted_proxies, client))
+        return;
+    snprintf(list, sizeof list, "%s", xff);
+    for (;;) {
+        char *comma = strrchr(list, ','), *hop = comma ? comma + 1 : list;
+        unsigned char tmp[16];
+        while (*hop == ' ')
+            hop++;
+        end = hop + strcspn(hop, " ");
+        *end = '\0';
+        if (inet_pton(strchr(hop, ':') ? AF_INET6 : AF_INET, hop, tmp) != 1)
+            return; /* not an address: keep the proxy's */
+        snprintf(client, size, "%.63s", hop);
+        if (!comma || !in_list(h->o.trusted_proxies, hop))
+            return;
+        *comma = '\0';
+    }
+}
+
 /* ---- replies ------------------------------------------------------------- */
 
 static int is_tls(struct MHD_Connection *c)
@@ -214,8 +271,8 @@ static enum MHD_Result first_look(struct pv_httpd *h, struct pv_httpd_req *r)
     struct pv_error e = {0};
     int nargs = MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, NULL, NULL);
 
-    if (connections_of(h, r->client) > h->o.max_per_address) {
-        pv_fail(&e, busy, "too many connections from %s; close some and try again", r->client);
+    if (connections_of(h, r->peer) > h->o.max_per_address) {
+        pv_fail(&e, busy, "too many connections from %s; close some and try again", r->peer);
         return refuse(r, &e);
     }
     if (strlen(r->url) + query_bytes(r->conn) > h->o.max_url || nargs < 0 ||
@@ -269,6 +326,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->url = url;
         r->start_ms = now_ms();
         client_of(c, r->client, sizeof r->client);
+        {
+            char sock[64];
+            snprintf(sock, sizeof sock, "%s", r->client);
+            forwarded_client(h, c, r->client, sizeof r->client);
+            snprintf(r->peer, sizeof r->peer, "%s", sock);
+        }
         return first_look(h, r);
     }
     if (*size) {

@@ -37,7 +37,10 @@ struct pv_httpd_req {
     const char *url;
     struct pv_buf body;          /* the buffered body (not when sink is set) */
     int64_t start_ms;            /* monotonic, when the headers were in */
-    char client[64];             /* the client's address, numeric */
+    char peer[64];               /* the socket's other end (a proxy, behind one) */
+    char client[64];             /* the client's address, numeric: X-Forwarded-For's
+                                    last hop that is not a trusted proxy, when the
+                                    connection comes from one */
     /* set by admit(): */
     void *state;                 /* the program's, for handle(); freed by done() */
     int (*sink)(void *state, const char *data, size_t n); /* take the body: 0 ok, -1 stop */
@@ -68,6 +71,8 @@ struct pv_httpd_opts {
     unsigned idle_timeout_s;     /* 0: 60 */
     size_t max_url;              /* path and query, bytes; 0: 8192 */
     unsigned max_query_args;     /* 0: 128 */
+    const char *trusted_proxies; /* comma-separated addresses or IPv4/IPv6 CIDR blocks whose
+                                    X-Forwarded-For names the real client; NULL: none */
     const struct pv_httpd_app *app;
 };
 

@@ -126,6 +126,7 @@ int pv_config_set(struct pv_config *c, const char *key, const char *value, struc
     STR("tls_cert", tls_cert);
     STR("tls_key", tls_key);
     STR("admin_password", admin_password);
+    STR("trusted_proxies", trusted_proxies);
 #undef STR
 #define INT(k, field, lo, hi)                               \
     if (strcmp(key, k) == 0) {                              \

@@ -42,6 +42,7 @@ struct pv_config {
     int max_connections;          /* open HTTP connections, all clients */
     int max_connections_per_address; /* soft: answered 503 + Retry-After */
     int idle_timeout_seconds;     /* an idle connection is closed */
+    char trusted_proxies[512];    /* whose X-Forwarded-For names the client; "" none */
     int nadapter_settings;
     struct pv_adapter_setting adapter_settings[PV_CONFIG_MAX_ADAPTER_SETTINGS];
 };

@@ -376,6 +376,7 @@ int pv_http_start(const struct pv_config *cfg, struct pv_error *err)
         .max_connections = (unsigned)cfg->max_connections,
         .max_per_address = (unsigned)cfg->max_connections_per_address,
         .idle_timeout_s = (unsigned)cfg->idle_timeout_seconds,
+        .trusted_proxies = cfg->trusted_proxies[0] ? cfg->trusted_proxies : NULL,
         .app = &app,
     };
 

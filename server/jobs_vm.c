@@ -18,6 +18,7 @@
 #include "events.h"
 #include "clock.h"
 #include "jobs.h"
+#include "log.h"
 #include "jobs_ha.h"
 #include "jobs_placement.h"
 #include "util.h"
@@ -152,6 +153,29 @@ static int create_place(struct pv_job_run *run, struct pv_error *err)
     return keep_placement(run, rc, decision, chosen);
 }
 
+/* A create that was interrupted in its "create" step (the daemon killed)
+ * may have been carried out by the endpoint all the same: vCenter's tasks,
+ * Hyper-V's jobs and the agent's define go on without us.  Sync the
+ * connection and, when the chosen host now has a VM of the asked-for name,
+ * take it as this job's VM (configure then applies ha, tags and sets).
+ * 0 when adopted. */
+static int adopt(struct pv_job_run *run, const struct pv_db_host_ref *host, const char *name)
+{
+    json_t *res = pv_job_result(run);
+    struct pv_db_vm_ref vm;
+    struct pv_error e = {0};
+
+    if (pv_conns_sync(host->connection_id, NULL, &e) != 0 ||
+        pv_db_vm_ref_by_name(host->id, name, &vm) != 0)
+        return -1;
+    json_object_set_new(res, "native_id", json_string(vm.native_id));
+    json_object_set_new(res, "connection_id", json_string(host->connection_id));
+    json_object_set_new(res, "adopted", json_true());
+    pv_log(PV_LOG_INFO, "jobs", "event=adopted job=%s vm=%s native_id=%s", pv_job_id(run), vm.id,
+           vm.native_id);
+    return 0;
+}
+
 static int create_vm(struct pv_job_run *run, struct pv_error *err)
 {
     json_t *p = pv_job_params(run), *res = pv_job_result(run);
@@ -175,6 +199,8 @@ static int create_vm(struct pv_job_run *run, struct pv_error *err)
     rc = pv_db_host_ref(json_string_value(json_object_get(res, "host_id")), &host, err);
     if (rc)
         goto out;
+    if (json_is_true(json_object_get(res, "resumed")) && adopt(run, &host, spec.name) == 0)
+        goto out; /* the endpoint had made it before the daemon went down */
     rc = pv_conns_acquire(host.connection_id, &h, err);
     if (rc)
         goto out;
@@ -238,8 +264,9 @@ static int create_reconcile(struct pv_job_run *run, struct pv_error *err)
     (void)err;
     /* create_vm stores native_id in the result only after the VM exists, so
      * resuming never creates a second one; an interrupted create whose id
-     * was not stored is retried and the endpoint refuses a duplicate name. */
-    (void)run;
+     * was not stored first looks for a VM the endpoint made meanwhile
+     * (adopt), and creates only when there is none. */
+    json_object_set_new(pv_job_result(run), "resumed", json_true());
     return PV_RECONCILE_RESUME;
 }
 

@@ -5,6 +5,14 @@
  * sends a comment line (keeping proxies from timing it out) and a closed one
  * is noticed when that write fails.
  *
+ * Ids are one sequence that outlives the daemon: a block of them is reserved
+ * in the database at start (and another by the heartbeat thread when this
+ * one runs low), so a client that comes back after a restart with its old
+ * Last-Event-ID is never mistaken for one that is up to date.  A client
+ * whose id is older than what the ring still holds (events from before the
+ * restart, or more than RING behind) is sent one "resync" event first: it
+ * must read the state afresh, as it missed something.
+ *
  * A stream outlives the request that opened it, so it re-checks its token:
  * whenever a token was revoked here (logout wakes every stream) and every
  * few seconds (expiry, or a revocation on another daemon).  A token that no
@@ -16,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "../db/db.h"
 #include "../lib/httpd.h"
 #include "auth.h"
 #include "http.h"
@@ -25,6 +34,7 @@
 #define RING 4096
 #define HEARTBEAT_S 15
 #define RECHECK_S 5
+#define ID_BLOCK (1ULL << 20)
 
 struct stream {
     struct MHD_Connection *conn;
@@ -35,6 +45,7 @@ struct stream {
     char token_hash[65];
     unsigned revocations;          /* pv_auth_revocations() at the last check */
     time_t recheck_at;
+    int resync;                    /* owes the client a resync event; guarded by bus_lock */
     struct stream *next;
 };
 
@@ -42,7 +53,9 @@ static pthread_mutex_t bus_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t bus_cond = PTHREAD_COND_INITIALIZER;
 /* guarded by bus_lock: */
 static char *ring[RING];
-static unsigned long long last_seq;        /* seq of the newest message; 0: none */
+static unsigned long long last_seq;        /* seq of the newest message */
+static unsigned long long first_seq;       /* the first id this daemon gave: older are lost */
+static unsigned long long reserved;        /* ids up to this are reserved in the database */
 static struct stream *streams;
 static int nstreams;
 static int stopping;
@@ -97,8 +110,18 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
         pthread_mutex_unlock(&bus_lock);
         return MHD_CONTENT_READER_END_OF_STREAM;
     }
-    if (last_seq >= RING && s->next_seq <= last_seq - RING)
+    if (last_seq >= RING && s->next_seq <= last_seq - RING) {
         s->next_seq = last_seq - RING + 1; /* too far behind: the ring moved on */
+        s->resync = 1;
+    }
+    if (s->resync) {
+        int n = snprintf(buf, max, "id: %llu\nevent: resync\ndata: {\"reason\":\"events were "
+                         "missed: read the state afresh\"}\n\n", s->next_seq - 1);
+        if (n > 0 && (size_t)n < max) {
+            used = (size_t)n;
+            s->resync = 0;
+        }
+    }
     while (s->next_seq <= last_seq) {
         const char *m = ring[s->next_seq % RING];
         size_t n;
@@ -185,8 +208,13 @@ void pv_sse_attach(struct pv_req *r)
     s->recheck_at = time(NULL) + RECHECK_S;
     pthread_mutex_lock(&bus_lock);
     /* A resumed stream starts after the id it names; one from the future
-     * (an id of an earlier daemon) starts at the newest. */
+     * (no daemon gave it) starts at the newest; one from before this
+     * daemon's first id missed what happened meanwhile: resync. */
     s->next_seq = resume && last_id < last_seq ? last_id + 1 : last_seq + 1;
+    if (resume && last_id < first_seq) {
+        s->resync = 1;
+        s->next_seq = first_seq; /* the ring holds nothing older */
+    }
     s->next = streams;
     streams = s;
     nstreams++;
@@ -210,6 +238,25 @@ enum MHD_Result pv_sse_queue(struct MHD_Connection *conn, void *stream)
     return pv_httpd_queue(conn, MHD_HTTP_OK, resp, headers);
 }
 
+/* More ids when half the block is gone; on this thread, which holds no
+ * transaction (a publisher may be inside one). */
+static void reserve_more(void)
+{
+    unsigned long long seq;
+    uint64_t upto = 0;
+
+    pthread_mutex_lock(&bus_lock);
+    seq = last_seq;
+    pthread_mutex_unlock(&bus_lock);
+    if (seq + ID_BLOCK / 2 < reserved || pv_db_stream_reserve(ID_BLOCK, &upto, NULL) != 0)
+        return;
+    pthread_mutex_lock(&bus_lock);
+    reserved = upto;
+    if (last_seq < upto - ID_BLOCK) /* a block of another daemon came between */
+        last_seq = upto - ID_BLOCK;
+    pthread_mutex_unlock(&bus_lock);
+}
+
 static void *heartbeat(void *arg)
 {
     (void)arg;
@@ -220,6 +267,9 @@ static void *heartbeat(void *arg)
         ts.tv_sec += 5;
         pthread_cond_timedwait(&bus_cond, &bus_lock, &ts);
         resume_all_locked();
+        pthread_mutex_unlock(&bus_lock);
+        reserve_more();
+        pthread_mutex_lock(&bus_lock);
     }
     pthread_mutex_unlock(&bus_lock);
     return NULL;
@@ -227,6 +277,13 @@ static void *heartbeat(void *arg)
 
 int pv_sse_start(void)
 {
+    uint64_t upto = 0;
+
+    if (pv_db_stream_reserve(ID_BLOCK, &upto, NULL) != 0)
+        return PV_EINTERNAL;
+    reserved = upto;
+    last_seq = upto - ID_BLOCK;   /* the first message is id upto - ID_BLOCK + 1 */
+    first_seq = last_seq + 1;
     if (pthread_create(&heartbeat_thread, NULL, heartbeat, NULL) != 0)
         return PV_EINTERNAL;
     heartbeat_started = 1;

@@ -366,3 +366,55 @@ def test_one_address_guessing_many_users_is_throttled(daemon):
     assert r.status_code == 401  # the address's 21st failure: from here on it waits
     r = login(daemon, "user100", "wrong-password-1")
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+
+
+def test_stale_state_reads_unknown_and_ha_still_restarts(tmpdir_path):
+    """Defect 21: with a connection down, its VMs were still listed as
+    running -- the last thing heard, shown as now.  Now they read unknown,
+    with last_known_power_state and stale_since, in lists, filters, /summary
+    and /metrics; HA decides on the last known state and restarts them; a
+    fresh report brings the real state back."""
+    import worlds
+    from conftest import wait_for
+    d = Daemon(os.path.join(tmpdir_path, "data"), extra_args=["--host-failure-timeout", "3"])
+    os.makedirs(d.data_dir)
+    d.start()
+    try:
+        src, dst = os.path.join(tmpdir_path, "a.json"), os.path.join(tmpdir_path, "b.json")
+        worlds.save(src, worlds.world(hosts=[("a", 65536, 16)],
+                                      vms=[("ha1", "a", 512, 1), ("plain", "a", 512, 1),
+                                           ("off", "a", 512, 1, "stopped")]))
+        wb = worlds.world(hosts=[("b", 65536, 16)], vms=[("other", "b", 512, 1)])
+        wb["vms"][0]["id"] = "6b1d0000-0000-4000-8000-0000000000bb"  # not ha1's UUID
+        worlds.save(dst, wb)
+        d.add_test_connection(src)
+        d.add_test_connection(dst)
+        vms = {v["name"]: v for v in d.all_items("/api/v1/vms")}
+        assert vms["plain"]["power_state"] == "running" and vms["plain"]["stale_since"] is None
+        d.ok("PATCH", "/api/v1/vms/" + vms["ha1"]["id"], {"ha": "high"})
+        os.rename(src, src + ".gone")  # host a's hypervisor stops answering
+        plain = wait_for(lambda: (lambda v: v if v["power_state"] == "unknown" else None)(
+            d.ok("GET", "/api/v1/vms/" + vms["plain"]["id"])), 30, "plain to read unknown")
+        assert plain["last_known_power_state"] == "running" and plain["stale_since"]
+        off = d.ok("GET", "/api/v1/vms/" + vms["off"]["id"])
+        assert off["power_state"] == "unknown" and off["last_known_power_state"] == "stopped"
+        # the lists, the filter, the summary and the metrics say the same
+        unknown = {v["name"] for v in d.all_items("/api/v1/vms", filter="power_state eq 'unknown'")}
+        assert {"plain", "off"} <= unknown and "other" not in unknown
+        running = {v["name"] for v in d.all_items("/api/v1/vms", filter="power_state eq 'running'")}
+        assert "plain" not in running and "other" in running
+        summary = d.ok("GET", "/api/v1/summary")
+        assert summary["vms"]["by_power_state"].get("unknown", 0) >= 2, summary["vms"]
+        metrics = requests.get(d.base + "/metrics", timeout=10).text
+        assert 'polyvisor_vms{power_state="unknown"}' in metrics
+        # HA decides on the last known state: the running HA VM is restarted elsewhere
+        moved = wait_for(lambda: (lambda v: v if v["host_id"] != vms["ha1"]["host_id"]
+                                  and v["power_state"] == "running" else None)(
+            d.ok("GET", "/api/v1/vms/" + vms["ha1"]["id"])), 60, "ha1 restarted on host b")
+        assert moved["stale_since"] is None
+        # the host comes back: the first fresh report is the truth again
+        os.rename(src + ".gone", src)
+        wait_for(lambda: d.ok("GET", "/api/v1/vms/" + vms["off"]["id"])["power_state"] == "stopped",
+                 60, "off to read stopped again")
+    finally:
+        d.stop()

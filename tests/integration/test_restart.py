@@ -98,3 +98,36 @@ def test_kill9_during_write_burst_loses_nothing(daemon):
     have = {g["id"] for g in daemon.all_items("/api/v1/host-groups", limit=1000)}
     missing = [c for c in committed if c not in have]
     assert not missing, "%d committed host groups lost" % len(missing)
+
+
+def test_kill9_during_create_adopts_what_the_endpoint_made(daemon, world):
+    """Hardening defect 3: killed during a create's "create" step, the job
+    failed name_in_use after the restart while the VM existed, without the
+    ha and tags asked for.  Now the resumed job finds the VM the endpoint
+    made (a vCenter task, a Hyper-V job, goes on without us) and adopts it."""
+    from conftest import read_world, write_world
+    daemon.add_test_connection(world, "?delay_ms=3000")
+    hosts = {h["id"]: h for h in daemon.all_items("/api/v1/hosts")}
+    job = daemon.submit("POST", "/api/v1/vms", {"name": "made-meanwhile", "vcpus": 1, "memory_mb": 128,
+                                                "ha": "high", "tags": ["web"]})
+    running = daemon.wait_job(job, states=("running",))
+    deadline = time.time() + 10
+    while time.time() < deadline and not (running.get("result") or {}).get("host_id"):
+        time.sleep(0.05)
+        running = daemon.ok("GET", "/api/v1/jobs/" + job)
+    host = hosts[running["result"]["host_id"]]
+    daemon.stop(signal.SIGKILL)
+    # the endpoint finished the task it had been given
+    w = read_world(world)
+    w["vms"].append({"id": "6b1d0000-0000-4000-8000-0000000000aa", "name": "made-meanwhile",
+                     "host": host["native_id"], "power_state": "stopped", "vcpus": 1,
+                     "memory_mb": 128, "paravirtual": True, "disks": [], "nics": []})
+    write_world(world, w)
+    daemon.start()
+    done = daemon.wait_job(job, timeout=30)
+    assert done["state"] == "succeeded", done
+    vms = [v for v in daemon.all_items("/api/v1/vms") if v["name"] == "made-meanwhile"]
+    assert len(vms) == 1 and vms[0]["native_id"] == "6b1d0000-0000-4000-8000-0000000000aa"
+    assert done["result"]["vm_id"] == vms[0]["id"] and done["result"].get("adopted") is True
+    assert vms[0]["ha"] == "high" and vms[0]["tags"] == ["web"]
+    assert len([v for v in read_world(world)["vms"] if v["name"] == "made-meanwhile"]) == 1

@@ -120,3 +120,35 @@ def test_last_event_id_replays(daemon):
             seen.append(data["message"])
     stop.set()
     assert seen == ["host group one created", "host group two created"]
+
+
+def test_ids_outlive_a_restart_and_a_stale_client_is_told_to_resync(daemon):
+    """Hardening defect 20: ids restarted at 1 after a restart, so a client
+    coming back with its old Last-Event-ID silently missed everything."""
+    out, stop = queue.Queue(), threading.Event()
+    t = threading.Thread(target=read_stream, args=(daemon, out, stop), daemon=True)
+    t.start()
+    out.get(timeout=10)
+    daemon.ok("POST", "/api/v1/host-groups", {"name": "before-restart"}, status=201)
+    while True:
+        kind, etype, data, eid = out.get(timeout=10)
+        if etype == "event" and "before-restart" in data["message"]:
+            old_id = int(eid)
+            break
+    stop.set()
+    daemon.restart()
+    daemon.ok("POST", "/api/v1/host-groups", {"name": "after-restart"}, status=201)
+    out2, stop2 = queue.Queue(), threading.Event()
+    t2 = threading.Thread(target=read_stream, args=(daemon, out2, stop2, {"Last-Event-ID": str(old_id)}),
+                          daemon=True)
+    t2.start()
+    out2.get(timeout=10)
+    kind, etype, data, eid = out2.get(timeout=10)
+    assert etype == "resync", (etype, data)
+    seen = []
+    while not any("after-restart" in m for m in seen):
+        kind, etype, data, eid = out2.get(timeout=10)
+        if etype == "event":
+            seen.append(data["message"])
+            assert int(eid) > old_id  # one sequence: later is larger, across the restart
+    stop2.set()

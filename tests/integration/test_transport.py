@@ -198,3 +198,39 @@ def test_tls_is_1_2_or_later_and_forward_secret(tls_server):
     assert version == "TLSv1.3"
     r = requests.get(url, verify=False, timeout=10)
     assert r.headers.get("Strict-Transport-Security", "").startswith("max-age=")
+
+
+def audit_addresses(d):
+    return [e["message"] for e in d.all_items("/api/v1/events", filter="severity eq 'audit'")
+            if "sign-in of" in e["message"]]
+
+
+def test_forwarded_for_only_from_trusted_proxies(tmpdir_path):
+    """Defect 5's trusted_proxies: behind a load balancer the client is named
+    by X-Forwarded-For, but only when the connection comes from a proxy we
+    trust; anyone else's header is ignored (it would dodge the throttle)."""
+    def wrong(d, xff):
+        r = requests.post(d.base + "/api/v1/auth/login", timeout=10, headers={"X-Forwarded-For": xff},
+                          json={"username": "admin", "password": "not-the-password"})
+        assert r.status_code == 401
+    plain = Daemon(os.path.join(tmpdir_path, "a"))
+    os.makedirs(plain.data_dir)
+    plain.start()
+    try:
+        wrong(plain, "192.0.2.10")
+        assert audit_addresses(plain)[-1].endswith("from 127.0.0.1 failed: wrong username or password")
+    finally:
+        plain.stop()
+    proxied = Daemon(os.path.join(tmpdir_path, "b"), ["--trusted-proxies", "10.0.0.0/8,127.0.0.1"])
+    os.makedirs(proxied.data_dir)
+    proxied.start()
+    try:
+        wrong(proxied, "192.0.2.10")
+        wrong(proxied, "192.0.2.11, 10.1.2.3")     # two proxies: the last untrusted hop
+        wrong(proxied, "not-an-address")
+        msgs = audit_addresses(proxied)
+        assert any("from 192.0.2.10 failed" in m for m in msgs), msgs
+        assert any("from 192.0.2.11 failed" in m for m in msgs), msgs
+        assert any("from 127.0.0.1 failed" in m for m in msgs), msgs
+    finally:
+        proxied.stop()

@@ -171,6 +171,8 @@ document.querySelector(".skip").addEventListener("click", (ev) => {
 });
 
 live.onStatus((up) => { $("live-status").hidden = !up; });
+// messages were missed (a daemon restart): the page on screen reads afresh
+live.on("resync", () => { if (user) route(); });
 api.onUnauthorized(() => { if (user) showSignedOut("Your session has ended. Please sign in again."); });
 window.addEventListener("hashchange", route);
 

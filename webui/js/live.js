@@ -2,7 +2,9 @@
 // /api/v1/events/stream shared by every page.
 //
 // The stream sends typed messages (job, vm, host, event) whose data is the
-// object as GET shows it.  Pages subscribe by type for as long as they are on
+// object as GET shows it, and "resync" when the server knows the browser
+// missed messages (it came back after a daemon restart, or fell too far
+// behind): then what is on screen must be read afresh.  Pages subscribe by type for as long as they are on
 // screen; the router drops their subscriptions when the page changes.  The
 // browser sends the session cookie with the stream (same origin, Path=/api)
 // and reconnects by itself with Last-Event-ID after a break.
@@ -22,7 +24,7 @@ function dispatch(type, ev) {
 export function start() {
   if (source) return;
   source = new EventSource("/api/v1/events/stream");
-  for (const t of ["job", "vm", "host", "event"]) source.addEventListener(t, (ev) => dispatch(t, ev));
+  for (const t of ["job", "vm", "host", "event", "resync"]) source.addEventListener(t, (ev) => dispatch(t, ev));
   source.addEventListener("open", () => statusListeners.forEach((f) => f(true)));
   source.addEventListener("error", () => statusListeners.forEach((f) => f(false)));
 }

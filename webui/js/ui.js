@@ -63,6 +63,18 @@ export function badge(state) {
     String(state || "unknown").replace(/_/g, " "));
 }
 
+/** A VM's power state: when it is not known now (its host or connection is
+ *  down), the badge says so and what was last heard, and since when. */
+export function vmStateBadge(vm) {
+  if (vm.power_state !== "unknown" || !vm.last_known_power_state || vm.last_known_power_state === "unknown")
+    return badge(vm.power_state);
+  const since = vm.stale_since ? " since " + new Date(vm.stale_since).toLocaleString() : "";
+  const b = badge("unknown");
+  b.textContent = "unknown (last: " + vm.last_known_power_state + ")";
+  b.title = "Its host or connection does not answer" + since + "; last reported " + vm.last_known_power_state;
+  return b;
+}
+
 /** 0–5 stars in half steps, readable by a screen reader as "4.5 of 5 stars". */
 export function stars(n) {
   const full = Math.floor(n), half = n - full >= 0.5;

@@ -7,7 +7,7 @@
 // or a failed job) appear in that same place.
 
 import * as api from "../api.js";
-import {h, link, badge, fmtMB, fmtTime, facts, errorBox, modal, confirmDialog, select, field, pagedTable} from "../ui.js";
+import {h, link, badge, vmStateBadge, fmtMB, fmtTime, facts, errorBox, modal, confirmDialog, select, field, pagedTable} from "../ui.js";
 import {jobPanel} from "../jobview.js";
 import {ratingsList} from "../placement.js";
 import {hostLink, nameOf} from "../names.js";
@@ -44,11 +44,11 @@ export async function render(el, [id], ctx) {
     h("button", {type: "button", "data-action": "migrate", onclick: migrate}, "Migrate…"), deleteButton);
 
   function draw() {
-    title.replaceChildren(vm.name, " ", badge(vm.power_state));
+    title.replaceChildren(vm.name, " ", vmStateBadge(vm));
     for (const b of actionButtons) b.disabled = !b.states.includes(vm.power_state) && vm.power_state !== "unknown";
     deleteButton.disabled = !["stopped", "saved", "unknown"].includes(vm.power_state);
     info.replaceChildren(facts([
-      ["Power state", badge(vm.power_state)],
+      ["Power state", vmStateBadge(vm)],
       ["Host", hostLink(vm.host_id)],
       ["Vendor", vm.vendor],
       ["Connection", nameOf("connections", vm.connection_id)],

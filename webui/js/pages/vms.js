@@ -2,7 +2,7 @@
 // any expression of the API's filter grammar; one page at a time.
 
 import * as api from "../api.js";
-import {h, link, badge, fmtMB, field, select, pagedTable, debounce} from "../ui.js";
+import {h, link, badge, vmStateBadge, fmtMB, field, select, pagedTable, debounce} from "../ui.js";
 import {hostLink} from "../names.js";
 
 export const VENDORS = [["", "Any vendor"], ["kvm", "KVM"], ["vcenter", "vCenter"], ["hyperv", "Hyper-V"], ["test", "Test"]];
@@ -12,7 +12,7 @@ export const POWER = [["", "Any state"], ["running", "Running"], ["stopped", "St
 export function vmColumns() {
   return [
     {label: "Name", render: (v) => link("#/vms/" + v.id, v.name)},
-    {label: "State", render: (v) => badge(v.power_state)},
+    {label: "State", render: (v) => vmStateBadge(v)},
     {label: "Vendor", render: (v) => v.vendor},
     {label: "Host", render: (v) => hostLink(v.host_id)},
     {label: "vCPUs", render: (v) => String(v.vcpus)},
