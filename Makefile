@@ -5,6 +5,7 @@
 #   make test     deps + build + unit tests (cmocka) + integration tests (pytest)
 #   make check    the same tests on an ASan+UBSan build, the fuzz corpora once, cppcheck, clang-tidy
 #   make fuzz     libFuzzer harnesses (tests/fuzz), FUZZ_SECONDS each (default 60)
+#   make soak     a bounded load test (tests/soak), SOAK_SECONDS (default 60)
 #   make bench    benchmarks (tests/bench), figures into build/bench/
 BUILD    ?= build
 SANITIZE ?=
@@ -172,6 +173,14 @@ run: deps all
 bench: all $(BUILD)/tests/bench_placement $(BUILD)/tests/bench_metrics
 	@sh scripts/deps.sh bench
 	@sh tests/bench/run.sh $(BUILD)
+
+# ---- soak (make soak): a bounded load test of a real daemon and agent on
+# loopback (tests/soak/soak.py; SOAK_SECONDS, SOAK_CONNECTIONS).
+soak: all
+	@$(PYTHON) tests/soak/soak.py $(BUILD)
+	POLYVISOR_SOAK=1 POLYVISOR_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -rs \
+	    tests/integration/test_kill9_workload.py
+.PHONY: soak
 
 # ---- fuzzing (make fuzz): libFuzzer harnesses in tests/fuzz, built with
 # clang, ASan and UBSan into build-fuzz/, each run FUZZ_SECONDS (default 60)

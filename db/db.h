@@ -240,6 +240,11 @@ int pv_db_fence_find(const char *conn_id, const char *native_id, char vm_id[64],
 /* Claim the fencing of a copy for job_id; PV_ENOTFOUND when already claimed. */
 int pv_db_fence_claim(const char *conn_id, const char *native_id, const char *job_id);
 int pv_db_fence_set_job(const char *conn_id, const char *native_id, const char *job_id);
+/* The stale copy is removed: remembered (job_id "done") for a while, so late
+ * reports of it are still known for what they are. */
+int pv_db_fence_done(const char *conn_id, const char *native_id);
+/* Forget the removed copies done more than seconds ago. */
+void pv_db_fence_forget_done(int seconds);
 /* Raise an alert (PV_ECONFLICT: that alert is already active) / clear one
  * (PV_ENOTFOUND: it was not active). */
 int pv_db_alert_raise(const char *id, const char *object_id, const char *kind, double value,

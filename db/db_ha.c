@@ -81,8 +81,10 @@ int pv_db_fence_add(const char *conn_id, const char *native_id, const char *vm_i
                     const char *at)
 {
     static const char sql[] =
-        "INSERT OR IGNORE INTO ha_fence(connection_id, native_id, vm_id, created_at) "
-        "VALUES (?, ?, ?, ?)";
+        "INSERT INTO ha_fence(connection_id, native_id, vm_id, created_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (connection_id, native_id) DO UPDATE SET vm_id = excluded.vm_id, "
+        "job_id = NULL, done_at = NULL, created_at = excluded.created_at "
+        "WHERE ha_fence.job_id = 'done'"; /* a remembered fence gives way to a new one */
     sqlite3_stmt *st = pv_db_stmt(sql, NULL);
     int rc;
 
@@ -131,6 +133,23 @@ int pv_db_fence_release(const char *conn_id, const char *native_id, int done)
                              : "UPDATE ha_fence SET job_id = NULL WHERE connection_id = ?1 "
                                "AND native_id = ?2",
                         conn_id, native_id, NULL, "fence release", NULL);
+}
+
+int pv_db_fence_done(const char *conn_id, const char *native_id)
+{
+    return pv_db_write3("UPDATE ha_fence SET job_id = 'done', "
+                        "done_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                        "WHERE connection_id = ?1 AND native_id = ?2",
+                        conn_id, native_id, NULL, "fence done", NULL);
+}
+
+void pv_db_fence_forget_done(int seconds)
+{
+    char age[32];
+    snprintf(age, sizeof age, "-%d seconds", seconds);
+    pv_db_write3("DELETE FROM ha_fence WHERE job_id = 'done' "
+                 "AND done_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1)",
+                 age, NULL, NULL, "fence forget", NULL);
 }
 
 int pv_db_fence_set_job(const char *conn_id, const char *native_id, const char *job_id)

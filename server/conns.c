@@ -294,7 +294,7 @@ static void sink_vm_gone(void *ctx, const char *native_id)
     {
         char vm_id[64], job_id[64];
         if (pv_db_fence_find(s->conn_id, native_id, vm_id, job_id) && !job_id[0]) {
-            pv_db_fence_release(s->conn_id, native_id, 1); /* the stale copy is gone */
+            pv_db_fence_done(s->conn_id, native_id); /* the stale copy is gone */
             return;
         }
     }

@@ -351,7 +351,10 @@ static int fence_step(struct pv_job_run *run, int idx, struct pv_error *err)
         rc = h.a->vm_action(h.conn, native, PV_ACT_DELETE, &sink, err);
     }
     pv_conns_release(&h, rc == PV_EUNREACHABLE);
-    pv_db_fence_release(conn, native, rc == 0);
+    if (rc == 0)
+        pv_db_fence_done(conn, native); /* late reports of it are still ignored */
+    else
+        pv_db_fence_release(conn, native, 0);
     if (!rc)
         pv_event("vm", json_string_value(json_object_get(p, "vm_id")), "warning",
                  pv_job_actor(run),
@@ -364,16 +367,21 @@ static int fence_step(struct pv_job_run *run, int idx, struct pv_error *err)
 static const char *const fence_steps[] = {"stop and remove the stale copy"};
 const struct pv_job_kind pv_job_vm_fence = {"vm.fence", fence_steps, 1, fence_step, resume};
 
+/* How long a removed stale copy is remembered: reports of it from the
+ * host's event stream arrive within this (seen: under a second). */
+#define FENCE_REMEMBER_S 30
+
 int pv_ha_fence_reported(const char *conn_id, const char *native_id)
 {
     char vm_id[64], job_id[64], job[64];
     json_t *params;
     struct pv_error e = {0};
 
+    pv_db_fence_forget_done(FENCE_REMEMBER_S);
     if (!pv_db_fence_find(conn_id, native_id, vm_id, job_id))
         return 0;
     if (job_id[0])
-        return 1; /* being fenced */
+        return 1; /* being fenced, or just removed: a report still in flight */
     params = json_pack("{s:s,s:s,s:s}", "connection_id", conn_id, "native_id", native_id,
                        "vm_id", vm_id);
     /* claim first, so two reports do not start two jobs */

@@ -42,6 +42,18 @@ def wait_for(pred, timeout=30, what="condition"):
     raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
 
 
+def rss_kb(pid):
+    """The resident memory of a process, in KiB (0 when it cannot be read)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

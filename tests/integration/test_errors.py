@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from conftest import rss_kb
+
 
 def snapshot(d):
     return {
@@ -142,14 +144,6 @@ def test_sql_metacharacters_stored_verbatim(seeded):
     # nothing was dropped
     assert len(seeded.all_items("/api/v1/vms")) == 3
     assert len(seeded.all_items("/api/v1/hosts")) == 2
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def test_100mib_body_refused_early(daemon):

@@ -11,7 +11,7 @@ import warnings
 import pytest
 import requests
 
-from conftest import ADMIN_PASSWORD, BUILD, Daemon, free_port, stop_process, wait_for
+from conftest import ADMIN_PASSWORD, BUILD, Daemon, free_port, rss_kb, stop_process, wait_for
 from kvm_rig import Agent, self_signed
 
 
@@ -20,14 +20,6 @@ def up(url):
         return requests.get(url, verify=False, timeout=1).status_code == 200
     except requests.RequestException:
         return False
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def raw(port, text, timeout=5):
