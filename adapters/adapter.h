@@ -97,6 +97,9 @@ struct pv_vm_info {
     int usage_known;                /* 1: the two figures below are measured */
     double cpu_usage_pct;           /* of the VM's vCPUs, 0-100 */
     int64_t memory_used_mb;         /* what the guest holds now */
+    uint64_t version;               /* when the endpoint numbers its reads: larger is newer,
+                                       and the daemon drops a report older than the last it
+                                       took for the VM on this connection; 0: not numbered */
 };
 
 /* The daemon's callbacks.  Calls may come from any adapter thread; the

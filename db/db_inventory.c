@@ -105,7 +105,7 @@ int pv_db_vm_upsert(const char *conn_id, const char *vendor, const char *new_id,
     /* A VM moving into this connection: its row comes along, id and all
      * (moving_to stays set until the move ends: pv_db_vm_finish_move). */
     static const char adopt[] =
-        "UPDATE vms SET connection_id = ?1 "
+        "UPDATE vms SET connection_id = ?1, report_version = 0 "
         "WHERE native_id = ?2 AND moving_to = ?1 AND NOT EXISTS "
         "  (SELECT 1 FROM vms o WHERE o.connection_id = ?1 AND o.native_id = ?2)";
     /* ... and a report from the side it left (the source still seeing it
@@ -120,18 +120,21 @@ int pv_db_vm_upsert(const char *conn_id, const char *vendor, const char *new_id,
     static const char sql[] =
         "INSERT INTO vms(id, connection_id, host_id, native_id, name, vendor, power_state, vcpus, "
         "  memory_mb, paravirtual, disks, nics, vendor_detail, source, observed_at, "
-        "  cpu_usage_pct, memory_used_mb) "
+        "  cpu_usage_pct, memory_used_mb, report_version) "
         "VALUES (?1, ?2, (SELECT id FROM hosts WHERE connection_id = ?2 AND native_id = ?3), "
         "  ?4, ?5, ?6, ?7, ?8, ?9, ?10, CASE WHEN json_valid(?11) THEN ?11 ELSE '[]' END, "
         "  CASE WHEN json_valid(?12) THEN ?12 ELSE '[]' END, "
-        "  CASE WHEN json_valid(?13) THEN ?13 ELSE '{}' END, ?14, " NOW ", ?15, ?16) "
+        "  CASE WHEN json_valid(?13) THEN ?13 ELSE '{}' END, ?14, " NOW ", ?15, ?16, ?17) "
         "ON CONFLICT(connection_id, native_id) DO UPDATE SET host_id = excluded.host_id, "
         "  name = excluded.name, power_state = excluded.power_state, vcpus = excluded.vcpus, "
         "  memory_mb = excluded.memory_mb, paravirtual = excluded.paravirtual, "
         "  disks = excluded.disks, nics = excluded.nics, vendor_detail = excluded.vendor_detail, "
         "  source = excluded.source, observed_at = excluded.observed_at, "
         "  cpu_usage_pct = coalesce(excluded.cpu_usage_pct, cpu_usage_pct), "
-        "  memory_used_mb = coalesce(excluded.memory_used_mb, memory_used_mb)";
+        "  memory_used_mb = coalesce(excluded.memory_used_mb, memory_used_mb), "
+        "  report_version = excluded.report_version "
+        /* a report read before the one the row holds is stale: drop it */
+        "WHERE excluded.report_version = 0 OR excluded.report_version >= vms.report_version";
     sqlite3_stmt *st;
     int rc;
 
@@ -202,6 +205,7 @@ int pv_db_vm_upsert(const char *conn_id, const char *vendor, const char *new_id,
         sqlite3_bind_null(st, 15);
         sqlite3_bind_null(st, 16);
     }
+    sqlite3_bind_int64(st, 17, (sqlite3_int64)(v->version & INT64_MAX));
     return step_done(st, err, "vm upsert");
 }
 
@@ -446,7 +450,11 @@ int pv_db_vm_finish_move(const char *id, const char *native_id, const char *conn
 {
     static const char drop[] =
         "DELETE FROM vms WHERE connection_id IN (?1, ?4) AND native_id = ?2 AND id != ?3";
-    static const char home[] = "UPDATE vms SET connection_id = ?, moving_to = NULL WHERE id = ?";
+    /* another connection numbers its reports from elsewhere: start over
+     * (unless the row took its reports already: then they stand) */
+    static const char home[] =
+        "UPDATE vms SET report_version = CASE WHEN connection_id = ?1 THEN report_version ELSE 0 END, "
+        "connection_id = ?1, moving_to = NULL WHERE id = ?2";
     sqlite3_stmt *st;
     int rc = pv_db_begin(NULL);
 

@@ -361,8 +361,30 @@ static const char *power_state(virDomainPtr d)
     }
 }
 
+/* Every read of a domain gets a stamp larger than any before it, taken
+ * before the read: of two reports of one VM, the larger stamp saw the later
+ * state, whichever reaches polyvisord first.  It starts from the wall clock
+ * in microseconds, so it grows across agent restarts too. */
+static uint64_t read_stamp;
+
+static uint64_t next_stamp(void)
+{
+    uint64_t now, cur = __atomic_load_n(&read_stamp, __ATOMIC_RELAXED);
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    for (;;) {
+        uint64_t next = now > cur ? now : cur + 1;
+        if (__atomic_compare_exchange_n(&read_stamp, &cur, next, 0, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_RELAXED))
+            return next;
+    }
+}
+
 static json_t *domain_json(virDomainPtr d)
 {
+    uint64_t stamp = next_stamp();
     char uuid[VIR_UUID_STRING_BUFLEN] = "";
     virDomainInfo info = {0};
     char *xml = virDomainGetXMLDesc(d, 0);
@@ -416,6 +438,7 @@ static json_t *domain_json(virDomainPtr d)
     json_object_set_new(o, "paravirtual", virtio ? json_true() : emulated ? json_false() : json_null());
     json_object_set_new(o, "cpu_time_ns", json_integer((json_int_t)info.cpuTime));
     json_object_set_new(o, "memory_current_mb", json_integer((json_int_t)(info.memory / 1024)));
+    json_object_set_new(o, "version", json_integer((json_int_t)(stamp & INT64_MAX)));
     return o;
 }
 

@@ -23,6 +23,7 @@
 #include <curl/curl.h>
 #include <libxml/parser.h>
 #include "adapters/common/soap.h"
+#include "lib/buf.h"
 
 #define COOKIE_MAX 512
 
@@ -37,9 +38,8 @@ struct pv_soap {
     int timeout_ms;
 };
 
-struct buf {
-    char *s;
-    size_t len;
+struct body {
+    struct pv_buf b;
     int too_big;
 };
 
@@ -53,22 +53,14 @@ static void curl_setup(void)
 
 static size_t on_data(char *p, size_t size, size_t n, void *ud)
 {
-    struct buf *b = ud;
+    struct body *b = ud;
     size_t add = size * n;
-    char *q;
 
-    if (b->len + add > PV_SOAP_MAX_RESPONSE) {
+    if (b->b.len + add > PV_SOAP_MAX_RESPONSE) {
         b->too_big = 1;
         return 0;
     }
-    q = realloc(b->s, b->len + add + 1);
-    if (!q)
-        return 0;
-    memcpy(q + b->len, p, add);
-    b->s = q;
-    b->len += add;
-    b->s[b->len] = '\0';
-    return add;
+    return pv_buf_add(&b->b, p, add) == 0 ? add : 0;
 }
 
 int pv_soap_parse_set_cookie(const char *line, size_t len, const char *name, char *out,
@@ -233,7 +225,7 @@ static int transport_error(const struct pv_soap *s, CURLcode cc, struct pv_error
 int pv_soap_post(struct pv_soap *s, const char *envelope, size_t len, int timeout_ms,
                  long *status, char **body, size_t *body_len, struct pv_error *err)
 {
-    struct buf b = {0};
+    struct body b = {PV_BUF_INIT, 0};
     CURLcode cc;
     int rc = 0;
 
@@ -261,16 +253,15 @@ int pv_soap_post(struct pv_soap *s, const char *envelope, size_t len, int timeou
                           s->url, *status);
         goto out;
     }
-    if (!b.s || b.len == 0) {
+    if (b.b.len == 0) {
         rc = pv_fail_code(err, *status >= 200 && *status < 300 ? PV_CODE_bad_response : PV_CODE_http_error,
                           "%s answered HTTP %ld with no SOAP envelope", s->url, *status);
         goto out;
     }
-    *body = b.s;
-    *body_len = b.len;
-    b.s = NULL;
+    *body_len = b.b.len;
+    *body = pv_buf_detach(&b.b);
 out:
-    free(b.s);
+    pv_buf_free(&b.b);
     return rc;
 }
 

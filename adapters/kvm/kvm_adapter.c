@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "adapters/adapter.h"
+#include "lib/buf.h"
 
 #define WATCH_GRACE_MS 5000
 
@@ -43,27 +44,14 @@ struct pv_conn {
     json_t *known;                /* uuids reported, for gone-detection after a reset */
 };
 
-struct buf {
-    char *s;
-    size_t len;
-};
-
 static size_t on_data(char *p, size_t size, size_t n, void *ud)
 {
-    struct buf *b = ud;
+    struct pv_buf *b = ud;
     size_t add = size * n;
-    char *q;
 
     if (b->len + add > ((size_t)64 << 20))
         return 0; /* a lying peer does not get to fill our memory */
-    q = realloc(b->s, b->len + add + 1);
-    if (!q)
-        return 0;
-    memcpy(q + b->len, p, add);
-    b->s = q;
-    b->len += add;
-    b->s[b->len] = '\0';
-    return add;
+    return pv_buf_add(b, p, add) == 0 ? add : 0;
 }
 
 static int retryable(CURLcode cc)
@@ -80,7 +68,7 @@ static int call(struct pv_conn *c, const char *method, const char *path, const j
     char url[1024], *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     int tries = strcmp(method, "GET") == 0 ? 3 : 1, rc = 0;
     long status = 0;
-    struct buf b = {0};
+    struct pv_buf b = PV_BUF_INIT;
     CURLcode cc = CURLE_OK;
     json_t *j;
 
@@ -88,9 +76,7 @@ static int call(struct pv_conn *c, const char *method, const char *path, const j
         *out = NULL;
     snprintf(url, sizeof url, "%s%s", c->base, path);
     for (int i = 0; i < tries; i++) {
-        free(b.s);
-        b.s = NULL;
-        b.len = 0;
+        pv_buf_reset(&b);
         curl_easy_setopt(c->curl, CURLOPT_URL, url);
         if (text || strcmp(method, "POST") == 0) {
             curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, text ? text : "");
@@ -139,7 +125,7 @@ static int call(struct pv_conn *c, const char *method, const char *path, const j
     }
     json_decref(j);
 out:
-    free(b.s);
+    pv_buf_free(&b);
     return rc;
 }
 
@@ -207,6 +193,7 @@ static void report_vm(struct pv_conn *c, json_t *vm, const struct pv_sink *s)
     vi.paravirtual = json_is_boolean(pv) ? json_is_true(pv) : -1;
     vi.disks_json = disks;
     vi.nics_json = nics;
+    vi.version = (uint64_t)json_integer_value(json_object_get(vm, "version"));
     if (vi.native_id)
         usage_of(c, vm, &vi);
     if (vi.native_id && s->vm)
@@ -535,7 +522,7 @@ static int transfer(struct pv_conn *c, const char *url, FILE *f, long long size,
                     struct pv_error *err)
 {
     CURL *h = curl_easy_init();
-    struct buf b = {0};
+    struct pv_buf b = PV_BUF_INIT;
     long status = 0;
     CURLcode cc;
     int rc = 0;
@@ -568,7 +555,7 @@ static int transfer(struct pv_conn *c, const char *url, FILE *f, long long size,
         rc = pv_fail(err, copy_failed, "copying the VM's state: HTTP %ld from %s",
                           status, url);
     curl_easy_cleanup(h);
-    free(b.s);
+    pv_buf_free(&b);
     return rc;
 }
 

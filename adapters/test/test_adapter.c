@@ -826,7 +826,7 @@ static void report_host_id(const struct pv_sink *s, json_t *w, const char *host_
 
 static void report_vm(const struct pv_sink *s, json_t *vm)
 {
-    struct pv_vm_info vi;
+    struct pv_vm_info vi = {0};
     json_t *pv = json_object_get(vm, "paravirtual");
     json_t *disks = json_object_get(vm, "disks"), *nics = json_object_get(vm, "nics");
     char *d, *n;
