@@ -302,9 +302,12 @@ static int parse_cmp(struct parser *ps, struct pv_filter_node **out)
             return rc;
         if (n->nvalues == MAX_IN)
             return perr(ps, "too many values in 'in' (at most 64) at", NULL);
-        if ((rc = parse_value(ps, f, PV_OP_EQ, &n->values[n->nvalues])))
-            return rc;
+        /* counted before it is checked: a value parsed before a bad token
+         * after it is freed with the node (make fuzz found the leak) */
+        rc = parse_value(ps, f, PV_OP_EQ, &n->values[n->nvalues]);
         n->nvalues++;
+        if (rc)
+            return rc;
         if (n->values[n->nvalues - 1].is_null)
             return perr(ps, "null cannot be in a list; use eq null, before", NULL);
     } while (ps->t.kind == T_COMMA);
