@@ -30,7 +30,7 @@ LIB_SRC     = $(filter-out $(HTTPD_SRC),$(wildcard lib/*.c))
 LIB_OBJ     = $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB_DEPS    = $(LIB_SRC) $(wildcard lib/*.h lib/*.def)
 DB_SRC      = $(wildcard db/*.c)
-SERVER_SRC  = $(wildcard server/*.c server/placement/*.c)
+SERVER_SRC  = $(wildcard server/*.c server/*/*.c server/*/*/*.c)
 SERVER_LIB  = $(filter-out server/main.c,$(SERVER_SRC))
 GEN_SRC     = $(BUILD)/gen/migrations.c $(BUILD)/gen/openapi.c
 UNIT_SRC    = $(wildcard tests/unit/test_*.c)
@@ -52,11 +52,11 @@ deps:
 $(BUILD)/gen/migrations.c: $(sort $(wildcard db/migrations/*.sql)) tools/embed.sh
 	@mkdir -p $(@D)
 	sh tools/embed.sh migrations $(sort $(wildcard db/migrations/*.sql)) > $@
-$(BUILD)/gen/openapi.c: server/openapi.json tools/embed.sh
+$(BUILD)/gen/openapi.c: server/http/openapi.json tools/embed.sh
 	@mkdir -p $(@D)
-	sh tools/embed.sh blob pv_openapi_json server/openapi.json > $@
+	sh tools/embed.sh blob pv_openapi_json server/http/openapi.json > $@
 
-$(BUILD)/%.o: %.c $(wildcard */*.h adapters/*.h server/placement/*.h lib/*.def)
+$(BUILD)/%.o: %.c $(wildcard */*.h */*/*.h */*/*/*.h lib/*.def)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 # lib/ goes into the adapters' shared objects too: position-independent
@@ -164,7 +164,7 @@ check:
 	@sh tests/fuzz/run.sh build-fuzz 0 $(FUZZ_NAMES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 	    --suppress=missingIncludeSystem --include=/usr/include/jansson.h -I. server db adapters hypervisor
-	clang-tidy --quiet $(wildcard server/*.c server/placement/*.c db/*.c adapters/*/*.c hypervisor/*.c) -- -std=c11 \
+	clang-tidy --quiet $(wildcard $(SERVER_SRC) db/*.c adapters/*/*.c hypervisor/*.c) -- -std=c11 \
 	    -D_GNU_SOURCE -I. $(shell pkg-config --cflags gnutls libvirt libxml-2.0)
 
 run: deps all

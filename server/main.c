@@ -17,21 +17,39 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "../db/db.h"
-#include "auth.h"
-#include "clock.h"
-#include "config.h"
-#include "conns.h"
-#include "ha.h"
-#include "http.h"
-#include "jobs.h"
-#include "log.h"
-#include "monitor.h"
-#include "plugins.h"
-#include "throttle.h"
-#include "scheduler.h"
-#include "secret.h"
-#include "sse.h"
+#include "db/db.h"
+#include "server/core/config.h"
+#include "server/core/events.h"
+#include "server/core/log.h"
+#include "server/core/secret.h"
+#include "server/ha/ha.h"
+#include "server/ha/jobs_ha.h"
+#include "server/http/auth.h"
+#include "server/http/http.h"
+#include "server/http/sse.h"
+#include "server/http/throttle.h"
+#include "server/inventory/conns.h"
+#include "server/inventory/monitor.h"
+#include "server/inventory/plugins.h"
+#include "server/jobs/jobs.h"
+#include "server/jobs/kinds/jobs_placement.h"
+#include "server/jobs/kinds/kinds.h"
+#include "server/sched/clock.h"
+#include "server/sched/scheduler.h"
+
+/* The registry of job kinds the engine runs (pv_jobs_start). */
+static const struct pv_job_kind *const job_kinds[] = {
+    &pv_job_connection_sync, &pv_job_connection_delete, &pv_job_vm_start, &pv_job_vm_shutdown,
+    &pv_job_vm_poweroff, &pv_job_vm_reboot, &pv_job_vm_pause, &pv_job_vm_resume,
+    &pv_job_vm_save, &pv_job_vm_delete, &pv_job_vm_create, &pv_job_vm_migrate,
+    &pv_job_vm_reconfigure, &pv_job_vm_clone, &pv_job_placement_rebalance,
+    &pv_job_placement_power, &pv_job_placement_evacuate, &pv_job_placement_deploy,
+    &pv_job_plan_execute, &pv_job_ha_restart, &pv_job_vm_ha_restart, &pv_job_vm_fence,
+    &pv_job_host_maintenance, &pv_job_host_exit_maintenance,
+};
+
+/* How the inventory sink learns of fenced VM copies (server/ha/fence.c). */
+static const struct pv_conns_fencing fencing = {pv_ha_fence_reported, pv_ha_fence_gone};
 
 static int mkdirs(const char *path)
 {
@@ -134,7 +152,9 @@ int main(int argc, char **argv)
     if (pv_plugins_configure(&cfg, &e))
         die(&e);
     pv_clock_init(cfg.test_clock);
-    if (pv_sse_start() || pv_jobs_start(&cfg, &e))
+    pv_events_set_publisher(pv_sse_publish);
+    pv_conns_set_fencing(&fencing);
+    if (pv_sse_start() || pv_jobs_start(&cfg, job_kinds, sizeof job_kinds / sizeof job_kinds[0], &e))
         die(&e);
     pv_conns_set_retry_max(cfg.host_failure_timeout / 3);
     pv_conns_start();

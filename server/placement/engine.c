@@ -14,7 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "engine.h"
+#include "server/placement/engine.h"
 
 enum { W_MEMORY, W_CPU, W_GOAL, W_TAGS };
 

@@ -28,8 +28,8 @@
 
 #include <jansson.h>
 #include <stdint.h>
-#include "../../adapters/adapter.h"
-#include "policy.h"
+#include "adapters/adapter.h"
+#include "server/placement/policy.h"
 
 enum pv_pl_state { PV_PL_CONNECTED, PV_PL_DISCONNECTED, PV_PL_MAINTENANCE, PV_PL_FAILED };
 

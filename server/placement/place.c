@@ -1,9 +1,8 @@
 /* place.c -- see place.h. */
 #include <stdlib.h>
 #include <string.h>
-#include "../validate.h"
-#include "inventory.h"
-#include "place.h"
+#include "server/core/validate.h"
+#include "server/placement/place.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define DECISION_TOP 10
@@ -183,19 +182,15 @@ static int decide_into(const struct pv_pl_inv *inv, const struct pv_pl_request *
     return rc;
 }
 
-int pv_place_new(json_t *spec, const char *requested, char chosen[64], json_t **decision,
-                 struct pv_error *err)
+int pv_place_new(const struct pv_pl_inv *inv, json_t *spec, const char *requested,
+                 char chosen[64], json_t **decision, struct pv_error *err)
 {
-    struct pv_pl_inv *inv = NULL;
     struct pv_pl_request req;
     json_t *body = NULL, *vm;
     int rc;
 
     *decision = NULL;
     chosen[0] = '\0';
-    rc = pv_pl_inv_load(&inv, err);
-    if (rc)
-        return rc;
     vm = json_pack("{s:O,s:O}", "vcpus", json_object_get(spec, "vcpus"), "memory_mb",
                    json_object_get(spec, "memory_mb"));
     for (size_t i = 0; i < N(sets); i++)
@@ -210,24 +205,19 @@ int pv_place_new(json_t *spec, const char *requested, char chosen[64], json_t **
     if (!rc)
         rc = decide_into(inv, &req, requested, chosen, decision, err);
     json_decref(body);
-    pv_pl_inv_free(inv);
     return rc;
 }
 
 /* Place VM vm_id again: where it moves, or (clone) where a copy of it goes. */
-static int place_from_vm(const char *vm_id, const char *requested, int clone, int vcpus,
+static int place_from_vm(const struct pv_pl_inv *inv, const char *vm_id, const char *requested, int clone, int vcpus,
                          int64_t memory_mb, char chosen[64], json_t **decision,
                          struct pv_error *err)
 {
-    struct pv_pl_inv *inv = NULL;
     struct pv_pl_request req;
     int v, rc;
 
     *decision = NULL;
     chosen[0] = '\0';
-    rc = pv_pl_inv_load(&inv, err);
-    if (rc)
-        return rc;
     v = pv_pl_find_vm(inv, vm_id);
     if (v < 0) {
         rc = pv_fail(err, vm_not_found, "no VM with id '%.64s'", vm_id);
@@ -245,18 +235,18 @@ static int place_from_vm(const char *vm_id, const char *requested, int clone, in
         }
         rc = decide_into(inv, &req, requested, chosen, decision, err);
     }
-    pv_pl_inv_free(inv);
     return rc;
 }
 
-int pv_place_move(const char *vm_id, const char *requested, char chosen[64], json_t **decision,
-                  struct pv_error *err)
+int pv_place_move(const struct pv_pl_inv *inv, const char *vm_id, const char *requested,
+                  char chosen[64], json_t **decision, struct pv_error *err)
 {
-    return place_from_vm(vm_id, requested, 0, 0, 0, chosen, decision, err);
+    return place_from_vm(inv, vm_id, requested, 0, 0, 0, chosen, decision, err);
 }
 
-int pv_place_clone(const char *vm_id, const char *requested, int vcpus, int64_t memory_mb,
-                   char chosen[64], json_t **decision, struct pv_error *err)
+int pv_place_clone(const struct pv_pl_inv *inv, const char *vm_id, const char *requested,
+                   int vcpus, int64_t memory_mb, char chosen[64], json_t **decision,
+                   struct pv_error *err)
 {
-    return place_from_vm(vm_id, requested, 1, vcpus, memory_mb, chosen, decision, err);
+    return place_from_vm(inv, vm_id, requested, 1, vcpus, memory_mb, chosen, decision, err);
 }

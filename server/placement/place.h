@@ -1,6 +1,7 @@
 /* place.h -- placement questions as the rest of the daemon asks them.
  *
- * These calls load a fresh inventory snapshot, build the engine's request
+ * These calls are handed an inventory snapshot (server/inventory/snapshot.h:
+ * placement reads no database), build the engine's request
  * from the caller's JSON, rate every host and keep the decision: the chosen
  * host, the ten best ratings (plus the requested host's when it is not among
  * them), how many hosts each filter turned away, and the tie-break rule.
@@ -11,7 +12,7 @@
 #define PV_PL_PLACE_H
 
 #include <jansson.h>
-#include "engine.h"
+#include "server/placement/engine.h"
 
 /* Build a request from {"vm": {vcpus, memory_mb, vendor?, tags?,
  * anti_affinity?, affinity?}} or {"vm_id": "..."}, with optional
@@ -29,15 +30,16 @@ int pv_place_decide(const struct pv_pl_inv *inv, const struct pv_pl_request *req
 
 /* For jobs: choose a host for a new VM described by spec (the create body:
  * vcpus, memory_mb, vendor, tags, anti_affinity, affinity, host_group_id). */
-int pv_place_new(json_t *spec, const char *requested, char chosen[64], json_t **decision,
-                 struct pv_error *err);
+int pv_place_new(const struct pv_pl_inv *inv, json_t *spec, const char *requested,
+                 char chosen[64], json_t **decision, struct pv_error *err);
 /* For jobs: choose where an existing VM moves. */
-int pv_place_move(const char *vm_id, const char *requested, char chosen[64], json_t **decision,
-                  struct pv_error *err);
+int pv_place_move(const struct pv_pl_inv *inv, const char *vm_id, const char *requested,
+                  char chosen[64], json_t **decision, struct pv_error *err);
 
 /* For jobs: choose a host for a clone of VM vm_id (same endpoint; vcpus and
  * memory_mb override the source's when above 0). */
-int pv_place_clone(const char *vm_id, const char *requested, int vcpus, int64_t memory_mb,
-                   char chosen[64], json_t **decision, struct pv_error *err);
+int pv_place_clone(const struct pv_pl_inv *inv, const char *vm_id, const char *requested,
+                   int vcpus, int64_t memory_mb, char chosen[64], json_t **decision,
+                   struct pv_error *err);
 
 #endif

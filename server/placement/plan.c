@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../validate.h"
-#include "cron.h"
-#include "place.h"
-#include "plan.h"
+#include "server/core/validate.h"
+#include "server/sched/cron.h"
+#include "server/placement/place.h"
+#include "server/placement/plan.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -24,7 +24,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
-#include "engine.h"
+#include "server/placement/engine.h"
 
 struct pv_plan_opts {
     int scope_group;          /* -1: every host */

@@ -3,7 +3,7 @@
  * and apply it, so what is accepted and what takes effect cannot drift. */
 #include <stddef.h>
 #include <string.h>
-#include "policy.h"
+#include "server/placement/policy.h"
 
 const struct pv_pl_policy pv_pl_policy_defaults = {
     .goal = PV_PL_BALANCE, .overcommit_cpu = 4.0, .overcommit_memory = 1.0,

@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
-#include "../../adapters/adapter.h"
+#include "adapters/adapter.h"
 
 #define PV_PL_MAX_TAG_RULES 16
 

@@ -6,9 +6,9 @@
 #include <stdint.h>
 #include <string.h>
 #include "lib/errors.h"
-#include "server/jobs_placement.h"
+#include "server/jobs/kinds/jobs_placement.h"
 #include "server/placement/policy.h"
-#include "server/validate.h"
+#include "server/core/validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "server/config.h"
+#include "server/core/config.h"
 
 static char path[64];
 

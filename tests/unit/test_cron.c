@@ -19,8 +19,8 @@
 #include <unistd.h>
 #include <pthread.h>
 #include <cmocka.h>
-#include "server/placement/cron.h"
-#include "server/placement/tz.h"
+#include "server/sched/cron.h"
+#include "server/sched/tz.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 

@@ -4,7 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
-#include "server/jobs.h"
+#include "server/jobs/jobs.h"
 
 static void allowed(void **state)
 {

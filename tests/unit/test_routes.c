@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <cmocka.h>
 #include <jansson.h>
-#include "server/router.h"
+#include "server/http/router.h"
 
 extern const char pv_openapi_json[];
 

@@ -1,0 +1,394 @@
+/* http.c -- the daemon's side of the HTTP layer (see http.h): routes,
+ * authentication, replies, the console's static files.  The transport --
+ * libmicrohttpd, TLS, body and URL limits, connection limits -- is lib/httpd,
+ * shared with the host agent.
+ *
+ * The thread pool runs each request's handler on the thread that owns its
+ * connection, so handlers must not block for long (long work is a job, see
+ * jobs.c; event streams suspend their connection, see sse.c).  The route,
+ * the method and the credentials are checked in admit(), on the headers
+ * alone: a request that will be refused is answered before a byte of its
+ * body is read, so nobody without a token can make the daemon hold a body.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "db/db.h"
+#include "lib/httpd.h"
+#include "lib/text.h"
+#include "server/http/auth.h"
+#include "server/http/http.h"
+#include "server/core/log.h"
+#include "server/http/metrics.h"
+#include "server/http/sse.h"
+#include "server/core/util.h"
+
+/* One request between admit() and its end. */
+struct call {
+    struct pv_req r;
+    struct pv_route_match m;
+    const char *label;      /* the route pattern, for metrics and logs */
+    int api;                /* 0: a file of the console */
+};
+
+/* Start-up configuration: set in pv_http_start before the daemon runs. */
+static struct pv_httpd *httpd;
+static char webui_dir[512];
+
+const char *pv_req_query(struct pv_req *r, const char *key)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *pv_req_header(struct pv_req *r, const char *key)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
+}
+
+const char *pv_req_client(struct pv_req *r, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", r->client ? r->client : "unknown");
+    return buf;
+}
+
+const char *pv_req_cookie(struct pv_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+}
+
+int pv_http_is_tls(void)
+{
+    return pv_httpd_is_tls(httpd);
+}
+
+int pv_req_body(struct pv_req *r, json_t **out, struct pv_error *err)
+{
+    json_error_t je;
+    json_t *j;
+
+    *out = NULL;
+    if (!r->body || r->body_len == 0)
+        return pv_fail(err, missing_body, "this call needs a JSON object body");
+    if (!pv_utf8_valid(r->body, r->body_len))
+        return pv_fail(err, invalid_utf8, "the body is not valid UTF-8");
+    j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
+    if (!j)
+        return pv_fail(err, invalid_json, "malformed JSON at line %d column %d: %s",
+                            je.line, je.column, je.text);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return pv_fail(err, invalid_json, "the body must be a JSON object");
+    }
+    *out = j;
+    return 0;
+}
+
+void pv_reply_json(struct pv_req *r, int status, json_t *body)
+{
+    json_decref(r->json);
+    free(r->text);
+    r->text = NULL;
+    r->status = status;
+    r->json = body;
+}
+
+void pv_reply_text(struct pv_req *r, int status, char *text, const char *content_type)
+{
+    pv_reply_json(r, status, NULL);
+    r->text = text;
+    r->content_type = content_type;
+}
+
+void pv_reply_error_details(struct pv_req *r, const struct pv_error *e, json_t *details)
+{
+    pv_reply_json(r, pv_error_status(e), pv_httpd_error_body(e, details));
+}
+
+void pv_reply_error(struct pv_req *r, const struct pv_error *e)
+{
+    pv_reply_error_details(r, e, NULL);
+}
+
+void pv_reply_job(struct pv_req *r, const char *job_id)
+{
+    struct pv_error e = {0};
+    json_t *job;
+
+    snprintf(r->location, sizeof r->location, "/api/v1/jobs/%s", job_id);
+    if (pv_db_job_json(job_id, &job, &e)) {
+        pv_reply_error(r, &e);
+        return;
+    }
+    pv_reply_json(r, 202, job);
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *conn, struct pv_req *r)
+{
+    struct MHD_Response *resp;
+    char *text, ra[16];
+    struct pv_httpd_header h[] = {
+        {"Content-Type", r->status == 204 ? NULL : r->content_type ? r->content_type : "application/json"},
+        {"Cache-Control", "no-store"},
+        {"Location", r->location[0] ? r->location : NULL},
+        {"Set-Cookie", r->set_cookie[0] ? r->set_cookie : NULL},
+        {"Retry-After", NULL},
+        {"Allow", r->allow[0] ? r->allow : NULL},
+        {NULL, NULL},
+    };
+
+    if (!r->json && !r->text && r->status != 204) {
+        struct pv_error e;
+        pv_fail(&e, no_reply, "the handler gave no reply");
+        pv_reply_error(r, &e);
+    }
+    if (r->retry_after > 0 || r->status == 503) {
+        snprintf(ra, sizeof ra, "%d", r->retry_after > 0 ? r->retry_after : 1);
+        h[4].value = ra;
+    }
+    if (r->text) {
+        text = r->text;
+        r->text = NULL;
+    } else if (r->json) {
+        text = json_dumps(r->json, JSON_COMPACT);
+    } else {
+        text = strdup("");
+    }
+    if (!text)
+        return MHD_NO;
+    resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    return pv_httpd_queue(conn, r->status, resp, h);
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *conn, enum pv_code code, const char *msg)
+{
+    struct pv_req r = {.conn = conn};
+    struct pv_error e;
+    enum MHD_Result ret;
+
+    pv_fail_code(&e, code, "%s", msg);
+    pv_reply_error(&r, &e);
+    ret = send_json(conn, &r);
+    json_decref(r.json);
+    return ret;
+}
+
+static const char *content_type(const char *path)
+{
+    static const struct { const char *ext, *type; } types[] = {
+        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},   {".json", "application/json"},
+        {".svg", "image/svg+xml"},             {".png", "image/png"},
+        {".ico", "image/x-icon"},
+    };
+    const char *dot = strrchr(path, '.');
+    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(dot, types[i].ext) == 0)
+            return types[i].type;
+    return "application/octet-stream";
+}
+
+/* Files of the web console.  The path has no ".." segment (checked by the
+ * caller) and is opened relative to the console directory only. */
+static enum MHD_Result serve_static(struct MHD_Connection *conn, const char *method,
+                                    const char *path)
+{
+    char file[1024];
+    struct stat stbuf;
+    struct MHD_Response *resp;
+    int fd;
+
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return send_error(conn, PV_CODE_route_not_found, "no such route");
+    if (strcmp(path, "/") == 0)
+        path = "/index.html";
+    if (snprintf(file, sizeof file, "%s%s", webui_dir, path) >= (int)sizeof file)
+        return send_error(conn, PV_CODE_not_found, "no such file");
+    fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 || fstat(fd, &stbuf) != 0 || !S_ISREG(stbuf.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        return send_error(conn, PV_CODE_not_found, "no such file");
+    }
+    resp = MHD_create_response_from_fd((uint64_t)stbuf.st_size, fd);
+    if (!resp) {
+        close(fd);
+        return MHD_NO;
+    }
+    {
+        const struct pv_httpd_header h[] = {{"Content-Type", content_type(file)},
+                                            {"X-Frame-Options", "DENY"},
+                                            {"Cache-Control", "no-cache"},
+                                            {NULL, NULL}};
+        return pv_httpd_queue(conn, MHD_HTTP_OK, resp, h);
+    }
+}
+
+static int has_dotdot(const char *path)
+{
+    const char *p = path;
+    while ((p = strstr(p, "..")) != NULL) {
+        if ((p == path || p[-1] == '/') && (p[2] == '/' || p[2] == '\0'))
+            return 1;
+        p += 2;
+    }
+    return 0;
+}
+
+static int is_api_path(const char *path)
+{
+    return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0 ||
+           strcmp(path, "/metrics") == 0 || strcmp(path, "/healthz") == 0;
+}
+
+/* Answer r now (an error found in admit()), counted and logged like any. */
+static int answer_early(struct call *c, const struct pv_error *e)
+{
+    struct pv_req *r = &c->r;
+    int64_t ms;
+
+    if (e)
+        pv_reply_error(r, e);
+    send_json(r->conn, r);
+    ms = pv_now_ms() - r->start_ms;
+    pv_metrics_request(c->label, r->status, ms);
+    pv_log(PV_LOG_DEBUG, "http", "event=request method=%s route=%s status=%d user=%s ms=%lld",
+           r->method, c->label, r->status, r->user[0] ? r->user : "-", (long long)ms);
+    json_decref(r->json);
+    r->json = NULL;
+    return PV_HTTPD_ANSWERED;
+}
+
+static void call_free(void *state)
+{
+    struct call *c = state;
+    if (c) {
+        json_decref(c->r.json);
+        free(c->r.text);
+        free(c);
+    }
+}
+
+/* On the headers alone: the path, the route, the method, who it is. */
+static int admit(void *ctx, struct pv_httpd_req *hr, struct pv_error *err)
+{
+    struct call *c = calloc(1, sizeof *c);
+    struct pv_req *r;
+    struct pv_error e = {0};
+    (void)ctx;
+
+    if (!c)
+        return pv_fail(err, out_of_memory, "out of memory");
+    hr->state = c;
+    hr->done = call_free;
+    r = &c->r;
+    r->conn = hr->conn;
+    r->method = hr->method;
+    r->path = hr->url;
+    r->client = hr->client;
+    r->start_ms = hr->start_ms;
+    c->label = "unmatched";
+    if (!pv_utf8_valid(hr->url, strlen(hr->url)) || has_dotdot(hr->url)) {
+        pv_fail(&e, invalid_path, "the path is not valid UTF-8 or has a '..' segment");
+        return answer_early(c, &e);
+    }
+    if (!is_api_path(hr->url)) {
+        if (strcmp(hr->method, "GET") != 0 && strcmp(hr->method, "HEAD") != 0) {
+            pv_fail(&e, route_not_found, "no such route");
+            return answer_early(c, &e);
+        }
+        return 0; /* a console file: handle() serves it */
+    }
+    c->api = 1;
+    switch (pv_router_match(pv_routes, pv_nroutes, hr->method, hr->url, &c->m)) {
+    case PV_MATCH_NO_PATH:
+        pv_fail(&e, route_not_found, "no route %s %.200s", hr->method, hr->url);
+        return answer_early(c, &e);
+    case PV_MATCH_NO_METHOD:
+        pv_fail(&e, method_not_allowed, "%s is not allowed on %.200s (allowed: %s)", hr->method,
+                hr->url, c->m.allow);
+        snprintf(r->allow, sizeof r->allow, "%s", c->m.allow);
+        return answer_early(c, &e);
+    case PV_MATCH_OK:
+        break;
+    }
+    c->label = c->m.route->pattern;
+    memcpy(r->params, c->m.params, sizeof r->params);
+    r->nparams = c->m.nparams;
+    if (!(c->m.route->flags & PV_ROUTE_PUBLIC)) {
+        if (pv_auth_request(r, &e))
+            return answer_early(c, &e);
+        if ((c->m.route->flags & PV_ROUTE_ADMIN) && strcmp(r->role, "admin") != 0) {
+            pv_fail(&e, forbidden, "role '%s' may not %s %s", r->role, hr->method,
+                    c->m.route->pattern);
+            return answer_early(c, &e);
+        }
+    }
+    return 0;
+}
+
+/* The whole body is in: run the route's handler and send its reply. */
+static enum MHD_Result handle(void *ctx, struct pv_httpd_req *hr)
+{
+    struct call *c = hr->state;
+    struct pv_req *r = &c->r;
+    enum MHD_Result ret;
+    int64_t ms;
+    (void)ctx;
+
+    if (!c->api)
+        return serve_static(hr->conn, hr->method, hr->url);
+    r->body = hr->body.len ? hr->body.s : NULL;
+    r->body_len = hr->body.len;
+    c->m.route->handler(r);
+    if (r->stream) {
+        ret = pv_sse_queue(hr->conn, r->stream);
+        pv_metrics_request(c->label, 200, pv_now_ms() - r->start_ms);
+        return ret;
+    }
+    ret = send_json(hr->conn, r);
+    ms = pv_now_ms() - r->start_ms;
+    pv_metrics_request(c->label, r->status, ms);
+    pv_log(PV_LOG_DEBUG, "http", "event=request method=%s route=%s status=%d user=%s ms=%lld",
+           r->method, c->label, r->status, r->user[0] ? r->user : "-", (long long)ms);
+    return ret;
+}
+
+int pv_http_start(const struct pv_config *cfg, struct pv_error *err)
+{
+    static const struct pv_httpd_app app = {NULL, admit, handle};
+    struct pv_httpd_opts o = {
+        .host = cfg->listen_host,
+        .port = cfg->listen_port,
+        .tls_cert = cfg->tls_cert,
+        .tls_key = cfg->tls_key,
+        .threads = (unsigned)cfg->http_threads,
+        .max_body = (size_t)cfg->max_body_bytes,
+        .max_connections = (unsigned)cfg->max_connections,
+        .max_per_address = (unsigned)cfg->max_connections_per_address,
+        .idle_timeout_s = (unsigned)cfg->idle_timeout_seconds,
+        .trusted_proxies = cfg->trusted_proxies[0] ? cfg->trusted_proxies : NULL,
+        .app = &app,
+    };
+
+    snprintf(webui_dir, sizeof webui_dir, "%s", cfg->webui_dir);
+    return pv_httpd_start(&o, &httpd, err);
+}
+
+void pv_http_stop(void)
+{
+    if (httpd) {
+        pv_sse_shutdown();
+        pv_httpd_stop(httpd);
+        httpd = NULL;
+    }
+}
