@@ -8,7 +8,7 @@
  * a call whose capability bit is missing (or whose pointer is NULL) with the
  * error `unsupported_by_backend` instead of calling it.
  *
- * Two decisions a newcomer must know:
+ * Three decisions a newcomer must know:
  *   - Calls are blocking and run on job worker threads (or on the
  *     connection's watch thread).  A struct pv_conn is opaque to the daemon
  *     and is used by one thread at a time, except watch(), which runs on its
@@ -17,11 +17,23 @@
  *   - Adapters never touch the database.  They report what they see through
  *     the struct pv_sink callbacks the daemon passes in; the daemon decides
  *     what to store.  Strings passed to a sink are borrowed for the call only.
+ *   - Who reports what.  A call that changes a VM (vm_create, vm_action,
+ *     vm_migrate, vm_reconfigure, vm_clone) reports the VM's new state
+ *     through s->vm (s->vm_gone when it removed it) before it returns 0,
+ *     when the endpoint's answer carries that state; the daemon then does
+ *     not ask again.  When the call fails, or returns without having
+ *     reported the VM, the daemon asks once, through vm_refresh.  Never both.
  *
  * Every function that can fail returns 0 or a negative PV_E* code and fills
  * the struct pv_error it was given; that error travels unchanged to the API's
  * error body, so `code` is a stable snake_case word and `message` says what
  * went wrong in terms an operator understands.
+ *
+ * What a vendor is and needs -- its title, its credentials, its URL
+ * schemes, whether Polyvisor restarts its VMs, whether its VMs move only
+ * inside one connection -- is said here, in the table, not known by the
+ * daemon or the web console (they read it from GET /api/v1/adapters): a new
+ * adapter touches no file outside its own folder.
  */
 #ifndef PV_ADAPTER_H
 #define PV_ADAPTER_H
@@ -32,7 +44,7 @@
 #include <string.h>
 #include "../lib/errors.h"
 
-#define PV_ADAPTER_ABI 7
+#define PV_ADAPTER_ABI 8
 
 /* ---- errors ------------------------------------------------------------
  * enum pv_err, struct pv_error and the closed table of codes are lib's
@@ -134,6 +146,18 @@ struct pv_sink {
 #define PV_CAP_MAINTENANCE   (1ull << 13) /* the vendor's own host maintenance mode */
 #define PV_CAP_RECONFIGURE   (1ull << 14) /* change a VM's vCPUs and memory */
 #define PV_CAP_PROBE         (1ull << 15) /* host_probe: a witness for HA */
+/* Vendor rules, not calls: */
+#define PV_CAP_HA_RESTART    (1ull << 16) /* the vendor has no HA of its own: Polyvisor
+                                             restarts a failed host's VMs elsewhere */
+#define PV_CAP_MIGRATE_IN_CONNECTION (1ull << 17) /* VMs move only between hosts of one
+                                                     connection (one vCenter) */
+
+/* What a connection of this type needs besides its url. */
+enum pv_credentials {
+    PV_CRED_NONE = 0,       /* nothing */
+    PV_CRED_TOKEN,          /* "token" (a kvm agent's bearer token) */
+    PV_CRED_PASSWORD,       /* "username" and "password" */
+};
 
 struct pv_conn_params {
     const char *url;
@@ -198,6 +222,11 @@ struct pv_adapter {
     const char *name;       /* connection type it serves: "kvm", "vcenter", "hyperv" */
     const char *version;
     uint64_t caps;          /* PV_CAP_* */
+    const char *title;      /* for people: "VMware vCenter"; NULL: the name */
+    enum pv_credentials credentials;
+    /* URL schemes a connection's url may have ("https", "http"), NULL-ended;
+     * NULL: https and http */
+    const char *const *url_schemes;
 
     int (*open)(const struct pv_conn_params *p, struct pv_conn **out, struct pv_error *err);
     void (*close)(struct pv_conn *c);

@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../lib/httpd.h"
+#include "../lib/router.h"
 #include "agent.h"
 
 #define MAX_BODY ((size_t)256 * 1024)
@@ -170,136 +171,274 @@ static int upload_open(struct MHD_Connection *c, const char *uuid, int disk, str
     return 0;
 }
 
-static enum MHD_Result route(struct MHD_Connection *c, const char *method, const char *url,
-                             struct body *b)
+/* ---- the routes ----------------------------------------------------------
+ * One handler per route of the table below (lib/router): each answers
+ * through r->ret.  The request type is the agent's own (see lib/router.h). */
+
+struct pv_req {
+    struct MHD_Connection *c;
+    struct body *b;
+    const char *const *params;   /* the pattern's {captures}, in order */
+    enum MHD_Result ret;
+};
+
+static const char *arg(struct pv_req *r, const char *key)
 {
-    char path[256], *seg[6] = {0};
-    int n = 0;
+    return MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, key);
+}
+
+/* The body as JSON, or NULL (an empty or unparsable body). */
+static json_t *body_json(struct pv_req *r)
+{
+    return r->b->s ? json_loadb(r->b->s, r->b->len, 0, NULL) : NULL;
+}
+
+static void answer(struct pv_req *r, int rc, const struct pv_error *e, int status, json_t *out)
+{
+    r->ret = result(r->c, rc, e, status, out);
+}
+
+static void h_host(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *out = NULL;
+    int rc = ag_virt_host(&out, &e);
+    answer(r, rc, &e, 200, out);
+}
+
+static void h_events(struct pv_req *r)
+{
+    const char *after = arg(r, "after"), *tmo = arg(r, "timeout_ms");
+    long t = tmo ? strtol(tmo, NULL, 10) : 0;
+    json_t *out = NULL;
+
+    ag_virt_events(after ? strtoull(after, NULL, 10) : 0, t < 0 ? 0 : t > 60000 ? 60000 : (int)t,
+                   &out);
+    r->ret = reply(r->c, 200, out);
+}
+
+static void h_probe(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *req = body_json(r), *out = NULL;
+    int rc = ag_probe(json_string_value(json_object_get(req, "uri")),
+                      json_string_value(json_object_get(req, "host_uuid")),
+                      (int)json_integer_value(json_object_get(req, "timeout_ms")), &out, &e);
+    json_decref(req);
+    answer(r, rc, &e, 200, out);
+}
+
+static void h_import(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *req = body_json(r), *out = NULL;
+    int rc = ag_virt_import(r->params[0], json_string_value(json_object_get(req, "xml")),
+                            json_is_true(json_object_get(req, "state")),
+                            json_object_get(req, "disks"), &out, &e);
+    json_decref(req);
+    answer(r, rc, &e, 201, out);
+}
+
+static void h_import_abort(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *req = body_json(r);
+    int rc = ag_virt_import_abort(r->params[0], json_object_get(req, "disks"), &e);
+    json_decref(req);
+    answer(r, rc, &e, 200, json_pack("{s:s,s:b}", "uuid", r->params[0], "aborted", 1));
+}
+
+/* The upload itself went to disk (sink, below); this closes it. */
+static void h_upload_done(struct pv_req *r)
+{
+    struct body *b = r->b;
+
+    if (b->upload_failed || b->fd < 0) {
+        r->ret = fail(r->c, PV_CODE_upload_failed, "the state could not be written here");
+        return;
+    }
+    close(b->fd);
+    b->fd = -1;
+    r->ret = reply(r->c, 200, json_pack("{s:s,s:I}", "uuid", r->params[0], "size",
+                                        (json_int_t)b->written));
+}
+
+static void h_vms(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *out = NULL;
+    int rc = ag_virt_vms(&out, &e);
+    answer(r, rc, &e, 200, rc ? NULL : json_pack("{s:o}", "items", out));
+}
+
+static void h_define(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_error_t je;
+    json_t *spec, *out = NULL;
+    char *uuid = NULL;
+    int rc;
+
+    spec = r->b->s ? json_loadb(r->b->s, r->b->len, JSON_REJECT_DUPLICATES, &je) : NULL;
+    if (!spec) {
+        r->ret = fail(r->c, PV_CODE_invalid_json, r->b->s ? je.text : "a JSON spec is needed");
+        return;
+    }
+    rc = ag_virt_define(spec, &uuid, &e);
+    json_decref(spec);
+    if (!rc)
+        rc = ag_virt_vm(uuid, &out, &e);
+    free(uuid);
+    answer(r, rc, &e, 201, out);
+}
+
+static void h_vm(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *out = NULL;
+    int rc = ag_virt_vm(r->params[0], &out, &e);
+    answer(r, rc, &e, 200, out);
+}
+
+static void h_delete(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    const char *disks = arg(r, "disks");
+    int rc = ag_virt_action(r->params[0],
+                            disks && strcmp(disks, "true") == 0 ? "delete_with_disks" : "delete",
+                            &e);
+    answer(r, rc, &e, 200, json_pack("{s:s,s:b}", "uuid", r->params[0], "deleted", 1));
+}
+
+/* POST /v1/vms/{uuid}/{action}: start shutdown poweroff reboot pause resume
+ * save (deleting is DELETE /v1/vms/{uuid}, never an action). */
+static void h_action(struct pv_req *r)
+{
     struct pv_error e = {0};
     json_t *out = NULL;
     int rc;
 
-    if (strlen(url) >= sizeof path)
-        return fail(c, PV_CODE_route_not_found, "no such route");
-    snprintf(path, sizeof path, "%s", url);
-    for (char *save = NULL, *p = strtok_r(path, "/", &save); p && n < 6; p = strtok_r(NULL, "/", &save))
-        seg[n++] = p;
-    if (n < 2 || strcmp(seg[0], "v1") != 0)
-        return fail(c, PV_CODE_route_not_found, "no such route");
-    if (n == 2 && strcmp(seg[1], "host") == 0 && strcmp(method, "GET") == 0) {
-        rc = ag_virt_host(&out, &e);
-        return result(c, rc, &e, 200, out);
+    if (strncmp(r->params[1], "delete", 6) == 0) {
+        r->ret = fail(r->c, PV_CODE_route_not_found, "no such route");
+        return;
     }
-    if (n == 2 && strcmp(seg[1], "events") == 0 && strcmp(method, "GET") == 0) {
-        const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
-        const char *tmo = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "timeout_ms");
-        long t = tmo ? strtol(tmo, NULL, 10) : 0;
-        ag_virt_events(after ? strtoull(after, NULL, 10) : 0, t < 0 ? 0 : t > 60000 ? 60000 : (int)t, &out);
-        return reply(c, 200, out);
-    }
-    if (n == 2 && strcmp(seg[1], "probe") == 0 && strcmp(method, "POST") == 0) {
-        json_t *req = b->s ? json_loadb(b->s, b->len, 0, NULL) : NULL;
-        rc = ag_probe(json_string_value(json_object_get(req, "uri")),
-                      json_string_value(json_object_get(req, "host_uuid")),
-                      (int)json_integer_value(json_object_get(req, "timeout_ms")), &out, &e);
-        json_decref(req);
-        return result(c, rc, &e, 200, out);
-    }
-    if (strcmp(seg[1], "imports") == 0 && strcmp(method, "POST") == 0 && n == 4 &&
-        strcmp(seg[3], "abort") == 0) {
-        json_t *req = b->s ? json_loadb(b->s, b->len, 0, NULL) : NULL;
-        rc = ag_virt_import_abort(seg[2], json_object_get(req, "disks"), &e);
-        json_decref(req);
-        return result(c, rc, &e, 200, json_pack("{s:s,s:b}", "uuid", seg[2], "aborted", 1));
-    }
-    if (strcmp(seg[1], "imports") == 0 && strcmp(method, "POST") == 0 && n == 4 &&
-        (strcmp(seg[3], "state") == 0 || strcmp(seg[3], "disk") == 0)) {
-        if (b->upload_failed || b->fd < 0)
-            return fail(c, PV_CODE_upload_failed, "the state could not be written here");
-        close(b->fd);
-        b->fd = -1;
-        return reply(c, 200, json_pack("{s:s,s:I}", "uuid", seg[2], "size", (json_int_t)b->written));
-    }
-    if (strcmp(seg[1], "imports") == 0 && strcmp(method, "POST") == 0 && n == 3) {
-        json_t *req = b->s ? json_loadb(b->s, b->len, 0, NULL) : NULL;
-        rc = ag_virt_import(seg[2], json_string_value(json_object_get(req, "xml")),
-                            json_is_true(json_object_get(req, "state")),
-                            json_object_get(req, "disks"), &out, &e);
-        json_decref(req);
-        return result(c, rc, &e, 201, out);
-    }
-    if (strcmp(seg[1], "vms") != 0)
-        return fail(c, PV_CODE_route_not_found, "no such route");
-    if (n == 2 && strcmp(method, "GET") == 0) {
-        rc = ag_virt_vms(&out, &e);
-        return result(c, rc, &e, 200, rc ? NULL : json_pack("{s:o}", "items", out));
-    }
-    if (n == 2 && strcmp(method, "POST") == 0) {
-        json_error_t je;
-        json_t *spec = b->s ? json_loadb(b->s, b->len, JSON_REJECT_DUPLICATES, &je) : NULL;
-        char *uuid = NULL;
-        if (!spec)
-            return fail(c, PV_CODE_invalid_json, b->s ? je.text : "a JSON spec is needed");
-        rc = ag_virt_define(spec, &uuid, &e);
-        json_decref(spec);
-        if (!rc)
-            rc = ag_virt_vm(uuid, &out, &e);
-        free(uuid);
-        return result(c, rc, &e, 201, out);
-    }
-    if (n == 3 && strcmp(method, "GET") == 0) {
-        rc = ag_virt_vm(seg[2], &out, &e);
-        return result(c, rc, &e, 200, out);
-    }
-    if (n == 3 && strcmp(method, "DELETE") == 0) {
-        const char *disks = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "disks");
-        rc = ag_virt_action(seg[2], disks && strcmp(disks, "true") == 0 ? "delete_with_disks" : "delete", &e);
-        return result(c, rc, &e, 200, json_pack("{s:s,s:b}", "uuid", seg[2], "deleted", 1));
-    }
-    if (n == 4 && strcmp(method, "POST") == 0 && strcmp(seg[3], "export") == 0) {
-        rc = ag_virt_export(seg[2], &out, &e);
-        return result(c, rc, &e, 200, out);
-    }
-    if (n == 5 && strcmp(seg[3], "export") == 0 && strcmp(method, "GET") == 0 &&
-        strcmp(seg[4], "state") == 0)
-        return send_file(c, seg[2], NULL);
-    if (n == 6 && strcmp(seg[3], "export") == 0 && strcmp(method, "GET") == 0 &&
-        strcmp(seg[4], "disk") == 0)
-        return send_file(c, seg[2], seg[5]);
-    if (n == 5 && strcmp(seg[3], "export") == 0 && strcmp(method, "POST") == 0 &&
-        (strcmp(seg[4], "undo") == 0 || strcmp(seg[4], "done") == 0)) {
-        rc = seg[4][0] == 'u' ? ag_virt_export_undo(seg[2], &e) : ag_virt_export_done(seg[2], &e);
-        return result(c, rc, &e, 200, json_pack("{s:s,s:s}", "uuid", seg[2], "export", seg[4]));
-    }
-    if (n == 4 && strcmp(method, "POST") == 0 && strcmp(seg[3], "migrate") == 0) {
-        json_t *req = b->s ? json_loadb(b->s, b->len, 0, NULL) : NULL;
-        rc = ag_virt_migrate_start(seg[2], json_string_value(json_object_get(req, "dest_uri")),
+    rc = ag_virt_action(r->params[0], r->params[1], &e);
+    if (!rc)
+        rc = ag_virt_vm(r->params[0], &out, &e);
+    answer(r, rc, &e, 200, out);
+}
+
+static void h_export(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *out = NULL;
+    int rc = ag_virt_export(r->params[0], &out, &e);
+    answer(r, rc, &e, 200, out);
+}
+
+static void h_export_state(struct pv_req *r)
+{
+    r->ret = send_file(r->c, r->params[0], NULL);
+}
+
+static void h_export_disk(struct pv_req *r)
+{
+    r->ret = send_file(r->c, r->params[0], r->params[1]);
+}
+
+static void h_export_undo(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    answer(r, ag_virt_export_undo(r->params[0], &e), &e, 200,
+           json_pack("{s:s,s:s}", "uuid", r->params[0], "export", "undo"));
+}
+
+static void h_export_done(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    answer(r, ag_virt_export_done(r->params[0], &e), &e, 200,
+           json_pack("{s:s,s:s}", "uuid", r->params[0], "export", "done"));
+}
+
+static void h_migrate(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *req = body_json(r), *out = NULL;
+    int rc = ag_virt_migrate_start(r->params[0], json_string_value(json_object_get(req, "dest_uri")),
                                    json_string_value(json_object_get(req, "data_uri")),
                                    (int)json_integer_value(json_object_get(req, "max_downtime_ms")),
                                    (int)json_integer_value(json_object_get(req, "stall_s")), &e);
-        json_decref(req);
-        if (!rc)
-            rc = ag_virt_migration(seg[2], &out, &e);
-        return result(c, rc, &e, 202, out);
+    json_decref(req);
+    if (!rc)
+        rc = ag_virt_migration(r->params[0], &out, &e);
+    answer(r, rc, &e, 202, out);
+}
+
+static void h_migration(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *out = NULL;
+    int rc = ag_virt_migration(r->params[0], &out, &e);
+    answer(r, rc, &e, 200, out);
+}
+
+static void h_migration_cancel(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *out = NULL;
+    int rc = ag_virt_migrate_cancel(r->params[0], &e);
+    if (!rc)
+        rc = ag_virt_migration(r->params[0], &out, &e);
+    answer(r, rc, &e, 200, out);
+}
+
+/* The table the header comment lists.  A literal segment wins over a
+ * capture, so /v1/vms/{uuid}/migrate is never taken for an action. */
+static const struct pv_route routes[] = {
+    {"GET", "/v1/host", h_host, 0},
+    {"GET", "/v1/events", h_events, 0},
+    {"POST", "/v1/probe", h_probe, 0},
+    {"POST", "/v1/imports/{uuid}", h_import, 0},
+    {"POST", "/v1/imports/{uuid}/abort", h_import_abort, 0},
+    {"POST", "/v1/imports/{uuid}/state", h_upload_done, 0},
+    {"POST", "/v1/imports/{uuid}/disk", h_upload_done, 0},
+    {"GET", "/v1/vms", h_vms, 0},
+    {"POST", "/v1/vms", h_define, 0},
+    {"GET", "/v1/vms/{uuid}", h_vm, 0},
+    {"DELETE", "/v1/vms/{uuid}", h_delete, 0},
+    {"POST", "/v1/vms/{uuid}/{action}", h_action, 0},
+    {"POST", "/v1/vms/{uuid}/export", h_export, 0},
+    {"GET", "/v1/vms/{uuid}/export/state", h_export_state, 0},
+    {"GET", "/v1/vms/{uuid}/export/disk/{index}", h_export_disk, 0},
+    {"POST", "/v1/vms/{uuid}/export/undo", h_export_undo, 0},
+    {"POST", "/v1/vms/{uuid}/export/done", h_export_done, 0},
+    {"POST", "/v1/vms/{uuid}/migrate", h_migrate, 0},
+    {"GET", "/v1/vms/{uuid}/migration", h_migration, 0},
+    {"POST", "/v1/vms/{uuid}/migration/cancel", h_migration_cancel, 0},
+};
+
+static enum MHD_Result route(struct MHD_Connection *c, const char *method, const char *url,
+                             struct body *b)
+{
+    struct pv_route_match m;
+    struct pv_req r = {.c = c, .b = b, .ret = MHD_NO};
+    struct pv_error e;
+
+    switch (pv_router_match(routes, sizeof routes / sizeof routes[0], method, url, &m)) {
+    case PV_MATCH_OK:
+        break;
+    case PV_MATCH_NO_METHOD: {
+        const struct pv_httpd_header h[] = {{"Allow", m.allow}, {NULL, NULL}};
+        pv_fail(&e, method_not_allowed, "%s is not allowed here (allowed: %s)", method, m.allow);
+        return pv_httpd_send_json(c, pv_error_status(&e), pv_httpd_error_body(&e, NULL),
+                                  h);
     }
-    if (n == 4 && strcmp(method, "GET") == 0 && strcmp(seg[3], "migration") == 0) {
-        rc = ag_virt_migration(seg[2], &out, &e);
-        return result(c, rc, &e, 200, out);
+    case PV_MATCH_NO_PATH:
+        return fail(c, PV_CODE_route_not_found, "no such route");
     }
-    if (n == 5 && strcmp(method, "POST") == 0 && strcmp(seg[3], "migration") == 0 &&
-        strcmp(seg[4], "cancel") == 0) {
-        rc = ag_virt_migrate_cancel(seg[2], &e);
-        if (!rc)
-            rc = ag_virt_migration(seg[2], &out, &e);
-        return result(c, rc, &e, 200, out);
-    }
-    if (n == 4 && strcmp(method, "POST") == 0 && strncmp(seg[3], "delete", 6) != 0) {
-        rc = ag_virt_action(seg[2], seg[3], &e);
-        if (!rc)
-            rc = ag_virt_vm(seg[2], &out, &e);
-        return result(c, rc, &e, 200, out);
-    }
-    return fail(c, PV_CODE_route_not_found, "no such route");
+    r.params = m.params;
+    m.route->handler(&r);
+    return r.ret;
 }
 
 static int sink(void *state, const char *data, size_t n)

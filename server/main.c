@@ -22,6 +22,7 @@
 #include "server/core/events.h"
 #include "server/core/log.h"
 #include "server/core/secret.h"
+#include "server/core/validate.h"
 #include "server/ha/ha.h"
 #include "server/ha/jobs_ha.h"
 #include "server/http/auth.h"
@@ -151,6 +152,10 @@ int main(int argc, char **argv)
     pv_plugins_load(cfg.adapter_dir);
     if (pv_plugins_configure(&cfg, &e))
         die(&e);
+    {
+        const char *types[PV_ADAPTER_TYPES_MAX];
+        pv_validate_set_types(types, pv_plugins_types(types, PV_ADAPTER_TYPES_MAX));
+    }
     pv_clock_init(cfg.test_clock);
     pv_events_set_publisher(pv_sse_publish);
     pv_conns_set_fencing(&fencing);

@@ -365,6 +365,8 @@ static const struct pv_adapter hyperv_adapter = {
     .caps = PV_CAP_SYNC | PV_CAP_EVENTS | PV_CAP_CREATE | PV_CAP_DELETE | PV_CAP_POWER |
             PV_CAP_SHUTDOWN | PV_CAP_PAUSE | PV_CAP_SAVE | PV_CAP_STATS | PV_CAP_LIVE_MIGRATE |
             PV_CAP_QUICK_MIGRATE | PV_CAP_RECONFIGURE,
+    .title = "Microsoft Hyper-V",
+    .credentials = PV_CRED_PASSWORD,
     .open = hv_open,
     .close = hv_close,
     .sync = hv_sync,

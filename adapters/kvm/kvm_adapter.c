@@ -769,7 +769,9 @@ static const struct pv_adapter kvm_adapter = {
     .version = "0.1",
     .caps = PV_CAP_SYNC | PV_CAP_EVENTS | PV_CAP_CREATE | PV_CAP_DELETE | PV_CAP_POWER |
             PV_CAP_SHUTDOWN | PV_CAP_PAUSE | PV_CAP_SAVE | PV_CAP_STATS | PV_CAP_LIVE_MIGRATE |
-            PV_CAP_QUICK_MIGRATE | PV_CAP_PROBE,
+            PV_CAP_QUICK_MIGRATE | PV_CAP_PROBE | PV_CAP_HA_RESTART,
+    .title = "KVM (Polyvisor agent)",
+    .credentials = PV_CRED_TOKEN,
     .open = k_open,
     .close = k_close,
     .sync = k_sync,

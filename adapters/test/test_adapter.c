@@ -1909,13 +1909,18 @@ out:
 
 /* ---- the table ---------------------------------------------------------- */
 
+static const char *const test_schemes[] = {"test", NULL};
+
 static const struct pv_adapter test_adapter = {
     .abi = PV_ADAPTER_ABI,
     .name = "test",
     .version = "1.0",
     .caps = PV_CAP_SYNC | PV_CAP_EVENTS | PV_CAP_CREATE | PV_CAP_DELETE | PV_CAP_POWER |
             PV_CAP_SHUTDOWN | PV_CAP_PAUSE | PV_CAP_SAVE | PV_CAP_LIVE_MIGRATE |
-            PV_CAP_QUICK_MIGRATE | PV_CAP_STATS | PV_CAP_MAINTENANCE,
+            PV_CAP_QUICK_MIGRATE | PV_CAP_STATS | PV_CAP_MAINTENANCE | PV_CAP_HA_RESTART,
+    .title = "Test (simulated)",
+    .credentials = PV_CRED_NONE,
+    .url_schemes = test_schemes,
     .open = test_open,
     .close = test_close,
     .sync = test_sync,

@@ -206,7 +206,10 @@ static const struct pv_adapter vcenter_adapter = {
     .version = "0.1",
     .caps = PV_CAP_SYNC | PV_CAP_EVENTS | PV_CAP_CREATE | PV_CAP_DELETE | PV_CAP_POWER |
             PV_CAP_SHUTDOWN | PV_CAP_SAVE | PV_CAP_STATS | PV_CAP_LIVE_MIGRATE |
-            PV_CAP_QUICK_MIGRATE | PV_CAP_RECONFIGURE | PV_CAP_CLONE | PV_CAP_MAINTENANCE,
+            PV_CAP_QUICK_MIGRATE | PV_CAP_RECONFIGURE | PV_CAP_CLONE | PV_CAP_MAINTENANCE |
+            PV_CAP_MIGRATE_IN_CONNECTION,
+    .title = "VMware vCenter",
+    .credentials = PV_CRED_PASSWORD,
     .open = vc_open,
     .close = vc_close,
     .sync = vc_sync,

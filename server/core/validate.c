@@ -97,7 +97,17 @@ int pv_validate(const json_t *body, const struct pv_jfield *spec, size_t n, json
     return 0;
 }
 
-const char *const pv_vm_vendors[] = {"kvm", "vcenter", "hyperv", "test", NULL};
+/* start-up configuration: main.c fills it from the loaded adapters */
+const char *pv_adapter_types[PV_ADAPTER_TYPES_MAX + 1];
+
+void pv_validate_set_types(const char *const *types, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n && i < PV_ADAPTER_TYPES_MAX; i++)
+        pv_adapter_types[i] = types[i];
+    pv_adapter_types[i] = NULL;
+}
 const char *const pv_vm_ha_levels[] = {"off", "low", "medium", "high", NULL};
 
 int pv_validate_tag_list(const json_t *arr, const char *field, struct pv_error *err)

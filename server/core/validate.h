@@ -30,12 +30,17 @@ int pv_validate(const json_t *body, const struct pv_jfield *spec, size_t n, json
  * deploy schedule's "vm", placement ratings' and simulate's "vm"): its size
  * and its placement wishes, then its devices and HA.  Used inside a
  * pv_jfield table, so each body adds only its own fields. */
-extern const char *const pv_vm_vendors[];
+/* The connection types (vendors) of the loaded adapters, NULL-ended:
+ * written once at start-up (pv_validate_set_types, from main.c), read-only
+ * after. */
+#define PV_ADAPTER_TYPES_MAX 16
+extern const char *pv_adapter_types[PV_ADAPTER_TYPES_MAX + 1];
+void pv_validate_set_types(const char *const *types, size_t n);
 extern const char *const pv_vm_ha_levels[];
 #define PV_JFIELDS_VM_SIZE                                           \
     {"vcpus", PV_J_INT, PV_J_REQUIRED, 1, 256, NULL},                \
     {"memory_mb", PV_J_INT, PV_J_REQUIRED, 16, 16LL * 1024 * 1024, NULL}, \
-    {"vendor", PV_J_STRING, 0, 0, 0, pv_vm_vendors},                 \
+    {"vendor", PV_J_STRING, 0, 0, 0, pv_adapter_types},                 \
     {"tags", PV_J_ARRAY, 0, 0, 32, NULL},                            \
     {"anti_affinity", PV_J_ARRAY, 0, 0, 32, NULL},                   \
     {"affinity", PV_J_ARRAY, 0, 0, 32, NULL}

@@ -15,6 +15,7 @@
 #include <time.h>
 #include "db/db.h"
 #include "server/inventory/conns.h"
+#include "server/inventory/plugins.h"
 #include "server/core/events.h"
 #include "server/ha/ha.h"
 #include "server/jobs/jobs.h"
@@ -102,10 +103,11 @@ static enum evidence ask_witnesses(const json_t *h, char *said, size_t size)
     return ev;
 }
 
-/* Endpoint types whose hosts Polyvisor restarts VMs for. */
+/* Endpoint types whose hosts Polyvisor restarts VMs for: those with no HA
+ * of their own, as their adapter says. */
 static int polyvisor_restarts(const char *type)
 {
-    return strcmp(type, "kvm") == 0 || strcmp(type, "test") == 0;
+    return pv_plugins_has(type, PV_CAP_HA_RESTART);
 }
 
 static void check_hosts(void)

@@ -241,7 +241,7 @@ static int define_step(struct pv_job_run *run, struct pv_error *err)
                 rc = h.a->vm_create(h.conn, dest.native_id, &spec, &sink, &native, err);
             }
             if (!rc) {
-                pv_conns_refresh(&h, native, run);
+                pv_conns_settle(&h, &ctx, native, run);
                 pv_db_vm_finish_move(ref.id, native, dest.connection_id, ref.connection_id);
                 json_object_set_new(res, "native_id", json_string(native));
                 json_object_set_new(res, "connection_id", json_string(dest.connection_id));
@@ -288,7 +288,7 @@ static int start_step(struct pv_job_run *run, struct pv_error *err)
                             PV_ACT_START, &sink, err);
     }
     if (!rc)
-        pv_conns_refresh(&h, json_string_value(json_object_get(res, "native_id")), run);
+        pv_conns_settle(&h, &ctx, json_string_value(json_object_get(res, "native_id")), run);
     pv_conns_release(&h, rc == PV_EUNREACHABLE);
     if (rc)
         return rc;

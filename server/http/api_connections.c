@@ -30,12 +30,33 @@ static int reply_field(struct pv_req *r, enum pv_code code, const char *field, c
     return -1;
 }
 
-/* Type-specific rules: which credentials, which URL schemes. */
+/* Does url start with SCHEME:// of one of the adapter's schemes? */
+static int scheme_ok(const struct pv_adapter *a, const char *url, char *list, size_t size)
+{
+    static const char *const web[] = {"https", "http", NULL};
+    const char *const *sc = a->url_schemes ? a->url_schemes : web;
+    int ok = 0;
+    size_t used = 0;
+
+    list[0] = '\0';
+    for (; *sc; sc++) {
+        size_t n = strlen(*sc);
+        if (strncmp(url, *sc, n) == 0 && strncmp(url + n, "://", 3) == 0)
+            ok = 1;
+        if (used < size)
+            used += (size_t)snprintf(list + used, size - used, "%s%s://", used ? " or " : "", *sc);
+    }
+    return ok;
+}
+
+/* The rules of the connection's type, as its adapter states them: which
+ * credentials, which URL schemes. */
 static int check_type(struct pv_req *r, json_t *body)
 {
     const char *type = json_string_value(json_object_get(body, "type"));
     const char *url = json_string_value(json_object_get(body, "url"));
-    int user_pass = strcmp(type, "vcenter") == 0 || strcmp(type, "hyperv") == 0;
+    const struct pv_adapter *a = pv_plugins_find(type); /* the enum made sure */
+    char schemes[128];
 
     if (json_object_get(body, "ca_cert") &&
         !strstr(json_string_value(json_object_get(body, "ca_cert")), "-----BEGIN CERTIFICATE-----"))
@@ -45,40 +66,30 @@ static int check_type(struct pv_req *r, json_t *body)
         if ((unsigned char)*p <= 0x20 || *p == 0x7f)
             return reply_field(r, PV_CODE_invalid_value, "url",
                                "'url' must not contain spaces or control characters");
-    if (strcmp(type, "test") == 0) {
-        if (strncmp(url, "test:///", 8) != 0)
-            return reply_field(r, PV_CODE_invalid_value, "url",
-                               "a test connection's url is test:///ABSOLUTE/PATH");
-    } else if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) {
-        return reply_field(r, PV_CODE_invalid_value, "url",
-                           "'url' must start with https:// (or http:// where allowed)");
+    if (!scheme_ok(a, url, schemes, sizeof schemes)) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "a %s connection's 'url' starts with %s", type, schemes);
+        return reply_field(r, PV_CODE_invalid_value, "url", msg);
     }
     {
         /* user:password@ in the authority would be shown to every viewer in
          * url, name, last_error and events (the url is kept as given) */
-        const char *a = strstr(url, "://");
-        size_t n = a ? strcspn(a + 3, "/?#") : 0;
-        if (a && memchr(a + 3, '@', n))
+        const char *auth = strstr(url, "://");
+        size_t n = auth ? strcspn(auth + 3, "/?#") : 0;
+        if (auth && memchr(auth + 3, '@', n))
             return reply_field(r, PV_CODE_invalid_value, "url",
                                "'url' must not carry a user or password (USER:PASS@HOST): "
                                "give them as 'username' and 'password'");
     }
-    if (strcmp(type, "kvm") == 0 && !json_object_get(body, "token"))
+    if (a->credentials == PV_CRED_TOKEN && !json_object_get(body, "token"))
         return reply_field(r, PV_CODE_missing_field, "token",
-                           "a kvm connection needs the agent's 'token'");
-    if (user_pass && !json_object_get(body, "username"))
+                           "this connection type needs 'token' (the agent's)");
+    if (a->credentials == PV_CRED_PASSWORD && !json_object_get(body, "username"))
         return reply_field(r, PV_CODE_missing_field, "username",
                            "this connection type needs 'username'");
-    if (user_pass && !json_object_get(body, "password"))
+    if (a->credentials == PV_CRED_PASSWORD && !json_object_get(body, "password"))
         return reply_field(r, PV_CODE_missing_field, "password",
                            "this connection type needs 'password'");
-    if (!pv_plugins_find(type)) {
-        struct pv_error e;
-        pv_fail(&e, unsupported_by_backend,
-                     "no adapter for connection type '%s' is loaded (GET /api/v1/adapters)", type);
-        pv_reply_error_details(r, &e, json_pack("{s:s}", "field", "type"));
-        return -1;
-    }
     return 0;
 }
 
@@ -109,9 +120,8 @@ static int seal(json_t *body, struct pv_db_connection *c, struct pv_error *err)
 
 void pv_api_connection_create(struct pv_req *r)
 {
-    static const char *const types[] = {"kvm", "vcenter", "hyperv", "test", NULL};
     static const struct pv_jfield spec[] = {
-        {"type", PV_J_STRING, PV_J_REQUIRED, 0, 0, types},
+        {"type", PV_J_STRING, PV_J_REQUIRED, 0, 0, pv_adapter_types},
         {"url", PV_J_STRING, PV_J_REQUIRED, 1, 2048, NULL},
         {"name", PV_J_STRING, 0, 1, 128, NULL},
         {"token", PV_J_STRING, 0, 1, 4096, NULL},

@@ -14,7 +14,11 @@
 #include <stddef.h>
 #include "adapters/adapter.h"
 #include "server/core/config.h"
-#include "server/http/router.h"
+#include "lib/router.h"
+
+/* The daemon's route table (routes.c). */
+extern const struct pv_route pv_routes[];
+extern const size_t pv_nroutes;
 
 struct MHD_Connection;
 

@@ -3,7 +3,7 @@
  * document (server/openapi.json) lists the same routes; a unit test
  * (tests/unit/test_routes.c) fails when the two disagree. */
 #include "server/http/api.h"
-#include "server/http/router.h"
+#include "lib/router.h"
 
 #define P PV_ROUTE_PUBLIC
 #define A PV_ROUTE_ADMIN

@@ -263,12 +263,20 @@ void pv_conns_set_fencing(const struct pv_conns_fencing *f)
     fencing = *f;
 }
 
+/* Remember that the call this sink serves reported native_id. */
+static void seen(struct pv_sink_ctx *s, const char *native_id)
+{
+    if (s->nseen < PV_SINK_SEEN && native_id && strlen(native_id) < sizeof s->seen[0])
+        strcpy(s->seen[s->nseen++], native_id);
+}
+
 static void sink_vm(void *ctx, const struct pv_vm_info *v)
 {
     struct pv_sink_ctx *s = ctx;
     struct pv_db_vm_ref ref;
     char id[64], old[16];
 
+    seen(s, v->native_id);
     if (fencing.reported && fencing.reported(s->conn_id, v->native_id))
         return; /* a stale copy of a VM HA restarted elsewhere: being removed */
     pv_id_new(id, "vm");
@@ -297,6 +305,7 @@ static void sink_vm_gone(void *ctx, const char *native_id)
     struct pv_db_vm_ref ref;
     char id[64];
 
+    seen(s, native_id);
     if (fencing.gone && fencing.gone(s->conn_id, native_id))
         return; /* a fenced stale copy: the VM runs elsewhere */
     if (pv_db_vm_ref_native(s->conn_id, native_id, &ref) != 0)
@@ -331,6 +340,7 @@ void pv_conns_sink(struct pv_sink *s, struct pv_sink_ctx *ctx, const struct pv_h
     snprintf(ctx->vendor, sizeof ctx->vendor, "%s", h->vendor);
     ctx->source = "poll";
     ctx->job = job;
+    ctx->nseen = 0;
     s->ctx = ctx;
     s->cluster = sink_cluster;
     s->host = sink_host;
@@ -357,6 +367,18 @@ void pv_conns_refresh(struct pv_handle *h, const char *native_id, struct pv_job_
         return;
     pv_conns_sink(&sink, &ctx, h, run);
     h->a->vm_refresh(h->conn, native_id, &sink, NULL);
+}
+
+void pv_conns_settle(struct pv_handle *h, const struct pv_sink_ctx *ctx, const char *native_id,
+                     struct pv_job_run *run)
+{
+    if (!native_id)
+        return;
+    if (ctx && strcmp(ctx->conn_id, h->conn_id) == 0)
+        for (int i = 0; i < ctx->nseen; i++)
+            if (strcmp(ctx->seen[i], native_id) == 0)
+                return; /* the call reported it */
+    pv_conns_refresh(h, native_id, run);
 }
 
 /* ---- sync and monitor --------------------------------------------------- */

@@ -50,11 +50,14 @@ void pv_conns_release(struct pv_handle *h, int broken);
 
 /* A sink that writes to the inventory of h's connection; job may be NULL.
  * ctx must stay alive while the sink is used. */
+#define PV_SINK_SEEN 4
 struct pv_sink_ctx {
     char conn_id[64];
     char vendor[16];
     const char *source;            /* "event" or "poll" */
     struct pv_job_run *job;
+    int nseen;                     /* the first PV_SINK_SEEN VMs reported through it */
+    char seen[PV_SINK_SEEN][128];
 };
 void pv_conns_sink(struct pv_sink *s, struct pv_sink_ctx *ctx, const struct pv_handle *h,
                    struct pv_job_run *job);
@@ -64,6 +67,11 @@ void pv_conns_sink(struct pv_sink *s, struct pv_sink_ctx *ctx, const struct pv_h
 int pv_conns_need(const struct pv_handle *h, uint64_t cap, void *fn, struct pv_error *err);
 /* Ask the adapter for one VM's state and store it (no-op without vm_refresh). */
 void pv_conns_refresh(struct pv_handle *h, const char *native_id, struct pv_job_run *run);
+/* After a call that changed VM native_id through sink context ctx (made for
+ * h): ask for its state once, unless the call already reported it (the ABI's
+ * rule: the reply carries the VM's state, or the daemon asks -- never both). */
+void pv_conns_settle(struct pv_handle *h, const struct pv_sink_ctx *ctx, const char *native_id,
+                     struct pv_job_run *run);
 
 /* Full sync of one connection into the inventory (removes what is gone),
  * updating the connection's state; then makes sure its monitor runs. */

@@ -40,6 +40,8 @@ static const struct {
     {PV_CAP_MAINTENANCE, "maintenance"},
     {PV_CAP_RECONFIGURE, "reconfigure"},
     {PV_CAP_PROBE, "probe"},
+    {PV_CAP_HA_RESTART, "ha_restart"},
+    {PV_CAP_MIGRATE_IN_CONNECTION, "migrate_in_connection"},
 };
 
 const char *pv_cap_name(uint64_t cap)
@@ -162,6 +164,21 @@ int pv_plugins_configure(const struct pv_config *cfg, struct pv_error *err)
     return 0;
 }
 
+size_t pv_plugins_types(const char **out, size_t max)
+{
+    size_t n = 0;
+
+    for (int i = 0; i < nadapters && n < max; i++)
+        out[n++] = adapters[i].a->name;
+    return n;
+}
+
+int pv_plugins_has(const char *type, uint64_t cap)
+{
+    const struct pv_adapter *a = pv_plugins_find(type);
+    return a && (a->caps & cap) == cap;
+}
+
 const struct pv_adapter *pv_plugins_find(const char *type)
 {
     for (int i = 0; i < nadapters; i++)
@@ -180,9 +197,17 @@ json_t *pv_plugins_json(void)
         for (size_t k = 0; k < sizeof cap_names / sizeof cap_names[0]; k++)
             if (a->caps & cap_names[k].bit)
                 json_array_append_new(caps, json_string(cap_names[k].name));
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:i,s:o,s:s}", "name", a->name, "version",
-                                             a->version ? a->version : "", "abi", (int)a->abi,
-                                             "capabilities", caps, "file", adapters[i].file));
+        static const char *const creds[] = {"none", "token", "password"};
+        static const char *const web[] = {"https", "http", NULL};
+        json_t *schemes = json_array();
+        for (const char *const *sc = a->url_schemes ? a->url_schemes : web; *sc; sc++)
+            json_array_append_new(schemes, json_string(*sc));
+        json_array_append_new(
+            arr, json_pack("{s:s,s:s,s:s,s:i,s:o,s:s,s:o,s:s}", "name", a->name, "title",
+                           a->title ? a->title : a->name, "version", a->version ? a->version : "",
+                           "abi", (int)a->abi, "capabilities", caps, "credentials",
+                           (unsigned)a->credentials < 3 ? creds[a->credentials] : "none",
+                           "url_schemes", schemes, "file", adapters[i].file));
     }
     return arr;
 }

@@ -16,7 +16,14 @@ struct pv_config;
 int pv_plugins_configure(const struct pv_config *cfg, struct pv_error *err);
 /* The adapter for a connection type, or NULL. */
 const struct pv_adapter *pv_plugins_find(const char *type);
-/* [{"name", "version", "abi", "capabilities": [...], "file"}] */
+/* The connection types of the loaded adapters into out[] (at most max, in
+ * load order); their count.  The strings live as long as the daemon. */
+size_t pv_plugins_types(const char **out, size_t max);
+/* Does the adapter for type have every capability bit of cap?  0 when no
+ * adapter serves type. */
+int pv_plugins_has(const char *type, uint64_t cap);
+/* [{"name", "title", "version", "abi", "capabilities": [...], "credentials",
+ *   "url_schemes": [...], "file"}] */
 json_t *pv_plugins_json(void);
 /* Names of capability bits, for the API and error messages. */
 const char *pv_cap_name(uint64_t cap);

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "db/db.h"
+#include "server/inventory/plugins.h"
 #include "server/inventory/snapshot.h"
 
 struct loader {
@@ -149,6 +150,7 @@ static void on_vm(void *ctx, const struct pv_db_pl_vm *v)
     copy(V->id, sizeof V->id, v->id);
     copy(V->name, sizeof V->name, v->name);
     copy(V->vendor, sizeof V->vendor, v->vendor);
+    V->moves_in_connection = pv_plugins_has(v->vendor, PV_CAP_MIGRATE_IN_CONNECTION);
     copy(V->connection_id, sizeof V->connection_id, v->connection_id);
     copy(V->last_moved_at, sizeof V->last_moved_at, v->last_moved_at);
     if (v->host_id && inv->nhosts > 0)

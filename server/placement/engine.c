@@ -678,8 +678,8 @@ void pv_pl_request_for_vm(const struct pv_pl_inv *inv, int vm, struct pv_pl_requ
     req->vcpus = v->vcpus;
     req->memory_mb = v->memory_mb;
     req->vendor = v->vendor;
-    /* vCenter moves VMs only between hosts of one vCenter. */
-    req->connection_id = strcmp(v->vendor, "vcenter") == 0 ? v->connection_id : NULL;
+    /* some vendors (vCenter) move VMs only between hosts of one endpoint */
+    req->connection_id = v->moves_in_connection ? v->connection_id : NULL;
     req->tags = v->tags;
     req->anti_affinity = v->anti_affinity;
     req->affinity = v->affinity;

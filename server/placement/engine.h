@@ -68,6 +68,7 @@ struct pv_pl_vm {
     int host;                      /* index, -1: not placed */
     char vendor[16];
     char connection_id[64];
+    int moves_in_connection;       /* its vendor moves VMs only inside one endpoint */
     int active;                    /* running or paused: holds memory and CPU */
     int vcpus;
     int64_t memory_mb;

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "server/http/router.h"
+#include "lib/router.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,8 +1,9 @@
 """The adapter contract: one suite, run through polyvisord's REST API against
 every adapter that can run here without special hardware -- the test
 adapter, the kvm adapter (its agents on libvirt's test driver), the vcenter
-adapter (against VMware's vcsim) and the hyperv adapter (against our Hyper-V
-simulator).  Whatever the hypervisor, the same calls give the same states
+adapter (against VMware's vcsim), the hyperv adapter (against our Hyper-V
+simulator) and the toy adapter (tests/adapters/toy: a vendor added without
+touching server/ or webui/).  Whatever the hypervisor, the same calls give the same states
 and the same refusal codes; a step the vendor has no such thing for (vSphere
 has no pause) is skipped where the adapter says so in its capabilities."""
 import os
@@ -13,6 +14,7 @@ import pytest
 from kvm_rig import TOKEN, Agent
 from test_hyperv import Sim
 from test_vcenter import Vcsim, vcsim_bin  # noqa: F401 (a fixture, used by name)
+from toy import with_toy
 
 VM_FIELDS = ("id", "name", "host_id", "connection_id", "vendor", "native_id", "power_state",
              "vcpus", "memory_mb", "ha", "observed_at")
@@ -20,7 +22,7 @@ HOST_FIELDS = ("id", "name", "vendor", "connection_id", "cluster_id", "state", "
                "memory_mb", "memory_used_mb", "cpu_usage_pct")
 
 
-@pytest.fixture(params=["test", "kvm", "vcenter", "hyperv"])
+@pytest.fixture(params=["test", "kvm", "vcenter", "hyperv", "toy"])
 def backend(request, daemon, tmpdir_path):
     """A daemon with two hosts of one vendor; yields (daemon, [host, host])."""
     agents, peers = [], []
@@ -33,6 +35,9 @@ def backend(request, daemon, tmpdir_path):
             agents.append(Agent(d).start())
             daemon.run("POST", "/api/v1/connections",
                        {"type": "kvm", "url": agents[-1].base, "token": TOKEN})
+    elif request.param == "toy":
+        with_toy(daemon, tmpdir_path)
+        daemon.run("POST", "/api/v1/connections", {"type": "toy", "url": "toy://contract"})
     elif request.param == "vcenter":
         vc = Vcsim(request.getfixturevalue("vcsim_bin"), os.path.join(tmpdir_path, "vcsim"))
         peers.append(vc.start("-dc", "1", "-cluster", "1", "-host", "2", "-standalone-host", "0",

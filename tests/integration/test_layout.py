@@ -49,3 +49,10 @@ def test_the_walls_hold():
         "lib/ depends on a program"
     assert not grep("server", r"<curl/|<libxml/"), "vendor protocols belong in adapters"
 
+
+
+def test_no_vendor_names_in_the_daemon():
+    """A fourth adapter touches no file in server/ or webui/: no connection
+    type is spelled out there as a string."""
+    hits = grep("server", r'"(kvm|vcenter|hyperv|test)"')
+    assert not hits, "\n".join(hits)

@@ -288,6 +288,9 @@ static void state_vendor_scope(void **state)
     pv_pl_inv_free(inv);
 }
 
+/* A vendor whose VMs move only inside one endpoint (the snapshot sets
+ * moves_in_connection from the adapter's PV_CAP_MIGRATE_IN_CONNECTION, as
+ * vCenter's has it). */
 static void vcenter_stays_in_its_vcenter(void **state)
 {
     struct pv_pl_inv *inv = inv_new();
@@ -302,6 +305,7 @@ static void vcenter_stays_in_its_vcenter(void **state)
     snprintf(inv->hosts[b].connection_id, sizeof inv->hosts[b].connection_id, "conn-a");
     vm = add_vm(inv, "x", a, 1024, 1);
     snprintf(inv->vms[vm].vendor, sizeof inv->vms[vm].vendor, "vcenter");
+    inv->vms[vm].moves_in_connection = 1;
     pv_pl_request_for_vm(inv, vm, &req);
     r = rate(inv, &req);
     assert_string_equal(code_of(rating_of(r, 3, a), "scope"), "current_host");

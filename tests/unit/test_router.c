@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <cmocka.h>
-#include "server/http/router.h"
+#include "lib/router.h"
 
 static void h1(struct pv_req *r) { (void)r; }
 static void h2(struct pv_req *r) { (void)r; }

@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <cmocka.h>
 #include <jansson.h>
-#include "server/http/router.h"
+#include "server/http/http.h"
 
 extern const char pv_openapi_json[];
 

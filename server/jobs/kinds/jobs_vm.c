@@ -81,7 +81,7 @@ static int action_step(struct pv_job_run *run, int idx, struct pv_error *err)
         char gone[64];
         pv_db_vm_gone(vm.connection_id, vm.native_id, gone);
     } else if (rc != PV_EUNREACHABLE) {
-        pv_conns_refresh(&h, vm.native_id, run);
+        pv_conns_settle(&h, rc ? NULL : &ctx, vm.native_id, run);
     }
     pv_conns_release(&h, rc == PV_EUNREACHABLE);
     if (!rc)
@@ -213,7 +213,7 @@ static int create_vm(struct pv_job_run *run, struct pv_error *err)
         rc = h.a->vm_create(h.conn, host.native_id, &spec, &sink, &native, err);
     }
     if (!rc) {
-        pv_conns_refresh(&h, native, run);
+        pv_conns_settle(&h, &ctx, native, run);
         json_object_set_new(res, "native_id", json_string(native));
         json_object_set_new(res, "connection_id", json_string(host.connection_id));
     }
@@ -351,7 +351,7 @@ static int migrate_move(struct pv_job_run *run, struct pv_error *err)
                                  rc ? dest.connection_id : vm.connection_id);
     }
     if (rc != PV_EUNREACHABLE)
-        pv_conns_refresh(!rc && !same ? &to : &from, vm.native_id, run);
+        pv_conns_settle(!rc && !same ? &to : &from, rc ? NULL : &ctx, vm.native_id, run);
     if (!same)
         pv_conns_release(&to, 0);
     pv_conns_release(&from, rc == PV_EUNREACHABLE);
@@ -407,7 +407,7 @@ static int reconfigure_step(struct pv_job_run *run, int idx, struct pv_error *er
         rc = h.a->vm_reconfigure(h.conn, vm.native_id, &spec, &sink, err);
     }
     if (rc != PV_EUNREACHABLE)
-        pv_conns_refresh(&h, vm.native_id, run);
+        pv_conns_settle(&h, rc ? NULL : &ctx, vm.native_id, run);
     pv_conns_release(&h, rc == PV_EUNREACHABLE);
     if (!rc)
         pv_event("vm", vm.id, "info", pv_job_actor(run), "vm %s reconfigured", vm.name);
@@ -476,7 +476,7 @@ static int clone_vm(struct pv_job_run *run, struct pv_error *err)
         rc = h.a->vm_clone(h.conn, vm.native_id, host.native_id, &spec, &sink, &native, err);
     }
     if (!rc) {
-        pv_conns_refresh(&h, native, run);
+        pv_conns_settle(&h, &ctx, native, run);
         json_object_set_new(res, "native_id", json_string(native));
         json_object_set_new(res, "connection_id", json_string(vm.connection_id));
     }

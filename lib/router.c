@@ -3,7 +3,7 @@
  * the pattern with the most literal segments is both simple and fast. */
 #include <stdio.h>
 #include <string.h>
-#include "server/http/router.h"
+#include "router.h"
 
 /* Split path into segments in buf; returns count or -1 when too long. */
 static int split(const char *path, char *buf, size_t size, char *segs[], int max)

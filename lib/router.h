@@ -2,7 +2,11 @@
  * segments and `{name}` captures, e.g. "/api/v1/vms/{id}/{action}"; a literal
  * segment wins over a capture.  A path that matches some pattern under
  * another method is a 405 (with the Allow list), otherwise a 404, so clients
- * can tell a wrong method from a wrong URL. */
+ * can tell a wrong method from a wrong URL.
+ *
+ * Shared by polyvisord (server/http/routes.c) and the agent
+ * (hypervisor/agent_http.c).  struct pv_req is each program's own request
+ * type: the router only hands it on to the handler. */
 #ifndef PV_ROUTER_H
 #define PV_ROUTER_H
 
@@ -35,9 +39,5 @@ struct pv_route_match {
 
 enum pv_match pv_router_match(const struct pv_route *routes, size_t n, const char *method,
                               const char *path, struct pv_route_match *m);
-
-/* The daemon's route table (server/routes.c). */
-extern const struct pv_route pv_routes[];
-extern const size_t pv_nroutes;
 
 #endif
