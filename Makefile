@@ -23,12 +23,14 @@ LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -ldl -lm
 
 # lib/: shared code with no state of its own.  httpd.c (the HTTP server
 # layer, libmicrohttpd) and router.c go into polyvisord and the agent only;
+# httpc.c (the HTTP client session, libcurl) into the adapters that call out;
 # the rest into every program and adapter.
 HTTPD_SRC   = lib/httpd.c lib/router.c
 HTTPD_OBJ   = $(HTTPD_SRC:%.c=$(BUILD)/%.o)
-LIB_SRC     = $(filter-out $(HTTPD_SRC),$(wildcard lib/*.c))
+HTTPC_SRC   = lib/httpc.c
+LIB_SRC     = $(filter-out $(HTTPD_SRC) $(HTTPC_SRC),$(wildcard lib/*.c))
 LIB_OBJ     = $(LIB_SRC:%.c=$(BUILD)/%.o)
-LIB_DEPS    = $(LIB_SRC) $(wildcard lib/*.h lib/*.def)
+LIB_DEPS    = $(LIB_SRC) $(HTTPC_SRC) $(wildcard lib/*.h lib/*.def)
 DB_SRC      = $(wildcard db/*.c)
 SERVER_SRC  = $(wildcard server/*.c server/*/*.c server/*/*/*.c)
 SERVER_LIB  = $(filter-out server/main.c,$(SERVER_SRC))
@@ -78,11 +80,18 @@ $(BUILD)/hypervisor/%.o: hypervisor/%.c hypervisor/agent.h adapters/adapter.h $(
 
 $(BUILD)/adapters/kvm.so: adapters/kvm/kvm_adapter.c adapters/adapter.h $(LIB_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(LIB_SRC) $(shell pkg-config --libs libcurl jansson) -lpthread
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(LIB_SRC) $(HTTPC_SRC) $(shell pkg-config --libs libcurl jansson) -lpthread
 
 $(BUILD)/adapters/test.so: adapters/test/test_adapter.c adapters/adapter.h $(LIB_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(LIB_SRC) $(shell pkg-config --libs jansson) -lpthread
+
+# lib/httpc's unit test links lib/ alone (and libcurl): a loopback fake
+# stands in for the peer.
+$(BUILD)/tests/test_httpc: tests/unit/test_httpc.c $(LIB_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ tests/unit/test_httpc.c $(LIB_SRC) \
+	    $(HTTPC_SRC) $(shell pkg-config --libs libcurl) -lpthread -lcmocka
 
 # A fifth adapter, built only for the tests (tests/adapters/toy): a new
 # vendor touches no file in server/ or webui/.
@@ -106,12 +115,12 @@ $(BUILD)/tests/test_soap: tests/unit/test_soap.c $(SOAP_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SOAP_CFLAGS) -Wno-missing-prototypes \
 	    -DSOAP_DATA_DIR='"$(abspath tests/unit/data/soap)"' $(LDFLAGS) -o $@ \
-	    tests/unit/test_soap.c adapters/common/soap.c $(LIB_SRC) $(SOAP_LIBS) -lcmocka
+	    tests/unit/test_soap.c adapters/common/soap.c $(LIB_SRC) $(HTTPC_SRC) $(SOAP_LIBS) -lcmocka
 
 $(BUILD)/adapters/vcenter.so: $(VCENTER_SRC) $(wildcard adapters/vcenter/*.h) $(SOAP_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SOAP_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $(VCENTER_SRC) \
-	    adapters/common/soap.c $(LIB_SRC) $(SOAP_LIBS) $(shell pkg-config --libs jansson)
+	    adapters/common/soap.c $(LIB_SRC) $(HTTPC_SRC) $(SOAP_LIBS) $(shell pkg-config --libs jansson)
 
 # vcsim (VMware's simulator) and vcq (the govmomi cross-check client) for the
 # vCenter integration tests (tests/integration/test_vcenter.py builds them
@@ -133,13 +142,13 @@ $(BUILD)/tests/test_wsman: tests/unit/test_wsman.c $(HYPERV_SRC) $(HYPERV_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SOAP_CFLAGS) -Wno-missing-prototypes \
 	    -DWSMAN_DATA_DIR='"$(abspath tests/unit/data/wsman)"' $(LDFLAGS) -o $@ \
-	    tests/unit/test_wsman.c $(HYPERV_SRC) adapters/common/soap.c $(LIB_SRC) $(SOAP_LIBS) \
+	    tests/unit/test_wsman.c $(HYPERV_SRC) adapters/common/soap.c $(LIB_SRC) $(HTTPC_SRC) $(SOAP_LIBS) \
 	    $(shell pkg-config --libs jansson) -lcmocka
 
 $(BUILD)/adapters/hyperv-wmi.so: $(HYPERV_SRC) $(HYPERV_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SOAP_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $(HYPERV_SRC) \
-	    adapters/common/soap.c $(LIB_SRC) $(SOAP_LIBS) $(shell pkg-config --libs jansson)
+	    adapters/common/soap.c $(LIB_SRC) $(HTTPC_SRC) $(SOAP_LIBS) $(shell pkg-config --libs jansson)
 # ---- end of the Hyper-V block ----
 
 # Unit tests link the module under test and whatever it needs.
@@ -211,11 +220,11 @@ $(BUILD)/fuzz/fuzz_bodies $(BUILD)/fuzz/fuzz_query $(BUILD)/fuzz/fuzz_router: $(
 $(BUILD)/fuzz/fuzz_soap: tests/fuzz/fuzz_soap.c $(SOAP_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SOAP_CFLAGS) -fsanitize=fuzzer -o $@ tests/fuzz/fuzz_soap.c \
-	    adapters/common/soap.c $(LIB_SRC) $(SOAP_LIBS)
+	    adapters/common/soap.c $(LIB_SRC) $(HTTPC_SRC) $(SOAP_LIBS)
 $(BUILD)/fuzz/fuzz_wsman: tests/fuzz/fuzz_wsman.c $(HYPERV_SRC) $(HYPERV_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SOAP_CFLAGS) -fsanitize=fuzzer -o $@ tests/fuzz/fuzz_wsman.c $(HYPERV_SRC) \
-	    adapters/common/soap.c $(LIB_SRC) $(SOAP_LIBS) $(shell pkg-config --libs jansson)
+	    adapters/common/soap.c $(LIB_SRC) $(HTTPC_SRC) $(SOAP_LIBS) $(shell pkg-config --libs jansson)
 .PHONY: fuzz fuzz-bins
 
 clean:

@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "../lib/stamp.h"
 #include "agent.h"
 
 #define RING 1024
@@ -361,30 +362,12 @@ static const char *power_state(virDomainPtr d)
     }
 }
 
-/* Every read of a domain gets a stamp larger than any before it, taken
- * before the read: of two reports of one VM, the larger stamp saw the later
- * state, whichever reaches polyvisord first.  It starts from the wall clock
- * in microseconds, so it grows across agent restarts too. */
-static uint64_t read_stamp;
-
-static uint64_t next_stamp(void)
-{
-    uint64_t now, cur = __atomic_load_n(&read_stamp, __ATOMIC_RELAXED);
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-    for (;;) {
-        uint64_t next = now > cur ? now : cur + 1;
-        if (__atomic_compare_exchange_n(&read_stamp, &cur, next, 0, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_RELAXED))
-            return next;
-    }
-}
-
+/* Every read of a domain gets a stamp (lib/stamp.h) taken before the read:
+ * of two reports of one VM, the larger stamp saw the later state, whichever
+ * reaches polyvisord first. */
 static json_t *domain_json(virDomainPtr d)
 {
-    uint64_t stamp = next_stamp();
+    uint64_t stamp = pv_stamp_next();
     char uuid[VIR_UUID_STRING_BUFLEN] = "";
     virDomainInfo info = {0};
     char *xml = virDomainGetXMLDesc(d, 0);

@@ -2,10 +2,9 @@
  * soap.h for the contract).
  *
  * Decisions worth knowing:
- *   - The session cookie is parsed from Set-Cookie here rather than left to
- *     curl's cookie engine: vCenter quotes the value and adds Path=/, vcsim
- *     does neither, and a test can check this parser on its own.  The value
- *     is sent back exactly as received (quotes included), as vCenter expects.
+ *   - The HTTP session is lib/httpc's (one reused handle, TLS pinning,
+ *     timeouts, the session cookie sent back exactly as received, quotes
+ *     included, as vCenter expects); this file adds SOAP to it.
  *   - Responses are parsed with XML_PARSE_NONET and without XML_PARSE_NOENT;
  *     a document carrying a DTD is refused outright, so no entity is ever
  *     defined, let alone expanded.  libxml2's default depth and size limits
@@ -20,248 +19,112 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <curl/curl.h>
 #include <libxml/parser.h>
 #include "adapters/common/soap.h"
 #include "lib/buf.h"
-
-#define COOKIE_MAX 512
+#include "lib/httpc.h"
 
 struct pv_soap {
-    CURL *curl;
-    struct curl_slist *headers;
+    struct pv_httpc *http;
     char *url;
-    char *cookie_name;
-    char cookie[COOKIE_MAX];    /* "name=value" or "" */
-    char *ca_pem;
-    char *userpwd;              /* "user:pass" for Basic auth, or NULL; wiped on free */
-    int timeout_ms;
 };
 
-struct body {
-    struct pv_buf b;
-    int too_big;
-};
-
-/* libcurl's global set-up is not thread-safe: once, before any handle. */
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_setup(void)
+/* libxml2's global set-up is not thread-safe: once, before any parse. */
+static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+static void xml_setup(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     xmlInitParser();
-}
-
-static size_t on_data(char *p, size_t size, size_t n, void *ud)
-{
-    struct body *b = ud;
-    size_t add = size * n;
-
-    if (b->b.len + add > PV_SOAP_MAX_RESPONSE) {
-        b->too_big = 1;
-        return 0;
-    }
-    return pv_buf_add(&b->b, p, add) == 0 ? add : 0;
 }
 
 int pv_soap_parse_set_cookie(const char *line, size_t len, const char *name, char *out,
                              size_t size)
 {
-    static const char hdr[] = "set-cookie:";
-    size_t nlen = strlen(name), i = 0, vstart, vend;
-
-    if (len >= sizeof hdr - 1 && strncasecmp(line, hdr, sizeof hdr - 1) == 0)
-        i = sizeof hdr - 1;
-    while (i < len && (line[i] == ' ' || line[i] == '\t'))
-        i++;
-    if (len - i <= nlen || strncmp(line + i, name, nlen) != 0 || line[i + nlen] != '=')
-        return 0;
-    vstart = i + nlen + 1;
-    vend = vstart;
-    if (vend < len && line[vend] == '"') { /* quoted: up to the closing quote */
-        vend++;
-        while (vend < len && line[vend] != '"' && line[vend] != '\r' && line[vend] != '\n')
-            vend++;
-        if (vend >= len || line[vend] != '"')
-            return 0;
-        vend++;
-    } else {
-        while (vend < len && line[vend] != ';' && line[vend] != '\r' && line[vend] != '\n' &&
-               line[vend] != ' ' && line[vend] != '\t')
-            vend++;
-    }
-    if (vend == vstart || nlen + 1 + (vend - vstart) + 1 > size)
-        return 0;
-    snprintf(out, size, "%s=%.*s", name, (int)(vend - vstart), line + vstart);
-    return 1;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-    struct pv_soap *s = ud;
-    size_t len = size * n;
-    char c[COOKIE_MAX];
-
-    if (s->cookie_name && pv_soap_parse_set_cookie(p, len, s->cookie_name, c, sizeof c))
-        memcpy(s->cookie, c, sizeof c);
-    return len;
+    return pv_httpc_parse_set_cookie(line, len, name, out, size);
 }
 
 int pv_soap_new(const struct pv_soap_opts *o, struct pv_soap **out, struct pv_error *err)
 {
     struct pv_soap *s;
     char ct[160], action[300];
-    int rc = 0;
+    const char *headers[4] = {ct, NULL, NULL, NULL};
+    int n = 1, rc;
 
     *out = NULL;
-    pthread_once(&curl_once, curl_setup);
-    if (!o->url || (strncmp(o->url, "https://", 8) != 0 && strncmp(o->url, "http://", 7) != 0))
-        return pv_fail(err, invalid_url, "the endpoint's url must be https://HOST[:PORT]/PATH");
-    s = calloc(1, sizeof *s);
-    if (!s || !(s->curl = curl_easy_init()) || !(s->url = strdup(o->url)) ||
-        (o->cookie_name && !(s->cookie_name = strdup(o->cookie_name))) ||
-        (o->ca_pem && !(s->ca_pem = strdup(o->ca_pem)))) {
-        rc = pv_fail(err, out_of_memory, "out of memory");
-        goto fail;
-    }
-    s->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
+    pthread_once(&xml_once, xml_setup);
     snprintf(ct, sizeof ct, "Content-Type: %s", o->content_type ? o->content_type : "text/xml; charset=utf-8");
-    s->headers = curl_slist_append(NULL, ct);
     if (o->soap_action) {
         snprintf(action, sizeof action, "SOAPAction: %s", o->soap_action);
-        s->headers = curl_slist_append(s->headers, action);
+        headers[n++] = action;
     }
-    s->headers = curl_slist_append(s->headers, "Expect:"); /* no 100-continue round trip */
-    if (!s->headers) {
-        rc = pv_fail(err, out_of_memory, "out of memory");
-        goto fail;
+    headers[n] = "Expect:"; /* no 100-continue round trip */
+    struct pv_httpc_opts ho = {
+        .base_url = o->url, .headers = headers, .username = o->username,
+        .password = o->password, .auth_ntlm = o->auth_ntlm, .insecure = o->insecure,
+        .ca_pem = o->ca_pem, .ca_file = o->ca_file, .connect_timeout_ms = o->connect_timeout_ms,
+        .timeout_ms = o->timeout_ms, .max_response = PV_SOAP_MAX_RESPONSE,
+        .cookie_name = o->cookie_name, .user_agent = "polyvisor-soap/1", .gzip = 1,
+    };
+    s = calloc(1, sizeof *s);
+    if (!s || !o->url || !(s->url = strdup(o->url))) {
+        free(s);
+        if (!o->url)
+            return pv_fail(err, invalid_url, "the endpoint's url must be https://HOST[:PORT]/PATH");
+        return pv_fail(err, out_of_memory, "out of memory");
     }
-    curl_easy_setopt(s->curl, CURLOPT_URL, s->url);
-    curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, s->headers);
-    curl_easy_setopt(s->curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(s->curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(s->curl, CURLOPT_HEADERDATA, s);
-    curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)(o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000));
-    curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(s->curl, CURLOPT_ACCEPT_ENCODING, ""); /* gzip when offered */
-    curl_easy_setopt(s->curl, CURLOPT_USERAGENT, "polyvisor-soap/1");
-    if (o->username) {
-        size_t n = strlen(o->username) + (o->password ? strlen(o->password) : 0) + 2;
-        s->userpwd = malloc(n);
-        if (!s->userpwd) {
-            rc = pv_fail(err, out_of_memory, "out of memory");
-            goto fail;
-        }
-        snprintf(s->userpwd, n, "%s:%s", o->username, o->password ? o->password : "");
-        curl_easy_setopt(s->curl, CURLOPT_USERPWD, s->userpwd);
-        /* Basic goes out with the first request; NTLM's handshake
-         * authenticates the reused TCP connection once. */
-        curl_easy_setopt(s->curl, CURLOPT_HTTPAUTH, (long)(o->auth_ntlm ? CURLAUTH_NTLM : CURLAUTH_BASIC));
-    }
-    if (o->insecure) {
-        curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYHOST, 0L);
-    } else if (s->ca_pem) {
-        /* pinned: this certificate (or CA) and nothing else is trusted */
-        struct curl_blob blob = {s->ca_pem, strlen(s->ca_pem), CURL_BLOB_COPY};
-        curl_easy_setopt(s->curl, CURLOPT_CAINFO_BLOB, &blob);
-    } else if (o->ca_file) {
-        curl_easy_setopt(s->curl, CURLOPT_CAINFO, o->ca_file);
+    rc = pv_httpc_new(&ho, &s->http, err);
+    if (rc) {
+        pv_soap_free(s);
+        return rc;
     }
     *out = s;
     return 0;
-fail:
-    pv_soap_free(s);
-    return rc;
 }
 
 void pv_soap_free(struct pv_soap *s)
 {
     if (!s)
         return;
-    if (s->curl)
-        curl_easy_cleanup(s->curl);
-    curl_slist_free_all(s->headers);
-    if (s->userpwd) {
-        memset(s->userpwd, 0, strlen(s->userpwd));
-        free(s->userpwd);
-    }
-    memset(s->cookie, 0, sizeof s->cookie);
+    pv_httpc_free(s->http);
     free(s->url);
-    free(s->cookie_name);
-    free(s->ca_pem);
     free(s);
 }
 
 const char *pv_soap_cookie(const struct pv_soap *s)
 {
-    return s->cookie;
+    return pv_httpc_cookie(s->http);
 }
 
 void pv_soap_forget_cookie(struct pv_soap *s)
 {
-    memset(s->cookie, 0, sizeof s->cookie);
-}
-
-static int transport_error(const struct pv_soap *s, CURLcode cc, struct pv_error *err)
-{
-    switch (cc) {
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CERTPROBLEM:
-        return pv_fail(err, tls_verify_failed,
-                            "%s: its TLS certificate is not the one trusted for it (%s)", s->url,
-                            curl_easy_strerror(cc));
-    case CURLE_OPERATION_TIMEDOUT:
-        return pv_fail(err, timeout, "%s did not answer in time", s->url);
-    default:
-        return pv_fail(err, peer_unreachable, "%s: %s", s->url,
-                            curl_easy_strerror(cc));
-    }
+    pv_httpc_forget_cookie(s->http);
 }
 
 int pv_soap_post(struct pv_soap *s, const char *envelope, size_t len, int timeout_ms,
                  long *status, char **body, size_t *body_len, struct pv_error *err)
 {
-    struct body b = {PV_BUF_INIT, 0};
-    CURLcode cc;
-    int rc = 0;
+    struct pv_buf b = PV_BUF_INIT;
+    int rc;
 
     *status = 0;
     *body = NULL;
     *body_len = 0;
-    curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, envelope);
-    curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, (long)(timeout_ms > 0 ? timeout_ms : s->timeout_ms));
-    curl_easy_setopt(s->curl, CURLOPT_COOKIE, s->cookie[0] ? s->cookie : NULL);
-    cc = curl_easy_perform(s->curl);
-    if (b.too_big) {
-        rc = pv_fail(err, bad_response, "%s answered with more than %zu MiB",
-                          s->url, PV_SOAP_MAX_RESPONSE >> 20);
+    rc = pv_httpc_call(s->http, "POST", NULL, envelope, len, timeout_ms, status, &b, err);
+    if (rc)
         goto out;
-    }
-    if (cc != CURLE_OK) {
-        rc = transport_error(s, cc, err);
-        goto out;
-    }
-    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, status);
     if (*status == 401 || *status == 403) {
         rc = pv_fail(err, auth_failed, "%s refused our credentials (HTTP %ld)",
                           s->url, *status);
         goto out;
     }
-    if (b.b.len == 0) {
+    if (b.len == 0) {
         rc = pv_fail_code(err, *status >= 200 && *status < 300 ? PV_CODE_bad_response : PV_CODE_http_error,
                           "%s answered HTTP %ld with no SOAP envelope", s->url, *status);
         goto out;
     }
-    *body_len = b.b.len;
-    *body = pv_buf_detach(&b.b);
+    *body_len = b.len;
+    *body = pv_buf_detach(&b);
 out:
-    pv_buf_free(&b.b);
+    pv_buf_free(&b);
     return rc;
 }
 
@@ -299,7 +162,7 @@ int pv_soap_writer_begin_ns(struct pv_soap_writer *sw, int soap12, int with_head
                             const char *const *ns, struct pv_error *err)
 {
     memset(sw, 0, sizeof *sw);
-    pthread_once(&curl_once, curl_setup);
+    pthread_once(&xml_once, xml_setup);
     sw->buf = xmlBufferCreate();
     sw->w = sw->buf ? xmlNewTextWriterMemory(sw->buf, 0) : NULL;
     if (!sw->w) {
@@ -648,7 +511,7 @@ int pv_soap_parse_ex(const char *xml, size_t len, long http_status, int flags,
     int rc;
 
     *out = NULL;
-    pthread_once(&curl_once, curl_setup);
+    pthread_once(&xml_once, xml_setup);
     if (!xml || len == 0 || len > (size_t)INT32_MAX)
         return pv_fail(err, bad_response, "empty answer (HTTP %ld)", http_status);
     doc = xmlReadMemory(xml, (int)len, "response.xml", NULL,

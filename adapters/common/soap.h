@@ -3,9 +3,10 @@
  * and hyperv-wmi (WS-Management, SOAP 1.2 on /wsman).
  *
  * Three parts, each usable alone:
- *   - a session (struct pv_soap): one reused curl handle, so TCP and TLS are
- *     set up once (and NTLM, when chosen, authenticates that connection once);
- *     POSTs with the configured Content-Type and SOAPAction;
+ *   - a session (struct pv_soap) on one lib/httpc session: one reused curl
+ *     handle, so TCP and TLS are set up once (and NTLM, when chosen,
+ *     authenticates that connection once); POSTs with the configured
+ *     Content-Type and SOAPAction;
  *     the session cookie named in the options kept from Set-Cookie and sent
  *     back (quoted or not, with or without attributes); TLS verified against
  *     a pinned PEM, a CA file or the system CAs, and skipped only with

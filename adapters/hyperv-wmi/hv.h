@@ -46,6 +46,8 @@ struct hv_vm {
     int processor_load;         /* live, -1 unknown */
     long long uptime_ms;        /* live, -1 unknown */
     char notes[256];
+    uint64_t read_stamp;    /* lib/stamp of the answer its state came in: the daemon
+                               keeps the later of two reports (a poll's, a job's) */
 };
 
 struct pv_conn {

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <jansson.h>
 #include "adapters/hyperv-wmi/hv.h"
+#include "lib/stamp.h"
 
 #define VM_WQL "SELECT * FROM Msvm_ComputerSystem WHERE Caption = 'Virtual Machine' OR " \
                "Description = 'Microsoft Virtual Machine' OR " \
@@ -254,6 +255,8 @@ int hv_vm_list(struct pv_conn *c, struct hv_vm **out, size_t *n, struct pv_error
 
     *out = NULL;
     *n = 0;
+    uint64_t stamp;
+
     if ((rc = enum_v2(c, VM_WQL, &cs, err)) ||
         (rc = enum_v2(c, "SELECT * FROM Msvm_VirtualSystemSettingData WHERE VirtualSystemType = "
                          "'Microsoft:Hyper-V:System:Realized'", &vssd, err)) ||
@@ -261,14 +264,17 @@ int hv_vm_list(struct pv_conn *c, struct hv_vm **out, size_t *n, struct pv_error
         (rc = enum_v2(c, "SELECT InstanceID, VirtualQuantity, DynamicMemoryEnabled FROM "
                          "Msvm_MemorySettingData", &mem, err)))
         goto out;
+    stamp = pv_stamp_next(); /* the states came in the first answer: before this */
     vms = calloc(cs.n ? cs.n : 1, sizeof *vms);
     if (!vms) {
         rc = pv_fail(err, out_of_memory, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < cs.n; i++)
-        if (vm_from_cs(&vms[nv], cs.item[i]))
+        if (vm_from_cs(&vms[nv], cs.item[i])) {
+            vms[nv].read_stamp = stamp;
             nv++;
+        }
     qsort(vms, nv, sizeof *vms, cmp_guid);
     for (size_t i = 0; i < vssd.n; i++) {
         struct hv_vm *v;
@@ -387,6 +393,7 @@ void hv_report_vm(struct pv_conn *c, const struct pv_sink *s, const struct hv_vm
     info.name = v->name;
     info.host_native_id = c->host_name[0] ? c->host_name : NULL;
     info.power_state = hv_power_state(v->enabled_state);
+    info.version = v->read_stamp;
     info.vcpus = v->vcpus;
     info.memory_mb = v->memory_mb;
     info.paravirtual = v->generation == 2 ? 1 : v->generation == 1 ? 0 : -1;
@@ -628,6 +635,7 @@ int hv_vm_get(struct pv_conn *c, const char *guid_in, struct hv_vm *out, struct 
         pv_soap_resp_free(r);
         return pv_fail(err, vm_not_found, "%s is not a VM", guid);
     }
+    out->read_stamp = pv_stamp_next();
     pv_soap_resp_free(r);
     /* the GUID was checked above: nothing but hex digits and dashes goes in */
     snprintf(q, sizeof q,

@@ -1,10 +1,10 @@
 /* kvm_adapter.c -- the kvm adapter: Polyvisor's adapter ABI over the
  * bundled host agent's HTTP+JSON API (hypervisor/agent_http.c), with libcurl.
  *
- * One agent is one KVM host.  Each pv_conn owns one curl easy handle, so the
- * TCP (and TLS) connection to the agent is reused across calls; requests have
- * timeouts, and idempotent ones (GET) are retried twice with back-off when
- * the agent could not be reached.  Changes arrive by long-polling the
+ * One agent is one KVM host.  Each pv_conn owns one lib/httpc session, so
+ * the TCP (and TLS) connection to the agent is reused across calls; requests
+ * have timeouts, and idempotent ones (GET) are retried twice with back-off
+ * when the agent could not be reached.  Changes arrive by long-polling the
  * agent's event list (GET /v1/events?after=SEQ): each lifecycle event names
  * a domain, which is then read again, so the inventory follows libvirt
  * within a fraction of a second.
@@ -18,7 +18,6 @@
  * here, restores it there and undefines the source; a failure restores it
  * on the source.
  */
-#include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -28,84 +27,38 @@
 #include <unistd.h>
 #include "adapters/adapter.h"
 #include "lib/buf.h"
+#include "lib/httpc.h"
 
 #define WATCH_GRACE_MS 5000
 
 struct pv_conn {
-    CURL *curl;
-    struct curl_slist *headers;
+    struct pv_httpc *http;
     char base[512];
     int timeout_ms;
     unsigned long long seq;       /* last agent event seen */
     char host_id[128];            /* the host's native id */
-    int insecure;                 /* TLS settings, for the transfers' own handles */
-    char ca_file[512];
-    char *ca_pem;                 /* pinned certificate or CA (owned) */
     json_t *known;                /* uuids reported, for gone-detection after a reset */
 };
-
-static size_t on_data(char *p, size_t size, size_t n, void *ud)
-{
-    struct pv_buf *b = ud;
-    size_t add = size * n;
-
-    if (b->len + add > ((size_t)64 << 20))
-        return 0; /* a lying peer does not get to fill our memory */
-    return pv_buf_add(b, p, add) == 0 ? add : 0;
-}
-
-static int retryable(CURLcode cc)
-{
-    return cc == CURLE_COULDNT_CONNECT || cc == CURLE_OPERATION_TIMEDOUT ||
-           cc == CURLE_GOT_NOTHING || cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR;
-}
 
 /* One call to the agent.  *out (may be NULL) gets the JSON body of a 2xx
  * answer; an error answer becomes *err with the agent's own code. */
 static int call(struct pv_conn *c, const char *method, const char *path, const json_t *body,
                 int timeout_ms, json_t **out, struct pv_error *err)
 {
-    char url[1024], *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    int tries = strcmp(method, "GET") == 0 ? 3 : 1, rc = 0;
-    long status = 0;
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     struct pv_buf b = PV_BUF_INIT;
-    CURLcode cc = CURLE_OK;
+    long status = 0;
+    int rc;
     json_t *j;
 
     if (out)
         *out = NULL;
-    snprintf(url, sizeof url, "%s%s", c->base, path);
-    for (int i = 0; i < tries; i++) {
-        pv_buf_reset(&b);
-        curl_easy_setopt(c->curl, CURLOPT_URL, url);
-        if (text || strcmp(method, "POST") == 0) {
-            curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, text ? text : "");
-            curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)(text ? strlen(text) : 0));
-        } else {
-            curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
-        }
-        curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
-        curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
-        curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-        cc = curl_easy_perform(c->curl);
-        if (cc == CURLE_OK || !retryable(cc))
-            break;
-        usleep((useconds_t)(100000 * (i + 1) * (i + 1)));
-    }
+    rc = pv_httpc_call(c->http, method, path, text, text ? strlen(text) : 0, timeout_ms, &status,
+                       &b, err);
     free(text);
-    if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE) {
-        rc = pv_fail(err, tls_verify_failed,
-                          "agent %s: its certificate is not the one trusted for it (%s)", c->base,
-                          curl_easy_strerror(cc));
+    if (rc)
         goto out;
-    }
-    if (cc != CURLE_OK) {
-        rc = pv_fail(err, peer_unreachable, "agent %s: %s", c->base,
-                          curl_easy_strerror(cc));
-        goto out;
-    }
-    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
-    j = b.s ? json_loads(b.s, 0, NULL) : NULL;
+    j = b.len ? json_loadb(b.s, b.len, 0, NULL) : NULL;
     if (status >= 200 && status < 300) {
         if (!j && out) {
             rc = pv_fail(err, bad_answer, "agent %s answered %s %s with no JSON",
@@ -251,63 +204,40 @@ static int report_host(struct pv_conn *c, const struct pv_sink *s, json_t *vms, 
 
 /* ---- the ABI ------------------------------------------------------------ */
 
-static void tls_options(struct pv_conn *c, CURL *h)
-{
-    if (c->insecure) {
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    } else if (c->ca_pem) {
-        /* pinned: this certificate (or CA) and nothing else is trusted */
-        struct curl_blob blob = {c->ca_pem, strlen(c->ca_pem), CURL_BLOB_COPY};
-        curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
-    } else if (c->ca_file[0]) {
-        curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
-    }
-}
-
 static void k_close(struct pv_conn *c);
-
-/* libcurl's global set-up is not thread-safe: once, before any handle. */
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_setup(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static int k_open(const struct pv_conn_params *p, struct pv_conn **out, struct pv_error *err)
 {
     struct pv_conn *c;
     char auth[4200];
+    const char *headers[] = {auth, "Content-Type: application/json", NULL};
+    struct pv_httpc_opts o = {
+        .headers = headers, .insecure = p->insecure, .ca_pem = p->ca_pem, .ca_file = p->ca_file,
+        .timeout_ms = p->timeout_ms, .retries = 2, .peer = "agent",
+    };
 
     *out = NULL;
-    pthread_once(&curl_once, curl_setup);
     if (!p->url || (strncmp(p->url, "http://", 7) != 0 && strncmp(p->url, "https://", 8) != 0) ||
         strlen(p->url) >= sizeof c->base)
         return pv_fail(err, invalid_url, "a kvm connection's url is https://HOST:PORT of its agent");
     if (!p->token || strlen(p->token) > 4096)
         return pv_fail(err, missing_token, "a kvm connection needs the agent's token");
     c = calloc(1, sizeof *c);
-    if (!c || !(c->curl = curl_easy_init())) {
-        free(c);
+    if (!c)
         return pv_fail(err, out_of_memory, "out of memory");
-    }
     snprintf(c->base, sizeof c->base, "%s", p->url);
     if (c->base[strlen(c->base) - 1] == '/')
         c->base[strlen(c->base) - 1] = '\0';
     c->timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : 30000;
     c->known = json_object();
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", p->token);
-    c->headers = curl_slist_append(NULL, auth);
-    c->headers = curl_slist_append(c->headers, "Content-Type: application/json");
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    c->insecure = p->insecure;
-    snprintf(c->ca_file, sizeof c->ca_file, "%s", p->ca_file ? p->ca_file : "");
-    c->ca_pem = p->ca_pem ? strdup(p->ca_pem) : NULL;
-    tls_options(c, c->curl);
+    o.base_url = c->base;
+    if (pv_httpc_new(&o, &c->http, err)) {
+        memset(auth, 0, sizeof auth);
+        k_close(c);
+        return err->err;
+    }
+    memset(auth, 0, sizeof auth);
     /* a first call proves the address and the token */
     json_t *h = NULL;
     int rc = call(c, "GET", "/v1/host", NULL, c->timeout_ms, &h, err);
@@ -326,10 +256,8 @@ static void k_close(struct pv_conn *c)
 {
     if (!c)
         return;
-    curl_slist_free_all(c->headers);
-    curl_easy_cleanup(c->curl);
+    pv_httpc_free(c->http);
     json_decref(c->known);
-    free(c->ca_pem);
     free(c);
 }
 
@@ -516,68 +444,29 @@ static int data_uri_of(const char *mig, char *out, size_t size)
     return 0;
 }
 
-/* One streamed transfer with a handle of its own: GET url into f, or POST f
- * (size bytes) to url.  Answers other than 2xx become errors. */
-static int transfer(struct pv_conn *c, const char *url, FILE *f, long long size, int upload,
-                    struct pv_error *err)
-{
-    CURL *h = curl_easy_init();
-    struct pv_buf b = PV_BUF_INIT;
-    long status = 0;
-    CURLcode cc;
-    int rc = 0;
-
-    if (!h)
-        return pv_fail(err, out_of_memory, "out of memory");
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L); /* a stalled copy ends */
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 30L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    tls_options(c, h);
-    if (upload) {
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_READDATA, f);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)size);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    } else {
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, f);
-    }
-    cc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    if (cc != CURLE_OK)
-        rc = pv_fail(err, peer_unreachable, "copying the VM's state: %s",
-                          curl_easy_strerror(cc));
-    else if (status < 200 || status >= 300)
-        rc = pv_fail(err, copy_failed, "copying the VM's state: HTTP %ld from %s",
-                          status, url);
-    curl_easy_cleanup(h);
-    pv_buf_free(&b);
-    return rc;
-}
-
 /* Copy one file from an agent to another through a temporary file here:
- * GET from_path on `from`, POST it to to_path on `to`. */
+ * GET from_path on `from`, POST it to to_path on `to`.  Answers other than
+ * 2xx are errors. */
 static int copy_file(struct pv_conn *from, const char *from_path, struct pv_conn *to,
                      const char *to_path, struct pv_error *err)
 {
-    char url[2048];
     FILE *f = tmpfile();
-    long long size;
+    long status = 0;
     int rc;
 
     if (!f)
         return pv_fail(err, tmpfile, "no temporary file for the copy");
-    snprintf(url, sizeof url, "%s%s", from->base, from_path);
-    rc = transfer(from, url, f, 0, 0, err);
+    rc = pv_httpc_transfer(from->http, from_path, NULL, 0, f, &status, err);
+    if (!rc && (status < 200 || status >= 300))
+        rc = pv_fail(err, copy_failed, "copying the VM's state: HTTP %ld from %s%s", status,
+                     from->base, from_path);
     if (!rc) {
-        size = ftell(f);
+        int64_t size = ftell(f);
         rewind(f);
-        snprintf(url, sizeof url, "%s%s", to->base, to_path);
-        rc = transfer(to, url, f, size, 1, err);
+        rc = pv_httpc_transfer(to->http, to_path, f, size, NULL, &status, err);
+        if (!rc && (status < 200 || status >= 300))
+            rc = pv_fail(err, copy_failed, "copying the VM's state: HTTP %ld from %s%s", status,
+                         to->base, to_path);
     }
     fclose(f);
     return rc;
@@ -604,14 +493,15 @@ static int quick_migrate(struct pv_conn *from, const char *uuid, struct pv_conn 
     state = json_is_true(json_object_get(ex, "state"));
     ndisks = json_array_size(json_object_get(ex, "disks"));
     json_array_foreach(json_object_get(ex, "disks"), i, disk) {
-        char *esc = curl_easy_escape(from->curl, json_string_value(json_object_get(disk, "path")), 0);
+        const char *dpath = json_string_value(json_object_get(disk, "path"));
+        char *esc = dpath ? pv_httpc_escape(dpath) : NULL;
         char detail[64];
         snprintf(detail, sizeof detail, "copying disk %zu of %zu", i + 1, ndisks);
         if (s->progress)
             s->progress(s->ctx, 10 + (int)(50 * i / (ndisks ? ndisks : 1)), detail);
         snprintf(path, sizeof path, "/v1/vms/%s/export/disk/%zu", uuid, i);
         snprintf(dst, sizeof dst, "/v1/imports/%s/disk?path=%s", uuid, esc ? esc : "");
-        curl_free(esc);
+        free(esc);
         rc = copy_file(from, path, to, dst, err);
         if (rc)
             break;

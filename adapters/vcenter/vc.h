@@ -40,6 +40,9 @@ struct pv_conn {
     char about[160];            /* fullName, for facts */
     char instance_uuid[64];
     int in_login;
+    uint64_t read_stamp;        /* lib/stamp of the last answer received: what records
+                                   filled from it carry, so the daemon keeps the later
+                                   of two reports (the watch's and a job's) */
     unsigned session_gen;       /* bumped by every login: session objects are gone */
     /* session-scoped objects, valid while their gen equals session_gen */
     char views[VC_VIEW_N][256];

@@ -470,6 +470,13 @@ static void fill_view(struct pv_conn *c, struct pv_soap_writer *sw, const void *
     write_view_objectset(sw, c->views[*(const enum vc_view_kind *)arg]);
 }
 
+/* A record filled from the answer just received carries that answer's stamp. */
+static void stamp(const struct pv_conn *c, json_t *rec)
+{
+    if (rec)
+        json_object_set_new(rec, "read_stamp", json_integer((json_int_t)c->read_stamp));
+}
+
 /* Fill the cache from a retrieved ObjectContent: a fresh record each time. */
 static void load_obj(struct pv_conn *c, const char *type, const char *moref, xmlNodePtr oc, void *ud)
 {
@@ -482,6 +489,7 @@ static void load_obj(struct pv_conn *c, const char *type, const char *moref, xml
         return;
     rec_del(c, type, moref);
     rec = rec_get(c, type, moref, 1);
+    stamp(c, rec);
     for (xmlNodePtr p = pv_xml_child(oc, "propSet", NULL); p; p = pv_xml_next(p, "propSet", NULL))
         apply_prop(rec, k, pv_xml_text(pv_xml_child(p, "name", NULL), name, sizeof name),
                    pv_xml_child(p, "val", NULL));
@@ -691,6 +699,7 @@ static void report_vm(struct pv_conn *c, json_t *rec, const struct pv_sink *s)
     vi.name = rs(rec, "name");
     vi.host_native_id = rs(rec, "host");
     vi.power_state = power_of(rs(rec, "power_state"));
+    vi.version = (uint64_t)json_integer_value(json_object_get(rec, "read_stamp"));
     vi.vcpus = (int)json_integer_value(json_object_get(rec, "num_cpu"));
     vi.memory_mb = json_integer_value(json_object_get(rec, "memory_mb"));
     vi.paravirtual = json_object_get(rec, "paravirtual") ? (int)json_integer_value(json_object_get(rec, "paravirtual")) : -1;
@@ -905,6 +914,7 @@ static void merge_obj(struct pv_conn *c, const char *type, const char *moref, xm
     char name[256];
     (void)ud;
 
+    stamp(c, rec);
     for (xmlNodePtr p = pv_xml_child(oc, "propSet", NULL); rec && p; p = pv_xml_next(p, "propSet", NULL))
         apply_prop(rec, k, pv_xml_text(pv_xml_child(p, "name", NULL), name, sizeof name),
                    pv_xml_child(p, "val", NULL));
@@ -936,6 +946,7 @@ static json_t *apply_update(struct pv_conn *c, xmlNodePtr os, const struct pv_si
         return NULL;
     }
     rec = rec_get(c, type, moref, 1);
+    stamp(c, rec);
     before = json_deep_copy(rec);
     for (xmlNodePtr cs = pv_xml_child(os, "changeSet", NULL); cs; cs = pv_xml_next(cs, "changeSet", NULL)) {
         pv_xml_text(pv_xml_child(cs, "name", NULL), name, sizeof name);

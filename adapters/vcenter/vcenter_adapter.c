@@ -19,6 +19,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "lib/stamp.h"
 #include "vc.h"
 
 #define LOGOUT_TIMEOUT_MS 3000
@@ -59,6 +60,8 @@ int vc_invoke(struct pv_conn *c, struct pv_soap_writer *sw, int timeout_ms,
         if (!rc)
             rc = pv_soap_call(c->soap, xml, len, timeout_ms, out, &e);
     }
+    /* stamped on receipt: a long poll's answer holds the state it returned with */
+    c->read_stamp = pv_stamp_next();
     if (rc && err)
         *err = e;
     memset(xml, 0, len); /* a Login envelope holds the password */
