@@ -5,29 +5,23 @@ VM start, stop (power off) and list latency, REST (job created -> job
 succeeded, polled every 2 ms) versus virsh doing the same; and event-to-API
 latency (a VM paused with virsh behind our back -> its state in the API).
 Needs /dev/kvm; libvirtd is started with tests/peers/libvirtd.sh and stopped
-again.  Everything listens on 127.0.0.1."""
+again.  Everything listens on 127.0.0.1; the daemon and the agent are
+tests/pvtest.py's, stopped by PID."""
 import os
-import socket
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-import requests
-
-BUILD, OUT = sys.argv[1], sys.argv[2]
+BUILD, OUT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+os.environ["POLYVISOR_BUILD"] = BUILD
+import pvtest  # noqa: E402  the daemon harness the tests use
 RUNS = int(os.environ.get("BENCH_KVM_RUNS", "10"))
 NAME = "pv-bench-%d" % os.getpid()
-
-
-def port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def virsh(*args):
@@ -36,55 +30,28 @@ def virsh(*args):
     return time.perf_counter() - t0
 
 
-def wait_up(url):
-    for _ in range(200):
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    raise RuntimeError(url + " did not come up")
-
-
 def main():
     if not os.path.exists("/dev/kvm"):
         print("kvm bench: skipped, no /dev/kvm on this machine")
         return
     tmp = tempfile.mkdtemp(prefix="pv-kvm-bench-")
     subprocess.run(["sh", os.path.join(ROOT, "tests/peers/libvirtd.sh"), "start", tmp + "/lv"], check=True)
-    tok = os.path.join(tmp, "token")
-    with open(tok, "w") as f:
-        f.write("bench-token-0123456789abcdef\n")
-    ap, dp = port(), port()
-    procs = [subprocess.Popen([os.path.join(BUILD, "polyvisor-agent"), "--listen", "127.0.0.1:%d" % ap,
-                               "--libvirt-uri", "qemu:///system", "--token-file", tok],
-                              stderr=subprocess.DEVNULL)]
-    env = dict(os.environ, POLYVISOR_ADMIN_PASSWORD="bench-password")
-    procs.append(subprocess.Popen([os.path.join(BUILD, "polyvisord"), "--listen", "127.0.0.1:%d" % dp,
-                                   "--data-dir", os.path.join(tmp, "data"), "--log-level", "warn"],
-                                  env=env, stderr=subprocess.DEVNULL))
-    base = "http://127.0.0.1:%d" % dp
+    agent = pvtest.Agent(tmp, uri="qemu:///system", token="bench-token-0123456789abcdef")
+    os.makedirs(os.path.join(tmp, "data"))
+    d = pvtest.Daemon(os.path.join(tmp, "data"), ["--log-level", "warn"], admin_password="bench-password",
+                      log_path=os.path.join(OUT, "kvm-polyvisord.log"))
     try:
-        wait_up("http://127.0.0.1:%d/v1/host" % ap)
-        wait_up(base + "/healthz")
-        s = requests.Session()
-        s.headers["Authorization"] = "Bearer " + s.post(base + "/api/v1/auth/login", json={
-            "username": "admin", "password": "bench-password"}).json()["token"]
+        agent.start()
+        d.start()
+        s, base = d.http, d.base
 
         def run(method, path, body=None):
+            """A job from its request to its success, polled every 2 ms; (seconds, job)."""
             t0 = time.perf_counter()
-            r = s.request(method, base + path, json=body)
-            job = r.headers["Location"]
-            while True:
-                j = s.get(base + job).json()
-                if j["state"] in ("succeeded", "failed", "cancelled"):
-                    break
-                time.sleep(0.002)
-            assert j["state"] == "succeeded", j
+            j = d.run(method, path, body, timeout=120, poll=0.002)
             return time.perf_counter() - t0, j
 
-        run("POST", "/api/v1/connections", {"type": "kvm", "url": "http://127.0.0.1:%d" % ap,
-                                            "token": "bench-token-0123456789abcdef"})
+        run("POST", "/api/v1/connections", {"type": "kvm", "url": agent.base, "token": agent.token})
         _, j = run("POST", "/api/v1/vms", {"name": NAME, "vcpus": 1, "memory_mb": 128})
         vm = j["result"]["vm_id"]
         rows = {"start": ([], []), "stop": ([], []), "list": ([], []), "event": ([], [])}
@@ -109,12 +76,12 @@ def main():
         virsh("destroy", NAME)
         virsh("undefine", NAME)
     finally:
-        for p in procs:
-            p.terminate()
-            p.wait(10)
+        d.stop()
+        agent.stop()
         subprocess.run(["virsh", "-c", "qemu:///system", "destroy", NAME], capture_output=True)
         subprocess.run(["virsh", "-c", "qemu:///system", "undefine", NAME], capture_output=True)
         subprocess.run(["sh", os.path.join(ROOT, "tests/peers/libvirtd.sh"), "stop", tmp + "/lv"])
+        shutil.rmtree(tmp, ignore_errors=True)
     ms = lambda xs: statistics.median(xs) * 1000
     lines = ["| KVM operation (median of %d, one libvirt daemon) | polyvisord REST | virsh | overhead | ratio | aim |" % RUNS,
              "|---|---|---|---|---|---|"]

@@ -12,17 +12,19 @@ on loopback, and headless Chromium driven by Debian's python3-selenium.
   errors unless it declares the HTTP errors it provokes (allow_http_errors).
 - Every browser, agent and daemon started here is stopped by its PID at
   teardown.  missing() says why the tests cannot run here, if they cannot.
+
+The daemon and the agents are tests/pvtest.py's Daemon and Agent, the
+harness the integration tests and the benchmarks use too.
 """
 import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
+import sys
 import tempfile
-import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("POLYVISOR_BUILD", os.path.join(ROOT, "build"))
 SCREENSHOTS = os.path.join(ROOT, "docs", "screenshots")
@@ -30,10 +32,10 @@ CHROMIUM = os.environ.get("POLYVISOR_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("POLYVISOR_CHROMEDRIVER", "/usr/bin/chromedriver")
 ADMIN_PASSWORD = "admin-pw-for-browser-tests"
 AGENT_TOKEN = "agent-token-for-browser-tests-0123"
-HOST_XML = os.path.join(ROOT, "hypervisor", "demo-host.xml")
 
 try:
     import requests
+    from pvtest import HOST_XML, Agent, Daemon, free_port, stop_process
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -54,22 +56,6 @@ def missing():
     if not os.access(os.path.join(BUILD, "polyvisord"), os.X_OK):
         return "build/polyvisord is not built: run make"
     return None
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop(proc, timeout=15):
-    if proc and proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # A small world for the test adapter: two racks, a standalone host, VMs in
@@ -120,37 +106,21 @@ class Lab:
         self.tmp = tmp
         self.data_dir = os.path.join(tmp, "data")
         os.makedirs(self.data_dir)
-        self.port = free_port()
-        self.base = "http://127.0.0.1:%d" % self.port
-        self.procs = []
-        self.http = requests.Session()
+        # the worlds below are written into tmp, the data dir's parent: the daemon's world dir
+        self.pv = Daemon(self.data_dir, ["--metrics-interval", "1"], admin_password=ADMIN_PASSWORD,
+                         log_path=os.path.join(tmp, "polyvisord.log"), grace_seconds=5)
+        self.port = self.pv.port
+        self.base = self.pv.base
+        self.agents = []
         self.agent = None
 
+    @property
+    def http(self):
+        """The daemon's session, signed in as admin once start() has run."""
+        return self.pv.http
+
     def start(self):
-        log = open(os.path.join(self.tmp, "polyvisord.log"), "ab")
-        self.daemon = subprocess.Popen(
-            [os.path.join(BUILD, "polyvisord"), "--listen", "127.0.0.1:%d" % self.port,
-             "--data-dir", self.data_dir, "--adapter-dir", os.path.join(BUILD, "adapters"),
-             "--shutdown-grace-seconds", "5", "--metrics-interval", "1", "--test.world-dir", self.tmp],
-            stdout=log, stderr=log, env=dict(os.environ, POLYVISOR_ADMIN_PASSWORD=ADMIN_PASSWORD))
-        log.close()
-        self.procs.append(self.daemon)
-        deadline = time.time() + 15
-        while True:
-            if self.daemon.poll() is not None:
-                raise RuntimeError("polyvisord exited: " + self.log())
-            try:
-                if requests.get(self.base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.time() > deadline:
-                raise RuntimeError("polyvisord did not come up: " + self.log())
-            time.sleep(0.05)
-        r = self.http.post(self.base + "/api/v1/auth/login",
-                           json={"username": "admin", "password": ADMIN_PASSWORD})
-        r.raise_for_status()
-        self.http.headers["Authorization"] = "Bearer " + r.json()["token"]
+        self.pv.start()
         world = os.path.join(self.tmp, "world.json")
         with open(world, "w") as f:
             json.dump(WORLD, f)
@@ -183,38 +153,19 @@ class Lab:
             self.kvm_conn = self.add_connection({"type": "kvm", "url": url, "token": AGENT_TOKEN})
 
     def spawn_agent(self, name):
-        """Start one more polyvisor-agent (stopped with the lab); its URL, or None."""
-        binary = os.path.join(BUILD, "polyvisor-agent")
-        if not os.access(binary, os.X_OK) or not os.path.exists(HOST_XML):
+        """Start one more polyvisor-agent on libvirt's test driver (stopped
+        with the lab); its URL, or None when it is not built or does not start."""
+        if not os.access(os.path.join(BUILD, "polyvisor-agent"), os.X_OK) or not os.path.exists(HOST_XML):
             return None
-        port = free_port()
-        token_file = os.path.join(self.tmp, name + ".token")
-        with open(token_file, "w") as f:
-            f.write(AGENT_TOKEN + "\n")
-        with open(os.path.join(self.tmp, name + ".log"), "ab") as log:
-            proc = subprocess.Popen(
-                [binary, "--listen", "127.0.0.1:%d" % port, "--libvirt-uri", "test://" + HOST_XML,
-                 "--token-file", token_file, "--state-dir", os.path.join(self.tmp, name + "-state")],
-                stdout=log, stderr=log)
-        self.procs.append(proc)
-        url = "http://127.0.0.1:%d" % port
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if proc.poll() is not None:
-                return None
-            try:
-                requests.get(url + "/v1/host", timeout=1)
-                return url
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        return None
+        agent = Agent(self.tmp, token=AGENT_TOKEN, name=name)
+        self.agents.append(agent)
+        try:
+            return agent.start().base
+        except RuntimeError:
+            return None
 
     def add_connection(self, body):
-        r = self.http.post(self.base + "/api/v1/connections", json=body)
-        assert r.status_code == 202, r.text
-        job = self.wait_job(r.json()["id"])
-        assert job["state"] == "succeeded", job
-        return job["result"]["connection_id"]
+        return self.pv.run("POST", "/api/v1/connections", body)["result"]["connection_id"]
 
     @contextlib.contextmanager
     def vendor_peers(self):
@@ -260,7 +211,7 @@ class Lab:
                 if r.status_code == 202:
                     self.wait_job(r.json()["id"])
             if hv:
-                _stop(hv)
+                stop_process(hv, timeout=15)
                 hv.stdout.close()
             subprocess.run(["sh", vcsim_sh, "stop", os.path.join(state, "vcsim.pid")], timeout=30)
 
@@ -270,13 +221,7 @@ class Lab:
         return r.json()
 
     def wait_job(self, job_id, timeout=30):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            job = self.get("/jobs/" + job_id)
-            if job["state"] in ("succeeded", "failed", "cancelled"):
-                return job
-            time.sleep(0.05)
-        raise AssertionError("job %s did not finish" % job_id)
+        return self.pv.wait_job(job_id, timeout)
 
     def vm(self, name):
         items = self.get("/vms?filter=" + requests.utils.quote("name eq '%s'" % name))["items"]
@@ -284,16 +229,12 @@ class Lab:
         return items[0]
 
     def log(self):
-        try:
-            with open(os.path.join(self.tmp, "polyvisord.log"), errors="replace") as f:
-                return f.read()[-3000:]
-        except OSError:
-            return ""
+        return self.pv.log()
 
     def stop(self):
-        for p in reversed(self.procs):
-            _stop(p)
-        self.http.close()
+        for a in reversed(self.agents):
+            a.stop()
+        self.pv.stop(timeout=15)
 
 
 class Browser:
@@ -316,7 +257,7 @@ class Browser:
         except Exception:
             proc = getattr(self.service, "process", None)
             if proc:
-                _stop(proc, 5)
+                stop_process(proc, timeout=5)
             shutil.rmtree(self.profile, ignore_errors=True)
             raise
         # the viewport itself, not the window around it, is width x height
@@ -393,5 +334,5 @@ class Browser:
             # chromedriver is stopped by quit(); make sure, by its PID
             proc = getattr(self.service, "process", None)
             if proc:
-                _stop(proc, 5)
+                stop_process(proc, timeout=5)
             shutil.rmtree(self.profile, ignore_errors=True)

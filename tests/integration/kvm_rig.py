@@ -3,68 +3,11 @@ the KVM path (test_kvm_*.py)."""
 import contextlib
 import os
 import subprocess
-import time
 
-import requests
+from conftest import ROOT
+from pvtest import AGENT_TOKEN as TOKEN, HOST_XML, Agent  # noqa: F401  the rig's names
 
-from conftest import BUILD, free_port, stop_process
-
-TOKEN = "agent-token-0123456789abcdef"
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 URI_A, URI_B = "qemu:///system", "qemu+tcp://10.99.0.2/system"
-HOST_XML = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "hypervisor",
-                                        "demo-host.xml"))
-
-
-class Agent:
-    """One polyvisor-agent process, stopped by its PID."""
-
-    def __init__(self, tmpdir, uri="test://" + HOST_XML, migration_uri=None, tls=None,
-                 address="127.0.0.1", wrap=()):
-        # wrap: a command prefix that puts the agent on another host of the
-        # rig (its namespaces); address: where it listens there
-        self.port = free_port()
-        self.tls = tls  # (cert, key) to serve HTTPS
-        self.address = address
-        self.wrap = list(wrap)
-        self.base = "%s://%s:%d" % ("https" if tls else "http", address, self.port)
-        self.token_file = os.path.join(tmpdir, "agent.token")
-        with open(self.token_file, "w") as f:
-            f.write(TOKEN + "\n")
-        self.uri = uri
-        self.migration_uri = migration_uri
-        self.log = os.path.join(tmpdir, "agent.log")
-        self.state_dir = os.path.join(tmpdir, "agent-state")
-        self.proc = None
-
-    def start(self):
-        args = self.wrap + [os.path.join(BUILD, "polyvisor-agent"),
-                "--listen", "%s:%d" % (self.address, self.port),
-                "--libvirt-uri", self.uri, "--token-file", self.token_file,
-                "--state-dir", self.state_dir]
-        if self.migration_uri:
-            args += ["--migration-uri", self.migration_uri]
-        if self.tls:
-            args += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=log)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                requests.get(self.base + "/v1/host", timeout=1,
-                             verify=self.tls[0] if self.tls else True)
-                return self
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("agent did not start")
-
-    def stop(self):
-        stop_process(self.proc)
-
-    def call(self, method, path, body=None, token=TOKEN):
-        h = {"Authorization": "Bearer " + token} if token else {}
-        return requests.request(method, self.base + path, json=body, headers=h, timeout=10,
-                                verify=self.tls[0] if self.tls else True)
 
 
 def virsh(uri, *args):
