@@ -8,6 +8,7 @@ import pytest
 
 pytest.importorskip("selenium", reason="python3-selenium is not installed: apt-get install python3-selenium")
 from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.ui import Select  # noqa: E402
 
 from pvbrowser import ADMIN_PASSWORD, By, EC  # noqa: E402
 
@@ -35,6 +36,26 @@ def open_host(b, name):
     b.wait_text(By.CSS_SELECTOR, "#page h2", name)
 
 
+def adapters(lab):
+    """The adapters the daemon has loaded, by name (GET /api/v1/adapters)."""
+    return {a["name"]: a for a in lab.get("/adapters")["items"]}
+
+
+def vendor_title(lab, name):
+    """What the console calls a vendor: the adapter's title, else its name."""
+    a = adapters(lab)[name]
+    return a.get("title") or a["name"]
+
+
+def choose(b, select_name, value):
+    """Pick an option of a <select> by its value (vendor menus list titles, which the server names)."""
+    Select(b.css("select[name=%s]" % select_name)).select_by_value(value)
+
+
+def shown_buttons(b):
+    return [x.text for x in b.all("#page button") if x.is_displayed()]
+
+
 def twisty(b, label):
     """The open/close button of the inventory tree node with this label."""
     return b.driver.find_element(By.XPATH, "//li[span[@class='node-label' and .//text()='%s']]/button" % label)
@@ -48,9 +69,10 @@ def test_sign_in_and_dashboard(lab, browser):
     b.wait_text(By.CSS_SELECTOR, "#page h2", "Dashboard")
     b.wait_text(By.CSS_SELECTOR, ".cards", "Virtual machines")
     b.wait_text(By.CSS_SELECTOR, "#page", "By vendor")
-    b.wait_text(By.CSS_SELECTOR, "#page table", "Test")
+    # the vendors by the titles the server gives them
+    b.wait_text(By.CSS_SELECTOR, "#page table", vendor_title(lab, "test"))
     if lab.agent:
-        b.wait_text(By.CSS_SELECTOR, "#page table", "KVM")
+        b.wait_text(By.CSS_SELECTOR, "#page table", vendor_title(lab, "kvm"))
     b.wait_text(By.CSS_SELECTOR, "#page", "free of")
     assert "admin" in b.css("#whoami").text
     # nothing secret is kept by the page
@@ -265,7 +287,7 @@ def test_wizard_ratings_then_create_on_chosen_host(lab, browser):
     mem = b.css("input[name=memory_mb]")
     mem.clear()
     mem.send_keys("512")
-    b.css("select[name=vendor]").send_keys("Test")
+    choose(b, "vendor", "test")
     b.button("Show placement ratings").click()
     b.wait_text(By.CSS_SELECTOR, ".wizard", "hosts rated")
     assert b.css("input[name=host][value='']").is_selected()  # placement chooses by default
@@ -345,7 +367,10 @@ def test_connections_list_and_add_error(lab, browser):
     b.wait_text(By.CSS_SELECTOR, "table.list", "connected")
     if lab.agent:
         assert "kvm" in b.css("table.list").text
-    b.css("select[name=type]").send_keys("Test")
+    # the types are the server's adapters
+    types = [o.get_attribute("value") for o in b.all("select[name=type] option")]
+    assert sorted(types) == sorted(adapters(lab)), types
+    choose(b, "type", "test")
     b.css("input[name=url]").send_keys("test://relative/world.json")
     b.button("Add connection").click()
     err = b.wait(lambda d: [e for e in b.all("form .error, .job-panel .error") if e.is_displayed()])
@@ -382,10 +407,54 @@ def test_host_maintenance_and_usage_chart(lab, browser):
     b.button("Enter maintenance").click()
     b.wait(lambda d: b.all(".job-panel[data-state=succeeded]"))
     b.wait_text(By.CSS_SELECTOR, "#page h2", "maintenance")
+    # in maintenance now: only the way out is offered
+    b.wait(lambda d: "Enter maintenance" not in shown_buttons(b))
     b.screenshot("host-maintenance")
     b.button("Exit maintenance").click()
     b.wait(lambda d: len(b.all(".job-panel[data-state=succeeded]")) >= 2)
     b.wait_text(By.CSS_SELECTOR, "#page h2", "connected")
+    b.wait(lambda d: "Exit maintenance" not in shown_buttons(b))
+    assert "Enter maintenance" in shown_buttons(b)
+
+
+def test_maintenance_offers_only_what_applies(lab, browser):
+    """A connected host offers to enter maintenance, not to leave it; a host
+    in maintenance (lab-s1, so in its world) offers to leave it, not to enter."""
+    b = browser
+    b.sign_in()
+    open_host(b, "esx-a2")
+    b.wait_text(By.CSS_SELECTOR, "#page", "Maintenance mode")
+    buttons = shown_buttons(b)
+    assert "Enter maintenance" in buttons and "Exit maintenance" not in buttons, buttons
+    assert b.css("select[name=evacuate]").is_displayed()
+    open_host(b, "lab-s1")
+    b.wait_text(By.CSS_SELECTOR, "#page h2", "maintenance")
+    buttons = shown_buttons(b)
+    assert "Exit maintenance" in buttons and "Enter maintenance" not in buttons, buttons
+    assert not b.css("select[name=evacuate]").is_displayed()   # how to move VMs off applies to entering
+
+
+def test_back_closes_the_dialog(lab, browser):
+    """Browser Back with the migrate dialog open goes back to the VM list and
+    leaves no dialog over it: the list takes clicks again."""
+    b = browser
+    b.sign_in()
+    b.go("#/vms")
+    b.wait_text(By.CSS_SELECTOR, "table.list", "web-1")
+    [a for a in b.all("table.list a") if a.text == "web-1"][0].click()
+    b.wait_text(By.CSS_SELECTOR, "#page h2", "web-1")
+    b.css("button[data-action=migrate]").click()
+    b.wait_text(By.CSS_SELECTOR, "dialog.modal", "hosts rated")
+    b.driver.back()
+    b.wait_text(By.CSS_SELECTOR, "table.list", "web-2")
+    b.wait(lambda d: not b.all("dialog"), 5)
+    [a for a in b.all("table.list a") if a.text == "web-2"][0].click()
+    b.wait_text(By.CSS_SELECTOR, "#page h2", "web-2")
+    # and a dialog still opens and closes as before
+    b.css("button[data-action=migrate]").click()
+    dlg = b.wait_visible(By.CSS_SELECTOR, "dialog.modal")
+    b.button("Cancel", dlg).click()
+    b.wait(lambda d: not b.all("dialog"))
 
 
 def test_sign_out_and_be_refused(lab, browser):
@@ -541,8 +610,10 @@ def test_add_and_remove_kvm_agent_connection(lab, browser):
     b.sign_in()
     b.go("#/connections")
     b.wait_text(By.CSS_SELECTOR, "table.list", "connected")
-    b.css("select[name=type]").send_keys("KVM")
-    assert b.css("input[name=token]").is_displayed() and not b.css("input[name=username]").is_displayed()
+    choose(b, "type", "kvm")
+    assert b.css("input[name=token]").is_displayed()
+    if adapters(lab)["kvm"].get("credentials") == "token":   # else the console asks for every credential
+        assert not b.css("input[name=username]").is_displayed()
     b.css("input[name=url]").send_keys(url)
     b.css("input[name=token]").send_keys(AGENT_TOKEN)
     b.button("Add connection").click()
@@ -615,7 +686,7 @@ def test_inventory_across_vmware_and_hyperv(lab, browser):
         assert "HV-NODE01" in tree and "VM · hyperv" in tree and "DC0_C0_H0" in tree, tree
         b.screenshot("inventory-vendors")
         # the vendor filter is the API's filter grammar, server side
-        b.css("select[name=vendor]").send_keys("Hyper-V")
+        choose(b, "vendor", "hyperv")
         b.wait_text(By.CSS_SELECTOR, "#page section table", "web-frontend-01")
         rows = [r.text for r in b.all("#page section table tbody tr")]
         assert len(rows) == 2 and all("hyperv" in r.lower() or "Hyper-V" in r for r in rows), rows

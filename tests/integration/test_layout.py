@@ -56,3 +56,12 @@ def test_no_vendor_names_in_the_daemon():
     type is spelled out there as a string."""
     hits = grep("server", r'"(kvm|vcenter|hyperv|test)"')
     assert not hits, "\n".join(hits)
+    hits = []
+    for d, _, names in os.walk(os.path.join(ROOT, "webui")):
+        for n in names:
+            if n.endswith((".js", ".html")):
+                with open(os.path.join(d, n), encoding="utf-8") as f:
+                    for no, line in enumerate(f, 1):
+                        if re.search(r"""["'](kvm|vcenter|hyperv)["']""", line):
+                            hits.append("%s:%d: %s" % (n, no, line.strip()))
+    assert not hits, "the console names a vendor:\n" + "\n".join(hits)

@@ -1,20 +1,27 @@
 // app.js -- the console's shell: sign in and out, the navigation, and the
 // hash router that puts one page at a time into <div id="page">.
 //
-// Each page module exports render(el, params, ctx).  ctx.on(type, fn)
-// subscribes to live updates for as long as the page is shown; the router
-// drops those subscriptions (and calls ctx.onLeave callbacks) on navigation,
-// so a page never updates a DOM that is gone.
+// Each page is one module of pages/, named as its navigation entry and its
+// heading (pages/new-vm.js is "New VM"); pages import shared modules, never
+// each other.  A page module exports render(el, params, ctx), or one
+// renderer per route when a page has two (hosts.renderList, renderHost).
+// ctx.on(type, fn) subscribes to live updates for as long as the page is
+// shown; on navigation the router drops those subscriptions (and calls
+// ctx.onLeave callbacks) and closes any dialog the page opened, so a page
+// never updates a DOM that is gone.  Each visit draws into a fresh element:
+// a renderer still waiting for the server when the user has moved on draws
+// into one that is no longer on screen.
 
 import * as api from "./api.js";
 import * as live from "./live.js";
-import {h, errorBox} from "./ui.js";
+import * as vendors from "./vendors.js";
+import {h, errorBox, closeDialogs} from "./ui.js";
 import * as dashboard from "./pages/dashboard.js";
 import * as inventory from "./pages/inventory.js";
 import * as hosts from "./pages/hosts.js";
 import * as vms from "./pages/vms.js";
 import * as vmPage from "./pages/vm.js";
-import * as wizard from "./pages/wizard.js";
+import * as newVm from "./pages/new-vm.js";
 import * as jobs from "./pages/jobs.js";
 import * as schedules from "./pages/schedules.js";
 import * as connections from "./pages/connections.js";
@@ -29,7 +36,7 @@ const routes = [
   [/^hosts$/, "hosts", hosts.renderList],
   [/^hosts\/([^/]+)$/, "hosts", hosts.renderHost],
   [/^vms$/, "vms", vms.render],
-  [/^vms\/new$/, "vms", wizard.render],
+  [/^vms\/new$/, "vms", newVm.render],
   [/^vms\/([^/]+)$/, "vms", vmPage.render],
   [/^jobs$/, "jobs", jobs.renderList],
   [/^jobs\/([^/]+)$/, "jobs", jobs.renderJob],
@@ -40,6 +47,7 @@ const routes = [
 ];
 
 let leaving = [];
+let visit = 0;        // counts navigations: a page's late subscriptions are dropped
 let user = null;
 // Not a secret: only "this browser signed in before", so a first visit shows
 // the sign-in form without asking /auth/me (and logging a 401).
@@ -53,12 +61,14 @@ function leave() {
 function route() {
   if (!user) return;
   leave();
+  closeDialogs();
+  const mine = ++visit;
   // "#/vms?vendor=kvm": the part after "?" presets a page's filters (ctx.query)
   const [rawPath, rawQuery] = (location.hash || "").replace(/^#\/?/, "").split("?");
   const path = decodeURIComponent(rawPath) || "dashboard";
   const query = new URLSearchParams(rawQuery || "");
-  const page = $("page");
-  page.replaceChildren();
+  const page = h("div", {class: "view"});
+  $("page").replaceChildren(page);
   let found = null, params = [];
   for (const [re, nav, fn] of routes) {
     const m = path.match(re);
@@ -71,20 +81,26 @@ function route() {
   closeMenu();
   if (!found) {
     page.append(h("h2", {}, "Not found"), h("p", {}, "There is no page " + path + "."));
+    setTitle(page);
     return;
   }
   const ctx = {
     user,
     query,
-    on(type, fn) { leaving.push(live.on(type, fn)); },
-    onLeave(fn) { leaving.push(fn); },
+    on(type, fn) { if (mine === visit) leaving.push(live.on(type, fn)); },
+    onLeave(fn) { if (mine === visit) leaving.push(fn); else fn(); },
   };
+  let r;
   try {
-    const r = found[1](page, params, ctx);
-    if (r && r.catch) r.catch((e) => showPageError(page, e));
+    r = found[1](page, params, ctx);
   } catch (e) {
     showPageError(page, e);
   }
+  Promise.resolve(r).catch((e) => showPageError(page, e)).then(() => { if (mine === visit) setTitle(page); });
+}
+
+/** The window's title: the page's heading, then the console's name. */
+function setTitle(page) {
   const heading = page.querySelector("h2");
   document.title = (heading ? heading.textContent + " – " : "") + "Polyvisor";
 }
@@ -114,7 +130,9 @@ function showSignedOut(message) {
   user = null;
   leave();
   live.stop();
+  closeDialogs();
   api.forgetAll();
+  vendors.forget();
   localStorage.removeItem(HINT);
   $("page").replaceChildren();
   $("page").hidden = true;

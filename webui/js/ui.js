@@ -1,6 +1,9 @@
 // ui.js -- small DOM helpers shared by every page: element building,
-// formatting, star ratings, progress bars, error boxes, modal dialogs and
-// the paged table that every list uses.
+// formatting, star ratings, progress and usage bars, error boxes, modal
+// dialogs and the paged table that every list uses.
+//
+// A dialog belongs to the page it was opened on: the router closes every
+// open one (closeDialogs) when the page changes, Back included.
 //
 // Lists never load a whole collection: a paged table asks the API for one
 // page (limit + next_cursor) and offers "Load more" for the next, so a list
@@ -91,6 +94,14 @@ export function progress(pct, label) {
     h("span", {class: "progress-text"}, p + " %"));
 }
 
+/** How much of a total is used, as a bar and a percentage (memory, CPU). */
+export function usageBar(used, total, label) {
+  const pct = total ? Math.min(100, Math.round(used / total * 100)) : 0;
+  return h("div", {class: "usage"},
+    h("div", {class: "bar", role: "img", "aria-label": label + " " + pct + " % used"}, h("span", {style: "width:" + pct + "%"})),
+    h("span", {class: "muted"}, label + ": " + pct + " %"));
+}
+
 /** An error area to show an API error where the action was taken. */
 export function errorBox() {
   const el = h("p", {class: "error", role: "alert", hidden: true});
@@ -123,9 +134,12 @@ export function facts(pairs) {
   return h("dl", {class: "facts"}, pairs.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
 
+const openDialogs = new Set();   // the <dialog>s modal() has open
+
 /**
  * A modal dialog (native <dialog>: Esc closes it, focus stays inside).
- * build(dialog, close) fills it; returns a promise of the value given to close().
+ * build(dialog, close) fills it; returns a promise of the value given to
+ * close() -- undefined when it was dismissed (Esc, or closeDialogs()).
  */
 export function modal(title, build) {
   return new Promise((resolve) => {
@@ -133,7 +147,8 @@ export function modal(title, build) {
     const dlg = h("dialog", {class: "modal", "aria-labelledby": titleId});
     let value;
     const close = (v) => { value = v; dlg.close(); };
-    dlg.addEventListener("close", () => { dlg.remove(); resolve(value); });
+    dlg.addEventListener("close", () => { openDialogs.delete(dlg); dlg.remove(); resolve(value); });
+    openDialogs.add(dlg);
     dlg.append(h("h2", {id: titleId}, title));
     build(dlg, close);
     document.body.append(dlg);
@@ -141,6 +156,11 @@ export function modal(title, build) {
     const first = dlg.querySelector("[autofocus]") || dlg.querySelector("input, select, textarea, button");
     if (first) first.focus();
   });
+}
+
+/** Dismiss every open dialog (the router does, when the page changes). */
+export function closeDialogs() {
+  for (const dlg of [...openDialogs]) dlg.close();
 }
 
 /** Ask before something that cannot be undone; resolves true or false. */

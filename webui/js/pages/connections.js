@@ -1,19 +1,28 @@
-// pages/connections.js -- the endpoints Polyvisor talks to: their state and
-// last error, re-sync and remove, and a form to add a KVM agent, a vCenter
-// or a Hyper-V host (secrets go to the server once and are never shown).
+// pages/connections.js -- Connections: the endpoints Polyvisor talks to,
+// their state and last error, re-sync and remove, and a form to add one of
+// any type the server has an adapter for (secrets go to the server once and
+// are never shown).
+//
+// The form asks for what the chosen type needs, as GET /api/v1/adapters
+// says (vendors.js): a token, or a user name and password, or nothing; the
+// TLS options only where the type's URLs can be https.
 
 import * as api from "../api.js";
-import {h, badge, fmtTime, field, select, pagedTable, errorBox, confirmDialog} from "../ui.js";
+import * as vendors from "../vendors.js";
+import {h, badge, fmtTime, field, select, pagedTable, errorBox, confirmDialog, notice} from "../ui.js";
 import {jobPanel} from "../jobview.js";
 
-const HELP = {
-  kvm: "URL of the polyvisor-agent, e.g. http://kvm07.example:8441, and its token.",
-  vcenter: "The vSphere SDK URL, e.g. https://vc.example/sdk, and a vCenter user.",
-  hyperv: "The WinRM URL, e.g. https://hv01.example:5986/wsman, and a Windows user.",
-  test: "test:///ABSOLUTE/PATH/world.json, in the daemon's test.world_dir — a simulated hypervisor (docs/test-adapter.md).",
-};
+/** What to type for a vendor's connection, in words. */
+function hint(v) {
+  if (!v) return "";
+  const schemes = (v.schemes || ["https", "http"]).map((s) => s + "://").join(" or ");
+  const needs = {token: "and its token", password: "and a user name and password for it",
+    none: "and nothing else"}[v.credentials] || "and what it signs in with: a token, or a user name and password";
+  return v.title + ": a URL that starts with " + schemes + ", " + needs + ".";
+}
 
-export function render(el, params, ctx) {
+export async function render(el, params, ctx) {
+  const types = await vendors.load();
   const jobs = h("div");
   const listErr = errorBox();
   const table = pagedTable({caption: "Connections", rowKey: (c) => c.id, empty: "No connections yet.",
@@ -46,8 +55,7 @@ export function render(el, params, ctx) {
   }
 
   // -- the add form ----------------------------------------------------
-  const type = select("type", [["kvm", "KVM agent"], ["vcenter", "VMware vCenter"], ["hyperv", "Microsoft Hyper-V"],
-    ["test", "Test (simulated)"]], "kvm");
+  const type = select("type", vendors.options(), types.length ? types[0].name : "");
   const url = h("input", {name: "url", type: "text", required: true, size: "40", autocomplete: "off"});
   const token = h("input", {name: "token", type: "password", autocomplete: "off"});
   const user = h("input", {name: "username", type: "text", autocomplete: "off"});
@@ -55,15 +63,15 @@ export function render(el, params, ctx) {
   const insecure = h("input", {name: "insecure", type: "checkbox", id: "conn-insecure"});
   const caCert = h("textarea", {name: "ca_cert", placeholder: "-----BEGIN CERTIFICATE-----"});
   const help = h("p", {class: "hint"});
-  const tokenF = field("Agent token", token), userF = field("User name", user), passF = field("Password", pass);
+  const tokenF = field("Token", token), userF = field("User name", user), passF = field("Password", pass);
   const insecureF = h("div", {class: "field inline"}, insecure, h("label", {for: "conn-insecure"}, "Skip certificate verification (lab use only)"));
   const caF = field("CA certificate (optional, PEM)", caCert);
   function shape() {
-    const t = type.value;
-    help.textContent = HELP[t];
-    tokenF.hidden = t !== "kvm";
-    userF.hidden = passF.hidden = !(t === "vcenter" || t === "hyperv");
-    insecureF.hidden = caF.hidden = t === "test";
+    const v = vendors.find(type.value), need = vendors.credentialFields(type.value);
+    help.textContent = hint(v);
+    tokenF.hidden = !need.token;
+    userF.hidden = passF.hidden = !need.password;
+    insecureF.hidden = caF.hidden = !(v && v.tls);
   }
   type.addEventListener("change", shape);
   shape();
@@ -71,17 +79,25 @@ export function render(el, params, ctx) {
   const form = h("form", {onsubmit: async (e) => {
     e.preventDefault();
     addErr.clear();
-    const t = type.value, body = {type: t, url: url.value.trim()};
-    if (t === "kvm" && token.value) body.token = token.value;
-    if (t === "vcenter" || t === "hyperv") { body.username = user.value; body.password = pass.value; }
-    if (t !== "test") { body.insecure = insecure.checked; if (caCert.value.trim()) body.ca_cert = caCert.value.trim(); }
+    // what the type asks for and was filled in; the server says what is missing
+    const body = {type: type.value, url: url.value.trim()};
+    for (const [input, shown] of [[token, !tokenF.hidden], [user, !userF.hidden], [pass, !passF.hidden]])
+      if (shown && input.value) body[input.name] = input.value;
+    if (!insecureF.hidden) {
+      body.insecure = insecure.checked;
+      if (caCert.value.trim()) body.ca_cert = caCert.value.trim();
+    }
     try {
       follow(await api.post("/connections", body));
       form.reset();
       shape();
     } catch (ex) { addErr.show(ex); }
-  }}, h("fieldset", {}, h("legend", {}, "Add a connection"), field("Type", type), help, field("URL", url),
-    tokenF, userF, passF, insecureF, caF, h("div", {class: "buttons"}, h("button", {type: "submit", class: "primary"}, "Add connection")), addErr));
+  }}, h("fieldset", {}, h("legend", {}, "Add a connection"),
+    types.length ? null : notice("The server has no adapter loaded, so there is no type to add."),
+    field("Type", type), help, field("URL", url),
+    tokenF, userF, passF, insecureF, caF,
+    h("div", {class: "buttons"}, h("button", {type: "submit", class: "primary", disabled: !types.length}, "Add connection")),
+    addErr));
 
   el.append(h("h2", {}, "Connections"), listErr, table.el, jobs, form);
   ctx.on("job", (j) => { if (j.kind && j.kind.startsWith("connection.") && j.state === "succeeded") table.reload(); });

@@ -5,12 +5,9 @@
 // the page costs the same with 10 VMs or 100,000.
 
 import * as api from "../api.js";
-import {h, link, badge, fmtMB, fmtNum, pagedTable, errorBox} from "../ui.js";
-import {jobColumns} from "./jobs.js";
-import {eventColumns} from "./events.js";
-import {usageBar} from "./hosts.js";
-
-const VENDOR_NAMES = {kvm: "KVM", vcenter: "vCenter", hyperv: "Hyper-V", test: "Test"};
+import * as vendors from "../vendors.js";
+import {h, link, badge, fmtMB, fmtNum, pagedTable, errorBox, usageBar} from "../ui.js";
+import {jobColumns, eventColumns} from "../lists.js";
 
 function countCard(title, counts, href, param) {
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
@@ -26,7 +23,8 @@ function stateLinks(href, vendor, param, counts) {
     [link(href + "?vendor=" + vendor + "&" + param + "=" + s, [badge(s), " " + fmtNum(n)]), " "]);
 }
 
-export function render(el, params, ctx) {
+export async function render(el, params, ctx) {
+  await vendors.load();
   const err = errorBox();
   const cards = h("div", {class: "cards", "aria-label": "Counts"});
   const capacity = h("div", {class: "cards"});
@@ -56,7 +54,7 @@ export function render(el, params, ctx) {
       h("caption", {class: "sr-only"}, "Hosts and VMs by vendor and state"),
       h("thead", {}, h("tr", {}, ["Vendor", "Hosts by state", "VMs by power state"].map((t) => h("th", {scope: "col"}, t)))),
       h("tbody", {}, names.map((v) => h("tr", {},
-        h("td", {"data-label": "Vendor"}, VENDOR_NAMES[v] || v),
+        h("td", {"data-label": "Vendor"}, vendors.title(v)),
         h("td", {"data-label": "Hosts by state"}, stateLinks("#/hosts", v, "state", sum.hosts.by_vendor_state[v])),
         h("td", {"data-label": "VMs by power state"}, stateLinks("#/vms", v, "power_state", sum.vms.by_vendor_state[v])))))))
       : h("p", {}, "No hosts yet. ", link("#/connections", "Add a connection"), " to bring some in."));

@@ -2,16 +2,8 @@
 // (severity, object type, text) in the API's grammar; new entries arrive live.
 
 import * as api from "../api.js";
-import {h, badge, fmtTime, field, select, pagedTable, debounce} from "../ui.js";
-import {targetLink} from "../jobview.js";
-
-export const eventColumns = () => [
-  {label: "Time", render: (e) => fmtTime(e.time)},
-  {label: "Severity", render: (e) => badge(e.severity)},
-  {label: "Object", render: (e) => targetLink(e.object_type, e.object_id)},
-  {label: "Message", render: (e) => e.message},
-  {label: "Actor", render: (e) => e.actor || "–"},
-];
+import {h, field, select, pagedTable, debounce} from "../ui.js";
+import {eventColumns} from "../lists.js";
 
 export function render(el, params, ctx) {
   const severity = select("severity", [["", "Any severity"], ["info", "Info"], ["warning", "Warning"],

@@ -1,20 +1,14 @@
-// pages/hosts.js -- the host list and one host: facts, state, usage over
-// time (the metrics API), tags, host group, maintenance mode and the VMs on
-// it (paged, like every list).
+// pages/hosts.js -- Hosts: the host list, then one host: facts, state,
+// usage over time (the metrics API), tags, host group, maintenance mode and
+// the VMs on it (paged, like every list).
 
 import * as api from "../api.js";
-import {h, link, badge, fmtMB, fmtNum, fmtTime, facts, field, select, pagedTable, errorBox, debounce} from "../ui.js";
+import * as vendors from "../vendors.js";
+import {h, link, badge, fmtMB, fmtNum, fmtTime, facts, field, select, pagedTable, errorBox, debounce, usageBar} from "../ui.js";
 import {nameOf} from "../names.js";
 import {usageChart} from "../chart.js";
 import {jobPanel} from "../jobview.js";
-import {VENDORS, vmColumns} from "./vms.js";
-
-export function usageBar(used, total, label) {
-  const pct = total ? Math.min(100, Math.round(used / total * 100)) : 0;
-  return h("div", {class: "usage"},
-    h("div", {class: "bar", role: "img", "aria-label": label + " " + pct + " % used"}, h("span", {style: "width:" + pct + "%"})),
-    h("span", {class: "muted"}, label + ": " + pct + " %"));
-}
+import {vmColumns} from "../lists.js";
 
 function hostColumns() {
   return [
@@ -28,11 +22,12 @@ function hostColumns() {
   ];
 }
 
-export function renderList(el, params, ctx) {
+export async function renderList(el, params, ctx) {
+  await vendors.load();
   const text = h("input", {type: "search", name: "q", placeholder: "part of a name"});
   const state = select("state", [["", "Any state"], ["connected", "Connected"], ["maintenance", "Maintenance"],
     ["disconnected", "Disconnected"], ["failed", "Failed"]], ctx.query.get("state") || "");
-  const vendor = select("vendor", VENDORS, ctx.query.get("vendor") || "");
+  const vendor = select("vendor", vendors.options(["", "Any vendor"]), ctx.query.get("vendor") || "");
   const box = h("div");
   let table;
   function reload() {
@@ -55,9 +50,11 @@ export async function renderHost(el, [id], ctx) {
   let host = await api.get("/hosts/" + id);
   const title = h("h2", {});
   const info = h("div");
+  const maint = maintenance(id, ctx, () => reload());
   function draw() {
     api.forget("hosts", id);
     title.replaceChildren(host.name, " ", badge(host.state));
+    maint.show(host);
     info.replaceChildren(
       usageBar(host.memory_used_mb, host.memory_mb, "Memory"),
       usageBar(host.cpu_usage_pct, 100, "CPU"),
@@ -94,9 +91,9 @@ export async function renderHost(el, [id], ctx) {
   draw();
   el.append(h("p", {class: "muted"}, link("#/hosts", "Hosts"), " › ", host.name), title,
     h("div", {class: "two-col"}, h("section", {}, h("h3", {}, "Facts"), info),
-      h("section", {}, h("h3", {}, "Settings"), form, err, maintenance(host, ctx, () => reload()))),
+      h("section", {}, h("h3", {}, "Settings"), form, err, maint.el)),
     history(host));
-  el.append(h("h3", {}, "Virtual machines on this host"));
+  el.append(h("h3", {}, "VMs on this host"));
   const table = pagedTable({caption: "VMs on " + host.name, columns: vmColumns(), rowKey: (v) => v.id,
     empty: "No VMs on this host.",
     fetch: (cursor) => api.list("vms", {limit: 50, cursor, sort: "name", filter: "host_id eq " + api.q(id)})});
@@ -104,13 +101,16 @@ export async function renderHost(el, [id], ctx) {
   async function reload() {
     try { host = await api.get("/hosts/" + id); draw(); } catch (e) { err.show(e); }
   }
-  ctx.on("host", (x) => { if (x.id === id) { host = Object.assign({}, host, x); draw(); } });
+  // a host message says only its new state: read the host afresh (its maintenance flag with it)
+  ctx.on("host", (x) => { if (x.id === id) reload(); });
   ctx.on("vm", (v) => table.upsert(v, false));
 }
 
-/** Maintenance mode: enter (moving the VMs off as chosen) or leave; the job
- * runs live below the buttons. */
-function maintenance(host, ctx, onDone) {
+/** Maintenance mode: enter it (moving the VMs off as chosen) or leave it,
+ * whichever applies to the host show(host) was last given; the jobs run
+ * live below.  The controls are made once and only shown or hidden, so a
+ * live redraw never takes the focus away. */
+function maintenance(id, ctx, onDone) {
   const mode = select("evacuate", [["live", "Move running VMs live"], ["quick", "Move VMs quick (save, copy, restore)"],
     ["none", "Move nothing"]], "live");
   const err = errorBox();
@@ -119,15 +119,26 @@ function maintenance(host, ctx, onDone) {
     err.clear();
     try { jobs.prepend(jobPanel(await api.post(path, body), ctx, onDone)); } catch (e) { err.show(e); }
   }
-  return h("section", {class: "maintenance"}, h("h3", {}, "Maintenance mode"),
-    h("p", {class: "hint"}, host.maintenance
-      ? "In maintenance: placement sends no VMs here."
-      : "Entering it stops placement from sending VMs here and moves this host's VMs off, each to the host the placement engine rates best; a VM that cannot move is reported."),
-    h("div", {class: "toolbar"}, field("When entering", mode),
-      h("button", {type: "button", onclick: () => go("/hosts/" + host.id + "/maintenance", {evacuate: mode.value})},
-        "Enter maintenance"),
-      h("button", {type: "button", onclick: () => go("/hosts/" + host.id + "/maintenance/exit")}, "Exit maintenance")),
-    err, jobs);
+  const hint = h("p", {class: "hint"});
+  const enter = h("div", {class: "toolbar"}, field("When entering", mode),
+    h("button", {type: "button", "data-action": "maintenance-enter",
+      onclick: () => go("/hosts/" + id + "/maintenance", {evacuate: mode.value})}, "Enter maintenance"));
+  const exit = h("div", {class: "toolbar"},
+    h("button", {type: "button", "data-action": "maintenance-exit",
+      onclick: () => go("/hosts/" + id + "/maintenance/exit")}, "Exit maintenance"));
+  return {
+    el: h("section", {class: "maintenance"}, h("h3", {}, "Maintenance mode"), hint, enter, exit, err, jobs),
+    show(host) {
+      // in Polyvisor's maintenance mode (the flag, kept when the host fails meanwhile),
+      // or the hypervisor reports the host in its own
+      const inMaintenance = host.maintenance === true || host.state === "maintenance";
+      hint.textContent = inMaintenance
+        ? "In maintenance: placement sends no VMs here."
+        : "Entering it stops placement from sending VMs here and moves this host's VMs off, each to the host the placement engine rates best; a VM that cannot move is reported.";
+      enter.hidden = inMaintenance;
+      exit.hidden = !inMaintenance;
+    },
+  };
 }
 
 /** CPU and memory over the last hour, day or week. */

@@ -4,17 +4,20 @@
 // Branches load when opened, a page at a time ("More…" fetches the next
 // page), so the tree costs the same with 100,000 VMs as with ten.  Each
 // branch is a real button with aria-expanded, usable from the keyboard.
+// The tree is nested lists (<ul> in <li>), not an ARIA tree widget: its
+// items are links and buttons, reached with Tab like anywhere else.
 // The states of the hosts and VMs on show follow the live stream.
 
 import * as api from "../api.js";
-import {h, link, badge, field, select, pagedTable, debounce, errorBox} from "../ui.js";
+import * as vendors from "../vendors.js";
+import {h, link, badge, field, pagedTable, debounce, errorBox} from "../ui.js";
 import {nameOf} from "../names.js";
-import {VENDORS, POWER, vmColumns, buildFilter} from "./vms.js";
+import {vmColumns, vmSearch} from "../lists.js";
 
 /** A branch: a toggle button, its label, and children loaded on first open. */
 let seq = 0;
 function branch(label, kind, load, open) {
-  const kids = h("ul", {role: "group", hidden: true});
+  const kids = h("ul", {hidden: true});
   const labelId = "tn" + (++seq);
   // The button is named by the node's label and kind (which may be renamed
   // once a name arrives), and says by aria-expanded whether it is open.
@@ -32,7 +35,7 @@ function branch(label, kind, load, open) {
       try {
         const items = await load();
         kids.replaceChildren(...items);
-        if (!items.length) kids.append(h("li", {class: "muted"}, "(empty)"));
+        if (!items.length) kids.append(h("li", {class: "muted empty"}, "(empty)"));
       } catch (e) {
         const err = errorBox();
         err.show(e);
@@ -117,17 +120,16 @@ function groupNode(g) {
   });
 }
 
-export function render(el, params, ctx) {
+export async function render(el, params, ctx) {
+  await vendors.load();
   shown = {vm: new Map(), host: new Map()};
   const tree = h("ul", {class: "tree", "aria-label": "Inventory"});
   const err = errorBox();
-  const text = h("input", {type: "search", name: "q", placeholder: "part of a VM name", autocomplete: "off"});
-  const state = select("power_state", POWER, "");
-  const vendor = select("vendor", VENDORS, "");
+  const vmq = vmSearch(null, "part of a VM name");
   const results = h("section", {hidden: true}, h("h3", {}, "Matching VMs"));
   let resultsTable = null;
   function search() {
-    const filter = buildFilter({text: text.value.trim(), state: state.value, vendor: vendor.value});
+    const filter = vmq.filter();
     if (resultsTable) resultsTable.el.remove();
     resultsTable = null;
     results.hidden = !filter;
@@ -137,12 +139,12 @@ export function render(el, params, ctx) {
       empty: "No VM matches.", fetch: (cursor) => api.list("vms", {limit: 50, cursor, filter, sort: "name"})});
     results.append(resultsTable.el);
   }
-  text.addEventListener("input", debounce(search, 300));
-  state.addEventListener("change", search);
-  vendor.addEventListener("change", search);
+  vmq.text.addEventListener("input", debounce(search, 300));
+  vmq.state.addEventListener("change", search);
+  vmq.vendor.addEventListener("change", search);
   el.append(h("h2", {}, "Inventory"),
-    h("div", {class: "toolbar", role: "search"}, field("Find VMs by name", text), field("Power state", state),
-      field("Vendor", vendor)),
+    h("div", {class: "toolbar", role: "search"}, field("Find VMs by name", vmq.text), field("Power state", vmq.state),
+      field("Vendor", vmq.vendor)),
     err, tree, results);
   (async () => {
     try {
@@ -154,10 +156,10 @@ export function render(el, params, ctx) {
   })();
   ctx.on("vm", (v) => { if (resultsTable) resultsTable.upsert(v, false); });
   // a stream message carries the fields that changed: redraw the badge of a state on show
-  for (const [kind, field] of [["vm", "power_state"], ["host", "state"]]) {
+  for (const [kind, prop] of [["vm", "power_state"], ["host", "state"]]) {
     ctx.on(kind, (x) => {
       const old = shown[kind].get(x.id);
-      if (old && x[field]) old.replaceWith(liveBadge(kind, x.id, x[field]));
+      if (old && x[prop]) old.replaceWith(liveBadge(kind, x.id, x[prop]));
     });
   }
 }

@@ -4,20 +4,9 @@
 // job's state allows them.
 
 import * as api from "../api.js";
-import {h, link, badge, progress, fmtTime, field, select, pagedTable, errorBox, isNewer} from "../ui.js";
-import {jobDetail, targetLink, TERMINAL} from "../jobview.js";
-
-export function jobColumns() {
-  return [
-    {label: "Job", render: (j) => link("#/jobs/" + j.id, j.kind)},
-    {label: "State", render: (j) => badge(j.state)},
-    {label: "Progress", render: (j) => progress(j.progress, j.kind + " progress")},
-    {label: "Target", render: (j) => targetLink(j.target_type, j.target_id)},
-    {label: "By", render: (j) => j.created_by || "–"},
-    {label: "Created", render: (j) => fmtTime(j.created_at)},
-    {label: "Error", render: (j) => j.error ? j.error.message : ""},
-  ];
-}
+import {h, link, badge, field, select, pagedTable, errorBox, isNewer} from "../ui.js";
+import {jobDetail, TERMINAL} from "../jobview.js";
+import {jobColumns} from "../lists.js";
 
 export function renderList(el, params, ctx) {
   const state = select("state", [["", "Any state"], ["active", "Queued or running"], ["queued", "Queued"],

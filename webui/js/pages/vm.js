@@ -1,4 +1,4 @@
-// pages/vm.js -- one VM: its facts, the power actions, migrate with the
+// pages/vm.js -- VM, one VM's page: its facts, the power actions, migrate with the
 // host picker (every host's stars and the reasons behind them), delete with
 // a confirmation, HA and tags, and its recent jobs.
 //
@@ -7,11 +7,11 @@
 // or a failed job) appear in that same place.
 
 import * as api from "../api.js";
-import {h, link, badge, vmStateBadge, fmtMB, fmtTime, facts, errorBox, modal, confirmDialog, select, field, pagedTable} from "../ui.js";
+import {h, link, vmStateBadge, fmtMB, fmtTime, facts, errorBox, modal, confirmDialog, select, field, pagedTable} from "../ui.js";
 import {jobPanel} from "../jobview.js";
 import {ratingsList} from "../placement.js";
 import {hostLink, nameOf} from "../names.js";
-import {jobColumns} from "./jobs.js";
+import {jobColumns} from "../lists.js";
 
 // Which actions make sense in which power state (the API refuses the rest).
 const ACTIONS = [
@@ -114,7 +114,7 @@ export async function render(el, [id], ctx) {
     fetch: (cursor) => api.list("jobs", {limit: 10, cursor, sort: "-created_at", filter: "target_id eq " + api.q(id)})});
   draw();
   el.append(
-    h("p", {class: "muted"}, link("#/vms", "Virtual machines"), " › ", vm.name),
+    h("p", {class: "muted"}, link("#/vms", "VMs"), " › ", vm.name),
     title, buttons, err, jobsArea,
     h("div", {class: "two-col"},
       h("section", {}, h("h3", {}, "Details"), info),

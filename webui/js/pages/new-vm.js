@@ -1,18 +1,19 @@
-// pages/wizard.js -- the New VM wizard: size and settings, then the
+// pages/new-vm.js -- New VM, the wizard: size and settings, then the
 // placement engine's dry run (every host's stars and why), then create --
 // on the host the user picked, or wherever placement decides.
 
 import * as api from "../api.js";
+import * as vendors from "../vendors.js";
 import {h, link, field, select, errorBox} from "../ui.js";
 import {ratingsList} from "../placement.js";
 import {jobPanel} from "../jobview.js";
-import {VENDORS} from "./vms.js";
 
-export function render(el, params, ctx) {
+export async function render(el, params, ctx) {
+  await vendors.load();
   const name = h("input", {name: "name", required: true, maxlength: "64", autocomplete: "off"});
   const vcpus = h("input", {name: "vcpus", type: "number", min: "1", value: "1", required: true});
   const memory = h("input", {name: "memory_mb", type: "number", min: "1", step: "1", value: "1024", required: true});
-  const vendor = select("vendor", [["", "Any hypervisor"]].concat(VENDORS.slice(1)), "");
+  const vendor = select("vendor", vendors.options(["", "Any hypervisor"]), "");
   const pv = h("input", {name: "paravirtual", type: "checkbox", checked: true});
   const ha = select("ha", [["off", "Off"], ["low", "Low"], ["medium", "Medium"], ["high", "High"]], "off");
   const group = select("host_group_id", [["", "Any host"]], "");
@@ -66,7 +67,7 @@ export function render(el, params, ctx) {
       field("High availability", ha), field("Host group (placement scope)", group)),
     h("fieldset", {}, h("legend", {}, "2. Placement"), rateBtn, ratings),
     h("fieldset", {}, h("legend", {}, "3. Create"), h("div", {class: "buttons"}, createBtn), err, result));
-  el.append(h("p", {class: "muted"}, link("#/vms", "Virtual machines"), " › New VM"), h("h2", {}, "New virtual machine"), form);
+  el.append(h("p", {class: "muted"}, link("#/vms", "VMs"), " › New VM"), h("h2", {}, "New VM"), form);
   // Sizes changed: the old ratings no longer apply.
   for (const c of [vcpus, memory, group, vendor]) c.addEventListener("change", () => ratings.replaceChildren());
 }
