@@ -74,7 +74,7 @@ $(BUILD)/polyvisord: $(BUILD)/server/main.o $(SERVER_OBJ) $(DB_OBJ) $(LIB_OBJ) $
 $(BUILD)/polyvisor-agent: $(AGENT_OBJ) $(LIB_OBJ) $(HTTPD_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libvirt libxml-2.0 libmicrohttpd jansson) -lpthread
 
-$(BUILD)/hypervisor/%.o: hypervisor/%.c hypervisor/agent.h adapters/adapter.h $(wildcard lib/*.h lib/*.def)
+$(BUILD)/hypervisor/%.o: hypervisor/%.c $(wildcard hypervisor/*.h) adapters/adapter.h $(wildcard lib/*.h lib/*.def)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags libvirt libxml-2.0) -c -o $@ $<
 

@@ -50,6 +50,28 @@ static void make_key(void)
     pthread_key_create(&db_key, thread_db_free);
 }
 
+/* The inventory generation: bumped after every committed write, on any
+ * connection.  It is counted in the WAL hook, which SQLite calls once a
+ * write transaction is in the log -- visible to the next reader -- so a
+ * reader that sees generation G sees every write counted in G.  Setting the
+ * hook replaces SQLite's own auto-checkpoint, which this one does in its
+ * place (a passive checkpoint past 1,000 pages, as SQLite's default). */
+static uint64_t generation; /* atomic */
+
+static int on_wal_commit(void *ud, sqlite3 *db, const char *name, int pages)
+{
+    (void)ud;
+    __atomic_add_fetch(&generation, 1, __ATOMIC_SEQ_CST);
+    if (pages >= 1000)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
+uint64_t pv_db_generation(void)
+{
+    return __atomic_load_n(&generation, __ATOMIC_SEQ_CST);
+}
+
 static int open_conn(const char *path, sqlite3 **out, struct pv_error *err)
 {
     sqlite3 *db = NULL;
@@ -76,6 +98,7 @@ static int open_conn(const char *path, sqlite3 **out, struct pv_error *err)
         sqlite3_close(db);
         return rc;
     }
+    sqlite3_wal_hook(db, on_wal_commit, NULL);
     *out = db;
     return 0;
 }

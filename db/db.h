@@ -26,6 +26,10 @@
 /* Open (creating) the database file, apply pending migrations.  Call once at
  * start-up before any other pv_db_ function. */
 int pv_db_init(const char *path, struct pv_error *err);
+/* The inventory generation: it changes after every committed write, by any
+ * path, and only then; what was read at generation G stays true while
+ * pv_db_generation() answers G (inventory/snapshot.c caches by it). */
+uint64_t pv_db_generation(void);
 /* Close the calling thread's connection and forget the path. */
 void pv_db_shutdown(void);
 int pv_db_schema_version(void);

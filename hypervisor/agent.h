@@ -2,8 +2,9 @@
  * vdsm): one per KVM host, it wraps the host's libvirt and serves a small
  * JSON API that the kvm adapter (adapters/kvm/) talks to.
  *
- * Three parts: virt.c speaks libvirt (host facts, domains, the event loop)
- * and knows nothing of HTTP; probe.c asks another host's libvirt whether it
+ * Three parts: virt.c speaks libvirt (host facts, domains, the event loop;
+ * virt_migrate.c and virt_move.c the two kinds of migration) and knows
+ * nothing of HTTP; probe.c asks another host's libvirt whether it
  * answers (polyvisord's HA witness); agent_http.c serves the API and knows
  * nothing of libvirt.  Errors travel as struct pv_error (adapters/adapter.h), the
  * same shape polyvisord uses, so an agent's refusal reaches the operator with
@@ -16,7 +17,7 @@
 #include <time.h>
 #include "adapters/adapter.h"
 
-/* ---- virt.c ------------------------------------------------------------- */
+/* ---- virt.c, virt_migrate.c, virt_move.c --------------------------------- */
 
 /* Open the libvirt connection and start its event loop thread. */
 int ag_virt_open(const char *uri, const char *migration_uri, struct pv_error *err);
@@ -43,7 +44,7 @@ int ag_virt_migrate_start(const char *uuid, const char *dest_uri, const char *da
 int ag_virt_migration(const char *uuid, json_t **out, struct pv_error *err);
 int ag_virt_migrate_cancel(const char *uuid, struct pv_error *err);
 
-/* Quick migration (virt.c explains the protocol).  Export saves the VM's
+/* Quick migration (virt_move.c explains the protocol).  Export saves the VM's
  * running state into the state dir and answers {"xml", "state", "state_size"};
  * undo restores it on the source; done undefines the source's copy.  Import
  * defines the VM from xml on this host and restores the uploaded state. */

@@ -1,5 +1,7 @@
 /* virt.c -- the agent's libvirt side: host facts, domains, define from a
- * JSON spec, lifecycle actions, and lifecycle events (see agent.h).
+ * JSON spec, lifecycle actions, and lifecycle events (see agent.h).  Live
+ * migration is virt_migrate.c's, quick migration virt_move.c's; what the
+ * three share is in virt.h.
  *
  * Decisions a newcomer must know:
  *   - One virConnect for the process; libvirt's connection is thread-safe,
@@ -33,6 +35,7 @@
 #include <unistd.h>
 #include "../lib/stamp.h"
 #include "agent.h"
+#include "virt.h"
 
 #define RING 1024
 
@@ -43,7 +46,7 @@ struct event {
 };
 
 /* Start-up state, written by ag_virt_open before the HTTP threads start. */
-static virConnectPtr conn;
+static virConnectPtr conn;  /* ag_virt_conn() */
 static char *migration_uri;
 static int is_test_driver;
 static pthread_t loop_thread;
@@ -64,7 +67,7 @@ static void quiet(void *ud, virErrorPtr e)
     (void)e; /* errors are reported through pv_error, not printed */
 }
 
-static int virt_error(struct pv_error *err, const char *what)
+int ag_virt_error(struct pv_error *err, const char *what)
 {
     virErrorPtr e = virGetLastError();
     const char *msg = e && e->message ? e->message : "unknown libvirt error";
@@ -170,13 +173,18 @@ int ag_virt_events(unsigned long long after, int timeout_ms, json_t **out)
     return 0;
 }
 
+virConnectPtr ag_virt_conn(void)
+{
+    return conn;
+}
+
 /* ---- open / close ------------------------------------------------------- */
 
 int ag_virt_open(const char *uri, const char *mig_uri, struct pv_error *err)
 {
     virSetErrorFunc(NULL, quiet);
     if (virEventRegisterDefaultImpl() < 0)
-        return virt_error(err, "libvirt event loop");
+        return ag_virt_error(err, "libvirt event loop");
     conn = virConnectOpen(uri);
     if (!conn)
         return pv_fail(err, libvirt_unreachable, "cannot open %s: %s",
@@ -213,7 +221,7 @@ static xmlXPathObjectPtr xpath(xmlDocPtr doc, const char *expr)
     return r;
 }
 
-static char *xpath_string(xmlDocPtr doc, const char *expr)
+char *ag_virt_xpath_string(xmlDocPtr doc, const char *expr)
 {
     xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
     xmlXPathObjectPtr r = ctx ? xmlXPathEvalExpression((const xmlChar *)expr, ctx) : NULL;
@@ -229,7 +237,7 @@ char *ag_caps_host_uuid(const char *caps)
 {
     xmlDocPtr doc = caps ? xmlReadMemory(caps, (int)strlen(caps), "caps.xml", NULL, XML_PARSE_NONET)
                          : NULL;
-    char *uuid = doc ? xpath_string(doc, "string(/capabilities/host/uuid)") : NULL;
+    char *uuid = doc ? ag_virt_xpath_string(doc, "string(/capabilities/host/uuid)") : NULL;
 
     xmlFreeDoc(doc);
     return uuid;
@@ -262,7 +270,7 @@ int ag_virt_host(json_t **out, struct pv_error *err)
     xmlDocPtr doc;
 
     if (virNodeGetInfo(conn, &ni) < 0)
-        return virt_error(err, "node info");
+        return ag_virt_error(err, "node info");
     /* nodeinfo reports NUMA node 0 only on some hosts: prefer memory stats */
     if (virNodeGetMemoryStats(conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, NULL, &nparams, 0) == 0 &&
         nparams > 0) {
@@ -310,7 +318,7 @@ int ag_virt_host(json_t **out, struct pv_error *err)
     virConnectGetVersion(conn, &hvver);
     caps = virConnectGetCapabilities(conn);
     if (caps && (doc = xmlReadMemory(caps, (int)strlen(caps), "caps.xml", NULL, XML_PARSE_NONET))) {
-        host_uuid = xpath_string(doc, "string(/capabilities/host/uuid)");
+        host_uuid = ag_virt_xpath_string(doc, "string(/capabilities/host/uuid)");
         xmlXPathObjectPtr k = xpath(doc, "/capabilities/guest/arch/domain[@type='kvm']");
         kvm = k && k->nodesetval && k->nodesetval->nodeNr > 0;
         xmlXPathFreeObject(k);
@@ -340,7 +348,7 @@ int ag_virt_host(json_t **out, struct pv_error *err)
 
 /* ---- domains ------------------------------------------------------------ */
 
-static const char *power_state(virDomainPtr d)
+const char *ag_virt_power_state(virDomainPtr d)
 {
     int state = 0, reason = 0;
 
@@ -365,7 +373,7 @@ static const char *power_state(virDomainPtr d)
 /* Every read of a domain gets a stamp (lib/stamp.h) taken before the read:
  * of two reports of one VM, the larger stamp saw the later state, whichever
  * reaches polyvisord first. */
-static json_t *domain_json(virDomainPtr d)
+json_t *ag_virt_domain_json(virDomainPtr d)
 {
     uint64_t stamp = pv_stamp_next();
     char uuid[VIR_UUID_STRING_BUFLEN] = "";
@@ -415,7 +423,7 @@ static json_t *domain_json(virDomainPtr d)
     }
     free(xml);
     o = json_pack("{s:s,s:s,s:s,s:i,s:I,s:b,s:o,s:o}", "uuid", uuid, "name", virDomainGetName(d),
-                  "power_state", power_state(d), "vcpus", (int)info.nrVirtCpu, "memory_mb",
+                  "power_state", ag_virt_power_state(d), "vcpus", (int)info.nrVirtCpu, "memory_mb",
                   (json_int_t)(info.maxMem / 1024), "persistent", virDomainIsPersistent(d) == 1,
                   "disks", disks, "nics", nics);
     json_object_set_new(o, "paravirtual", virtio ? json_true() : emulated ? json_false() : json_null());
@@ -431,17 +439,17 @@ int ag_virt_vms(json_t **out, struct pv_error *err)
     int n = virConnectListAllDomains(conn, &doms, 0);
 
     if (n < 0)
-        return virt_error(err, "list domains");
+        return ag_virt_error(err, "list domains");
     *out = json_array();
     for (int i = 0; i < n; i++) {
-        json_array_append_new(*out, domain_json(doms[i]));
+        json_array_append_new(*out, ag_virt_domain_json(doms[i]));
         virDomainFree(doms[i]);
     }
     free(doms);
     return 0;
 }
 
-static virDomainPtr lookup(const char *uuid, struct pv_error *err)
+virDomainPtr ag_virt_lookup(const char *uuid, struct pv_error *err)
 {
     virDomainPtr d = virDomainLookupByUUIDString(conn, uuid);
     if (!d)
@@ -451,22 +459,22 @@ static virDomainPtr lookup(const char *uuid, struct pv_error *err)
 
 int ag_virt_vm(const char *uuid, json_t **out, struct pv_error *err)
 {
-    virDomainPtr d = lookup(uuid, err);
+    virDomainPtr d = ag_virt_lookup(uuid, err);
     if (!d)
         return PV_ENOTFOUND;
-    *out = domain_json(d);
+    *out = ag_virt_domain_json(d);
     virDomainFree(d);
     return 0;
 }
 
 /* ---- actions ------------------------------------------------------------ */
 
-static json_t *disk_paths(virDomainPtr d);
-static void delete_volumes(json_t *paths);
+json_t *ag_virt_disk_paths(virDomainPtr d);
+void ag_virt_delete_volumes(json_t *paths);
 
 /* Undefine with its saved state and snapshot metadata; drivers without
  * NVRAM support (the test driver) refuse that flag, so try without it. */
-static int undefine(virDomainPtr d, struct pv_error *err)
+int ag_virt_undefine(virDomainPtr d, struct pv_error *err)
 {
     unsigned flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
 
@@ -474,57 +482,57 @@ static int undefine(virDomainPtr d, struct pv_error *err)
         return 0;
     if (virGetLastErrorCode() == VIR_ERR_INVALID_ARG && virDomainUndefineFlags(d, flags) == 0)
         return 0;
-    return virt_error(err, "delete");
+    return ag_virt_error(err, "delete");
 }
 
 int ag_virt_action(const char *uuid, const char *action, struct pv_error *err)
 {
-    virDomainPtr d = lookup(uuid, err);
+    virDomainPtr d = ag_virt_lookup(uuid, err);
     const char *st;
     int rc = 0, ok;
 
     if (!d)
         return PV_ENOTFOUND;
-    st = power_state(d);
+    st = ag_virt_power_state(d);
     if (strcmp(action, "start") == 0) {
         if (strcmp(st, "running") == 0)
             rc = pv_fail(err, already_running, "vm %s is already running", virDomainGetName(d));
         else if (strcmp(st, "paused") == 0)
             rc = pv_fail(err, vm_paused, "vm %s is paused; resume it instead", virDomainGetName(d));
         else
-            ok = virDomainCreate(d) == 0, rc = ok ? 0 : virt_error(err, "start");
+            ok = virDomainCreate(d) == 0, rc = ok ? 0 : ag_virt_error(err, "start");
     } else if (strcmp(action, "shutdown") == 0 || strcmp(action, "poweroff") == 0) {
         if (strcmp(st, "running") != 0 && strcmp(st, "paused") != 0)
             rc = pv_fail(err, already_stopped, "vm %s is not running (%s)", virDomainGetName(d), st);
         else if (action[0] == 's')
-            ok = virDomainShutdown(d) == 0, rc = ok ? 0 : virt_error(err, "shutdown");
+            ok = virDomainShutdown(d) == 0, rc = ok ? 0 : ag_virt_error(err, "shutdown");
         else
-            ok = virDomainDestroy(d) == 0, rc = ok ? 0 : virt_error(err, "power off");
+            ok = virDomainDestroy(d) == 0, rc = ok ? 0 : ag_virt_error(err, "power off");
     } else if (strcmp(action, "reboot") == 0 || strcmp(action, "pause") == 0) {
         if (strcmp(st, "running") != 0)
             rc = pv_fail(err, not_running, "vm %s is not running (%s)", virDomainGetName(d), st);
         else if (action[0] == 'r')
-            ok = virDomainReboot(d, 0) == 0, rc = ok ? 0 : virt_error(err, "reboot");
+            ok = virDomainReboot(d, 0) == 0, rc = ok ? 0 : ag_virt_error(err, "reboot");
         else
-            ok = virDomainSuspend(d) == 0, rc = ok ? 0 : virt_error(err, "pause");
+            ok = virDomainSuspend(d) == 0, rc = ok ? 0 : ag_virt_error(err, "pause");
     } else if (strcmp(action, "resume") == 0) {
         if (strcmp(st, "paused") != 0)
             rc = pv_fail(err, not_paused, "vm %s is not paused (%s)", virDomainGetName(d), st);
         else
-            ok = virDomainResume(d) == 0, rc = ok ? 0 : virt_error(err, "resume");
+            ok = virDomainResume(d) == 0, rc = ok ? 0 : ag_virt_error(err, "resume");
     } else if (strcmp(action, "save") == 0) {
         if (strcmp(st, "running") != 0 && strcmp(st, "paused") != 0)
             rc = pv_fail(err, not_running, "vm %s is not running (%s)", virDomainGetName(d), st);
         else
-            ok = virDomainManagedSave(d, 0) == 0, rc = ok ? 0 : virt_error(err, "save");
+            ok = virDomainManagedSave(d, 0) == 0, rc = ok ? 0 : ag_virt_error(err, "save");
     } else if (strcmp(action, "delete") == 0 || strcmp(action, "delete_with_disks") == 0) {
         if (strcmp(st, "running") == 0 || strcmp(st, "paused") == 0) {
             rc = pv_fail(err, vm_running, "vm %s is %s; power it off first", virDomainGetName(d), st);
         } else {
-            json_t *paths = action[6] ? disk_paths(d) : NULL;
-            rc = undefine(d, err);
+            json_t *paths = action[6] ? ag_virt_disk_paths(d) : NULL;
+            rc = ag_virt_undefine(d, err);
             if (!rc)
-                delete_volumes(paths);
+                ag_virt_delete_volumes(paths);
             json_decref(paths);
         }
     } else {
@@ -535,9 +543,9 @@ int ag_virt_action(const char *uuid, const char *action, struct pv_error *err)
 }
 
 /* The source paths of a domain's disks. */
-static json_t *disk_paths(virDomainPtr d)
+json_t *ag_virt_disk_paths(virDomainPtr d)
 {
-    json_t *vm = domain_json(d), *out = json_array(), *disk;
+    json_t *vm = ag_virt_domain_json(d), *out = json_array(), *disk;
     size_t i;
 
     json_array_foreach(json_object_get(vm, "disks"), i, disk)
@@ -564,7 +572,7 @@ static int spec_error(struct pv_error *err, const char *field, const char *msg)
 
 /* Check the spec's shape and every reference in it before anything is made. */
 /* 8-4-4-4-12 lowercase hex digits, as libvirt writes them */
-static int uuid_ok(const char *u)
+int ag_virt_uuid_ok(const char *u)
 {
     if (!u || strlen(u) != 36)
         return 0;
@@ -574,7 +582,35 @@ static int uuid_ok(const char *u)
     return 1;
 }
 
-static int pool_dir(const char *dir, virStoragePoolPtr *pool);
+/* 1 when dir is the target directory of one of this host's storage pools;
+ * then *pool (when not NULL) is that pool (the caller frees it). */
+int ag_virt_pool_dir(const char *dir, virStoragePoolPtr *pool)
+{
+    virStoragePoolPtr *pools = NULL;
+    int n = virConnectListAllStoragePools(conn, &pools, VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE), found = 0;
+
+    for (int i = 0; i < n; i++) {
+        char *xml = virStoragePoolGetXMLDesc(pools[i], 0), *target = NULL;
+        xmlDocPtr doc = xml ? xmlReadMemory(xml, (int)strlen(xml), "pool.xml", NULL, XML_PARSE_NONET) : NULL;
+        if (doc)
+            target = ag_virt_xpath_string(doc, "string(/pool/target/path)");
+        if (!found && target && strcmp(target, dir) == 0) {
+            found = 1;
+            if (pool) {
+                *pool = pools[i];
+                pools[i] = NULL;
+            }
+        }
+        free(target);
+        xmlFreeDoc(doc);
+        free(xml);
+        if (pools[i])
+            virStoragePoolFree(pools[i]);
+    }
+    free(pools);
+    virResetLastError();
+    return found;
+}
 
 /* An existing disk must be a volume of one of this host's active storage
  * pools: never any file or device the agent (root) can open.  The path is
@@ -600,7 +636,7 @@ static int pool_volume_path(const char *path, char **out, struct pv_error *err)
         slash = strrchr(dir, '/');
         if (slash && slash != dir) {
             *slash = '\0';
-            if (pool_dir(dir, &pool) && virStoragePoolRefresh(pool, 0) == 0)
+            if (ag_virt_pool_dir(dir, &pool) && virStoragePoolRefresh(pool, 0) == 0)
                 vol = virStorageVolLookupByPath(conn, real);
             if (pool)
                 virStoragePoolFree(pool);
@@ -642,7 +678,7 @@ static int check_spec(const json_t *spec, struct pv_error *err)
                             "name: 1 to 64 of letters, digits, '.', '_', '-' (no '/', no XML "
                             "characters), not starting with '.' or '-'");
     v = json_object_get(spec, "uuid");
-    if (v && !uuid_ok(json_string_value(v)))
+    if (v && !ag_virt_uuid_ok(json_string_value(v)))
         return spec_error(err, "uuid", "a UUID like 5e1f0000-0000-4000-8000-000000000001");
     v = json_object_get(spec, "vcpus");
     if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 256)
@@ -851,7 +887,7 @@ static char *new_volume(const char *vm, size_t idx, json_t *disk, struct pv_erro
     if (!path && !pool) {
         pv_fail(err, unknown_pool, "the storage pool is gone");
     } else if (!path) {
-        virt_error(err, "create volume");
+        ag_virt_error(err, "create volume");
     }
     if (vol)
         virStorageVolFree(vol);
@@ -863,7 +899,7 @@ static char *new_volume(const char *vm, size_t idx, json_t *disk, struct pv_erro
 }
 
 /* Delete the volumes at these paths (those libvirt knows as volumes). */
-static void delete_volumes(json_t *paths)
+void ag_virt_delete_volumes(json_t *paths)
 {
     size_t i;
     json_t *p;
@@ -930,7 +966,7 @@ int ag_virt_define(const json_t *in, char **uuid, struct pv_error *err)
     d = virDomainDefineXML(conn, xml);
     free(xml);
     if (!d) {
-        rc = virt_error(err, "define");
+        rc = ag_virt_error(err, "define");
         goto out;
     }
     virDomainGetUUIDString(d, buf);
@@ -938,515 +974,8 @@ int ag_virt_define(const json_t *in, char **uuid, struct pv_error *err)
     *uuid = strdup(buf);
 out:
     if (rc)
-        delete_volumes(made);
+        ag_virt_delete_volumes(made);
     json_decref(made);
     json_decref(spec);
-    return rc;
-}
-
-/* ---- live migration ------------------------------------------------------
- * A migration runs on a thread of its own (virDomainMigrateToURI3 blocks
- * until it ends); a watchdog thread beside it samples the job's progress,
- * applies the maximum downtime once the job exists, and aborts a migration
- * whose remaining data has not shrunk for stall_s seconds.  Callers poll
- * ag_virt_migration() and may cancel (virDomainAbortJob). */
-
-#define MAX_MIGRATIONS 16
-
-struct migration {
-    char uuid[VIR_UUID_STRING_BUFLEN];
-    char dest_uri[512];
-    char data_uri[256];
-    int max_downtime_ms;
-    int stall_s;
-    const char *state;                     /* running, succeeded, failed, cancelled */
-    struct pv_error err;
-    unsigned long long processed, remaining, total;
-    int cancel, done;
-    int finished;                          /* set last by mig_main: the slot may be reused */
-    pthread_t thread, watchdog;
-};
-
-static pthread_mutex_t mig_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct migration *migrations[MAX_MIGRATIONS]; /* guarded by mig_lock */
-
-static struct migration *mig_find_locked(const char *uuid)
-{
-    for (int i = 0; i < MAX_MIGRATIONS; i++)
-        if (migrations[i] && strcmp(migrations[i]->uuid, uuid) == 0)
-            return migrations[i];
-    return NULL;
-}
-
-static void *mig_watchdog(void *arg)
-{
-    struct migration *m = arg;
-    virDomainPtr d = virDomainLookupByUUIDString(conn, m->uuid);
-    time_t last_change = time(NULL);
-    unsigned long long last_remaining = ~0ull;
-    int downtime_set = 0;
-
-    while (d) {
-        virDomainJobInfo ji;
-        int done, stalled = 0;
-        struct timespec ts = {0, 200000000L};
-        nanosleep(&ts, NULL);
-        pthread_mutex_lock(&mig_lock);
-        done = m->done;
-        pthread_mutex_unlock(&mig_lock);
-        if (done)
-            break;
-        if (virDomainGetJobInfo(d, &ji) < 0 || ji.type == VIR_DOMAIN_JOB_NONE)
-            continue;
-        if (!downtime_set && m->max_downtime_ms > 0)
-            downtime_set = virDomainMigrateSetMaxDowntime(d, (unsigned long long)m->max_downtime_ms, 0) == 0;
-        if (ji.dataRemaining < last_remaining) {
-            last_remaining = ji.dataRemaining;
-            last_change = time(NULL);
-        } else if (time(NULL) - last_change >= m->stall_s) {
-            stalled = 1;
-        }
-        pthread_mutex_lock(&mig_lock);
-        m->processed = ji.dataProcessed;
-        m->remaining = ji.dataRemaining;
-        m->total = ji.dataTotal;
-        if (stalled && !m->cancel) {
-            m->cancel = 2; /* the watchdog's abort */
-            pv_fail(&m->err, migration_stalled,
-                         "no progress for %d s; migration aborted, the VM stays on the source",
-                         m->stall_s);
-        }
-        pthread_mutex_unlock(&mig_lock);
-        if (stalled)
-            virDomainAbortJob(d);
-    }
-    if (d)
-        virDomainFree(d);
-    virResetLastError();
-    return NULL;
-}
-
-static void *mig_main(void *arg)
-{
-    struct migration *m = arg;
-    virDomainPtr d = virDomainLookupByUUIDString(conn, m->uuid);
-    virTypedParameterPtr params = NULL;
-    int nparams = 0, maxparams = 0, rc = -1;
-    struct pv_error e = {0};
-
-    if (d) {
-        virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_URI, m->data_uri);
-        rc = virDomainMigrateToURI3(d, m->dest_uri, params, (unsigned)nparams,
-                                    VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER |
-                                        VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE);
-        if (rc < 0)
-            virt_error(&e, "migrate");
-        virTypedParamsFree(params, nparams);
-        virDomainFree(d);
-    } else {
-        pv_fail(&e, vm_not_found, "the VM left this host before migrating");
-    }
-    pthread_mutex_lock(&mig_lock);
-    m->done = 1;
-    if (rc == 0) {
-        m->state = "succeeded";
-        m->remaining = 0;
-    } else if (m->cancel == 1) {
-        m->state = "cancelled";
-        pv_fail(&m->err, cancelled, "migration cancelled; the VM stays on the source");
-    } else {
-        m->state = "failed";
-        if (m->cancel != 2) { /* the watchdog already said why */
-            m->err = e;
-            if (pv_error_is(&m->err, PV_CODE_libvirt_error) || pv_error_is(&m->err, PV_CODE_invalid_state))
-                pv_error_recode(&m->err, PV_CODE_migration_failed);
-        }
-    }
-    pthread_mutex_unlock(&mig_lock);
-    pthread_join(m->watchdog, NULL);
-    pthread_mutex_lock(&mig_lock);
-    m->finished = 1; /* nothing touches m after this */
-    pthread_mutex_unlock(&mig_lock);
-    return NULL;
-}
-
-int ag_virt_migrate_start(const char *uuid, const char *dest_uri, const char *data_uri,
-                          int max_downtime_ms, int stall_s, struct pv_error *err)
-{
-    virDomainPtr d = lookup(uuid, err);
-    struct migration *m;
-    int slot = -1, active;
-
-    if (!d)
-        return PV_ENOTFOUND;
-    active = strcmp(power_state(d), "running") == 0;
-    virDomainFree(d);
-    if (!active)
-        return pv_fail(err, not_running,
-                            "live migration needs a running VM; use quick migration");
-    if (!dest_uri || !data_uri || strlen(dest_uri) >= sizeof m->dest_uri ||
-        strlen(data_uri) >= sizeof m->data_uri)
-        return pv_fail(err, invalid_spec, "dest_uri and data_uri are needed");
-    pthread_mutex_lock(&mig_lock);
-    m = mig_find_locked(uuid);
-    if (m && !m->done) {
-        pthread_mutex_unlock(&mig_lock);
-        return pv_fail(err, migration_running, "vm %s is already migrating", uuid);
-    }
-    for (int i = 0; i < MAX_MIGRATIONS && slot < 0; i++)
-        if (!migrations[i] || migrations[i]->finished)
-            slot = i;
-    if (slot < 0) {
-        pthread_mutex_unlock(&mig_lock);
-        return pv_fail(err, too_many_migrations, "this host runs %d migrations already",
-                            MAX_MIGRATIONS);
-    }
-    free(migrations[slot]); /* a finished one, or NULL */
-    m = calloc(1, sizeof *m);
-    if (!m) {
-        migrations[slot] = NULL;
-        pthread_mutex_unlock(&mig_lock);
-        return pv_fail(err, out_of_memory, "out of memory");
-    }
-    snprintf(m->uuid, sizeof m->uuid, "%s", uuid);
-    snprintf(m->dest_uri, sizeof m->dest_uri, "%s", dest_uri);
-    snprintf(m->data_uri, sizeof m->data_uri, "%s", data_uri);
-    m->max_downtime_ms = max_downtime_ms;
-    m->stall_s = stall_s > 0 ? stall_s : 30;
-    m->state = "running";
-    migrations[slot] = m;
-    if (pthread_create(&m->watchdog, NULL, mig_watchdog, m) != 0 ||
-        pthread_create(&m->thread, NULL, mig_main, m) != 0) {
-        m->state = "failed";
-        m->done = m->finished = 1; /* (a watchdog that did start sees done and ends) */
-        pthread_mutex_unlock(&mig_lock);
-        return pv_fail(err, thread_failed, "cannot start the migration");
-    }
-    pthread_detach(m->thread);
-    pthread_mutex_unlock(&mig_lock);
-    return 0;
-}
-
-int ag_virt_migration(const char *uuid, json_t **out, struct pv_error *err)
-{
-    struct migration *m;
-
-    pthread_mutex_lock(&mig_lock);
-    m = mig_find_locked(uuid);
-    if (!m) {
-        pthread_mutex_unlock(&mig_lock);
-        return pv_fail(err, no_migration, "no migration of vm %.64s here", uuid);
-    }
-    *out = json_pack("{s:s,s:I,s:I,s:I}", "state", m->state, "data_processed",
-                     (json_int_t)m->processed, "data_remaining", (json_int_t)m->remaining,
-                     "data_total", (json_int_t)m->total);
-    json_object_set_new(*out, "error", m->err.code[0] ? json_pack("{s:s,s:s}", "code", m->err.code,
-                                                                  "message", m->err.message)
-                                                      : json_null());
-    pthread_mutex_unlock(&mig_lock);
-    return 0;
-}
-
-int ag_virt_migrate_cancel(const char *uuid, struct pv_error *err)
-{
-    struct migration *m;
-    virDomainPtr d;
-
-    pthread_mutex_lock(&mig_lock);
-    m = mig_find_locked(uuid);
-    if (!m || m->done) {
-        pthread_mutex_unlock(&mig_lock);
-        return pv_fail(err, no_migration, "vm %.64s is not migrating", uuid);
-    }
-    m->cancel = 1;
-    pthread_mutex_unlock(&mig_lock);
-    d = virDomainLookupByUUIDString(conn, uuid);
-    if (d) {
-        virDomainAbortJob(d);
-        virDomainFree(d);
-    }
-    virResetLastError();
-    return 0;
-}
-
-/* ---- quick migration ------------------------------------------------------
- * Without shared storage: the source saves the VM's running state to a file
- * (the VM stops), the file is copied to the destination agent, which
- * defines the VM from the source's XML and restores the state; then the
- * source undefines its copy.  Until that last step the source can undo: it
- * restores from its file and the VM runs where it was.  Files live in the
- * agent's state directory, named by the VM's UUID (checked to be one, so a
- * name can never leave the directory).  Disks travel too: each disk file is
- * handed out as it is (the VM is stopped meanwhile, so it is consistent) and
- * written on the destination at the same path, which must lie in one of the
- * destination's storage pools and must not exist yet; the source deletes its
- * copies only once the destination runs the VM. */
-
-static char state_dir[512] = "/var/lib/polyvisor-agent";
-
-int ag_virt_set_state_dir(const char *dir, struct pv_error *err)
-{
-    if (strlen(dir) >= sizeof state_dir - 64)
-        return pv_fail(err, invalid_argument, "state dir path too long");
-    snprintf(state_dir, sizeof state_dir, "%s", dir);
-    if (mkdir(state_dir, 0700) != 0 && errno != EEXIST)
-        return pv_fail(err, state_dir, "cannot create %s: %s", state_dir,
-                            strerror(errno));
-    return 0;
-}
-
-int ag_virt_state_path(const char *uuid, const char *kind, char *out, size_t size,
-                       struct pv_error *err)
-{
-    if (!uuid_ok(uuid))
-        return pv_fail(err, invalid_uuid, "'%.40s' is not a lower-case UUID", uuid);
-    snprintf(out, size, "%s/%s.%s", state_dir, uuid, kind);
-    return 0;
-}
-
-int ag_virt_export(const char *uuid, json_t **out, struct pv_error *err)
-{
-    virDomainPtr d = lookup(uuid, err);
-    char path[600], *xml;
-    const char *st;
-    int rc = 0, state = 0;
-    struct stat sb;
-    json_t *paths, *disks, *p;
-    size_t i;
-
-    if (!d)
-        return PV_ENOTFOUND;
-    st = power_state(d);
-    xml = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_MIGRATABLE);
-    paths = disk_paths(d);
-    disks = json_array();
-    json_array_foreach(paths, i, p) {
-        if (stat(json_string_value(p), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-            rc = pv_fail(err, unsupported_by_backend,
-                              "disk %s is not a file this agent can copy", json_string_value(p));
-            break;
-        }
-        json_array_append_new(disks, json_pack("{s:i,s:O,s:I}", "index", (int)i, "path", p, "size",
-                                               (json_int_t)sb.st_size));
-    }
-    if (rc) {
-        /* refused above */
-    } else if (!xml) {
-        rc = virt_error(err, "export");
-    } else if (strcmp(st, "saved") == 0) {
-        rc = pv_fail(err, vm_saved, "vm %s is saved; start it or delete its saved state first",
-                          virDomainGetName(d));
-    } else if ((rc = ag_virt_state_path(uuid, "save", path, sizeof path, err)) == 0 &&
-               (strcmp(st, "running") == 0 || strcmp(st, "paused") == 0)) {
-        unlink(path);
-        /* no flags: a restore brings it back running or paused, as it was */
-        if (virDomainSaveFlags(d, path, NULL, 0) < 0)
-            rc = virt_error(err, "save for quick migration");
-        else
-            state = 1;
-    }
-    if (!rc)
-        *out = json_pack("{s:s,s:b,s:I,s:O}", "xml", xml, "state", state, "state_size",
-                         (json_int_t)(state && stat(path, &sb) == 0 ? sb.st_size : 0), "disks", disks);
-    json_decref(paths);
-    json_decref(disks);
-    free(xml);
-    virDomainFree(d);
-    return rc;
-}
-
-int ag_virt_export_disk(const char *uuid, int index, char *out, size_t size, struct pv_error *err)
-{
-    virDomainPtr d = lookup(uuid, err);
-    json_t *paths;
-    int rc = 0;
-
-    if (!d)
-        return PV_ENOTFOUND;
-    paths = disk_paths(d);
-    if (index < 0 || (size_t)index >= json_array_size(paths))
-        rc = pv_fail(err, no_disk, "vm %s has no disk %d", uuid, index);
-    else
-        snprintf(out, size, "%s", json_string_value(json_array_get(paths, (size_t)index)));
-    json_decref(paths);
-    virDomainFree(d);
-    return rc;
-}
-
-/* 1 when dir is the target directory of one of this host's storage pools;
- * then *pool (when not NULL) is that pool (the caller frees it). */
-static int pool_dir(const char *dir, virStoragePoolPtr *pool)
-{
-    virStoragePoolPtr *pools = NULL;
-    int n = virConnectListAllStoragePools(conn, &pools, VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE), found = 0;
-
-    for (int i = 0; i < n; i++) {
-        char *xml = virStoragePoolGetXMLDesc(pools[i], 0), *target = NULL;
-        xmlDocPtr doc = xml ? xmlReadMemory(xml, (int)strlen(xml), "pool.xml", NULL, XML_PARSE_NONET) : NULL;
-        if (doc)
-            target = xpath_string(doc, "string(/pool/target/path)");
-        if (!found && target && strcmp(target, dir) == 0) {
-            found = 1;
-            if (pool) {
-                *pool = pools[i];
-                pools[i] = NULL;
-            }
-        }
-        free(target);
-        xmlFreeDoc(doc);
-        free(xml);
-        if (pools[i])
-            virStoragePoolFree(pools[i]);
-    }
-    free(pools);
-    virResetLastError();
-    return found;
-}
-
-int ag_virt_import_disk_path(const char *path, struct pv_error *err)
-{
-    char dir[512];
-    const char *slash = strrchr(path ? path : "", '/');
-    struct stat sb;
-
-    if (!path || path[0] != '/' || strstr(path, "/../") || strstr(path, "/./") || !slash ||
-        slash == path || (size_t)(slash - path) >= sizeof dir || !slash[1])
-        return pv_fail(err, invalid_path, "a disk goes to an absolute path, without '..'");
-    memcpy(dir, path, (size_t)(slash - path));
-    dir[slash - path] = '\0';
-    if (!pool_dir(dir, NULL))
-        return pv_fail(err, invalid_path,
-                            "%s is not in a storage pool of this host", path);
-    if (lstat(path, &sb) == 0)
-        return pv_fail(err, disk_exists, "%s exists already on this host", path);
-    return 0;
-}
-
-/* Remove disks an import wrote (each checked to lie in a pool), and tell
- * the pools. */
-static void remove_imported(json_t *disks)
-{
-    size_t i;
-    json_t *p;
-
-    json_array_foreach(disks, i, p) {
-        const char *path = json_string_value(p);
-        char dir[512];
-        const char *slash = path ? strrchr(path, '/') : NULL;
-        virStoragePoolPtr pool = NULL;
-        if (!slash || slash == path || (size_t)(slash - path) >= sizeof dir || strstr(path, "/../"))
-            continue;
-        memcpy(dir, path, (size_t)(slash - path));
-        dir[slash - path] = '\0';
-        if (pool_dir(dir, &pool)) {
-            unlink(path);
-            virStoragePoolRefresh(pool, 0);
-            virStoragePoolFree(pool);
-        }
-    }
-    virResetLastError();
-}
-
-/* Let every pool see the disks an import wrote. */
-static void refresh_pools(void)
-{
-    virStoragePoolPtr *pools = NULL;
-    int n = virConnectListAllStoragePools(conn, &pools, VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE);
-
-    for (int i = 0; i < n; i++) {
-        virStoragePoolRefresh(pools[i], 0);
-        virStoragePoolFree(pools[i]);
-    }
-    free(pools);
-    virResetLastError();
-}
-
-int ag_virt_import_abort(const char *uuid, json_t *disks, struct pv_error *err)
-{
-    char path[600];
-    int rc = ag_virt_state_path(uuid, "import", path, sizeof path, err);
-
-    if (rc)
-        return rc;
-    unlink(path);
-    remove_imported(disks);
-    return 0;
-}
-
-int ag_virt_export_undo(const char *uuid, struct pv_error *err)
-{
-    char path[600];
-    int rc = ag_virt_state_path(uuid, "save", path, sizeof path, err);
-
-    if (rc)
-        return rc;
-    if (access(path, F_OK) == 0) {
-        if (virDomainRestore(conn, path) < 0)
-            return virt_error(err, "restore on the source");
-        unlink(path);
-    }
-    return 0;
-}
-
-int ag_virt_export_done(const char *uuid, struct pv_error *err)
-{
-    char path[600];
-    virDomainPtr d;
-    json_t *paths;
-    int rc = ag_virt_state_path(uuid, "save", path, sizeof path, err);
-
-    if (rc)
-        return rc;
-    unlink(path);
-    d = virDomainLookupByUUIDString(conn, uuid);
-    if (!d) {
-        virResetLastError();
-        return 0; /* already gone */
-    }
-    paths = disk_paths(d); /* they live on at the destination now */
-    rc = undefine(d, err);
-    if (!rc)
-        delete_volumes(paths);
-    json_decref(paths);
-    virDomainFree(d);
-    return rc;
-}
-
-int ag_virt_import(const char *uuid, const char *xml, int restore, json_t *disks, json_t **out,
-                   struct pv_error *err)
-{
-    char path[600];
-    virDomainPtr d;
-    int rc = ag_virt_state_path(uuid, "import", path, sizeof path, err);
-
-    if (rc)
-        return rc;
-    if (!xml)
-        return pv_fail(err, invalid_spec, "the VM's XML is needed");
-    d = virDomainLookupByUUIDString(conn, uuid);
-    if (d) {
-        virDomainFree(d);
-        return pv_fail(err, vm_exists, "vm %s is on this host already", uuid);
-    }
-    virResetLastError();
-    if (restore && access(path, R_OK) != 0)
-        return pv_fail(err, no_state, "no state was uploaded for vm %s", uuid);
-    if (json_array_size(disks))
-        refresh_pools();
-    d = virDomainDefineXML(conn, xml);
-    if (!d) {
-        rc = virt_error(err, "define on the destination");
-        ag_virt_import_abort(uuid, disks, NULL);
-        return rc;
-    }
-    if (restore && virDomainRestoreFlags(conn, path, NULL, 0) < 0) { /* the image holds the XML */
-        rc = virt_error(err, "restore on the destination");
-        undefine(d, NULL); /* leave nothing half-made behind */
-        remove_imported(disks);
-    }
-    unlink(path);
-    if (!rc)
-        *out = domain_json(d);
-    virDomainFree(d);
     return rc;
 }

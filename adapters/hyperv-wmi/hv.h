@@ -1,8 +1,9 @@
 /* hv.h -- what the hyperv adapter's files share (private to adapters/hyperv-wmi/).
  *
- * hyperv_adapter.c: open/close (URL options, Identify + a Get to check the
- *                   credentials), the ABI table, WMI return codes and
- *                   Msvm_ConcreteJob polling.
+ * hyperv_adapter.c: the ABI table.
+ * hv_session.c:     open/close (URL options, Identify + a Get to check the
+ *                   credentials), WMI return codes and Msvm_ConcreteJob
+ *                   polling.
  * hv_inventory.c:   host facts, VM inventory (one enumeration per class,
  *                   joined by GUID), GetSummaryInformation, sync, the
  *                   poll-and-diff watch, refresh.
@@ -66,7 +67,9 @@ struct pv_conn {
     unsigned polls;         /* watch polls since the last full listing */
 };
 
-/* hyperv_adapter.c */
+/* hv_session.c */
+int hv_open(const struct pv_conn_params *p, struct pv_conn **out, struct pv_error *err);
+void hv_close(struct pv_conn *c);
 /* A GUID as Hyper-V writes it (36 chars, hex and dashes); 1 when it is one.
  * Only strings that pass are ever put into a WQL query. */
 int hv_guid_ok(const char *s);

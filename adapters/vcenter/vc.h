@@ -55,7 +55,9 @@ struct pv_conn {
     json_t *objs;
 };
 
-/* vcenter_adapter.c */
+/* vc_session.c */
+int vc_open(const struct pv_conn_params *p, struct pv_conn **out, struct pv_error *err);
+void vc_close(struct pv_conn *c);
 int vc_begin(struct pv_soap_writer *sw, const char *method, const char *this_type,
              const char *this_moref, struct pv_error *err);
 int vc_invoke(struct pv_conn *c, struct pv_soap_writer *sw, int timeout_ms,

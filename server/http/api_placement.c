@@ -13,13 +13,13 @@
 void pv_api_placement_ratings(struct pv_req *r)
 {
     struct pv_error e = {0};
-    struct pv_pl_inv *inv = NULL;
+    const struct pv_pl_inv *inv = NULL;
     struct pv_pl_request req;
     struct pv_pl_rating *rt = NULL;
     json_t *body = NULL, *out;
     int limit;
 
-    if (pv_req_body(r, &body, &e) || pv_snapshot_load(&inv, &e) ||
+    if (pv_req_body(r, &body, &e) || pv_snapshot_get(&inv, &e) ||
         pv_place_request(inv, body, &req, &e) || pv_pl_rate(inv, &req, 0, &rt, &e)) {
         pv_reply_error(r, &e);
         goto out;
@@ -29,7 +29,7 @@ void pv_api_placement_ratings(struct pv_req *r)
     pv_reply_json(r, 200, out);
 out:
     pv_pl_ratings_free(rt, inv ? inv->nhosts : 0);
-    pv_pl_inv_free(inv);
+    pv_snapshot_put(inv);
     json_decref(body);
 }
 

@@ -1,4 +1,7 @@
-/* inventory.c -- see inventory.h. */
+/* snapshot.c -- see snapshot.h.  The shared snapshots are guarded by
+ * cache_lock: the current one, and older ones still held by callers (freed
+ * by the last pv_snapshot_put). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "db/db.h"
@@ -227,4 +230,79 @@ int pv_snapshot_load(struct pv_pl_inv **out, struct pv_error *err)
     pv_pl_recount(L.inv);
     *out = L.inv;
     return 0;
+}
+
+#define HELD_MAX 8
+
+struct held {
+    struct pv_pl_inv *inv;
+    uint64_t generation;
+    int refs;
+};
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct held held[HELD_MAX];   /* guarded by cache_lock; held[0] is the newest */
+
+int pv_snapshot_get(const struct pv_pl_inv **out, struct pv_error *err)
+{
+    struct pv_pl_inv *inv = NULL;
+    uint64_t gen;
+    int rc;
+
+    *out = NULL;
+    pthread_mutex_lock(&cache_lock);
+    /* the generation is read before the data: a write after this point
+     * makes the snapshot older than its tag says, so the next get rebuilds */
+    gen = pv_db_generation();
+    if (held[0].inv && held[0].generation == gen) {
+        held[0].refs++;
+        *out = held[0].inv;
+        pthread_mutex_unlock(&cache_lock);
+        return 0;
+    }
+    rc = pv_snapshot_load(&inv, err); /* under the lock: one build at a time */
+    if (rc) {
+        pthread_mutex_unlock(&cache_lock);
+        return rc;
+    }
+    if (held[0].inv) { /* retire the current one: freed now, or by its last put */
+        int slot = 0;
+        for (int i = 1; i < HELD_MAX && !slot; i++)
+            if (!held[i].inv)
+                slot = i;
+        if (held[0].refs == 0) {
+            pv_pl_inv_free(held[0].inv);
+        } else if (slot) {
+            held[slot] = held[0];
+        } else { /* every slot held: this one is the caller's alone (put frees it) */
+            pthread_mutex_unlock(&cache_lock);
+            *out = inv;
+            return 0;
+        }
+    }
+    held[0] = (struct held){inv, gen, 1};
+    *out = inv;
+    pthread_mutex_unlock(&cache_lock);
+    return 0;
+}
+
+void pv_snapshot_put(const struct pv_pl_inv *inv)
+{
+    int found = 0;
+
+    if (!inv)
+        return;
+    pthread_mutex_lock(&cache_lock);
+    for (int i = 0; i < HELD_MAX && !found; i++) {
+        if (held[i].inv != inv)
+            continue;
+        found = 1;
+        if (--held[i].refs == 0 && i != 0) {
+            pv_pl_inv_free(held[i].inv);
+            held[i].inv = NULL;
+        }
+    }
+    pthread_mutex_unlock(&cache_lock);
+    if (!found) /* one that was never shared */
+        pv_pl_inv_free((struct pv_pl_inv *)inv);
 }

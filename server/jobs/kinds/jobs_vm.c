@@ -146,13 +146,13 @@ static int create_place(struct pv_job_run *run, struct pv_error *err)
 {
     json_t *p = pv_job_params(run), *decision = NULL;
     const char *host_id = json_string_value(json_object_get(p, "host_id"));
-    struct pv_pl_inv *inv = NULL;
+    const struct pv_pl_inv *inv = NULL;
     char chosen[64] = "";
-    int rc = pv_snapshot_load(&inv, err);
+    int rc = pv_snapshot_get(&inv, err);
 
     if (!rc)
         rc = pv_place_new(inv, p, host_id, chosen, &decision, err);
-    pv_pl_inv_free(inv);
+    pv_snapshot_put(inv);
     return keep_placement(run, rc, decision, chosen);
 }
 
@@ -283,17 +283,17 @@ static int migrate_choose(struct pv_job_run *run, struct pv_error *err)
 {
     json_t *p = pv_job_params(run), *decision = NULL;
     struct pv_db_vm_ref vm;
-    struct pv_pl_inv *inv = NULL;
+    const struct pv_pl_inv *inv = NULL;
     char chosen[64] = "";
     int rc = pv_db_vm_ref(pv_job_target(run), &vm, err);
 
     if (rc)
         return rc;
-    rc = pv_snapshot_load(&inv, err);
+    rc = pv_snapshot_get(&inv, err);
     if (!rc)
         rc = pv_place_move(inv, vm.id, json_string_value(json_object_get(p, "host_id")), chosen,
                            &decision, err);
-    pv_pl_inv_free(inv);
+    pv_snapshot_put(inv);
     return keep_placement(run, rc, decision, chosen);
 }
 
@@ -430,9 +430,9 @@ const struct pv_job_kind pv_job_vm_reconfigure = {"vm.reconfigure", reconfigure_
 static int clone_place(struct pv_job_run *run, struct pv_error *err)
 {
     json_t *p = pv_job_params(run), *decision = NULL;
-    struct pv_pl_inv *inv = NULL;
+    const struct pv_pl_inv *inv = NULL;
     char chosen[64] = "";
-    int rc = pv_snapshot_load(&inv, err);
+    int rc = pv_snapshot_get(&inv, err);
 
     if (!rc)
         rc = pv_place_clone(inv, pv_job_target(run),
@@ -440,7 +440,7 @@ static int clone_place(struct pv_job_run *run, struct pv_error *err)
                             (int)json_integer_value(json_object_get(p, "vcpus")),
                             json_integer_value(json_object_get(p, "memory_mb")), chosen,
                             &decision, err);
-    pv_pl_inv_free(inv);
+    pv_snapshot_put(inv);
 
     return keep_placement(run, rc, decision, chosen);
 }

@@ -1,0 +1,37 @@
+/* virt.h -- what virt.c (domains, define, actions, events) shares with its
+ * two siblings, virt_migrate.c (live migration) and virt_move.c (quick
+ * migration): the agent's libvirt side, split by concern.  agent.h is what
+ * the rest of the agent sees; this header is for those three files only. */
+#ifndef PV_AG_VIRT_H
+#define PV_AG_VIRT_H
+
+#include <jansson.h>
+#include <libvirt/libvirt.h>
+#include <libxml/tree.h>
+#include "adapters/adapter.h"
+
+/* The process's one libvirt connection (thread-safe; set by ag_virt_open). */
+virConnectPtr ag_virt_conn(void);
+/* err from libvirt's last error, with what was being done; its code. */
+int ag_virt_error(struct pv_error *err, const char *what);
+/* The domain of UUID uuid (free with virDomainFree), or NULL and vm_not_found. */
+virDomainPtr ag_virt_lookup(const char *uuid, struct pv_error *err);
+/* "running", "stopped", "paused", "saved" ... */
+const char *ag_virt_power_state(virDomainPtr d);
+/* The domain as the API shows it, stamped (lib/stamp). */
+json_t *ag_virt_domain_json(virDomainPtr d);
+/* The paths of the domain's file disks, as a JSON array. */
+json_t *ag_virt_disk_paths(virDomainPtr d);
+/* Undefine with whatever managed save or snapshot metadata it has. */
+int ag_virt_undefine(virDomainPtr d, struct pv_error *err);
+/* Delete the volumes at these paths (what a failed define made). */
+void ag_virt_delete_volumes(json_t *paths);
+/* 1 when dir is the target of an active dir storage pool (*pool, when not
+ * NULL, gets it: virStoragePoolFree). */
+int ag_virt_pool_dir(const char *dir, virStoragePoolPtr *pool);
+/* 1 for a lower-case UUID string. */
+int ag_virt_uuid_ok(const char *u);
+/* The string value of an XPath expression in doc (malloc'd), or NULL. */
+char *ag_virt_xpath_string(xmlDocPtr doc, const char *expr);
+
+#endif
