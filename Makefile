@@ -86,6 +86,38 @@ $(BUILD)/adapters/test.so: adapters/test/test_adapter.c adapters/adapter.h $(LIB
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(LIB_SRC) $(shell pkg-config --libs jansson) -lpthread
 
+# Unit tests of one module link that module and lib/ only: lib/'s own
+# (buf, router), the calendar (cron, tz), the job state machine, the
+# configuration, body validation and secrets.
+LIB_TESTS = $(BUILD)/tests/test_buf $(BUILD)/tests/test_router
+$(LIB_TESTS): $(BUILD)/tests/%: tests/unit/%.c $(LIB_DEPS) lib/router.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(LIB_SRC) lib/router.c \
+	    $(shell pkg-config --libs jansson) -lcmocka
+$(BUILD)/tests/test_cron: tests/unit/test_cron.c server/sched/cron.c server/sched/tz.c $(wildcard server/sched/*.h) $(LIB_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< server/sched/cron.c \
+	    server/sched/tz.c $(LIB_SRC) $(shell pkg-config --libs jansson) -lcmocka
+$(BUILD)/tests/test_jobs_state: tests/unit/test_jobs_state.c server/jobs/jobs_state.c server/jobs/jobs.h $(LIB_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< server/jobs/jobs_state.c \
+	    $(LIB_SRC) $(shell pkg-config --libs jansson) -lcmocka
+$(BUILD)/tests/test_validate: tests/unit/test_validate.c server/core/validate.c server/core/validate.h $(LIB_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ tests/unit/test_validate.c \
+	    server/core/validate.c $(LIB_SRC) $(shell pkg-config --libs jansson) -lcmocka
+
+$(BUILD)/tests/test_secret: tests/unit/test_secret.c server/core/secret.c server/core/secret.h $(LIB_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ tests/unit/test_secret.c \
+	    server/core/secret.c $(LIB_SRC) $(shell pkg-config --libs libsodium) -lcmocka
+
+$(BUILD)/tests/test_spec: tests/unit/test_spec.c hypervisor/spec.c hypervisor/spec.h $(LIB_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags libxml-2.0) -Wno-missing-prototypes $(LDFLAGS) \
+	    -o $@ tests/unit/test_spec.c hypervisor/spec.c $(LIB_SRC) \
+	    $(shell pkg-config --libs libxml-2.0 jansson) -lcmocka
+
 # lib/httpc's unit test links lib/ alone (and libcurl): a loopback fake
 # stands in for the peer.
 $(BUILD)/tests/test_httpc: tests/unit/test_httpc.c $(LIB_DEPS)

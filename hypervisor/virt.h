@@ -29,8 +29,6 @@ void ag_virt_delete_volumes(json_t *paths);
 /* 1 when dir is the target of an active dir storage pool (*pool, when not
  * NULL, gets it: virStoragePoolFree). */
 int ag_virt_pool_dir(const char *dir, virStoragePoolPtr *pool);
-/* 1 for a lower-case UUID string. */
-int ag_virt_uuid_ok(const char *u);
 /* The string value of an XPath expression in doc (malloc'd), or NULL. */
 char *ag_virt_xpath_string(xmlDocPtr doc, const char *expr);
 

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "agent.h"
+#include "spec.h"
 #include "virt.h"
 
 /* ---- quick migration ------------------------------------------------------
@@ -44,7 +45,7 @@ int ag_virt_set_state_dir(const char *dir, struct pv_error *err)
 int ag_virt_state_path(const char *uuid, const char *kind, char *out, size_t size,
                        struct pv_error *err)
 {
-    if (!ag_virt_uuid_ok(uuid))
+    if (!ag_uuid_ok(uuid))
         return pv_fail(err, invalid_uuid, "'%.40s' is not a lower-case UUID", uuid);
     snprintf(out, size, "%s/%s.%s", state_dir, uuid, kind);
     return 0;

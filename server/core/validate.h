@@ -26,16 +26,17 @@ struct pv_jfield {
 int pv_validate(const json_t *body, const struct pv_jfield *spec, size_t n, json_t **details,
                 struct pv_error *err);
 
-/* The rows every body describing a VM to create shares (POST /vms, a
- * deploy schedule's "vm", placement ratings' and simulate's "vm"): its size
- * and its placement wishes, then its devices and HA.  Used inside a
- * pv_jfield table, so each body adds only its own fields. */
 /* The connection types (vendors) of the loaded adapters, NULL-ended:
  * written once at start-up (pv_validate_set_types, from main.c), read-only
  * after. */
 #define PV_ADAPTER_TYPES_MAX 16
 extern const char *pv_adapter_types[PV_ADAPTER_TYPES_MAX + 1];
 void pv_validate_set_types(const char *const *types, size_t n);
+
+/* The rows every body describing a VM to create shares (POST /vms, a
+ * deploy schedule's "vm", placement ratings' and simulate's "vm"): its size
+ * and its placement wishes, then its devices and HA.  Used inside a
+ * pv_jfield table, so each body adds only its own fields. */
 extern const char *const pv_vm_ha_levels[];
 #define PV_JFIELDS_VM_SIZE                                           \
     {"vcpus", PV_J_INT, PV_J_REQUIRED, 1, 256, NULL},                \
