@@ -237,7 +237,7 @@ soak: all
 # from its seed corpus in tests/fuzz/corpus/NAME.  FUZZ_SECONDS=0 runs every
 # harness over its corpus once (make check does).
 FUZZ_SECONDS ?= 60
-FUZZ_NAMES    = bodies query router soap wsman
+FUZZ_NAMES    = bodies query router soap wsman spec
 FUZZ_FLAGS    = BUILD=build-fuzz CC=clang OPT=-O1 WARN="-Wall -Wextra -Wno-unused-parameter" \
                 SANITIZE="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer"
 fuzz:
@@ -257,6 +257,10 @@ $(BUILD)/fuzz/fuzz_wsman: tests/fuzz/fuzz_wsman.c $(HYPERV_SRC) $(HYPERV_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SOAP_CFLAGS) -fsanitize=fuzzer -o $@ tests/fuzz/fuzz_wsman.c $(HYPERV_SRC) \
 	    adapters/common/soap.c $(LIB_SRC) $(HTTPC_SRC) $(SOAP_LIBS) $(shell pkg-config --libs jansson)
+$(BUILD)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c hypervisor/spec.c hypervisor/spec.h $(LIB_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags libxml-2.0) -fsanitize=fuzzer -o $@ \
+	    tests/fuzz/fuzz_spec.c hypervisor/spec.c $(LIB_SRC) $(shell pkg-config --libs libxml-2.0 jansson)
 .PHONY: fuzz fuzz-bins
 
 clean:
