@@ -17,6 +17,36 @@ CLASS_WORDS = {
 }
 
 
+# What a client saw change on the wire when the table was closed (one
+# class per code, one status map) and the transports became lib's.
+CHANGES = [
+    "## What changed on the wire when the table closed (2026-12-03)",
+    "",
+    "Before, about 154 codes were free strings and the class-to-status map existed three times. "
+    "Where one code carried two classes, or a copy of the map lacked a class, clients saw a "
+    "status the code did not mean. These are the answers that changed, and why:",
+    "",
+    "| case | before | now | why |",
+    "|---|---|---|---|",
+    "| `host_not_found` | 404 from the API, 400 when an adapter said it | 404 | one code, one "
+    "class: a host that is not there is not found, whoever says so |",
+    "| the other codes that carried two classes (`timeout`, `invalid_token` ...; 9 in all) | "
+    "two statuses | the table's one | as above |",
+    "| the agent's `forbidden` and `cancelled` | 500 | 403 and 409 | the agent's copy of the "
+    "status map lacked those classes |",
+    "| an agent's 403 or 413 through the kvm adapter | 502 (as a peer failure) | the agent's "
+    "own code and its status | the adapter reads the agent's code, not its status |",
+    "| a KVM agent that does not answer in time | `peer_unreachable` (503) | `timeout` (503) | "
+    "one HTTP client session (lib/httpc) for every adapter, which names a timeout as the SOAP "
+    "adapters always did |",
+    "| a wrong method on an agent route | 404 `route_not_found` | 405 `method_not_allowed` with "
+    "`Allow` | the agent routes with lib/router, as polyvisord does |",
+    "| `POST /connections` of a type no loaded adapter serves | 422 `unsupported_by_backend` "
+    "for kvm, vcenter, hyperv, test; 400 `invalid_value` for others | 400 `invalid_value` on "
+    "`type` | the daemon knows vendors only from its adapters (`GET /api/v1/adapters`) |",
+]
+
+
 def rows():
     with open(os.path.join(ROOT, "lib", "errors.def")) as f:
         return [m.groups() for m in (ROW.match(l.strip()) for l in f) if m]
@@ -31,6 +61,7 @@ def render():
            "| code | HTTP | class | meaning |", "|---|---|---|---|"]
     for code, cls, status, meaning in sorted(rows(), key=lambda r: (int(r[2]), r[0])):
         out.append("| `%s` | %s | %s | %s |" % (code, status, CLASS_WORDS[cls], meaning.replace("|", "\\|")))
+    out += [""] + CHANGES
     return "\n".join(out) + "\n"
 
 

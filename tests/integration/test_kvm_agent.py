@@ -297,3 +297,19 @@ def test_new_volumes_and_delete_with_disks(kvm):
     job = kvm.run("POST", "/api/v1/vms", {"name": "db1", "vcpus": 1, "memory_mb": 128,
                                           "disks": [{"size_gb": 1}]}, expect="failed")
     assert job["error"]["code"] == "volume_exists"
+
+
+def test_agent_routes_are_a_table(agent):
+    """The agent routes with lib/router, as polyvisord does: a wrong method
+    is 405 with Allow, an unknown path 404, deleting by a POST action is no
+    route, and a literal segment wins over a capture."""
+    r = agent.call("DELETE", "/v1/host")
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+    assert r.headers["Allow"] == "GET"
+    r = agent.call("GET", "/v1/nothing")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "route_not_found"
+    uuid = agent.call("GET", "/v1/vms").json()["items"][0]["uuid"]
+    r = agent.call("POST", "/v1/vms/%s/delete" % uuid)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "route_not_found"
+    r = agent.call("GET", "/v1/vms/%s/migration" % uuid)  # not taken for an action
+    assert r.status_code in (200, 404) and r.json().get("error", {}).get("code") != "route_not_found"
