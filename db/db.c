@@ -19,8 +19,19 @@
 
 #define STMT_SLOTS 128
 
+#define DEPTH_MAX 8
+
+struct after_commit {
+    void (*fn)(void *arg, int committed);
+    void *arg;
+};
+
 struct thread_db {
     sqlite3 *db;
+    int depth;                      /* pv_db_begin nesting: inner levels are savepoints */
+    size_t mark[DEPTH_MAX];         /* npending when each level began */
+    struct after_commit *pending;   /* to run once the outermost level commits */
+    size_t npending, cappending;
     struct {
         const char *sql;
         sqlite3_stmt *st;
@@ -41,6 +52,7 @@ static void thread_db_free(void *p)
         return;
     for (int i = 0; i < STMT_SLOTS; i++)
         sqlite3_finalize(t->cache[i].st);
+    free(t->pending);
     sqlite3_close(t->db);
     free(t);
 }
@@ -298,21 +310,107 @@ static int exec_simple(const char *sql, struct pv_error *err)
     return 0;
 }
 
+/* A begin inside a transaction (a sync's batch around a writer that is
+ * atomic on its own) is a savepoint: its commit releases it, its rollback
+ * undoes only what it did (and drops what it asked to run after commit). */
+static struct thread_db *this_thread(struct pv_error *err)
+{
+    return pv_db_conn(err) ? pthread_getspecific(db_key) : NULL;
+}
+
 int pv_db_begin(struct pv_error *err)
 {
-    return exec_simple("BEGIN IMMEDIATE", err);
+    struct thread_db *t = this_thread(err);
+    int rc;
+
+    if (!t)
+        return err ? err->err : PV_EINTERNAL;
+    if (t->depth == DEPTH_MAX)
+        return pv_fail(err, database_error, "transactions nested too deep");
+    rc = exec_simple(t->depth ? "SAVEPOINT pv_nested" : "BEGIN IMMEDIATE", err);
+    if (!rc)
+        t->mark[t->depth++] = t->npending;
+    return rc;
+}
+
+static void run_pending(struct thread_db *t)
+{
+    /* the callbacks may write (autocommit) and even register more: take the list first */
+    struct after_commit *list = t->pending;
+    size_t n = t->npending;
+
+    t->pending = NULL;
+    t->npending = t->cappending = 0;
+    for (size_t i = 0; i < n; i++)
+        list[i].fn(list[i].arg, 1);
+    free(list);
 }
 
 int pv_db_commit(struct pv_error *err)
 {
-    return exec_simple("COMMIT", err);
+    struct thread_db *t = this_thread(err);
+    int rc;
+
+    if (!t)
+        return err ? err->err : PV_EINTERNAL;
+    rc = exec_simple(t->depth > 1 ? "RELEASE pv_nested" : "COMMIT", err);
+    if (rc)
+        return rc;
+    if (t->depth > 0 && --t->depth == 0)
+        run_pending(t);
+    return 0;
 }
 
 void pv_db_rollback(void)
 {
-    sqlite3 *db = pv_db_conn(NULL);
-    if (db && !sqlite3_get_autocommit(db))
-        exec_simple("ROLLBACK", NULL);
+    struct thread_db *t = this_thread(NULL);
+    size_t keep;
+
+    if (!t)
+        return;
+    if (t->depth > 1) {
+        exec_simple("ROLLBACK TO pv_nested", NULL);
+        exec_simple("RELEASE pv_nested", NULL);
+        keep = t->mark[--t->depth];
+    } else {
+        if (!sqlite3_get_autocommit(t->db))
+            exec_simple("ROLLBACK", NULL);
+        t->depth = 0;
+        keep = 0;
+    }
+    /* what was undone does not happen: its callbacks only free their args */
+    while (t->npending > keep) {
+        t->npending--;
+        t->pending[t->npending].fn(t->pending[t->npending].arg, 0);
+    }
+}
+
+int pv_db_in_transaction(void)
+{
+    struct thread_db *t = pthread_getspecific(db_key);
+    return t && t->depth > 0;
+}
+
+int pv_db_after_commit(void (*fn)(void *arg, int committed), void *arg)
+{
+    struct thread_db *t = this_thread(NULL);
+
+    if (!t || t->depth == 0) {
+        fn(arg, 1);
+        return 0;
+    }
+    if (t->npending == t->cappending) {
+        size_t cap = t->cappending ? 2 * t->cappending : 16;
+        struct after_commit *p = realloc(t->pending, cap * sizeof *p);
+        if (!p) {
+            fn(arg, 1); /* better early than never */
+            return 0;
+        }
+        t->pending = p;
+        t->cappending = cap;
+    }
+    t->pending[t->npending++] = (struct after_commit){fn, arg};
+    return 1;
 }
 
 const char *pv_db_now(char buf[32])

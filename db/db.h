@@ -35,9 +35,19 @@ void pv_db_shutdown(void);
 int pv_db_schema_version(void);
 int pv_db_latest_version(void);
 
+/* Transactions nest: an inner begin is a savepoint, its commit a release,
+ * its rollback undoes only what it did. */
 int pv_db_begin(struct pv_error *err);
 int pv_db_commit(struct pv_error *err);
 void pv_db_rollback(void);
+/* Run fn(arg, 1) once what this thread has written is committed: now when
+ * no transaction is open, else after the outermost commit; fn(arg, 0) when
+ * it is rolled back instead (to free arg).  For what others must not see
+ * before the data it is about: a job queued, a live update.  1 deferred,
+ * 0 ran now. */
+int pv_db_after_commit(void (*fn)(void *arg, int committed), void *arg);
+/* 1 while this thread has a transaction open (pv_db_begin). */
+int pv_db_in_transaction(void);
 
 /* ---- collections -------------------------------------------------------- */
 

@@ -35,8 +35,44 @@ void pv_event(const char *object_type, const char *object_id, const char *severi
     }
 }
 
+struct deferred {
+    char type[32];
+    json_t *data;
+};
+
+static void publish_committed(void *arg, int committed)
+{
+    struct deferred *d = arg;
+
+    if (committed && publisher)
+        publisher(d->type, d->data);
+    json_decref(d->data);
+    free(d);
+}
+
+/* A live update goes out once what it tells of is committed, so a client
+ * that reads on it finds it (inside a sync's batch, at the batch's end). */
 void pv_publish(const char *type, const json_t *data)
 {
-    if (publisher)
+    struct deferred *d;
+
+    if (!publisher)
+        return;
+    if (!pv_db_in_transaction()) {
         publisher(type, data);
+        return;
+    }
+    d = malloc(sizeof *d);
+    if (!d) {
+        publisher(type, data);
+        return;
+    }
+    snprintf(d->type, sizeof d->type, "%s", type);
+    d->data = json_deep_copy(data);
+    if (!d->data) {
+        free(d);
+        publisher(type, data);
+        return;
+    }
+    pv_db_after_commit(publish_committed, d);
 }

@@ -263,6 +263,31 @@ void pv_conns_set_fencing(const struct pv_conns_fencing *f)
     fencing = *f;
 }
 
+/* A full sync writes its reports in batches, each one transaction: one
+ * transaction per report was most of a large sync's time.  Live updates and
+ * jobs that the reports cause wait for their batch's commit
+ * (pv_db_after_commit). */
+#define SYNC_BATCH 256
+
+static void batch_tick(struct pv_sink_ctx *s)
+{
+    if (s->batch < 0 || ++s->batch < SYNC_BATCH)
+        return;
+    if (pv_db_commit(NULL) != 0) {
+        pv_db_rollback();
+        s->batch = -1;
+        return;
+    }
+    s->batch = pv_db_begin(NULL) == 0 ? 0 : -1;
+}
+
+static void batch_end(struct pv_sink_ctx *s)
+{
+    if (s->batch >= 0 && pv_db_commit(NULL) != 0)
+        pv_db_rollback();
+    s->batch = -1;
+}
+
 /* Remember that the call this sink serves reported native_id. */
 static void seen(struct pv_sink_ctx *s, const char *native_id)
 {
@@ -277,6 +302,7 @@ static void sink_vm(void *ctx, const struct pv_vm_info *v)
     char id[64], old[16];
 
     seen(s, v->native_id);
+    batch_tick(s);
     if (fencing.reported && fencing.reported(s->conn_id, v->native_id))
         return; /* a stale copy of a VM HA restarted elsewhere: being removed */
     pv_id_new(id, "vm");
@@ -340,6 +366,7 @@ void pv_conns_sink(struct pv_sink *s, struct pv_sink_ctx *ctx, const struct pv_h
     snprintf(ctx->vendor, sizeof ctx->vendor, "%s", h->vendor);
     ctx->source = "poll";
     ctx->job = job;
+    ctx->batch = -1;
     ctx->nseen = 0;
     s->ctx = ctx;
     s->cluster = sink_cluster;
@@ -401,7 +428,9 @@ static int sync_with(struct pv_handle *h, struct pv_job_run *job, struct pv_erro
                             "adapter '%s' cannot sync", h->a->name);
     pv_conns_sink(&sink, &ctx, h, job);
     pv_db_now(since);
+    ctx.batch = pv_db_begin(NULL) == 0 ? 0 : -1;
     rc = h->a->sync(h->conn, &sink, err);
+    batch_end(&ctx); /* what was read stands, also when the sync broke off */
     if (rc)
         return rc;
     return pv_db_prune_unseen(h->conn_id, since, err);

@@ -56,6 +56,7 @@ struct pv_sink_ctx {
     char vendor[16];
     const char *source;            /* "event" or "poll" */
     struct pv_job_run *job;
+    int batch;                     /* reports in the open batch of a sync; -1: no batch */
     int nseen;                     /* the first PV_SINK_SEEN VMs reported through it */
     char seen[PV_SINK_SEEN][128];
 };

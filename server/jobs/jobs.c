@@ -409,6 +409,21 @@ int pv_job_resume(struct pv_job_run *run, struct pv_error *err)
     return PV_RECONCILE_RESUME;
 }
 
+/* Set by enqueue_committed when it ran at once: did the queue take the job? */
+static __thread int queued_ok;
+
+static void enqueue_committed(void *arg, int committed)
+{
+    char *id = arg;
+
+    queued_ok = 1;
+    if (committed && enqueue(id, 0)) {
+        queued_ok = 0;
+        pv_log(PV_LOG_WARN, "jobs", "event=not_queued job=%s", id);
+    }
+    free(id);
+}
+
 /* Insert a job row and, unless `inline_run`, queue it. */
 static int insert_job(const char *actor, const struct pv_job_kind *k, const char *target_type,
                       const char *target_id, const char *lock_key, json_t *params,
@@ -443,9 +458,17 @@ static int insert_job(const char *actor, const struct pv_job_kind *k, const char
     snprintf(job_id, 64, "%s", row.id);
     pv_event("job", row.id, "audit", row.created_by, "%s submitted for %s %s", k->name,
              target_type ? target_type : "-", target_id ? target_id : "-");
-    if (!inline_run && enqueue(row.id, 0))
-        return pv_fail(err, queue_failed, "job %s stored but not queued",
-                            row.id);
+    if (inline_run)
+        return 0;
+    {
+        /* inside a caller's transaction (a sync's batch), the job is queued
+         * once its row is committed: a worker must find it */
+        char *id = strdup(row.id);
+        if (!id)
+            return pv_fail(err, out_of_memory, "out of memory");
+        if (pv_db_after_commit(enqueue_committed, id) == 0 && queued_ok == 0)
+            return pv_fail(err, queue_failed, "job %s stored but not queued", row.id);
+    }
     return 0;
 }
 
