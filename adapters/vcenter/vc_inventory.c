@@ -906,44 +906,59 @@ static int create_filter(struct pv_conn *c, struct pv_error *err)
     return rc;
 }
 
-/* Properties read into the record as it is (not a fresh one). */
-static void merge_obj(struct pv_conn *c, const char *type, const char *moref, xmlNodePtr oc, void *ud)
+/* The VMs of one watch answer, read again in one RetrievePropertiesEx.
+ * reportMissingObjectsInResults: a VM deleted since the answer is left out
+ * (its "leave" follows) instead of failing the whole read. */
+static void fill_vms(struct pv_conn *c, struct pv_soap_writer *sw, const void *arg)
 {
-    const struct kind *k = kind_of_type(type);
-    json_t *rec = k ? rec_get(c, type, moref, 1) : NULL;
-    char name[256];
-    (void)ud;
+    const char *paths[N(vm_props) + 1];
+    const json_t *morefs = arg;
+    json_t *m;
+    size_t i;
+    (void)c;
 
-    stamp(c, rec);
-    for (xmlNodePtr p = pv_xml_child(oc, "propSet", NULL); rec && p; p = pv_xml_next(p, "propSet", NULL))
-        apply_prop(rec, k, pv_xml_text(pv_xml_child(p, "name", NULL), name, sizeof name),
-                   pv_xml_child(p, "val", NULL));
+    kind_paths(&kinds[VC_VIEW_VM], paths, N(paths));
+    write_propsets(sw, kinds[VC_VIEW_VM].types, 1, paths);
+    json_array_foreach(morefs, i, m) {
+        pv_soap_w_start(sw, "objectSet", NULL);
+        pv_soap_w_moref(sw, "obj", "VirtualMachine", json_string_value(m));
+        pv_soap_w_end(sw);
+    }
+    pv_soap_w_text(sw, "reportMissingObjectsInResults", "true");
 }
 
-/* Apply one ObjectUpdate; returns the record to report (NULL: nothing).
- * vcsim publishes a ReconfigVM_Task as a change of config.hardware.device
- * alone -- it sets numCPU and memoryMB without an update -- so a VM whose
- * devices were modified has its two sizes read again (vCenter sends them
- * with the change; the read is then one small round trip, for a rare
- * event; the first answer, all "enter", carries every property anyway). */
-static json_t *apply_update(struct pv_conn *c, xmlNodePtr os, const struct pv_sink *s)
+static void got_vm(struct pv_conn *c, const char *type, const char *moref, xmlNodePtr oc, void *ud)
+{
+    if (!pv_xml_child(oc, "propSet", NULL))
+        return; /* in the missingSet only: gone meanwhile */
+    load_obj(c, type, moref, oc, NULL);
+    json_array_append_new(ud, json_string(moref));
+}
+
+/* Apply one ObjectUpdate to the cache.  A record to report goes into
+ * touched; a VM that entered or changed goes into vms instead, to be read
+ * again (see vc_watch). */
+static void apply_update(struct pv_conn *c, xmlNodePtr os, const struct pv_sink *s, json_t *touched,
+                         json_t *vms)
 {
     char kind[16], type[64], moref[256], name[256], op[32];
     xmlNodePtr obj = pv_xml_child(os, "obj", NULL);
     const struct kind *k;
-    static const char *const hw_paths[] = {"config.hardware.numCPU", "config.hardware.memoryMB", NULL};
     json_t *rec, *before;
-    int changed, hw_changed = 0;
 
     if (!pv_xml_text(pv_xml_child(os, "kind", NULL), kind, sizeof kind) ||
         !pv_xml_attr(obj, "type", type, sizeof type) || !pv_xml_text(obj, moref, sizeof moref) ||
         !(k = kind_of_type(type)))
-        return NULL;
+        return;
     if (strcmp(kind, "leave") == 0) {
         if (strcmp(type, "VirtualMachine") == 0 && s->vm_gone)
             s->vm_gone(s->ctx, moref);
         rec_del(c, type, moref);
-        return NULL;
+        return;
+    }
+    if (strcmp(type, "VirtualMachine") == 0) {
+        json_array_append_new(vms, json_string(moref));
+        return;
     }
     rec = rec_get(c, type, moref, 1);
     stamp(c, rec);
@@ -951,24 +966,22 @@ static json_t *apply_update(struct pv_conn *c, xmlNodePtr os, const struct pv_si
     for (xmlNodePtr cs = pv_xml_child(os, "changeSet", NULL); cs; cs = pv_xml_next(cs, "changeSet", NULL)) {
         pv_xml_text(pv_xml_child(cs, "name", NULL), name, sizeof name);
         pv_xml_text(pv_xml_child(cs, "op", NULL), op, sizeof op);
-        hw_changed |= strcmp(name, "config.hardware.device") == 0;
         apply_prop(rec, k, name, strcmp(op, "remove") == 0 || strcmp(op, "indirectRemove") == 0
                                      ? NULL : pv_xml_child(cs, "val", NULL));
     }
-    if (hw_changed && strcmp(kind, "modify") == 0 && strcmp(type, "VirtualMachine") == 0)
-        vc_retrieve_obj(c, type, moref, hw_paths, merge_obj, NULL, NULL);
-    changed = !json_equal(before, rec);
+    if (!json_equal(before, rec) || strcmp(kind, "modify") == 0)
+        json_array_append(touched, rec);
     json_decref(before);
-    return changed || strcmp(kind, "modify") == 0 ? rec : NULL;
 }
 
 int vc_watch(struct pv_conn *c, const struct pv_sink *s, int timeout_ms, struct pv_error *err)
 {
     struct pv_soap_writer sw;
     struct pv_soap_resp *r = NULL;
-    json_t *touched;
+    json_t *touched, *vms, *m;
     xmlNodePtr rv;
     unsigned gen;
+    size_t i;
     int rc, wait_s = timeout_ms / 1000;
 
     if (!c->reported_all) { /* this handle never reported: everything, once */
@@ -1010,21 +1023,34 @@ int vc_watch(struct pv_conn *c, const struct pv_sink *s, int timeout_ms, struct 
     }
     pv_xml_text(pv_xml_child(rv, "version", NULL), c->version, sizeof c->version);
     touched = json_array();
+    vms = json_array();
     for (xmlNodePtr fs = pv_xml_child(rv, "filterSet", NULL); fs; fs = pv_xml_next(fs, "filterSet", NULL))
-        for (xmlNodePtr os = pv_xml_child(fs, "objectSet", NULL); os; os = pv_xml_next(os, "objectSet", NULL)) {
-            json_t *rec = apply_update(c, os, s);
-            if (rec)
-                json_array_append(touched, rec);
-        }
+        for (xmlNodePtr os = pv_xml_child(fs, "objectSet", NULL); os; os = pv_xml_next(os, "objectSet", NULL))
+            apply_update(c, os, s, touched, vms);
     pv_soap_resp_free(r);
+    /* An answer says what changed, not what is: vCenter gathers an answer's
+     * changes before it sends it (vcsim for 250 ms), and a job on another
+     * session may have read a later state meanwhile.  Stamped on receipt,
+     * the older news would win; the VMs it names are read again instead. */
+    if (json_array_size(vms)) {
+        json_t *read = json_array();
+        rc = retrieve(c, fill_vms, vms, got_vm, read, err);
+        if (!rc)
+            json_array_foreach(read, i, m)
+                json_array_append(touched, rec_get(c, "VirtualMachine", json_string_value(m), 1));
+        json_decref(read);
+    }
+    json_decref(vms);
+    if (rc) {
+        json_decref(touched);
+        return rc;
+    }
     /* parents first, as in a sync */
     for (int pass = 0; pass < 3; pass++) {
         static const char *const first[] = {"ClusterComputeResource", "HostSystem", "VirtualMachine"};
-        size_t i;
-        json_t *rec;
-        json_array_foreach(touched, i, rec)
-            if (rs(rec, "type") && strcmp(rs(rec, "type"), first[pass]) == 0)
-                report(c, rec, s);
+        json_array_foreach(touched, i, m)
+            if (rs(m, "type") && strcmp(rs(m, "type"), first[pass]) == 0)
+                report(c, m, s);
     }
     json_decref(touched);
     return 0;

@@ -925,3 +925,84 @@ def test_reconfigure_on_the_wire_as_vcenter_takes_it(daemon, fake_vc):
                       expect="failed")
     assert job["error"]["code"] == "invalid_state", job["error"]
     assert job["error"]["message"] == "reconfigure: The operation is not allowed in the current state."
+
+
+# ---- a watch answer that arrives late ---------------------------------------
+#
+# vCenter gathers a WaitForUpdatesEx answer's changes before it sends it
+# (vcsim for up to 250 ms), and the answer may reach us after a job has read
+# a later state on its own session.  This proxy in front of vcsim delays
+# only the watch's answers, by more than a start or a power-off takes.
+
+import http.client
+import ssl
+
+
+class SlowWatch:
+    DELAY_S = 0.5
+
+    def __init__(self, target):
+        self.host, rest = target[len("https://"):].split("/", 1)
+        self.path = "/" + rest
+
+    def start(self):
+        proxy = self
+        tls = ssl.create_default_context()
+        tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if not hasattr(self, "upstream"):
+                    self.upstream = http.client.HTTPSConnection(proxy.host, context=tls, timeout=120)
+                fwd = {k: v for k, v in self.headers.items() if k.lower() in ("cookie", "soapaction", "content-type")}
+                self.upstream.request("POST", proxy.path, body, fwd)
+                r = self.upstream.getresponse()
+                data = r.read()
+                if b"WaitForUpdatesEx" in body:
+                    time.sleep(proxy.DELAY_S)
+                self.send_response(r.status)
+                for k, v in r.getheaders():
+                    if k.lower() in ("set-cookie", "content-type"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d%s" % (self.server.server_address[1], self.path)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_late_watch_answer_does_not_undo_a_job(daemon, vcsim):
+    """Power actions back to back, the watch's answers half a second late:
+    the news of the step before, arriving after the next job's own read,
+    must not win over it (it did, stamped on receipt).  Every change of
+    state the inventory went through is one the actions made."""
+    proxy = SlowWatch(vcsim.url).start()
+    try:
+        daemon.run("POST", "/api/v1/connections", vcsim.connection(url=proxy.url), timeout=60)
+        vm = [v for v in daemon.all_items("/api/v1/vms") if v["power_state"] == "running"][0]
+        cycles = 5
+        for _ in range(cycles):
+            for action, state in [("poweroff", "stopped"), ("start", "running")]:
+                daemon.run("POST", "/api/v1/vms/%s/%s" % (vm["id"], action))
+                assert daemon.ok("GET", "/api/v1/vms/" + vm["id"])["power_state"] == state, action
+        time.sleep(2 * SlowWatch.DELAY_S + 0.5)  # every late answer has come in
+        assert daemon.ok("GET", "/api/v1/vms/" + vm["id"])["power_state"] == "running"
+        assert vcsim.vm(vm["native_id"])["power_state"] == "poweredOn"
+        changes = [e["message"] for e in daemon.all_items("/api/v1/events", filter="object_type eq 'vm'")
+                   if e["object_id"] == vm["id"] and "(was " in e["message"]]
+        assert len(changes) == 2 * cycles, changes
+    finally:
+        proxy.stop()
