@@ -139,6 +139,7 @@ def run_host_failure(two_hosts, d, a, hosts, shared_disk, tag):
     moves = {m["vm_name"]: m for m in job["result"]["moves"]}
     assert moves[shared]["state"] == "succeeded" and moves[shared]["to_host_id"] == hosts["b"]["id"]
     # the VM on host A's own storage: planned, refused by host B, and why
+    assert local in moves, job["result"]  # the plan left it out: its unplaced entry says why
     assert moves[local]["state"] == "failed", moves[local]
     assert moves[local]["error"]["code"] == "unknown_disk"
     assert local_disk in moves[local]["error"]["message"]
