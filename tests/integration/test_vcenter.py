@@ -551,6 +551,35 @@ import threading
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
+
+def serve_posts(answer, port=0):
+    """A loopback HTTP/1.1 server, one thread per connection, whose POSTs
+    answer(headers, body) turns into (status, [(name, value)], data), or
+    None: the connection is closed unanswered.  Stop it with shutdown() and
+    server_close()."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            out = answer(self.headers, self.rfile.read(int(self.headers["Content-Length"])))
+            if out is None:
+                self.close_connection = True
+                return
+            status, headers, data = out
+            self.send_response(status)
+            for k, v in headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
 SOAPENV = "http://schemas.xmlsoap.org/soap/envelope/"
 FAKE_DC = ("datacenter-2", "DCX")
 FAKE_HOST = "host-10"
@@ -615,33 +644,15 @@ class FakeVcenter:
 
     # -- the server -------------------------------------------------------
     def start(self, port=0):
-        fake = self
+        def answer(headers, body):
+            if self.dead:
+                return None
+            status, text, extra = self.handle(headers, body)
+            return status, extra + [("Content-Type", "text/xml; charset=utf-8")], text.encode()
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if fake.dead:
-                    self.close_connection = True
-                    return
-                status, text, headers = fake.handle(self.headers, body)
-                data = text.encode()
-                self.send_response(status)
-                for k, v in headers:
-                    self.send_header(k, v)
-                self.send_header("Content-Type", "text/xml; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.dead = False
+        self.server = serve_posts(answer, port)
         self.url = "http://127.0.0.1:%d/sdk" % self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
     def stop(self):
@@ -946,37 +957,23 @@ class SlowWatch:
         self.path = "/" + rest
 
     def start(self):
-        proxy = self
         tls = ssl.create_default_context()
         tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+        conn = threading.local()  # one upstream connection per client connection (its thread)
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        def answer(headers, body):
+            if not hasattr(conn, "upstream"):
+                conn.upstream = http.client.HTTPSConnection(self.host, context=tls, timeout=120)
+            fwd = {k: v for k, v in headers.items() if k.lower() in ("cookie", "soapaction", "content-type")}
+            conn.upstream.request("POST", self.path, body, fwd)
+            r = conn.upstream.getresponse()
+            data = r.read()
+            if b"WaitForUpdatesEx" in body:
+                time.sleep(self.DELAY_S)
+            return r.status, [(k, v) for k, v in r.getheaders() if k.lower() in ("set-cookie", "content-type")], data
 
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if not hasattr(self, "upstream"):
-                    self.upstream = http.client.HTTPSConnection(proxy.host, context=tls, timeout=120)
-                fwd = {k: v for k, v in self.headers.items() if k.lower() in ("cookie", "soapaction", "content-type")}
-                self.upstream.request("POST", proxy.path, body, fwd)
-                r = self.upstream.getresponse()
-                data = r.read()
-                if b"WaitForUpdatesEx" in body:
-                    time.sleep(proxy.DELAY_S)
-                self.send_response(r.status)
-                for k, v in r.getheaders():
-                    if k.lower() in ("set-cookie", "content-type"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = serve_posts(answer)
         self.url = "http://127.0.0.1:%d%s" % (self.server.server_address[1], self.path)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
     def stop(self):
