@@ -44,7 +44,7 @@
 #include <string.h>
 #include "../lib/errors.h"
 
-#define PV_ADAPTER_ABI 8
+#define PV_ADAPTER_ABI 9
 
 /* ---- errors ------------------------------------------------------------
  * enum pv_err, struct pv_error and the closed table of codes are lib's
@@ -114,6 +114,32 @@ struct pv_vm_info {
                                        took for the VM on this connection; 0: not numbered */
 };
 
+/* Where disks live: a libvirt storage pool, a vSphere datastore, a Hyper-V
+ * volume or SMB share.  Sizes in MiB. */
+struct pv_pool_info {
+    const char *native_id;          /* libvirt pool UUID, datastore MoRef, volume id */
+    const char *name;
+    const char *kind;               /* as the vendor says: "dir", "netfs", "logical",
+                                       "VMFS", "NFS", "volume", "smb", ... */
+    int64_t capacity_mb;
+    int64_t free_mb;
+    int shared;                     /* 1: more than one host may reach it */
+    size_t nhosts;                  /* the hosts that reach it, by native id */
+    const char *const *host_native_ids;
+};
+
+/* What NICs plug into: a libvirt network or a host bridge, a vSphere port
+ * group (standard or distributed), a Hyper-V virtual switch. */
+struct pv_network_info {
+    const char *native_id;
+    const char *name;
+    const char *kind;               /* "network", "bridge", "portgroup",
+                                       "dvportgroup", "switch" */
+    int vlan;                       /* the VLAN id, or -1: none */
+    size_t nhosts;
+    const char *const *host_native_ids;
+};
+
 /* The daemon's callbacks.  Calls may come from any adapter thread; the
  * daemon serialises what it needs.  progress() and cancelled() concern the
  * job on whose behalf the adapter call was made and are no-ops elsewhere. */
@@ -125,6 +151,11 @@ struct pv_sink {
     void (*vm_gone)(void *ctx, const char *native_id);
     void (*progress)(void *ctx, int percent, const char *detail);
     int (*cancelled)(void *ctx);                             /* 1 when asked to stop */
+    /* ABI 9: storage pools and networks, reported by sync() (all of them:
+     * what a full sync does not report is removed) and by watch() when one
+     * changes.  Report the hosts first: a pool names them. */
+    void (*pool)(void *ctx, const struct pv_pool_info *p);
+    void (*network)(void *ctx, const struct pv_network_info *n);
 };
 
 /* ---- what the daemon asks for ------------------------------------------ */
@@ -230,7 +261,7 @@ struct pv_adapter {
 
     int (*open)(const struct pv_conn_params *p, struct pv_conn **out, struct pv_error *err);
     void (*close)(struct pv_conn *c);
-    /* Report every cluster, host and VM the endpoint has. */
+    /* Report every cluster, host, storage pool, network and VM the endpoint has. */
     int (*sync)(struct pv_conn *c, const struct pv_sink *s, struct pv_error *err);
     /* Wait up to timeout_ms for changes and report them; return 0 on
      * timeout too.  An error means the endpoint is unreachable. */

@@ -57,10 +57,44 @@ static const struct pv_field host_fields[] = {
     {"maintenance", "maintenance", PV_VT_BOOL, F},
     {"unreachable_since", "unreachable_since", PV_VT_TEXT, F},
     {"facts", "facts", PV_VT_JSON, 0},
+    {"pool_ids", "pool_ids", PV_VT_JSON, F},
+    {"network_ids", "network_ids", PV_VT_JSON, F},
     {"source", "source", PV_VT_TEXT, F},
     {"observed_at", "observed_at", PV_VT_TEXT, F | S},
 };
-const struct pv_collection pv_coll_hosts = {"hosts", "hosts", host_fields, N(host_fields), "name", "host"};
+/* hosts_live (migration 014): the hosts table with the pools and networks each reaches */
+const struct pv_collection pv_coll_hosts = {"hosts", "hosts_live", host_fields, N(host_fields), "name",
+                                            "host"};
+
+static const struct pv_field pool_fields[] = {
+    {"id", "id", PV_VT_TEXT, F | S},
+    {"name", "name", PV_VT_TEXT, F | S},
+    {"vendor", "vendor", PV_VT_TEXT, F | S},
+    {"connection_id", "connection_id", PV_VT_TEXT, F},
+    {"native_id", "native_id", PV_VT_TEXT, F},
+    {"kind", "kind", PV_VT_TEXT, F | S},
+    {"capacity_mb", "capacity_mb", PV_VT_INT, F | S},
+    {"free_mb", "free_mb", PV_VT_INT, F | S},
+    {"shared", "shared", PV_VT_BOOL, F},
+    {"host_ids", "host_ids", PV_VT_JSON, F},
+    {"observed_at", "observed_at", PV_VT_TEXT, F | S},
+};
+const struct pv_collection pv_coll_pools = {"storage_pools", "storage_pools_live", pool_fields,
+                                            N(pool_fields), "name", "storage_pool"};
+
+static const struct pv_field network_fields[] = {
+    {"id", "id", PV_VT_TEXT, F | S},
+    {"name", "name", PV_VT_TEXT, F | S},
+    {"vendor", "vendor", PV_VT_TEXT, F | S},
+    {"connection_id", "connection_id", PV_VT_TEXT, F},
+    {"native_id", "native_id", PV_VT_TEXT, F},
+    {"kind", "kind", PV_VT_TEXT, F | S},
+    {"vlan", "vlan", PV_VT_INT, F | S},
+    {"host_ids", "host_ids", PV_VT_JSON, F},
+    {"observed_at", "observed_at", PV_VT_TEXT, F | S},
+};
+const struct pv_collection pv_coll_networks = {"networks", "networks_live", network_fields,
+                                               N(network_fields), "name", "network"};
 
 static const struct pv_field cluster_fields[] = {
     {"id", "id", PV_VT_TEXT, F | S},
@@ -194,6 +228,6 @@ const struct pv_collection pv_coll_users = {"users", "users", user_fields, N(use
 const struct pv_collection *const pv_collections[] = {
     &pv_coll_vms, &pv_coll_hosts, &pv_coll_clusters, &pv_coll_connections, &pv_coll_host_groups,
     &pv_coll_jobs, &pv_coll_events, &pv_coll_schedules, &pv_coll_plans, &pv_coll_users,
-    &pv_coll_alerts,
+    &pv_coll_alerts, &pv_coll_pools, &pv_coll_networks,
 };
 const size_t pv_ncollections = N(pv_collections);

@@ -53,7 +53,7 @@ int pv_db_in_transaction(void);
 
 extern const struct pv_collection pv_coll_vms, pv_coll_hosts, pv_coll_clusters,
     pv_coll_connections, pv_coll_host_groups, pv_coll_jobs, pv_coll_events, pv_coll_schedules,
-    pv_coll_users, pv_coll_plans, pv_coll_alerts;
+    pv_coll_users, pv_coll_plans, pv_coll_alerts, pv_coll_pools, pv_coll_networks;
 /* Every collection, for code that serves them all. */
 extern const struct pv_collection *const pv_collections[];
 extern const size_t pv_ncollections;
@@ -126,6 +126,12 @@ int pv_db_cluster_upsert(const char *conn_id, const char *vendor, const char *ne
                          const struct pv_cluster_info *c, struct pv_error *err);
 int pv_db_host_upsert(const char *conn_id, const char *vendor, const char *new_id,
                       const struct pv_host_info *h, const char *source, struct pv_error *err);
+/* Pools and networks: *id receives the row's id (new_id when it is new);
+ * the hosts the report names replace those linked before. */
+int pv_db_pool_upsert(const char *conn_id, const char *vendor, const char *new_id,
+                      const struct pv_pool_info *p, char id[64], struct pv_error *err);
+int pv_db_network_upsert(const char *conn_id, const char *vendor, const char *new_id,
+                         const struct pv_network_info *n, char id[64], struct pv_error *err);
 int pv_db_vm_upsert(const char *conn_id, const char *vendor, const char *new_id,
                     const struct pv_vm_info *v, const char *source, char old_state[16],
                     struct pv_error *err);

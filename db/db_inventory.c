@@ -1,4 +1,5 @@
-/* db_inventory.c -- clusters, hosts and VMs as adapters report them.
+/* db_inventory.c -- clusters, hosts, storage pools, networks and VMs as
+ * adapters report them.
  *
  * Objects are keyed by (connection, native id): an upsert keeps the
  * Polyvisor id of an object it has seen before and takes `new_id` for one it
@@ -96,6 +97,124 @@ int pv_db_host_upsert(const char *conn_id, const char *vendor, const char *new_i
     pv_db_bind_text(st, 13, h->facts_json);
     pv_db_bind_text(st, 14, source);
     return step_done(st, err, "host upsert");
+}
+
+/* A pool's or network's hosts: the links are replaced with what the report
+ * names (by the hosts' native ids: see migration 014).  del and ins are
+ * literals: the statement cache is keyed by their address. */
+static int set_links(const char *del, const char *ins, const char *id, const char *conn_id,
+                     size_t n, const char *const *hosts, struct pv_error *err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (!(st = pv_db_stmt(del, err)))
+        return err ? err->err : PV_EINTERNAL;
+    pv_db_bind_text(st, 1, id);
+    if ((rc = step_done(st, err, "unlink hosts")))
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (!hosts[i])
+            continue;
+        if (!(st = pv_db_stmt(ins, err)))
+            return err ? err->err : PV_EINTERNAL;
+        pv_db_bind_text(st, 1, id);
+        pv_db_bind_text(st, 2, conn_id);
+        pv_db_bind_text(st, 3, hosts[i]);
+        if ((rc = step_done(st, err, "link host")))
+            return rc;
+    }
+    return 0;
+}
+
+#define LINKS(t) "DELETE FROM " t "_hosts WHERE " t "_id = ?", \
+    "INSERT OR IGNORE INTO " t "_hosts(" t "_id, connection_id, host_native_id) VALUES (?, ?, ?)"
+
+/* The upsert's RETURNING id: the row's id, new_id when it is new. */
+static int upsert_returning(sqlite3_stmt *st, char id[64], struct pv_error *err, const char *what)
+{
+    int rc = sqlite3_step(st);
+
+    id[0] = '\0';
+    if (rc == SQLITE_ROW)
+        pv_db_col_copy(st, 0, id, 64);
+    while (rc == SQLITE_ROW)
+        rc = sqlite3_step(st);
+    pv_db_release(st);
+    return rc == SQLITE_DONE && id[0] ? 0 : pv_db_error(err, what);
+}
+
+int pv_db_pool_upsert(const char *conn_id, const char *vendor, const char *new_id,
+                      const struct pv_pool_info *p, char id[64], struct pv_error *err)
+{
+    static const char sql[] =
+        "INSERT INTO storage_pools(id, connection_id, native_id, name, vendor, kind, capacity_mb, "
+        "  free_mb, shared, observed_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, " NOW ") "
+        "ON CONFLICT(connection_id, native_id) DO UPDATE SET name = excluded.name, "
+        "  kind = excluded.kind, capacity_mb = excluded.capacity_mb, free_mb = excluded.free_mb, "
+        "  shared = excluded.shared, observed_at = excluded.observed_at "
+        "RETURNING id";
+    sqlite3_stmt *st;
+    int rc;
+
+    if ((rc = pv_db_begin(err)))
+        return rc;
+    if (!(st = pv_db_stmt(sql, err))) {
+        pv_db_rollback();
+        return err ? err->err : PV_EINTERNAL;
+    }
+    pv_db_bind_text(st, 1, new_id);
+    pv_db_bind_text(st, 2, conn_id);
+    pv_db_bind_text(st, 3, p->native_id);
+    pv_db_bind_text(st, 4, p->name ? p->name : p->native_id);
+    pv_db_bind_text(st, 5, vendor);
+    pv_db_bind_text(st, 6, p->kind ? p->kind : "");
+    sqlite3_bind_int64(st, 7, p->capacity_mb > 0 ? p->capacity_mb : 0);
+    sqlite3_bind_int64(st, 8, p->free_mb > 0 ? p->free_mb : 0);
+    sqlite3_bind_int(st, 9, p->shared ? 1 : 0);
+    if ((rc = upsert_returning(st, id, err, "pool upsert")) ||
+        (rc = set_links(LINKS("pool"), id, conn_id, p->nhosts, p->host_native_ids, err))) {
+        pv_db_rollback();
+        return rc;
+    }
+    return pv_db_commit(err);
+}
+
+int pv_db_network_upsert(const char *conn_id, const char *vendor, const char *new_id,
+                         const struct pv_network_info *n, char id[64], struct pv_error *err)
+{
+    static const char sql[] =
+        "INSERT INTO networks(id, connection_id, native_id, name, vendor, kind, vlan, observed_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, " NOW ") "
+        "ON CONFLICT(connection_id, native_id) DO UPDATE SET name = excluded.name, "
+        "  kind = excluded.kind, vlan = excluded.vlan, observed_at = excluded.observed_at "
+        "RETURNING id";
+    sqlite3_stmt *st;
+    int rc;
+
+    if ((rc = pv_db_begin(err)))
+        return rc;
+    if (!(st = pv_db_stmt(sql, err))) {
+        pv_db_rollback();
+        return err ? err->err : PV_EINTERNAL;
+    }
+    pv_db_bind_text(st, 1, new_id);
+    pv_db_bind_text(st, 2, conn_id);
+    pv_db_bind_text(st, 3, n->native_id);
+    pv_db_bind_text(st, 4, n->name ? n->name : n->native_id);
+    pv_db_bind_text(st, 5, vendor);
+    pv_db_bind_text(st, 6, n->kind ? n->kind : "");
+    if (n->vlan >= 0)
+        sqlite3_bind_int(st, 7, n->vlan);
+    else
+        sqlite3_bind_null(st, 7);
+    if ((rc = upsert_returning(st, id, err, "network upsert")) ||
+        (rc = set_links(LINKS("network"), id, conn_id, n->nhosts, n->host_native_ids, err))) {
+        pv_db_rollback();
+        return rc;
+    }
+    return pv_db_commit(err);
 }
 
 int pv_db_vm_upsert(const char *conn_id, const char *vendor, const char *new_id,
@@ -238,6 +357,8 @@ int pv_db_prune_unseen(const char *conn_id, const char *since, struct pv_error *
         "DELETE FROM vms WHERE connection_id = ? AND observed_at < ?",
         "DELETE FROM hosts WHERE connection_id = ? AND observed_at < ?",
         "DELETE FROM clusters WHERE connection_id = ? AND observed_at < ?",
+        "DELETE FROM storage_pools WHERE connection_id = ? AND observed_at < ?",
+        "DELETE FROM networks WHERE connection_id = ? AND observed_at < ?",
     };
     for (size_t i = 0; i < sizeof sqls / sizeof sqls[0]; i++) {
         sqlite3_stmt *st = pv_db_stmt(sqls[i], err);

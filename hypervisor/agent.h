@@ -30,6 +30,14 @@ int ag_virt_host(json_t **out, struct pv_error *err);
 /* Every domain, or one (by UUID), as the API shows them. */
 int ag_virt_vms(json_t **out, struct pv_error *err);
 int ag_virt_vm(const char *uuid, json_t **out, struct pv_error *err);
+/* virt_storage.c: the active storage pools, as [{"uuid", "name", "type",
+ * "path", "capacity_mb", "allocation_mb", "available_mb", "shared"}]; the
+ * networks and the host's own bridges, as [{"native_id", "name", "kind":
+ * "network" | "bridge", "bridge", "vlan"}]. */
+int ag_virt_pools(json_t **out, struct pv_error *err);
+int ag_virt_networks(json_t **out, struct pv_error *err);
+/* Give the host a dir pool "default" at dir when it has no pool of that name. */
+int ag_virt_default_pool(const char *dir, struct pv_error *err);
 /* Define a domain from a spec (validated here); *uuid is malloc'd. */
 int ag_virt_define(const json_t *spec, char **uuid, struct pv_error *err);
 /* "start", "shutdown", "poweroff", "reboot", "pause", "resume", "save", "delete" */

@@ -206,6 +206,22 @@ static void h_host(struct pv_req *r)
     answer(r, rc, &e, 200, out);
 }
 
+static void h_pools(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *out = NULL;
+    int rc = ag_virt_pools(&out, &e);
+    answer(r, rc, &e, 200, rc ? NULL : json_pack("{s:o}", "items", out));
+}
+
+static void h_networks(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *out = NULL;
+    int rc = ag_virt_networks(&out, &e);
+    answer(r, rc, &e, 200, rc ? NULL : json_pack("{s:o}", "items", out));
+}
+
 static void h_events(struct pv_req *r)
 {
     const char *after = arg(r, "after"), *tmo = arg(r, "timeout_ms");
@@ -396,6 +412,8 @@ static void h_migration_cancel(struct pv_req *r)
  * capture, so /v1/vms/{uuid}/migrate is never taken for an action. */
 static const struct pv_route routes[] = {
     {"GET", "/v1/host", h_host, 0},
+    {"GET", "/v1/pools", h_pools, 0},
+    {"GET", "/v1/networks", h_networks, 0},
     {"GET", "/v1/events", h_events, 0},
     {"POST", "/v1/probe", h_probe, 0},
     {"POST", "/v1/imports/{uuid}", h_import, 0},

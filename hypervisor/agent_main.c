@@ -30,14 +30,15 @@ static void usage(void)
 {
     fprintf(stderr, "usage: polyvisor-agent --listen HOST:PORT --libvirt-uri URI --token-file FILE\n"
                     "                       [--migration-uri URI] [--tls-cert FILE --tls-key FILE]\n"
-                    "                       [--state-dir DIR]  (quick-migration files; /var/lib/polyvisor-agent)\n");
+                    "                       [--state-dir DIR]  (quick-migration files; /var/lib/polyvisor-agent)\n"
+                    "                       [--default-pool DIR]  (a dir pool 'default' there, if the host has none)\n");
 }
 
 int main(int argc, char **argv)
 {
     struct ag_config cfg = {0};
     const char *uri = NULL, *token_file = NULL, *mig = NULL, *listen = NULL;
-    const char *state_dir = "/var/lib/polyvisor-agent";
+    const char *state_dir = "/var/lib/polyvisor-agent", *default_pool = NULL;
     struct pv_error e = {0};
     sigset_t sigs;
     int sig;
@@ -53,6 +54,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--token-file") == 0) token_file = v;
         else if (strcmp(argv[i], "--migration-uri") == 0) mig = v;
         else if (strcmp(argv[i], "--state-dir") == 0) state_dir = v;
+        else if (strcmp(argv[i], "--default-pool") == 0) default_pool = v;
         else if (strcmp(argv[i], "--tls-cert") == 0) snprintf(cfg.tls_cert, sizeof cfg.tls_cert, "%s", v);
         else if (strcmp(argv[i], "--tls-key") == 0) snprintf(cfg.tls_key, sizeof cfg.tls_key, "%s", v);
         else {
@@ -82,7 +84,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (ag_virt_set_state_dir(state_dir, &e) || ag_virt_open(uri, mig, &e) ||
-        ag_http_start(&cfg, &e)) {
+        (default_pool && ag_virt_default_pool(default_pool, &e)) || ag_http_start(&cfg, &e)) {
         fprintf(stderr, "polyvisor-agent: %s: %s\n", e.code, e.message);
         return 1;
     }

@@ -26,9 +26,14 @@ if [ -z "${POLYVISOR_ADMIN_PASSWORD:-}" ]; then
 fi
 export POLYVISOR_ADMIN_PASSWORD
 
+set -- # the agent's optional arguments
 if [ -e /dev/kvm ] && virsh -c qemu:///system version >/dev/null 2>&1; then
     URI=qemu:///system
-    echo "run: local agent on qemu:///system (KVM)"
+    # the pool a disk without one lands in, if the host has no "default"
+    # (qemu reads the images: the directory is not private like the rest)
+    mkdir -p "$DATA/pool" && chmod 711 "$DATA/pool"
+    set -- --default-pool "$(cd "$DATA/pool" && pwd)"
+    echo "run: local agent on qemu:///system (KVM); a host without a storage pool 'default' gets one in $DATA/pool"
 else
     URI="test://$ROOT/hypervisor/demo-host.xml"
     echo "run: local agent on libvirt's test driver (no usable qemu:///system or /dev/kvm here)"
@@ -42,7 +47,7 @@ stop() {
 }
 trap stop EXIT INT TERM
 "$BUILD/polyvisor-agent" --listen "$AGENT_LISTEN" --libvirt-uri "$URI" \
-    --token-file "$DATA/agent.token" --state-dir "$DATA/agent-state" &
+    --token-file "$DATA/agent.token" --state-dir "$DATA/agent-state" "$@" &
 AGENT_PID=$!
 "$BUILD/polyvisord" --listen "$LISTEN" --data-dir "$DATA" \
     --tls-cert "$DATA/tls/server.crt" --tls-key "$DATA/tls/server.key" &

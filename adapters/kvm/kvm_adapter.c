@@ -202,6 +202,52 @@ static int report_host(struct pv_conn *c, const struct pv_sink *s, json_t *vms, 
     return 0;
 }
 
+/* The host's storage pools and networks (each reached by this one host).
+ * An agent older than GET /v1/pools has none to tell. */
+static int report_storage(struct pv_conn *c, const struct pv_sink *s, struct pv_error *err)
+{
+    const char *hosts[] = {c->host_id};
+    json_t *pools = NULL, *nets = NULL, *p;
+    size_t i;
+    int rc;
+
+    rc = call(c, "GET", "/v1/pools", NULL, c->timeout_ms, &pools, err);
+    if (!rc)
+        rc = call(c, "GET", "/v1/networks", NULL, c->timeout_ms, &nets, err);
+    if (rc == PV_ENOTFOUND && pv_error_is(err, PV_CODE_route_not_found)) {
+        pv_error_clear(err);
+        rc = 0;
+    }
+    json_array_foreach(json_object_get(pools, "items"), i, p) {
+        struct pv_pool_info pi = {
+            .native_id = json_string_value(json_object_get(p, "uuid")),
+            .name = json_string_value(json_object_get(p, "name")),
+            .kind = json_string_value(json_object_get(p, "type")),
+            .capacity_mb = json_integer_value(json_object_get(p, "capacity_mb")),
+            .free_mb = json_integer_value(json_object_get(p, "available_mb")),
+            .shared = json_is_true(json_object_get(p, "shared")),
+            .nhosts = 1, .host_native_ids = hosts,
+        };
+        if (!rc && pi.native_id && s->pool)
+            s->pool(s->ctx, &pi);
+    }
+    json_array_foreach(json_object_get(nets, "items"), i, p) {
+        json_t *vlan = json_object_get(p, "vlan");
+        struct pv_network_info ni = {
+            .native_id = json_string_value(json_object_get(p, "native_id")),
+            .name = json_string_value(json_object_get(p, "name")),
+            .kind = json_string_value(json_object_get(p, "kind")),
+            .vlan = json_is_integer(vlan) ? (int)json_integer_value(vlan) : -1,
+            .nhosts = 1, .host_native_ids = hosts,
+        };
+        if (!rc && ni.native_id && s->network)
+            s->network(s->ctx, &ni);
+    }
+    json_decref(pools);
+    json_decref(nets);
+    return rc;
+}
+
 /* ---- the ABI ------------------------------------------------------------ */
 
 static void k_close(struct pv_conn *c);
@@ -283,6 +329,8 @@ static int k_sync(struct pv_conn *c, const struct pv_sink *s, struct pv_error *e
         return rc;
     items = json_object_get(vms, "items");
     rc = report_host(c, s, items, err);
+    if (!rc)
+        rc = report_storage(c, s, err);
     if (!rc) {
         c->known = json_object();
         json_array_foreach(items, i, v)
@@ -348,6 +396,8 @@ static int k_watch(struct pv_conn *c, const struct pv_sink *s, int timeout_ms,
     if (!rc && json_array_size(json_object_get(ev, "events")) &&
         !(rc = call(c, "GET", "/v1/vms", NULL, c->timeout_ms, &vms, err)))
         rc = report_host(c, s, json_object_get(vms, "items"), err); /* memory use moved */
+    if (!rc && json_array_size(json_object_get(ev, "events")))
+        rc = report_storage(c, s, err); /* a disk made or removed: pools' free space */
     if (!rc)
         c->seq = (unsigned long long)json_integer_value(json_object_get(ev, "seq"));
     json_decref(vms);

@@ -84,6 +84,10 @@ void pv_api_hosts_list(struct pv_req *r) { pv_api_list(r, &pv_coll_hosts); }
 void pv_api_host_get(struct pv_req *r) { pv_api_get(r, &pv_coll_hosts); }
 void pv_api_clusters_list(struct pv_req *r) { pv_api_list(r, &pv_coll_clusters); }
 void pv_api_cluster_get(struct pv_req *r) { pv_api_get(r, &pv_coll_clusters); }
+void pv_api_pools_list(struct pv_req *r) { pv_api_list(r, &pv_coll_pools); }
+void pv_api_pool_get(struct pv_req *r) { pv_api_get(r, &pv_coll_pools); }
+void pv_api_networks_list(struct pv_req *r) { pv_api_list(r, &pv_coll_networks); }
+void pv_api_network_get(struct pv_req *r) { pv_api_get(r, &pv_coll_networks); }
 void pv_api_events_list(struct pv_req *r) { pv_api_list(r, &pv_coll_events); }
 void pv_api_schedules_list(struct pv_req *r) { pv_api_list(r, &pv_coll_schedules); }
 void pv_api_alerts_list(struct pv_req *r) { pv_api_list(r, &pv_coll_alerts); }

@@ -34,6 +34,10 @@ const struct pv_route pv_routes[] = {
 
     {"GET", V "/clusters", pv_api_clusters_list, 0},
     {"GET", V "/clusters/{id}", pv_api_cluster_get, 0},
+    {"GET", V "/storage-pools", pv_api_pools_list, 0},
+    {"GET", V "/storage-pools/{id}", pv_api_pool_get, 0},
+    {"GET", V "/networks", pv_api_networks_list, 0},
+    {"GET", V "/networks/{id}", pv_api_network_get, 0},
     {"GET", V "/hosts", pv_api_hosts_list, 0},
     {"GET", V "/hosts/{id}", pv_api_host_get, 0},
     {"PATCH", V "/hosts/{id}", pv_api_host_patch, A},

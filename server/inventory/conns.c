@@ -256,6 +256,44 @@ static void sink_host(void *ctx, const struct pv_host_info *h)
     }
 }
 
+static void sink_pool(void *ctx, const struct pv_pool_info *p)
+{
+    struct pv_sink_ctx *s = ctx;
+    struct pv_error e = {0};
+    char new_id[64], id[64];
+
+    if (!p->native_id || !*p->native_id)
+        return;
+    pv_id_new(new_id, "pool");
+    if (pv_db_pool_upsert(s->conn_id, s->vendor, new_id, p, id, &e)) {
+        pv_log(PV_LOG_WARN, "inventory", "event=pool_write_failed conn=%s error=\"%s\"", s->conn_id,
+               e.message);
+        return;
+    }
+    if (strcmp(id, new_id) == 0)
+        pv_event("storage_pool", id, "info", NULL, "storage pool %s added (%s)",
+                 p->name ? p->name : p->native_id, s->vendor);
+}
+
+static void sink_network(void *ctx, const struct pv_network_info *n)
+{
+    struct pv_sink_ctx *s = ctx;
+    struct pv_error e = {0};
+    char new_id[64], id[64];
+
+    if (!n->native_id || !*n->native_id)
+        return;
+    pv_id_new(new_id, "net");
+    if (pv_db_network_upsert(s->conn_id, s->vendor, new_id, n, id, &e)) {
+        pv_log(PV_LOG_WARN, "inventory", "event=network_write_failed conn=%s error=\"%s\"", s->conn_id,
+               e.message);
+        return;
+    }
+    if (strcmp(id, new_id) == 0)
+        pv_event("network", id, "info", NULL, "network %s added (%s)",
+                 n->name ? n->name : n->native_id, s->vendor);
+}
+
 static struct pv_conns_fencing fencing; /* start-up configuration */
 
 void pv_conns_set_fencing(const struct pv_conns_fencing *f)
@@ -371,6 +409,8 @@ void pv_conns_sink(struct pv_sink *s, struct pv_sink_ctx *ctx, const struct pv_h
     s->ctx = ctx;
     s->cluster = sink_cluster;
     s->host = sink_host;
+    s->pool = sink_pool;
+    s->network = sink_network;
     s->vm = sink_vm;
     s->vm_gone = sink_vm_gone;
     s->progress = sink_progress;

@@ -171,7 +171,8 @@ CANCELLED = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
 
 class PvSink(ctypes.Structure):
     _fields_ = [("ctx", ctypes.c_void_p), ("cluster", REPORT), ("host", REPORT), ("vm", REPORT),
-                ("vm_gone", REPORT), ("progress", PROGRESS), ("cancelled", CANCELLED)]
+                ("vm_gone", REPORT), ("progress", PROGRESS), ("cancelled", CANCELLED), ("pool", REPORT),
+                ("network", REPORT)]
 
 
 OPEN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(PvConnParams), ctypes.POINTER(ctypes.c_void_p),
@@ -183,7 +184,7 @@ SYNC = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(PvSink), c
 # The layout below is struct pv_adapter's of this ABI; adapter_alone() reads
 # nothing else from an adapter of another ABI (a changed header would make
 # these offsets wrong: update the mirror with PV_ADAPTER_ABI).
-MIRRORED_ABI = 8
+MIRRORED_ABI = 9
 
 
 class PvAdapterHead(ctypes.Structure):  # what every ABI begins with
@@ -209,12 +210,13 @@ def adapter_alone(vc):
         return None
     lib.pv_adapter_entry.restype = ctypes.POINTER(PvAdapter)
     a = lib.pv_adapter_entry().contents
-    seen = {"host": 0, "vm": 0}
+    seen = {"host": 0, "vm": 0, "pool": 0, "network": 0}
 
     def count(kind):
         return REPORT(lambda ctx, info: seen.__setitem__(kind, seen[kind] + 1))
     sink = PvSink(None, REPORT(lambda c, i: None), count("host"), count("vm"), REPORT(lambda c, i: None),
-                  PROGRESS(lambda c, p, d: None), CANCELLED(lambda c: 0))
+                  PROGRESS(lambda c, p, d: None), CANCELLED(lambda c: 0), count("pool"),
+                  count("network"))
     params = PvConnParams(vc.url.encode(), USER.encode(), PASSWORD.encode(), None, 1, None, None, 600000)
     conn, err = ctypes.c_void_p(), PvError()
     vc.calls()

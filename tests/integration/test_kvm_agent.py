@@ -313,3 +313,40 @@ def test_agent_routes_are_a_table(agent):
     assert r.status_code == 404 and r.json()["error"]["code"] == "route_not_found"
     r = agent.call("GET", "/v1/vms/%s/migration" % uuid)  # not taken for an action
     assert r.status_code in (200, 404) and r.json().get("error", {}).get("code") != "route_not_found"
+
+
+def test_pools_and_networks_of_a_kvm_host(kvm):
+    """The host's storage pools and networks become inventory objects of
+    their own, each with the hosts that reach it, as the agent reads them
+    from libvirt; the host names them in pool_ids and network_ids."""
+    raw = kvm.agent.call("GET", "/v1/pools").json()["items"]
+    assert [(p["name"], p["type"]) for p in raw] == [("default", "dir")]
+    host = kvm.all_items("/api/v1/hosts")[0]
+    pools = kvm.all_items("/api/v1/storage-pools")
+    assert [p["name"] for p in pools] == ["default"]
+    p = pools[0]
+    assert p["vendor"] == "kvm" and p["connection_id"] == kvm.conn_id and p["kind"] == "dir"
+    assert p["native_id"] == raw[0]["uuid"] and p["host_ids"] == [host["id"]]
+    assert p["capacity_mb"] == raw[0]["capacity_mb"] > 0 and 0 <= p["free_mb"] <= p["capacity_mb"]
+    assert p["shared"] is False
+    assert kvm.ok("GET", "/api/v1/storage-pools/" + p["id"]) == p
+    nets = kvm.all_items("/api/v1/networks")
+    libvirt_net = [n for n in nets if n["kind"] == "network"]
+    assert [n["name"] for n in libvirt_net] == ["default"]
+    assert libvirt_net[0]["host_ids"] == [host["id"]] and libvirt_net[0]["vlan"] is None
+    # virbr0 belongs to the libvirt network "default": it is not listed a second time
+    assert "virbr0" not in [n["name"] for n in nets if n["kind"] == "bridge"]
+    host = kvm.ok("GET", "/api/v1/hosts/" + host["id"])
+    assert host["pool_ids"] == [p["id"]]
+    assert sorted(host["network_ids"]) == sorted(n["id"] for n in nets)
+    # the collections take the one query language
+    assert kvm.ok("GET", "/api/v1/storage-pools?filter=kind eq 'dir'&fields=id,name")["items"] == \
+        [{"id": p["id"], "name": "default"}]
+    assert kvm.get("/api/v1/networks/net-nope").json()["error"]["code"] == "network_not_found"
+    assert kvm.get("/api/v1/storage-pools/nope").json()["error"]["code"] == "storage_pool_not_found"
+    # a second sync keeps the ids
+    kvm.run("POST", "/api/v1/connections/%s/sync" % kvm.conn_id)
+    assert [x["id"] for x in kvm.all_items("/api/v1/storage-pools")] == [p["id"]]
+    # and removing the connection removes what it brought
+    kvm.run("DELETE", "/api/v1/connections/" + kvm.conn_id)
+    assert kvm.all_items("/api/v1/storage-pools") == [] and kvm.all_items("/api/v1/networks") == []
