@@ -233,9 +233,10 @@ class Agent:
     tmpdir."""
 
     def __init__(self, tmpdir, uri="test://" + HOST_XML, migration_uri=None, tls=None,
-                 address="127.0.0.1", wrap=(), token=AGENT_TOKEN, name="agent"):
+                 address="127.0.0.1", wrap=(), token=AGENT_TOKEN, name="agent", options=()):
         # wrap: a command prefix that puts the agent on another host of the
-        # rig (its namespaces); address: where it listens there
+        # rig (its namespaces); address: where it listens there; options:
+        # more of the agent's flags
         self.port = free_port()
         self.tls = tls  # (cert, key) to serve HTTPS
         self.address = address
@@ -249,6 +250,7 @@ class Agent:
         self.migration_uri = migration_uri
         self.log = os.path.join(tmpdir, name + ".log")
         self.state_dir = os.path.join(tmpdir, name + "-state")
+        self.options = list(options)
         self.proc = None
 
     def start(self, timeout=10):
@@ -260,6 +262,7 @@ class Agent:
             args += ["--migration-uri", self.migration_uri]
         if self.tls:
             args += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
+        args += self.options
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         # any answer will do: /v1/host without a token is a 401

@@ -22,6 +22,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 #include "adapters/hyperv-wmi/hv.h"
 
 #define SHUTDOWN_TIMEOUT_MS (10 * 60 * 1000)
@@ -404,6 +405,15 @@ int hv_reconfigure(struct pv_conn *c, const char *guid, const struct pv_vm_spec 
     return rc;
 }
 
+/* 1 when a spec's JSON list (disks, nics) asks for something. */
+static int asks_for(const char *list_json)
+{
+    json_t *j = list_json ? json_loads(list_json, 0, NULL) : NULL;
+    int yes = j && (!json_is_array(j) || json_array_size(j) > 0);
+    json_decref(j);
+    return yes;
+}
+
 int hv_create(struct pv_conn *c, const char *host, const struct pv_vm_spec *spec,
               const struct pv_sink *s, char **native_id, struct pv_error *err)
 {
@@ -421,6 +431,14 @@ int hv_create(struct pv_conn *c, const char *host, const struct pv_vm_spec *spec
         return pv_fail(err, bad_vcpus, "vcpus must be at least 1");
     if (spec->memory_mb < 32)
         return pv_fail(err, bad_memory, "Hyper-V needs at least 32 MB of memory");
+    /* not made yet (VHDX through Msvm_ImageManagementService, synthetic
+     * adapters on a switch): refused before anything is made, never dropped */
+    if (asks_for(spec->disks_json) || asks_for(spec->nics_json))
+        return pv_fail(err, unsupported_by_backend,
+                       "the Hyper-V adapter cannot yet give a new VM %s%s%s: create it without them",
+                       asks_for(spec->disks_json) ? "disks" : "",
+                       asks_for(spec->disks_json) && asks_for(spec->nics_json) ? " or " : "",
+                       asks_for(spec->nics_json) ? "NICs" : "");
     mem = spec->memory_mb + (spec->memory_mb & 1); /* Hyper-V wants a multiple of 2 MB */
     if ((rc = hv_host_identity(c, err)))
         return rc;

@@ -238,12 +238,59 @@ out:
     return rc;
 }
 
-/* ---- VMs ------------------------------------------------------------------------- */
-
 static int enum_v2(struct pv_conn *c, const char *wql, struct pv_wsman_items *it, struct pv_error *err)
 {
     return pv_wsman_enumerate(c->ws, PV_WMI_V2 "*", wql, it, err);
 }
+
+/* ---- storage and networks --------------------------------------------------------- */
+
+/* The host's volumes with a mount point (a drive letter, or a folder such as
+ * a Cluster Shared Volume's C:\ClusterStorage\Volume1\) are its storage pools;
+ * its virtual switches its networks.  A CSV (file system CSVFS) is shared. */
+static int report_storage(struct pv_conn *c, const struct pv_sink *s, struct pv_error *err)
+{
+    struct pv_wsman_items vol = {0}, sw = {0};
+    const char *hosts[] = {c->host_name};
+    int rc;
+
+    if ((rc = enum_cimv2(c, "SELECT DeviceID, Name, Label, DriveType, FileSystem, Capacity, "
+                            "FreeSpace FROM Win32_Volume", &vol, err)) ||
+        (rc = enum_v2(c, "SELECT Name, ElementName FROM Msvm_VirtualEthernetSwitch", &sw, err)))
+        goto out;
+    for (size_t i = 0; i < vol.n && s && s->pool; i++) {
+        char id[128], name[260], fs[32];
+        struct pv_pool_info p = {.native_id = id, .name = name, .kind = fs, .nhosts = 1,
+                                 .host_native_ids = hosts};
+        if (!pv_wsman_prop_text(vol.item[i], "DeviceID", id, sizeof id) ||
+            !pv_wsman_prop_text(vol.item[i], "Name", name, sizeof name) ||
+            strncmp(name, "\\\\?\\", 4) == 0 || /* no mount point: nowhere to keep files */
+            pv_wsman_prop_int(vol.item[i], "DriveType", 0) != 3)
+            continue;
+        pv_wsman_prop_text(vol.item[i], "FileSystem", fs, sizeof fs);
+        p.capacity_mb = pv_wsman_prop_int(vol.item[i], "Capacity", 0) >> 20;
+        p.free_mb = pv_wsman_prop_int(vol.item[i], "FreeSpace", 0) >> 20;
+        p.shared = strcmp(fs, "CSVFS") == 0;
+        s->pool(s->ctx, &p);
+    }
+    for (size_t i = 0; i < sw.n && s && s->network; i++) {
+        char id[128], name[256];
+        struct pv_network_info n = {.native_id = id, .name = name, .kind = "switch", .vlan = -1,
+                                    .nhosts = 1, .host_native_ids = hosts};
+        if (!pv_wsman_prop_text(sw.item[i], "Name", id, sizeof id))
+            continue;
+        if (!pv_wsman_prop_text(sw.item[i], "ElementName", name, sizeof name))
+            snprintf(name, sizeof name, "%s", id);
+        upper(id);
+        s->network(s->ctx, &n);
+    }
+out:
+    pv_wsman_items_free(&vol);
+    pv_wsman_items_free(&sw);
+    return rc;
+}
+
+/* ---- VMs ------------------------------------------------------------------------- */
 
 int hv_vm_list(struct pv_conn *c, struct hv_vm **out, size_t *n, struct pv_error *err)
 {
@@ -555,7 +602,7 @@ int hv_sync(struct pv_conn *c, const struct pv_sink *s, struct pv_error *err)
     int rc;
 
     if ((rc = hv_host_identity(c, err)) || (rc = report_host(c, s, err)) ||
-        (rc = hv_vm_list(c, &vms, &n, err)))
+        (rc = report_storage(c, s, err)) || (rc = hv_vm_list(c, &vms, &n, err)))
         goto out;
     remember(c, vms, n);
     /* live figures are a bonus: a host that cannot give them still syncs */
@@ -593,7 +640,8 @@ int hv_watch(struct pv_conn *c, const struct pv_sink *s, int timeout_ms, struct 
     if (rc == 1) {
         /* the host's load and memory use go stale otherwise: the daemon
          * syncs an event-capable adapter only at start and after an outage */
-        if ((rc = report_host(c, s, err)) || (rc = hv_vm_list(c, &vms, &n, err)))
+        if ((rc = report_host(c, s, err)) || (rc = report_storage(c, s, err)) ||
+            (rc = hv_vm_list(c, &vms, &n, err)))
             goto out;
         remember(c, vms, n);
         /* and the VMs' measured load and memory, reported for every VM */

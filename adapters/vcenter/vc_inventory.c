@@ -25,7 +25,11 @@
  * datastores with their capacity and its networks ...) goes into the VM's
  * vendor detail and the host's facts.
  *
- * The watch: a PropertyFilter over the host, VM and compute-resource views
+ * Datastores are storage pools and port groups (standard and distributed,
+ * with a distributed one's VLAN) networks; the hosts that reach each are
+ * those whose `datastore` and `network` lists name it.
+ *
+ * The watch: a PropertyFilter over the host, VM, datastore and compute-resource views
  * (the same properties, less a VM's quickStats, which churn), then
  * WaitForUpdatesEx with the last version and maxWaitSeconds from the
  * daemon's timeout.  Its first answer (version "") lists every object;
@@ -39,7 +43,7 @@
 
 #define WAIT_GRACE_MS 15000
 
-enum pkind { P_STR, P_INT, P_BOOL, P_MOREF, P_MOREFS, P_DEVICES };
+enum pkind { P_STR, P_INT, P_BOOL, P_MOREF, P_MOREFS, P_DEVICES, P_VLAN };
 
 struct prop {
     const char *path;
@@ -67,9 +71,15 @@ static const struct prop ds_props[] = {
     {"summary.capacity", "capacity", P_INT},
     {"summary.freeSpace", "free", P_INT},
     {"summary.accessible", "accessible", P_BOOL},
+    {"summary.multipleHostAccess", "multiple_host_access", P_BOOL},
 };
 static const struct prop net_props[] = {
     {"name", "name", P_STR},
+};
+/* a distributed port group is a Network with a config: its VLAN */
+static const struct prop dvpg_props[] = {
+    {"name", "name", P_STR},
+    {"config.defaultPortConfig", "vlan", P_VLAN},
 };
 static const struct prop host_props[] = {
     {"name", "name", P_STR},
@@ -113,7 +123,8 @@ static const struct kind {
     [VC_VIEW_DC] = {{"Datacenter", NULL}, dc_props, N(dc_props)},
     [VC_VIEW_CR] = {{"ComputeResource", "ClusterComputeResource"}, cr_props, N(cr_props)},
     [VC_VIEW_DS] = {{"Datastore", NULL}, ds_props, N(ds_props)},
-    [VC_VIEW_NET] = {{"Network", "DistributedVirtualPortgroup"}, net_props, N(net_props)},
+    [VC_VIEW_NET] = {{"Network", NULL}, net_props, N(net_props)},
+    [VC_VIEW_DVPG] = {{"DistributedVirtualPortgroup", NULL}, dvpg_props, N(dvpg_props)},
     [VC_VIEW_HOST] = {{"HostSystem", NULL}, host_props, N(host_props)},
     [VC_VIEW_VM] = {{"VirtualMachine", NULL}, vm_props, N(vm_props)},
 };
@@ -258,6 +269,19 @@ static void apply_prop(json_t *rec, const struct kind *k, const char *path, xmlN
     case P_DEVICES:
         apply_devices(rec, val);
         break;
+    case P_VLAN: { /* VMwareDVSPortSetting: one VLAN id (0: none), or a trunk (none either) */
+        xmlNodePtr v = pv_xml_child(val, "vlan", NULL);
+        char t[64];
+        long long id = v && pv_xml_xsi_type(v, t, sizeof t) &&
+                               strcmp(t, "VmwareDistributedVirtualSwitchVlanIdSpec") == 0
+                           ? pv_xml_int(pv_xml_child(v, "vlanId", NULL), 0)
+                           : 0;
+        if (id > 0 && id < 4095)
+            json_object_set_new(rec, p->key, json_integer(id));
+        else
+            json_object_del(rec, p->key);
+        break;
+    }
     }
 }
 
@@ -673,6 +697,73 @@ static void report_host(struct pv_conn *c, json_t *rec, const struct pv_sink *s)
     json_decref(facts);
 }
 
+/* The hosts whose `list` ("datastores" or "networks") names moref: vCenter
+ * says which datastores a host mounts and which networks it reaches. */
+static size_t hosts_naming(struct pv_conn *c, const char *list, const char *moref,
+                           const char ***out)
+{
+    const char *key;
+    json_t *rec, *m;
+    size_t n = 0, cap = 0, i;
+
+    *out = NULL;
+    json_object_foreach(c->objs, key, rec) {
+        if (!rs(rec, "type") || strcmp(rs(rec, "type"), "HostSystem") != 0)
+            continue;
+        json_array_foreach(json_object_get(rec, list), i, m) {
+            if (!rs(m, "moref") || strcmp(rs(m, "moref"), moref) != 0)
+                continue;
+            if (n == cap) {
+                const char **grown = realloc(*out, (cap = cap ? 2 * cap : 8) * sizeof *grown);
+                if (!grown)
+                    return n;
+                *out = grown;
+            }
+            (*out)[n++] = rs(rec, "moref");
+            break;
+        }
+    }
+    return n;
+}
+
+static void report_datastore(struct pv_conn *c, json_t *rec, const struct pv_sink *s)
+{
+    struct pv_pool_info pi = {0};
+    const char **hosts;
+
+    pi.native_id = rs(rec, "moref");
+    pi.name = rs(rec, "name");
+    pi.kind = rs(rec, "fs_type");
+    pi.capacity_mb = json_integer_value(json_object_get(rec, "capacity")) >> 20;
+    pi.free_mb = json_integer_value(json_object_get(rec, "free")) >> 20;
+    pi.nhosts = hosts_naming(c, "datastores", pi.native_id, &hosts);
+    pi.host_native_ids = hosts;
+    /* summary.multipleHostAccess where vCenter says; else what mounts it */
+    pi.shared = json_object_get(rec, "multiple_host_access")
+                    ? json_is_true(json_object_get(rec, "multiple_host_access"))
+                    : pi.nhosts > 1;
+    if (s->pool && pi.native_id && pi.name)
+        s->pool(s->ctx, &pi);
+    free(hosts);
+}
+
+static void report_network(struct pv_conn *c, json_t *rec, const struct pv_sink *s)
+{
+    struct pv_network_info ni = {0};
+    const char **hosts;
+    json_t *vlan = json_object_get(rec, "vlan");
+
+    ni.native_id = rs(rec, "moref");
+    ni.name = rs(rec, "name");
+    ni.kind = strcmp(rs(rec, "type"), "DistributedVirtualPortgroup") == 0 ? "dvportgroup" : "portgroup";
+    ni.vlan = json_is_integer(vlan) ? (int)json_integer_value(vlan) : -1;
+    ni.nhosts = hosts_naming(c, "networks", ni.native_id, &hosts);
+    ni.host_native_ids = hosts;
+    if (s->network && ni.native_id && ni.name)
+        s->network(s->ctx, &ni);
+    free(hosts);
+}
+
 static enum pv_power_state power_of(const char *p)
 {
     if (!p)
@@ -734,16 +825,23 @@ static void report(struct pv_conn *c, json_t *rec, const struct pv_sink *s)
         report_cluster(c, rec, s);
     else if (strcmp(type, "HostSystem") == 0)
         report_host(c, rec, s);
+    else if (strcmp(type, "Datastore") == 0)
+        report_datastore(c, rec, s);
+    else if (strcmp(type, "Network") == 0 || strcmp(type, "DistributedVirtualPortgroup") == 0)
+        report_network(c, rec, s);
     else if (strcmp(type, "VirtualMachine") == 0)
         report_vm(c, rec, s);
 }
 
 /* Report every cached object, parents first: datacenters and clusters,
- * then hosts, then VMs (the daemon links each to what came before). */
+ * then hosts, their datastores and networks, then VMs (the daemon links
+ * each to what came before). */
 static void report_all(struct pv_conn *c, const struct pv_sink *s)
 {
     static const char *const order[][2] = {{"Datacenter", "ClusterComputeResource"},
                                            {"HostSystem", NULL},
+                                           {"Datastore", NULL},
+                                           {"Network", "DistributedVirtualPortgroup"},
                                            {"VirtualMachine", NULL}};
     for (size_t o = 0; o < N(order); o++) {
         const char *key;
@@ -860,7 +958,8 @@ int vc_refresh_host(struct pv_conn *c, const char *host, const struct pv_sink *s
 
 static void fill_filter(struct pv_conn *c, struct pv_soap_writer *sw)
 {
-    static const enum vc_view_kind watched[] = {VC_VIEW_CR, VC_VIEW_HOST, VC_VIEW_VM};
+    /* datastores for their free space; networks change at a sync's pace */
+    static const enum vc_view_kind watched[] = {VC_VIEW_CR, VC_VIEW_HOST, VC_VIEW_DS, VC_VIEW_VM};
     const char *paths[16];
 
     pv_soap_w_start(sw, "spec", NULL);
@@ -890,7 +989,7 @@ static int create_filter(struct pv_conn *c, struct pv_error *err)
     int rc;
 
     if ((rc = ensure_view(c, VC_VIEW_CR, err)) || (rc = ensure_view(c, VC_VIEW_HOST, err)) ||
-        (rc = ensure_view(c, VC_VIEW_VM, err)))
+        (rc = ensure_view(c, VC_VIEW_DS, err)) || (rc = ensure_view(c, VC_VIEW_VM, err)))
         return rc;
     if ((rc = vc_begin(&sw, "CreateFilter", "PropertyCollector", c->property_collector, err)))
         return rc;
@@ -1046,8 +1145,9 @@ int vc_watch(struct pv_conn *c, const struct pv_sink *s, int timeout_ms, struct 
         return rc;
     }
     /* parents first, as in a sync */
-    for (int pass = 0; pass < 3; pass++) {
-        static const char *const first[] = {"ClusterComputeResource", "HostSystem", "VirtualMachine"};
+    for (int pass = 0; pass < 4; pass++) {
+        static const char *const first[] = {"ClusterComputeResource", "HostSystem", "Datastore",
+                                            "VirtualMachine"};
         json_array_foreach(touched, i, m)
             if (rs(m, "type") && strcmp(rs(m, "type"), first[pass]) == 0)
                 report(c, m, s);

@@ -331,6 +331,36 @@ def test_inventory_matches_the_hosts(hv):
             assert v["memory_used_mb"] == 0 and v["cpu_usage_pct"] == 0, v
 
 
+def test_volumes_and_switches_are_pools_and_networks(hv):
+    """A host's volumes with a mount point are its storage pools and its
+    Msvm_VirtualEthernetSwitches its networks, as our own WS-Man client reads
+    them from the host (a volume without a mount point is not offered)."""
+    hosts = api_hosts(hv)
+    pools = hv.all_items("/api/v1/storage-pools")
+    nets = hv.all_items("/api/v1/networks")
+    for name, h in hosts.items():
+        ws = hv.sim.ws(name)
+        vols = {v["DeviceID"]: v for v in ws.enum("SELECT * FROM Win32_Volume", CIMV2)
+                if not v["Name"].startswith("\\\\?\\") and v["DriveType"] == "3"}
+        assert len(vols) == 2, vols
+        mine = {p["native_id"]: p for p in pools if p["host_ids"] == [h["id"]]}
+        assert set(mine) == set(vols)
+        for dev, v in vols.items():
+            p = mine[dev]
+            assert (p["name"], p["kind"], p["vendor"]) == (v["Name"], v["FileSystem"], "hyperv")
+            assert p["capacity_mb"] == int(v["Capacity"]) >> 20 and p["free_mb"] == int(v["FreeSpace"]) >> 20
+            assert p["shared"] is False and p["connection_id"] == hv.conns[name]
+        switches = {sw["Name"]: sw for sw in ws.enum("SELECT * FROM Msvm_VirtualEthernetSwitch")}
+        assert len(switches) == 2
+        mine = {n["native_id"]: n for n in nets if n["host_ids"] == [h["id"]]}
+        assert set(mine) == set(switches)
+        for guid, sw in switches.items():
+            assert (mine[guid]["name"], mine[guid]["kind"], mine[guid]["vlan"]) == (sw["ElementName"], "switch", None)
+        assert sorted(h["pool_ids"]) == sorted(p["id"] for p in pools if h["id"] in p["host_ids"])
+        assert sorted(h["network_ids"]) == sorted(n["id"] for n in nets if h["id"] in n["host_ids"])
+    assert len(pools) == 4 and len(nets) == 4
+
+
 def test_every_action_changes_the_host(hv):
     host = api_hosts(hv)["HV-NODE01"]
     vm = create(hv, host["id"], paravirtual=True)
@@ -377,6 +407,23 @@ def test_create_sets_generation_cpu_and_memory(hv):
     assert vm["vcpus"] == 3 and vm["memory_mb"] == 768 and vm["paravirtual"] is True
     vm1 = create(hv, host["id"], vcpus=1, memory_mb=128, paravirtual=False)
     assert ws.vms()[vm1["native_id"]]["generation"] == 1
+
+
+def test_disks_and_nics_at_create_are_refused_not_dropped(hv):
+    """Until the adapter makes VHDX files and network adapters, a create that
+    asks for them fails saying so, and nothing is made on the host."""
+    host = api_hosts(hv)["HV-NODE01"]
+    ws = hv.sim.ws("HV-NODE01")
+    before = set(ws.vms())
+    for extra, what in (({"disks": [{"size_gb": 1}]}, "disks"), ({"nics": [{"network": "Internal"}]}, "NICs"),
+                        ({"disks": [{"size_gb": 1}], "nics": [{"network": "Internal"}]}, "disks or NICs")):
+        name = "hv-dev-" + uuid.uuid4().hex[:6]
+        body = dict({"name": name, "vcpus": 1, "memory_mb": 256, "host_id": host["id"]}, **extra)
+        job = hv.run("POST", "/api/v1/vms", body, expect="failed", timeout=60)
+        assert job["error"]["code"] == "unsupported_by_backend", job
+        assert "cannot yet give a new VM %s" % what in job["error"]["message"], job
+        assert set(ws.vms()) == before
+        assert not [v for v in hv.all_items("/api/v1/vms") if v["name"] == name]
 
 
 def test_failed_create_leaves_nothing(hv):

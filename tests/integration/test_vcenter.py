@@ -154,6 +154,49 @@ def test_inventory_matches_vcenter(vc):
         assert v["paravirtual"] is False and len(v["disks"]) == 1 and len(v["nics"]) == 1
 
 
+def test_datastores_and_networks_match_govmomi(vc):
+    """Datastores are storage pools and port groups networks, each with the
+    hosts that reach it, as govmomi reads them from the same vCenter.  The
+    hosts are those whose HostSystem.datastore / .network name it: vcsim
+    makes a datacenter's LocalDS_0 once per host under one MoRef, and its
+    Datastore.host keeps only the last of them (a real vCenter keeps both
+    sides alike), so that side is checked as a subset only."""
+    vc.vcsim.vcq("add-dvpg", "pv-vlan-42", "42")  # a VLAN to read, besides vcsim's untagged ones
+    vc.run("POST", "/api/v1/connections/%s/sync" % vc.conn_id)
+    truth_hosts = vc.vcsim.vcq("hosts")
+    hosts = {h["id"]: h["native_id"] for h in vc.all_items("/api/v1/hosts")}
+
+    def reaching(kind, moref):
+        return sorted(h["moref"] for h in truth_hosts if moref in h[kind])
+    truth = {d["moref"]: d for d in vc.vcsim.vcq("datastores")}
+    pools = {p["native_id"]: p for p in vc.all_items("/api/v1/storage-pools")}
+    assert set(pools) == set(truth) and truth
+    for moref, t in truth.items():
+        p = pools[moref]
+        assert p["name"] == t["name"] and p["kind"] == t["type"] and p["vendor"] == "vcenter"
+        assert p["connection_id"] == vc.conn_id
+        assert p["capacity_mb"] == t["capacity_mb"] > 0 and p["free_mb"] == t["free_mb"]
+        ours = sorted(hosts[h] for h in p["host_ids"])
+        assert ours == reaching("datastores", moref) and set(t["hosts"]) <= set(ours), (p, t)
+        shared = t["multiple_host_access"] if t["multiple_host_access"] is not None else len(ours) > 1
+        assert p["shared"] is shared
+    truth = {n["moref"]: n for n in vc.vcsim.vcq("networks")}
+    nets = {n["native_id"]: n for n in vc.all_items("/api/v1/networks")}
+    assert set(nets) == set(truth)
+    kinds = sorted({t["kind"] for t in truth.values()})
+    assert kinds == ["dvportgroup", "portgroup"], kinds  # vcsim makes both
+    assert [t["vlan"] for t in truth.values() if t["name"] == "pv-vlan-42"] == [42]
+    for moref, t in truth.items():
+        n = nets[moref]
+        assert (n["name"], n["kind"], n["vlan"]) == (t["name"], t["kind"], t["vlan"])
+        ours = sorted(hosts[h] for h in n["host_ids"])
+        assert ours == reaching("networks", moref) and set(t["hosts"]) <= set(ours), (n, t)
+    # a host names the same links
+    for h in vc.all_items("/api/v1/hosts"):
+        assert sorted(h["pool_ids"]) == sorted(p["id"] for p in pools.values() if h["id"] in p["host_ids"])
+        assert sorted(h["network_ids"]) == sorted(n["id"] for n in nets.values() if h["id"] in n["host_ids"])
+
+
 def test_power_actions_change_vcenter(vc):
     moref = vc.vcsim.vcq("vms")[0]["moref"]
     vm = api_vm(vc, moref)

@@ -61,6 +61,7 @@ _PARENTS = {
     "CIM_Processor": "CIM_LogicalDevice", "Win32_Processor": "CIM_Processor",
     "CIM_OperatingSystem": "CIM_EnabledLogicalElement",
     "CIM_UnitaryComputerSystem": "CIM_ComputerSystem",
+    "CIM_StorageVolume": "CIM_StorageExtent", "CIM_StorageExtent": "CIM_LogicalDevice",
 }
 
 
@@ -228,6 +229,29 @@ _reg(CimClass("Win32_Processor", NS_CIMV2, ["DeviceID"], _MANAGED + [
     P("VirtualizationFirmwareEnabled", "boolean"), P("SystemName"),
     P("CreationClassName"), P("SystemCreationClassName"),
 ], parent="Win32_Processor"))
+
+
+# A volume (MSDN "Win32_Volume class"): where a Hyper-V host keeps VM files.
+_reg(CimClass("Win32_Volume", NS_CIMV2, ["DeviceID"], _MANAGED + [
+    P("DeviceID"), P("Name"), P("Label"), P("DriveLetter"), P("DriveType", "uint32"),
+    P("FileSystem"), P("Capacity", "uint64"), P("FreeSpace", "uint64"), P("BlockSize", "uint64"),
+    P("SerialNumber", "uint32"), P("BootVolume", "boolean"), P("SystemVolume", "boolean"),
+    P("Automount", "boolean"), P("Compressed", "boolean"), P("PageFilePresent", "boolean"),
+    P("Status"), P("SystemName"), P("CreationClassName"), P("SystemCreationClassName"),
+], parent="CIM_StorageVolume"))
+
+# A virtual switch (MSDN "Msvm_VirtualEthernetSwitch class"): a CIM_ComputerSystem whose
+# Name is a GUID and ElementName what the operator called it.
+_reg(CimClass("Msvm_VirtualEthernetSwitch", NS_VIRT, ["CreationClassName", "Name"], [
+    P("InstanceID")] + _MANAGED + [
+    P("InstallDate", "datetime"), P("OperationalStatus", "uint16", True),
+    P("StatusDescriptions", "string", True), P("Status"), P("HealthState", "uint16"),
+    P("EnabledState", "uint16"), P("OtherEnabledState"), P("RequestedState", "uint16"),
+    P("EnabledDefault", "uint16"), P("TimeOfLastStateChange", "datetime"),
+    P("CreationClassName"), P("Name"), P("PrimaryOwnerName"), P("Roles", "string", True),
+    P("NameFormat"), P("Dedicated", "uint16", True), P("ResetCapability", "uint16"),
+    P("MaxVMQOffloads", "uint32"), P("MaxIOVOffloads", "uint32"),
+], parent="CIM_ComputerSystem"))
 
 
 def find_class(name):

@@ -85,6 +85,13 @@ class Host:
         self.boot_time = time.time() - 86400 * (3 + index)
         self.install_time = time.time() - 86400 * 400
         self.vms = {}                      # GUID -> VM
+        gib = 1024 ** 3
+        # (drive, label, file system, capacity, bytes used besides VM disks); the
+        # system-reserved partition has no drive letter
+        self.volumes = [("C:", "System", "NTFS", 200 * gib, 61 * gib),
+                        ("D:", "VMs", "ReFS", (2 + index % 2) * 1024 * gib, 310 * gib),
+                        (None, "System Reserved", "NTFS", 500 * 1024 * 1024, 32 * 1024 * 1024)]
+        self.switches = ["External vSwitch", "Internal"]
         self.jobs = {}                     # InstanceID -> Job
         self.enums = {}                    # context id -> Enumeration
         self.reachable = True
@@ -437,6 +444,30 @@ def _win32_cpu(host, socket):
     }
 
 
+def _volume(host, i, vol):
+    drive, label, fs, capacity, used = vol
+    device = "\\\\?\\Volume{%08x-0000-4000-8000-%012x}\\" % (0x5f000000 + host.index, i)
+    return {"Caption": drive + "\\" if drive else device, "Description": None, "ElementName": None,
+            "DeviceID": device, "Name": drive + "\\" if drive else device, "Label": label,
+            "DriveLetter": drive, "DriveType": 3, "FileSystem": fs, "Capacity": capacity,
+            "FreeSpace": max(0, capacity - used), "BlockSize": 4096,
+            "SerialNumber": 0x1000 * (host.index + 1) + i, "BootVolume": drive == "C:",
+            "SystemVolume": drive is None, "Automount": True, "Compressed": False,
+            "PageFilePresent": drive == "C:", "Status": None, "SystemName": host.name,
+            "CreationClassName": "Win32_Volume", "SystemCreationClassName": "Win32_ComputerSystem"}
+
+
+def _switch(host, i, name):
+    return {"InstanceID": None, "Caption": "Virtual Switch", "Description": "Microsoft Virtual Switch",
+            "ElementName": name, "InstallDate": None, "OperationalStatus": [2],
+            "StatusDescriptions": ["OK"], "Status": "OK", "HealthState": 5, "EnabledState": 2,
+            "OtherEnabledState": None, "RequestedState": 12, "EnabledDefault": 2,
+            "TimeOfLastStateChange": None, "CreationClassName": "Msvm_VirtualEthernetSwitch",
+            "Name": "%08X-5A17-4C00-8000-%012X" % (0x5a000000 + host.index, i),
+            "PrimaryOwnerName": None, "Roles": [], "NameFormat": None, "Dedicated": [],
+            "ResetCapability": 5, "MaxVMQOffloads": 0, "MaxIOVOffloads": 0}
+
+
 def instances(host, cls):
     """Every instance of `cls` (a CimClass) on `host`, as dicts."""
     n = cls.name
@@ -473,6 +504,10 @@ def instances(host, cls):
         return [_win32_os(host)]
     if n == "Win32_Processor":
         return [_win32_cpu(host, s) for s in range(host.sockets)]
+    if n == "Win32_Volume":
+        return [_volume(host, i, v) for i, v in enumerate(host.volumes)]
+    if n == "Msvm_VirtualEthernetSwitch":
+        return [_switch(host, i, name) for i, name in enumerate(host.switches)]
     return []
 
 

@@ -5,6 +5,9 @@
 //
 //	vcq -url URL -username U -password P [-cert PEM] vms
 //	vcq ... hosts
+//	vcq ... datastores             with capacity, free space and the hosts that mount each
+//	vcq ... networks               standard and distributed port groups, with their hosts
+//	vcq ... add-dvpg NAME VLAN     a distributed port group with that VLAN on the first switch
 //	vcq ... vm NAME|MOREF          one VM (exit 3 when it does not exist)
 //	vcq ... host NAME|MOREF        one host
 //	vcq ... poweroff|poweron|suspend NAME|MOREF
@@ -61,6 +64,35 @@ type hostOut struct {
 	State    string `json:"connection_state"`
 	Maint    bool   `json:"in_maintenance_mode"`
 	VMs      int    `json:"vms"`
+	// what the host mounts and reaches (HostSystem.datastore, .network)
+	Datastores []string `json:"datastores"`
+	Networks   []string `json:"networks"`
+}
+
+type dsOut struct {
+	MoRef      string   `json:"moref"`
+	Name       string   `json:"name"`
+	Type       string   `json:"type"`
+	CapacityMB int64    `json:"capacity_mb"`
+	FreeMB     int64    `json:"free_mb"`
+	MultiHost  *bool    `json:"multiple_host_access"`
+	Hosts      []string `json:"hosts"`
+}
+
+type netOut struct {
+	MoRef string   `json:"moref"`
+	Name  string   `json:"name"`
+	Kind  string   `json:"kind"`
+	VLAN  *int32   `json:"vlan"`
+	Hosts []string `json:"hosts"`
+}
+
+func refs(list []types.ManagedObjectReference) []string {
+	out := []string{}
+	for _, r := range list {
+		out = append(out, r.Value)
+	}
+	return out
 }
 
 func die(code int, format string, args ...interface{}) {
@@ -89,7 +121,8 @@ func vmOf(v mo.VirtualMachine) vmOut {
 
 func hostOf(h mo.HostSystem) hostOut {
 	o := hostOut{MoRef: h.Self.Value, Name: h.Name, VMs: len(h.Vm),
-		State: string(h.Runtime.ConnectionState), Maint: h.Runtime.InMaintenanceMode}
+		State: string(h.Runtime.ConnectionState), Maint: h.Runtime.InMaintenanceMode,
+		Datastores: refs(h.Datastore), Networks: refs(h.Network)}
 	if h.Parent != nil {
 		o.Parent = h.Parent.Type + ":" + h.Parent.Value
 	}
@@ -109,7 +142,7 @@ func main() {
 	flag.Parse()
 	args := flag.Args()
 	if *rawURL == "" || len(args) < 1 {
-		die(2, "usage: vcq -url URL [-username U -password P -cert PEM] vms|hosts|vm|host|poweroff|poweron|suspend|mark-template|tools-running [NAME|MOREF]")
+		die(2, "usage: vcq -url URL [-username U -password P -cert PEM] vms|hosts|datastores|networks|vm|host|poweroff|poweron|suspend|mark-template|tools-running [NAME|MOREF]")
 	}
 	u, err := url.Parse(*rawURL)
 	if err != nil {
@@ -146,7 +179,7 @@ func main() {
 	if err := cv.Retrieve(ctx, []string{"VirtualMachine"}, []string{"name", "runtime", "config.hardware", "config.template", "guest.toolsRunningStatus"}, &vms); err != nil {
 		die(1, "vms: %v", err)
 	}
-	if err := cv.Retrieve(ctx, []string{"HostSystem"}, []string{"name", "parent", "summary.hardware", "runtime", "vm"}, &hosts); err != nil {
+	if err := cv.Retrieve(ctx, []string{"HostSystem"}, []string{"name", "parent", "summary.hardware", "runtime", "vm", "datastore", "network"}, &hosts); err != nil {
 		die(1, "hosts: %v", err)
 	}
 	findVM := func(key string) *mo.VirtualMachine {
@@ -179,6 +212,73 @@ func main() {
 			list = append(list, hostOf(h))
 		}
 		_ = out.Encode(list)
+	case "datastores":
+		var dss []mo.Datastore
+		if err := cv.Retrieve(ctx, []string{"Datastore"}, []string{"name", "summary", "host"}, &dss); err != nil {
+			die(1, "datastores: %v", err)
+		}
+		list := []dsOut{}
+		for _, d := range dss {
+			o := dsOut{MoRef: d.Self.Value, Name: d.Name, Type: d.Summary.Type,
+				CapacityMB: d.Summary.Capacity >> 20, FreeMB: d.Summary.FreeSpace >> 20,
+				MultiHost: d.Summary.MultipleHostAccess, Hosts: []string{}}
+			for _, m := range d.Host {
+				o.Hosts = append(o.Hosts, m.Key.Value)
+			}
+			list = append(list, o)
+		}
+		_ = out.Encode(list)
+	case "networks":
+		var nets []mo.Network
+		var pgs []mo.DistributedVirtualPortgroup
+		if err := cv.Retrieve(ctx, []string{"Network"}, []string{"name", "host"}, &nets); err != nil {
+			die(1, "networks: %v", err)
+		}
+		if err := cv.Retrieve(ctx, []string{"DistributedVirtualPortgroup"}, []string{"name", "host", "config"}, &pgs); err != nil {
+			die(1, "port groups: %v", err)
+		}
+		list := []netOut{}
+		for _, n := range nets {
+			if n.Self.Type != "Network" {
+				continue // a distributed port group: below
+			}
+			list = append(list, netOut{MoRef: n.Self.Value, Name: n.Name, Kind: "portgroup", Hosts: refs(n.Host)})
+		}
+		for _, pg := range pgs {
+			o := netOut{MoRef: pg.Self.Value, Name: pg.Name, Kind: "dvportgroup", Hosts: refs(pg.Host)}
+			if s, ok := pg.Config.DefaultPortConfig.(*types.VMwareDVSPortSetting); ok && s != nil {
+				if v, ok := s.Vlan.(*types.VmwareDistributedVirtualSwitchVlanIdSpec); ok && v.VlanId > 0 {
+					id := v.VlanId
+					o.VLAN = &id
+				}
+			}
+			list = append(list, o)
+		}
+		_ = out.Encode(list)
+	case "add-dvpg":
+		if len(args) < 3 {
+			die(2, "add-dvpg needs NAME VLAN")
+		}
+		var vlan int32
+		if _, err := fmt.Sscan(args[2], &vlan); err != nil {
+			die(2, "bad VLAN %q", args[2])
+		}
+		var switches []mo.DistributedVirtualSwitch
+		if err := cv.Retrieve(ctx, []string{"DistributedVirtualSwitch"}, []string{"name"}, &switches); err != nil || len(switches) == 0 {
+			die(1, "no distributed switch: %v", err)
+		}
+		dvs := object.NewDistributedVirtualSwitch(c.Client, switches[0].Self)
+		task, err := dvs.AddPortgroup(ctx, []types.DVPortgroupConfigSpec{{
+			Name: args[1], Type: string(types.DistributedVirtualPortgroupPortgroupTypeEarlyBinding), NumPorts: 8,
+			DefaultPortConfig: &types.VMwareDVSPortSetting{Vlan: &types.VmwareDistributedVirtualSwitchVlanIdSpec{VlanId: vlan}},
+		}})
+		if err == nil {
+			err = task.Wait(ctx)
+		}
+		if err != nil {
+			die(1, "add-dvpg: %v", err)
+		}
+		fmt.Println("{}")
 	case "vm":
 		_ = out.Encode(vmOf(*findVM(need())))
 	case "host":
@@ -228,6 +328,6 @@ func main() {
 		}
 		fmt.Println("{}")
 	default:
-		die(2, "unknown command %q (%s)", args[0], strings.Join([]string{"vms", "hosts", "vm", "host", "poweroff", "poweron", "suspend", "mark-template", "tools-running"}, ", "))
+		die(2, "unknown command %q (%s)", args[0], strings.Join([]string{"vms", "hosts", "datastores", "networks", "vm", "host", "poweroff", "poweron", "suspend", "mark-template", "tools-running"}, ", "))
 	}
 }
