@@ -120,6 +120,19 @@ struct pv_db_host_ref {
     char id[64], connection_id[64], native_id[256], name[256], state[16], vendor[16];
 };
 
+/* A storage pool or a network, for the code that places devices on it. */
+struct pv_db_place_ref {
+    char id[64], connection_id[64], native_id[256], name[256], kind[32];
+    int64_t free_mb;            /* pools */
+};
+int pv_db_pool_ref(const char *id, struct pv_db_place_ref *out, struct pv_error *err);
+int pv_db_network_ref(const char *id, struct pv_db_place_ref *out, struct pv_error *err);
+/* The id of the pool / network that connection reports as native_id ("" when none). */
+void pv_db_pool_id_native(const char *conn_id, const char *native_id, char id[64]);
+void pv_db_network_id_native(const char *conn_id, const char *native_id, char id[64]);
+/* 1 when host host_id reaches the pool or network of that id. */
+int pv_db_host_reaches(const char *host_id, const char *pool_or_network_id);
+
 /* new_id is the id to use when the object is new.  For VMs, *old_state
  * (when not NULL) receives the power state before ("" when new). */
 int pv_db_cluster_upsert(const char *conn_id, const char *vendor, const char *new_id,

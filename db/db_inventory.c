@@ -466,6 +466,71 @@ int pv_db_host_ref_native(const char *conn_id, const char *native_id, struct pv_
                       native_id, host_ref_row, out);
 }
 
+static void place_row(sqlite3_stmt *st, void *o)
+{
+    struct pv_db_place_ref *out = o;
+    pv_db_col_copy(st, 0, out->id, sizeof out->id);
+    pv_db_col_copy(st, 1, out->connection_id, sizeof out->connection_id);
+    pv_db_col_copy(st, 2, out->native_id, sizeof out->native_id);
+    pv_db_col_copy(st, 3, out->name, sizeof out->name);
+    pv_db_col_copy(st, 4, out->kind, sizeof out->kind);
+    out->free_mb = sqlite3_column_int64(st, 5);
+}
+
+int pv_db_pool_ref(const char *id, struct pv_db_place_ref *out, struct pv_error *err)
+{
+    int rc = lookup_one("SELECT id, connection_id, native_id, name, kind, free_mb FROM storage_pools "
+                        "WHERE id = ?", id, NULL, place_row, out);
+    if (rc == PV_ENOTFOUND)
+        return pv_fail(err, unknown_pool, "no storage pool with id '%.80s'", id);
+    return rc ? pv_fail(err, database_error, "pool lookup failed") : 0;
+}
+
+int pv_db_network_ref(const char *id, struct pv_db_place_ref *out, struct pv_error *err)
+{
+    int rc = lookup_one("SELECT id, connection_id, native_id, name, kind, 0 FROM networks WHERE id = ?",
+                        id, NULL, place_row, out);
+    if (rc == PV_ENOTFOUND)
+        return pv_fail(err, unknown_network, "no network with id '%.80s'", id);
+    return rc ? pv_fail(err, database_error, "network lookup failed") : 0;
+}
+
+static void id_row(sqlite3_stmt *st, void *o)
+{
+    pv_db_col_copy(st, 0, o, 64);
+}
+
+void pv_db_pool_id_native(const char *conn_id, const char *native_id, char id[64])
+{
+    id[0] = '\0';
+    lookup_one("SELECT id FROM storage_pools WHERE connection_id = ? AND native_id = ?", conn_id,
+               native_id, id_row, id);
+}
+
+void pv_db_network_id_native(const char *conn_id, const char *native_id, char id[64])
+{
+    id[0] = '\0';
+    lookup_one("SELECT id FROM networks WHERE connection_id = ? AND native_id = ?", conn_id,
+               native_id, id_row, id);
+}
+
+static void one_row(sqlite3_stmt *st, void *o)
+{
+    (void)st;
+    *(int *)o = 1;
+}
+
+int pv_db_host_reaches(const char *host_id, const char *pool_or_network_id)
+{
+    int yes = 0;
+    lookup_one("SELECT 1 FROM hosts h JOIN pool_hosts l ON l.connection_id = h.connection_id "
+               "  AND l.host_native_id = h.native_id WHERE h.id = ?1 AND l.pool_id = ?2 "
+               "UNION ALL SELECT 1 FROM hosts h JOIN network_hosts l ON l.connection_id = h.connection_id "
+               "  AND l.host_native_id = h.native_id WHERE h.id = ?1 AND l.network_id = ?2",
+               host_id, pool_or_network_id, one_row, &yes);
+    return yes;
+}
+
 int pv_db_vm_patch(const char *id, const char *ha, const char *tags_json, struct pv_error *err)
 {
     static const char sql[] =

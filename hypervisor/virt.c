@@ -371,6 +371,30 @@ const char *ag_virt_power_state(virDomainPtr d)
     }
 }
 
+/* A file disk's volume: its exact size and the pool that holds it
+ * ("size_mb", "size_gb" rounded up, "pool_native_id"), where libvirt knows
+ * the path as a volume of one of its pools. */
+static void volume_facts(json_t *disk)
+{
+    const char *path = json_string_value(json_object_get(disk, "path"));
+    virStorageVolPtr vol = path ? virStorageVolLookupByPath(conn, path) : NULL;
+    virStoragePoolPtr pool = vol ? virStoragePoolLookupByVolume(vol) : NULL;
+    virStorageVolInfo info;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+
+    if (vol && virStorageVolGetInfo(vol, &info) == 0) {
+        json_object_set_new(disk, "size_mb", json_integer((json_int_t)(info.capacity >> 20)));
+        json_object_set_new(disk, "size_gb", json_integer((json_int_t)((info.capacity + (1ull << 30) - 1) >> 30)));
+    }
+    if (pool && virStoragePoolGetUUIDString(pool, uuid) == 0)
+        json_object_set_new(disk, "pool_native_id", json_string(uuid));
+    if (pool)
+        virStoragePoolFree(pool);
+    if (vol)
+        virStorageVolFree(vol);
+    virResetLastError();
+}
+
 /* Every read of a domain gets a stamp (lib/stamp.h) taken before the read:
  * of two reports of one VM, the larger stamp saw the later state, whichever
  * reaches polyvisord first. */
@@ -390,9 +414,12 @@ json_t *ag_virt_domain_json(virDomainPtr d)
         xmlXPathObjectPtr r = xpath(doc, "/domain/devices/disk[@device='disk']");
         for (int i = 0; r && r->nodesetval && i < r->nodesetval->nodeNr; i++) {
             xmlNodePtr n = r->nodesetval->nodeTab[i];
-            json_t *bus = attr_json(n, "target", "bus");
-            json_array_append_new(disks, json_pack("{s:o,s:o,s:O}", "target", attr_json(n, "target", "dev"),
-                                                   "path", attr_json(n, "source", "file"), "bus", bus));
+            json_t *bus = attr_json(n, "target", "bus"), *target = attr_json(n, "target", "dev");
+            json_t *disk = json_pack("{s:O,s:o,s:O,s:O}", "target", target, "path",
+                                     attr_json(n, "source", "file"), "bus", bus, "key", target);
+            volume_facts(disk);
+            json_array_append_new(disks, disk);
+            json_decref(target);
             if (json_is_string(bus) && strcmp(json_string_value(bus), "virtio") == 0)
                 virtio++;
             else if (json_is_string(bus))
@@ -405,12 +432,27 @@ json_t *ag_virt_domain_json(virDomainPtr d)
             xmlNodePtr n = r->nodesetval->nodeTab[i];
             json_t *model = attr_json(n, "model", "type");
             json_t *net = attr_json(n, "source", "network");
-            json_t *nic = json_pack("{s:o,s:O}", "mac", attr_json(n, "mac", "address"), "model", model);
-            if (json_is_string(net))
+            json_t *mac = attr_json(n, "mac", "address");
+            json_t *nic = json_pack("{s:O,s:O,s:O}", "mac", mac, "model", model, "key", mac);
+            json_decref(mac);
+            if (json_is_string(net)) {
+                virNetworkPtr vn = virNetworkLookupByName(conn, json_string_value(net));
+                char nu[VIR_UUID_STRING_BUFLEN];
+                if (vn && virNetworkGetUUIDString(vn, nu) == 0)
+                    json_object_set_new(nic, "network_native_id", json_string(nu));
+                if (vn)
+                    virNetworkFree(vn);
+                virResetLastError();
                 json_object_set_new(nic, "network", net);
-            else {
+            } else {
+                json_t *br = attr_json(n, "source", "bridge");
                 json_decref(net);
-                json_object_set_new(nic, "bridge", attr_json(n, "source", "bridge"));
+                if (json_is_string(br)) {
+                    char id[300];
+                    snprintf(id, sizeof id, "bridge:%s", json_string_value(br));
+                    json_object_set_new(nic, "network_native_id", json_string(id));
+                }
+                json_object_set_new(nic, "bridge", br);
             }
             json_array_append_new(nics, nic);
             if (json_is_string(model) && strcmp(json_string_value(model), "virtio") == 0)

@@ -442,9 +442,16 @@ int vc_name_free(struct pv_conn *c, const char *folder, const char *name, struct
     return rc;
 }
 
+/* A disk's datastore: "pool" (the contract's word) or "datastore". */
+static json_t *datastore_of(const json_t *disk)
+{
+    json_t *ds = json_object_get(disk, "pool");
+    return ds ? ds : json_object_get(disk, "datastore");
+}
+
 /* Check the spec's disks and NICs before vCenter sees them: each disk
- * {"size_gb": N[, "datastore": NAME]}, each NIC {"network": NAME} naming a
- * network the host has. */
+ * {"size_gb": N[, "pool" or "datastore": NAME]}, each NIC {"network": NAME}
+ * naming a network the host has. */
 static int check_spec(struct pv_conn *c, const char *host, json_t *disks, json_t *nics,
                       const char **ds_name, struct pv_error *err)
 {
@@ -456,11 +463,11 @@ static int check_spec(struct pv_conn *c, const char *host, json_t *disks, json_t
     if ((disks && !json_is_array(disks)) || json_array_size(disks) > 16)
         return pv_fail(err, invalid_disks, "disks is an array of at most 16 disks");
     json_array_foreach(disks, i, d) {
-        json_t *size = json_object_get(d, "size_gb"), *ds = json_object_get(d, "datastore");
+        json_t *size = json_object_get(d, "size_gb"), *ds = datastore_of(d);
         if (!json_is_integer(size) || json_integer_value(size) < 1 || json_integer_value(size) > 65536 ||
             (ds && !json_is_string(ds)))
             return pv_fail(err, invalid_disks,
-                                "each disk is {\"size_gb\": 1..65536[, \"datastore\": NAME]}");
+                                "each disk is {\"size_gb\": 1..65536[, \"pool\": NAME]}");
         if (ds)
             *ds_name = json_string_value(ds);
     }
@@ -524,7 +531,7 @@ static void write_config(struct pv_soap_writer *sw, const struct pv_vm_spec *spe
         pv_soap_w_end(sw);
     }
     json_array_foreach(disks, i, d) {
-        const char *ds = json_string_value(json_object_get(d, "datastore"));
+        const char *ds = json_string_value(datastore_of(d));
         device_change(sw, 1);
         pv_soap_w_start(sw, "device", NULL);
         pv_soap_w_xsi_type(sw, "VirtualDisk");

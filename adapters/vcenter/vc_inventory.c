@@ -173,6 +173,20 @@ static const char *rs(const json_t *rec, const char *key)
     return json_string_value(json_object_get(rec, key));
 }
 
+/* The bus of a disk on a controller of this type. */
+static const char *bus_of(const char *controller)
+{
+    if (!controller)
+        return "unknown";
+    if (strstr(controller, "SCSI") || strstr(controller, "Lsi") || strstr(controller, "BusLogic"))
+        return "scsi";
+    if (strstr(controller, "AHCI"))
+        return "sata";
+    if (strstr(controller, "NVME"))
+        return "nvme";
+    return strstr(controller, "IDE") ? "ide" : "unknown";
+}
+
 /* A VirtualMachine's devices -> disks, NICs and "paravirtual": every disk on
  * a PVSCSI controller and every NIC a VMXNET3 (1), anything emulated (0),
  * nothing to judge (-1). */
@@ -196,12 +210,19 @@ static void apply_devices(json_t *rec, xmlNodePtr val)
         if (strcmp(t, "VirtualDisk") == 0) {
             long long kb = pv_xml_int(pv_xml_child(d, "capacityInKB", NULL), 0);
             const char *c;
+            json_t *disk;
             pv_xml_text(pv_xml_child(d, "controllerKey", NULL), b, sizeof b);
             c = json_string_value(json_object_get(ctrl, b));
             pv_xml_text(pv_xml_path(d, "backing/fileName"), b, sizeof b);
-            json_array_append_new(disks, json_pack("{s:s,s:I,s:s}", "path", b, "size_gb",
-                                                   (json_int_t)((kb + 1048575) / 1048576),
-                                                   "controller", c ? c : "unknown"));
+            disk = json_pack("{s:s,s:I,s:I,s:s}", "path", b, "size_gb",
+                             (json_int_t)((kb + 1048575) / 1048576), "size_mb", (json_int_t)(kb / 1024),
+                             "controller", c ? c : "unknown");
+            json_object_set_new(disk, "bus", json_string(bus_of(c)));
+            if (pv_xml_text(pv_xml_child(d, "key", NULL), b, sizeof b))
+                json_object_set_new(disk, "key", json_string(b));
+            if (pv_xml_text(pv_xml_path(d, "backing/datastore"), b, sizeof b))
+                json_object_set_new(disk, "pool_native_id", json_string(b));
+            json_array_append_new(disks, disk);
             if (c && strcmp(c, "ParaVirtualSCSIController") == 0)
                 pv_yes++;
             else
@@ -213,6 +234,12 @@ static void apply_devices(json_t *rec, xmlNodePtr val)
                 json_object_set_new(nic, "mac", json_string(b));
             if (pv_xml_text(pv_xml_path(d, "backing/deviceName"), b, sizeof b))
                 json_object_set_new(nic, "network", json_string(b));
+            if (pv_xml_text(pv_xml_child(d, "key", NULL), b, sizeof b))
+                json_object_set_new(nic, "key", json_string(b));
+            /* a standard port group by its Network, a distributed one by its key */
+            if (pv_xml_text(pv_xml_path(d, "backing/network"), b, sizeof b) ||
+                pv_xml_text(pv_xml_path(d, "backing/port/portgroupKey"), b, sizeof b))
+                json_object_set_new(nic, "network_native_id", json_string(b));
             json_array_append_new(nics, nic);
             if (strcmp(t, "VirtualVmxnet3") == 0)
                 pv_yes++;

@@ -178,15 +178,16 @@ int pv_validate_vm_devices(const json_t *vm, json_t **details, struct pv_error *
     json_array_foreach(json_object_get(vm, "disks"), i, d) {
         json_t *path = json_object_get(d, "path"), *size = json_object_get(d, "size_gb");
         json_t *pool = json_object_get(d, "pool"), *ds = json_object_get(d, "datastore");
+        json_t *pool_id = json_object_get(d, "pool_id");
         if (!json_is_object(d))
             return device_fail("disks", i, "a disk is an object", details, err);
         json_object_foreach(d, key, v)
             if (strcmp(key, "path") && strcmp(key, "size_gb") && strcmp(key, "pool") &&
-                strcmp(key, "datastore"))
-                return device_fail("disks", i, "a disk has path, or size_gb with pool (or datastore)",
-                                   details, err);
+                strcmp(key, "datastore") && strcmp(key, "pool_id"))
+                return device_fail("disks", i, "a disk has path, or size_gb with pool_id or pool "
+                                   "(or datastore)", details, err);
         if (!!path == !!size)
-            return device_fail("disks", i, "a disk is {\"path\"} or {\"size_gb\"[, \"pool\"]}",
+            return device_fail("disks", i, "a disk is {\"path\"} or {\"size_gb\"[, \"pool_id\" or \"pool\"]}",
                                details, err);
         if (path) {
             if (json_object_size(d) != 1)
@@ -200,18 +201,22 @@ int pv_validate_vm_devices(const json_t *vm, json_t **details, struct pv_error *
         }
         if (!json_is_integer(size) || json_integer_value(size) < 1 || json_integer_value(size) > 65536)
             return device_fail("disks", i, "size_gb is a whole number from 1 to 65536", details, err);
-        if (pool && ds)
-            return device_fail("disks", i, "pool and datastore are one thing: give one", details, err);
+        if (!!pool + !!ds + !!pool_id > 1)
+            return device_fail("disks", i, "pool_id, pool and datastore each name the pool: give one",
+                               details, err);
         if ((pool && !plain_name(pool)) || (ds && !plain_name(ds)))
             return device_fail("disks", i, "a pool is named by 1 to 128 characters without '/'",
                                details, err);
+        if (pool_id && !plain_name(pool_id))
+            return device_fail("disks", i, "pool_id is a storage pool's id", details, err);
     }
     json_array_foreach(json_object_get(vm, "nics"), i, d) {
         json_t *net = json_object_get(d, "network"), *br = json_object_get(d, "bridge");
-        if (!json_is_object(d) || json_object_size(d) != 1 || !(net || br))
-            return device_fail("nics", i, "a NIC is {\"network\": NAME} or {\"bridge\": NAME}",
-                               details, err);
-        if (!plain_name(net ? net : br))
+        json_t *id = json_object_get(d, "network_id");
+        if (!json_is_object(d) || json_object_size(d) != 1 || !(net || br || id))
+            return device_fail("nics", i, "a NIC is {\"network_id\": ID}, {\"network\": NAME} or "
+                               "{\"bridge\": NAME}", details, err);
+        if (!plain_name(net ? net : br ? br : id))
             return device_fail("nics", i, "a network is named by 1 to 128 characters without '/'",
                                details, err);
     }

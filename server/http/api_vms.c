@@ -15,6 +15,7 @@
 #include "server/jobs/jobs.h"
 #include "server/core/util.h"
 #include "server/core/validate.h"
+#include "server/inventory/devices.h"
 
 static const char *const modes[] = {"live", "quick", NULL};
 
@@ -121,8 +122,22 @@ void pv_api_vm_create(struct pv_req *r)
     if (host) {
         struct pv_db_host_ref h;
         struct pv_error e = {0};
+        json_t *dl, *nl;
+        int bad;
         if (pv_db_host_ref(host, &h, &e)) {
             pv_reply_error_details(r, &e, json_pack("{s:s}", "field", "host_id"));
+            json_decref(body);
+            return;
+        }
+        /* a pool or network by id that this host cannot use: refused now,
+         * not in the job (the job checks again: placement may pick) */
+        dl = json_deep_copy(json_object_get(body, "disks"));
+        nl = json_deep_copy(json_object_get(body, "nics"));
+        bad = pv_devices_for_host(&h, dl, nl, &e);
+        json_decref(dl);
+        json_decref(nl);
+        if (bad) {
+            pv_reply_error(r, &e);
             json_decref(body);
             return;
         }

@@ -10,6 +10,7 @@
 #include <time.h>
 #include "db/db.h"
 #include "server/inventory/conns.h"
+#include "server/inventory/devices.h"
 #include "server/core/events.h"
 #include "server/jobs/jobs.h"
 #include "server/core/log.h"
@@ -333,23 +334,30 @@ static void seen(struct pv_sink_ctx *s, const char *native_id)
         strcpy(s->seen[s->nseen++], native_id);
 }
 
-static void sink_vm(void *ctx, const struct pv_vm_info *v)
+static void sink_vm(void *ctx, const struct pv_vm_info *v_in)
 {
     struct pv_sink_ctx *s = ctx;
     struct pv_db_vm_ref ref;
+    struct pv_vm_info vi = *v_in, *v = &vi;
     char id[64], old[16];
+    char *disks = pv_devices_reported(s->conn_id, 0, v_in->disks_json);
+    char *nics = pv_devices_reported(s->conn_id, 1, v_in->nics_json);
 
+    if (disks)
+        vi.disks_json = disks;
+    if (nics)
+        vi.nics_json = nics;
     seen(s, v->native_id);
     batch_tick(s);
     if (fencing.reported && fencing.reported(s->conn_id, v->native_id))
-        return; /* a stale copy of a VM HA restarted elsewhere: being removed */
+        goto out; /* a stale copy of a VM HA restarted elsewhere: being removed */
     pv_id_new(id, "vm");
     if (pv_db_vm_upsert(s->conn_id, s->vendor, id, v, s->source, old, NULL)) {
         pv_log(PV_LOG_WARN, "inventory", "event=vm_write_failed conn=%s", s->conn_id);
-        return;
+        goto out;
     }
     if (pv_db_vm_ref_native(s->conn_id, v->native_id, &ref) != 0)
-        return;
+        goto out;
     if (!old[0])
         pv_event("vm", ref.id, "info", NULL, "vm %s appeared on %s", ref.name, s->vendor);
     else if (strcmp(old, ref.power_state) != 0)
@@ -361,6 +369,9 @@ static void sink_vm(void *ctx, const struct pv_vm_info *v)
         pv_publish("vm", j);
         json_decref(j);
     }
+out:
+    free(disks);
+    free(nics);
 }
 
 static void sink_vm_gone(void *ctx, const char *native_id)

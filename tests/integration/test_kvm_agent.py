@@ -350,3 +350,56 @@ def test_pools_and_networks_of_a_kvm_host(kvm):
     # and removing the connection removes what it brought
     kvm.run("DELETE", "/api/v1/connections/" + kvm.conn_id)
     assert kvm.all_items("/api/v1/storage-pools") == [] and kvm.all_items("/api/v1/networks") == []
+
+
+def test_disks_and_nics_by_id_at_create_and_as_reported(kvm):
+    """A disk by pool_id and a NIC by network_id: the VM is made in them, and
+    its disks and NICs come back with ids of their own, the pool's and the
+    network's ids, exact sizes, bus, MAC and model.  Ids the host cannot use
+    are refused before a job is made."""
+    host = kvm.all_items("/api/v1/hosts")[0]
+    pool = kvm.all_items("/api/v1/storage-pools")[0]
+    net = [n for n in kvm.all_items("/api/v1/networks") if n["kind"] == "network"][0]
+    job = kvm.run("POST", "/api/v1/vms", {
+        "name": "dev-1", "vcpus": 1, "memory_mb": 128, "host_id": host["id"],
+        "disks": [{"size_gb": 2, "pool_id": pool["id"]}], "nics": [{"network_id": net["id"]}]})
+    vm = kvm.ok("GET", "/api/v1/vms/" + job["result"]["vm_id"])
+    [disk], [nic] = vm["disks"], vm["nics"]
+    assert disk["pool_id"] == pool["id"] and disk["size_gb"] == 2 and disk["size_mb"] == 2048
+    assert disk["id"].startswith("disk-") and disk["bus"] == "virtio" and disk["path"].endswith("dev-1-0.qcow2")
+    assert nic["network_id"] == net["id"] and nic["id"].startswith("nic-") and nic["model"] == "virtio"
+    assert len(nic["mac"]) == 17
+    # the ids stay across reads
+    kvm.run("POST", "/api/v1/connections/%s/sync" % kvm.conn_id)
+    again = kvm.ok("GET", "/api/v1/vms/" + vm["id"])
+    assert [d["id"] for d in again["disks"]] == [disk["id"]] and [n["id"] for n in again["nics"]] == [nic["id"]]
+    # what cannot be used is a 400 with a stable code, and no job
+    base = {"name": "dev-2", "vcpus": 1, "memory_mb": 128, "host_id": host["id"]}
+    for extra, code in (({"disks": [{"size_gb": 1, "pool_id": "pool-nope"}]}, "unknown_pool"),
+                        ({"nics": [{"network_id": "net-nope"}]}, "unknown_network"),
+                        ({"disks": [{"size_gb": 1, "pool_id": pool["id"], "pool": "default"}]}, "invalid_value"),
+                        ({"nics": [{"network_id": net["id"], "bridge": "br0"}]}, "invalid_value")):
+        jobs = len(kvm.all_items("/api/v1/jobs"))
+        r = kvm.post("/api/v1/vms", dict(base, **extra))
+        assert r.status_code == 400 and r.json()["error"]["code"] == code, (extra, r.text)
+        assert len(kvm.all_items("/api/v1/jobs")) == jobs
+
+
+def test_a_pool_of_another_connection_is_refused(kvm, tmpdir_path):
+    """Two hosts with a pool and a network of the same names: one host's ids
+    do not make disks or NICs on the other."""
+    other = Agent(tmpdir_path, name="agent-b").start()
+    try:
+        kvm.run("POST", "/api/v1/connections", {"type": "kvm", "url": other.base, "token": TOKEN})
+        hosts = kvm.all_items("/api/v1/hosts")
+        mine = [h for h in hosts if h["connection_id"] == kvm.conn_id][0]
+        theirs = [h for h in hosts if h["connection_id"] != kvm.conn_id][0]
+        for coll, key, code in (("storage-pools", "disks", "unknown_pool"), ("networks", "nics", "unknown_network")):
+            obj = [o for o in kvm.all_items("/api/v1/" + coll) if o["host_ids"] == [theirs["id"]]][0]
+            item = {"size_gb": 1, "pool_id": obj["id"]} if key == "disks" else {"network_id": obj["id"]}
+            r = kvm.post("/api/v1/vms", {"name": "x-conn", "vcpus": 1, "memory_mb": 128,
+                                         "host_id": mine["id"], key: [item]})
+            assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
+            assert "belongs to another connection" in r.json()["error"]["message"]
+    finally:
+        other.stop()

@@ -301,6 +301,22 @@ def test_create_then_delete(vc):
     devs = vc.vcsim.vm("pv-emulated")["devices"]
     assert "VirtualLsiLogicController" in devs and "VirtualE1000" in devs
 
+    # by ids: the host's datastore and port group; they come back on the VM's devices
+    pool = [p for p in vc.all_items("/api/v1/storage-pools") if host["id"] in p["host_ids"]][0]
+    net = [n for n in vc.all_items("/api/v1/networks")
+           if host["id"] in n["host_ids"] and n["name"] == "VM Network"][0]
+    job = vc.run("POST", "/api/v1/vms", {"name": "pv-by-id", "vcpus": 1, "memory_mb": 128,
+                                         "host_id": host["id"], "disks": [{"size_gb": 3, "pool_id": pool["id"]}],
+                                         "nics": [{"network_id": net["id"]}]}, timeout=60)
+    by_id = vc.ok("GET", "/api/v1/vms/" + job["result"]["vm_id"])
+    [disk], [nic] = by_id["disks"], by_id["nics"]
+    assert (disk["pool_id"], disk["size_gb"], disk["size_mb"], disk["bus"]) == (pool["id"], 3, 3072, "scsi"), disk
+    assert disk["path"].startswith("[%s]" % pool["name"]) and disk["id"].startswith("disk-")
+    assert nic["network_id"] == net["id"] and nic["id"].startswith("nic-") and nic["mac"], nic
+    # vcsim's own VMs: their disks are on a datastore the inventory knows
+    seeded = [v for v in vc.all_items("/api/v1/vms") if v["name"] == "DC0_H0_VM0"][0]
+    assert seeded["disks"][0]["pool_id"] in [p["id"] for p in vc.all_items("/api/v1/storage-pools")]
+
     # bad specs are refused before vCenter sees them, and leave nothing
     job = vc.run("POST", "/api/v1/vms", {"name": "pv-bad", "vcpus": 1, "memory_mb": 128,
                                          "host_id": host["id"], "nics": [{"network": "nope"}]},
@@ -319,7 +335,7 @@ def test_create_then_delete(vc):
     vc.run("DELETE", "/api/v1/vms/%s?delete_disks=true" % vm["id"])
     assert vc.vcsim.vcq("vm", "pv-created", ok=False).returncode == 3
     assert vc.get("/api/v1/vms/" + vm["id"]).status_code == 404
-    assert len(vc.vcsim.vcq("vms")) == N_VMS + 1
+    assert len(vc.vcsim.vcq("vms")) == N_VMS + 2
 
 
 def test_vmotion_to_another_host(vc):

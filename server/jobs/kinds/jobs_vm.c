@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include "db/db.h"
 #include "server/inventory/conns.h"
+#include "server/inventory/devices.h"
 #include "server/core/events.h"
 #include "server/sched/clock.h"
 #include "server/jobs/jobs.h"
@@ -186,22 +187,24 @@ static int create_vm(struct pv_job_run *run, struct pv_error *err)
     struct pv_handle h;
     struct pv_sink sink;
     struct pv_sink_ctx ctx;
-    char *disks = json_dumps(json_object_get(p, "disks"), JSON_COMPACT | JSON_ENCODE_ANY);
-    char *nics = json_dumps(json_object_get(p, "nics"), JSON_COMPACT | JSON_ENCODE_ANY);
+    json_t *dl = json_deep_copy(json_object_get(p, "disks")), *nl = json_deep_copy(json_object_get(p, "nics"));
+    char *disks = NULL, *nics = NULL;
     struct pv_vm_spec spec = {
         .name = json_string_value(json_object_get(p, "name")),
         .vcpus = (int)json_integer_value(json_object_get(p, "vcpus")),
         .memory_mb = json_integer_value(json_object_get(p, "memory_mb")),
         .paravirtual = json_is_false(json_object_get(p, "paravirtual")) ? 0 : 1,
-        .disks_json = disks,
-        .nics_json = nics,
     };
     char *native = NULL;
     int rc;
 
     rc = pv_db_host_ref(json_string_value(json_object_get(res, "host_id")), &host, err);
+    if (!rc) /* pool_id and network_id as the names the host knows them by */
+        rc = pv_devices_for_host(&host, dl, nl, err);
     if (rc)
         goto out;
+    spec.disks_json = disks = json_dumps(dl, JSON_COMPACT | JSON_ENCODE_ANY);
+    spec.nics_json = nics = json_dumps(nl, JSON_COMPACT | JSON_ENCODE_ANY);
     if (json_is_true(json_object_get(res, "resumed")) && adopt(run, &host, spec.name) == 0)
         goto out; /* the endpoint had made it before the daemon went down */
     rc = pv_conns_acquire(host.connection_id, &h, err);
@@ -222,6 +225,8 @@ out:
     free(native);
     free(disks);
     free(nics);
+    json_decref(dl);
+    json_decref(nl);
     return rc;
 }
 
