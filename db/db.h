@@ -197,13 +197,19 @@ struct pv_db_pl_vm {
     int vcpus;
     int64_t memory_mb;
 };
+struct pv_db_pl_place {
+    const char *id, *name, *kind, *host_ids_json;
+    int network;
+    int64_t free_mb;
+};
 struct pv_db_pl_callbacks {
     void *ctx;
     void (*group)(void *ctx, const struct pv_db_pl_group *g);   /* ordered by id */
     void (*host)(void *ctx, const struct pv_db_pl_host *h);     /* ordered by id */
     void (*vm)(void *ctx, const struct pv_db_pl_vm *v);         /* in storage order */
+    void (*place)(void *ctx, const struct pv_db_pl_place *p);   /* pools and networks, by id */
 };
-/* Groups, then hosts, then VMs, read in one transaction. */
+/* Groups, then hosts, then pools and networks, then VMs, read in one transaction. */
 int pv_db_placement_load(const struct pv_db_pl_callbacks *cb, struct pv_error *err);
 /* Set a VM's anti-affinity and/or affinity sets (NULL leaves as is). */
 int pv_db_vm_set_sets(const char *id, const char *anti_json, const char *aff_json,

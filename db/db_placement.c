@@ -50,6 +50,16 @@ static void host_row(sqlite3_stmt *st, void *ctx)
     cb->host(cb->ctx, &h);
 }
 
+static void place_row(sqlite3_stmt *st, void *ctx)
+{
+    const struct pv_db_pl_callbacks *cb = ((struct cbs *)ctx)->cb;
+    struct pv_db_pl_place p = {
+        .id = txt(st, 0), .name = txt(st, 1), .network = sqlite3_column_int(st, 2),
+        .kind = txt(st, 3), .free_mb = sqlite3_column_int64(st, 4), .host_ids_json = txt(st, 5),
+    };
+    cb->place(cb->ctx, &p);
+}
+
 static void vm_row(sqlite3_stmt *st, void *ctx)
 {
     const struct pv_db_pl_callbacks *cb = ((struct cbs *)ctx)->cb;
@@ -73,6 +83,9 @@ int pv_db_placement_load(const struct pv_db_pl_callbacks *cb, struct pv_error *e
     static const char vms[] =
         "SELECT id, name, host_id, vendor, connection_id, power_state, ha, vcpus, memory_mb, "
         "tags, anti_affinity, affinity, last_moved_at FROM vms"; /* table order: no index walk */
+    static const char places[] =
+        "SELECT id, name, 0, kind, free_mb, host_ids FROM storage_pools_live "
+        "UNION ALL SELECT id, name, 1, kind, 0, host_ids FROM networks_live ORDER BY 1";
     sqlite3 *db = pv_db_conn(err);
     struct cbs c = {cb};
     int rc;
@@ -84,6 +97,8 @@ int pv_db_placement_load(const struct pv_db_pl_callbacks *cb, struct pv_error *e
     rc = each_row(groups, group_row, &c, err);
     if (!rc)
         rc = each_row(hosts, host_row, &c, err);
+    if (!rc && cb->place)
+        rc = each_row(places, place_row, &c, err);
     if (!rc)
         rc = each_row(vms, vm_row, &c, err);
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);

@@ -10,7 +10,7 @@
 
 struct loader {
     struct pv_pl_inv *inv;
-    int cap_groups, cap_hosts, cap_vms;
+    int cap_groups, cap_hosts, cap_vms, cap_places;
     char (*parent_ids)[64];       /* per group, "" for roots */
     json_t **policies;            /* per group, its own policy object */
     int failed;
@@ -129,6 +129,47 @@ static void on_host(void *ctx, const struct pv_db_pl_host *h)
     H->tags = string_array(h->tags_json);
 }
 
+/* A pool or network: which hosts (loaded before) reach it. */
+static void on_place(void *ctx, const struct pv_db_pl_place *p)
+{
+    struct loader *L = ctx;
+    struct pv_pl_inv *inv = L->inv;
+    struct pv_pl_place *P;
+    json_t *ids, *id;
+    size_t i;
+
+    if (L->failed || grow((void **)&inv->places, &L->cap_places, inv->nplaces, sizeof *inv->places)) {
+        L->failed = 1;
+        return;
+    }
+    P = &inv->places[inv->nplaces];
+    P->reach = calloc((size_t)inv->nhosts + 1, 1);
+    if (!P->reach) {
+        L->failed = 1;
+        return;
+    }
+    inv->nplaces++;
+    copy(P->id, sizeof P->id, p->id);
+    copy(P->name, sizeof P->name, p->name);
+    copy(P->kind, sizeof P->kind, p->kind);
+    P->network = p->network;
+    P->free_mb = p->free_mb;
+    ids = p->host_ids_json ? json_loads(p->host_ids_json, 0, NULL) : NULL;
+    json_array_foreach(ids, i, id) {
+        const struct pv_pl_host *H = json_is_string(id) && inv->nhosts
+            ? bsearch(json_string_value(id), inv->hosts, (size_t)inv->nhosts, sizeof *H, by_host_id)
+            : NULL;
+        if (!H)
+            continue;
+        P->reach[H - inv->hosts] = 1;
+        if (p->network)
+            inv->hosts[H - inv->hosts].nnetworks++;
+        else
+            inv->hosts[H - inv->hosts].npools++;
+    }
+    json_decref(ids);
+}
+
 static int ha_level(const char *ha)
 {
     if (!ha)
@@ -202,7 +243,7 @@ static int resolve(struct loader *L, int g, int depth, char *done, struct pv_err
 int pv_snapshot_load(struct pv_pl_inv **out, struct pv_error *err)
 {
     struct loader L = {0};
-    struct pv_db_pl_callbacks cb = {&L, on_group, on_host, on_vm};
+    struct pv_db_pl_callbacks cb = {&L, on_group, on_host, on_vm, on_place};
     char *done = NULL;
     int rc;
 

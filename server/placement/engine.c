@@ -113,10 +113,23 @@ double pv_pl_vm_cpu_pct(const struct pv_pl_inv *inv, int vm)
 
 /* What a rating call works out once, before looking at hosts: where the
  * members of the VM's affinity and anti-affinity sets are. */
+#define MAX_DEVICES 32
+
+/* A device the new VM asks for: on place `place` (an index; -1: by name;
+ * -2: an id the inventory does not have), or named `name`. */
+struct device {
+    int place;
+    const char *id, *name;
+    int network;
+    int64_t mb;
+};
+
 struct prep {
     int *anti_vm;            /* per host: a VM of a shared availability set, or -1 */
     int *aff_here;           /* per host: how many constrained affinity sets have members here */
     int aff_constrained;     /* affinity sets whose other members are placed somewhere */
+    struct device dev[MAX_DEVICES];
+    int ndev;
 };
 
 struct ctx {
@@ -432,6 +445,33 @@ static void prep_free(struct prep *p)
     free(p->aff_here);
 }
 
+static void prep_devices(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
+                         struct prep *p)
+{
+    json_t *lists[2] = {req->disks, req->nics}, *d;
+    size_t i;
+
+    for (int l = 0; l < 2; l++)
+        json_array_foreach(lists[l], i, d) {
+            struct device *dv = &p->dev[p->ndev];
+            const char *id = json_string_value(json_object_get(d, l ? "network_id" : "pool_id"));
+            if (p->ndev == MAX_DEVICES)
+                return;
+            dv->network = l;
+            dv->id = id;
+            dv->name = l ? json_string_value(json_object_get(d, "network"))
+                         : json_string_value(json_object_get(d, "pool"));
+            if (!dv->name)
+                dv->name = json_string_value(json_object_get(d, l ? "bridge" : "datastore"));
+            dv->place = id ? pv_pl_find_place(inv, id) : -1;
+            if (id && (dv->place < 0 || inv->places[dv->place].network != l))
+                dv->place = -2;
+            dv->mb = json_integer_value(json_object_get(d, "size_gb")) * 1024;
+            if (l || id || dv->name || dv->mb)
+                p->ndev++;
+        }
+}
+
 /* Only a request that names sets needs the per-host arrays (NULL otherwise:
  * the common case allocates nothing). */
 static int prep_init(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
@@ -441,6 +481,7 @@ static int prep_init(const struct pv_pl_inv *inv, const struct pv_pl_request *re
     json_t *set;
 
     memset(p, 0, sizeof *p);
+    prep_devices(inv, req, p);
     if (json_array_size(req->anti_affinity)) {
         p->anti_vm = malloc(n * sizeof *p->anti_vm);
         if (!p->anti_vm)
@@ -487,6 +528,85 @@ static int prep_init(const struct pv_pl_inv *inv, const struct pv_pl_request *re
     return 0;
 }
 
+/* Host h's place of that name and kind, or -1. */
+static int place_named(const struct pv_pl_inv *inv, int h, const char *name, int network)
+{
+    for (int p = 0; p < inv->nplaces; p++)
+        if (inv->places[p].network == network && inv->places[p].reach[h] &&
+            strcmp(inv->places[p].name, name) == 0)
+            return p;
+    return -1;
+}
+
+/* The new VM's disks: each pool the host must reach, with room for what
+ * goes on it (the disks on one pool counted together).  A disk named by
+ * pool name is checked on hosts whose adapter reports pools; one without a
+ * pool goes where the endpoint's default is, which placement cannot see. */
+static void f_storage(struct ctx *c)
+{
+    const struct prep *P = c->prep;
+    const struct pv_pl_inv *inv = c->inv;
+    int64_t need[MAX_DEVICES] = {0};
+    int where[MAX_DEVICES];
+
+    if (DECIDED(c))
+        return;
+    for (int i = 0; i < P->ndev; i++) {
+        const struct device *d = &P->dev[i];
+        int p = d->place;
+        where[i] = -1;
+        if (d->network)
+            continue;
+        if (p == -1 && (!d->name || !inv->hosts[c->h].npools))
+            continue;
+        if (p == -1)
+            p = place_named(inv, c->h, d->name, 0);
+        if (p < 0 || !inv->places[p].reach[c->h]) {
+            VERDICT(c, "storage", "pool_unreachable",
+                    json_pack("{s:s?,s:s?,s:s}", "pool_id", d->id, "pool", d->name, "reason",
+                              p == -2 ? "no storage pool has that id" : "the host does not reach it"));
+            return;
+        }
+        where[i] = p;
+        for (int j = 0; j <= i; j++)
+            if (where[j] == p)
+                need[i] += P->dev[j].mb;
+        if (need[i] > inv->places[p].free_mb) {
+            VERDICT(c, "storage", "insufficient_storage",
+                    json_pack("{s:s,s:s,s:I,s:I}", "pool_id", inv->places[p].id, "pool",
+                              inv->places[p].name, "required_mb", (json_int_t)need[i], "free_mb",
+                              (json_int_t)inv->places[p].free_mb));
+            return;
+        }
+    }
+    VERDICT(c, "storage", NULL, json_object());
+}
+
+/* The new VM's NICs: each network the host must reach. */
+static void f_network(struct ctx *c)
+{
+    const struct prep *P = c->prep;
+    const struct pv_pl_inv *inv = c->inv;
+
+    if (DECIDED(c))
+        return;
+    for (int i = 0; i < P->ndev; i++) {
+        const struct device *d = &P->dev[i];
+        int p = d->place;
+        if (!d->network || (p == -1 && !inv->hosts[c->h].nnetworks))
+            continue;
+        if (p == -1)
+            p = place_named(inv, c->h, d->name, 1);
+        if (p < 0 || !inv->places[p].reach[c->h]) {
+            VERDICT(c, "network", "network_unreachable",
+                    json_pack("{s:s?,s:s?,s:s}", "network_id", d->id, "network", d->name, "reason",
+                              p == -2 ? "no network has that id" : "the host does not reach it"));
+            return;
+        }
+    }
+    VERDICT(c, "network", NULL, json_object());
+}
+
 /* Rate host h; with explain, fill the rating's filters and weights. */
 static void rate_host(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
                       const struct prep *prep, int h, int explain, struct pv_pl_rating *out)
@@ -504,6 +624,10 @@ static void rate_host(const struct pv_pl_inv *inv, const struct pv_pl_request *r
     f_affinity(&c);
     f_anti_affinity(&c);
     f_tags(&c);
+    if (prep->ndev) {
+        f_storage(&c);
+        f_network(&c);
+    }
     out->host = h;
     out->eligible = c.code == NULL;
     out->code = c.code;
@@ -819,6 +943,19 @@ struct pv_pl_inv *pv_pl_inv_dup(const struct pv_pl_inv *inv)
     d->cap_vms = inv->nvms + 1;
     for (int h = 0; h < d->nhosts; h++)
         d->hosts[h].tags = json_deep_copy(inv->hosts[h].tags);
+    if (inv->nplaces && (d->places = calloc((size_t)inv->nplaces, sizeof *d->places))) {
+        for (int p = 0; p < inv->nplaces; p++) {
+            d->places[p] = inv->places[p];
+            d->places[p].reach = malloc((size_t)inv->nhosts + 1);
+            if (d->places[p].reach)
+                memcpy(d->places[p].reach, inv->places[p].reach, (size_t)inv->nhosts + 1);
+            d->nplaces = p + 1;
+            if (!d->places[p].reach) {
+                pv_pl_inv_free(d);
+                return NULL;
+            }
+        }
+    }
     for (int v = 0; v < d->nvms; v++) {
         d->vms[v].tags = json_deep_copy(inv->vms[v].tags);
         d->vms[v].anti_affinity = json_deep_copy(inv->vms[v].anti_affinity);
@@ -838,8 +975,26 @@ void pv_pl_inv_free(struct pv_pl_inv *inv)
         json_decref(inv->vms[v].anti_affinity);
         json_decref(inv->vms[v].affinity);
     }
+    for (int p = 0; inv->places && p < inv->nplaces; p++)
+        free(inv->places[p].reach);
     free(inv->groups);
     free(inv->hosts);
     free(inv->vms);
+    free(inv->places);
     free(inv);
+}
+
+static int by_place_id(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct pv_pl_place *)elem)->id);
+}
+
+int pv_pl_find_place(const struct pv_pl_inv *inv, const char *id)
+{
+    const struct pv_pl_place *p;
+
+    if (!id || inv->nplaces == 0)
+        return -1;
+    p = bsearch(id, inv->places, (size_t)inv->nplaces, sizeof *p, by_place_id);
+    return p ? (int)(p - inv->places) : -1;
 }

@@ -60,6 +60,17 @@ struct pv_pl_host {
     char connection_id[64];
     char id[64];
     char name[128];
+    int npools, nnetworks;         /* how many it reaches (0: its adapter reports none) */
+};
+
+/* A storage pool or a network, and which hosts reach it. */
+struct pv_pl_place {
+    char id[64];
+    char name[128];
+    char kind[32];
+    int network;                   /* 0: a storage pool; 1: a network */
+    int64_t free_mb;               /* pools */
+    unsigned char *reach;          /* per host index: 1 when it reaches this; owned */
 };
 
 struct pv_pl_vm {
@@ -84,6 +95,8 @@ struct pv_pl_inv {
     int nhosts;
     struct pv_pl_vm *vms;
     int nvms, cap_vms;             /* cap_vms: room allocated in vms */
+    struct pv_pl_place *places;    /* ordered by id */
+    int nplaces;
 };
 
 /* What is to be placed. */
@@ -99,6 +112,10 @@ struct pv_pl_request {
     int exclude_host;              /* index never chosen (the VM's own host), -1: none */
     const unsigned char *excluded; /* per host: 1 = not a candidate in this plan, or NULL */
     int goal;                      /* -1: each host group's goal; else enum pv_pl_goal */
+    /* a new VM's devices as the create asks for them (borrowed, may be NULL):
+     * disks by pool_id or pool name with size_gb, NICs by network_id,
+     * network or bridge name; the storage and network filters check them */
+    json_t *disks, *nics;
 };
 
 struct pv_pl_rating {
@@ -181,6 +198,8 @@ void pv_pl_recount(struct pv_pl_inv *inv);
 /* A deep copy (what-if runs on copies). */
 struct pv_pl_inv *pv_pl_inv_dup(const struct pv_pl_inv *inv);
 void pv_pl_inv_free(struct pv_pl_inv *inv);
+/* The place of that id, or -1. */
+int pv_pl_find_place(const struct pv_pl_inv *inv, const char *id);
 
 /* The star mapping, exposed for tests: score 0-100 to 0-5 in halves. */
 double pv_pl_stars(double score);

@@ -32,6 +32,8 @@ int pv_place_request(const struct pv_pl_inv *inv, json_t *body, struct pv_pl_req
     };
     static const struct pv_jfield vm[] = {
         PV_JFIELDS_VM_SIZE,
+        {"disks", PV_J_ARRAY, 0, 0, 16, NULL},
+        {"nics", PV_J_ARRAY, 0, 0, 16, NULL},
     };
     json_t *spec, *vm_id, *group;
 
@@ -49,7 +51,8 @@ int pv_place_request(const struct pv_pl_inv *inv, json_t *body, struct pv_pl_req
                                 json_string_value(vm_id));
         pv_pl_request_for_vm(inv, v, req);
     } else {
-        if (pv_validate(spec, vm, N(vm), NULL, err) || check_sets(spec, "vm.", err))
+        if (pv_validate(spec, vm, N(vm), NULL, err) || check_sets(spec, "vm.", err) ||
+            pv_validate_vm_devices(spec, NULL, err))
             return PV_EINVAL;
         memset(req, 0, sizeof *req);
         req->vm = -1;
@@ -61,6 +64,8 @@ int pv_place_request(const struct pv_pl_inv *inv, json_t *body, struct pv_pl_req
         req->tags = json_object_get(spec, "tags");
         req->anti_affinity = json_object_get(spec, "anti_affinity");
         req->affinity = json_object_get(spec, "affinity");
+        req->disks = json_object_get(spec, "disks");
+        req->nics = json_object_get(spec, "nics");
     }
     req->scope_group = -1;
     group = json_object_get(body, "host_group_id");
@@ -196,6 +201,10 @@ int pv_place_new(const struct pv_pl_inv *inv, json_t *spec, const char *requeste
     for (size_t i = 0; i < N(sets); i++)
         if (json_object_get(spec, sets[i]))
             json_object_set(vm, sets[i], json_object_get(spec, sets[i]));
+    if (json_is_array(json_object_get(spec, "disks")))
+        json_object_set(vm, "disks", json_object_get(spec, "disks"));
+    if (json_is_array(json_object_get(spec, "nics")))
+        json_object_set(vm, "nics", json_object_get(spec, "nics"));
     if (json_is_string(json_object_get(spec, "vendor")))
         json_object_set(vm, "vendor", json_object_get(spec, "vendor"));
     body = json_pack("{s:o}", "vm", vm);

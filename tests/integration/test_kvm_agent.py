@@ -2,6 +2,7 @@
 bad specs refused with nothing left behind), and the kvm adapter through
 polyvisord's REST API (the host appears, every VM action, changes made
 behind our back arrive as events, an agent that stops answering)."""
+import json
 import os
 import time
 
@@ -401,5 +402,17 @@ def test_a_pool_of_another_connection_is_refused(kvm, tmpdir_path):
                                          "host_id": mine["id"], key: [item]})
             assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
             assert "belongs to another connection" in r.json()["error"]["message"]
+            # without host_id, placement takes the host that reaches it, and says why not the other
+            job = kvm.run("POST", "/api/v1/vms", {"name": "placed-" + key, "vcpus": 1, "memory_mb": 128,
+                                                  key: [item]}, timeout=60)
+            assert job["result"]["host_id"] == theirs["id"], job["result"]
+            want = "pool_unreachable" if key == "disks" else "network_unreachable"
+            assert job["result"]["placement"]["rejected_by"] == {want: 1}, job["result"]["placement"]
+        # a disk bigger than the pool's free space: no host takes it
+        pool = [o for o in kvm.all_items("/api/v1/storage-pools") if o["host_ids"] == [theirs["id"]]][0]
+        job = kvm.run("POST", "/api/v1/vms", {"name": "too-big", "vcpus": 1, "memory_mb": 128, "disks": [
+            {"size_gb": pool["free_mb"] // 1024 + 1, "pool_id": pool["id"]}]}, expect="failed", timeout=60)
+        assert job["error"]["code"] == "no_eligible_host", job["error"]
+        assert "insufficient_storage" in json.dumps(job["result"]), job["result"]
     finally:
         other.stop()

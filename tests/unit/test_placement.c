@@ -799,10 +799,96 @@ static void deploy_spreads_and_counts(void **state)
     pv_pl_inv_free(inv);
 }
 
+/* ---- storage and networks ----------------------------------------------- */
+
+static int add_place(struct pv_pl_inv *inv, const char *id, const char *name, int network,
+                     int64_t free_mb, const int *hosts, int nhosts)
+{
+    struct pv_pl_place *p;
+
+    inv->places = realloc(inv->places, (size_t)(inv->nplaces + 1) * sizeof *inv->places);
+    p = &inv->places[inv->nplaces];
+    memset(p, 0, sizeof *p);
+    snprintf(p->id, sizeof p->id, "%s", id);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->network = network;
+    p->free_mb = free_mb;
+    p->reach = calloc((size_t)inv->nhosts + 1, 1);
+    for (int i = 0; i < nhosts; i++) {
+        p->reach[hosts[i]] = 1;
+        if (network)
+            inv->hosts[hosts[i]].nnetworks++;
+        else
+            inv->hosts[hosts[i]].npools++;
+    }
+    return inv->nplaces++; /* added in id order by the callers */
+}
+
+static void storage_and_network_filters(void **state)
+{
+    struct pv_pl_inv *inv = inv_new();
+    int a = add_host(inv, "a", 16384, 16), b = add_host(inv, "b", 16384, 16);
+    int c = add_host(inv, "c", 16384, 16);
+    int ab[] = {a, b}, only_a[] = {a}, only_b[] = {b};
+    struct pv_pl_request req = new_vm(1, 512);
+    struct pv_pl_rating *r;
+    (void)state;
+
+    add_place(inv, "net-1", "lan", 1, 0, only_a, 1);
+    add_place(inv, "net-2", "dmz", 1, 0, only_b, 1);
+    add_place(inv, "pool-1", "shared", 0, 10 * 1024, ab, 2);
+    add_place(inv, "pool-2", "local", 0, 100 * 1024, only_b, 1);
+    /* two disks on the shared pool: 6 + 6 GiB is more than its 10 free */
+    req.disks = json_pack("[{s:i,s:s},{s:i,s:s}]", "size_gb", 6, "pool_id", "pool-1", "size_gb", 6,
+                          "pool_id", "pool-1");
+    r = rate(inv, &req);
+    assert_string_equal(code_of(rating_of(r, 3, a), "storage"), "insufficient_storage");
+    assert_int_equal(detail_int(rating_of(r, 3, a), "storage", "required_mb"), 12 * 1024);
+    assert_int_equal(detail_int(rating_of(r, 3, a), "storage", "free_mb"), 10 * 1024);
+    assert_string_equal(code_of(rating_of(r, 3, c), "storage"), "pool_unreachable");
+    pv_pl_ratings_free(r, inv->nhosts);
+    json_decref(req.disks);
+    /* one fits; a disk by name needs a host with a pool of that name */
+    req.disks = json_pack("[{s:i,s:s},{s:i,s:s}]", "size_gb", 6, "pool_id", "pool-1", "size_gb", 50,
+                          "pool", "local");
+    r = rate(inv, &req);
+    assert_true(rating_of(r, 3, b)->eligible);
+    assert_string_equal(code_of(rating_of(r, 3, a), "storage"), "pool_unreachable");
+    assert_false(rating_of(r, 3, c)->eligible);
+    pv_pl_ratings_free(r, inv->nhosts);
+    json_decref(req.disks);
+    /* an id no pool has, and a pool id given as a network */
+    req.disks = json_pack("[{s:i,s:s}]", "size_gb", 1, "pool_id", "pool-nope");
+    req.nics = json_pack("[{s:s}]", "network_id", "pool-2");
+    r = rate(inv, &req);
+    for (int h = 0; h < 3; h++)
+        assert_false(rating_of(r, 3, h)->eligible);
+    pv_pl_ratings_free(r, inv->nhosts);
+    json_decref(req.disks);
+    json_decref(req.nics);
+    /* a NIC by id or by name; a host whose adapter reports no networks is
+     * not judged by name (c), but is by id */
+    req.disks = NULL;
+    req.nics = json_pack("[{s:s}]", "network", "lan");
+    r = rate(inv, &req);
+    assert_true(rating_of(r, 3, a)->eligible && rating_of(r, 3, c)->eligible);
+    assert_string_equal(code_of(rating_of(r, 3, b), "network"), "network_unreachable");
+    pv_pl_ratings_free(r, inv->nhosts);
+    json_decref(req.nics);
+    req.nics = json_pack("[{s:s}]", "network_id", "net-1");
+    r = rate(inv, &req);
+    assert_true(rating_of(r, 3, a)->eligible);
+    assert_false(rating_of(r, 3, b)->eligible || rating_of(r, 3, c)->eligible);
+    pv_pl_ratings_free(r, inv->nhosts);
+    json_decref(req.nics);
+    pv_pl_inv_free(inv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(stars_mapping),
+        cmocka_unit_test(storage_and_network_filters),
         cmocka_unit_test(tie_break_by_name_then_id),
         cmocka_unit_test(memory_filter_codes_and_numbers),
         cmocka_unit_test(measured_memory_counts),

@@ -23,6 +23,9 @@ const CODES = {
   affinity: "the VM's affinity set runs elsewhere",
   anti_affinity: "another VM of its availability set is on this host",
   tag_rule: "a host-group tag rule forbids it",
+  pool_unreachable: "the host does not reach the disk's storage pool",
+  insufficient_storage: "the storage pool has too little free space for the disks",
+  network_unreachable: "the host does not reach the NIC's network",
 };
 
 export function codeText(code) { return CODES[code] || String(code).replace(/_/g, " "); }
