@@ -296,7 +296,7 @@ def test_wizard_ratings_then_create_on_chosen_host(lab, browser):
         refused = [li.text for li in b.all(".ratings li.ineligible") if "does not match" in li.text]
         assert len(refused) == 1 and "kvm" in refused[0], refused
     a2.find_element(By.CSS_SELECTOR, "input").click()
-    b.driver.execute_script("document.querySelector('.wizard fieldset:nth-of-type(2)').scrollIntoView()")
+    b.driver.execute_script("document.querySelector('.wizard fieldset:nth-of-type(3)').scrollIntoView()")
     b.screenshot("new-vm-wizard")
     b.button("Create VM").click()
     b.wait_text(By.CSS_SELECTOR, ".wizard", "Created new-web", 20)
@@ -493,7 +493,7 @@ def test_keyboard_navigation(lab, browser):
     assert b.css("#page h2").text == "Dashboard"                        # still the same page
     b.driver.execute_script("document.querySelector('.skip').focus()")
     seen = []
-    for _ in range(8):
+    for _ in range(12):
         b.driver.switch_to.active_element.send_keys(Keys.TAB)
         seen.append(b.driver.switch_to.active_element.text)
         if seen[-1] == "Jobs":
@@ -628,7 +628,8 @@ def test_add_and_remove_kvm_agent_connection(lab, browser):
     b.wait(lambda d: url not in b.css("table.list").text, 20)
 
 
-PAGES = ["dashboard", "inventory", "hosts", "vms", "vms/new", "jobs", "schedules", "connections", "events"]
+PAGES = ["dashboard", "inventory", "hosts", "vms", "vms/new", "storage", "networks", "jobs", "schedules",
+         "connections", "events"]
 
 
 @pytest.mark.parametrize("width", [1280, 390])
