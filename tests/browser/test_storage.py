@@ -258,3 +258,27 @@ def test_wizard_shows_a_refused_create(lab, kvm, browser):
     e = r.json()["error"]
     assert err.text == "%s (%s)" % (e["message"], e["code"]) and e["code"] == "unknown_pool", err.text
     assert not lab.get("/vms?filter=" + q("name eq 'store-refused'"))["items"]
+
+
+def test_devices_fit_a_narrow_window(lab, kvm, make_browser):
+    """At 390 px the wizard's device rows and a VM's disks and NICs stay inside the window."""
+    b = make_browser(width=390, height=800)
+    b.sign_in()
+    b.go("#/vms/new")
+    b.wait(lambda d: b.css("button[data-action=add-disk]").is_enabled())
+    b.css("button[data-action=add-disk]").click()
+    b.css("button[data-action=add-nic]").click()
+    b.wait_visible(By.CSS_SELECTOR, "select[name=nic_network]")
+    fits = "return document.documentElement.scrollWidth <= window.innerWidth + 1"
+    assert b.driver.execute_script(fits), "the wizard is wider than the window"
+    job = lab.pv.run("POST", "/api/v1/vms", {
+        "name": "store-narrow", "vcpus": 1, "memory_mb": 128, "host_id": kvm["host"]["id"],
+        "disks": [{"size_gb": 1, "pool_id": kvm["pools"]["fast-ssd"]["id"]}],
+        "nics": [{"network_id": kvm["nets"]["lab-vlan"]["id"]}]})
+    vm_id = job["result"]["vm_id"]
+    try:
+        b.go("#/vms/" + vm_id)
+        b.wait_visible(By.CSS_SELECTOR, ".devices table.list tbody tr")
+        assert b.driver.execute_script(fits), "the VM's devices are wider than the window"
+    finally:
+        lab.pv.run("DELETE", "/api/v1/vms/" + vm_id)
