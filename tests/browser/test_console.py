@@ -10,7 +10,7 @@ pytest.importorskip("selenium", reason="python3-selenium is not installed: apt-g
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
-from pvbrowser import ADMIN_PASSWORD, By, EC  # noqa: E402
+from pvbrowser import ADMIN_PASSWORD, By, EC, requests  # noqa: E402
 
 
 def no_reload_marker(b):
@@ -701,3 +701,13 @@ def test_inventory_across_vmware_and_hyperv(lab, browser):
         b.wait_text(By.CSS_SELECTOR, "#page h2", "running")
         assert_not_reloaded(b)
         assert lab.vm("sql-prod-01")["power_state"] == "running"
+        # their datastores and volumes, port groups and switches, as the API has them
+        for page, collection in (("storage", "storage-pools"), ("networks", "networks")):
+            for vendor in ("vcenter", "hyperv"):
+                b.go("#/%s?vendor=%s" % (page, vendor))
+                api = lab.get("/%s?limit=50&sort=name&filter=%s" % (
+                    collection, requests.utils.quote("vendor eq '%s'" % vendor)))["items"]
+                assert api, (collection, vendor)
+                b.wait(lambda d: [r.find_element(By.TAG_NAME, "td").text for r in b.all("#page table.list tbody tr")]
+                       == [x["name"] for x in api])
+                assert all(vendor in r.text for r in b.all("#page table.list tbody tr"))
