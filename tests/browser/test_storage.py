@@ -258,6 +258,12 @@ def test_wizard_shows_a_refused_create(lab, kvm, browser):
     e = r.json()["error"]
     assert err.text == "%s (%s)" % (e["message"], e["code"]) and e["code"] == "unknown_pool", err.text
     assert not lab.get("/vms?filter=" + q("name eq 'store-refused'"))["items"]
+    # another size: the ratings and the host picked from them are gone, every pool is offered again
+    b.css("input[name=memory_mb]").send_keys("0", Keys.TAB)
+    b.wait_text(By.CSS_SELECTOR, ".wizard", "Offered: every storage pool and network")
+    assert not b.all(".ratings")
+    b.wait(lambda d: options(b.css("select[name=disk_pool]")) == sorted(
+        p["id"] for p in lab.get("/storage-pools?limit=100")["items"]))
 
 
 def test_devices_fit_a_narrow_window(lab, kvm, make_browser):

@@ -95,10 +95,11 @@ export async function render(el, params, ctx) {
     h("fieldset", {}, h("legend", {}, "3. Placement"), rateBtn, ratings),
     h("fieldset", {}, h("legend", {}, "4. Create"), h("div", {class: "buttons"}, createBtn), err, result));
   el.append(h("p", {class: "muted"}, link("#/vms", "VMs"), " › New VM"), h("h2", {}, "New VM"), form);
-  // Sizes changed: the old ratings no longer apply.
-  for (const c of [vcpus, memory, group]) c.addEventListener("change", () => ratings.replaceChildren());
-  // Another hypervisor type: other pools and networks, and other ratings.
-  vendor.addEventListener("change", () => { ratings.replaceChildren(); devices.offerFor("", vendor.value); });
+  // Sizes, scope or hypervisor type changed: the old ratings (and the host
+  // picked from them) no longer apply, and every pool and network of the type is offered.
+  for (const c of [vcpus, memory, group, vendor]) {
+    c.addEventListener("change", () => { ratings.replaceChildren(); devices.offerFor("", vendor.value); });
+  }
   // A host picked from the ratings: offer what it reaches; placement: offer everything.
   ratings.addEventListener("change", (e) => { if (e.target.name === "host") devices.offerFor(e.target.value, vendor.value); });
   await devices.offerFor("", "");
