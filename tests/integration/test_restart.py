@@ -100,34 +100,90 @@ def test_kill9_during_write_burst_loses_nothing(daemon):
     assert not missing, "%d committed host groups lost" % len(missing)
 
 
-def test_kill9_during_create_adopts_what_the_endpoint_made(daemon, world):
-    """Hardening defect 3: killed during a create's "create" step, the job
-    failed name_in_use after the restart while the VM existed, without the
-    ha and tags asked for.  Now the resumed job finds the VM the endpoint
-    made (a vCenter task, a Hyper-V job, goes on without us) and adopts it."""
+def endpoint_made(daemon, world, job, vm):
+    """After a kill -9 in the middle of job: the endpoint finished the task
+    it had been given (a vCenter task, a Hyper-V job goes on without its
+    client), so vm is in the world.  Start the daemon again; the job must
+    adopt vm.  Returns the job and the VM as listed."""
     from conftest import read_world, write_world
-    daemon.add_test_connection(world, "?delay_ms=3000")
-    hosts = {h["id"]: h for h in daemon.all_items("/api/v1/hosts")}
-    job = daemon.submit("POST", "/api/v1/vms", {"name": "made-meanwhile", "vcpus": 1, "memory_mb": 128,
-                                                "ha": "high", "tags": ["web"]})
-    running = daemon.wait_job(job, states=("running",))
-    deadline = time.time() + 10
-    while time.time() < deadline and not (running.get("result") or {}).get("host_id"):
-        time.sleep(0.05)
-        running = daemon.ok("GET", "/api/v1/jobs/" + job)
-    host = hosts[running["result"]["host_id"]]
-    daemon.stop(signal.SIGKILL)
-    # the endpoint finished the task it had been given
     w = read_world(world)
-    w["vms"].append({"id": "6b1d0000-0000-4000-8000-0000000000aa", "name": "made-meanwhile",
-                     "host": host["native_id"], "power_state": "stopped", "vcpus": 1,
-                     "memory_mb": 128, "paravirtual": True, "disks": [], "nics": []})
+    assert not [v for v in w["vms"] if v["name"] == vm["name"]]  # the task died with us
+    w["vms"].append(vm)
     write_world(world, w)
     daemon.start()
     done = daemon.wait_job(job, timeout=30)
     assert done["state"] == "succeeded", done
-    vms = [v for v in daemon.all_items("/api/v1/vms") if v["name"] == "made-meanwhile"]
-    assert len(vms) == 1 and vms[0]["native_id"] == "6b1d0000-0000-4000-8000-0000000000aa"
-    assert done["result"]["vm_id"] == vms[0]["id"] and done["result"].get("adopted") is True
-    assert vms[0]["ha"] == "high" and vms[0]["tags"] == ["web"]
-    assert len([v for v in read_world(world)["vms"] if v["name"] == "made-meanwhile"]) == 1
+    listed = [v for v in daemon.all_items("/api/v1/vms") if v["name"] == vm["name"]]
+    assert len(listed) == 1 and listed[0]["native_id"] == vm["id"]
+    assert done["result"]["vm_id"] == listed[0]["id"] and done["result"].get("adopted") is True
+    assert "event=adopted job=%s kind=%s" % (job, done["kind"]) in daemon.log()
+    assert len([v for v in read_world(world)["vms"] if v["name"] == vm["name"]]) == 1
+    return done, listed[0]
+
+
+def wait_step(d, job, step, timeout=10):
+    """The job as soon as its step `step` runs."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        j = d.ok("GET", "/api/v1/jobs/" + job)
+        if j["steps"][step]["state"] == "running":
+            return j
+        time.sleep(0.05)
+    raise AssertionError("step %d of job %s never ran: %s" % (step, job, j))
+
+
+def test_kill9_during_create_adopts_what_the_endpoint_made(daemon, world):
+    """Hardening defect 3: killed during a create's "create" step, the job
+    failed name_in_use after the restart while the VM existed, without the
+    ha and tags asked for.  Now the resumed job finds the VM the endpoint
+    made and adopts it."""
+    daemon.add_test_connection(world, "?delay_ms=3000")
+    hosts = {h["id"]: h for h in daemon.all_items("/api/v1/hosts")}
+    job = daemon.submit("POST", "/api/v1/vms", {"name": "made-meanwhile", "vcpus": 1, "memory_mb": 128,
+                                                "ha": "high", "tags": ["web"]})
+    host = hosts[wait_step(daemon, job, 1)["result"]["host_id"]]
+    daemon.stop(signal.SIGKILL)
+    _, vm = endpoint_made(daemon, world, job, {
+        "id": "6b1d0000-0000-4000-8000-0000000000aa", "name": "made-meanwhile",
+        "host": host["native_id"], "power_state": "stopped", "vcpus": 1, "memory_mb": 128,
+        "paravirtual": True, "disks": [], "nics": []})
+    assert vm["ha"] == "high" and vm["tags"] == ["web"]
+
+
+def test_kill9_during_clone_adopts_what_the_endpoint_made(daemon, world):
+    """The same gap for a clone: killed in its "clone" step before the
+    clone's id was stored, the resumed job called vm_clone again and failed
+    name_in_use while the clone existed.  Now it adopts the clone of the
+    asked-for name on the chosen host, with the sizes that were asked for."""
+    from conftest import read_world
+    daemon.add_test_connection(world, "?delay_ms=3000")
+    vm = vm_ids(daemon)["test-vm-2"]
+    dest = [h for h in daemon.all_items("/api/v1/hosts") if h["name"] == "test-host-2"][0]
+    job = daemon.submit("POST", "/api/v1/vms/%s/clone" % vm,
+                        {"name": "cloned-meanwhile", "host_id": dest["id"], "vcpus": 1,
+                         "memory_mb": 256})
+    wait_step(daemon, job, 1)  # the test hypervisor's clone task is under way
+    daemon.stop(signal.SIGKILL)
+    src = [v for v in read_world(world)["vms"] if v["name"] == "test-vm-2"][0]
+    _, clone = endpoint_made(daemon, world, job, dict(
+        src, id="6b1d0000-0000-4000-8000-0000000000cc", name="cloned-meanwhile",
+        host=dest["native_id"], power_state="stopped", vcpus=1, memory_mb=256))
+    assert clone["host_id"] == dest["id"] and clone["vcpus"] == 1 and clone["memory_mb"] == 256
+
+
+def test_kill9_during_clone_with_nothing_made_clones_once(daemon, world):
+    """Killed in the clone step while the endpoint had made nothing: the
+    resumed job finds nothing to adopt and clones (once)."""
+    from conftest import read_world
+    daemon.add_test_connection(world, "?delay_ms=2000")
+    vm = vm_ids(daemon)["test-vm-1"]
+    job = daemon.submit("POST", "/api/v1/vms/%s/clone" % vm, {"name": "cloned-after"})
+    wait_step(daemon, job, 1)
+    daemon.stop(signal.SIGKILL)
+    daemon.start()
+    done = daemon.wait_job(job, timeout=30)
+    assert done["state"] == "succeeded", done
+    assert not done["result"].get("adopted")
+    made = [v for v in read_world(world)["vms"] if v["name"] == "cloned-after"]
+    assert len(made) == 1 and made[0]["id"] == done["result"]["native_id"]
+    assert [v["name"] for v in daemon.all_items("/api/v1/vms")].count("cloned-after") == 1
