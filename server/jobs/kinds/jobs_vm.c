@@ -285,20 +285,13 @@ static int create_step(struct pv_job_run *run, int idx, struct pv_error *err)
     }
 }
 
-static int create_reconcile(struct pv_job_run *run, struct pv_error *err)
-{
-    (void)err;
-    /* create_vm stores native_id in the result only after the VM exists, so
-     * resuming never creates a second one; an interrupted create whose id
-     * was not stored first looks for a VM the endpoint made meanwhile
-     * (adopt), and creates only when there is none. */
-    json_object_set_new(pv_job_result(run), "resumed", json_true());
-    return PV_RECONCILE_RESUME;
-}
-
 static const char *const create_steps[] = {"place", "create", "configure"};
+/* create_vm stores native_id in the result only after the VM exists, so
+ * resuming never creates a second one; an interrupted create whose id was
+ * not stored first looks for a VM the endpoint made meanwhile (adopt), and
+ * creates only when there is none. */
 const struct pv_job_kind pv_job_vm_create = {"vm.create", create_steps, 3, create_step,
-                                             create_reconcile};
+                                             pv_job_resume_marked};
 
 /* ---- migrate ------------------------------------------------------------ */
 
@@ -337,6 +330,14 @@ static int migrate_move(struct pv_job_run *run, struct pv_error *err)
     if (!rc)
         rc = pv_db_host_ref(json_string_value(json_object_get(pv_job_result(run), "host_id")),
                             &dest, err);
+    if (!rc && json_is_true(json_object_get(pv_job_result(run), "resumed"))) {
+        /* where is the VM now?  The endpoint may have finished the move */
+        struct pv_error e = {0};
+        pv_conns_sync(dest.connection_id, NULL, &e);
+        if (strcmp(vm.connection_id, dest.connection_id) != 0)
+            pv_conns_sync(vm.connection_id, NULL, &e);
+        rc = pv_db_vm_ref(pv_job_target(run), &vm, err);
+    }
     if (rc)
         return rc;
     json_object_set_new(pv_job_result(run), "vm_id", json_string(vm.id));
@@ -392,16 +393,11 @@ static int migrate_step(struct pv_job_run *run, int idx, struct pv_error *err)
     return idx == 0 ? migrate_choose(run, err) : migrate_move(run, err);
 }
 
-static int migrate_reconcile(struct pv_job_run *run, struct pv_error *err)
-{
-    (void)run;
-    (void)err;
-    return PV_RECONCILE_RESUME; /* migrate_move sees a VM already moved */
-}
-
 static const char *const migrate_steps[] = {"choose destination", "migrate"};
+/* A resumed migrate_move first syncs both ends: a migration the endpoint
+ * finished while polyvisord was down is then seen done, not tried again. */
 const struct pv_job_kind pv_job_vm_migrate = {"vm.migrate", migrate_steps, 2, migrate_step,
-                                              migrate_reconcile};
+                                              pv_job_resume_marked};
 
 /* ---- reconfigure -------------------------------------------------------- */
 
@@ -552,4 +548,4 @@ static int clone_step(struct pv_job_run *run, int idx, struct pv_error *err)
 
 static const char *const clone_steps[] = {"place", "clone", "configure"};
 const struct pv_job_kind pv_job_vm_clone = {"vm.clone", clone_steps, 3, clone_step,
-                                            create_reconcile};
+                                            pv_job_resume_marked};
