@@ -1,4 +1,4 @@
-/* test_query_lang.c -- the collection query language against the real VM
+/* test_query.c -- db/query.c, the collection query language, against the real VM
  * collection: precedence, every operator, type checks, every error code with
  * the offending token named, limits, fields, and the cursor codec. */
 #include <setjmp.h>
@@ -245,5 +245,5 @@ int main(void)
         cmocka_unit_test_teardown(cursor_round_trip, teardown),
         cmocka_unit_test_teardown(utf8, teardown),
     };
-    return cmocka_run_group_tests_name("query_lang", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("query", tests, NULL, NULL);
 }
