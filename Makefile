@@ -160,6 +160,7 @@ $(BUILD)/adapters/hyperv-wmi.so: $(HYPERV_SRC) $(HYPERV_DEPS)
 CORE_OBJ      = $(BUILD)/server/core
 UT_buf        =
 UT_router     =
+UT_httpd      = tests/unit/loopback.c
 UT_errors     = $(BUILD)/db/collections.o
 UT_query      = $(BUILD)/db/query.o $(BUILD)/db/collections.o
 UT_db         = $(DB_OBJ)
@@ -169,6 +170,7 @@ UT_validate   = $(CORE_OBJ)/validate.o
 UT_secret     = $(CORE_OBJ)/secret.o
 UT_cron       = $(BUILD)/server/sched/cron.o $(BUILD)/server/sched/tz.o
 UT_jobs_state = $(BUILD)/server/jobs/jobs_state.o
+UT_throttle   = $(BUILD)/server/http/throttle.o
 UT_placement  = $(addprefix $(BUILD)/server/placement/,engine.o policy.o place.o plan.o) \
                 $(UT_cron) $(UT_validate)
 UT_snapshot   = $(BUILD)/server/inventory/snapshot.o $(BUILD)/server/inventory/plugins.o \
