@@ -163,7 +163,10 @@ UT_router     =
 UT_httpd      = tests/unit/loopback.c
 UT_errors     = $(BUILD)/db/collections.o
 UT_query      = $(BUILD)/db/query.o $(BUILD)/db/collections.o
-UT_db         = $(DB_OBJ)
+UT_db         = $(DB_OBJ) tests/unit/tmpdb.c
+UT_db_auth    = $(UT_db)
+UT_db_jobs    = $(UT_db)
+UT_db_list    = $(UT_db)
 UT_migrations = $(DB_OBJ)
 UT_config     = $(CORE_OBJ)/config.o $(CORE_OBJ)/log.o
 UT_validate   = $(CORE_OBJ)/validate.o
@@ -174,7 +177,7 @@ UT_throttle   = $(BUILD)/server/http/throttle.o
 UT_placement  = $(addprefix $(BUILD)/server/placement/,engine.o policy.o place.o plan.o) \
                 $(UT_cron) $(UT_validate)
 UT_snapshot   = $(BUILD)/server/inventory/snapshot.o $(BUILD)/server/inventory/plugins.o \
-                $(addprefix $(BUILD)/server/placement/,engine.o policy.o) $(CORE_OBJ)/log.o $(DB_OBJ)
+                $(addprefix $(BUILD)/server/placement/,engine.o policy.o) $(CORE_OBJ)/log.o $(UT_db)
 UT_routes     = $(SERVER_OBJ) $(DB_OBJ)
 
 .SECONDEXPANSION:
