@@ -595,7 +595,10 @@ int pv_job_cancel(const char *id, const char *actor, struct pv_error *err)
         pv_db_job_set_state(id, "cancelled", row.progress, "cancelled", "cancelled before it ran");
         publish_id(id);
         pv_event("job", id, "audit", actor, "%s cancelled while queued", row.kind);
-    } else if (running) {
+    } else if (running && pv_job_state_parse(row.state) >= 0 &&
+               pv_job_next_state((enum pv_job_state)pv_job_state_parse(row.state), PV_JEV_CANCEL) >= 0) {
+        /* (a worker keeps its slot a moment after its job has ended: an
+         * ended job is not cancelled, whatever the slot says) */
         pv_db_job_request_cancel(id);
         pv_event("job", id, "audit", actor, "cancel of %s requested", row.kind);
     } else {
