@@ -173,6 +173,8 @@ UT_validate   = $(CORE_OBJ)/validate.o
 UT_secret     = $(CORE_OBJ)/secret.o
 UT_cron       = $(BUILD)/server/sched/cron.o $(BUILD)/server/sched/tz.o
 UT_jobs_state = $(BUILD)/server/jobs/jobs_state.o
+UT_jobs       = $(BUILD)/server/jobs/jobs.o $(UT_jobs_state) $(addprefix $(CORE_OBJ)/,events.o log.o util.o) \
+                $(UT_db)
 UT_throttle   = $(BUILD)/server/http/throttle.o
 UT_placement  = $(addprefix $(BUILD)/server/placement/,engine.o policy.o place.o plan.o) \
                 $(UT_cron) $(UT_validate)
