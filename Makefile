@@ -180,6 +180,10 @@ UT_placement  = $(addprefix $(BUILD)/server/placement/,engine.o policy.o place.o
                 $(UT_cron) $(UT_validate)
 UT_snapshot   = $(BUILD)/server/inventory/snapshot.o $(BUILD)/server/inventory/plugins.o \
                 $(addprefix $(BUILD)/server/placement/,engine.o policy.o) $(CORE_OBJ)/log.o $(UT_db)
+HTTP_OBJ      = $(BUILD)/server/http
+UT_auth       = $(HTTP_OBJ)/auth.o $(HTTP_OBJ)/req.o $(CORE_OBJ)/log.o $(CORE_OBJ)/util.o \
+                $(UT_db) tests/unit/loopback.c tests/unit/reqapp.c
+UT_sse        = $(HTTP_OBJ)/sse.o $(UT_auth)
 UT_routes     = $(SERVER_OBJ) $(DB_OBJ)
 
 .SECONDEXPANSION:
