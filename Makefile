@@ -180,11 +180,16 @@ UT_placement  = $(addprefix $(BUILD)/server/placement/,engine.o policy.o place.o
                 $(UT_cron) $(UT_validate)
 UT_snapshot   = $(BUILD)/server/inventory/snapshot.o $(BUILD)/server/inventory/plugins.o \
                 $(addprefix $(BUILD)/server/placement/,engine.o policy.o) $(CORE_OBJ)/log.o $(UT_db)
+UT_conns      = $(addprefix $(BUILD)/server/inventory/,conns.o plugins.o devices.o) \
+                $(CORE_OBJ)/secret.o $(UT_jobs)
 HTTP_OBJ      = $(BUILD)/server/http
 UT_auth       = $(HTTP_OBJ)/auth.o $(HTTP_OBJ)/req.o $(CORE_OBJ)/log.o $(CORE_OBJ)/util.o \
                 $(UT_db) tests/unit/loopback.c tests/unit/reqapp.c
 UT_sse        = $(HTTP_OBJ)/sse.o $(UT_auth)
 UT_routes     = $(SERVER_OBJ) $(DB_OBJ)
+
+# test_conns loads the real test adapter as the daemon does (not linked in)
+$(BUILD)/tests/test_conns: $(BUILD)/adapters/test.so
 
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: tests/unit/test_%.c $$(UT_$$*) $(LIB_OBJ) $(HTTPD_OBJ)
