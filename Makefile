@@ -105,7 +105,7 @@ test-adapters: $(TEST_ADAPTERS)
 # ---- vCenter: the shared SOAP layer, its unit test and the vcenter adapter ----
 # (issue 4).  adapters/common/soap.c is linked into every SOAP-speaking
 # adapter and into build/tests/test_soap, which this explicit rule builds
-# instead of the generic unit-test rule below (that one links server/db).
+# (it needs libxml2, libcurl and its recorded envelopes).
 SOAP_CFLAGS  = $(shell pkg-config --cflags libxml-2.0 libcurl)
 SOAP_LIBS    = $(shell pkg-config --libs libxml-2.0 libcurl) -lpthread
 SOAP_DEPS    = adapters/common/soap.c adapters/common/soap.h adapters/adapter.h $(LIB_DEPS)
@@ -133,8 +133,7 @@ vcsim:
 # ---- Hyper-V (issue 5): the WS-Management client, its unit test and the ----
 # hyperv-wmi adapter.  adapters/hyperv-wmi/wsman.c sits on the shared SOAP layer
 # (adapters/common/soap.c); build/tests/test_wsman (the client, plus the
-# adapter's pure mapping functions) is built by this explicit rule instead of
-# the generic unit-test rule below (that one links server/db).
+# adapter's pure mapping functions) is built by this explicit rule.
 HYPERV_SRC   = $(wildcard adapters/hyperv-wmi/*.c)
 HYPERV_DEPS  = $(wildcard adapters/hyperv-wmi/*.h) $(SOAP_DEPS)
 
