@@ -509,7 +509,7 @@ int pv_job_run_child(struct pv_job_run *parent, const char *kind, const char *ta
 
     if (!k)
         return pv_fail(err, unknown_job_kind, "no job kind '%s'", kind);
-    p = json_deep_copy(params ? params : json_object());
+    p = params ? json_deep_copy(params) : json_object();
     json_object_set_new(p, "parent_job_id", json_string(parent->row.id));
     rc = insert_job(parent->row.created_by, k, target_type, target_id, NULL, p, NULL, NULL, 1,
                     child_id, err);
