@@ -86,6 +86,13 @@ $(BUILD)/adapters/test.so: adapters/test/test_adapter.c adapters/adapter.h $(LIB
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(LIB_SRC) $(shell pkg-config --libs jansson) -lpthread
 
+# The agent's spec parser and domain XML writer (hypervisor/spec.c): no libvirt.
+$(BUILD)/tests/test_spec: tests/unit/test_spec.c hypervisor/spec.c hypervisor/spec.h $(LIB_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags libxml-2.0) -Wno-missing-prototypes $(LDFLAGS) \
+	    -o $@ tests/unit/test_spec.c hypervisor/spec.c $(LIB_SRC) \
+	    $(shell pkg-config --libs libxml-2.0 jansson) -lcmocka
+
 # lib/httpc's unit test links lib/ alone (and libcurl): a loopback fake
 # stands in for the peer.
 $(BUILD)/tests/test_httpc: tests/unit/test_httpc.c $(LIB_DEPS)
@@ -191,7 +198,7 @@ UT_routes     = $(SERVER_OBJ) $(DB_OBJ)
 $(BUILD)/tests/test_conns: $(BUILD)/adapters/test.so
 
 .SECONDEXPANSION:
-$(BUILD)/tests/test_%: tests/unit/test_%.c $$(UT_$$*) $(LIB_OBJ) $(HTTPD_OBJ)
+$(BUILD)/tests/test_%: tests/unit/test_%.c $$(UT_$$*) $(LIB_OBJ) $(HTTPD_OBJ) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(UT_$*) $(LIB_OBJ) $(HTTPD_OBJ) \
 	    $(LIBS) -lcmocka
