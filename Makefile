@@ -166,6 +166,7 @@ $(BUILD)/adapters/hyperv-wmi.so: $(HYPERV_SRC) $(HYPERV_DEPS)
 CORE_OBJ      = $(BUILD)/server/core
 UT_buf        =
 UT_router     =
+UT_text       =
 UT_httpd      = tests/unit/loopback.c
 UT_errors     = $(BUILD)/db/collections.o
 UT_query      = $(BUILD)/db/query.o $(BUILD)/db/collections.o
