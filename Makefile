@@ -174,6 +174,7 @@ UT_db         = $(DB_OBJ) tests/unit/tmpdb.c
 UT_db_auth    = $(UT_db)
 UT_db_jobs    = $(UT_db)
 UT_db_list    = $(UT_db)
+UT_db_inventory = $(UT_db)
 UT_migrations = $(DB_OBJ)
 UT_config     = $(CORE_OBJ)/config.o $(CORE_OBJ)/log.o
 UT_validate   = $(CORE_OBJ)/validate.o
