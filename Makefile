@@ -86,32 +86,7 @@ $(BUILD)/adapters/test.so: adapters/test/test_adapter.c adapters/adapter.h $(LIB
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(LIB_SRC) $(shell pkg-config --libs jansson) -lpthread
 
-# Unit tests of one module link that module and lib/ only: lib/'s own
-# (buf, router), the calendar (cron, tz), the job state machine, the
-# configuration, body validation and secrets.
-LIB_TESTS = $(BUILD)/tests/test_buf $(BUILD)/tests/test_router
-$(LIB_TESTS): $(BUILD)/tests/%: tests/unit/%.c $(LIB_DEPS) lib/router.c
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(LIB_SRC) lib/router.c \
-	    $(shell pkg-config --libs jansson) -lcmocka
-$(BUILD)/tests/test_cron: tests/unit/test_cron.c server/sched/cron.c server/sched/tz.c $(wildcard server/sched/*.h) $(LIB_DEPS)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< server/sched/cron.c \
-	    server/sched/tz.c $(LIB_SRC) $(shell pkg-config --libs jansson) -lcmocka
-$(BUILD)/tests/test_jobs_state: tests/unit/test_jobs_state.c server/jobs/jobs_state.c server/jobs/jobs.h $(LIB_DEPS)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< server/jobs/jobs_state.c \
-	    $(LIB_SRC) $(shell pkg-config --libs jansson) -lcmocka
-$(BUILD)/tests/test_validate: tests/unit/test_validate.c server/core/validate.c server/core/validate.h $(LIB_DEPS)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ tests/unit/test_validate.c \
-	    server/core/validate.c $(LIB_SRC) $(shell pkg-config --libs jansson) -lcmocka
-
-$(BUILD)/tests/test_secret: tests/unit/test_secret.c server/core/secret.c server/core/secret.h $(LIB_DEPS)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ tests/unit/test_secret.c \
-	    server/core/secret.c $(LIB_SRC) $(shell pkg-config --libs libsodium) -lcmocka
-
+# The agent's spec parser and domain XML writer (hypervisor/spec.c): no libvirt.
 $(BUILD)/tests/test_spec: tests/unit/test_spec.c hypervisor/spec.c hypervisor/spec.h $(LIB_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags libxml-2.0) -Wno-missing-prototypes $(LDFLAGS) \
@@ -137,7 +112,7 @@ test-adapters: $(TEST_ADAPTERS)
 # ---- vCenter: the shared SOAP layer, its unit test and the vcenter adapter ----
 # (issue 4).  adapters/common/soap.c is linked into every SOAP-speaking
 # adapter and into build/tests/test_soap, which this explicit rule builds
-# instead of the generic unit-test rule below (that one links server/db).
+# (it needs libxml2, libcurl and its recorded envelopes).
 SOAP_CFLAGS  = $(shell pkg-config --cflags libxml-2.0 libcurl)
 SOAP_LIBS    = $(shell pkg-config --libs libxml-2.0 libcurl) -lpthread
 SOAP_DEPS    = adapters/common/soap.c adapters/common/soap.h adapters/adapter.h $(LIB_DEPS)
@@ -165,8 +140,7 @@ vcsim:
 # ---- Hyper-V (issue 5): the WS-Management client, its unit test and the ----
 # hyperv-wmi adapter.  adapters/hyperv-wmi/wsman.c sits on the shared SOAP layer
 # (adapters/common/soap.c); build/tests/test_wsman (the client, plus the
-# adapter's pure mapping functions) is built by this explicit rule instead of
-# the generic unit-test rule below (that one links server/db).
+# adapter's pure mapping functions) is built by this explicit rule.
 HYPERV_SRC   = $(wildcard adapters/hyperv-wmi/*.c)
 HYPERV_DEPS  = $(wildcard adapters/hyperv-wmi/*.h) $(SOAP_DEPS)
 
@@ -183,10 +157,53 @@ $(BUILD)/adapters/hyperv-wmi.so: $(HYPERV_SRC) $(HYPERV_DEPS)
 	    adapters/common/soap.c $(LIB_SRC) $(HTTPC_SRC) $(SOAP_LIBS) $(shell pkg-config --libs jansson)
 # ---- end of the Hyper-V block ----
 
-# Unit tests link the module under test and whatever it needs.
-$(BUILD)/tests/%: tests/unit/%.c $(SERVER_OBJ) $(DB_OBJ) $(LIB_OBJ) $(HTTPD_OBJ)
+# ---- unit tests: tests/unit/test_<module>.c tests one module and links only
+# that module, lib/ and what the module truly depends on -- UT_<module> lists
+# those objects (db/ is a whole: a module that stores things links it), never
+# the whole daemon.  A test with no UT_ line links lib/ alone.  test_routes is
+# the one that links the API: the route table names every handler.  The
+# adapters' tests (soap, wsman, httpc) and the agent's (spec) have rules above.
+CORE_OBJ      = $(BUILD)/server/core
+UT_buf        =
+UT_router     =
+UT_text       =
+UT_httpd      = tests/unit/loopback.c
+UT_errors     = $(BUILD)/db/collections.o
+UT_query      = $(BUILD)/db/query.o $(BUILD)/db/collections.o
+UT_db         = $(DB_OBJ) tests/unit/tmpdb.c
+UT_db_auth    = $(UT_db)
+UT_db_jobs    = $(UT_db)
+UT_db_list    = $(UT_db)
+UT_db_inventory = $(UT_db)
+UT_migrations = $(DB_OBJ)
+UT_config     = $(CORE_OBJ)/config.o $(CORE_OBJ)/log.o
+UT_validate   = $(CORE_OBJ)/validate.o
+UT_secret     = $(CORE_OBJ)/secret.o
+UT_cron       = $(BUILD)/server/sched/cron.o $(BUILD)/server/sched/tz.o
+UT_jobs_state = $(BUILD)/server/jobs/jobs_state.o
+UT_jobs       = $(BUILD)/server/jobs/jobs.o $(UT_jobs_state) $(addprefix $(CORE_OBJ)/,events.o log.o util.o) \
+                $(UT_db)
+UT_throttle   = $(BUILD)/server/http/throttle.o
+UT_placement  = $(addprefix $(BUILD)/server/placement/,engine.o policy.o place.o plan.o) \
+                $(UT_cron) $(UT_validate)
+UT_snapshot   = $(BUILD)/server/inventory/snapshot.o $(BUILD)/server/inventory/plugins.o \
+                $(addprefix $(BUILD)/server/placement/,engine.o policy.o) $(CORE_OBJ)/log.o $(UT_db)
+UT_conns      = $(addprefix $(BUILD)/server/inventory/,conns.o plugins.o devices.o) \
+                $(CORE_OBJ)/secret.o $(UT_jobs)
+HTTP_OBJ      = $(BUILD)/server/http
+UT_auth       = $(HTTP_OBJ)/auth.o $(HTTP_OBJ)/req.o $(CORE_OBJ)/log.o $(CORE_OBJ)/util.o \
+                $(UT_db) tests/unit/loopback.c tests/unit/reqapp.c
+UT_sse        = $(HTTP_OBJ)/sse.o $(UT_auth)
+UT_routes     = $(SERVER_OBJ) $(DB_OBJ)
+
+# test_conns loads the real test adapter as the daemon does (not linked in)
+$(BUILD)/tests/test_conns: $(BUILD)/adapters/test.so
+
+.SECONDEXPANSION:
+$(BUILD)/tests/test_%: tests/unit/test_%.c $$(UT_$$*) $(LIB_OBJ) $(HTTPD_OBJ) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $^ $(LIBS) -lcmocka
+	$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(UT_$*) $(LIB_OBJ) $(HTTPD_OBJ) \
+	    $(LIBS) -lcmocka
 
 # The benchmarks of the placement engine and of monitoring ingest (make
 # bench) link like unit tests.

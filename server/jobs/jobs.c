@@ -532,7 +532,7 @@ int pv_job_child_new(struct pv_job_run *parent, const char *kind, const char *ta
 
     if (!k)
         return pv_fail(err, unknown_job_kind, "no job kind '%s'", kind);
-    p = json_deep_copy(params ? params : json_object());
+    p = params ? json_deep_copy(params) : json_object();
     json_object_set_new(p, "parent_job_id", json_string(parent->row.id));
     rc = insert_job(parent->row.created_by, k, target_type, target_id, NULL, p, NULL, NULL, 1,
                     child_id, err);
@@ -658,7 +658,10 @@ int pv_job_cancel(const char *id, const char *actor, struct pv_error *err)
         pv_db_job_set_state(id, "cancelled", row.progress, "cancelled", "cancelled before it ran");
         publish_id(id);
         pv_event("job", id, "audit", actor, "%s cancelled while queued", row.kind);
-    } else if (running) {
+    } else if (running && pv_job_state_parse(row.state) >= 0 &&
+               pv_job_next_state((enum pv_job_state)pv_job_state_parse(row.state), PV_JEV_CANCEL) >= 0) {
+        /* (a worker keeps its slot a moment after its job has ended: an
+         * ended job is not cancelled, whatever the slot says) */
         pv_db_job_request_cancel(id);
         pv_event("job", id, "audit", actor, "cancel of %s requested", row.kind);
     } else {

@@ -1,5 +1,6 @@
 /* test_errors.c -- the one error table (lib/errors.def): every row well
- * formed and its status its class's, classes taken from the table, codes
+ * formed and its status its class's, every class with codes and a status
+ * of its own (500 for our bugs only), classes taken from the table, codes
  * that arrive as text looked up, messages cut at a UTF-8 boundary, and every
  * "<collection>_not_found" the db layer can say a row of the table. */
 #include <setjmp.h>
@@ -134,11 +135,28 @@ static void every_not_found_of_a_collection_is_a_code(void **state)
     }
 }
 
+static void every_class_has_codes_and_one_status(void **state)
+{
+    (void)state;
+    for (int cls = PV_EINVAL; cls >= PV_EFORBIDDEN; cls--) {
+        int codes = 0;
+        for (int i = 0; i < PV_CODE_COUNT; i++)
+            codes += pv_code_row(i)->err == cls;
+        if (codes == 0)
+            fail_msg("class %d has no code in lib/errors.def", cls);
+        int st = pv_err_status((enum pv_err)cls);
+        assert_true(st >= 400 && st <= 599);
+        /* 500 says "our bug" and nothing else does */
+        assert_int_equal(st == 500, cls == PV_EINTERNAL);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rows_are_well_formed),
         cmocka_unit_test(status_map),
+        cmocka_unit_test(every_class_has_codes_and_one_status),
         cmocka_unit_test(fail_takes_the_class_from_the_table),
         cmocka_unit_test(named_codes_are_looked_up),
         cmocka_unit_test(reword_and_recode_keep_what_they_should),

@@ -18,30 +18,7 @@
 #include <cmocka.h>
 #include "db/db.h"
 #include "server/inventory/snapshot.h"
-
-static char dir[] = "/tmp/pv-test-snapshot-XXXXXX";
-
-static int setup(void **state)
-{
-    char path[128];
-    struct pv_error e = {0};
-
-    (void)state;
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/polyvisor.db", dir);
-    assert_int_equal(pv_db_init(path, &e), 0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    char cmd[160];
-
-    (void)state;
-    pv_db_shutdown();
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#include "tests/unit/tmpdb.h"
 
 static void *write_elsewhere(void *arg)
 {
@@ -112,5 +89,5 @@ int main(void)
         cmocka_unit_test(every_write_moves_the_generation_and_reads_do_not),
         cmocka_unit_test(a_snapshot_is_shared_until_the_inventory_changes),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests_name("snapshot", tests, tmpdb_setup, tmpdb_teardown);
 }

@@ -1,4 +1,4 @@
-/* test_query_lang.c -- the collection query language against the real VM
+/* test_query.c -- db/query.c, the collection query language, against the real VM
  * collection: precedence, every operator, type checks, every error code with
  * the offending token named, limits, fields, and the cursor codec. */
 #include <setjmp.h>
@@ -8,7 +8,6 @@
 #include <string.h>
 #include <cmocka.h>
 #include "db/db.h"
-#include "lib/text.h"
 
 static struct pv_query q;
 
@@ -220,19 +219,6 @@ static void cursor_round_trip(void **state)
     free(cur2);
 }
 
-static void utf8(void **state)
-{
-    (void)state;
-    assert_true(pv_utf8_valid("plain", 5));
-    assert_true(pv_utf8_valid("\xc3\xbc\xe2\x9c\x93\xf0\x9f\x98\x80", 9));
-    assert_false(pv_utf8_valid("\xff", 1));
-    assert_false(pv_utf8_valid("\xc0\xaf", 2));          /* overlong '/' */
-    assert_false(pv_utf8_valid("\xed\xa0\x80", 3));      /* surrogate */
-    assert_false(pv_utf8_valid("\xe2\x9c", 2));          /* truncated */
-    assert_false(pv_utf8_valid("a\0b", 3));              /* NUL */
-    assert_false(pv_utf8_valid("\xf4\x90\x80\x80", 4));  /* above U+10FFFF */
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,7 +229,6 @@ int main(void)
         cmocka_unit_test_teardown(limits, teardown),
         cmocka_unit_test_teardown(sort_limit_fields, teardown),
         cmocka_unit_test_teardown(cursor_round_trip, teardown),
-        cmocka_unit_test_teardown(utf8, teardown),
     };
-    return cmocka_run_group_tests_name("query_lang", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("query", tests, NULL, NULL);
 }
