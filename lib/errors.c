@@ -47,10 +47,14 @@ int pv_err_status(enum pv_err e)
     return 500; /* not a class: a bug */
 }
 
+/* An error that was never filled in (no code, class PV_OK) is answered as
+ * what it is, our bug: 500, never a 200 carrying an error body. */
 int pv_error_status(const struct pv_error *e)
 {
     int c = e ? pv_code_find(e->code) : -1;
-    return c >= 0 ? rows[c].status : pv_err_status(e ? (enum pv_err)e->err : PV_EINTERNAL);
+    if (c >= 0)
+        return rows[c].status;
+    return !e || e->err == PV_OK ? 500 : pv_err_status((enum pv_err)e->err);
 }
 
 /* vsnprintf into msg, then cut back to the last whole UTF-8 character. */

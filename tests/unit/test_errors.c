@@ -72,6 +72,10 @@ static void fail_takes_the_class_from_the_table(void **state)
     pv_fail(&e, method_not_allowed, "-");
     assert_int_equal(pv_error_status(&e), 405);
     assert_string_equal(pv_code_str(vm_not_found), "vm_not_found");
+    /* an error nobody filled in is our bug: 500, never 200 with an error body */
+    memset(&e, 0, sizeof e);
+    assert_int_equal(pv_error_status(&e), 500);
+    assert_int_equal(pv_error_status(NULL), 500);
 }
 
 static void named_codes_are_looked_up(void **state)
