@@ -122,6 +122,21 @@ static int owned(json_t *owners, const char *name)
     return 0;
 }
 
+/* Is the host libvirt describes this machine?  Only then are the bridges
+ * in this machine's /sys/class/net the host's: libvirt's test driver
+ * describes a made-up host, and a remote URI (qemu+tcp://…, qemu+ssh://…)
+ * another machine. */
+static int host_is_this_machine(void)
+{
+    char *uri = virConnectGetURI(ag_virt_conn());
+    const char *sep = uri ? strstr(uri, "://") : NULL;
+    int local = sep && sep[3] == '/' && strncmp(uri, "test", 4) != 0 &&
+                !memchr(uri, '+', (size_t)(sep - uri));
+
+    free(uri);
+    return local;
+}
+
 int ag_virt_networks(json_t **out, struct pv_error *err)
 {
     virNetworkPtr *nets = NULL;
@@ -147,7 +162,7 @@ int ag_virt_networks(json_t **out, struct pv_error *err)
     }
     free(nets);
     /* the host's own bridges, but not those a libvirt network made */
-    if ((d = opendir("/sys/class/net"))) {
+    if (host_is_this_machine() && (d = opendir("/sys/class/net"))) {
         while ((de = readdir(d))) {
             char path[512];
             struct stat st;
