@@ -96,26 +96,6 @@ static void first_failure(const struct pv_pl_rating *r, char *buf, size_t size)
     }
 }
 
-/* How many hosts each reason turned away, in words: "2 hosts: not enough
- * free memory (insufficient_memory); ...". */
-static void rejections_text(const json_t *rejected, char *buf, size_t size)
-{
-    const char *code;
-    json_t *n;
-    size_t len = 0;
-
-    buf[0] = '\0';
-    json_object_foreach((json_t *)rejected, code, n) {
-        const char *text = pv_pl_reason_text(code);
-        int w = snprintf(buf + len, size - len, "%s%lld host%s: %s (%s)", len ? "; " : "",
-                         (long long)json_integer_value(n), json_integer_value(n) == 1 ? "" : "s",
-                         text ? text : code, code);
-        if (w < 0 || (size_t)w >= size - len)
-            break;
-        len += (size_t)w;
-    }
-}
-
 int pv_place_decide(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
                     const char *requested, int *chosen, json_t **decision, struct pv_error *err)
 {
@@ -162,7 +142,7 @@ int pv_place_decide(const struct pv_pl_inv *inv, const struct pv_pl_request *req
         *chosen = pv_pl_best(r, n);
         if (*chosen < 0) {
             char counts[400];
-            rejections_text(rej, counts, sizeof counts);
+            pv_pl_rejections_text(rej, counts, sizeof counts);
             rc = pv_fail(err, no_eligible_host,
                               "no host can take this VM (%d vCPUs, %lld MB) among %d: %s",
                               req->vcpus, (long long)req->memory_mb, n,

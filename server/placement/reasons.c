@@ -318,3 +318,21 @@ json_t *pv_pl_reason_texts(const json_t *counts)
     }
     return out;
 }
+
+void pv_pl_rejections_text(const json_t *counts, char *buf, size_t size)
+{
+    const char *code;
+    json_t *n;
+    size_t len = 0;
+
+    buf[0] = '\0';
+    json_object_foreach((json_t *)counts, code, n) {
+        const char *text = pv_pl_reason_text(code);
+        int w = snprintf(buf + len, size - len, "%s%lld host%s: %s (%s)", len ? "; " : "",
+                         (long long)json_integer_value(n), json_integer_value(n) == 1 ? "" : "s",
+                         text ? text : code, code);
+        if (w < 0 || (size_t)w >= size - len)
+            break;
+        len += (size_t)w;
+    }
+}

@@ -29,4 +29,9 @@ json_t *pv_pl_weight_message(const char *name, double value, double weight, doub
  * borrowed; NULL: {}): the words next to "rejected_by". */
 json_t *pv_pl_reason_texts(const json_t *counts);
 
+/* counts ({"code": hosts, ...}, borrowed) as one line into buf: "3 hosts:
+ * not enough free memory (insufficient_memory); 1 host: ..." ("" for none),
+ * cut at size -- for error messages and a VM's HA status. */
+void pv_pl_rejections_text(const json_t *counts, char *buf, size_t size);
+
 #endif
