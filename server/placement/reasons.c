@@ -101,7 +101,7 @@ static void add_mb(struct pv_buf *b, const json_t *d, const char *key)
 
 static void f_host_state(struct pv_buf *b, const json_t *d)
 {
-    pv_buf_addf(b, "state %s", str(d, "state") ? str(d, "state") : "?");
+    pv_buf_adds(b, str(d, "state") ? str(d, "state") : "?");
 }
 
 static void f_vendor(struct pv_buf *b, const json_t *d)

@@ -15,7 +15,7 @@ const words = (code) => String(code).replace(/_/g, " ");
 /** One filter verdict as a line: "Memory: needs 512 MiB, ..." or "Memory: refused, ... (code)". */
 export function filterText(f) {
   const name = words(f.name);
-  const label = name.charAt(0).toUpperCase() + name.slice(1);
+  const label = f.name === "cpu" ? "CPU" : name.charAt(0).toUpperCase() + name.slice(1);
   const message = f.message || (f.passed ? "passed" : words(f.code));
   return f.passed ? label + ": " + message : label + ": refused, " + message + " (" + f.code + ")";
 }
