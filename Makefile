@@ -184,10 +184,10 @@ UT_jobs_state = $(BUILD)/server/jobs/jobs_state.o
 UT_jobs       = $(BUILD)/server/jobs/jobs.o $(UT_jobs_state) $(addprefix $(CORE_OBJ)/,events.o log.o util.o) \
                 $(UT_db)
 UT_throttle   = $(BUILD)/server/http/throttle.o
-UT_placement  = $(addprefix $(BUILD)/server/placement/,engine.o policy.o place.o plan.o) \
+UT_placement  = $(addprefix $(BUILD)/server/placement/,engine.o policy.o place.o plan.o reasons.o) \
                 $(UT_cron) $(UT_validate)
 UT_snapshot   = $(BUILD)/server/inventory/snapshot.o $(BUILD)/server/inventory/plugins.o \
-                $(addprefix $(BUILD)/server/placement/,engine.o policy.o) $(CORE_OBJ)/log.o $(UT_db)
+                $(addprefix $(BUILD)/server/placement/,engine.o policy.o reasons.o) $(CORE_OBJ)/log.o $(UT_db)
 UT_conns      = $(addprefix $(BUILD)/server/inventory/,conns.o plugins.o devices.o) \
                 $(CORE_OBJ)/secret.o $(UT_jobs)
 HTTP_OBJ      = $(BUILD)/server/http

@@ -7,6 +7,15 @@
  * a small open-addressing table keyed by the SQL literal's address.
  * synchronous=NORMAL in WAL mode: a committed transaction survives a crash of
  * the process (kill -9); only a power loss may lose the last commits.
+ *
+ * Each thread also keeps the objects it last rendered by id (pv_db_get_text,
+ * GET /api/v1/vms/{id} and the like), each with the inventory generation it
+ * was read at: while the generation has not moved, no write has committed
+ * and the text is still the row's.  A hit costs no SQLite read transaction,
+ * whose WAL-index locks (a mutex shared by every connection, an fcntl) were
+ * most of such a request.  A thread inside a transaction neither reads nor
+ * fills it (its own uncommitted writes are not counted yet; SQLite's
+ * autocommit flag says whether one is open, whoever opened it).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -18,6 +27,8 @@
 #include "migrate.h"
 
 #define STMT_SLOTS 128
+#define OBJ_SLOTS 64
+#define OBJ_ID_MAX 64
 
 #define DEPTH_MAX 8
 
@@ -36,6 +47,13 @@ struct thread_db {
         const char *sql;
         sqlite3_stmt *st;
     } cache[STMT_SLOTS];
+    struct {                        /* rendered objects, see the top of this file */
+        const void *kind;           /* NULL: empty */
+        char id[OBJ_ID_MAX];
+        uint64_t generation;
+        char *text;
+        size_t len;
+    } objs[OBJ_SLOTS];
 };
 
 /* Start-up configuration: written once by pv_db_init before other threads
@@ -52,6 +70,8 @@ static void thread_db_free(void *p)
         return;
     for (int i = 0; i < STMT_SLOTS; i++)
         sqlite3_finalize(t->cache[i].st);
+    for (int i = 0; i < OBJ_SLOTS; i++)
+        free(t->objs[i].text);
     free(t->pending);
     sqlite3_close(t->db);
     free(t);
@@ -165,6 +185,48 @@ sqlite3_stmt *pv_db_stmt(const char *sql, struct pv_error *err)
     }
     pv_fail(err, database_error, "statement cache full");
     return NULL;
+}
+
+static size_t obj_slot(const void *kind, const char *id)
+{
+    size_t h = (uintptr_t)kind >> 4;
+    for (; *id; id++)
+        h = h * 31 + (unsigned char)*id;
+    return h % OBJ_SLOTS;
+}
+
+int pv_db_obj_cached(const void *kind, const char *id, uint64_t gen, char **text)
+{
+    struct thread_db *t = pthread_getspecific(db_key);
+    size_t i = obj_slot(kind, id);
+
+    *text = NULL;
+    if (!t || !sqlite3_get_autocommit(t->db) || t->objs[i].kind != kind ||
+        t->objs[i].generation != gen || strcmp(t->objs[i].id, id) != 0)
+        return 0;
+    *text = malloc(t->objs[i].len + 1);
+    if (!*text)
+        return 0;
+    memcpy(*text, t->objs[i].text, t->objs[i].len + 1);
+    return 1;
+}
+
+void pv_db_obj_keep(const void *kind, const char *id, uint64_t gen, const char *text)
+{
+    struct thread_db *t = pthread_getspecific(db_key);
+    size_t i = obj_slot(kind, id), len = strlen(text);
+    char *copy;
+
+    if (!t || !sqlite3_get_autocommit(t->db) || strlen(id) >= OBJ_ID_MAX ||
+        !(copy = malloc(len + 1)))
+        return;
+    memcpy(copy, text, len + 1);
+    free(t->objs[i].text);
+    t->objs[i].kind = kind;
+    snprintf(t->objs[i].id, sizeof t->objs[i].id, "%s", id);
+    t->objs[i].generation = gen;
+    t->objs[i].text = copy;
+    t->objs[i].len = len;
 }
 
 void pv_db_release(sqlite3_stmt *st)

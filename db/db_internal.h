@@ -12,6 +12,14 @@ sqlite3 *pv_db_conn(struct pv_error *err);
  * cache is keyed by its address).  Hand it back with pv_db_release(). */
 sqlite3_stmt *pv_db_stmt(const char *sql, struct pv_error *err);
 void pv_db_release(sqlite3_stmt *st);
+/* The calling thread's rendered objects (see db.c): pv_db_obj_cached gives
+ * a malloc'd copy of the text kept for (kind, id) at exactly `generation`
+ * (1) or nothing (0); pv_db_obj_keep keeps text as read at `generation`,
+ * which the caller loaded before reading.  Inside a transaction neither
+ * does anything. */
+int pv_db_obj_cached(const void *kind, const char *id, uint64_t generation, char **text);
+void pv_db_obj_keep(const void *kind, const char *id, uint64_t generation, const char *text);
+
 /* Fill err from the connection's last error; returns the pv_err code. */
 int pv_db_error(struct pv_error *err, const char *what);
 

@@ -465,8 +465,11 @@ int pv_db_get_text(const struct pv_collection *c, const char *id, char **obj,
     const char *sql = NULL;
     struct jbuf out = {0};
     int rc = 0, step;
+    uint64_t generation = pv_db_generation(); /* before the read: see db.c */
 
     *obj = NULL;
+    if (pv_db_obj_cached(c, id, generation, obj))
+        return 0;
     pthread_once(&get_sql_once, build_get_sql);
     for (size_t i = 0; get_sql && i < pv_ncollections; i++)
         if (pv_collections[i] == c)
@@ -485,6 +488,7 @@ int pv_db_get_text(const struct pv_collection *c, const char *id, char **obj,
             rc = pv_fail(err, out_of_memory, "out of memory");
         } else {
             *obj = out.s;
+            pv_db_obj_keep(c, id, generation, out.s);
         }
     } else if (step == SQLITE_DONE) {
         char code[48];

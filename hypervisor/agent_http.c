@@ -26,7 +26,8 @@
  *
  * Errors are {"error": {"code", "message", "details"}} as in polyvisord.
  * The transport is lib/httpd, as polyvisord's: the token is checked on the
- * headers, before any body is read; uploads stream to disk instead of being
+ * headers, before any body is read, and the route matched there too (lib/httpd
+ * answers 404 and 405 with Allow); uploads stream to disk instead of being
  * buffered.  Requests are small and short, except the event long poll,
  * which waits on a condition variable; a thread per connection here keeps a
  * waiting poll from holding up another caller (an agent has a handful of
@@ -45,11 +46,14 @@
 
 #define MAX_BODY ((size_t)256 * 1024)
 
-/* One request: its body (in lib/httpd's buffer) or its upload. */
+/* One request (lib/httpd's per-request state): its route, its body (in
+ * lib/httpd's buffer) or its upload. */
 struct body {
+    struct pv_route_match m;
     const char *s;      /* the buffered body, NUL-terminated, or NULL */
     size_t len;
     int fd;             /* an upload being written to disk, or -1 */
+    int admitted;       /* admit() ran: fd is set */
     long long written;
     int upload_failed;
 };
@@ -60,8 +64,8 @@ static char token[256];
 
 static enum MHD_Result reply(struct MHD_Connection *c, int status, json_t *body)
 {
-    static const struct pv_httpd_header h[] = {{"Cache-Control", "no-store"}, {NULL, NULL}};
-    return pv_httpd_send_json(c, status, body ? body : json_object(), h);
+    struct pv_httpd_reply rep = {.status = status, .json = body ? body : json_object()};
+    return pv_httpd_send_reply(c, &rep);
 }
 
 static enum MHD_Result reply_error(struct MHD_Connection *c, const struct pv_error *e)
@@ -103,11 +107,10 @@ static enum MHD_Result result(struct MHD_Connection *c, int rc, const struct pv_
 /* A file of an export (its saved state or a disk), streamed from disk. */
 static enum MHD_Result send_file(struct MHD_Connection *c, const char *uuid, const char *disk)
 {
-    struct pv_error e = {0};
+    static const struct pv_httpd_header h[] = {{"Content-Type", "application/octet-stream"},
+                                               {NULL, NULL}};
+    struct pv_error e = {0}, missing;
     char path[600];
-    struct stat sb;
-    struct MHD_Response *r;
-    int fd;
 
     if (disk) {
         char *end;
@@ -119,22 +122,8 @@ static enum MHD_Result send_file(struct MHD_Connection *c, const char *uuid, con
     } else if (ag_virt_state_path(uuid, "save", path, sizeof path, &e)) {
         return reply_error(c, &e);
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return fail(c, PV_CODE_no_state, "no exported state for that vm");
-    }
-    r = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
-    if (!r) {
-        close(fd);
-        return MHD_NO;
-    }
-    {
-        static const struct pv_httpd_header h[] = {{"Content-Type", "application/octet-stream"},
-                                                   {NULL, NULL}};
-        return pv_httpd_queue(c, MHD_HTTP_OK, r, h);
-    }
+    pv_fail(&missing, no_state, "no exported state for that vm");
+    return pv_httpd_send_file(c, path, 0, h, &missing);
 }
 
 /* 1 when this is an upload that goes to disk instead of memory:
@@ -435,30 +424,6 @@ static const struct pv_route routes[] = {
     {"POST", "/v1/vms/{uuid}/migration/cancel", h_migration_cancel, 0},
 };
 
-static enum MHD_Result route(struct MHD_Connection *c, const char *method, const char *url,
-                             struct body *b)
-{
-    struct pv_route_match m;
-    struct pv_req r = {.c = c, .b = b, .ret = MHD_NO};
-    struct pv_error e;
-
-    switch (pv_router_match(routes, sizeof routes / sizeof routes[0], method, url, &m)) {
-    case PV_MATCH_OK:
-        break;
-    case PV_MATCH_NO_METHOD: {
-        const struct pv_httpd_header h[] = {{"Allow", m.allow}, {NULL, NULL}};
-        pv_fail(&e, method_not_allowed, "%s is not allowed here (allowed: %s)", method, m.allow);
-        return pv_httpd_send_json(c, pv_error_status(&e), pv_httpd_error_body(&e, NULL),
-                                  h);
-    }
-    case PV_MATCH_NO_PATH:
-        return fail(c, PV_CODE_route_not_found, "no such route");
-    }
-    r.params = m.params;
-    m.route->handler(&r);
-    return r.ret;
-}
-
 static int sink(void *state, const char *data, size_t n)
 {
     struct body *b = state;
@@ -473,32 +438,27 @@ static int sink(void *state, const char *data, size_t n)
     return 0;
 }
 
-static void body_free(void *state)
+static void body_done(void *state)
 {
     struct body *b = state;
-    if (b) {
-        if (b->fd >= 0)
-            close(b->fd);
-        free(b);
-    }
+    if (b->admitted && b->fd >= 0)
+        close(b->fd);
 }
 
-/* On the headers alone: the token, and an upload's file opened. */
+/* On the headers alone: the token, the route, and an upload's file opened. */
 static int admit(void *ctx, struct pv_httpd_req *r, struct pv_error *err)
 {
-    struct body *b;
+    struct body *b = r->state;
     char uuid[64];
     int disk = 0;
     (void)ctx;
 
+    b->fd = -1;
+    b->admitted = 1;
     if (!token_ok(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization")))
         return pv_fail(err, unauthorized, "this agent needs its token");
-    b = calloc(1, sizeof *b);
-    if (!b)
-        return pv_fail(err, out_of_memory, "out of memory");
-    b->fd = -1;
-    r->state = b;
-    r->done = body_free;
+    if (pv_httpd_route(r, routes, sizeof routes / sizeof routes[0], &b->m, err))
+        return err->err;
     if (is_upload(r->method, r->url, uuid, &disk)) {
         if (upload_open(r->conn, uuid, disk, b, err))
             return err->err;
@@ -507,19 +467,22 @@ static int admit(void *ctx, struct pv_httpd_req *r, struct pv_error *err)
     return 0;
 }
 
-static enum MHD_Result handle(void *ctx, struct pv_httpd_req *r)
+/* The whole body is in (or went to disk): the route's handler answers. */
+static enum MHD_Result handle(void *ctx, struct pv_httpd_req *hr)
 {
-    struct body *b = r->state;
+    struct body *b = hr->state;
+    struct pv_req r = {.c = hr->conn, .b = b, .params = b->m.params, .ret = MHD_NO};
     (void)ctx;
 
-    b->s = r->body.len ? r->body.s : NULL;
-    b->len = r->body.len;
-    return route(r->conn, r->method, r->url, b);
+    b->s = hr->body.len ? hr->body.s : NULL;
+    b->len = hr->body.len;
+    b->m.route->handler(&r);
+    return r.ret;
 }
 
 int ag_http_start(const struct ag_config *cfg, struct pv_error *err)
 {
-    static const struct pv_httpd_app app = {NULL, admit, handle};
+    static const struct pv_httpd_app app = {NULL, sizeof(struct body), admit, handle, body_done};
     struct pv_httpd_opts o = {
         .host = cfg->host,
         .port = cfg->port,

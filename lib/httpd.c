@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -16,8 +17,11 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include "httpd.h"
+#include "router.h"
 
 /* TLS 1.2 and 1.3 only, and no static-RSA key exchange: every suite left
  * is forward secret.  GnuTLS priority syntax. */
@@ -139,33 +143,51 @@ enum MHD_Result pv_httpd_queue(struct MHD_Connection *c, int status, struct MHD_
     return ret;
 }
 
-enum MHD_Result pv_httpd_send_text(struct MHD_Connection *c, int status, const char *type,
-                                   const char *text, size_t len,
-                                   const struct pv_httpd_header *extra)
+enum MHD_Result pv_httpd_send_reply(struct MHD_Connection *c, struct pv_httpd_reply *rep)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)(text ? text : ""), MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp;
+    char *text = rep->text, ra[16];
+    struct pv_httpd_header h[] = {
+        {"Content-Type", rep->content_type ? rep->content_type : "application/json"},
+        {"Cache-Control", "no-store"},
+        {"Location", rep->location && rep->location[0] ? rep->location : NULL},
+        {"Set-Cookie", rep->set_cookie && rep->set_cookie[0] ? rep->set_cookie : NULL},
+        {"Retry-After", NULL},
+        {"Allow", rep->allow && rep->allow[0] ? rep->allow : NULL},
+        {NULL, NULL},
+    };
 
-    if (resp && type)
-        MHD_add_response_header(resp, "Content-Type", type);
-    return pv_httpd_queue(c, status, resp, extra);
-}
-
-enum MHD_Result pv_httpd_send_json(struct MHD_Connection *c, int status, json_t *body,
-                                   const struct pv_httpd_header *extra)
-{
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    enum MHD_Result ret;
-
-    json_decref(body);
-    if (body && !text) /* not writable as JSON: a bug, said as one */
-        return pv_httpd_send_text(c, 500, "application/json",
-                                  "{\"error\":{\"code\":\"no_reply\",\"message\":\"the reply could "
-                                  "not be written\",\"details\":{}}}", 84, NULL);
-    ret = pv_httpd_send_text(c, status, text ? "application/json" : NULL, text,
-                             text ? strlen(text) : 0, extra);
-    free(text);
-    return ret;
+    rep->text = NULL;
+    if (!text && rep->json) {
+        text = json_dumps(rep->json, JSON_COMPACT);
+        if (!text) { /* not writable as JSON: a bug, said as one */
+            rep->status = 500;
+            text = strdup("{\"error\":{\"code\":\"no_reply\",\"message\":\"the reply could "
+                          "not be written\",\"details\":{}}}");
+        }
+    } else if (!text && rep->status != 204) {
+        struct pv_error e;
+        pv_fail(&e, no_reply, "the handler gave no reply");
+        rep->status = pv_error_status(&e);
+        rep->json = pv_httpd_error_body(&e, NULL);
+        text = json_dumps(rep->json, JSON_COMPACT);
+    }
+    json_decref(rep->json);
+    rep->json = NULL;
+    if (rep->status == 204)
+        h[0].value = NULL;
+    if (rep->retry_after > 0 || rep->status == 503) {
+        snprintf(ra, sizeof ra, "%d", rep->retry_after > 0 ? rep->retry_after : 1);
+        h[4].value = ra;
+    }
+    if (!text && !(text = strdup("")))
+        return MHD_NO;
+    resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    return pv_httpd_queue(c, rep->status, resp, h);
 }
 
 json_t *pv_httpd_error_body(const struct pv_error *e, json_t *details)
@@ -177,13 +199,46 @@ json_t *pv_httpd_error_body(const struct pv_error *e, json_t *details)
 enum MHD_Result pv_httpd_send_error(struct MHD_Connection *c, const struct pv_error *e,
                                     json_t *details)
 {
-    char ra[16];
-    const struct pv_httpd_header retry[] = {{"Retry-After", ra}, {NULL, NULL}};
-    int status = pv_error_status(e);
+    struct pv_httpd_reply rep = {.status = pv_error_status(e),
+                                 .json = pv_httpd_error_body(e, details)};
+    return pv_httpd_send_reply(c, &rep);
+}
 
-    snprintf(ra, sizeof ra, "%d", 1);
-    return pv_httpd_send_json(c, status, pv_httpd_error_body(e, details),
-                              status == 503 ? retry : NULL);
+enum MHD_Result pv_httpd_send_file(struct MHD_Connection *c, const char *path, int nofollow,
+                                   const struct pv_httpd_header *extra,
+                                   const struct pv_error *missing)
+{
+    struct stat sb;
+    struct MHD_Response *resp;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
+
+    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        return pv_httpd_send_error(c, missing, NULL);
+    }
+    resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
+    if (!resp) {
+        close(fd);
+        return MHD_NO;
+    }
+    return pv_httpd_queue(c, MHD_HTTP_OK, resp, extra);
+}
+
+int pv_httpd_route(struct pv_httpd_req *r, const struct pv_route *routes, size_t n,
+                   struct pv_route_match *m, struct pv_error *err)
+{
+    switch (pv_router_match(routes, n, r->method, r->url, m)) {
+    case PV_MATCH_OK:
+        return 0;
+    case PV_MATCH_NO_METHOD:
+        snprintf(r->allow, sizeof r->allow, "%s", m->allow);
+        return pv_fail(err, method_not_allowed, "%s is not allowed on %.200s (allowed: %s)",
+                       r->method, r->url, m->allow);
+    case PV_MATCH_NO_PATH:
+        break;
+    }
+    return pv_fail(err, route_not_found, "no route %s %.200s", r->method, r->url);
 }
 
 /* ---- connections per address -------------------------------------------- */
@@ -216,8 +271,19 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     char addr[64];
     struct addr_count *a;
 
-    (void)socket_context;
-    client_of(c, addr, sizeof addr);
+    /* the address is the connection's: worked out once, kept for each of its
+     * requests in the socket context */
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        client_of(c, addr, sizeof addr);
+        *socket_context = strdup(addr);
+    } else {
+        if (*socket_context)
+            snprintf(addr, sizeof addr, "%s", (char *)*socket_context);
+        else
+            client_of(c, addr, sizeof addr);
+        free(*socket_context);
+        *socket_context = NULL;
+    }
     pthread_mutex_lock(&h->addr_lock);
     a = addr_slot(h, addr, toe == MHD_CONNECTION_NOTIFY_STARTED);
     if (a && toe == MHD_CONNECTION_NOTIFY_STARTED)
@@ -243,8 +309,11 @@ static unsigned connections_of(struct pv_httpd *h, const char *addr)
 
 static enum MHD_Result refuse(struct pv_httpd_req *r, const struct pv_error *e)
 {
+    struct pv_httpd_reply rep = {.status = pv_error_status(e),
+                                 .json = pv_httpd_error_body(e, NULL),
+                                 .allow = r->allow};
     r->refused = 1;
-    return pv_httpd_send_error(r->conn, e, NULL);
+    return pv_httpd_send_reply(r->conn, &rep);
 }
 
 static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -317,15 +386,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
 
     if (!r) {
-        r = calloc(1, sizeof *r);
+        /* the request and the program's state in one allocation */
+        size_t head = (sizeof *r + 15) & ~(size_t)15;
+        r = calloc(1, head + h->o.app->state_size);
         if (!r)
             return MHD_NO;
         *con_cls = r;
+        r->state = h->o.app->state_size ? (char *)r + head : NULL;
         r->conn = c;
         r->method = method;
         r->url = url;
         r->start_ms = now_ms();
-        client_of(c, r->client, sizeof r->client);
+        {
+            const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+            if (ci && ci->socket_context)
+                snprintf(r->client, sizeof r->client, "%s", (const char *)ci->socket_context);
+            else
+                client_of(c, r->client, sizeof r->client);
+        }
         {
             char sock[64];
             snprintf(sock, sizeof sock, "%s", r->client);
@@ -369,13 +448,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    struct pv_httpd *h = cls;
     struct pv_httpd_req *r = *con_cls;
-    (void)cls;
     (void)c;
     (void)toe;
     if (r) {
-        if (r->done)
-            r->done(r->state);
+        if (h->o.app->done && r->state)
+            h->o.app->done(r->state);
         pv_buf_free(&r->body);
         free(r);
         *con_cls = NULL;

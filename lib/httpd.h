@@ -13,6 +13,13 @@
  *   handle(r)  called when the whole body is in (r->body), to answer with
  *              pv_httpd_send_*().
  *
+ * What both programs do around those hooks is here too, so that neither
+ * keeps a copy: the program's per-request state (app->state_size bytes,
+ * zeroed, allocated with the request and handed to app->done at its end),
+ * matching a route table with the 404 / 405-with-Allow answers
+ * (pv_httpd_route), the JSON reply with its headers (pv_httpd_send_reply),
+ * the error body, and files streamed from disk (pv_httpd_send_file).
+ *
  * The layer keeps the limits every server needs, so each fix is made once:
  * a body limit (413 before reading when Content-Length says so), a URL and
  * query-argument limit (414), a connection limit and a soft per-address
@@ -41,10 +48,10 @@ struct pv_httpd_req {
     char client[64];             /* the client's address, numeric: X-Forwarded-For's
                                     last hop that is not a trusted proxy, when the
                                     connection comes from one */
+    void *state;                 /* the program's: app->state_size zeroed bytes */
+    char allow[96];              /* a 405's Allow list (pv_httpd_route) */
     /* set by admit(): */
-    void *state;                 /* the program's, for handle(); freed by done() */
     int (*sink)(void *state, const char *data, size_t n); /* take the body: 0 ok, -1 stop */
-    void (*done)(void *state);   /* when the request ends, whatever happened */
     /* the layer's own */
     int refused;                 /* answered already: the body is dropped */
     int sink_failed;
@@ -55,8 +62,10 @@ struct pv_httpd_req {
 
 struct pv_httpd_app {
     void *ctx;
+    size_t state_size;           /* the program's state per request (r->state) */
     int (*admit)(void *ctx, struct pv_httpd_req *r, struct pv_error *err);
     enum MHD_Result (*handle)(void *ctx, struct pv_httpd_req *r);
+    void (*done)(void *state);   /* when a request ends, whatever happened; NULL: nothing */
 };
 
 struct pv_httpd_opts {
@@ -87,15 +96,36 @@ struct pv_httpd_header {
     const char *name, *value;
 };
 
-/* Queue a reply.  body (JSON, stolen; NULL: none) / text (borrowed). */
-enum MHD_Result pv_httpd_send_json(struct MHD_Connection *c, int status, json_t *body,
-                                   const struct pv_httpd_header *extra);
-enum MHD_Result pv_httpd_send_text(struct MHD_Connection *c, int status, const char *type,
-                                   const char *text, size_t len,
-                                   const struct pv_httpd_header *extra);
 /* Queue a prepared response with the layer's common headers added. */
 enum MHD_Result pv_httpd_queue(struct MHD_Connection *c, int status, struct MHD_Response *resp,
                                const struct pv_httpd_header *extra);
+/* A reply of either program: a JSON body (or a text of its own) with
+ * Cache-Control: no-store and the headers that are set.  Without a body,
+ * a status other than 204 is a handler's bug, answered as no_reply (500). */
+struct pv_httpd_reply {
+    int status;                  /* set to what was sent */
+    json_t *json;                /* stolen; NULL: none */
+    char *text;                  /* a malloc'd body instead of json, stolen */
+    const char *content_type;    /* of text; NULL: application/json */
+    const char *location, *set_cookie, *allow; /* NULL or "": not sent */
+    int retry_after;             /* seconds; 0: none (a 503 says 1) */
+};
+enum MHD_Result pv_httpd_send_reply(struct MHD_Connection *c, struct pv_httpd_reply *rep);
+
+/* Match r against a route table (lib/router.h).  0: m holds the route and
+ * its captures; else err says route_not_found or method_not_allowed (and
+ * r->allow the methods the path takes), for admit() to return. */
+struct pv_route;
+struct pv_route_match;
+int pv_httpd_route(struct pv_httpd_req *r, const struct pv_route *routes, size_t n,
+                   struct pv_route_match *m, struct pv_error *err);
+
+/* Stream the regular file at path (O_NOFOLLOW when nofollow), or answer
+ * missing when it cannot be opened. */
+enum MHD_Result pv_httpd_send_file(struct MHD_Connection *c, const char *path, int nofollow,
+                                   const struct pv_httpd_header *extra,
+                                   const struct pv_error *missing);
+
 /* {"error": {"code", "message", "details"}} with e's status; details stolen (NULL: {}). */
 json_t *pv_httpd_error_body(const struct pv_error *e, json_t *details);
 enum MHD_Result pv_httpd_send_error(struct MHD_Connection *c, const struct pv_error *e,

@@ -3,7 +3,8 @@
 # only those that are missing (make deps).  Needs root when something is
 # missing; runs apt-get update once, only then.
 #   deps.sh           build + test packages
-#   deps.sh bench     also what `make bench` needs (wrk, nginx, curl)
+#   deps.sh bench     also what `make bench` needs (wrk, nginx, curl; valgrind for
+#                     tests/bench/callgrind_get.sh)
 #   deps.sh check     also what `make check` needs (cppcheck, clang-tidy, libFuzzer)
 #   deps.sh fuzz      also what `make fuzz` needs (clang with its libFuzzer runtime)
 #   deps.sh kvm       also a real libvirt daemon with QEMU (tests/peers/libvirtd.sh)
@@ -15,7 +16,7 @@ libvirt-dev libsodium-dev libgnutls28-dev libcmocka-dev openssl
 python3 python3-pytest python3-requests tzdata
 chromium chromium-driver python3-selenium fonts-dejavu-core
 golang-go golang-github-vmware-govmomi-dev"
-[ "${1:-}" = bench ] && PKGS="$PKGS wrk nginx-light curl"
+[ "${1:-}" = bench ] && PKGS="$PKGS wrk nginx-light curl valgrind"
 [ "${1:-}" = check ] && PKGS="$PKGS cppcheck clang-tidy clang libclang-rt-14-dev"
 [ "${1:-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-14-dev"   # clang only recommends its runtime
 [ "${1:-}" = kvm ] && PKGS="$PKGS libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils"

@@ -33,6 +33,7 @@
 #include "server/jobs/jobs.h"
 #include "server/inventory/snapshot.h"
 #include "server/placement/plan.h"
+#include "server/placement/reasons.h"
 #include "server/sched/clock.h"
 
 /* ---- ha.restart --------------------------------------------------------- */
@@ -54,12 +55,10 @@ static int restart_plan(struct pv_job_run *run, struct pv_error *err)
     if (rc)
         return rc;
     json_array_foreach(json_object_get(plan, "unplaced"), i, u) {
-        char status[256], *why = json_dumps(json_object_get(u, "rejected_by"), JSON_COMPACT);
+        char status[512], why[400];
+        pv_pl_rejections_text(json_object_get(u, "rejected_by"), why, sizeof why);
         snprintf(status, sizeof status, "not restarted: %s%s%s",
-                 json_string_value(json_object_get(u, "reason")),
-                 json_object_size(json_object_get(u, "rejected_by")) ? " " : "",
-                 json_object_size(json_object_get(u, "rejected_by")) && why ? why : "");
-        free(why);
+                 json_string_value(json_object_get(u, "reason")), why[0] ? "; " : "", why);
         pv_db_vm_set_ha_status(json_string_value(json_object_get(u, "vm_id")), status);
         if (strstr(status, "HA is off") == NULL && strstr(status, "not running") == NULL)
             pv_event("vm", json_string_value(json_object_get(u, "vm_id")), "error", NULL,

@@ -46,58 +46,27 @@ int pv_http_is_tls(void)
     return pv_httpd_is_tls(httpd);
 }
 
+/* Send r's reply (through lib/httpd, which takes its body); r->status
+ * becomes what was sent. */
 static enum MHD_Result send_json(struct MHD_Connection *conn, struct pv_req *r)
 {
-    struct MHD_Response *resp;
-    char *text, ra[16];
-    struct pv_httpd_header h[] = {
-        {"Content-Type", r->status == 204 ? NULL : r->content_type ? r->content_type : "application/json"},
-        {"Cache-Control", "no-store"},
-        {"Location", r->location[0] ? r->location : NULL},
-        {"Set-Cookie", r->set_cookie[0] ? r->set_cookie : NULL},
-        {"Retry-After", NULL},
-        {"Allow", r->allow[0] ? r->allow : NULL},
-        {NULL, NULL},
-    };
+    struct pv_httpd_reply rep = {r->status, r->json,     r->text,       r->content_type,
+                                 r->location, r->set_cookie, r->allow, r->retry_after};
+    enum MHD_Result ret;
 
-    if (!r->json && !r->text && r->status != 204) {
-        struct pv_error e;
-        pv_fail(&e, no_reply, "the handler gave no reply");
-        pv_reply_error(r, &e);
-    }
-    if (r->retry_after > 0 || r->status == 503) {
-        snprintf(ra, sizeof ra, "%d", r->retry_after > 0 ? r->retry_after : 1);
-        h[4].value = ra;
-    }
-    if (r->text) {
-        text = r->text;
-        r->text = NULL;
-    } else if (r->json) {
-        text = json_dumps(r->json, JSON_COMPACT);
-    } else {
-        text = strdup("");
-    }
-    if (!text)
-        return MHD_NO;
-    resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(text);
-        return MHD_NO;
-    }
-    return pv_httpd_queue(conn, r->status, resp, h);
+    r->json = NULL;
+    r->text = NULL;
+    ret = pv_httpd_send_reply(conn, &rep);
+    r->status = rep.status;
+    return ret;
 }
 
 static enum MHD_Result send_error(struct MHD_Connection *conn, enum pv_code code, const char *msg)
 {
-    struct pv_req r = {.conn = conn};
     struct pv_error e;
-    enum MHD_Result ret;
 
     pv_fail_code(&e, code, "%s", msg);
-    pv_reply_error(&r, &e);
-    ret = send_json(conn, &r);
-    json_decref(r.json);
-    return ret;
+    return pv_httpd_send_error(conn, &e, NULL);
 }
 
 static const char *content_type(const char *path)
@@ -121,9 +90,11 @@ static enum MHD_Result serve_static(struct MHD_Connection *conn, const char *met
                                     const char *path)
 {
     char file[1024];
-    struct stat stbuf;
-    struct MHD_Response *resp;
-    int fd;
+    struct pv_error missing;
+    struct pv_httpd_header h[] = {{"Content-Type", NULL},
+                                        {"X-Frame-Options", "DENY"},
+                                        {"Cache-Control", "no-cache"},
+                                        {NULL, NULL}};
 
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return send_error(conn, PV_CODE_route_not_found, "no such route");
@@ -131,24 +102,9 @@ static enum MHD_Result serve_static(struct MHD_Connection *conn, const char *met
         path = "/index.html";
     if (snprintf(file, sizeof file, "%s%s", webui_dir, path) >= (int)sizeof file)
         return send_error(conn, PV_CODE_not_found, "no such file");
-    fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 || fstat(fd, &stbuf) != 0 || !S_ISREG(stbuf.st_mode)) {
-        if (fd >= 0)
-            close(fd);
-        return send_error(conn, PV_CODE_not_found, "no such file");
-    }
-    resp = MHD_create_response_from_fd((uint64_t)stbuf.st_size, fd);
-    if (!resp) {
-        close(fd);
-        return MHD_NO;
-    }
-    {
-        const struct pv_httpd_header h[] = {{"Content-Type", content_type(file)},
-                                            {"X-Frame-Options", "DENY"},
-                                            {"Cache-Control", "no-cache"},
-                                            {NULL, NULL}};
-        return pv_httpd_queue(conn, MHD_HTTP_OK, resp, h);
-    }
+    pv_fail(&missing, not_found, "no such file");
+    h[0].value = content_type(file);
+    return pv_httpd_send_file(conn, file, 1, h, &missing);
 }
 
 static int has_dotdot(const char *path)
@@ -168,47 +124,42 @@ static int is_api_path(const char *path)
            strcmp(path, "/metrics") == 0 || strcmp(path, "/healthz") == 0;
 }
 
-/* Answer r now (an error found in admit()), counted and logged like any. */
-static int answer_early(struct call *c, const struct pv_error *e)
+/* Count and log a request that was answered. */
+static void finished(struct call *c)
 {
     struct pv_req *r = &c->r;
-    int64_t ms;
+    int64_t ms = pv_now_ms() - r->start_ms;
 
-    if (e)
-        pv_reply_error(r, e);
-    send_json(r->conn, r);
-    ms = pv_now_ms() - r->start_ms;
     pv_metrics_request(c->label, r->status, ms);
     pv_log(PV_LOG_DEBUG, "http", "event=request method=%s route=%s status=%d user=%s ms=%lld",
            r->method, c->label, r->status, r->user[0] ? r->user : "-", (long long)ms);
-    json_decref(r->json);
-    r->json = NULL;
+}
+
+/* Answer r now (an error found in admit()), counted and logged like any. */
+static int answer_early(struct call *c, const struct pv_error *e)
+{
+    pv_reply_error(&c->r, e);
+    send_json(c->r.conn, &c->r);
+    finished(c);
     return PV_HTTPD_ANSWERED;
 }
 
-static void call_free(void *state)
+static void call_done(void *state)
 {
     struct call *c = state;
-    if (c) {
-        json_decref(c->r.json);
-        free(c->r.text);
-        free(c);
-    }
+    json_decref(c->r.json);
+    free(c->r.text);
 }
 
 /* On the headers alone: the path, the route, the method, who it is. */
 static int admit(void *ctx, struct pv_httpd_req *hr, struct pv_error *err)
 {
-    struct call *c = calloc(1, sizeof *c);
-    struct pv_req *r;
+    struct call *c = hr->state;
+    struct pv_req *r = &c->r;
     struct pv_error e = {0};
     (void)ctx;
+    (void)err;
 
-    if (!c)
-        return pv_fail(err, out_of_memory, "out of memory");
-    hr->state = c;
-    hr->done = call_free;
-    r = &c->r;
     r->conn = hr->conn;
     r->method = hr->method;
     r->path = hr->url;
@@ -227,17 +178,9 @@ static int admit(void *ctx, struct pv_httpd_req *hr, struct pv_error *err)
         return 0; /* a console file: handle() serves it */
     }
     c->api = 1;
-    switch (pv_router_match(pv_routes, pv_nroutes, hr->method, hr->url, &c->m)) {
-    case PV_MATCH_NO_PATH:
-        pv_fail(&e, route_not_found, "no route %s %.200s", hr->method, hr->url);
+    if (pv_httpd_route(hr, pv_routes, pv_nroutes, &c->m, &e)) {
+        snprintf(r->allow, sizeof r->allow, "%s", hr->allow);
         return answer_early(c, &e);
-    case PV_MATCH_NO_METHOD:
-        pv_fail(&e, method_not_allowed, "%s is not allowed on %.200s (allowed: %s)", hr->method,
-                hr->url, c->m.allow);
-        snprintf(r->allow, sizeof r->allow, "%s", c->m.allow);
-        return answer_early(c, &e);
-    case PV_MATCH_OK:
-        break;
     }
     c->label = c->m.route->pattern;
     memcpy(r->params, c->m.params, sizeof r->params);
@@ -260,7 +203,6 @@ static enum MHD_Result handle(void *ctx, struct pv_httpd_req *hr)
     struct call *c = hr->state;
     struct pv_req *r = &c->r;
     enum MHD_Result ret;
-    int64_t ms;
     (void)ctx;
 
     if (!c->api)
@@ -274,16 +216,13 @@ static enum MHD_Result handle(void *ctx, struct pv_httpd_req *hr)
         return ret;
     }
     ret = send_json(hr->conn, r);
-    ms = pv_now_ms() - r->start_ms;
-    pv_metrics_request(c->label, r->status, ms);
-    pv_log(PV_LOG_DEBUG, "http", "event=request method=%s route=%s status=%d user=%s ms=%lld",
-           r->method, c->label, r->status, r->user[0] ? r->user : "-", (long long)ms);
+    finished(c);
     return ret;
 }
 
 int pv_http_start(const struct pv_config *cfg, struct pv_error *err)
 {
-    static const struct pv_httpd_app app = {NULL, admit, handle};
+    static const struct pv_httpd_app app = {NULL, sizeof(struct call), admit, handle, call_done};
     struct pv_httpd_opts o = {
         .host = cfg->listen_host,
         .port = cfg->listen_port,

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "server/placement/engine.h"
+#include "server/placement/reasons.h"
 
 enum { W_MEMORY, W_CPU, W_GOAL, W_TAGS };
 
@@ -146,9 +147,12 @@ struct ctx {
 
 static void add_verdict(struct ctx *c, const char *name, const char *code, json_t *detail)
 {
-    json_array_append_new(c->filters, json_pack("{s:s,s:b,s:s?,s:o}", "name", name, "passed",
-                                                 code == NULL, "code", code, "detail",
-                                                 detail ? detail : json_object()));
+    if (!detail)
+        detail = json_object();
+    json_array_append_new(c->filters,
+                          json_pack("{s:s,s:b,s:s?,s:o,s:o}", "name", name, "passed", code == NULL,
+                                    "code", code, "detail", detail, "message",
+                                    pv_pl_verdict_message(name, code, detail)));
 }
 
 /* Record a filter's verdict.  The detail (a json_pack expression) is built
@@ -394,8 +398,10 @@ static void weight(json_t *arr, const char *name, double value, double w, double
 {
     value = round3(clamp01(value));
     if (arr)
-        json_array_append_new(arr, json_pack("{s:s,s:f,s:f,s:f}", "name", name, "value", value,
-                                             "weight", w, "contribution", round3(value * w)));
+        json_array_append_new(arr, json_pack("{s:s,s:f,s:f,s:f,s:o}", "name", name, "value", value,
+                                             "weight", w, "contribution", round3(value * w),
+                                             "message", pv_pl_weight_message(name, value, w,
+                                                                             round3(value * w))));
     *sum += value * w;
     *wsum += w;
 }
@@ -788,7 +794,7 @@ int pv_pl_best(const struct pv_pl_rating *r, int n)
 json_t *pv_pl_ratings_json(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
                            struct pv_pl_rating *r, int n, int limit)
 {
-    json_t *items = json_array();
+    json_t *items = json_array(), *rejected;
     int best = pv_pl_best(r, n), eligible = 0;
 
     for (int i = 0; i < n; i++)
@@ -802,9 +808,11 @@ json_t *pv_pl_ratings_json(const struct pv_pl_inv *inv, const struct pv_pl_reque
                              r[i].score, "eligible", r[i].eligible, "filters", r[i].filters,
                              "weights", r[i].weights));
     }
-    return json_pack("{s:o,s:s?,s:i,s:i,s:o}", "items", items, "chosen_host_id",
+    rejected = pv_pl_rejections(r, n);
+    return json_pack("{s:o,s:s?,s:i,s:i,s:o,s:o}", "items", items, "chosen_host_id",
                      best >= 0 ? inv->hosts[best].id : NULL, "hosts_rated", n, "eligible_hosts",
-                     eligible, "rejected_by", pv_pl_rejections(r, n));
+                     eligible, "rejected_messages", pv_pl_reason_texts(rejected), "rejected_by",
+                     rejected);
 }
 
 void pv_pl_request_for_vm(const struct pv_pl_inv *inv, int vm, struct pv_pl_request *req)

@@ -3,6 +3,7 @@
 #include <string.h>
 #include "server/core/validate.h"
 #include "server/placement/place.h"
+#include "server/placement/reasons.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define DECISION_TOP 10
@@ -79,7 +80,7 @@ int pv_place_request(const struct pv_pl_inv *inv, json_t *body, struct pv_pl_req
     return 0;
 }
 
-/* The first failing filter of a rating, as "code (numbers)". */
+/* The first failing filter of a rating, as "code: its message". */
 static void first_failure(const struct pv_pl_rating *r, char *buf, size_t size)
 {
     size_t i;
@@ -89,10 +90,8 @@ static void first_failure(const struct pv_pl_rating *r, char *buf, size_t size)
     json_array_foreach(r->filters, i, f) {
         if (json_is_true(json_object_get(f, "passed")))
             continue;
-        char *detail = json_dumps(json_object_get(f, "detail"), JSON_COMPACT);
-        snprintf(buf, size, "%s %s", json_string_value(json_object_get(f, "code")),
-                 detail ? detail : "");
-        free(detail);
+        snprintf(buf, size, "%s: %s", json_string_value(json_object_get(f, "code")),
+                 json_string_value(json_object_get(f, "message")));
         return;
     }
 }
@@ -142,12 +141,12 @@ int pv_place_decide(const struct pv_pl_inv *inv, const struct pv_pl_request *req
     } else {
         *chosen = pv_pl_best(r, n);
         if (*chosen < 0) {
-            char *counts = json_dumps(rej, JSON_COMPACT);
+            char counts[400];
+            pv_pl_rejections_text(rej, counts, sizeof counts);
             rc = pv_fail(err, no_eligible_host,
                               "no host can take this VM (%d vCPUs, %lld MB) among %d: %s",
                               req->vcpus, (long long)req->memory_mb, n,
-                              n ? (counts ? counts : "") : "there are no hosts");
-            free(counts);
+                              n ? counts : "there are no hosts");
         }
     }
     json_object_set_new(d, "chosen_host_id",

@@ -10,6 +10,7 @@
 #include "server/sched/cron.h"
 #include "server/placement/place.h"
 #include "server/placement/plan.h"
+#include "server/placement/reasons.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -112,8 +113,11 @@ static json_t *move_json(const struct pv_pl_inv *inv, int v, int from, int to, d
 static json_t *unplaced_json(const struct pv_pl_inv *inv, int v, const char *name,
                              json_t *counts, const char *reason)
 {
-    return json_pack("{s:s?,s:s,s:s,s:o}", "vm_id", v >= 0 ? inv->vms[v].id : NULL, "vm_name",
-                     name, "reason", reason, "rejected_by", counts ? counts : json_object());
+    if (!counts)
+        counts = json_object();
+    return json_pack("{s:s?,s:s,s:s,s:o,s:o}", "vm_id", v >= 0 ? inv->vms[v].id : NULL, "vm_name",
+                     name, "reason", reason, "rejected_messages", pv_pl_reason_texts(counts),
+                     "rejected_by", counts);
 }
 
 static int ha_order(const void *a, const void *b, void *arg)

@@ -6,6 +6,10 @@
 # Results: build/bench/results.md (and stdout).  Everything listens on
 # 127.0.0.1 and is stopped by PID at the end.
 #
+# BENCH_ONLY=get runs only the GET one VM comparison (inventory, daemon,
+# nginx, wrk) and prints its rows: the figure to watch while changing the
+# request path, without the ten minutes of the rest.
+#
 # Each polyvisord this script starts gets a port of its own, and stop_pv
 # waits for the previous one's exit by its PID before anything else starts:
 # the monitoring step once started a second daemon on the port the first one
@@ -17,6 +21,7 @@ HOSTS=${BENCH_HOSTS:-10000}
 VMS=${BENCH_VMS:-100000}
 DURATION=${BENCH_DURATION:-10}
 CONNS=${BENCH_CONNECTIONS:-32}
+ONLY=${BENCH_ONLY:-}
 PY=/usr/bin/python3
 HERE=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$OUT" && mkdir -p "$OUT/data" "$OUT/www" "$OUT/nginx"
@@ -116,6 +121,8 @@ echo "bench: wrk against nginx (the same bytes as a static file)"
 run_wrk "http://127.0.0.1:$NG_PORT/vm.json" "$OUT/wrk-nginx.txt"
 stop_ng
 
+LIST_S='' RATE_MS='' RSS_MB='' HWM_MB=''
+if [ "$ONLY" != get ]; then
 echo "bench: listing all VMs"
 LIST_S=$($PY - "$PV_PORT" "$TOKEN" "$VMS" <<'PYEOF'
 # Timed: fetching every page (the cursor is read from the end of each body);
@@ -161,6 +168,7 @@ PYEOF
 echo "bench: POST /placement/ratings median ${RATE_MS} ms"
 RSS_MB=$(awk '/VmRSS/ {printf "%.0f", $2/1024}' /proc/$PV_PID/status)
 HWM_MB=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' /proc/$PV_PID/status)
+fi
 stop_pv
 
 $PY - "$OUT" "$START_S" "$LIST_S" "$RSS_MB" "$HWM_MB" "$HOSTS" "$VMS" "$CONNS" "$DURATION" <<'PYEOF' | tee "$OUT/results.md"
@@ -180,10 +188,14 @@ print("|---|---|---|---|---|")
 print("| GET one VM, requests/s | %.0f | %.0f | %.0f%% | >= 50%% |" % (pv[0], ng[0], 100 * pv[0] / ng[0]))
 print("| GET one VM, p50 | %.2f ms | %.2f ms | | |" % (pv[1], ng[1]))
 print("| GET one VM, p99 | %.2f ms | %.2f ms | %.2fx | <= 5 ms |" % (pv[2], ng[2], pv[2] / ng[2]))
+if not lst:  # BENCH_ONLY=get
+    sys.exit(0)
 print("| list all %s VMs (1,000 a page) | %s s | | | <= 1 s |" % (vms, lst))
 print("| RSS after the runs (peak) | %s MiB (%s MiB) | | | <= 1 GiB |" % (rss, hwm))
 print("| start-up with that inventory | %s s | | | <= 3 s |" % start)
 PYEOF
+
+[ "$ONLY" = get ] && exit 0
 
 echo "| POST /placement/ratings, $HOSTS hosts / $VMS VMs loaded per request, best 10 explained (median of 10) | $RATE_MS ms | | | |" | tee -a "$OUT/results.md"
 

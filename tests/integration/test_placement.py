@@ -46,11 +46,19 @@ def test_ratings_explain_and_change_nothing(dc):
     assert mem["detail"]["required_mb"] == 8192 and mem["detail"]["capacity_mb"] == 4096
     assert mem["detail"]["used_mb"] == 3072 and mem["detail"]["free_mb"] == 1024
     assert verdict(items["down"], "host_state")["code"] == "in_maintenance"
+    # the words come from the server, with the verdict's own numbers
+    assert mem["message"] == ("not enough free memory (needs 8 GiB, 1 GiB free of 4 GiB "
+                              "(used 3 GiB, host reserve 0 MiB, HA reserve 0 MiB))"), mem
+    assert verdict(items["down"], "host_state")["message"].startswith("the host is in maintenance mode")
+    assert out["rejected_messages"]["insufficient_memory"] == "not enough free memory"
+    assert set(out["rejected_messages"]) == set(out["rejected_by"])
     for it in out["items"]:
         assert set(it) >= {"host_id", "stars", "score", "eligible", "filters", "weights"}
         assert it["stars"] * 2 == int(it["stars"] * 2) and 0 <= it["stars"] <= 5
+        assert all(f["message"] for f in it["filters"])
         for w in it["weights"]:
-            assert set(w) >= {"name", "value", "contribution"}
+            assert set(w) >= {"name", "value", "contribution", "message"}
+            assert w["message"].endswith("= %.3f" % w["contribution"]), w
     eligible = [i for i in out["items"] if i["eligible"]]
     assert [i["score"] for i in eligible] == sorted([i["score"] for i in eligible], reverse=True)
     assert all(i["stars"] >= 0.5 for i in eligible)

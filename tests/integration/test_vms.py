@@ -79,6 +79,31 @@ def test_patch(lab):
     assert lab.ok("GET", "/api/v1/vms/" + vm["id"])["ha"] == "medium"
 
 
+def test_get_after_a_write_is_never_stale(lab):
+    """GET one object answers from a per-thread copy while no write has
+    committed (db/db.c): read over several keep-alive connections (so over
+    several of the daemon's threads), each between PATCHes, and every read
+    must show the last write."""
+    import requests
+    vm = vm_named(lab, "test-vm-2")
+    url = lab.base + "/api/v1/vms/" + vm["id"]
+    sessions = [requests.Session() for _ in range(6)]
+    for s in sessions:
+        s.headers["Authorization"] = "Bearer " + lab.token
+    try:
+        for i, level in enumerate(["low", "medium", "high", "off"] * 3):
+            for s in sessions:  # warm every thread's copy
+                assert s.get(url, timeout=10).status_code == 200
+            assert lab.ok("PATCH", "/api/v1/vms/" + vm["id"], {"ha": level,
+                                                                 "tags": ["t%d" % i]})["ha"] == level
+            for s in sessions:
+                got = s.get(url, timeout=10).json()
+                assert got["ha"] == level and got["tags"] == ["t%d" % i], (i, got)
+    finally:
+        for s in sessions:
+            s.close()
+
+
 @pytest.mark.parametrize("mode", ["live", "quick"])
 def test_migrate(lab, mode):
     vm = vm_named(lab, "test-vm-1")

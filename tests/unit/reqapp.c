@@ -10,25 +10,20 @@ static void (*test_handler)(struct pv_req *r);
 static enum MHD_Result (*test_stream_queue)(struct MHD_Connection *c, void *stream);
 static struct pv_httpd *srv;
 
-static void req_free(void *state)
+/* lib/httpd allocates the request's state (app.state_size) and frees it;
+ * this ends what the state holds. */
+static void req_done(void *state)
 {
     struct pv_req *r = state;
-    if (r) {
-        json_decref(r->json);
-        free(r->text);
-        free(r);
-    }
+    json_decref(r->json);
+    free(r->text);
 }
 
 static int admit(void *ctx, struct pv_httpd_req *hr, struct pv_error *err)
 {
-    struct pv_req *r = calloc(1, sizeof *r);
+    struct pv_req *r = hr->state;
     (void)ctx;
 
-    if (!r)
-        return pv_fail(err, out_of_memory, "out of memory");
-    hr->state = r;
-    hr->done = req_free;
     r->conn = hr->conn;
     r->method = hr->method;
     r->path = hr->url;
@@ -49,12 +44,16 @@ static enum MHD_Result handle(void *ctx, struct pv_httpd_req *hr)
     test_handler(r);
     if (r->stream && test_stream_queue)
         return test_stream_queue(hr->conn, r->stream);
-    ret = pv_httpd_send_json(hr->conn, r->status ? r->status : 500, r->json, NULL);
-    r->json = NULL; /* sent (and freed) */
+    {
+        struct pv_httpd_reply rep = {r->status ? r->status : 500, r->json, NULL, NULL,
+                                     NULL, NULL, NULL, 0};
+        r->json = NULL; /* sent (and freed) */
+        ret = pv_httpd_send_reply(hr->conn, &rep);
+    }
     return ret;
 }
 
-static const struct pv_httpd_app app = {NULL, admit, handle};
+static const struct pv_httpd_app app = {NULL, sizeof(struct pv_req), admit, handle, req_done};
 
 int reqapp_start(void (*handler)(struct pv_req *r),
                  enum MHD_Result (*stream_queue)(struct MHD_Connection *c, void *stream), int *port)

@@ -48,26 +48,12 @@ static int sink(void *state, const char *data, size_t n)
 
 static int admit(void *ctx, struct pv_httpd_req *r, struct pv_error *err)
 {
-    struct call *c = calloc(1, sizeof *c);
+    struct call *c = r->state; /* lib/httpd's, app.state_size zeroed bytes */
     (void)ctx;
 
-    if (!c)
-        return pv_fail(err, out_of_memory, "out of memory");
-    r->state = c;
-    r->done = free;
-    switch (pv_router_match(routes, sizeof routes / sizeof *routes, r->method, r->url, &c->m)) {
-    case PV_MATCH_NO_PATH:
-        return pv_fail(err, route_not_found, "no route %s %s", r->method, r->url);
-    case PV_MATCH_NO_METHOD: {
-        struct pv_error e;
-        const struct pv_httpd_header allow[] = {{"Allow", c->m.allow}, {NULL, NULL}};
-        pv_fail(&e, method_not_allowed, "%s is not allowed here", r->method);
-        pv_httpd_send_json(r->conn, 405, pv_httpd_error_body(&e, NULL), allow);
-        return PV_HTTPD_ANSWERED;
-    }
-    case PV_MATCH_OK:
-        break;
-    }
+    /* 404, or 405 with Allow (r->allow), answered by lib/httpd */
+    if (pv_httpd_route(r, routes, sizeof routes / sizeof *routes, &c->m, err))
+        return -1;
     if (strcmp(r->method, "PUT") == 0)
         r->sink = sink;
     return 0;
@@ -87,10 +73,14 @@ static enum MHD_Result handle(void *ctx, struct pv_httpd_req *r)
         json_object_set_new(j, "id", json_string(c->m.params[0]));
     if (r->body.len)
         json_object_set_new(j, "body", json_stringn(r->body.s, r->body.len));
-    return pv_httpd_send_json(r->conn, strcmp(r->method, "POST") == 0 ? 201 : 200, j, NULL);
+    {
+        struct pv_httpd_reply rep = {strcmp(r->method, "POST") == 0 ? 201 : 200, j, NULL, NULL,
+                                     NULL, NULL, NULL, 0};
+        return pv_httpd_send_reply(r->conn, &rep);
+    }
 }
 
-static const struct pv_httpd_app app = {NULL, admit, handle};
+static const struct pv_httpd_app app = {NULL, sizeof(struct call), admit, handle, NULL};
 static struct pv_httpd *srv;
 static struct pv_httpd_opts opts;
 

@@ -143,7 +143,7 @@ export async function renderPlan(el, [id], ctx) {
       facts([["State", badge(plan.state)], ["Created", fmtTime(plan.created_at)],
         ["Schedule", plan.schedule_id ? nameOf("schedules", plan.schedule_id) : "–"],
         ["Job", plan.job_id ? link("#/jobs/" + plan.job_id, plan.job_id) : "–"],
-        ["Unplaced VMs", (s.unplaced || []).length ? (s.unplaced || []).map((u) => (u.vm_name || u.vm_id) + " (" + rejectedText(u.rejected_by) + ")").join("; ") : "none"],
+        ["Unplaced VMs", (s.unplaced || []).length ? (s.unplaced || []).map((u) => (u.vm_name || u.vm_id) + " (" + rejectedText(u.rejected_by, u.rejected_messages) + ")").join("; ") : "none"],
         ["Threshold", s.threshold_pct !== undefined ? s.threshold_pct + " %" + (s.balanced === false ? " (not every host gets under it)" : "") : "–"],
         ["Unresolved hosts", (s.unresolved || []).length ? (s.unresolved || []).map((u) => (u.name || u.host_id) + ": " + u.reason).join("; ") : "none"],
         ["Hosts to power down", (s.power_down_host_ids || []).length ? s.power_down_host_ids.map((x) => hostLink(x)) : "none"]]),
