@@ -543,7 +543,8 @@ int ag_virt_action(const char *uuid, const char *action, struct pv_error *err)
         else if (strcmp(st, "paused") == 0)
             rc = pv_fail(err, vm_paused, "vm %s is paused; resume it instead", virDomainGetName(d));
         else
-            ok = virDomainCreate(d) == 0, rc = ok ? 0 : ag_virt_error(err, "start");
+            ag_virt_sweep_volumes(d), ok = virDomainCreate(d) == 0,
+            rc = ok ? 0 : ag_virt_error(err, "start");
     } else if (strcmp(action, "shutdown") == 0 || strcmp(action, "poweroff") == 0) {
         if (strcmp(st, "running") != 0 && strcmp(st, "paused") != 0)
             rc = pv_fail(err, already_stopped, "vm %s is not running (%s)", virDomainGetName(d), st);
@@ -573,6 +574,8 @@ int ag_virt_action(const char *uuid, const char *action, struct pv_error *err)
             rc = pv_fail(err, vm_running, "vm %s is %s; power it off first", virDomainGetName(d), st);
         } else {
             json_t *paths = action[6] ? ag_virt_disk_paths(d) : NULL;
+            if (paths)
+                ag_virt_sweep_volumes(d);
             rc = ag_virt_undefine(d, err);
             if (!rc)
                 ag_virt_delete_volumes(paths);
@@ -704,16 +707,21 @@ static int check_spec(const json_t *spec, struct pv_error *err)
     }
     json_array_foreach(json_object_get(spec, "nics"), i, item) {
         json_t *net = json_object_get(item, "network");
-        if (json_is_string(net)) {
-            virNetworkPtr n = virNetworkLookupByName(conn, json_string_value(net));
-            if (!n) {
-                virResetLastError();
-                return pv_fail(err, unknown_network, "this host has no network '%.64s'",
-                               json_string_value(net));
-            }
-            virNetworkFree(n);
-        }
+        if (json_is_string(net) && ag_virt_network_check(json_string_value(net), err))
+            return err->err;
     }
+    return 0;
+}
+
+int ag_virt_network_check(const char *name, struct pv_error *err)
+{
+    virNetworkPtr n = virNetworkLookupByName(conn, name);
+
+    if (!n) {
+        virResetLastError();
+        return pv_fail(err, unknown_network, "this host has no network '%.64s'", name);
+    }
+    virNetworkFree(n);
     return 0;
 }
 
@@ -846,6 +854,7 @@ int ag_virt_define(const json_t *in, char **uuid, struct pv_error *err)
         json_array_append_new(made, json_string(path));
         json_object_clear(disk);
         json_object_set_new(disk, "path", json_string(path));
+        json_object_set_new(disk, "format", json_string("qcow2"));
         free(path);
     }
     xml = ag_spec_domain_xml(spec, domain_type(), !is_test_driver);

@@ -29,6 +29,11 @@ void ag_virt_delete_volumes(json_t *paths);
 /* 1 when dir is the target of an active dir storage pool (*pool, when not
  * NULL, gets it: virStoragePoolFree). */
 int ag_virt_pool_dir(const char *dir, virStoragePoolPtr *pool);
+/* virt_devices.c: delete the volumes the agent made for d whose disk has
+ * left both its definitions (an unplug the guest finished late). */
+void ag_virt_sweep_volumes(virDomainPtr d);
+/* 0 when this host has a libvirt network of that name, else unknown_network. */
+int ag_virt_network_check(const char *name, struct pv_error *err);
 /* The string value of an XPath expression in doc (malloc'd), or NULL. */
 char *ag_virt_xpath_string(xmlDocPtr doc, const char *expr);
 
