@@ -138,3 +138,45 @@ def test_quick_migration(backend):
     assert moved["id"] == vm["id"]
     assert moved["ha"] == "high" and moved["tags"] == ["db", "prod"]
     assert [v["name"] for v in d.all_items("/api/v1/vms")].count(vm["name"]) == 1
+
+
+def test_device_changes(backend):
+    """A VM's disks and NICs (POST/DELETE /vms/{id}/disks, /nics): the
+    refusals every vendor shares, and a disk added through a job.  A vendor
+    without the 'devices' capability is refused up front, before a job;
+    its other device steps are skipped, saying so."""
+    d, hosts = backend
+    vm = create(d, hosts[0])
+    base = "/api/v1/vms/" + vm["id"]
+    if "devices" not in d.caps:
+        for r in (d.post(base + "/disks", {"size_gb": 1}), d.post(base + "/nics", {"network": "x"}),
+                  d.delete(base + "/disks/disk-000000000000")):
+            assert r.status_code == 422, r.text
+            assert r.json()["error"]["code"] == "unsupported_by_backend"
+            assert "devices" in r.json()["error"]["message"]
+        assert d.ok("GET", base)["disks"] == vm["disks"]
+        assert not [j for j in d.all_items("/api/v1/jobs") if j["kind"] == "vm.device"]
+        pytest.skip("the %s adapter has no 'devices' capability: only its up-front refusal "
+                    "is checked" % d.vendor)
+    for r, status, code in [
+            (d.delete(base + "/disks/disk-000000000000"), 404, "disk_not_found"),
+            (d.post(base + "/disks/disk-000000000000/resize", {"size_gb": 2}), 404, "disk_not_found"),
+            (d.delete(base + "/nics/nic-000000000000"), 404, "nic_not_found"),
+            (d.patch(base + "/nics/nic-000000000000", {"network": "x"}), 404, "nic_not_found"),
+            (d.post(base + "/disks", {"size_gb": 1, "pool_id": "pool-none"}), 400, "unknown_pool"),
+            (d.post(base + "/nics", {"network_id": "net-none"}), 400, "unknown_network")]:
+        assert r.status_code == status and r.json()["error"]["code"] == code, r.text
+    pools = [p for p in d.all_items("/api/v1/storage-pools") if hosts[0]["id"] in p["host_ids"]]
+    body = {"size_gb": 1}
+    if pools:
+        body["pool_id"] = max(pools, key=lambda p: p["free_mb"])["id"]
+    for attempt in range(2):
+        job = d.wait_job(d.submit("POST", base + "/disks", body))
+        if job["state"] == "succeeded":
+            assert job["result"]["disk_id"] in [x["id"] for x in d.ok("GET", base)["disks"]]
+            break
+        # the endpoint cannot (libvirt's test driver has no attach call): a failed
+        # job, nothing left behind -- the second try is refused the same way, not
+        # with volume_exists
+        assert job["state"] == "failed" and job["error"]["code"] == "unsupported_by_backend", job
+        assert d.ok("GET", base)["disks"] == vm["disks"]

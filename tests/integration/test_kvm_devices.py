@@ -6,9 +6,15 @@ input refused with its stable code before a job exists, leaving libvirt as
 it was.  On libvirt's test driver, which has no device hot-plug calls, a
 disk add fails in its job with unsupported_by_backend and the volume made
 for it is removed again.  Skipped, saying so, only where /dev/kvm is absent."""
+import http.server
 import os
+import signal
 import subprocess
+import threading
+import time
 import uuid
+
+import requests
 
 import pytest
 
@@ -60,6 +66,45 @@ def vol_capacity(path):
     return int([line.split()[1] for line in out.splitlines() if line.startswith("Capacity:")][0])
 
 
+class SlowProxy:
+    """polyvisord -> agent, answering a device change only `delay` seconds
+    after the agent did it: a window in which polyvisord can be killed with
+    the change made and not yet known to it."""
+
+    def __init__(self, upstream):
+        self.delay = 0
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def relay(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else None
+                r = requests.request(self.command, upstream + self.path, data=body, timeout=120,
+                                     headers={k: v for k, v in self.headers.items()
+                                              if k.lower() in ("authorization", "content-type")})
+                if self.command != "GET" and ("/disks" in self.path or "/nics" in self.path):
+                    time.sleep(proxy.delay)
+                self.send_response(r.status_code)
+                self.send_header("Content-Type", r.headers.get("Content-Type", "application/json"))
+                self.send_header("Content-Length", str(len(r.content)))
+                self.end_headers()
+                self.wfile.write(r.content)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = relay
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def code_of(r):
     return r.json()["error"]["code"]
 
@@ -87,10 +132,11 @@ def rig(libvirtd, tmpdir_path):
     data = os.path.join(tmpdir_path, "data")
     os.makedirs(data)
     agent = Agent(tmpdir_path, uri=URI).start()
+    r.proxy = SlowProxy(agent.base)
     d = Daemon(data).start()
     r.d = d
     try:
-        job = d.run("POST", "/api/v1/connections", {"type": "kvm", "url": agent.base, "token": TOKEN})
+        job = d.run("POST", "/api/v1/connections", {"type": "kvm", "url": r.proxy.base, "token": TOKEN})
         r.conn = job["result"]["connection_id"]
         r.host = d.all_items("/api/v1/hosts")[0]
         r.pools = {p["name"]: p for p in d.all_items("/api/v1/storage-pools")}
@@ -103,6 +149,7 @@ def rig(libvirtd, tmpdir_path):
         yield r
     finally:
         d.stop()
+        r.proxy.stop()
         agent.stop()
         if virsh(URI, "domstate", r.name).returncode == 0:
             virsh(URI, "destroy", r.name)
@@ -249,3 +296,83 @@ def test_nics_on_real_kvm(rig):
     d.run("PATCH", "%s/%s" % (base, first["id"]), {"network_id": r.nets[r.net]["id"]}, timeout=60)
     assert iflist(r.name, inactive=True) == {first["mac"]: ("network", r.net)}
     assert [n["network_id"] for n in vm_of(r)["nics"]] == [r.nets[r.net]["id"]]
+
+
+def test_kill9_mid_change_is_not_repeated(rig):
+    """polyvisord killed after the agent made a change and before it heard
+    so: after the restart the job's reconcile reads the VM's devices again,
+    finds the change made, and succeeds without making it twice."""
+    r, d = rig, rig.d
+    base = "/api/v1/vms/%s/disks" % r.vm_id
+    vda = os.path.join(r.pooldir, r.name + "-0.qcow2")
+    vdb = os.path.join(r.pooldir, r.name + "-vdb.qcow2")
+    r.proxy.delay = 4
+    job = d.submit("POST", base, {"size_gb": 1, "pool": r.pool})
+    deadline = time.time() + 20
+    while time.time() < deadline and "vdb" not in blklist(r.name, inactive=True):
+        time.sleep(0.05)
+    assert d.ok("GET", "/api/v1/jobs/" + job)["state"] == "running"
+    d.stop(signal.SIGKILL)
+    r.proxy.delay = 0
+    d.start()
+    done = d.wait_job(job, timeout=60)
+    assert done["state"] == "succeeded", done
+    assert "event=reconciled job=%s" % job in d.log()
+    assert blklist(r.name, inactive=True) == {"vda": vda, "vdb": vdb}  # one disk added, not two
+    assert vols(r.pool) == sorted([vda, vdb])
+    added = [x for x in vm_of(r)["disks"] if x["key"] == "vdb"][0]
+    assert done["result"]["disk_id"] == added["id"]
+
+    # a remove, and a resize, the same way
+    for method, path, body, check in [
+            ("POST", "%s/%s/resize" % (base, added["id"]), {"size_gb": 2},
+             lambda: vol_capacity(vdb) == 2 * GIB),
+            ("DELETE", "%s/%s" % (base, added["id"]), None,
+             lambda: "vdb" not in blklist(r.name, inactive=True))]:
+        r.proxy.delay = 4
+        job = d.submit(method, path, body)
+        deadline = time.time() + 20
+        while time.time() < deadline and not check():
+            time.sleep(0.05)
+        assert check()
+        d.stop(signal.SIGKILL)
+        r.proxy.delay = 0
+        d.start()
+        done = d.wait_job(job, timeout=60)
+        assert done["state"] == "succeeded", done
+        assert "event=reconciled job=%s" % job in d.log()
+    assert blklist(r.name, inactive=True) == {"vda": vda}
+    assert vols(r.pool) == [vda]
+
+
+def test_failed_hotplug_leaves_nothing(rig, tmpdir_path):
+    """A running VM whose PCI bus has hot-plug turned off (libvirt's
+    <target hotplug='off'/>) refuses a hot-plugged disk inside QEMU, after the
+    volume for it was made: the job fails with QEMU's reason and the volume
+    is gone again (virsh vol-list)."""
+    r, d = rig, rig.d
+    name = r.name + "-nohp"
+    xml = os.path.join(tmpdir_path, "nohp.xml")
+    with open(xml, "w") as f:
+        f.write("<domain type='kvm'><name>%s</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>"
+                "<os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features>"
+                "<devices><controller type='pci' index='0' model='pci-root'><target hotplug='off'/>"
+                "</controller></devices></domain>" % name)
+    assert virsh(URI, "define", xml).returncode == 0
+    try:
+        assert virsh(URI, "start", name).returncode == 0
+        deadline = time.time() + 20
+        vm = None
+        while time.time() < deadline and not (vm and vm["power_state"] == "running"):
+            vm = ([v for v in d.all_items("/api/v1/vms") if v["name"] == name] or [None])[0]
+            time.sleep(0.1)
+        assert vm and vm["power_state"] == "running", vm
+        before = vols(r.pool)
+        job = d.run("POST", "/api/v1/vms/%s/disks" % vm["id"], {"size_gb": 1, "pool": r.pool},
+                    expect="failed", timeout=60)
+        assert job["error"]["code"] == "libvirt_error" and "hotplug" in job["error"]["message"], job
+        assert vols(r.pool) == before  # the volume made for it was deleted again
+        assert blklist(name) == {} and blklist(name, inactive=True) == {}
+    finally:
+        virsh(URI, "destroy", name)
+        virsh(URI, "undefine", name)
