@@ -166,6 +166,17 @@ def test_device_changes(backend):
             (d.post(base + "/disks", {"size_gb": 1, "pool_id": "pool-none"}), 400, "unknown_pool"),
             (d.post(base + "/nics", {"network_id": "net-none"}), 400, "unknown_network")]:
         assert r.status_code == status and r.json()["error"]["code"] == code, r.text
+    # a pool or network only the other host reaches: another connection's (one KVM
+    # agent is one connection) is unknown here; one of the same connection unreachable
+    for coll, field, codes in (("storage-pools", "pool_id", ("unknown_pool", "pool_unreachable")),
+                               ("networks", "network_id", ("unknown_network", "network_unreachable"))):
+        other = [x for x in d.all_items("/api/v1/" + coll)
+                 if hosts[0]["id"] not in x["host_ids"] and hosts[1]["id"] in x["host_ids"]]
+        for x in other[:1]:
+            body = {field: x["id"], "size_gb": 1} if field == "pool_id" else {field: x["id"]}
+            r = d.post(base + ("/disks" if field == "pool_id" else "/nics"), body)
+            want = codes[0] if x["connection_id"] != vm["connection_id"] else codes[1]
+            assert r.status_code == 400 and r.json()["error"]["code"] == want, r.text
     pools = [p for p in d.all_items("/api/v1/storage-pools") if hosts[0]["id"] in p["host_ids"]]
     body = {"size_gb": 1}
     if pools:
