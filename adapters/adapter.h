@@ -249,6 +249,9 @@ enum pv_device_op {
                                only when the endpoint made it for this VM */
     PV_DEV_RESIZE,          /* disk device_key grows to size_gb (never shrinks) */
     PV_DEV_CONNECT,         /* NIC device_key moves to network */
+    PV_DEV_MOVE,            /* disk device_key moves to pool (storage migration: a copy,
+                               live where the vendor can, then the switch; the old
+                               volume deleted only after it); progress through s->progress */
 };
 
 enum pv_device_kind {

@@ -747,8 +747,6 @@ static char *new_volume(const char *vm, size_t idx, json_t *disk, struct pv_erro
     json_t *pool_name = json_object_get(disk, "pool");
     virStoragePoolPtr pool = virStoragePoolLookupByName(conn, pool_name ? json_string_value(pool_name)
                                                                          : "default");
-    xmlBufferPtr buf = xmlBufferCreate();
-    xmlTextWriterPtr w = buf ? xmlNewTextWriterMemory(buf, 0) : NULL;
     virStorageVolPtr vol = NULL;
     char name[128], *path = NULL;
 
@@ -759,40 +757,23 @@ static char *new_volume(const char *vm, size_t idx, json_t *disk, struct pv_erro
                      "volume %s exists already in the pool (a disk of a deleted VM?)", name);
         virStorageVolFree(vol);
         virStoragePoolFree(pool);
-        xmlFreeTextWriter(w);
-        xmlBufferFree(buf);
         return NULL;
     }
     virResetLastError();
-    if (pool && w) {
-        xmlTextWriterStartElement(w, BAD_CAST "volume");
-        xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST name);
-        xmlTextWriterStartElement(w, BAD_CAST "capacity");
-        xmlTextWriterWriteAttribute(w, BAD_CAST "unit", BAD_CAST "G");
-        xmlTextWriterWriteFormatString(w, "%lld", (long long)json_integer_value(json_object_get(disk, "size_gb")));
-        xmlTextWriterEndElement(w);
-        xmlTextWriterStartElement(w, BAD_CAST "target");
-        xmlTextWriterStartElement(w, BAD_CAST "format");
-        xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "qcow2");
-        xmlTextWriterEndElement(w);
-        xmlTextWriterEndElement(w);
-        xmlTextWriterEndElement(w);
-        xmlTextWriterEndDocument(w);
-        vol = virStorageVolCreateXML(pool, (const char *)xmlBufferContent(buf), 0);
-    }
-    if (vol)
-        path = virStorageVolGetPath(vol);
-    if (!path && !pool) {
+    if (!pool) {
         pv_fail(err, unknown_pool, "the storage pool is gone");
-    } else if (!path) {
-        ag_virt_error(err, "create volume");
+        return NULL;
     }
-    if (vol)
+    vol = ag_virt_make_volume(pool, name,
+                              (unsigned long long)json_integer_value(json_object_get(disk, "size_gb"))
+                                  << 30, err);
+    if (vol) {
+        path = virStorageVolGetPath(vol);
+        if (!path)
+            ag_virt_error(err, "create volume");
         virStorageVolFree(vol);
-    if (pool)
-        virStoragePoolFree(pool);
-    xmlFreeTextWriter(w);
-    xmlBufferFree(buf);
+    }
+    virStoragePoolFree(pool);
     return path;
 }
 

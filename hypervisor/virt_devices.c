@@ -264,7 +264,7 @@ static void made_store(virDomainPtr d, json_t *list)
     free(xml);
 }
 
-static void made_add(virDomainPtr d, const char *path)
+void ag_virt_made_add(virDomainPtr d, const char *path)
 {
     json_t *list = made_list(d);
     json_array_append_new(list, json_string(path));
@@ -272,7 +272,7 @@ static void made_add(virDomainPtr d, const char *path)
     json_decref(list);
 }
 
-static void made_drop(virDomainPtr d, const char *path)
+void ag_virt_made_drop(virDomainPtr d, const char *path)
 {
     json_t *list = made_list(d), *p;
     size_t i;
@@ -288,7 +288,7 @@ static void made_drop(virDomainPtr d, const char *path)
 
 /* Did this agent make the volume at path for this VM?  Listed in its
  * metadata, or named as define names them: "<vm>-<digits>.qcow2". */
-static int made_here(virDomainPtr d, const char *vm, const char *path)
+int ag_virt_made_here(virDomainPtr d, const char *vm, const char *path)
 {
     json_t *list = made_list(d), *p;
     const char *base = strrchr(path, '/');
@@ -397,34 +397,39 @@ static int free_target(const struct dom *x, const char *prefix, char out[16])
     return -1;
 }
 
-static virStorageVolPtr make_volume(virStoragePoolPtr pool, const char *name, long long size_gb,
-                                    struct pv_error *err)
+char *ag_virt_volume_xml(const char *name, unsigned long long bytes)
 {
     xmlBufferPtr buf = xmlBufferCreate();
     xmlTextWriterPtr w = buf ? xmlNewTextWriterMemory(buf, 0) : NULL;
-    virStorageVolPtr vol;
-    char *xml;
 
     if (!w) {
         xmlBufferFree(buf);
-        pv_fail(err, out_of_memory, "out of memory");
         return NULL;
     }
     xmlTextWriterStartElement(w, BAD_CAST "volume");
     xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST name);
     xmlTextWriterStartElement(w, BAD_CAST "capacity");
-    xmlTextWriterWriteAttribute(w, BAD_CAST "unit", BAD_CAST "G");
-    xmlTextWriterWriteFormatString(w, "%lld", size_gb);
+    xmlTextWriterWriteAttribute(w, BAD_CAST "unit", BAD_CAST "bytes");
+    xmlTextWriterWriteFormatString(w, "%llu", bytes);
     xmlTextWriterEndElement(w);
     xmlTextWriterStartElement(w, BAD_CAST "target");
     write_attr_element(w, "format", "type", "qcow2");
     xmlTextWriterEndElement(w);
     xmlTextWriterEndElement(w);
-    xml = writer_done(buf, w);
-    vol = xml ? virStorageVolCreateXML(pool, xml, 0) : NULL;
-    free(xml);
-    if (!vol)
+    return writer_done(buf, w);
+}
+
+virStorageVolPtr ag_virt_make_volume(virStoragePoolPtr pool, const char *name,
+                                     unsigned long long bytes, struct pv_error *err)
+{
+    char *xml = ag_virt_volume_xml(name, bytes);
+    virStorageVolPtr vol = xml ? virStorageVolCreateXML(pool, xml, 0) : NULL;
+
+    if (!xml)
+        pv_fail(err, out_of_memory, "out of memory");
+    else if (!vol)
         ag_virt_error(err, "create the volume");
+    free(xml);
     return vol;
 }
 
@@ -453,7 +458,7 @@ static char *disk_xml(const char *path, const char *dev, const char *bus)
     return writer_done(buf, w);
 }
 
-static int pool_free_check(virStoragePoolPtr pool, unsigned long long need, struct pv_error *err)
+int ag_virt_pool_free_check(virStoragePoolPtr pool, unsigned long long need, struct pv_error *err)
 {
     virStoragePoolInfo info;
 
@@ -495,7 +500,7 @@ static int add_disk(struct dom *x, const json_t *body, json_t *res, struct pv_er
         rc = pv_fail(err, unknown_pool, "this host has no storage pool '%.64s'", pool_name);
         goto out;
     }
-    if ((rc = pool_free_check(pool, (unsigned long long)json_integer_value(size) * GIB, err)))
+    if ((rc = ag_virt_pool_free_check(pool, (unsigned long long)json_integer_value(size) * GIB, err)))
         goto out;
     snprintf(vname, sizeof vname, "%s-%s.qcow2", x->name, dev);
     if ((vol = virStorageVolLookupByName(pool, vname))) {
@@ -504,7 +509,7 @@ static int add_disk(struct dom *x, const json_t *body, json_t *res, struct pv_er
     }
     virResetLastError();
     /* from here on a failure deletes the volume again */
-    vol = make_volume(pool, vname, (long long)json_integer_value(size), err);
+    vol = ag_virt_make_volume(pool, vname, (unsigned long long)json_integer_value(size) * GIB, err);
     path = vol ? virStorageVolGetPath(vol) : NULL;
     xml = path ? disk_xml(path, dev, bus) : NULL;
     if (!vol || !path || !xml) {
@@ -515,7 +520,7 @@ static int add_disk(struct dom *x, const json_t *body, json_t *res, struct pv_er
         rc = ag_virt_error(err, "attach the disk");
         goto out;
     }
-    made_add(x->d, path);
+    ag_virt_made_add(x->d, path);
     json_object_set_new(res, "key", json_string(dev));
     json_object_set_new(res, "live", json_boolean(x->live));
     json_object_set_new(res, "volume", json_string(path));
@@ -588,11 +593,11 @@ static int remove_disk(struct dom *x, const char *key, json_t *res, struct pv_er
                  path ? "; its volume " : "", path ? path : "",
                  path ? " is kept until then (a volume made for the VM is deleted at its next "
                         "start or device change)" : "");
-    if (path && !pending && made_here(x->d, x->name, path)) {
+    if (path && !pending && ag_virt_made_here(x->d, x->name, path)) {
         virStorageVolPtr vol = virStorageVolLookupByPath(ag_virt_conn(), path);
         if (vol && virStorageVolDelete(vol, 0) == 0) {
             json_object_set_new(res, "volume_deleted", json_string(path));
-            made_drop(x->d, path);
+            ag_virt_made_drop(x->d, path);
         } else {
             snprintf(note, sizeof note, "the volume %s could not be deleted: %s", path,
                      virGetLastErrorMessage());
@@ -646,7 +651,7 @@ static int resize_disk(struct dom *x, const char *key, const json_t *body, json_
         goto out;
     }
     pool = virStoragePoolLookupByVolume(vol);
-    if (pool && (rc = pool_free_check(pool, want - info.capacity, err)))
+    if (pool && (rc = ag_virt_pool_free_check(pool, want - info.capacity, err)))
         goto out;
     if (x->live ? virDomainBlockResize(x->d, key, want, VIR_DOMAIN_BLOCK_RESIZE_BYTES) < 0
                 : virStorageVolResize(vol, want, 0) < 0) {

@@ -464,12 +464,59 @@ static int k_create(struct pv_conn *c, const char *host, const struct pv_vm_spec
     return rc;
 }
 
+/* Storage migration: the agent moves the disk on a thread of its own
+ * (hypervisor/virt_disk_move.c); its progress goes into the job until it
+ * ends, and then the VM is read again. */
+static int move_disk(struct pv_conn *c, const char *uuid, const char *dev, const char *pool,
+                     const struct pv_sink *s, struct pv_device_result *out, struct pv_error *err)
+{
+    char path[512];
+    json_t *body = json_pack("{s:s}", "pool", pool), *st = NULL;
+    const struct timespec tick = {0, 250000000L};
+    int rc;
+
+    snprintf(path, sizeof path, "/v1/vms/%s/disks/%s/move", uuid, dev);
+    rc = call(c, "POST", path, body, c->timeout_ms, &st, err);
+    json_decref(body);
+    while (!rc) {
+        const char *state = json_string_value(json_object_get(st, "state"));
+        if (state && strcmp(state, "running") != 0)
+            break;
+        if (s->progress)
+            s->progress(s->ctx, (int)json_integer_value(json_object_get(st, "percent")),
+                        "copying the disk");
+        nanosleep(&tick, NULL);
+        json_decref(st);
+        rc = call(c, "GET", path, NULL, c->timeout_ms, &st, err);
+    }
+    if (!rc && strcmp(json_string_value(json_object_get(st, "state")), "succeeded") != 0) {
+        json_t *e = json_object_get(st, "error");
+        const char *code = json_string_value(json_object_get(e, "code"));
+        const char *msg = json_string_value(json_object_get(e, "message"));
+        rc = pv_fail_named(err, code ? code : pv_code_str(agent_error), "%s",
+                           msg ? msg : "the move failed");
+    }
+    if (!rc) {
+        const char *note = json_string_value(json_object_get(st, "note"));
+        snprintf(out->key, sizeof out->key, "%s", dev);
+        snprintf(out->note, sizeof out->note, "%s", note ? note : "");
+        out->live = json_is_true(json_object_get(st, "live"));
+        k_refresh(c, uuid, s, err);
+        {
+            struct pv_error ignored = {0}; /* the move is made; the next sync tells */
+            report_storage(c, s, &ignored);
+        }
+    }
+    json_decref(st);
+    return rc;
+}
+
 /* A device change: the agent's /v1/vms/{uuid}/disks and /nics routes
  * (hypervisor/virt_devices.c), which answer with the VM as it is after. */
 static int k_device(struct pv_conn *c, const char *uuid, const struct pv_device_change *ch,
                     const struct pv_sink *s, struct pv_device_result *out, struct pv_error *err)
 {
-    static const char *const ops[] = {"add", "remove", "resize", "connect"};
+    static const char *const ops[] = {"add", "remove", "resize", "connect", "move"};
     const char *kind = ch->kind == PV_DEV_NIC ? "nics" : "disks", *method = "POST";
     const char *key = ch->device_key;
     char path[512];
@@ -497,6 +544,10 @@ static int k_device(struct pv_conn *c, const char *uuid, const struct pv_device_
         method = "PATCH";
         snprintf(path, sizeof path, "/v1/vms/%s/%s/%s", uuid, kind, key);
         break;
+    case PV_DEV_MOVE:
+        if (ch->kind != PV_DEV_DISK || !ch->pool)
+            return pv_fail(err, invalid_argument, "a move is of a disk, to a named pool");
+        return move_disk(c, uuid, key, ch->pool, s, out, err);
     default:
         return pv_fail(err, invalid_argument, "no device change %d", (int)ch->op);
     }

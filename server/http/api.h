@@ -67,6 +67,7 @@ void pv_api_host_group_delete(struct pv_req *r);
 void pv_api_vm_disk_add(struct pv_req *r);
 void pv_api_vm_disk_remove(struct pv_req *r);
 void pv_api_vm_disk_resize(struct pv_req *r);
+void pv_api_vm_disk_move(struct pv_req *r);
 void pv_api_vm_nic_add(struct pv_req *r);
 void pv_api_vm_nic_connect(struct pv_req *r);
 void pv_api_vm_nic_remove(struct pv_req *r);

@@ -1,5 +1,6 @@
-/* api_devices.c -- a VM's disks and NICs as devices you change: add, remove
- * and grow a disk, add and remove a NIC, connect a NIC to another network.
+/* api_devices.c -- a VM's disks and NICs as devices you change: add, remove,
+ * grow and move (storage migration) a disk, add and remove a NIC, connect a
+ * NIC to another network.
  *
  * Each answers 202 with the Location of a "vm.device" job
  * (server/jobs/kinds/jobs_devices.c) -- after everything that can be known
@@ -10,7 +11,7 @@
  * connection's or none of that name, pool_unreachable /
  * network_unreachable), the pool has room (insufficient_storage), a disk
  * only grows (shrink_not_supported), a running VM keeps the disk it boots
- * from (boot_disk_in_use).  The job's parameters carry names as the host
+ * from (boot_disk_in_use), a disk moves to another pool (same_pool).  The job's parameters carry names as the host
  * knows them, plus what its reconcile compares with after a restart.
  */
 #include <stdlib.h>
@@ -332,6 +333,46 @@ void pv_api_vm_disk_resize(struct pv_req *r)
             submit(r, &t, params);
             json_decref(params);
         }
+    }
+    target_free(&t);
+    json_decref(body);
+}
+
+/* POST /vms/{id}/disks/{disk_id}/move {"pool_id" | "pool"}: storage migration */
+void pv_api_vm_disk_move(struct pv_req *r)
+{
+    static const struct pv_jfield spec[] = {
+        {"pool_id", PV_J_STRING, 0, 1, 64, NULL},
+        {"pool", PV_J_STRING, 0, 1, 64, NULL},
+        {"datastore", PV_J_STRING, 0, 1, 64, NULL},
+    };
+    json_t *body = pv_api_body(r, spec, N(spec)), *d, *params;
+    struct pv_error e = {0};
+    struct target t;
+    size_t i;
+
+    if (!body)
+        return;
+    memset(&t, 0, sizeof t);
+    if (!json_object_size(body)) {
+        pv_fail(&e, missing_field, "give 'pool_id' or 'pool'");
+        refuse(r, &e, "pool_id");
+    } else if (target_of(r, 0, &t) == 0 && (d = device_of(r, &t, 0, &i))) {
+        json_t *mb = json_object_get(d, "size_mb");
+        const char *from = json_string_value(json_object_get(d, "pool_id"));
+        params = json_pack("{s:s,s:s,s:s,s:O}", "op", "move", "kind", "disk", "device_id",
+                           r->params[1], "key", json_object_get(d, "key"));
+        if (pool_for(r, &t, body, json_integer_value(mb), params) == 0) {
+            const char *to = json_string_value(json_object_get(params, "pool_id"));
+            if (from && to && strcmp(from, to) == 0) {
+                pv_fail(&e, same_pool, "disk %s is in storage pool %s already", r->params[1],
+                        json_string_value(json_object_get(params, "pool")));
+                refuse(r, &e, "pool_id");
+            } else {
+                submit(r, &t, params);
+            }
+        }
+        json_decref(params);
     }
     target_free(&t);
     json_decref(body);

@@ -64,6 +64,7 @@ const struct pv_route pv_routes[] = {
     {"POST", V "/vms/{id}/disks", pv_api_vm_disk_add, A},
     {"DELETE", V "/vms/{id}/disks/{disk_id}", pv_api_vm_disk_remove, A},
     {"POST", V "/vms/{id}/disks/{disk_id}/resize", pv_api_vm_disk_resize, A},
+    {"POST", V "/vms/{id}/disks/{disk_id}/move", pv_api_vm_disk_move, A},
     {"POST", V "/vms/{id}/nics", pv_api_vm_nic_add, A},
     {"PATCH", V "/vms/{id}/nics/{nic_id}", pv_api_vm_nic_connect, A},
     {"DELETE", V "/vms/{id}/nics/{nic_id}", pv_api_vm_nic_remove, A},

@@ -119,6 +119,7 @@ def rig(libvirtd, tmpdir_path):
     r.pool, r.net, r.br, r.br2 = "pv-dev-pool-" + tag, "pv-dev-net-" + tag, "pvdb" + tag, "pvdc" + tag
     r.pooldir = os.path.join(tmpdir_path, r.pool)
     r.name = "pv-dev-" + tag
+    r.extra_pools = []  # pools a test makes besides, removed with the rest
     os.makedirs(r.pooldir)
     os.chmod(tmpdir_path, 0o755)
     assert virsh(URI, "pool-create-as", r.pool, "dir", "--target", r.pooldir).returncode == 0
@@ -154,7 +155,8 @@ def rig(libvirtd, tmpdir_path):
         if virsh(URI, "domstate", r.name).returncode == 0:
             virsh(URI, "destroy", r.name)
             virsh(URI, "undefine", r.name, "--managed-save", "--remove-all-storage")
-        virsh(URI, "pool-destroy", r.pool)
+        for pool in [r.pool] + r.extra_pools:
+            virsh(URI, "pool-destroy", pool)
         virsh(URI, "net-destroy", r.net)
         for b in (r.br, r.br2):
             subprocess.run(["ip", "link", "del", b], capture_output=True)
@@ -323,10 +325,19 @@ def test_kill9_mid_change_is_not_repeated(rig):
     added = [x for x in vm_of(r)["disks"] if x["key"] == "vdb"][0]
     assert done["result"]["disk_id"] == added["id"]
 
-    # a remove, and a resize, the same way
+    # a resize, a move (storage migration) and a remove, the same way
+    pool2 = r.pool + "-b"
+    dir2 = os.path.join(os.path.dirname(r.pooldir), pool2)
+    os.makedirs(dir2)
+    assert virsh(URI, "pool-create-as", pool2, "dir", "--target", dir2).returncode == 0
+    r.extra_pools.append(pool2)
+    d.run("POST", "/api/v1/connections/%s/sync" % r.conn)
+    vdb2 = os.path.join(dir2, r.name + "-vdb.qcow2")
     for method, path, body, check in [
             ("POST", "%s/%s/resize" % (base, added["id"]), {"size_gb": 2},
              lambda: vol_capacity(vdb) == 2 * GIB),
+            ("POST", "%s/%s/move" % (base, added["id"]), {"pool": pool2},
+             lambda: blklist(r.name, inactive=True).get("vdb") == vdb2 and vols(r.pool) == [vda]),
             ("DELETE", "%s/%s" % (base, added["id"]), None,
              lambda: "vdb" not in blklist(r.name, inactive=True))]:
         r.proxy.delay = 4
@@ -342,7 +353,7 @@ def test_kill9_mid_change_is_not_repeated(rig):
         assert done["state"] == "succeeded", done
         assert "event=reconciled job=%s" % job in d.log()
     assert blklist(r.name, inactive=True) == {"vda": vda}
-    assert vols(r.pool) == [vda]
+    assert vols(r.pool) == [vda] and vols(pool2) == []
 
 
 def test_failed_hotplug_leaves_nothing(rig, tmpdir_path):
@@ -376,3 +387,65 @@ def test_failed_hotplug_leaves_nothing(rig, tmpdir_path):
     finally:
         virsh(URI, "destroy", name)
         virsh(URI, "undefine", name)
+
+
+def qemu_io(path, command):
+    return subprocess.run(["qemu-io", "-f", "qcow2", "-c", command, path], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_disk_move_between_pools(rig, tmpdir_path):
+    """Storage migration of a disk to another pool of the host: while the VM
+    runs (block copy, then the pivot: the guest never stops) and while it is
+    stopped (a volume copy).  Truth from virsh: domblklist (running and
+    persistent definitions), vol-list of both pools; the data the disk held
+    (a pattern written with qemu-io) is on the new volume; the old volume is
+    gone only after the switch."""
+    r, d = rig, rig.d
+    pool2 = r.pool + "-b"
+    dir2 = os.path.join(tmpdir_path, pool2)
+    os.makedirs(dir2)
+    assert virsh(URI, "pool-create-as", pool2, "dir", "--target", dir2).returncode == 0
+    r.extra_pools.append(pool2)
+    d.run("POST", "/api/v1/connections/%s/sync" % r.conn)
+    pools = {p["name"]: p for p in d.all_items("/api/v1/storage-pools")}
+    vda1 = os.path.join(r.pooldir, r.name + "-0.qcow2")
+    vda2 = os.path.join(dir2, r.name + "-0.qcow2")
+    assert qemu_io(vda1, "write -P 0x5a 0 1M").returncode == 0
+    disk = vm_of(r)["disks"][0]
+    base = "/api/v1/vms/%s/disks/%s/move" % (r.vm_id, disk["id"])
+
+    # bad input first: nothing is copied
+    for resp, status, code in [
+            (d.post(base, {"pool_id": pools[r.pool]["id"]}), 409, "same_pool"),
+            (d.post(base, {"pool": "no-such-pool"}), 400, "unknown_pool"),
+            (d.post(base, {}), 400, "missing_field"),
+            (d.post("/api/v1/vms/%s/disks/disk-000000000000/move" % r.vm_id, {"pool": pool2}), 404,
+             "disk_not_found")]:
+        assert resp.status_code == status and code_of(resp) == code, resp.text
+    assert vols(pool2) == []
+
+    # running: block copy and pivot
+    d.run("POST", "/api/v1/vms/%s/start" % r.vm_id, timeout=60)
+    job = d.run("POST", base, {"pool_id": pools[pool2]["id"]}, timeout=120)
+    assert job["result"]["live"] is True and job["progress"] == 100, job
+    assert virsh(URI, "domstate", r.name).stdout.strip() == "running"
+    assert blklist(r.name) == {"vda": vda2}
+    assert blklist(r.name, inactive=True) == {"vda": vda2}
+    assert vols(pool2) == [vda2] and vols(r.pool) == []
+    moved = vm_of(r)["disks"][0]
+    assert moved["id"] == disk["id"] and moved["pool_id"] == pools[pool2]["id"]
+
+    # stopped: a copy back, and the data is what it was
+    d.run("POST", "/api/v1/vms/%s/poweroff" % r.vm_id, timeout=60)
+    check = qemu_io(vda2, "read -P 0x5a 0 1M")
+    assert check.returncode == 0 and "Pattern verification failed" not in check.stdout, check.stdout
+    assert "Pattern verification failed" in qemu_io(vda2, "read -P 0x33 0 1M").stdout  # it can fail
+    job = d.run("POST", base, {"pool": r.pool}, timeout=120)
+    assert job["result"]["live"] is False
+    assert blklist(r.name, inactive=True) == {"vda": vda1}
+    assert vols(r.pool) == [vda1] and vols(pool2) == []
+    check = qemu_io(vda1, "read -P 0x5a 0 1M")
+    assert check.returncode == 0 and "Pattern verification failed" not in check.stdout, check.stdout
+    d.run("POST", "/api/v1/vms/%s/start" % r.vm_id, timeout=60)  # it starts from the moved disk
+    assert virsh(URI, "domstate", r.name).stdout.strip() == "running"

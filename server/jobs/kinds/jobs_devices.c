@@ -10,7 +10,8 @@
  * again from the endpoint, with the goal before anything is run again: an
  * add is done when a device appeared besides those the VM had when the job
  * was asked for ("keys_before"), a remove when the key is gone, a resize
- * when the disk has the size, a connect when the NIC is on the network.
+ * when the disk has the size, a connect when the NIC is on the network, a
+ * move when the disk is in the target pool.
  * The job's result says what was done and whether the running VM has it
  * now ("live") or what the operator should know ("note").
  */
@@ -42,6 +43,8 @@ static enum pv_device_op op_of(const char *op)
         return PV_DEV_RESIZE;
     if (op && strcmp(op, "connect") == 0)
         return PV_DEV_CONNECT;
+    if (op && strcmp(op, "move") == 0)
+        return PV_DEV_MOVE;
     return PV_DEV_ADD;
 }
 
@@ -144,6 +147,11 @@ static int goal_reached(struct pv_job_run *run, const char *vm_id, const json_t 
         if (op == PV_DEV_RESIZE)
             return json_integer_value(json_object_get(d, "size_mb")) >=
                    json_integer_value(json_object_get(p, "size_gb")) * 1024;
+        if (op == PV_DEV_MOVE) {
+            const char *want = param(run, "pool_id");
+            const char *now = json_string_value(json_object_get(d, "pool_id"));
+            return want && now && strcmp(want, now) == 0;
+        }
         if (op == PV_DEV_CONNECT) {
             const char *want = param(run, "network_id");
             const char *now = json_string_value(json_object_get(d, "network_id"));
