@@ -389,8 +389,8 @@ static char *disk_bus(const struct dom *x)
 /* The first free target dev of prefix ("vd", "sd") in either definition. */
 static int free_target(const struct dom *x, const char *prefix, char out[16])
 {
-    for (char c = 'a'; c <= 'z'; c++) {
-        snprintf(out, 16, "%s%c", prefix, c);
+    for (int c = 'a'; c <= 'z'; c++) {
+        snprintf(out, 16, "%s%c", prefix, (char)c);
         if (!find(x->cfg, 0, out, NULL) && !(x->cur && find(x->cur, 0, out, NULL)))
             return 0;
     }
@@ -621,7 +621,7 @@ static int resize_disk(struct dom *x, const char *key, const json_t *body, json_
 {
     json_t *size = json_object_get(body, "size_gb");
     xmlNodePtr n = x->cur ? find(x->cur, 0, key, NULL) : find(x->cfg, 0, key, NULL);
-    char *path = n ? child_attr(n, "source", "file") : NULL;
+    char *path;
     virStorageVolPtr vol = NULL;
     virStoragePoolPtr pool = NULL;
     virStorageVolInfo info;
@@ -633,6 +633,7 @@ static int resize_disk(struct dom *x, const char *key, const json_t *body, json_
     want = (unsigned long long)json_integer_value(size) * GIB;
     if (!n)
         return pv_fail(err, disk_not_found, "vm %s has no disk %.64s", x->name, key);
+    path = child_attr(n, "source", "file");
     vol = path ? virStorageVolLookupByPath(ag_virt_conn(), path) : NULL;
     if (!vol || virStorageVolGetInfo(vol, &info) < 0) {
         virResetLastError();

@@ -317,32 +317,36 @@ static void *move_main(void *arg)
     struct plan p;
     virStorageVolPtr vol = NULL;
     char *path = NULL, note[512] = "";
-    int rc = plan_move(m->uuid, m->dev, m->pool, &p, &err), switched = 0;
+    int rc = plan_move(m->uuid, m->dev, m->pool, &p, &err), pivoted = 0;
 
     pthread_mutex_lock(&moves_lock);
     m->live = !rc && p.live;
     pthread_mutex_unlock(&moves_lock);
 
-    if (!rc && p.live) {
-        vol = ag_virt_make_volume(p.pool, p.name, p.info.capacity, &err);
+    if (!rc) {
+        vol = p.live ? ag_virt_make_volume(p.pool, p.name, p.info.capacity, &err)
+                     : copy_cold(p.pool, p.name, p.old_vol, p.info.capacity, &err);
         path = vol ? virStorageVolGetPath(vol) : NULL;
-        rc = !path ? (vol ? pv_fail(&err, out_of_memory, "out of memory") : err.err)
-                   : copy_live(m, p.d, path, &err);
-    } else if (!rc) {
-        vol = copy_cold(p.pool, p.name, p.old_vol, p.info.capacity, &err);
-        path = vol ? virStorageVolGetPath(vol) : NULL;
-        rc = path ? 0 : vol ? pv_fail(&err, out_of_memory, "out of memory") : err.err;
+        if (!path)
+            rc = vol ? ag_virt_error(&err, "the new volume's path") : err.err ? err.err : PV_EINTERNAL;
+        else if (p.live)
+            rc = copy_live(m, p.d, path, &err);
     }
-    if (!rc) { /* the guest is on the new volume (or will start on it): make it stick */
+    if (!rc && path) { /* the guest is on the new volume (or will start on it): make it stick */
         char *now = disk_source(p.d, m->dev, 0);
-        switched = 1;
+        pivoted = p.live;
         if (!now || strcmp(now, path) != 0)
             rc = switch_definition(p.d, m->dev, path, &err);
         free(now);
-        if (rc && !p.live)
-            switched = 0; /* the stopped VM still names the old volume */
     }
-    if (switched) {
+    if (rc && pivoted) {
+        /* the running guest is on the new volume, its definition still on
+         * the old one: both stay, and the error says so */
+        char msg[sizeof err.message + 2200];
+        snprintf(msg, sizeof msg, "%s (the running VM uses %.1000s now; its definition still "
+                 "names %.1000s: both volumes were kept)", err.message, path, p.old_path);
+        snprintf(err.message, sizeof err.message, "%.*s", (int)sizeof err.message - 1, msg);
+    } else if (!rc) {
         ag_virt_made_add(p.d, path);
         if (ag_virt_made_here(p.d, virDomainGetName(p.d), p.old_path)) {
             if (virStorageVolDelete(p.old_vol, 0) == 0)
@@ -355,7 +359,7 @@ static void *move_main(void *arg)
                      p.old_path);
         }
         virResetLastError();
-    } else if (vol && virStorageVolDelete(vol, 0) < 0) {
+    } else if (vol && virStorageVolDelete(vol, 0) < 0) { /* nothing half-made */
         virResetLastError();
     }
     pthread_mutex_lock(&moves_lock);

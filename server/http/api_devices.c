@@ -11,7 +11,8 @@
  * connection's or none of that name, pool_unreachable /
  * network_unreachable), the pool has room (insufficient_storage), a disk
  * only grows (shrink_not_supported), a running VM keeps the disk it boots
- * from (boot_disk_in_use), a disk moves to another pool (same_pool).  The job's parameters carry names as the host
+ * from (boot_disk_in_use), a disk moves to another pool (same_pool), a
+ * saved VM's memory expects the devices it had (vm_saved).  The job's parameters carry names as the host
  * knows them, plus what its reconcile compares with after a restart.
  */
 #include <stdlib.h>
@@ -62,6 +63,11 @@ static int target_of(struct pv_req *r, int nic, struct target *t)
         pv_fail(&e, unsupported_by_backend,
                 "the %s adapter cannot change a VM's disks and NICs (it lacks the devices "
                 "capability)", t->vm.vendor);
+        return refuse(r, &e, NULL);
+    }
+    if (strcmp(t->vm.power_state, "saved") == 0) {
+        pv_fail(&e, vm_saved, "vm %s has a saved state that expects its devices as they were: "
+                              "start it, or delete the saved state, first", t->vm.name);
         return refuse(r, &e, NULL);
     }
     if (!t->vm.host_id[0] || pv_db_host_ref(t->vm.host_id, &t->host, &e)) {

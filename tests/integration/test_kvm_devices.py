@@ -215,6 +215,11 @@ def test_disks_hot_and_cold_on_real_kvm(rig):
     assert blklist(r.name) == {"vda": vda, "vdb": vdb}
     assert vols(r.pool) == sorted([vda, vdb])
     assert vol_capacity(vdb) == 2 * GIB
+    # saved (managed save): its memory expects the devices it had, so no change
+    d.run("POST", "/api/v1/vms/%s/save" % r.vm_id, timeout=60)
+    resp = d.post(base, {"size_gb": 1, "pool": r.pool})
+    assert resp.status_code == 409 and code_of(resp) == "vm_saved", resp.text
+    d.run("POST", "/api/v1/vms/%s/start" % r.vm_id, timeout=60)
 
     # hot-remove: an unplug is a request to the guest.  This guest sits in its
     # firmware, which never answers it: the disk leaves the definition now, the
