@@ -454,3 +454,37 @@ def test_disk_move_between_pools(rig, tmpdir_path):
     assert check.returncode == 0 and "Pattern verification failed" not in check.stdout, check.stdout
     d.run("POST", "/api/v1/vms/%s/start" % r.vm_id, timeout=60)  # it starts from the moved disk
     assert virsh(URI, "domstate", r.name).stdout.strip() == "running"
+
+
+def test_running_vm_without_acpi_is_refused_before_anything(rig, tmpdir_path):
+    """A running PC-machine VM defined without ACPI (as the agent wrote
+    them before it added <acpi/>) has a PCI bus that takes no new device:
+    the job fails with vm_running before a volume is made, and the same
+    change works once the VM is stopped."""
+    r, d = rig, rig.d
+    name = r.name + "-noacpi"
+    xml = os.path.join(tmpdir_path, "noacpi.xml")
+    with open(xml, "w") as f:
+        f.write("<domain type='kvm'><name>%s</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>"
+                "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices/></domain>" % name)
+    assert virsh(URI, "define", xml).returncode == 0
+    try:
+        assert virsh(URI, "start", name).returncode == 0
+        deadline = time.time() + 20
+        vm = None
+        while time.time() < deadline and not (vm and vm["power_state"] == "running"):
+            vm = ([v for v in d.all_items("/api/v1/vms") if v["name"] == name] or [None])[0]
+            time.sleep(0.1)
+        before = vols(r.pool)
+        for path, body in (("disks", {"size_gb": 1, "pool": r.pool}), ("nics", {"network": r.net})):
+            job = d.run("POST", "/api/v1/vms/%s/%s" % (vm["id"], path), body, expect="failed")
+            assert job["error"]["code"] == "vm_running" and "ACPI" in job["error"]["message"], job
+        assert vols(r.pool) == before and blklist(name) == {} and iflist(name) == {}
+        d.run("POST", "/api/v1/vms/%s/poweroff" % vm["id"], timeout=60)
+        job = d.run("POST", "/api/v1/vms/%s/disks" % vm["id"], {"size_gb": 1, "pool": r.pool})
+        assert blklist(name, inactive=True) == {"vda": os.path.join(r.pooldir, name + "-vda.qcow2")}
+        d.run("DELETE", "/api/v1/vms/%s/disks/%s" % (vm["id"], job["result"]["disk_id"]))
+        assert vols(r.pool) == before  # made for the VM: deleted with the disk
+    finally:
+        virsh(URI, "destroy", name)
+        virsh(URI, "undefine", name)
