@@ -37,7 +37,7 @@ void ag_virt_sweep_volumes(virDomainPtr d);
 void ag_virt_made_add(virDomainPtr d, const char *path);
 void ag_virt_made_drop(virDomainPtr d, const char *path);
 int ag_virt_made_here(virDomainPtr d, const char *vm, const char *path);
-/* A qcow2 volume's XML (malloc'd; NULL when out of memory). */
+/* A thin qcow2 volume's XML (malloc'd; NULL when out of memory). */
 char *ag_virt_volume_xml(const char *name, unsigned long long bytes);
 virStorageVolPtr ag_virt_make_volume(virStoragePoolPtr pool, const char *name,
                                      unsigned long long bytes, struct pv_error *err);

@@ -412,6 +412,9 @@ char *ag_virt_volume_xml(const char *name, unsigned long long bytes)
     xmlTextWriterWriteAttribute(w, BAD_CAST "unit", BAD_CAST "bytes");
     xmlTextWriterWriteFormatString(w, "%llu", bytes);
     xmlTextWriterEndElement(w);
+    /* thin: without <allocation> libvirt takes it to equal the capacity and
+     * preallocates the qcow2's metadata, which slows a copy into it */
+    xmlTextWriterWriteElement(w, BAD_CAST "allocation", BAD_CAST "0");
     xmlTextWriterStartElement(w, BAD_CAST "target");
     write_attr_element(w, "format", "type", "qcow2");
     xmlTextWriterEndElement(w);

@@ -472,7 +472,7 @@ static int move_disk(struct pv_conn *c, const char *uuid, const char *dev, const
 {
     char path[512];
     json_t *body = json_pack("{s:s}", "pool", pool), *st = NULL;
-    const struct timespec tick = {0, 250000000L};
+    const struct timespec tick = {0, 100000000L};
     int rc;
 
     snprintf(path, sizeof path, "/v1/vms/%s/disks/%s/move", uuid, dev);
