@@ -54,6 +54,8 @@ int ag_virt_device(const char *uuid, const char *op, const char *kind, const cha
 int ag_virt_disk_move(const char *uuid, const char *dev, const char *pool, json_t **out,
                       struct pv_error *err);
 int ag_virt_disk_move_state(const char *uuid, const char *dev, json_t **out, struct pv_error *err);
+/* Stop a running move: the VM stays on its old volume, the new one goes. */
+int ag_virt_disk_move_cancel(const char *uuid, const char *dev, json_t **out, struct pv_error *err);
 /* Define a domain from a spec (validated here); *uuid is malloc'd. */
 int ag_virt_define(const json_t *spec, char **uuid, struct pv_error *err);
 /* "start", "shutdown", "poweroff", "reboot", "pause", "resume", "save", "delete" */

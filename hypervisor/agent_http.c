@@ -25,6 +25,7 @@
  *   POST   /v1/vms/{uuid}/disks/{dev}/resize  {"size_gb"}: grow
  *   POST   /v1/vms/{uuid}/disks/{dev}/move  {"pool"}: storage migration, runs on
  *   GET    /v1/vms/{uuid}/disks/{dev}/move  ... its state and percent
+ *   POST   /v1/vms/{uuid}/disks/{dev}/move/cancel
  *   POST   /v1/vms/{uuid}/nics            {"network"} | {"bridge"}: a new NIC
  *   PATCH  /v1/vms/{uuid}/nics/{mac}      {"network"} | {"bridge"}: connect it there
  *   DELETE /v1/vms/{uuid}/nics/{mac}      detach
@@ -444,6 +445,14 @@ static void h_disk_move(struct pv_req *r)
     answer(r, rc, &e, 202, out);
 }
 
+static void h_disk_move_cancel(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *out = NULL;
+    int rc = ag_virt_disk_move_cancel(r->params[0], r->params[1], &out, &e);
+    answer(r, rc, &e, 200, out);
+}
+
 static void h_disk_move_state(struct pv_req *r)
 {
     struct pv_error e = {0};
@@ -482,6 +491,7 @@ static const struct pv_route routes[] = {
     {"POST", "/v1/vms/{uuid}/disks/{dev}/resize", h_disk_resize, 0},
     {"POST", "/v1/vms/{uuid}/disks/{dev}/move", h_disk_move, 0},
     {"GET", "/v1/vms/{uuid}/disks/{dev}/move", h_disk_move_state, 0},
+    {"POST", "/v1/vms/{uuid}/disks/{dev}/move/cancel", h_disk_move_cancel, 0},
     {"POST", "/v1/vms/{uuid}/nics", h_nic_add, 0},
     {"PATCH", "/v1/vms/{uuid}/nics/{mac}", h_nic_connect, 0},
     {"DELETE", "/v1/vms/{uuid}/nics/{mac}", h_nic_remove, 0},

@@ -13,7 +13,9 @@
  *   - A move runs on a thread of its own, as a live migration does: the
  *     request checks what it can and answers at once; the caller polls the
  *     progress (the block job's cur/end).  A move asked for again while it
- *     runs answers with the running one instead of starting a second.
+ *     runs answers with the running one instead of starting a second; a
+ *     cancel (POST .../move/cancel) aborts the block copy, or undoes a
+ *     volume copy once it has ended.
  *   - Nothing half-made: a failure before the switch aborts the block job
  *     (the guest stays on its old disk) and deletes the new volume.
  */
@@ -41,6 +43,7 @@ struct move {
     char pool[256];
     enum move_state state;
     int live;           /* the VM runs: a block copy */
+    int cancel;         /* asked to stop: the guest stays on its old disk */
     int percent;
     struct pv_error err;
     char path[1024];    /* the new volume */
@@ -161,11 +164,16 @@ static char *copy_xml(const char *path)
     return s;
 }
 
-static void set_percent(struct move *m, int percent)
+/* Note the progress; 1 when the move was asked to stop. */
+static int set_percent(struct move *m, int percent)
 {
+    int cancel;
+
     pthread_mutex_lock(&moves_lock);
     m->percent = percent;
+    cancel = m->cancel;
     pthread_mutex_unlock(&moves_lock);
+    return cancel;
 }
 
 /* ---- the two ways ------------------------------------------------------- */
@@ -194,7 +202,11 @@ static int copy_live(struct move *m, virDomainPtr d, const char *path, struct pv
             rc = pv_fail(err, libvirt_error, "the block copy of %s ended before it was ready", m->dev);
             break;
         }
-        set_percent(m, bi.end ? (int)(bi.cur * 99 / bi.end) : 0);
+        if (set_percent(m, bi.end ? (int)(bi.cur * 99 / bi.end) : 0)) {
+            rc = pv_fail(err, cancelled, "the move of %s was cancelled: the VM stays on its "
+                                         "old volume", m->dev);
+            break;
+        }
         /* ready (every block mirrored): switch; a pivot refused as not
          * ready yet is tried again at the next tick */
         if (bi.end && bi.cur == bi.end &&
@@ -331,6 +343,9 @@ static void *move_main(void *arg)
             rc = vol ? ag_virt_error(&err, "the new volume's path") : err.err ? err.err : PV_EINTERNAL;
         else if (p.live)
             rc = copy_live(m, p.d, path, &err);
+        else if (set_percent(m, 99)) /* a copy runs to its end; what it made goes again */
+            rc = pv_fail(&err, cancelled, "the move of %s was cancelled: the VM stays on its old "
+                                          "volume", m->dev);
     }
     if (!rc && path) { /* the guest is on the new volume (or will start on it): make it stick */
         char *now = disk_source(p.d, m->dev, 0);
@@ -446,6 +461,23 @@ int ag_virt_disk_move(const char *uuid, const char *dev, const char *pool, json_
     } else {
         pthread_detach(t);
         *out = move_json(m);
+    }
+    pthread_mutex_unlock(&moves_lock);
+    return rc;
+}
+
+int ag_virt_disk_move_cancel(const char *uuid, const char *dev, json_t **out, struct pv_error *err)
+{
+    struct move *m;
+    int rc = 0;
+
+    pthread_mutex_lock(&moves_lock);
+    m = find_move(uuid, dev);
+    if (m) {
+        m->cancel = m->state == MOVE_RUNNING;
+        *out = move_json(m);
+    } else {
+        rc = pv_fail(err, no_migration, "no move of disk %.31s of that vm here", dev);
     }
     pthread_mutex_unlock(&moves_lock);
     return rc;

@@ -473,7 +473,7 @@ static int move_disk(struct pv_conn *c, const char *uuid, const char *dev, const
     char path[512];
     json_t *body = json_pack("{s:s}", "pool", pool), *st = NULL;
     const struct timespec tick = {0, 100000000L};
-    int rc;
+    int rc, cancelled = 0;
 
     snprintf(path, sizeof path, "/v1/vms/%s/disks/%s/move", uuid, dev);
     rc = call(c, "POST", path, body, c->timeout_ms, &st, err);
@@ -482,6 +482,13 @@ static int move_disk(struct pv_conn *c, const char *uuid, const char *dev, const
         const char *state = json_string_value(json_object_get(st, "state"));
         if (state && strcmp(state, "running") != 0)
             break;
+        if (!cancelled && s->cancelled && s->cancelled(s->ctx)) { /* passed on once */
+            char cpath[600];
+            snprintf(cpath, sizeof cpath, "%s/cancel", path);
+            cancelled = 1;
+            if (call(c, "POST", cpath, NULL, c->timeout_ms, NULL, err))
+                pv_error_clear(err); /* the move ends either way; its state says how */
+        }
         if (s->progress)
             s->progress(s->ctx, (int)json_integer_value(json_object_get(st, "percent")),
                         "copying the disk");
