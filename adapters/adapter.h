@@ -44,7 +44,7 @@
 #include <string.h>
 #include "../lib/errors.h"
 
-#define PV_ADAPTER_ABI 9
+#define PV_ADAPTER_ABI 10
 
 /* ---- errors ------------------------------------------------------------
  * enum pv_err, struct pv_error and the closed table of codes are lib's
@@ -182,6 +182,8 @@ struct pv_sink {
                                              restarts a failed host's VMs elsewhere */
 #define PV_CAP_MIGRATE_IN_CONNECTION (1ull << 17) /* VMs move only between hosts of one
                                                      connection (one vCenter) */
+#define PV_CAP_DEVICES       (1ull << 18) /* ABI 10: vm_device: add, remove, resize disks;
+                                             add, remove, reconnect NICs */
 
 /* What a connection of this type needs besides its url. */
 enum pv_credentials {
@@ -233,6 +235,50 @@ enum pv_migrate_mode {
 struct pv_migrate_opts {
     enum pv_migrate_mode mode;
     int max_downtime_ms;    /* live: the longest pause allowed at switch-over; 0: adapter's default */
+};
+
+/* ABI 10: one change to one of a VM's devices (vm_device).  A device is
+ * named by the "key" the adapter reported for it in disks_json / nics_json
+ * (libvirt: a disk's target dev and a NIC's MAC; vSphere: the device key).
+ * Pools and networks are named as on the VM's host, the way vm_create takes
+ * them (the daemon has checked that the host reaches them). */
+enum pv_device_op {
+    PV_DEV_ADD = 0,         /* disk: a new volume of size_gb in pool, attached;
+                               NIC: a new NIC on network */
+    PV_DEV_REMOVE,          /* detach device_key; a disk's volume is deleted
+                               only when the endpoint made it for this VM */
+    PV_DEV_RESIZE,          /* disk device_key grows to size_gb (never shrinks) */
+    PV_DEV_CONNECT,         /* NIC device_key moves to network */
+    PV_DEV_MOVE,            /* disk device_key moves to pool (storage migration: a copy,
+                               live where the vendor can, then the switch; the old
+                               volume deleted only after it); progress through s->progress */
+};
+
+enum pv_device_kind {
+    PV_DEV_DISK = 0,
+    PV_DEV_NIC,
+};
+
+struct pv_device_change {
+    enum pv_device_op op;
+    enum pv_device_kind kind;
+    const char *device_key;     /* REMOVE, RESIZE, CONNECT; NULL for ADD */
+    int64_t size_gb;            /* ADD disk, RESIZE */
+    const char *pool;           /* ADD disk: pool name on the host; NULL: its default */
+    const char *pool_native_id; /* ... the same pool by native id, or NULL */
+    const char *network;        /* ADD, CONNECT NIC: the network's name */
+    const char *network_kind;   /* ... "network", "bridge", "portgroup", ...; NULL: "network" */
+    const char *network_native_id;
+};
+
+/* What a device change did, for the job's result. */
+struct pv_device_result {
+    char key[128];              /* ADD: the new device's key */
+    int live;                   /* 1: the running VM has it now; 0: only the
+                                   definition changed (stopped VM, or the
+                                   vendor cannot change it live) */
+    char note[512];             /* what the operator should know ("takes effect
+                                   when the VM is next started"), or "" */
 };
 
 struct pv_conn;  /* opaque, the adapter's own */
@@ -302,6 +348,15 @@ struct pv_adapter {
      * this endpoint cannot tell (unreachable itself, nothing to probe by). */
     int (*host_probe)(struct pv_conn *c, const char *target_facts_json, int timeout_ms,
                       int *alive, char *detail, size_t detail_size, struct pv_error *err);
+    /* PV_CAP_DEVICES (ABI 10): change one device of a VM (struct
+     * pv_device_change says which and how), hot where the vendor allows it
+     * and said in *out where not; refuse with vm_running when the change
+     * needs the VM stopped.  A failure leaves nothing half-made (a volume
+     * made for a disk whose attach failed is removed).  Reports the VM
+     * through s->vm as the other calls that change a VM do. */
+    int (*vm_device)(struct pv_conn *c, const char *vm_native_id,
+                     const struct pv_device_change *ch, const struct pv_sink *s,
+                     struct pv_device_result *out, struct pv_error *err);
     /* Optional: take the daemon's settings for this adapter; an unknown key
      * or a bad value is an error, and the daemon then refuses to start. */
     int (*configure)(const struct pv_adapter_settings *s, struct pv_error *err);

@@ -133,6 +133,16 @@ void pv_db_network_id_native(const char *conn_id, const char *native_id, char id
 /* 1 when host host_id reaches the pool or network of that id. */
 int pv_db_host_reaches(const char *host_id, const char *pool_or_network_id);
 
+/* The pool (network 0) or network (1; bridge 1: a host bridge, 0: any
+ * other kind) of that name that host host_id reaches (PV_ENOTFOUND: none). */
+int pv_db_place_on_host(const char *host_id, int network, const char *name, int bridge,
+                        struct pv_db_place_ref *out);
+/* 1 when the host's connection reports pools (network 0) or networks it reaches. */
+int pv_db_host_has_places(const char *host_id, int network);
+/* A VM's disks and nics as stored (JSON texts with ids, malloc'd; NULL when
+ * none); PV_ENOTFOUND when there is no such VM. */
+int pv_db_vm_devices(const char *id, char **disks_json, char **nics_json);
+
 /* new_id is the id to use when the object is new.  For VMs, *old_state
  * (when not NULL) receives the power state before ("" when new). */
 int pv_db_cluster_upsert(const char *conn_id, const char *vendor, const char *new_id,

@@ -531,6 +531,57 @@ int pv_db_host_reaches(const char *host_id, const char *pool_or_network_id)
     return yes;
 }
 
+/* Device changes (server/http/api_devices.c): the pool or network of a
+ * name that a host reaches, and whether the host's connection reports any. */
+int pv_db_place_on_host(const char *host_id, int network, const char *name, int bridge,
+                        struct pv_db_place_ref *out)
+{
+    static const char pools[] =
+        "SELECT p.id, p.connection_id, p.native_id, p.name, p.kind, p.free_mb FROM storage_pools p "
+        "JOIN pool_hosts l ON l.pool_id = p.id JOIN hosts h ON h.connection_id = l.connection_id "
+        "AND h.native_id = l.host_native_id WHERE h.id = ?1 AND p.name = ?2";
+    static const char nets[] =
+        "SELECT p.id, p.connection_id, p.native_id, p.name, p.kind, 0 FROM networks p "
+        "JOIN network_hosts l ON l.network_id = p.id JOIN hosts h ON h.connection_id = l.connection_id "
+        "AND h.native_id = l.host_native_id WHERE h.id = ?1 AND p.name = ?2 AND p.kind <> 'bridge'";
+    static const char bridges[] =
+        "SELECT p.id, p.connection_id, p.native_id, p.name, p.kind, 0 FROM networks p "
+        "JOIN network_hosts l ON l.network_id = p.id JOIN hosts h ON h.connection_id = l.connection_id "
+        "AND h.native_id = l.host_native_id WHERE h.id = ?1 AND p.name = ?2 AND p.kind = 'bridge'";
+    return lookup_one(!network ? pools : bridge ? bridges : nets, host_id, name, place_row, out);
+}
+
+int pv_db_host_has_places(const char *host_id, int network)
+{
+    int yes = 0;
+    lookup_one(network ? "SELECT 1 FROM hosts h JOIN network_hosts l ON l.connection_id = h.connection_id "
+                         "AND l.host_native_id = h.native_id WHERE h.id = ? LIMIT 1"
+                       : "SELECT 1 FROM hosts h JOIN pool_hosts l ON l.connection_id = h.connection_id "
+                         "AND l.host_native_id = h.native_id WHERE h.id = ? LIMIT 1",
+               host_id, NULL, one_row, &yes);
+    return yes;
+}
+
+struct vm_devices {
+    char *disks, *nics;
+};
+
+static void devices_row(sqlite3_stmt *st, void *o)
+{
+    struct vm_devices *d = o;
+    d->disks = pv_db_col_dup(st, 0);
+    d->nics = pv_db_col_dup(st, 1);
+}
+
+int pv_db_vm_devices(const char *id, char **disks_json, char **nics_json)
+{
+    struct vm_devices d = {NULL, NULL};
+    int rc = lookup_one("SELECT disks, nics FROM vms WHERE id = ?", id, NULL, devices_row, &d);
+    *disks_json = d.disks;
+    *nics_json = d.nics;
+    return rc;
+}
+
 int pv_db_vm_patch(const char *id, const char *ha, const char *tags_json, struct pv_error *err)
 {
     static const char sql[] =

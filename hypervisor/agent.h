@@ -38,6 +38,24 @@ int ag_virt_pools(json_t **out, struct pv_error *err);
 int ag_virt_networks(json_t **out, struct pv_error *err);
 /* Give the host a dir pool "default" at dir when it has no pool of that name. */
 int ag_virt_default_pool(const char *dir, struct pv_error *err);
+/* virt_devices.c: one change to a domain's devices.  op "add" (kind "disk":
+ * body {"size_gb", "pool"?}; "nic": {"network"} or {"bridge"}), "remove",
+ * "resize" (a disk, body {"size_gb"}), "connect" (a NIC, body as add); key
+ * names the device (a disk's target dev, a NIC's MAC).  *out is {"vm": the
+ * domain after, "key"?: a new device's, "live": bool, "note"?, "volume"?,
+ * "volume_deleted"?}. */
+int ag_virt_device(const char *uuid, const char *op, const char *kind, const char *key,
+                   const json_t *body, json_t **out, struct pv_error *err);
+/* virt_disk_move.c: move disk dev of a VM to storage pool `pool` of this
+ * host (block copy and pivot while it runs, a volume copy while stopped);
+ * asynchronous: *out is the move's state, {"uuid", "dev", "state": running |
+ * succeeded | failed, "percent", "error"?, "path"?, "note"?}, which
+ * ag_virt_disk_move_state() answers later. */
+int ag_virt_disk_move(const char *uuid, const char *dev, const char *pool, json_t **out,
+                      struct pv_error *err);
+int ag_virt_disk_move_state(const char *uuid, const char *dev, json_t **out, struct pv_error *err);
+/* Stop a running move: the VM stays on its old volume, the new one goes. */
+int ag_virt_disk_move_cancel(const char *uuid, const char *dev, json_t **out, struct pv_error *err);
 /* Define a domain from a spec (validated here); *uuid is malloc'd. */
 int ag_virt_define(const json_t *spec, char **uuid, struct pv_error *err);
 /* "start", "shutdown", "poweroff", "reboot", "pause", "resume", "save", "delete" */

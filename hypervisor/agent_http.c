@@ -20,6 +20,17 @@
  *   POST   /v1/imports/{uuid}/disk?path=P ... upload a disk to P (in a storage pool, new)
  *   POST   /v1/imports/{uuid}             ... {"xml", "state": bool, "disks": [P]}: define, restore
  *   POST   /v1/imports/{uuid}/abort       ... {"disks": [P]}: drop what was uploaded
+ *   POST   /v1/vms/{uuid}/disks           {"size_gb", "pool"?}: a new volume, attached
+ *   DELETE /v1/vms/{uuid}/disks/{dev}     detach; delete its volume if made for the VM
+ *   POST   /v1/vms/{uuid}/disks/{dev}/resize  {"size_gb"}: grow
+ *   POST   /v1/vms/{uuid}/disks/{dev}/move  {"pool"}: storage migration, runs on
+ *   GET    /v1/vms/{uuid}/disks/{dev}/move  ... its state and percent
+ *   POST   /v1/vms/{uuid}/disks/{dev}/move/cancel
+ *   POST   /v1/vms/{uuid}/nics            {"network"} | {"bridge"}: a new NIC
+ *   PATCH  /v1/vms/{uuid}/nics/{mac}      {"network"} | {"bridge"}: connect it there
+ *   DELETE /v1/vms/{uuid}/nics/{mac}      detach
+ *                                         (each answers {"vm", "key", "live", "note"}:
+ *                                         virt_devices.c says what is hot and what not)
  *   GET    /v1/events?after=N&timeout_ms=M  long poll for lifecycle events
  *   POST   /v1/probe                      {"uri", "host_uuid", "timeout_ms"}: does another
  *                                         host's libvirt answer from here (HA witness)
@@ -397,6 +408,48 @@ static void h_migration_cancel(struct pv_req *r)
     answer(r, rc, &e, 200, out);
 }
 
+/* Device changes: the route names kind and op; {dev} or {mac} the device. */
+static void device(struct pv_req *r, const char *op, const char *kind, int keyed)
+{
+    struct pv_error e = {0};
+    json_t *req = body_json(r), *out = NULL;
+    int rc = ag_virt_device(r->params[0], op, kind, keyed ? r->params[1] : NULL, req, &out, &e);
+    json_decref(req);
+    answer(r, rc, &e, 200, out);
+}
+static void h_disk_add(struct pv_req *r) { device(r, "add", "disk", 0); }
+static void h_disk_remove(struct pv_req *r) { device(r, "remove", "disk", 1); }
+static void h_disk_resize(struct pv_req *r) { device(r, "resize", "disk", 1); }
+static void h_nic_add(struct pv_req *r) { device(r, "add", "nic", 0); }
+static void h_nic_connect(struct pv_req *r) { device(r, "connect", "nic", 1); }
+static void h_nic_remove(struct pv_req *r) { device(r, "remove", "nic", 1); }
+
+static void h_disk_move(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *req = body_json(r), *out = NULL;
+    int rc = ag_virt_disk_move(r->params[0], r->params[1],
+                               json_string_value(json_object_get(req, "pool")), &out, &e);
+    json_decref(req);
+    answer(r, rc, &e, 202, out);
+}
+
+static void h_disk_move_cancel(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *out = NULL;
+    int rc = ag_virt_disk_move_cancel(r->params[0], r->params[1], &out, &e);
+    answer(r, rc, &e, 200, out);
+}
+
+static void h_disk_move_state(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *out = NULL;
+    int rc = ag_virt_disk_move_state(r->params[0], r->params[1], &out, &e);
+    answer(r, rc, &e, 200, out);
+}
+
 /* The table the header comment lists.  A literal segment wins over a
  * capture, so /v1/vms/{uuid}/migrate is never taken for an action. */
 static const struct pv_route routes[] = {
@@ -422,6 +475,15 @@ static const struct pv_route routes[] = {
     {"POST", "/v1/vms/{uuid}/migrate", h_migrate, 0},
     {"GET", "/v1/vms/{uuid}/migration", h_migration, 0},
     {"POST", "/v1/vms/{uuid}/migration/cancel", h_migration_cancel, 0},
+    {"POST", "/v1/vms/{uuid}/disks", h_disk_add, 0},
+    {"DELETE", "/v1/vms/{uuid}/disks/{dev}", h_disk_remove, 0},
+    {"POST", "/v1/vms/{uuid}/disks/{dev}/resize", h_disk_resize, 0},
+    {"POST", "/v1/vms/{uuid}/disks/{dev}/move", h_disk_move, 0},
+    {"GET", "/v1/vms/{uuid}/disks/{dev}/move", h_disk_move_state, 0},
+    {"POST", "/v1/vms/{uuid}/disks/{dev}/move/cancel", h_disk_move_cancel, 0},
+    {"POST", "/v1/vms/{uuid}/nics", h_nic_add, 0},
+    {"PATCH", "/v1/vms/{uuid}/nics/{mac}", h_nic_connect, 0},
+    {"DELETE", "/v1/vms/{uuid}/nics/{mac}", h_nic_remove, 0},
 };
 
 static int sink(void *state, const char *data, size_t n)

@@ -148,6 +148,14 @@ char *ag_spec_domain_xml(const json_t *spec, const char *type, int balloon)
         xmlTextWriterEndElement(w);
     }
     xmlTextWriterEndElement(w); /* os */
+    if (strcmp(type, "test") != 0) {
+        /* ACPI: the guest's power button (a graceful shutdown) and the PCI
+         * hot-plug that adding a disk or NIC to a running VM needs */
+        xmlTextWriterStartElement(w, BAD_CAST "features");
+        xmlTextWriterStartElement(w, BAD_CAST "acpi");
+        xmlTextWriterEndElement(w);
+        xmlTextWriterEndElement(w);
+    }
     xmlTextWriterStartElement(w, BAD_CAST "devices");
     json_array_foreach(json_object_get(spec, "disks"), i, item) {
         char dev[8];
@@ -155,6 +163,13 @@ char *ag_spec_domain_xml(const json_t *spec, const char *type, int balloon)
         xmlTextWriterStartElement(w, BAD_CAST "disk");
         xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "file");
         xmlTextWriterWriteAttribute(w, BAD_CAST "device", BAD_CAST "disk");
+        if (json_is_string(json_object_get(item, "format"))) { /* a volume made for it */
+            xmlTextWriterStartElement(w, BAD_CAST "driver");
+            xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST "qemu");
+            xmlTextWriterWriteAttribute(w, BAD_CAST "type",
+                                        BAD_CAST json_string_value(json_object_get(item, "format")));
+            xmlTextWriterEndElement(w);
+        }
         xmlTextWriterStartElement(w, BAD_CAST "source");
         xmlTextWriterWriteAttribute(w, BAD_CAST "file", BAD_CAST json_string_value(json_object_get(item, "path")));
         xmlTextWriterEndElement(w);

@@ -543,7 +543,8 @@ int ag_virt_action(const char *uuid, const char *action, struct pv_error *err)
         else if (strcmp(st, "paused") == 0)
             rc = pv_fail(err, vm_paused, "vm %s is paused; resume it instead", virDomainGetName(d));
         else
-            ok = virDomainCreate(d) == 0, rc = ok ? 0 : ag_virt_error(err, "start");
+            ag_virt_sweep_volumes(d), ok = virDomainCreate(d) == 0,
+            rc = ok ? 0 : ag_virt_error(err, "start");
     } else if (strcmp(action, "shutdown") == 0 || strcmp(action, "poweroff") == 0) {
         if (strcmp(st, "running") != 0 && strcmp(st, "paused") != 0)
             rc = pv_fail(err, already_stopped, "vm %s is not running (%s)", virDomainGetName(d), st);
@@ -573,6 +574,8 @@ int ag_virt_action(const char *uuid, const char *action, struct pv_error *err)
             rc = pv_fail(err, vm_running, "vm %s is %s; power it off first", virDomainGetName(d), st);
         } else {
             json_t *paths = action[6] ? ag_virt_disk_paths(d) : NULL;
+            if (paths)
+                ag_virt_sweep_volumes(d);
             rc = ag_virt_undefine(d, err);
             if (!rc)
                 ag_virt_delete_volumes(paths);
@@ -704,16 +707,21 @@ static int check_spec(const json_t *spec, struct pv_error *err)
     }
     json_array_foreach(json_object_get(spec, "nics"), i, item) {
         json_t *net = json_object_get(item, "network");
-        if (json_is_string(net)) {
-            virNetworkPtr n = virNetworkLookupByName(conn, json_string_value(net));
-            if (!n) {
-                virResetLastError();
-                return pv_fail(err, unknown_network, "this host has no network '%.64s'",
-                               json_string_value(net));
-            }
-            virNetworkFree(n);
-        }
+        if (json_is_string(net) && ag_virt_network_check(json_string_value(net), err))
+            return err->err;
     }
+    return 0;
+}
+
+int ag_virt_network_check(const char *name, struct pv_error *err)
+{
+    virNetworkPtr n = virNetworkLookupByName(conn, name);
+
+    if (!n) {
+        virResetLastError();
+        return pv_fail(err, unknown_network, "this host has no network '%.64s'", name);
+    }
+    virNetworkFree(n);
     return 0;
 }
 
@@ -739,8 +747,6 @@ static char *new_volume(const char *vm, size_t idx, json_t *disk, struct pv_erro
     json_t *pool_name = json_object_get(disk, "pool");
     virStoragePoolPtr pool = virStoragePoolLookupByName(conn, pool_name ? json_string_value(pool_name)
                                                                          : "default");
-    xmlBufferPtr buf = xmlBufferCreate();
-    xmlTextWriterPtr w = buf ? xmlNewTextWriterMemory(buf, 0) : NULL;
     virStorageVolPtr vol = NULL;
     char name[128], *path = NULL;
 
@@ -751,40 +757,23 @@ static char *new_volume(const char *vm, size_t idx, json_t *disk, struct pv_erro
                      "volume %s exists already in the pool (a disk of a deleted VM?)", name);
         virStorageVolFree(vol);
         virStoragePoolFree(pool);
-        xmlFreeTextWriter(w);
-        xmlBufferFree(buf);
         return NULL;
     }
     virResetLastError();
-    if (pool && w) {
-        xmlTextWriterStartElement(w, BAD_CAST "volume");
-        xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST name);
-        xmlTextWriterStartElement(w, BAD_CAST "capacity");
-        xmlTextWriterWriteAttribute(w, BAD_CAST "unit", BAD_CAST "G");
-        xmlTextWriterWriteFormatString(w, "%lld", (long long)json_integer_value(json_object_get(disk, "size_gb")));
-        xmlTextWriterEndElement(w);
-        xmlTextWriterStartElement(w, BAD_CAST "target");
-        xmlTextWriterStartElement(w, BAD_CAST "format");
-        xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "qcow2");
-        xmlTextWriterEndElement(w);
-        xmlTextWriterEndElement(w);
-        xmlTextWriterEndElement(w);
-        xmlTextWriterEndDocument(w);
-        vol = virStorageVolCreateXML(pool, (const char *)xmlBufferContent(buf), 0);
-    }
-    if (vol)
-        path = virStorageVolGetPath(vol);
-    if (!path && !pool) {
+    if (!pool) {
         pv_fail(err, unknown_pool, "the storage pool is gone");
-    } else if (!path) {
-        ag_virt_error(err, "create volume");
+        return NULL;
     }
-    if (vol)
+    vol = ag_virt_make_volume(pool, name,
+                              (unsigned long long)json_integer_value(json_object_get(disk, "size_gb"))
+                                  << 30, err);
+    if (vol) {
+        path = virStorageVolGetPath(vol);
+        if (!path)
+            ag_virt_error(err, "create volume");
         virStorageVolFree(vol);
-    if (pool)
-        virStoragePoolFree(pool);
-    xmlFreeTextWriter(w);
-    xmlBufferFree(buf);
+    }
+    virStoragePoolFree(pool);
     return path;
 }
 
@@ -846,6 +835,7 @@ int ag_virt_define(const json_t *in, char **uuid, struct pv_error *err)
         json_array_append_new(made, json_string(path));
         json_object_clear(disk);
         json_object_set_new(disk, "path", json_string(path));
+        json_object_set_new(disk, "format", json_string("qcow2"));
         free(path);
     }
     xml = ag_spec_domain_xml(spec, domain_type(), !is_test_driver);

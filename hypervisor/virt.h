@@ -29,6 +29,21 @@ void ag_virt_delete_volumes(json_t *paths);
 /* 1 when dir is the target of an active dir storage pool (*pool, when not
  * NULL, gets it: virStoragePoolFree). */
 int ag_virt_pool_dir(const char *dir, virStoragePoolPtr *pool);
+/* virt_devices.c: delete the volumes the agent made for d whose disk has
+ * left both its definitions (an unplug the guest finished late). */
+void ag_virt_sweep_volumes(virDomainPtr d);
+/* virt_devices.c, for virt_disk_move.c: the volumes the agent made for a
+ * VM (kept in its metadata), a new qcow2 volume, a pool's room. */
+void ag_virt_made_add(virDomainPtr d, const char *path);
+void ag_virt_made_drop(virDomainPtr d, const char *path);
+int ag_virt_made_here(virDomainPtr d, const char *vm, const char *path);
+/* A thin qcow2 volume's XML (malloc'd; NULL when out of memory). */
+char *ag_virt_volume_xml(const char *name, unsigned long long bytes);
+virStorageVolPtr ag_virt_make_volume(virStoragePoolPtr pool, const char *name,
+                                     unsigned long long bytes, struct pv_error *err);
+int ag_virt_pool_free_check(virStoragePoolPtr pool, unsigned long long need, struct pv_error *err);
+/* 0 when this host has a libvirt network of that name, else unknown_network. */
+int ag_virt_network_check(const char *name, struct pv_error *err);
 /* The string value of an XPath expression in doc (malloc'd), or NULL. */
 char *ag_virt_xpath_string(xmlDocPtr doc, const char *expr);
 

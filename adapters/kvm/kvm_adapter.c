@@ -464,6 +464,130 @@ static int k_create(struct pv_conn *c, const char *host, const struct pv_vm_spec
     return rc;
 }
 
+/* Storage migration: the agent moves the disk on a thread of its own
+ * (hypervisor/virt_disk_move.c); its progress goes into the job until it
+ * ends, and then the VM is read again. */
+static int move_disk(struct pv_conn *c, const char *uuid, const char *dev, const char *pool,
+                     const struct pv_sink *s, struct pv_device_result *out, struct pv_error *err)
+{
+    char path[512];
+    json_t *body = json_pack("{s:s}", "pool", pool), *st = NULL;
+    const struct timespec tick = {0, 100000000L};
+    int rc, cancelled = 0;
+
+    snprintf(path, sizeof path, "/v1/vms/%s/disks/%s/move", uuid, dev);
+    rc = call(c, "POST", path, body, c->timeout_ms, &st, err);
+    json_decref(body);
+    while (!rc) {
+        const char *state = json_string_value(json_object_get(st, "state"));
+        if (state && strcmp(state, "running") != 0)
+            break;
+        if (!cancelled && s->cancelled && s->cancelled(s->ctx)) { /* passed on once */
+            char cpath[600];
+            snprintf(cpath, sizeof cpath, "%s/cancel", path);
+            cancelled = 1;
+            if (call(c, "POST", cpath, NULL, c->timeout_ms, NULL, err))
+                pv_error_clear(err); /* the move ends either way; its state says how */
+        }
+        if (s->progress)
+            s->progress(s->ctx, (int)json_integer_value(json_object_get(st, "percent")),
+                        "copying the disk");
+        nanosleep(&tick, NULL);
+        json_decref(st);
+        rc = call(c, "GET", path, NULL, c->timeout_ms, &st, err);
+    }
+    if (!rc && strcmp(json_string_value(json_object_get(st, "state")), "succeeded") != 0) {
+        json_t *e = json_object_get(st, "error");
+        const char *code = json_string_value(json_object_get(e, "code"));
+        const char *msg = json_string_value(json_object_get(e, "message"));
+        rc = pv_fail_named(err, code ? code : pv_code_str(agent_error), "%s",
+                           msg ? msg : "the move failed");
+    }
+    if (!rc) {
+        const char *note = json_string_value(json_object_get(st, "note"));
+        snprintf(out->key, sizeof out->key, "%s", dev);
+        snprintf(out->note, sizeof out->note, "%s", note ? note : "");
+        out->live = json_is_true(json_object_get(st, "live"));
+        k_refresh(c, uuid, s, err);
+        {
+            struct pv_error ignored = {0}; /* the move is made; the next sync tells */
+            report_storage(c, s, &ignored);
+        }
+    }
+    json_decref(st);
+    return rc;
+}
+
+/* A device change: the agent's /v1/vms/{uuid}/disks and /nics routes
+ * (hypervisor/virt_devices.c), which answer with the VM as it is after. */
+static int k_device(struct pv_conn *c, const char *uuid, const struct pv_device_change *ch,
+                    const struct pv_sink *s, struct pv_device_result *out, struct pv_error *err)
+{
+    static const char *const ops[] = {"add", "remove", "resize", "connect", "move"};
+    const char *kind = ch->kind == PV_DEV_NIC ? "nics" : "disks", *method = "POST";
+    const char *key = ch->device_key;
+    char path[512];
+    json_t *body = NULL, *res = NULL;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (ch->op != PV_DEV_ADD &&
+        (!key || !*key || strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:._-") !=
+                              strlen(key) || strlen(key) > 64))
+        return ch->kind == PV_DEV_NIC ? pv_fail(err, nic_not_found, "no NIC '%.64s' here", key ? key : "")
+                                      : pv_fail(err, disk_not_found, "no disk '%.64s' here", key ? key : "");
+    switch (ch->op) {
+    case PV_DEV_ADD:
+        snprintf(path, sizeof path, "/v1/vms/%s/%s", uuid, kind);
+        break;
+    case PV_DEV_REMOVE:
+        method = "DELETE";
+        snprintf(path, sizeof path, "/v1/vms/%s/%s/%s", uuid, kind, key);
+        break;
+    case PV_DEV_RESIZE:
+        snprintf(path, sizeof path, "/v1/vms/%s/%s/%s/resize", uuid, kind, key);
+        break;
+    case PV_DEV_CONNECT:
+        method = "PATCH";
+        snprintf(path, sizeof path, "/v1/vms/%s/%s/%s", uuid, kind, key);
+        break;
+    case PV_DEV_MOVE:
+        if (ch->kind != PV_DEV_DISK || !ch->pool)
+            return pv_fail(err, invalid_argument, "a move is of a disk, to a named pool");
+        return move_disk(c, uuid, key, ch->pool, s, out, err);
+    default:
+        return pv_fail(err, invalid_argument, "no device change %d", (int)ch->op);
+    }
+    if (ch->kind == PV_DEV_DISK && (ch->op == PV_DEV_ADD || ch->op == PV_DEV_RESIZE)) {
+        body = json_pack("{s:I}", "size_gb", (json_int_t)ch->size_gb);
+        if (ch->op == PV_DEV_ADD && ch->pool)
+            json_object_set_new(body, "pool", json_string(ch->pool));
+    } else if (ch->kind == PV_DEV_NIC && (ch->op == PV_DEV_ADD || ch->op == PV_DEV_CONNECT)) {
+        if (!ch->network)
+            return pv_fail(err, unknown_network, "a NIC needs a network");
+        body = json_pack("{s:s}", ch->network_kind && strcmp(ch->network_kind, "bridge") == 0
+                                      ? "bridge" : "network", ch->network);
+    }
+    if (s->progress)
+        s->progress(s->ctx, 10, ops[ch->op]);
+    rc = call(c, method, path, body, c->timeout_ms + 30000, &res, err);
+    json_decref(body);
+    if (!rc) {
+        const char *k = json_string_value(json_object_get(res, "key"));
+        const char *note = json_string_value(json_object_get(res, "note"));
+        snprintf(out->key, sizeof out->key, "%s", k ? k : ch->device_key ? ch->device_key : "");
+        out->live = json_is_true(json_object_get(res, "live"));
+        snprintf(out->note, sizeof out->note, "%s", note ? note : "");
+        report_vm(c, json_object_get(res, "vm"), s);
+        if (ch->kind == PV_DEV_DISK) {
+            struct pv_error ignored = {0}; /* the change is made; the next sync tells */
+            report_storage(c, s, &ignored); /* the pool's free space changed */
+        }
+    }
+    json_decref(res);
+    return rc;
+}
+
 /* "qemu+tcp://10.99.0.2/system" -> "tcp://10.99.0.2": where the memory goes. */
 static int data_uri_of(const char *mig, char *out, size_t size)
 {
@@ -709,7 +833,7 @@ static const struct pv_adapter kvm_adapter = {
     .version = "0.1",
     .caps = PV_CAP_SYNC | PV_CAP_EVENTS | PV_CAP_CREATE | PV_CAP_DELETE | PV_CAP_POWER |
             PV_CAP_SHUTDOWN | PV_CAP_PAUSE | PV_CAP_SAVE | PV_CAP_STATS | PV_CAP_LIVE_MIGRATE |
-            PV_CAP_QUICK_MIGRATE | PV_CAP_PROBE | PV_CAP_HA_RESTART,
+            PV_CAP_QUICK_MIGRATE | PV_CAP_PROBE | PV_CAP_HA_RESTART | PV_CAP_DEVICES,
     .title = "KVM (Polyvisor agent)",
     .credentials = PV_CRED_TOKEN,
     .open = k_open,
@@ -721,6 +845,7 @@ static const struct pv_adapter kvm_adapter = {
     .vm_refresh = k_refresh,
     .vm_migrate = k_migrate,
     .host_probe = k_probe,
+    .vm_device = k_device,
 };
 
 const struct pv_adapter *pv_adapter_entry(void)

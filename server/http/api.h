@@ -63,6 +63,15 @@ void pv_api_host_group_create(struct pv_req *r);
 void pv_api_host_group_patch(struct pv_req *r);
 void pv_api_host_group_delete(struct pv_req *r);
 
+/* api_devices.c: a VM's disks and NICs, each change a vm.device job */
+void pv_api_vm_disk_add(struct pv_req *r);
+void pv_api_vm_disk_remove(struct pv_req *r);
+void pv_api_vm_disk_resize(struct pv_req *r);
+void pv_api_vm_disk_move(struct pv_req *r);
+void pv_api_vm_nic_add(struct pv_req *r);
+void pv_api_vm_nic_connect(struct pv_req *r);
+void pv_api_vm_nic_remove(struct pv_req *r);
+
 /* api_jobs.c */
 void pv_api_jobs_list(struct pv_req *r);
 void pv_api_job_get(struct pv_req *r);

@@ -61,6 +61,13 @@ const struct pv_route pv_routes[] = {
     {"POST", V "/vms/{id}/migrate", pv_api_vm_migrate, A},
     {"POST", V "/vms/{id}/reconfigure", pv_api_vm_reconfigure, A},
     {"POST", V "/vms/{id}/clone", pv_api_vm_clone, A},
+    {"POST", V "/vms/{id}/disks", pv_api_vm_disk_add, A},
+    {"DELETE", V "/vms/{id}/disks/{disk_id}", pv_api_vm_disk_remove, A},
+    {"POST", V "/vms/{id}/disks/{disk_id}/resize", pv_api_vm_disk_resize, A},
+    {"POST", V "/vms/{id}/disks/{disk_id}/move", pv_api_vm_disk_move, A},
+    {"POST", V "/vms/{id}/nics", pv_api_vm_nic_add, A},
+    {"PATCH", V "/vms/{id}/nics/{nic_id}", pv_api_vm_nic_connect, A},
+    {"DELETE", V "/vms/{id}/nics/{nic_id}", pv_api_vm_nic_remove, A},
 
     {"POST", V "/placement/ratings", pv_api_placement_ratings, 0},
     {"POST", V "/placement/simulate", pv_api_placement_simulate, 0},

@@ -16,6 +16,11 @@ static void device_id(const char *prefix, const char *key, char out[32])
     snprintf(out, 32, "%s-%012llx", prefix, (unsigned long long)(h & 0xffffffffffffull));
 }
 
+void pv_devices_id(int nic, const char *key, char out[32])
+{
+    device_id(nic ? "nic" : "disk", key, out);
+}
+
 char *pv_devices_reported(const char *conn_id, int nics, const char *list_json)
 {
     json_t *list = list_json ? json_loads(list_json, 0, NULL) : NULL, *d;

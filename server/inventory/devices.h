@@ -25,6 +25,9 @@
 /* A new JSON text of the list with ids (NULL when list_json is not a list);
  * nics: 1 for a NIC list, 0 for disks. */
 char *pv_devices_reported(const char *conn_id, int nics, const char *list_json);
+/* The id Polyvisor gives the device an adapter reports with key
+ * (out has room for 32). */
+void pv_devices_id(int nic, const char *key, char out[32]);
 /* Rewrite disks and nics (JSON arrays, changed in place) for host h. */
 int pv_devices_for_host(const struct pv_db_host_ref *h, json_t *disks, json_t *nics,
                         struct pv_error *err);

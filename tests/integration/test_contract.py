@@ -161,3 +161,56 @@ def test_clone(backend):
     assert d.ok("GET", "/api/v1/vms/" + vm["id"])["vcpus"] == 1
     job = d.run("POST", "/api/v1/vms/%s/clone" % vm["id"], body, expect="failed", timeout=60)
     assert job["error"]["code"] == "name_in_use"
+
+
+def test_device_changes(backend):
+    """A VM's disks and NICs (POST/DELETE /vms/{id}/disks, /nics): the
+    refusals every vendor shares, and a disk added through a job.  A vendor
+    without the 'devices' capability is refused up front, before a job;
+    its other device steps are skipped, saying so."""
+    d, hosts = backend
+    vm = create(d, hosts[0])
+    base = "/api/v1/vms/" + vm["id"]
+    if "devices" not in d.caps:
+        for r in (d.post(base + "/disks", {"size_gb": 1}), d.post(base + "/nics", {"network": "x"}),
+                  d.delete(base + "/disks/disk-000000000000")):
+            assert r.status_code == 422, r.text
+            assert r.json()["error"]["code"] == "unsupported_by_backend"
+            assert "devices" in r.json()["error"]["message"]
+        assert d.ok("GET", base)["disks"] == vm["disks"]
+        assert not [j for j in d.all_items("/api/v1/jobs") if j["kind"] == "vm.device"]
+        pytest.skip("the %s adapter has no 'devices' capability: only its up-front refusal "
+                    "is checked" % d.vendor)
+    for r, status, code in [
+            (d.delete(base + "/disks/disk-000000000000"), 404, "disk_not_found"),
+            (d.post(base + "/disks/disk-000000000000/resize", {"size_gb": 2}), 404, "disk_not_found"),
+            (d.delete(base + "/nics/nic-000000000000"), 404, "nic_not_found"),
+            (d.patch(base + "/nics/nic-000000000000", {"network": "x"}), 404, "nic_not_found"),
+            (d.post(base + "/disks", {"size_gb": 1, "pool_id": "pool-none"}), 400, "unknown_pool"),
+            (d.post(base + "/nics", {"network_id": "net-none"}), 400, "unknown_network")]:
+        assert r.status_code == status and r.json()["error"]["code"] == code, r.text
+    # a pool or network only the other host reaches: another connection's (one KVM
+    # agent is one connection) is unknown here; one of the same connection unreachable
+    for coll, field, codes in (("storage-pools", "pool_id", ("unknown_pool", "pool_unreachable")),
+                               ("networks", "network_id", ("unknown_network", "network_unreachable"))):
+        other = [x for x in d.all_items("/api/v1/" + coll)
+                 if hosts[0]["id"] not in x["host_ids"] and hosts[1]["id"] in x["host_ids"]]
+        for x in other[:1]:
+            body = {field: x["id"], "size_gb": 1} if field == "pool_id" else {field: x["id"]}
+            r = d.post(base + ("/disks" if field == "pool_id" else "/nics"), body)
+            want = codes[0] if x["connection_id"] != vm["connection_id"] else codes[1]
+            assert r.status_code == 400 and r.json()["error"]["code"] == want, r.text
+    pools = [p for p in d.all_items("/api/v1/storage-pools") if hosts[0]["id"] in p["host_ids"]]
+    body = {"size_gb": 1}
+    if pools:
+        body["pool_id"] = max(pools, key=lambda p: p["free_mb"])["id"]
+    for attempt in range(2):
+        job = d.wait_job(d.submit("POST", base + "/disks", body))
+        if job["state"] == "succeeded":
+            assert job["result"]["disk_id"] in [x["id"] for x in d.ok("GET", base)["disks"]]
+            break
+        # the endpoint cannot (libvirt's test driver has no attach call): a failed
+        # job, nothing left behind -- the second try is refused the same way, not
+        # with volume_exists
+        assert job["state"] == "failed" and job["error"]["code"] == "unsupported_by_backend", job
+        assert d.ok("GET", base)["disks"] == vm["disks"]

@@ -57,6 +57,16 @@ def test_wrong_abi_refused(tmpdir_path):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     subprocess.run(["cc", "-shared", "-fPIC", "-I", root, "-o", os.path.join(adir, "bad.so"), src],
                    check=True)
+    # an adapter built for the ABI before this one (9: no vm_device) is refused as clearly
+    old = os.path.join(tmpdir_path, "old.c")
+    with open(old, "w") as f:
+        f.write(textwrap.dedent("""
+            #include "adapters/adapter.h"
+            static const struct pv_adapter old = {.abi = PV_ADAPTER_ABI - 1, .name = "old", .version = "0"};
+            const struct pv_adapter *pv_adapter_entry(void) { return &old; }
+        """))
+    subprocess.run(["cc", "-shared", "-fPIC", "-I", root, "-o", os.path.join(adir, "old.so"), old],
+                   check=True)
     os.symlink(os.path.join(BUILD, "adapters", "test.so"), os.path.join(adir, "test.so"))
     with open(os.path.join(adir, "junk.so"), "w") as f:
         f.write("not an ELF file")
@@ -71,6 +81,7 @@ def test_wrong_abi_refused(tmpdir_path):
         with open(os.path.join(root, "adapters", "adapter.h")) as f:
             abi = re.search(r"#define PV_ADAPTER_ABI (\d+)", f.read()).group(1)
         assert 'event=refused' in log and 'ABI version 99, this polyvisord speaks %s' % abi in log
+        assert 'ABI version %d, this polyvisord speaks %s' % (int(abi) - 1, abi) in log
         assert 'junk.so' in log
     finally:
         d.stop()

@@ -12,5 +12,7 @@ extern const struct pv_job_kind pv_job_vm_start, pv_job_vm_shutdown, pv_job_vm_p
     pv_job_vm_reboot, pv_job_vm_pause, pv_job_vm_resume, pv_job_vm_save, pv_job_vm_delete,
     pv_job_vm_create, pv_job_vm_migrate, pv_job_vm_reconfigure, pv_job_vm_clone;
 extern const struct pv_job_kind pv_job_connection_sync, pv_job_connection_delete;
+/* jobs_devices.c: a change to one of a VM's disks or NICs */
+extern const struct pv_job_kind pv_job_vm_device;
 
 #endif
