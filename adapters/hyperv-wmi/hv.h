@@ -64,6 +64,13 @@ struct hv_volume {
 };
 #define HV_MAX_VOLS 32
 
+/* A VHD's virtual size as GetVirtualHardDiskSettingData last gave it. */
+struct hv_vhd_size {
+    char *path;
+    long long bytes;
+    int mark;               /* seen in the current full listing */
+};
+
 struct pv_conn {
     struct pv_wsman *ws;
     char url[512];          /* without our ?options */
@@ -80,6 +87,8 @@ struct pv_conn {
     unsigned polls;         /* watch polls since the last full listing */
     struct hv_volume vols[HV_MAX_VOLS]; /* as the last hv_volumes_read saw them */
     size_t nvols;
+    struct hv_vhd_size *vhds;   /* sizes for full listings (a refresh reads them anew) */
+    size_t nvhds, capvhds;
 };
 
 /* hv_session.c */
@@ -135,6 +144,7 @@ int hv_devices_list(struct pv_conn *c, struct hv_vm *vms, size_t n, struct pv_er
 /* Fill disks and nics of one VM (ASSOCIATORS OF its settings). */
 int hv_devices_one(struct pv_conn *c, struct hv_vm *v, struct pv_error *err);
 void hv_vm_release(struct hv_vm *v);               /* frees disks, nics; NULL: no-op */
+void hv_vhd_sizes_free(struct pv_conn *c);
 void hv_vms_free(struct hv_vm *vms, size_t n);     /* hv_vm_release each, then the array */
 /* CIM_DataFile.Delete of one file on the host. */
 int hv_file_delete(struct pv_conn *c, const char *path, struct pv_error *err);

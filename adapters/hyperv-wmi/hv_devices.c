@@ -15,9 +15,12 @@
  *
  * Decisions worth knowing:
  *   - A full listing reads each device class once for all VMs (five
- *     enumerations) and joins them by the VM GUID in InstanceID; a VHD's size
- *     is not in any of them, so each disk costs one
- *     Msvm_ImageManagementService.GetVirtualHardDiskSettingData (MaxInternalSize).
+ *     enumerations) and joins them by the VM GUID in InstanceID.  A VHD's size
+ *     is in none of them: it takes one
+ *     Msvm_ImageManagementService.GetVirtualHardDiskSettingData (MaxInternalSize)
+ *     per file, so full listings keep the sizes per path (c->vhds) and ask only
+ *     for files they have not seen; a refresh of one VM (after an action, or
+ *     when asked) reads its files' sizes anew.
  *   - A new disk is a dynamic VHDX made by CreateVirtualHardDisk at
  *     <volume>\Hyper-V\<VM GUID>\Virtual Hard Disks\disk<N>.vhdx: the GUID keeps a
  *     VM name's characters out of the path, and delete-with-disks removes only
@@ -133,7 +136,7 @@ static xmlNodePtr by_path(xmlNodePtr *items, size_t n, const char *path)
 }
 
 /* A VHD's virtual size in bytes (GetVirtualHardDiskSettingData), -1 unknown. */
-static long long vhd_size(struct pv_conn *c, const char *path)
+static long long vhd_size_read(struct pv_conn *c, const char *path)
 {
     struct pv_wsman_param p = {.name = "Path", .text = path};
     struct hv_service svc;
@@ -162,8 +165,49 @@ static long long vhd_size(struct pv_conn *c, const char *path)
     return size;
 }
 
+/* The size from c->vhds (fresh: read it anew), remembered for the next listing. */
+static long long vhd_size(struct pv_conn *c, const char *path, int fresh)
+{
+    struct hv_vhd_size *e = NULL;
+
+    for (size_t i = 0; i < c->nvhds && !e; i++)
+        if (strcasecmp(c->vhds[i].path, path) == 0)
+            e = &c->vhds[i];
+    if (e && !fresh && e->bytes >= 0) {
+        e->mark = 1;
+        return e->bytes;
+    }
+    if (!e && c->nvhds == c->capvhds) {
+        size_t cap = c->capvhds ? c->capvhds * 2 : 64;
+        void *q = realloc(c->vhds, cap * sizeof *c->vhds);
+        if (!q)
+            return vhd_size_read(c, path);
+        c->vhds = q;
+        c->capvhds = cap;
+    }
+    if (!e) {
+        e = &c->vhds[c->nvhds];
+        e->path = strdup(path);
+        if (!e->path)
+            return vhd_size_read(c, path);
+        c->nvhds++;
+    }
+    e->bytes = vhd_size_read(c, path);
+    e->mark = 1;
+    return e->bytes;
+}
+
+void hv_vhd_sizes_free(struct pv_conn *c)
+{
+    for (size_t i = 0; i < c->nvhds; i++)
+        free(c->vhds[i].path);
+    free(c->vhds);
+    c->vhds = NULL;
+    c->nvhds = c->capvhds = 0;
+}
+
 /* disks and nics JSON of one VM from its device settings. */
-static void vm_devices(struct pv_conn *c, struct hv_vm *v, xmlNodePtr *items, size_t n)
+static void vm_devices(struct pv_conn *c, struct hv_vm *v, xmlNodePtr *items, size_t n, int fresh)
 {
     json_t *disks = json_array(), *nics = json_array();
     char t[512], t2[512];
@@ -176,7 +220,7 @@ static void vm_devices(struct pv_conn *c, struct hv_vm *v, xmlNodePtr *items, si
             xmlNodePtr ctrl = drive ? by_path(items, n, pv_wsman_prop_text(drive, "Parent", t2, sizeof t2))
                                     : NULL;
             const struct hv_volume *vol = volume_of_path(c, t);
-            long long bytes = vhd_size(c, t);
+            long long bytes = vhd_size(c, t, fresh);
             json_t *d = json_pack("{s:s, s:s}", "path", t, "bus",
                                   !ctrl ? "unknown" : is_sub(ctrl, SUB_IDE) ? "ide" : "scsi");
             if (pv_wsman_prop_text(it, "InstanceID", t2, sizeof t2))
@@ -273,6 +317,8 @@ int hv_devices_list(struct pv_conn *c, struct hv_vm *vms, size_t nv, struct pv_e
         if (item_guid(it.item[i], ix[nix].guid))
             ix[nix++].n = it.item[i];
     qsort(ix, nix, sizeof *ix, cmp_ix);
+    for (size_t i = 0; i < c->nvhds; i++)
+        c->vhds[i].mark = 0;
     /* vms are sorted by GUID too: one walk pairs them */
     for (size_t v = 0; v < nv; v++) {
         size_t m = 0;
@@ -280,7 +326,15 @@ int hv_devices_list(struct pv_conn *c, struct hv_vm *vms, size_t nv, struct pv_e
             a++;
         for (size_t b = a; b < nix && strcmp(ix[b].guid, vms[v].guid) == 0; b++)
             mine[m++] = ix[b].n;
-        vm_devices(c, &vms[v], mine, m);
+        vm_devices(c, &vms[v], mine, m, 0);
+    }
+    for (size_t i = 0; i < c->nvhds;) { /* forget the files no VM holds any more */
+        if (c->vhds[i].mark) {
+            i++;
+            continue;
+        }
+        free(c->vhds[i].path);
+        c->vhds[i] = c->vhds[--c->nvhds];
     }
 out:
     free(ix);
@@ -298,7 +352,7 @@ int hv_devices_one(struct pv_conn *c, struct hv_vm *v, struct pv_error *err)
         return rc;
     if (!c->nvols && (rc = hv_volumes_read(c, err)))
         goto out;
-    vm_devices(c, v, it.item, it.n);
+    vm_devices(c, v, it.item, it.n, 1);
 out:
     pv_wsman_items_free(&it);
     return rc;

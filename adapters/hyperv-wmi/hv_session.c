@@ -345,5 +345,6 @@ void hv_close(struct pv_conn *c)
     pv_wsman_free(c->ws);
     free(c->seen);
     hv_vms_free(c->cache, c->ncache);
+    hv_vhd_sizes_free(c);
     free(c);
 }

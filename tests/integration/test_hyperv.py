@@ -347,6 +347,21 @@ def test_inventory_matches_the_hosts(hv):
             assert v["paravirtual"] is (t["generation"] == 2)
             assert v["vendor_detail"]["generation"] == t["generation"]
             assert v["vendor_detail"]["enabled_state"] == t["state"]
+        # every VM's disks and NICs, as the host's own device settings have them
+        pools = {p["id"]: p["native_id"] for p in hv.all_items("/api/v1/storage-pools")}
+        nets = {n["id"]: n["native_id"] for n in hv.all_items("/api/v1/networks")}
+        vols = {v["Name"]: v["DeviceID"] for v in ws.enum("SELECT Name, DeviceID FROM Win32_Volume", CIMV2)}
+        for guid in truth:
+            dev, v = ws.devices(guid), mine[guid]
+            want = sorted((d["HostResource"], vols[d["HostResource"][:3]], ws.vhd_size(d["HostResource"], name) >> 20)
+                          for d in dev["Msvm_StorageAllocationSettingData"])
+            assert want and sorted((d["path"], pools[d["pool_id"]], d["size_mb"]) for d in v["disks"]) == want, v
+            assert all(d["size_gb"] == -(-d["size_mb"] // 1024) and d["id"].startswith("disk-") for d in v["disks"])
+            macs = sorted(":".join(p["Address"][i:i + 2] for i in range(0, 12, 2))
+                          for p in dev["Msvm_SyntheticEthernetPortSettingData"])
+            assert sorted(n["mac"] for n in v["nics"]) == macs and macs, v
+            switch = [c["HostResource"].split(',Name="')[1][:-1] for c in dev["Msvm_EthernetPortAllocationSettingData"]]
+            assert [nets[n["network_id"]] for n in v["nics"]] == switch
     # both power states of the seed are represented
     vms = hv.all_items("/api/v1/vms")
     assert {v["power_state"] for v in vms} >= {"running", "stopped"}
@@ -643,6 +658,23 @@ def test_change_behind_our_back_arrives(hv):
     assert ws.destroy(guid, "HV-NODE01") == 4096
     wait_for(lambda: not [v for v in hv.all_items("/api/v1/vms") if v["native_id"] == guid], 20,
              "the VM to disappear")
+
+
+def test_device_change_behind_our_back_arrives(hv):
+    """A NIC's dynamic MAC, given when another client first starts the VM,
+    arrives with the watch's full listings (the devices are part of what it
+    compares)."""
+    host = api_hosts(hv)["HV-NODE02"]
+    ws = hv.sim.ws("HV-NODE02")
+    vm = create(hv, host["id"], paravirtual=True, nics=[{"network": "Internal"}])
+    assert [n["mac"] for n in vm["nics"]] == [None]
+    assert ws.request_state(vm["native_id"], 2) == 4096
+    wait_for(lambda: ws.devices(vm["native_id"])["Msvm_SyntheticEthernetPortSettingData"][0]["Address"] != "000000000000",
+             10, "the host to give the MAC")
+    a = ws.devices(vm["native_id"])["Msvm_SyntheticEthernetPortSettingData"][0]["Address"]
+    mac = ":".join(a[i:i + 2] for i in range(0, 12, 2))
+    wait_for(lambda: [n["mac"] for n in api_vm(hv, vm["native_id"])["nics"]] == [mac], 30, "the MAC to show")
+    assert api_vm(hv, vm["native_id"])["nics"][0]["id"] == vm["nics"][0]["id"]
 
 
 def test_live_migration_between_hosts(hv):

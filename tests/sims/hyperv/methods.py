@@ -568,14 +568,11 @@ def add_resource_settings(world, host, inst, params):
             return INVALID_PARAMETER, []
         if sub_ == "Microsoft:Hyper-V:Emulated Ethernet Port" and vm.generation != 1:
             return INVALID_PARAMETER, []          # generation 2 has no legacy adapter
-        d = model._rasd_base(vm, "", want[1], sub_, props.get("ElementName") or sub_.split(":")[-1])
-        dev = str(uuid.uuid4()).upper()
-        d["InstanceID"] = "Microsoft:%s\\%s" % (vm.guid, dev)
         parent = props.get("Parent")
         if sub_ == "Microsoft:Hyper-V:Synthetic SCSI Controller":
-            n = len(model.vm_devices(vm, cls)) + len(pending)
-            d["InstanceID"] = "Microsoft:%s\\%s\\0" % (vm.guid, dev)
-            d["Address"] = str(n)
+            n = sum(1 for _, x in model.vm_devices(vm, cls) if x["ResourceSubType"] == sub_) + \
+                sum(1 for p in pending if p["props"]["ResourceSubType"] == sub_)
+            d = model.new_scsi_controller(vm, n)
         elif sub_ == "Microsoft:Hyper-V:Synthetic Disk Drive":
             ctrl = _parent_in(vm, pending, parent, _SLOTS, host)
             try:
@@ -584,51 +581,32 @@ def add_resource_settings(world, host, inst, params):
                 return INVALID_PARAMETER, []
             if ctrl is None or not 0 <= addr < _SLOTS[ctrl["ResourceSubType"]]:
                 return INVALID_PARAMETER, []
+            d = model.new_drive(host, vm, ctrl, addr)
             taken = [x for _, x in model.vm_devices(vm, cls)] + [p["props"] for p in pending]
-            if any(x.get("Parent") and model.parse_wmi_path(x["Parent"]) and
-                   model.parse_wmi_path(x["Parent"])[1].get("InstanceID", "").lower() ==
-                   ctrl["InstanceID"].lower() and x.get("AddressOnParent") == str(addr)
-                   for x in taken):
+            if any(x["InstanceID"].lower() == d["InstanceID"].lower() for x in taken):
                 return INVALID_PARAMETER, []
-            d["InstanceID"] = "%s\\%d\\D" % (ctrl["InstanceID"], addr)
-            d["Parent"] = model.wmi_path(host, "Msvm_ResourceAllocationSettingData", ctrl)
-            d["AddressOnParent"] = str(addr)
         elif sub_ == "Microsoft:Hyper-V:Virtual Hard Disk":
             drive = _parent_in(vm, pending, parent, ("Microsoft:Hyper-V:Synthetic Disk Drive",), host)
             hr = props.get("HostResource") or []
             if drive is None or len(hr) != 1 or not hr[0]:
                 return INVALID_PARAMETER, []
-            d["InstanceID"] = drive["InstanceID"][:-1] + "L"
-            d["Parent"] = model.wmi_path(host, "Msvm_ResourceAllocationSettingData", drive)
-            d["HostResource"] = [hr[0]]
-            d.update({"Caption": "Hard Disk Image", "ElementName": "Hard Disk Image",
-                      "VirtualQuantityUnits": "count(fixed size block)", "Access": 3,
-                      "SnapshotId": ""})
+            d = model.new_vhd(host, vm, drive, hr[0])
             checks.append(("file", hr[0]))
         elif cls in ("Msvm_SyntheticEthernetPortSettingData", "Msvm_EmulatedEthernetPortSettingData"):
             static = (props.get("StaticMacAddress") or "false").lower() == "true"
             mac = (props.get("Address") or "").replace("-", "").replace(":", "").upper()
             if static and (len(mac) != 12 or any(ch not in "0123456789ABCDEF" for ch in mac)):
                 return INVALID_PARAMETER, []
-            d["StaticMacAddress"] = static
             # a dynamic MAC is given when the VM first starts (Get-VMNetworkAdapter shows
             # 000000000000 until then)
-            d["Address"] = mac if static else (model.next_mac(host) if vm.started_once else "000000000000")
-            d["ElementName"] = props.get("ElementName") or "Network Adapter"
-            if cls == "Msvm_SyntheticEthernetPortSettingData":
-                d["VirtualSystemIdentifiers"] = ["{%s}" % str(uuid.uuid4()).upper()]
-            d["ClusterMonitored"] = True
+            d = model.new_port(host, vm, sub_, props.get("ElementName"), mac if static else None, static)
         else:   # Ethernet Connection
             port = _parent_in(vm, pending, parent, ("Microsoft:Hyper-V:Synthetic Ethernet Port",
                                                     "Microsoft:Hyper-V:Emulated Ethernet Port"), host)
             hr = props.get("HostResource") or []
             if port is None or len(hr) != 1:
                 return INVALID_PARAMETER, []
-            d["InstanceID"] = port["InstanceID"] + "\\C"
-            d["Parent"] = model.wmi_path(host, cls_name_of(port), port)
-            d["HostResource"] = [hr[0]]
-            d["EnabledState"] = 2
-            d["ElementName"] = "Ethernet Connection"
+            d = model.new_connection(host, vm, port, hr[0])
             checks.append(("switch", hr[0]))
         pending.append({"class": cls, "props": d})
     vm.busy = "modify"
@@ -645,9 +623,6 @@ def add_resource_settings(world, host, inst, params):
                 if sw is None:
                     raise JobFailure("Failed to add device 'Ethernet Connection'. Could not find "
                                      "Ethernet switch '%s'." % what)
-        for p in pending:
-            if p["class"] == "Msvm_EthernetPortAllocationSettingData":
-                p["props"]["LastKnownSwitchName"] = model.switch_by_path(host, p["props"]["HostResource"][0])["ElementName"]
         vm.devices.extend(pending)
         vm.last_config_change = time.time()
 
@@ -659,12 +634,6 @@ def add_resource_settings(world, host, inst, params):
     return STARTED, [Output("Job", "ref", model.job_ref(job)),
                      Output("ResultingResourceSettings", "refs",
                             [model.ref(p["class"], p["props"]) for p in pending])]
-
-
-def cls_name_of(port):
-    return ("Msvm_SyntheticEthernetPortSettingData"
-            if port["ResourceSubType"] == "Microsoft:Hyper-V:Synthetic Ethernet Port"
-            else "Msvm_EmulatedEthernetPortSettingData")
 
 
 def job_request_state_change(world, host, inst, params):

@@ -201,6 +201,8 @@ def seed_inventory(world, per_host):
             if vm.state in (RUNNING, PAUSED):
                 vm.started_at = time.time() - rng.randint(600, 30 * 86400)
             vm.last_state_change = vm.started_at or (time.time() - rng.randint(600, 86400))
+            vm.started_once = True
+            seed_devices(h, vm, rng)
             h.vms[guid] = vm
             n += 1
     world.changed()
@@ -624,6 +626,85 @@ def vhd_setting_data(f):
             "Type": f["type"], "Format": f["format"], "Path": f["path"], "ParentPath": None,
             "MaxInternalSize": f["max_size"], "BlockSize": f["block_size"],
             "LogicalSectorSize": 512, "PhysicalSectorSize": 4096, "VirtualDiskId": f["disk_id"]}
+
+
+def port_class(port):
+    return ("Msvm_SyntheticEthernetPortSettingData"
+            if port["ResourceSubType"] == "Microsoft:Hyper-V:Synthetic Ethernet Port"
+            else "Msvm_EmulatedEthernetPortSettingData")
+
+
+# Device settings as AddResourceSettings leaves them (and the seed gives its VMs).
+def new_scsi_controller(vm, n):
+    d = _rasd_base(vm, "Microsoft:%s\\%s\\0" % (vm.guid, str(uuid.uuid4()).upper()), 6,
+                   "Microsoft:Hyper-V:Synthetic SCSI Controller", "SCSI Controller")
+    d["Address"] = str(n)
+    return d
+
+
+def new_drive(host, vm, ctrl, addr):
+    d = _rasd_base(vm, "%s\\%d\\D" % (ctrl["InstanceID"], addr), 17,
+                   "Microsoft:Hyper-V:Synthetic Disk Drive", "Hard Drive")
+    d["Parent"] = wmi_path(host, "Msvm_ResourceAllocationSettingData", ctrl)
+    d["AddressOnParent"] = str(addr)
+    return d
+
+
+def new_vhd(host, vm, drive, path):
+    d = _rasd_base(vm, drive["InstanceID"][:-1] + "L", 31, "Microsoft:Hyper-V:Virtual Hard Disk",
+                   "Hard Disk Image")
+    d.update({"Parent": wmi_path(host, "Msvm_ResourceAllocationSettingData", drive),
+              "HostResource": [path], "Caption": "Hard Disk Image",
+              "VirtualQuantityUnits": "count(fixed size block)", "Access": 3, "SnapshotId": ""})
+    return d
+
+
+def new_port(host, vm, subtype, name, mac, static):
+    """A network adapter; mac None: dynamic (000000000000 until the VM first starts)."""
+    d = _rasd_base(vm, "Microsoft:%s\\%s" % (vm.guid, str(uuid.uuid4()).upper()), 10, subtype,
+                   name or "Network Adapter")
+    d["StaticMacAddress"] = static
+    d["Address"] = mac or (next_mac(host) if vm.started_once else "000000000000")
+    if subtype == "Microsoft:Hyper-V:Synthetic Ethernet Port":
+        d["VirtualSystemIdentifiers"] = ["{%s}" % str(uuid.uuid4()).upper()]
+    d["ClusterMonitored"] = True
+    return d
+
+
+def new_connection(host, vm, port, switch_path):
+    d = _rasd_base(vm, port["InstanceID"] + "\\C", 33, "Microsoft:Hyper-V:Ethernet Connection",
+                   "Ethernet Connection")
+    d.update({"Parent": wmi_path(host, port_class(port), port), "HostResource": [switch_path],
+              "EnabledState": 2})
+    sw = switch_by_path(host, switch_path)
+    d["LastKnownSwitchName"] = sw["ElementName"] if sw else None
+    return d
+
+
+def seed_devices(host, vm, rng):
+    """What a VM made in Hyper-V Manager has: a dynamic VHDX on D: (generation 2 on a SCSI
+    controller, generation 1 on IDE 0:0) and a synthetic adapter on the external switch."""
+    path = "D:\\Hyper-V\\%s\\Virtual Hard Disks\\%s.vhdx" % (vm.name, vm.name)
+    size = rng.choice([40, 60, 127]) << 30
+    host.files[path.lower()] = {"path": path, "format": 3, "type": 3, "max_size": size,
+                                "file_size": rng.randint(2, 12) << 30, "block_size": 32 << 20,
+                                "disk_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)).upper(),
+                                "created": vm.created}
+    devs = []
+    if vm.generation == 2:
+        ctrl = new_scsi_controller(vm, 0)
+        devs.append(("Msvm_ResourceAllocationSettingData", ctrl))
+    else:
+        ctrl = ide_controllers(vm)[0]
+    drive = new_drive(host, vm, ctrl, 0)
+    port = new_port(host, vm, "Microsoft:Hyper-V:Synthetic Ethernet Port", None, None, False)
+    sw = _switch(host, 0, host.switches[0])
+    devs += [("Msvm_ResourceAllocationSettingData", drive),
+             ("Msvm_StorageAllocationSettingData", new_vhd(host, vm, drive, path)),
+             ("Msvm_SyntheticEthernetPortSettingData", port),
+             ("Msvm_EthernetPortAllocationSettingData",
+              new_connection(host, vm, port, wmi_path(host, "Msvm_VirtualEthernetSwitch", sw)))]
+    vm.devices = [{"class": c, "props": d} for c, d in devs]
 
 
 def next_mac(host):

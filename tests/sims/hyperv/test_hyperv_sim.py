@@ -615,10 +615,11 @@ def test_associators_of(sim, c1):
     assert props(mem[0])["AllocationUnits"] == "byte * 2^20"
     both = c1.query("ASSOCIATORS OF {Msvm_VirtualSystemSettingData.InstanceID='%s'} WHERE "
                     "ResultClass = CIM_ResourceAllocationSettingData" % sd["InstanceID"])
-    # processor and memory, and a generation 1 VM's two built-in IDE controllers
+    # processor and memory; a generation 1 VM's two built-in IDE controllers (a generation 2
+    # VM's SCSI controller); the seed's disk (drive, VHD) and adapter (port, connection)
     gen1 = sd["VirtualSystemSubType"] == "Microsoft:Hyper-V:SubType:1"
-    assert len(both) == (4 if gen1 else 2)
-    assert sorted(props(b)["ResourceType"] for b in both) == (["3", "4", "5", "5"] if gen1 else ["3", "4"])
+    assert sorted(int(props(b)["ResourceType"]) for b in both) == \
+        ([3, 4, 5, 5] if gen1 else [3, 4, 6]) + [10, 17, 31, 33]
     cpus = c1.query("ASSOCIATORS OF {Win32_ComputerSystem.Name='HV-NODE01'} WHERE "
                     "AssocClass = Win32_ComputerSystemProcessor ResultClass = Win32_Processor",
                     CIMV2 + "*")
