@@ -54,6 +54,15 @@ struct hv_vm {
                                keeps the later of two reports (a poll's, a job's) */
 };
 
+/* Selectors of the single instance of a service class (cached per conn is
+ * not worth it: one round trip per action). */
+struct hv_service {
+    char uri[256];
+    struct pv_wsman_selector sel[4];
+    char names[4][64];
+    char values[4][256];
+    size_t nsel;
+};
 /* A volume with a mount point: where VM files can go (a storage pool). */
 struct hv_volume {
     char device_id[128];    /* \\?\Volume{GUID}\: the pool's native id */
@@ -67,9 +76,11 @@ struct hv_volume {
 /* A VHD's virtual size as GetVirtualHardDiskSettingData last gave it. */
 struct hv_vhd_size {
     char *path;
-    long long bytes;
+    long long bytes;        /* -1: not read (yet) */
     int mark;               /* seen in the current full listing */
+    int tried;              /* a read was attempted (a failed one is not retried) */
 };
+#define HV_INLINE_SIZES 32  /* VHD sizes a full listing reads itself; the rest: hv_vhd_sizes_fill */
 
 struct pv_conn {
     struct pv_wsman *ws;
@@ -88,6 +99,9 @@ struct pv_conn {
     struct hv_volume vols[HV_MAX_VOLS]; /* as the last hv_volumes_read saw them */
     size_t nvols;
     struct hv_vhd_size *vhds;   /* sizes for full listings (a refresh reads them anew) */
+    int inline_sizes;           /* reads the current full listing may still make */
+    struct hv_service ims;      /* Msvm_ImageManagementService, once found (ims.nsel > 0);
+                                   in place: its sel[] points into itself */
     size_t nvhds, capvhds;
 };
 
@@ -107,15 +121,6 @@ int hv_return_error(long rv, int vsms, const char *what, struct pv_error *err);
  * -> hv_return_error. */
 int hv_finish(struct pv_conn *c, xmlNodePtr output, long rv, int vsms, const char *what,
               const struct pv_sink *s, int p0, int p1, struct pv_error *err);
-/* Selectors of the single instance of a service class (cached per conn is
- * not worth it: one round trip per action). */
-struct hv_service {
-    char uri[256];
-    struct pv_wsman_selector sel[4];
-    char names[4][64];
-    char values[4][256];
-    size_t nsel;
-};
 int hv_service(struct pv_conn *c, const char *cls, struct hv_service *out, struct pv_error *err);
 
 /* hv_inventory.c */
@@ -145,6 +150,9 @@ int hv_devices_list(struct pv_conn *c, struct hv_vm *vms, size_t n, struct pv_er
 int hv_devices_one(struct pv_conn *c, struct hv_vm *v, struct pv_error *err);
 void hv_vm_release(struct hv_vm *v);               /* frees disks, nics; NULL: no-op */
 void hv_vhd_sizes_free(struct pv_conn *c);
+/* Read VHD sizes a full listing left unknown, for at most budget_ms; the
+ * number read (the next full listing reports them). */
+int hv_vhd_sizes_fill(struct pv_conn *c, int budget_ms);
 void hv_vms_free(struct hv_vm *vms, size_t n);     /* hv_vm_release each, then the array */
 /* CIM_DataFile.Delete of one file on the host. */
 int hv_file_delete(struct pv_conn *c, const char *path, struct pv_error *err);

@@ -19,8 +19,11 @@
  *     is in none of them: it takes one
  *     Msvm_ImageManagementService.GetVirtualHardDiskSettingData (MaxInternalSize)
  *     per file, so full listings keep the sizes per path (c->vhds) and ask only
- *     for files they have not seen; a refresh of one VM (after an action, or
- *     when asked) reads its files' sizes anew.
+ *     for files they have not seen -- at most HV_INLINE_SIZES of them, so the
+ *     first sync of a host with thousands of disks is not thousands of calls
+ *     long: the others are read while the watch waits between polls
+ *     (hv_vhd_sizes_fill) and reported by the next full listing, null until
+ *     then.  A refresh of one VM (after an action) reads its files' sizes anew.
  *   - A new disk is a dynamic VHDX made by CreateVirtualHardDisk at
  *     <volume>\Hyper-V\<VM GUID>\Virtual Hard Disks\disk<N>.vhdx: the GUID keeps a
  *     VM name's characters out of the path, and delete-with-disks removes only
@@ -33,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <jansson.h>
 #include "adapters/hyperv-wmi/hv.h"
 
@@ -139,16 +143,15 @@ static xmlNodePtr by_path(xmlNodePtr *items, size_t n, const char *path)
 static long long vhd_size_read(struct pv_conn *c, const char *path)
 {
     struct pv_wsman_param p = {.name = "Path", .text = path};
-    struct hv_service svc;
     struct pv_soap_resp *r = NULL;
     xmlNodePtr out, sd;
     char buf[64];
     long long size = -1;
     long rv;
 
-    if (hv_service(c, "Msvm_ImageManagementService", &svc, NULL) != 0 ||
-        pv_wsman_invoke(c->ws, svc.uri, "GetVirtualHardDiskSettingData", svc.sel, svc.nsel, &p, 1,
-                        &r, &out, &rv, NULL) != 0)
+    if ((!c->ims.nsel && hv_service(c, "Msvm_ImageManagementService", &c->ims, NULL) != 0) ||
+        pv_wsman_invoke(c->ws, c->ims.uri, "GetVirtualHardDiskSettingData", c->ims.sel, c->ims.nsel, &p,
+                        1, &r, &out, &rv, NULL) != 0)
         return -1;
     sd = rv == 0 ? pv_wsman_prop(out, "SettingData") : NULL;
     if (sd && pv_wsman_prop(sd, "MaxInternalSize")) {
@@ -173,7 +176,7 @@ static long long vhd_size(struct pv_conn *c, const char *path, int fresh)
     for (size_t i = 0; i < c->nvhds && !e; i++)
         if (strcasecmp(c->vhds[i].path, path) == 0)
             e = &c->vhds[i];
-    if (e && !fresh && e->bytes >= 0) {
+    if (e && !fresh && (e->bytes >= 0 || e->tried || c->inline_sizes <= 0)) {
         e->mark = 1;
         return e->bytes;
     }
@@ -187,14 +190,40 @@ static long long vhd_size(struct pv_conn *c, const char *path, int fresh)
     }
     if (!e) {
         e = &c->vhds[c->nvhds];
+        memset(e, 0, sizeof *e);
+        e->bytes = -1;
         e->path = strdup(path);
         if (!e->path)
-            return vhd_size_read(c, path);
+            return fresh ? vhd_size_read(c, path) : -1;
         c->nvhds++;
     }
-    e->bytes = vhd_size_read(c, path);
     e->mark = 1;
+    if (!fresh && c->inline_sizes <= 0)
+        return -1; /* left for hv_vhd_sizes_fill */
+    if (!fresh)
+        c->inline_sizes--;
+    e->bytes = vhd_size_read(c, path);
+    e->tried = 1;
     return e->bytes;
+}
+
+int hv_vhd_sizes_fill(struct pv_conn *c, int budget_ms)
+{
+    struct timespec t0, now;
+    int n = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (size_t i = 0; i < c->nvhds; i++) {
+        if (c->vhds[i].tried)
+            continue;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 >= budget_ms)
+            break;
+        c->vhds[i].bytes = vhd_size_read(c, c->vhds[i].path);
+        c->vhds[i].tried = 1;
+        n++;
+    }
+    return n;
 }
 
 void hv_vhd_sizes_free(struct pv_conn *c)
@@ -308,7 +337,7 @@ int hv_devices_list(struct pv_conn *c, struct hv_vm *vms, size_t nv, struct pv_e
     if (!c->nvols && (rc = hv_volumes_read(c, err)))
         goto out;
     ix = calloc(it.n ? it.n : 1, sizeof *ix);
-    mine = calloc(it.n ? it.n : 1, sizeof *mine);
+    mine = calloc(it.n ? it.n : 1, sizeof(xmlNodePtr)); /* NOLINT(bugprone-sizeof-expression): an array of pointers */
     if (!ix || !mine) {
         rc = pv_fail(err, out_of_memory, "out of memory");
         goto out;
@@ -319,6 +348,7 @@ int hv_devices_list(struct pv_conn *c, struct hv_vm *vms, size_t nv, struct pv_e
     qsort(ix, nix, sizeof *ix, cmp_ix);
     for (size_t i = 0; i < c->nvhds; i++)
         c->vhds[i].mark = 0;
+    c->inline_sizes = HV_INLINE_SIZES;
     /* vms are sorted by GUID too: one walk pairs them */
     for (size_t v = 0; v < nv; v++) {
         size_t m = 0;

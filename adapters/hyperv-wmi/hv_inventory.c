@@ -587,8 +587,21 @@ static int list_light(struct pv_conn *c, struct hv_vm **out, size_t *n, struct p
         vms[nv].generation = known->generation;
         vms[nv].dynamic_memory = known->dynamic_memory;
         memcpy(vms[nv].notes, known->notes, sizeof vms[nv].notes);
-        vms[nv].disks = known->disks ? strdup(known->disks) : NULL;
-        vms[nv].nics = known->nics ? strdup(known->nics) : NULL;
+        if (vms[nv].enabled_state != known->enabled_state &&
+            hv_devices_one(c, &vms[nv], NULL) == 0) {
+            /* a VM that changed state is reported now: with its devices as they
+             * are (the cached ones may predate a create's last step, or a start
+             * that gave a MAC), and the cache learns them and the state */
+            char *dd = vms[nv].disks ? strdup(vms[nv].disks) : NULL;
+            char *nn = vms[nv].nics ? strdup(vms[nv].nics) : NULL;
+            hv_vm_release(known);
+            known->disks = dd;
+            known->nics = nn;
+            known->enabled_state = vms[nv].enabled_state;
+        } else {
+            vms[nv].disks = known->disks ? strdup(known->disks) : NULL;
+            vms[nv].nics = known->nics ? strdup(known->nics) : NULL;
+        }
         nv++;
     }
     pv_wsman_items_free(&cs);
@@ -632,7 +645,14 @@ int hv_watch(struct pv_conn *c, const struct pv_sink *s, int timeout_ms, struct 
                 (now.tv_nsec - c->last_poll.tv_nsec) / 1000000;
         if (since < c->poll_ms) {
             long long wait = c->poll_ms - since;
-            hv_sleep_ms((int)(wait < timeout_ms ? wait : timeout_ms > 0 ? timeout_ms : wait));
+            wait = wait < timeout_ms ? wait : timeout_ms > 0 ? timeout_ms : wait;
+            /* the wait reads VHD sizes the last full listing did not; the next
+             * poll is then a full one, which reports them */
+            if (hv_vhd_sizes_fill(c, (int)wait) > 0) {
+                c->polls = FULL_EVERY - 1;
+                return 0;
+            }
+            hv_sleep_ms((int)wait);
             return 0;
         }
     }
@@ -748,6 +768,22 @@ int hv_refresh(struct pv_conn *c, const char *vm, const struct pv_sink *s, struc
         return rc;
     if ((rc = hv_devices_one(c, &v, err)))
         return rc;
+    {
+        /* light polls take settings and devices from the cache: keep it as
+         * fresh as this read, or the next one reports the old devices again */
+        struct hv_vm *k = find_vm(c->cache, c->ncache, v.guid);
+        if (k) {
+            char *d = v.disks ? strdup(v.disks) : NULL, *n = v.nics ? strdup(v.nics) : NULL;
+            hv_vm_release(k);
+            k->vcpus = v.vcpus;
+            k->memory_mb = v.memory_mb;
+            k->generation = v.generation;
+            k->dynamic_memory = v.dynamic_memory;
+            memcpy(k->notes, v.notes, sizeof k->notes);
+            k->disks = d;
+            k->nics = n;
+        }
+    }
     summary(c, &v, 1, NULL);
     hv_report_vm(c, s, &v);
     {

@@ -867,7 +867,9 @@ const char *pv_wsman_wmi_path_key(const char *path, const char *key, char *buf, 
         return NULL;
     p = p && path[0] == '\\' ? p + 1 : path;
     p = strchr(p, '.');
-    while (p && *p) {
+    if (!p)
+        return NULL;
+    while (*p) {
         const char *eq;
         int match;
         p++; /* past '.' or ',' */

@@ -677,6 +677,32 @@ def test_device_change_behind_our_back_arrives(hv):
     assert api_vm(hv, vm["native_id"])["nics"][0]["id"] == vm["nics"][0]["id"]
 
 
+def test_disk_sizes_beyond_the_first_listing_arrive(daemon, tmpdir_path):
+    """A full listing reads at most 32 VHD sizes itself (one WMI call each);
+    on a host with more disks the rest are read while the watch waits and
+    arrive with the next full listing: null first, never wrong."""
+    sim = Sim(os.path.join(tmpdir_path, "many"), hosts=1).start("--vms", "40")
+    try:
+        host = sorted(sim.urls)[0]
+        conn = sim.connection(host)
+        conn["url"] += "?poll=8"         # the sizes come with the full listing after a wait
+        daemon.run("POST", "/api/v1/connections", conn, timeout=120)
+        ws = sim.ws(host)
+        sizes = {d["HostResource"]: ws.vhd_size(d["HostResource"], host) >> 20
+                 for d in ws.enum("SELECT * FROM Msvm_StorageAllocationSettingData")}
+        assert len(sizes) == 40
+
+        def reported():
+            return [d for v in daemon.all_items("/api/v1/vms") for d in v["disks"]]
+        first = reported()
+        assert len(first) == 40 and sum(d["size_mb"] is None for d in first) == 8, first
+        assert all(d["size_mb"] == sizes[d["path"]] for d in first if d["size_mb"] is not None)
+        wait_for(lambda: all(d["size_mb"] == sizes[d["path"]] for d in reported()), 60,
+                 "every disk's size")
+    finally:
+        sim.stop()
+
+
 def test_live_migration_between_hosts(hv):
     hosts = api_hosts(hv)
     ws1, ws2 = hv.sim.ws("HV-NODE01"), hv.sim.ws("HV-NODE02")
