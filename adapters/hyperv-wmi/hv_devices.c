@@ -652,7 +652,6 @@ static int make_disks(struct pv_conn *c, const struct hv_service *svc, const cha
     char (*iid)[512] = calloc(MAX_NEW, 512), ctrl[4][512] = {"", "", "", ""};
     char (*drive)[512] = calloc(MAX_NEW, 512);
     char path[1024], addr[24], size[32];
-    struct hv_service ims;
     int rc = 0;
 
     if (!iid || !drive) {
@@ -660,7 +659,7 @@ static int make_disks(struct pv_conn *c, const struct hv_service *svc, const cha
         goto out;
     }
     /* the files first: a dynamic VHDX per new disk */
-    if ((rc = hv_service(c, "Msvm_ImageManagementService", &ims, err)))
+    if (!c->ims.nsel && (rc = hv_service(c, "Msvm_ImageManagementService", &c->ims, err)))
         goto out;
     for (size_t i = 0; i < p->ndisks; i++) {
         struct new_disk *d = &p->disk[i];
@@ -679,8 +678,8 @@ static int make_disks(struct pv_conn *c, const struct hv_service *svc, const cha
         if ((rc = pv_wsman_embed("Msvm_VirtualHardDiskSettingData", vp, 4, &e, err)))
             goto out;
         prm.text = e;
-        rc = pv_wsman_invoke(c->ws, ims.uri, "CreateVirtualHardDisk", ims.sel, ims.nsel, &prm, 1, &r, &out,
-                             &rv, err);
+        rc = pv_wsman_invoke(c->ws, c->ims.uri, "CreateVirtualHardDisk", c->ims.sel, c->ims.nsel, &prm, 1,
+                             &r, &out, &rv, err);
         free(e);
         if (!rc)
             rc = hv_finish(c, out, rv, 0, "create (CreateVirtualHardDisk)", s, 55, 70, err);
