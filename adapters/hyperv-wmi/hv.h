@@ -10,6 +10,8 @@
  * hv_actions.c:     RequestStateChange / InitiateShutdown, create (DefineSystem
  *                   + ModifyResourceSettings, DestroySystem on failure),
  *                   reconfigure, delete, live and quick migration.
+ * hv_devices.c:     a VM's disks and NICs (read, and made at create: VHDX
+ *                   files, controllers, drives, adapters, switch connections).
  *
  * One struct pv_conn is one WS-Man session to one Hyper-V host, used by one
  * thread at a time (the daemon gives the watch its own handle), so nothing
@@ -47,9 +49,38 @@ struct hv_vm {
     int processor_load;         /* live, -1 unknown */
     long long uptime_ms;        /* live, -1 unknown */
     char notes[256];
+    char *disks, *nics;     /* JSON arrays (malloc'd; NULL: not read): hv_vm_release */
     uint64_t read_stamp;    /* lib/stamp of the answer its state came in: the daemon
                                keeps the later of two reports (a poll's, a job's) */
 };
+
+/* Selectors of the single instance of a service class (cached per conn is
+ * not worth it: one round trip per action). */
+struct hv_service {
+    char uri[256];
+    struct pv_wsman_selector sel[4];
+    char names[4][64];
+    char values[4][256];
+    size_t nsel;
+};
+/* A volume with a mount point: where VM files can go (a storage pool). */
+struct hv_volume {
+    char device_id[128];    /* \\?\Volume{GUID}\: the pool's native id */
+    char name[260];         /* mount point, "D:\\" */
+    char label[128];
+    char fs[32];
+    long long capacity_mb, free_mb;
+};
+#define HV_MAX_VOLS 32
+
+/* A VHD's virtual size as GetVirtualHardDiskSettingData last gave it. */
+struct hv_vhd_size {
+    char *path;
+    long long bytes;        /* -1: not read (yet) */
+    int mark;               /* seen in the current full listing */
+    int tried;              /* a read was attempted (a failed one is not retried) */
+};
+#define HV_INLINE_SIZES 32  /* VHD sizes a full listing reads itself; the rest: hv_vhd_sizes_fill */
 
 struct pv_conn {
     struct pv_wsman *ws;
@@ -65,6 +96,13 @@ struct pv_conn {
     struct hv_vm *cache;    /* the last full listing, sorted by GUID: settings for light polls */
     size_t ncache;
     unsigned polls;         /* watch polls since the last full listing */
+    struct hv_volume vols[HV_MAX_VOLS]; /* as the last hv_volumes_read saw them */
+    size_t nvols;
+    struct hv_vhd_size *vhds;   /* sizes for full listings (a refresh reads them anew) */
+    int inline_sizes;           /* reads the current full listing may still make */
+    struct hv_service ims;      /* Msvm_ImageManagementService, once found (ims.nsel > 0);
+                                   in place: its sel[] points into itself */
+    size_t nvhds, capvhds;
 };
 
 /* hv_session.c */
@@ -83,15 +121,6 @@ int hv_return_error(long rv, int vsms, const char *what, struct pv_error *err);
  * -> hv_return_error. */
 int hv_finish(struct pv_conn *c, xmlNodePtr output, long rv, int vsms, const char *what,
               const struct pv_sink *s, int p0, int p1, struct pv_error *err);
-/* Selectors of the single instance of a service class (cached per conn is
- * not worth it: one round trip per action). */
-struct hv_service {
-    char uri[256];
-    struct pv_wsman_selector sel[4];
-    char names[4][64];
-    char values[4][256];
-    size_t nsel;
-};
 int hv_service(struct pv_conn *c, const char *cls, struct hv_service *out, struct pv_error *err);
 
 /* hv_inventory.c */
@@ -103,10 +132,45 @@ int hv_host_identity(struct pv_conn *c, struct pv_error *err);
 /* One VM by GUID (Get + ASSOCIATORS OF for its settings); PV_ENOTFOUND with
  * code vm_not_found when there is none. */
 int hv_vm_get(struct pv_conn *c, const char *guid, struct hv_vm *out, struct pv_error *err);
-/* Every VM of the host with its settings (no live figures). */
+/* The VM's resource settings of result_class (ASSOCIATORS OF its
+ * Msvm_VirtualSystemSettingData); *out zeroed by the caller. */
+int hv_vm_settings(struct pv_conn *c, const char *guid, const char *result_class,
+                   struct pv_wsman_items *out, struct pv_error *err);
+/* Every VM of the host with its settings and devices (no live figures). */
 int hv_vm_list(struct pv_conn *c, struct hv_vm **out, size_t *n, struct pv_error *err);
 enum pv_power_state hv_power_state(int enabled_state);
 void hv_report_vm(struct pv_conn *c, const struct pv_sink *s, const struct hv_vm *vm);
+
+/* hv_devices.c */
+int hv_volumes_read(struct pv_conn *c, struct pv_error *err);
+/* Fill disks and nics of vms[0..n) (sorted by GUID): one enumeration per
+ * device class for all of them. */
+int hv_devices_list(struct pv_conn *c, struct hv_vm *vms, size_t n, struct pv_error *err);
+/* Fill disks and nics of one VM (ASSOCIATORS OF its settings). */
+int hv_devices_one(struct pv_conn *c, struct hv_vm *v, struct pv_error *err);
+void hv_vm_release(struct hv_vm *v);               /* frees disks, nics; NULL: no-op */
+void hv_vhd_sizes_free(struct pv_conn *c);
+/* Read VHD sizes a full listing left unknown, for at most budget_ms; the
+ * number read (the next full listing reports them). */
+int hv_vhd_sizes_fill(struct pv_conn *c, int budget_ms);
+void hv_vms_free(struct hv_vm *vms, size_t n);     /* hv_vm_release each, then the array */
+/* CIM_DataFile.Delete of one file on the host. */
+int hv_file_delete(struct pv_conn *c, const char *path, struct pv_error *err);
+/* The VHD files of VM guid that Polyvisor made for it (under
+ * <volume>\Hyper-V\<GUID>\); *paths malloc'd, each entry too. */
+int hv_vm_own_files(struct pv_conn *c, const char *guid, char ***paths, size_t *n,
+                    struct pv_error *err);
+/* A create's disks and NICs: checked and resolved before anything is made
+ * (hv_plan_new), made on the new VM (hv_plan_apply), and the VHDX files made
+ * removed again after a failure (hv_plan_undo appends to err's message). */
+struct hv_plan;
+struct hv_service;
+int hv_plan_new(struct pv_conn *c, const struct pv_vm_spec *spec, struct hv_plan **out,
+                struct pv_error *err);
+int hv_plan_apply(struct pv_conn *c, const struct hv_service *svc, const char *guid,
+                  struct hv_plan *p, const struct pv_sink *s, struct pv_error *err);
+void hv_plan_undo(struct pv_conn *c, struct hv_plan *p, struct pv_error *err);
+void hv_plan_free(struct hv_plan *p);
 
 /* hv_actions.c */
 int hv_action(struct pv_conn *c, const char *vm, enum pv_vm_action a, const struct pv_sink *s,

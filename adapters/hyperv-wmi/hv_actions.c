@@ -240,13 +240,26 @@ int hv_action(struct pv_conn *c, const char *guid, enum pv_vm_action a, const st
     case PV_ACT_SHUTDOWN:
         return shutdown_guest(c, &v, s, err);
     case PV_ACT_DELETE:
-    case PV_ACT_DELETE_WITH_DISKS:
-        /* a diskless VM made here has nothing else to remove; VHDs a user
-         * attached are theirs and stay */
-        rc = destroy(c, v.guid, s, 0, 100, err);
+    case PV_ACT_DELETE_WITH_DISKS: {
+        /* DestroySystem leaves VHD files; with disks, the ones Polyvisor
+         * made for this VM go after it.  VHDs a user attached stay. */
+        char **files = NULL;
+        size_t nf = 0;
+        if (a == PV_ACT_DELETE_WITH_DISKS && (rc = hv_vm_own_files(c, v.guid, &files, &nf, err)))
+            return rc;
+        rc = destroy(c, v.guid, s, 0, nf ? 90 : 100, err);
         if (rc == PV_ECONFLICT && pv_error_is(err, PV_CODE_invalid_state))
-            return invalid_state(c, v.guid, a, err);
+            rc = invalid_state(c, v.guid, a, err);
+        for (size_t i = 0; i < nf; i++) {
+            if (!rc)
+                rc = hv_file_delete(c, files[i], err);
+            free(files[i]);
+        }
+        free(files);
+        if (!rc && nf && s && s->progress)
+            s->progress(s->ctx, 100, "disks removed");
         return rc;
+    }
     default:
         break;
     }
@@ -315,19 +328,14 @@ static int modify_resources(struct pv_conn *c, const struct hv_service *svc, con
 {
     struct pv_wsman_items rasd = {0};
     struct pv_wsman_param p[2];
-    char *emb[2] = {NULL, NULL}, q[400], cpus[24], mem[24], iid[2][300] = {"", ""};
+    char *emb[2] = {NULL, NULL}, cpus[24], mem[24], iid[2][300] = {"", ""};
     struct pv_soap_resp *r = NULL;
     size_t np = 0;
     xmlNodePtr out;
     long rv;
     int rc;
 
-    /* guid passed hv_guid_ok (hv_vm_get) or came from the host's own answer */
-    snprintf(q, sizeof q,
-             "ASSOCIATORS OF {Msvm_VirtualSystemSettingData.InstanceID='Microsoft:%s'} WHERE "
-             "AssocClass = Msvm_VirtualSystemSettingDataComponent "
-             "ResultClass = CIM_ResourceAllocationSettingData", guid);
-    if ((rc = pv_wsman_enumerate(c->ws, PV_WMI_V2 "*", q, &rasd, err)))
+    if ((rc = hv_vm_settings(c, guid, "CIM_ResourceAllocationSettingData", &rasd, err)))
         return rc;
     for (size_t i = 0; i < rasd.n; i++) {
         int type = (int)pv_wsman_prop_int(rasd.item[i], "ResourceType", 0);
@@ -405,21 +413,13 @@ int hv_reconfigure(struct pv_conn *c, const char *guid, const struct pv_vm_spec 
     return rc;
 }
 
-/* 1 when a spec's JSON list (disks, nics) asks for something. */
-static int asks_for(const char *list_json)
-{
-    json_t *j = list_json ? json_loads(list_json, 0, NULL) : NULL;
-    int yes = j && (!json_is_array(j) || json_array_size(j) > 0);
-    json_decref(j);
-    return yes;
-}
-
 int hv_create(struct pv_conn *c, const char *host, const struct pv_vm_spec *spec,
               const struct pv_sink *s, char **native_id, struct pv_error *err)
 {
     struct hv_service svc;
     struct hv_vm *vms = NULL;
     char guid[HV_GUID_LEN + 1] = "";
+    struct hv_plan *plan = NULL;
     size_t n = 0;
     int64_t mem;
     int rc;
@@ -431,14 +431,6 @@ int hv_create(struct pv_conn *c, const char *host, const struct pv_vm_spec *spec
         return pv_fail(err, bad_vcpus, "vcpus must be at least 1");
     if (spec->memory_mb < 32)
         return pv_fail(err, bad_memory, "Hyper-V needs at least 32 MB of memory");
-    /* not made yet (VHDX through Msvm_ImageManagementService, synthetic
-     * adapters on a switch): refused before anything is made, never dropped */
-    if (asks_for(spec->disks_json) || asks_for(spec->nics_json))
-        return pv_fail(err, unsupported_by_backend,
-                       "the Hyper-V adapter cannot yet give a new VM %s%s%s: create it without them",
-                       asks_for(spec->disks_json) ? "disks" : "",
-                       asks_for(spec->disks_json) && asks_for(spec->nics_json) ? " or " : "",
-                       asks_for(spec->nics_json) ? "NICs" : "");
     mem = spec->memory_mb + (spec->memory_mb & 1); /* Hyper-V wants a multiple of 2 MB */
     if ((rc = hv_host_identity(c, err)))
         return rc;
@@ -450,36 +442,49 @@ int hv_create(struct pv_conn *c, const char *host, const struct pv_vm_spec *spec
         return rc;
     for (size_t i = 0; i < n; i++)
         if (strcmp(vms[i].name, spec->name) == 0) {
-            free(vms);
+            hv_vms_free(vms, n);
             return pv_fail(err, name_in_use,
                                 "Hyper-V host %s already has a VM named '%s'", c->host_name, spec->name);
         }
-    free(vms);
-    if ((rc = hv_service(c, "Msvm_VirtualSystemManagementService", &svc, err)))
+    hv_vms_free(vms, n);
+    /* disks and NICs are checked (volumes, switches) before anything is made */
+    if ((rc = hv_plan_new(c, spec, &plan, err)))
         return rc;
+    if ((rc = hv_service(c, "Msvm_VirtualSystemManagementService", &svc, err)))
+        goto out;
     rc = define_system(c, &svc, spec, s, guid, err);
     if (!rc)
         rc = modify_resources(c, &svc, guid, spec->vcpus, mem,
-                              "create (ModifyResourceSettings: vCPUs, memory)", s, 50, 95, err);
+                              "create (ModifyResourceSettings: vCPUs, memory)", s, 50, 55, err);
+    if (!rc)
+        rc = hv_plan_apply(c, &svc, guid, plan, s, err);
     if (rc && guid[0]) {
-        /* roll back: a half-made VM is worse than none */
+        /* roll back: a half-made VM is worse than none; its VHDX files go
+         * after it (an attached file cannot be deleted) */
         struct pv_error e2 = {0};
         if (destroy(c, guid, NULL, 0, 0, &e2) != 0 && err) {
             size_t l = strlen(err->message);
             snprintf(err->message + l, sizeof err->message - l,
                      "; removing the half-made VM %s failed too: %s", guid, e2.message);
+        } else {
+            hv_refresh(c, guid, s, NULL); /* the watch may have seen it: say it is gone */
         }
-        return rc;
     }
-    if (rc)
-        return rc;
+    if (rc) {
+        hv_plan_undo(c, plan, err);
+        goto out;
+    }
     *native_id = strdup(guid);
-    if (!*native_id)
-        return pv_fail(err, out_of_memory, "out of memory");
+    if (!*native_id) {
+        rc = pv_fail(err, out_of_memory, "out of memory");
+        goto out;
+    }
     if (s && s->progress)
         s->progress(s->ctx, 100, "created");
     hv_refresh(c, guid, s, NULL);
-    return 0;
+out:
+    hv_plan_free(plan);
+    return rc;
 }
 
 /* ---- migration ------------------------------------------------------------------ */

@@ -250,27 +250,19 @@ static int enum_v2(struct pv_conn *c, const char *wql, struct pv_wsman_items *it
  * its virtual switches its networks.  A CSV (file system CSVFS) is shared. */
 static int report_storage(struct pv_conn *c, const struct pv_sink *s, struct pv_error *err)
 {
-    struct pv_wsman_items vol = {0}, sw = {0};
+    struct pv_wsman_items sw = {0};
     const char *hosts[] = {c->host_name};
     int rc;
 
-    if ((rc = enum_cimv2(c, "SELECT DeviceID, Name, Label, DriveType, FileSystem, Capacity, "
-                            "FreeSpace FROM Win32_Volume", &vol, err)) ||
+    if ((rc = hv_volumes_read(c, err)) ||
         (rc = enum_v2(c, "SELECT Name, ElementName FROM Msvm_VirtualEthernetSwitch", &sw, err)))
         goto out;
-    for (size_t i = 0; i < vol.n && s && s->pool; i++) {
-        char id[128], name[260], fs[32];
-        struct pv_pool_info p = {.native_id = id, .name = name, .kind = fs, .nhosts = 1,
-                                 .host_native_ids = hosts};
-        if (!pv_wsman_prop_text(vol.item[i], "DeviceID", id, sizeof id) ||
-            !pv_wsman_prop_text(vol.item[i], "Name", name, sizeof name) ||
-            strncmp(name, "\\\\?\\", 4) == 0 || /* no mount point: nowhere to keep files */
-            pv_wsman_prop_int(vol.item[i], "DriveType", 0) != 3)
-            continue;
-        pv_wsman_prop_text(vol.item[i], "FileSystem", fs, sizeof fs);
-        p.capacity_mb = pv_wsman_prop_int(vol.item[i], "Capacity", 0) >> 20;
-        p.free_mb = pv_wsman_prop_int(vol.item[i], "FreeSpace", 0) >> 20;
-        p.shared = strcmp(fs, "CSVFS") == 0;
+    for (size_t i = 0; i < c->nvols && s && s->pool; i++) {
+        const struct hv_volume *v = &c->vols[i];
+        struct pv_pool_info p = {.native_id = v->device_id, .name = v->name, .kind = v->fs,
+                                 .nhosts = 1, .host_native_ids = hosts,
+                                 .capacity_mb = v->capacity_mb, .free_mb = v->free_mb,
+                                 .shared = strcmp(v->fs, "CSVFS") == 0};
         s->pool(s->ctx, &p);
     }
     for (size_t i = 0; i < sw.n && s && s->network; i++) {
@@ -285,7 +277,6 @@ static int report_storage(struct pv_conn *c, const struct pv_sink *s, struct pv_
         s->network(s->ctx, &n);
     }
 out:
-    pv_wsman_items_free(&vol);
     pv_wsman_items_free(&sw);
     return rc;
 }
@@ -338,11 +329,13 @@ int hv_vm_list(struct pv_conn *c, struct hv_vm **out, size_t *n, struct pv_error
                 vm_from_rasd(v, it->item[i], pass ? 4 : 3);
         }
     }
+    if ((rc = hv_devices_list(c, vms, nv, err)))
+        goto out;
     *out = vms;
     *n = nv;
     vms = NULL;
 out:
-    free(vms);
+    hv_vms_free(vms, nv);
     pv_wsman_items_free(&cs);
     pv_wsman_items_free(&vssd);
     pv_wsman_items_free(&proc);
@@ -445,6 +438,8 @@ void hv_report_vm(struct pv_conn *c, const struct pv_sink *s, const struct hv_vm
     info.memory_mb = v->memory_mb;
     info.paravirtual = v->generation == 2 ? 1 : v->generation == 1 ? 0 : -1;
     info.vendor_json = vendor;
+    info.disks_json = v->disks;
+    info.nics_json = v->nics;
     if (info.power_state != PV_POWER_RUNNING && info.power_state != PV_POWER_UNKNOWN) {
         info.usage_known = 1; /* a VM that does not run uses nothing */
     } else if (v->processor_load >= 0 && v->memory_usage_mb >= 0) {
@@ -467,6 +462,9 @@ static unsigned long vm_hash(const struct hv_vm *v)
              v->vcpus, v->memory_mb, v->generation, v->dynamic_memory);
     for (const char *p = t; *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211ul;
+    for (int k = 0; k < 2; k++) /* devices: a disk or NIC added elsewhere is a change */
+        for (const char *p = k ? v->nics : v->disks; p && *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ul;
     return h;
 }
 
@@ -545,7 +543,11 @@ static void remember(struct pv_conn *c, const struct hv_vm *vms, size_t n)
         return;
     if (n)
         memcpy(copy, vms, n * sizeof *copy);
-    free(c->cache);
+    for (size_t i = 0; i < n; i++) { /* the cache owns copies of the device lists */
+        copy[i].disks = vms[i].disks ? strdup(vms[i].disks) : NULL;
+        copy[i].nics = vms[i].nics ? strdup(vms[i].nics) : NULL;
+    }
+    hv_vms_free(c->cache, c->ncache);
     c->cache = copy;
     c->ncache = n;
     c->polls = 0;
@@ -576,7 +578,7 @@ static int list_light(struct pv_conn *c, struct hv_vm **out, size_t *n, struct p
             continue;
         known = find_vm(c->cache, c->ncache, vms[nv].guid);
         if (!known) {
-            free(vms);
+            hv_vms_free(vms, nv);
             pv_wsman_items_free(&cs);
             return 1;
         }
@@ -585,6 +587,21 @@ static int list_light(struct pv_conn *c, struct hv_vm **out, size_t *n, struct p
         vms[nv].generation = known->generation;
         vms[nv].dynamic_memory = known->dynamic_memory;
         memcpy(vms[nv].notes, known->notes, sizeof vms[nv].notes);
+        if (vms[nv].enabled_state != known->enabled_state &&
+            hv_devices_one(c, &vms[nv], NULL) == 0) {
+            /* a VM that changed state is reported now: with its devices as they
+             * are (the cached ones may predate a create's last step, or a start
+             * that gave a MAC), and the cache learns them and the state */
+            char *dd = vms[nv].disks ? strdup(vms[nv].disks) : NULL;
+            char *nn = vms[nv].nics ? strdup(vms[nv].nics) : NULL;
+            hv_vm_release(known);
+            known->disks = dd;
+            known->nics = nn;
+            known->enabled_state = vms[nv].enabled_state;
+        } else {
+            vms[nv].disks = known->disks ? strdup(known->disks) : NULL;
+            vms[nv].nics = known->nics ? strdup(known->nics) : NULL;
+        }
         nv++;
     }
     pv_wsman_items_free(&cs);
@@ -610,7 +627,7 @@ int hv_sync(struct pv_conn *c, const struct pv_sink *s, struct pv_error *err)
     c->polled = 1;
     diff_and_report(c, s, vms, n, 1);
 out:
-    free(vms);
+    hv_vms_free(vms, n);
     return rc;
 }
 
@@ -628,7 +645,14 @@ int hv_watch(struct pv_conn *c, const struct pv_sink *s, int timeout_ms, struct 
                 (now.tv_nsec - c->last_poll.tv_nsec) / 1000000;
         if (since < c->poll_ms) {
             long long wait = c->poll_ms - since;
-            hv_sleep_ms((int)(wait < timeout_ms ? wait : timeout_ms > 0 ? timeout_ms : wait));
+            wait = wait < timeout_ms ? wait : timeout_ms > 0 ? timeout_ms : wait;
+            /* the wait reads VHD sizes the last full listing did not; the next
+             * poll is then a full one, which reports them */
+            if (hv_vhd_sizes_fill(c, (int)wait) > 0) {
+                c->polls = FULL_EVERY - 1;
+                return 0;
+            }
+            hv_sleep_ms((int)wait);
             return 0;
         }
     }
@@ -653,8 +677,22 @@ int hv_watch(struct pv_conn *c, const struct pv_sink *s, int timeout_ms, struct 
     }
     diff_and_report(c, s, vms, n, 0);
 out:
-    free(vms);
+    hv_vms_free(vms, n);
     return rc;
+}
+
+int hv_vm_settings(struct pv_conn *c, const char *guid, const char *result_class,
+                   struct pv_wsman_items *out, struct pv_error *err)
+{
+    char q[400];
+
+    if (!hv_guid_ok(guid)) /* nothing but hex digits and dashes goes into WQL */
+        return pv_fail(err, vm_not_found, "'%s' is not a Hyper-V VM id (a GUID)", guid);
+    snprintf(q, sizeof q,
+             "ASSOCIATORS OF {Msvm_VirtualSystemSettingData.InstanceID='Microsoft:%s'} WHERE "
+             "AssocClass = Msvm_VirtualSystemSettingDataComponent ResultClass = %s", guid,
+             result_class);
+    return enum_v2(c, q, out, err);
 }
 
 int hv_vm_get(struct pv_conn *c, const char *guid_in, struct hv_vm *out, struct pv_error *err)
@@ -697,12 +735,7 @@ int hv_vm_get(struct pv_conn *c, const char *guid_in, struct hv_vm *out, struct 
         char vg[HV_GUID_LEN + 1];
         if (pv_wsman_prop_text(vssd.item[0], "InstanceID", iid, sizeof iid) &&
             guid_of_instance_id(iid, vg)) {
-            char q2[400];
-            snprintf(q2, sizeof q2,
-                     "ASSOCIATORS OF {Msvm_VirtualSystemSettingData.InstanceID='Microsoft:%s'} WHERE "
-                     "AssocClass = Msvm_VirtualSystemSettingDataComponent "
-                     "ResultClass = CIM_ResourceAllocationSettingData", vg);
-            if ((rc = enum_v2(c, q2, &rasd, err)))
+            if ((rc = hv_vm_settings(c, vg, "CIM_ResourceAllocationSettingData", &rasd, err)))
                 goto out;
             for (size_t i = 0; i < rasd.n; i++) {
                 int type = (int)pv_wsman_prop_int(rasd.item[i], "ResourceType", 0);
@@ -733,6 +766,24 @@ int hv_refresh(struct pv_conn *c, const char *vm, const struct pv_sink *s, struc
     }
     if (rc)
         return rc;
+    if ((rc = hv_devices_one(c, &v, err)))
+        return rc;
+    {
+        /* light polls take settings and devices from the cache: keep it as
+         * fresh as this read, or the next one reports the old devices again */
+        struct hv_vm *k = find_vm(c->cache, c->ncache, v.guid);
+        if (k) {
+            char *d = v.disks ? strdup(v.disks) : NULL, *n = v.nics ? strdup(v.nics) : NULL;
+            hv_vm_release(k);
+            k->vcpus = v.vcpus;
+            k->memory_mb = v.memory_mb;
+            k->generation = v.generation;
+            k->dynamic_memory = v.dynamic_memory;
+            memcpy(k->notes, v.notes, sizeof k->notes);
+            k->disks = d;
+            k->nics = n;
+        }
+    }
     summary(c, &v, 1, NULL);
     hv_report_vm(c, s, &v);
     {
@@ -742,5 +793,6 @@ int hv_refresh(struct pv_conn *c, const char *vm, const struct pv_sink *s, struc
         if (e)
             e->hash = vm_hash(&v);
     }
+    hv_vm_release(&v);
     return 0;
 }

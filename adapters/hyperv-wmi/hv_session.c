@@ -344,6 +344,7 @@ void hv_close(struct pv_conn *c)
         return;
     pv_wsman_free(c->ws);
     free(c->seen);
-    free(c->cache);
+    hv_vms_free(c->cache, c->ncache);
+    hv_vhd_sizes_free(c);
     free(c);
 }

@@ -766,12 +766,21 @@ int pv_wsman_embed(const char *classname, const struct pv_cim_prop *props, size_
     bad |= xmlTextWriterStartElement(w, BAD_CAST "INSTANCE") < 0;
     bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "CLASSNAME", BAD_CAST classname) < 0;
     for (size_t i = 0; i < n; i++) {
-        bad |= xmlTextWriterStartElement(w, BAD_CAST "PROPERTY") < 0;
+        const char *type = props[i].type ? props[i].type : "string";
+        size_t tl = strlen(type);
+        int array = tl > 2 && strcmp(type + tl - 2, "[]") == 0;
+        char t[32];
+        snprintf(t, sizeof t, "%.*s", (int)(array ? tl - 2 : tl), type);
+        bad |= xmlTextWriterStartElement(w, BAD_CAST(array ? "PROPERTY.ARRAY" : "PROPERTY")) < 0;
         bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "NAME", BAD_CAST props[i].name) < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "TYPE",
-                                           BAD_CAST(props[i].type ? props[i].type : "string")) < 0;
-        if (props[i].value)
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "TYPE", BAD_CAST t) < 0;
+        if (array && props[i].value) { /* DSP0201: <VALUE.ARRAY><VALUE>..</VALUE></VALUE.ARRAY> */
+            bad |= xmlTextWriterStartElement(w, BAD_CAST "VALUE.ARRAY") < 0;
             bad |= xmlTextWriterWriteElement(w, BAD_CAST "VALUE", BAD_CAST props[i].value) < 0;
+            bad |= xmlTextWriterEndElement(w) < 0;
+        } else if (props[i].value) {
+            bad |= xmlTextWriterWriteElement(w, BAD_CAST "VALUE", BAD_CAST props[i].value) < 0;
+        }
         bad |= xmlTextWriterEndElement(w) < 0;
     }
     bad |= xmlTextWriterEndElement(w) < 0;
@@ -783,4 +792,107 @@ int pv_wsman_embed(const char *classname, const struct pv_cim_prop *props, size_
         return pv_fail(err, envelope_failed,
                             "could not build the embedded %s instance", classname);
     return 0;
+}
+
+const char *pv_wsman_embedded_prop(const char *instance_text, const char *name, char *buf,
+                                   size_t size)
+{
+    xmlDocPtr doc;
+    xmlNodePtr root;
+    const char *found = NULL;
+
+    if (!instance_text || !size)
+        return NULL;
+    doc = xmlReadMemory(instance_text, (int)strlen(instance_text), NULL, NULL,
+                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    root = doc ? xmlDocGetRootElement(doc) : NULL;
+    if (root && xmlStrcmp(root->name, BAD_CAST "INSTANCE") == 0) {
+        for (xmlNodePtr p = root->children; p && !found; p = p->next) {
+            xmlChar *pn;
+            if (p->type != XML_ELEMENT_NODE || xmlStrcmp(p->name, BAD_CAST "PROPERTY") != 0)
+                continue;
+            pn = xmlGetProp(p, BAD_CAST "NAME");
+            if (pn && xmlStrcmp(pn, BAD_CAST name) == 0) {
+                for (xmlNodePtr v = p->children; v; v = v->next)
+                    if (v->type == XML_ELEMENT_NODE && xmlStrcmp(v->name, BAD_CAST "VALUE") == 0) {
+                        xmlChar *t = xmlNodeGetContent(v);
+                        snprintf(buf, size, "%s", t ? (const char *)t : "");
+                        xmlFree(t);
+                        found = buf;
+                        break;
+                    }
+            }
+            xmlFree(pn);
+        }
+    }
+    xmlFreeDoc(doc);
+    return found;
+}
+
+int pv_wsman_wmi_path(const char *host, const char *cls, const struct pv_wsman_selector *keys,
+                      size_t nkeys, char *out, size_t size)
+{
+    size_t o;
+    int n = snprintf(out, size, "\\\\%s\\root\\virtualization\\v2:%s.", host, cls);
+
+    if (n < 0 || (size_t)n >= size)
+        return -1;
+    o = (size_t)n;
+    for (size_t i = 0; i < nkeys; i++) {
+        n = snprintf(out + o, size - o, "%s%s=\"", i ? "," : "", keys[i].name);
+        if (n < 0 || (size_t)n >= size - o)
+            return -1;
+        o += (size_t)n;
+        for (const char *v = keys[i].value; *v; v++) {
+            if (o + 3 >= size)
+                return -1;
+            if (*v == '\\' || *v == '"')
+                out[o++] = '\\';
+            out[o++] = *v;
+        }
+        if (o + 2 >= size)
+            return -1;
+        out[o++] = '"';
+        out[o] = '\0';
+    }
+    return 0;
+}
+
+const char *pv_wsman_wmi_path_key(const char *path, const char *key, char *buf, size_t size)
+{
+    const char *p = path ? strchr(path, ':') : NULL;
+    size_t kl = key ? strlen(key) : 0;
+
+    if (!path || !size || !kl)
+        return NULL;
+    p = p && path[0] == '\\' ? p + 1 : path;
+    p = strchr(p, '.');
+    if (!p)
+        return NULL;
+    while (*p) {
+        const char *eq;
+        int match;
+        p++; /* past '.' or ',' */
+        eq = strchr(p, '=');
+        if (!eq || eq[1] != '"')
+            return NULL;
+        match = (size_t)(eq - p) == kl && strncasecmp(p, key, kl) == 0;
+        size_t o = 0;
+        for (p = eq + 2; *p && *p != '"'; p++) {
+            if (*p == '\\' && p[1])
+                p++;
+            if (match && o + 1 < size)
+                buf[o++] = *p;
+        }
+        if (*p != '"')
+            return NULL;
+        if (match) {
+            buf[o] = '\0';
+            return buf;
+        }
+        p++;
+        if (*p != ',')
+            return NULL;
+    }
+    return NULL;
 }

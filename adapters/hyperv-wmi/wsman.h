@@ -100,7 +100,8 @@ struct pv_wsman_param {
 /* One property of an embedded CIM-XML instance (pv_wsman_embed). */
 struct pv_cim_prop {
     const char *name;
-    const char *type;       /* CIM type: "string", "uint16", "uint64", "boolean" ... */
+    const char *type;       /* CIM type: "string", "uint16", "uint64", "boolean" ...;
+                               "string[]": an array of the one value (HostResource) */
     const char *value;      /* NULL: the property without a VALUE (null) */
 };
 
@@ -179,5 +180,20 @@ const char *pv_wsman_epr_selector(const struct pv_wsman_epr *e, const char *name
  * text for an embedded-instance parameter; *out malloc'd. */
 int pv_wsman_embed(const char *classname, const struct pv_cim_prop *props, size_t n, char **out,
                    struct pv_error *err);
+
+/* The VALUE of PROPERTY `name` in CIM-XML <INSTANCE> text (an embedded
+ * instance a method gives back as a string, e.g. GetVirtualHardDiskSettingData's
+ * SettingData); NULL when absent, null or the text is not an INSTANCE. */
+const char *pv_wsman_embedded_prop(const char *instance_text, const char *name, char *buf,
+                                   size_t size);
+
+/* WMI object paths, the text Hyper-V keeps in Parent and HostResource:
+ * \\HOST\root\virtualization\v2:Class.Key="value",Key2="value" with \ and " in a
+ * value escaped by a backslash.  pv_wsman_wmi_path writes one (-1 when it does
+ * not fit); pv_wsman_wmi_path_key reads one key's value (case-insensitive name,
+ * absolute or relative path), NULL when absent or malformed. */
+int pv_wsman_wmi_path(const char *host, const char *cls, const struct pv_wsman_selector *keys,
+                      size_t nkeys, char *out, size_t size);
+const char *pv_wsman_wmi_path_key(const char *path, const char *key, char *buf, size_t size);
 
 #endif

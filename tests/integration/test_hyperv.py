@@ -166,6 +166,34 @@ class Wsman:
                            "SystemCreationClassName": "Msvm_ComputerSystem", "SystemName": host})
         return int(body[0].findtext("{%s}ReturnValue" % cls))
 
+    def devices(self, guid):
+        """The VM's device settings, by class, as the host enumerates them."""
+        out = {}
+        for cls in ("Msvm_ResourceAllocationSettingData", "Msvm_StorageAllocationSettingData",
+                    "Msvm_SyntheticEthernetPortSettingData", "Msvm_EmulatedEthernetPortSettingData",
+                    "Msvm_EthernetPortAllocationSettingData"):
+            out[cls] = [d for d in self.enum("SELECT * FROM " + cls)
+                        if d["InstanceID"].upper().startswith("MICROSOFT:" + guid.upper())]
+        return out
+
+    def files(self):
+        """Path (lower case) -> FileSize of every CIM_DataFile the host lists."""
+        return {f["Name"]: int(f["FileSize"]) for f in self.enum("SELECT Name, FileSize FROM CIM_DataFile", CIMV2)}
+
+    def free(self, drive):
+        return [int(v["FreeSpace"]) for v in self.enum("SELECT Name, FreeSpace FROM Win32_Volume", CIMV2)
+                if v["Name"] == drive + "\\"][0]
+
+    def vhd_size(self, path, host):
+        cls = V2 + "Msvm_ImageManagementService"
+        body = self._post(cls + "/GetVirtualHardDiskSettingData", cls,
+                          '<p:GetVirtualHardDiskSettingData_INPUT xmlns:p="%s"><p:Path>%s</p:Path>'
+                          '</p:GetVirtualHardDiskSettingData_INPUT>' % (cls, path),
+                          {"CreationClassName": "Msvm_ImageManagementService", "Name": "vhdsvc",
+                           "SystemCreationClassName": "Msvm_ComputerSystem", "SystemName": host})
+        inst = ET.fromstring(body[0].findtext("{%s}SettingData" % cls))
+        return int([p.findtext("VALUE") for p in inst if p.get("NAME") == "MaxInternalSize"][0])
+
     def destroy(self, guid, host):
         cls = V2 + "Msvm_VirtualSystemManagementService"
         body = self._post(cls + "/DestroySystem", cls,
@@ -319,6 +347,21 @@ def test_inventory_matches_the_hosts(hv):
             assert v["paravirtual"] is (t["generation"] == 2)
             assert v["vendor_detail"]["generation"] == t["generation"]
             assert v["vendor_detail"]["enabled_state"] == t["state"]
+        # every VM's disks and NICs, as the host's own device settings have them
+        pools = {p["id"]: p["native_id"] for p in hv.all_items("/api/v1/storage-pools")}
+        nets = {n["id"]: n["native_id"] for n in hv.all_items("/api/v1/networks")}
+        vols = {v["Name"]: v["DeviceID"] for v in ws.enum("SELECT Name, DeviceID FROM Win32_Volume", CIMV2)}
+        for guid in truth:
+            dev, v = ws.devices(guid), mine[guid]
+            want = sorted((d["HostResource"], vols[d["HostResource"][:3]], ws.vhd_size(d["HostResource"], name) >> 20)
+                          for d in dev["Msvm_StorageAllocationSettingData"])
+            assert want and sorted((d["path"], pools[d["pool_id"]], d["size_mb"]) for d in v["disks"]) == want, v
+            assert all(d["size_gb"] == -(-d["size_mb"] // 1024) and d["id"].startswith("disk-") for d in v["disks"])
+            macs = sorted(":".join(p["Address"][i:i + 2] for i in range(0, 12, 2))
+                          for p in dev["Msvm_SyntheticEthernetPortSettingData"])
+            assert sorted(n["mac"] for n in v["nics"]) == macs and macs, v
+            switch = [c["HostResource"].split(',Name="')[1][:-1] for c in dev["Msvm_EthernetPortAllocationSettingData"]]
+            assert [nets[n["network_id"]] for n in v["nics"]] == switch
     # both power states of the seed are represented
     vms = hv.all_items("/api/v1/vms")
     assert {v["power_state"] for v in vms} >= {"running", "stopped"}
@@ -409,20 +452,121 @@ def test_create_sets_generation_cpu_and_memory(hv):
     assert ws.vms()[vm1["native_id"]]["generation"] == 1
 
 
-def test_disks_and_nics_at_create_are_refused_not_dropped(hv):
-    """Until the adapter makes VHDX files and network adapters, a create that
-    asks for them fails saying so, and nothing is made on the host."""
+def _path_iid(path):
+    """InstanceID in a WMI object path (Parent), unescaped."""
+    return path.split('InstanceID="', 1)[1][:-1].replace("\\\\", "\\")
+
+
+def test_create_with_disk_and_nic(hv):
+    """A generation 2 create with a disk on a volume and a NIC on a switch:
+    the host has a dynamic VHDX in the volume's Hyper-V folder, a SCSI
+    controller, a drive holding it and a synthetic adapter connected to the
+    switch (read with our own WS-Man client); the API reports them with ids."""
     host = api_hosts(hv)["HV-NODE01"]
     ws = hv.sim.ws("HV-NODE01")
-    before = set(ws.vms())
-    for extra, what in (({"disks": [{"size_gb": 1}]}, "disks"), ({"nics": [{"network": "Internal"}]}, "NICs"),
-                        ({"disks": [{"size_gb": 1}], "nics": [{"network": "Internal"}]}, "disks or NICs")):
-        name = "hv-dev-" + uuid.uuid4().hex[:6]
-        body = dict({"name": name, "vcpus": 1, "memory_mb": 256, "host_id": host["id"]}, **extra)
-        job = hv.run("POST", "/api/v1/vms", body, expect="failed", timeout=60)
-        assert job["error"]["code"] == "unsupported_by_backend", job
-        assert "cannot yet give a new VM %s" % what in job["error"]["message"], job
-        assert set(ws.vms()) == before
+    pool = [p for p in hv.all_items("/api/v1/storage-pools") if p["host_ids"] == [host["id"]] and p["name"] == "D:\\"][0]
+    net = [n for n in hv.all_items("/api/v1/networks") if n["host_ids"] == [host["id"]] and n["name"] == "Internal"][0]
+    free0, files0 = ws.free("D:"), ws.files()
+    vm = create(hv, host["id"], paravirtual=True, disks=[{"size_gb": 3, "pool_id": pool["id"]}],
+                nics=[{"network_id": net["id"]}])
+    guid = vm["native_id"]
+    dev = ws.devices(guid)
+    (sasd,) = dev["Msvm_StorageAllocationSettingData"]
+    path = sasd["HostResource"]
+    assert path.lower().startswith(("D:\\Hyper-V\\%s\\Virtual Hard Disks\\" % guid).lower()) and path.endswith(".vhdx")
+    assert sasd["ResourceSubType"] == "Microsoft:Hyper-V:Virtual Hard Disk"
+    rasd = {d["InstanceID"]: d for d in dev["Msvm_ResourceAllocationSettingData"]}
+    drive = rasd[_path_iid(sasd["Parent"])]
+    assert drive["ResourceSubType"] == "Microsoft:Hyper-V:Synthetic Disk Drive" and drive["AddressOnParent"] == "0"
+    assert rasd[_path_iid(drive["Parent"])]["ResourceSubType"] == "Microsoft:Hyper-V:Synthetic SCSI Controller"
+    assert ws.vhd_size(path, "HV-NODE01") == 3 << 30
+    files = ws.files()
+    assert set(files) - set(files0) == {path.lower()} and files[path.lower()] == 4 << 20   # dynamic: 4 MiB
+    assert ws.free("D:") == free0 - (4 << 20)
+    (port,) = dev["Msvm_SyntheticEthernetPortSettingData"]
+    assert port["Address"] == "000000000000"         # a dynamic MAC comes with the first start
+    (conn,) = dev["Msvm_EthernetPortAllocationSettingData"]
+    assert _path_iid(conn["Parent"]) == port["InstanceID"]
+    assert 'Name="%s"' % net["native_id"] in conn["HostResource"] and conn["LastKnownSwitchName"] == "Internal"
+    (d,) = vm["disks"]
+    assert (d["pool_id"], d["size_gb"], d["size_mb"], d["bus"], d["path"]) == (pool["id"], 3, 3072, "scsi", path)
+    (n,) = vm["nics"]
+    assert (n["network_id"], n["mac"], n["model"]) == (net["id"], None, "synthetic")
+    assert d["id"].startswith("disk-") and n["id"].startswith("nic-")
+    # started: the port's dynamic MAC, reported with the same NIC id
+    act(hv, vm, "start")
+    (port,) = ws.devices(guid)["Msvm_SyntheticEthernetPortSettingData"]
+    mac = ":".join(port["Address"][i:i + 2] for i in range(0, 12, 2))
+    assert port["Address"].startswith("00155D")
+    got = api_vm(hv, guid)
+    assert got["nics"] == [dict(n, mac=mac)] and got["disks"] == vm["disks"]
+    # deleted with its disks: the VHDX Polyvisor made goes too
+    act(hv, got, "poweroff")
+    hv.run("DELETE", "/api/v1/vms/%s?delete_disks=true" % vm["id"], timeout=60)
+    assert guid not in ws.vms() and ws.files() == files0 and ws.free("D:") == free0
+
+
+def test_generation_1_disks_on_ide_and_a_legacy_nic(hv):
+    host = api_hosts(hv)["HV-NODE02"]
+    ws = hv.sim.ws("HV-NODE02")
+    vm = create(hv, host["id"], paravirtual=False, disks=[{"size_gb": 1, "pool": "C:\\"}, {"size_gb": 2, "pool": "D:\\"}],
+                nics=[{"network": "External vSwitch"}, {"bridge": "Internal"}])
+    dev = ws.devices(vm["native_id"])
+    rasd = {d["InstanceID"]: d for d in dev["Msvm_ResourceAllocationSettingData"]}
+    slots = sorted((rasd[_path_iid(rasd[_path_iid(s["Parent"])]["Parent"])]["Address"],
+                    rasd[_path_iid(s["Parent"])]["AddressOnParent"], s["HostResource"][:3])
+                   for s in dev["Msvm_StorageAllocationSettingData"])
+    assert slots == [("0", "0", "C:\\"), ("0", "1", "D:\\")]
+    assert len(dev["Msvm_EmulatedEthernetPortSettingData"]) == 2 and not dev["Msvm_SyntheticEthernetPortSettingData"]
+    assert sorted(c["LastKnownSwitchName"] for c in dev["Msvm_EthernetPortAllocationSettingData"]) == \
+        ["External vSwitch", "Internal"]
+    pools = {p["id"]: p["name"] for p in hv.all_items("/api/v1/storage-pools")}
+    assert [(pools[d["pool_id"]], d["size_gb"], d["bus"]) for d in vm["disks"]] == [("C:\\", 1, "ide"), ("D:\\", 2, "ide")]
+    nets = {n["id"]: n["name"] for n in hv.all_items("/api/v1/networks")}
+    assert [(nets[n["network_id"]], n["model"]) for n in vm["nics"]] == \
+        [("External vSwitch", "emulated"), ("Internal", "emulated")]
+
+
+def test_bad_disks_and_nics_leave_nothing(hv):
+    """Unknown pool or switch, a disk bigger than the volume, a path on no
+    volume, an image that is not there: each refused with its stable code,
+    and the host has no new VM and no new file afterwards."""
+    host = api_hosts(hv)["HV-NODE01"]
+    ws = hv.sim.ws("HV-NODE01")
+    vms0, files0, free0 = set(ws.vms()), ws.files(), ws.free("D:")
+    pool = [p for p in hv.all_items("/api/v1/storage-pools") if p["host_ids"] == [host["id"]] and p["name"] == "D:\\"][0]
+    other = [p for p in hv.all_items("/api/v1/storage-pools") if p["host_ids"] != [host["id"]]][0]
+    base = {"vcpus": 1, "memory_mb": 256, "host_id": host["id"]}
+    # refused before a job: another connection's pool
+    r = hv.post("/api/v1/vms", dict(base, name="bad-other", disks=[{"size_gb": 1, "pool_id": other["id"]}]))
+    assert r.status_code == 400 and r.json()["error"]["code"] == "unknown_pool", r.text
+    for extra, code, words in (
+            # a name the host does not have: placement says the host does not reach it
+            ({"disks": [{"size_gb": 1, "pool": "Q:\\"}]}, "host_not_eligible", "pool_unreachable"),
+            ({"nics": [{"network": "no-such-switch"}]}, "host_not_eligible", "network_unreachable"),
+            # (polyvisord takes a disk path as a POSIX one: a Windows path never reaches the adapter)
+            ({"disks": [{"path": "E:\\elsewhere\\x.vhdx"}]}, "disk_path_not_allowed", "storage pool"),
+            ({"disks": [{"size_gb": pool["free_mb"] // 1024 + 1, "pool_id": pool["id"]}]}, None, "insufficient_storage"),
+            # the VHDX is made, then attaching it fails (the 6th WMI job: DefineSystem, Modify,
+            # CreateVirtualHardDisk, controller, drive, VHD): the VM and the file go
+            ({"disks": [{"size_gb": 1, "pool": "D:\\"}], "nics": [{"network": "Internal"}],
+              "paravirtual": True, "fault": 5}, "job_failed", "Failed to add device 'Virtual Hard Disk'.")):
+        name = "bad-" + uuid.uuid4().hex[:6]
+        if extra.pop("fault", None):
+            hv.sim.fault(host="HV-NODE01", type="fail_job", after=5,
+                         description="Failed to add device 'Virtual Hard Disk'.")
+        r = hv.post("/api/v1/vms", dict(base, name=name, **extra))
+        if r.status_code == 202:
+            job = hv.wait_job(r.json()["id"], timeout=60)
+            assert job["state"] == "failed", job
+            err = job["error"]
+            assert (code is None or err["code"] == code), job
+            assert words in err["message"] + str(job.get("result")), job
+        else:
+            assert 400 <= r.status_code < 500, r.text
+            assert code is None or r.json()["error"]["code"] == code, r.text
+            assert words in r.text, r.text
+        assert set(ws.vms()) == vms0 and ws.files() == files0 and ws.free("D:") == free0, extra
         assert not [v for v in hv.all_items("/api/v1/vms") if v["name"] == name]
 
 
@@ -514,6 +658,49 @@ def test_change_behind_our_back_arrives(hv):
     assert ws.destroy(guid, "HV-NODE01") == 4096
     wait_for(lambda: not [v for v in hv.all_items("/api/v1/vms") if v["native_id"] == guid], 20,
              "the VM to disappear")
+
+
+def test_device_change_behind_our_back_arrives(hv):
+    """A NIC's dynamic MAC, given when another client first starts the VM,
+    arrives with the watch's full listings (the devices are part of what it
+    compares)."""
+    host = api_hosts(hv)["HV-NODE02"]
+    ws = hv.sim.ws("HV-NODE02")
+    vm = create(hv, host["id"], paravirtual=True, nics=[{"network": "Internal"}])
+    assert [n["mac"] for n in vm["nics"]] == [None]
+    assert ws.request_state(vm["native_id"], 2) == 4096
+    wait_for(lambda: ws.devices(vm["native_id"])["Msvm_SyntheticEthernetPortSettingData"][0]["Address"] != "000000000000",
+             10, "the host to give the MAC")
+    a = ws.devices(vm["native_id"])["Msvm_SyntheticEthernetPortSettingData"][0]["Address"]
+    mac = ":".join(a[i:i + 2] for i in range(0, 12, 2))
+    wait_for(lambda: [n["mac"] for n in api_vm(hv, vm["native_id"])["nics"]] == [mac], 30, "the MAC to show")
+    assert api_vm(hv, vm["native_id"])["nics"][0]["id"] == vm["nics"][0]["id"]
+
+
+def test_disk_sizes_beyond_the_first_listing_arrive(daemon, tmpdir_path):
+    """A full listing reads at most 32 VHD sizes itself (one WMI call each);
+    on a host with more disks the rest are read while the watch waits and
+    arrive with the next full listing: null first, never wrong."""
+    sim = Sim(os.path.join(tmpdir_path, "many"), hosts=1).start("--vms", "40")
+    try:
+        host = sorted(sim.urls)[0]
+        conn = sim.connection(host)
+        conn["url"] += "?poll=8"         # the sizes come with the full listing after a wait
+        daemon.run("POST", "/api/v1/connections", conn, timeout=120)
+        ws = sim.ws(host)
+        sizes = {d["HostResource"]: ws.vhd_size(d["HostResource"], host) >> 20
+                 for d in ws.enum("SELECT * FROM Msvm_StorageAllocationSettingData")}
+        assert len(sizes) == 40
+
+        def reported():
+            return [d for v in daemon.all_items("/api/v1/vms") for d in v["disks"]]
+        first = reported()
+        assert len(first) == 40 and sum(d["size_mb"] is None for d in first) == 8, first
+        assert all(d["size_mb"] == sizes[d["path"]] for d in first if d["size_mb"] is not None)
+        wait_for(lambda: all(d["size_mb"] == sizes[d["path"]] for d in reported()), 60,
+                 "every disk's size")
+    finally:
+        sim.stop()
 
 
 def test_live_migration_between_hosts(hv):

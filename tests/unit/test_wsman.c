@@ -434,6 +434,115 @@ static void embedded_instance(void **state)
     free(text);
 }
 
+/* HostResource is a string array: PROPERTY.ARRAY with VALUE.ARRAY/VALUE (DSP0201). */
+static void embedded_array_property(void **state)
+{
+    struct pv_cim_prop p[] = {{"ResourceType", "uint16", "31"},
+                              {"HostResource", "string[]", "D:\\Hyper-V\\x.vhdx"}};
+    char *text = NULL, buf[64];
+    struct pv_error e = {0};
+    xmlDocPtr doc;
+    xmlNodePtr arr;
+
+    (void)state;
+    assert_int_equal(pv_wsman_embed("Msvm_StorageAllocationSettingData", p, 2, &text, &e), 0);
+    doc = xmlReadMemory(text, (int)strlen(text), "inst.xml", NULL, XML_PARSE_NONET);
+    assert_non_null(doc);
+    assert_null(pv_xml_next(pv_xml_child(xmlDocGetRootElement(doc), "PROPERTY", NULL), "PROPERTY", NULL));
+    arr = pv_xml_child(xmlDocGetRootElement(doc), "PROPERTY.ARRAY", NULL);
+    assert_non_null(arr);
+    assert_string_equal(pv_xml_attr(arr, "NAME", buf, sizeof buf), "HostResource");
+    assert_string_equal(pv_xml_attr(arr, "TYPE", buf, sizeof buf), "string");
+    assert_string_equal(pv_xml_text(pv_xml_path(arr, "VALUE.ARRAY/VALUE"), buf, sizeof buf), "D:\\Hyper-V\\x.vhdx");
+    /* and the reader of embedded text finds scalar properties only */
+    assert_string_equal(pv_wsman_embedded_prop(text, "ResourceType", buf, sizeof buf), "31");
+    assert_null(pv_wsman_embedded_prop(text, "HostResource", buf, sizeof buf));
+    xmlFreeDoc(doc);
+    free(text);
+}
+
+/* Parent / HostResource: WMI object paths with escaped key values. */
+static void wmi_object_paths(void **state)
+{
+    struct pv_wsman_selector sw[2] = {{"CreationClassName", "Msvm_VirtualEthernetSwitch"},
+                                      {"Name", "5A000000-5A17-4C00-8000-000000000001"}};
+    struct pv_wsman_selector rasd = {"InstanceID", "Microsoft:GUID\\DEV\\0 \"q\""};
+    char path[512], small[40], buf[128];
+
+    (void)state;
+    assert_int_equal(pv_wsman_wmi_path("HV-NODE01", "Msvm_VirtualEthernetSwitch", sw, 2, path, sizeof path), 0);
+    assert_string_equal(path, "\\\\HV-NODE01\\root\\virtualization\\v2:Msvm_VirtualEthernetSwitch."
+                              "CreationClassName=\"Msvm_VirtualEthernetSwitch\","
+                              "Name=\"5A000000-5A17-4C00-8000-000000000001\"");
+    assert_string_equal(pv_wsman_wmi_path_key(path, "name", buf, sizeof buf), "5A000000-5A17-4C00-8000-000000000001");
+    assert_string_equal(pv_wsman_wmi_path_key(path, "CreationClassName", buf, sizeof buf), "Msvm_VirtualEthernetSwitch");
+    assert_null(pv_wsman_wmi_path_key(path, "InstanceID", buf, sizeof buf));
+    assert_int_equal(pv_wsman_wmi_path("H", "Msvm_ResourceAllocationSettingData", &rasd, 1, path, sizeof path), 0);
+    assert_non_null(strstr(path, "InstanceID=\"Microsoft:GUID\\\\DEV\\\\0 \\\"q\\\"\""));
+    assert_string_equal(pv_wsman_wmi_path_key(path, "InstanceID", buf, sizeof buf), "Microsoft:GUID\\DEV\\0 \"q\"");
+    assert_int_equal(pv_wsman_wmi_path("H", "Msvm_ResourceAllocationSettingData", &rasd, 1, small, sizeof small), -1);
+    /* relative paths; malformed ones */
+    assert_string_equal(pv_wsman_wmi_path_key("Msvm_X.InstanceID=\"a\\\\b\"", "InstanceID", buf, sizeof buf), "a\\b");
+    assert_null(pv_wsman_wmi_path_key("Msvm_X.InstanceID=\"unterminated", "InstanceID", buf, sizeof buf));
+    assert_null(pv_wsman_wmi_path_key("Msvm_X.InstanceID=bare", "InstanceID", buf, sizeof buf));
+    assert_null(pv_wsman_wmi_path_key("no key at all", "InstanceID", buf, sizeof buf));
+    assert_null(pv_wsman_wmi_path_key(NULL, "InstanceID", buf, sizeof buf));
+}
+
+/* AddResourceSettings: a Job and the added settings' references, in order. */
+static void add_resource_settings_results(void **state)
+{
+    struct pv_soap_resp *r = parse_ok("invoke_add_resource_settings.xml");
+    xmlNodePtr out = pv_xml_child(r->body, "AddResourceSettings_OUTPUT", NULL), e;
+    struct pv_wsman_epr epr;
+    int n = 0;
+
+    (void)state;
+    assert_int_equal(pv_wsman_prop_int(out, "ReturnValue", -1), 4096);
+    assert_non_null(pv_wsman_prop(out, "Job"));
+    for (e = pv_xml_child(out, "ResultingResourceSettings", NULL); e; e = pv_xml_next(e, "ResultingResourceSettings", NULL)) {
+        assert_int_equal(pv_wsman_epr_parse(e, &epr, NULL), 0);
+        assert_non_null(strstr(epr.resource_uri, n == 0 ? "/Msvm_ResourceAllocationSettingData"
+                                                        : "/Msvm_SyntheticEthernetPortSettingData"));
+        assert_int_equal(strncmp(pv_wsman_epr_selector(&epr, "InstanceID"), "Microsoft:", 10), 0);
+        n++;
+    }
+    assert_int_equal(n, 2);
+    pv_soap_resp_free(r);
+}
+
+/* GetVirtualHardDiskSettingData's SettingData is CIM-XML text; a storage
+ * setting's Parent a WMI path to the drive, HostResource the file. */
+static void vhd_setting_data_and_storage_settings(void **state)
+{
+    struct pv_soap_resp *r = parse_ok("invoke_get_vhd_setting_data.xml");
+    xmlNodePtr out = pv_xml_child(r->body, "GetVirtualHardDiskSettingData_OUTPUT", NULL), it;
+    xmlChar *text;
+    char buf[512], iid[512];
+
+    (void)state;
+    assert_int_equal(pv_wsman_prop_int(out, "ReturnValue", -1), 0);
+    text = xmlNodeGetContent(pv_wsman_prop(out, "SettingData"));
+    assert_string_equal(pv_wsman_embedded_prop((const char *)text, "MaxInternalSize", buf, sizeof buf), "3221225472");
+    assert_string_equal(pv_wsman_embedded_prop((const char *)text, "Format", buf, sizeof buf), "3");
+    assert_null(pv_wsman_embedded_prop((const char *)text, "NoSuchProperty", buf, sizeof buf));
+    assert_null(pv_wsman_embedded_prop("<NOTANINSTANCE/>", "Format", buf, sizeof buf));
+    assert_null(pv_wsman_embedded_prop("<INSTANCE", "Format", buf, sizeof buf));
+    xmlFree(text);
+    pv_soap_resp_free(r);
+
+    r = parse_ok("enumerate_storage_settings.xml");
+    it = pv_xml_child(pv_xml_path(r->body, "EnumerateResponse/Items"), NULL, NULL);
+    assert_non_null(it);
+    assert_non_null(pv_wsman_prop_text(it, "HostResource", buf, sizeof buf));
+    assert_non_null(strstr(buf, "\\Virtual Hard Disks\\disk0.vhdx"));
+    assert_non_null(pv_wsman_prop_text(it, "Parent", buf, sizeof buf));
+    assert_non_null(pv_wsman_wmi_path_key(buf, "InstanceID", iid, sizeof iid));
+    assert_int_equal(strncmp(iid, "Microsoft:", 10), 0);
+    assert_non_null(strstr(iid, "\\0\\0\\D"));      /* the drive, its backslashes unescaped */
+    pv_soap_resp_free(r);
+}
+
 /* ---- a loopback WS-Man peer --------------------------------------------------- */
 
 struct answer {
@@ -833,6 +942,10 @@ int main(void)
         cmocka_unit_test(relates_to_checked),
         cmocka_unit_test(request_envelope),
         cmocka_unit_test(embedded_instance),
+        cmocka_unit_test(embedded_array_property),
+        cmocka_unit_test(wmi_object_paths),
+        cmocka_unit_test(add_resource_settings_results),
+        cmocka_unit_test(vhd_setting_data_and_storage_settings),
         cmocka_unit_test(enumerate_until_end_of_sequence),
         cmocka_unit_test(enumerate_fault_midway_releases),
         cmocka_unit_test(enumerate_without_end),

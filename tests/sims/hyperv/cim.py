@@ -62,6 +62,10 @@ _PARENTS = {
     "CIM_OperatingSystem": "CIM_EnabledLogicalElement",
     "CIM_UnitaryComputerSystem": "CIM_ComputerSystem",
     "CIM_StorageVolume": "CIM_StorageExtent", "CIM_StorageExtent": "CIM_LogicalDevice",
+    "CIM_StorageAllocationSettingData": "CIM_ResourceAllocationSettingData",
+    "CIM_EthernetPortAllocationSettingData": "CIM_ResourceAllocationSettingData",
+    "Msvm_ImageManagementService": "CIM_Service",
+    "CIM_DataFile": "CIM_LogicalFile", "CIM_LogicalFile": "CIM_LogicalElement",
 }
 
 
@@ -252,6 +256,66 @@ _reg(CimClass("Msvm_VirtualEthernetSwitch", NS_VIRT, ["CreationClassName", "Name
     P("NameFormat"), P("Dedicated", "uint16", True), P("ResetCapability", "uint16"),
     P("MaxVMQOffloads", "uint32"), P("MaxIOVOffloads", "uint32"),
 ], parent="CIM_ComputerSystem"))
+
+
+# Devices of a VM (MSDN "Msvm_ResourceAllocationSettingData class" for controllers and
+# drives, "Msvm_StorageAllocationSettingData class" for the VHDX in a drive,
+# "Msvm_SyntheticEthernetPortSettingData" / "Msvm_EmulatedEthernetPortSettingData" for
+# network adapters and "Msvm_EthernetPortAllocationSettingData" for an adapter's connection
+# to a switch).  Parent and HostResource hold WMI object paths as text
+# (\\HOST\root\virtualization\v2:Class.Key="value"), not endpoint references.
+_reg(CimClass("Msvm_ResourceAllocationSettingData", NS_VIRT, ["InstanceID"], _RASD,
+              parent="CIM_ResourceAllocationSettingData"))
+
+_reg(CimClass("Msvm_StorageAllocationSettingData", NS_VIRT, ["InstanceID"], _RASD + [
+    P("VirtualResourceBlockSize", "uint64"), P("Access", "uint16"),
+    P("HostResourceBlockSize", "uint64"), P("HostExtentStartingAddress", "uint64"),
+    P("HostExtentName"), P("IOPSLimit", "uint64"), P("IOPSReservation", "uint64"),
+    P("PersistentReservationsSupported", "boolean"), P("CachingMode", "uint16"),
+    P("SnapshotId"), P("IgnoreFlushes", "boolean"), P("WriteHardeningMethod", "uint16"),
+], parent="CIM_StorageAllocationSettingData"))
+
+_PORT = _RASD + [P("DesiredVLANEndpointMode", "uint16"), P("OtherEndpointMode")]
+
+_reg(CimClass("Msvm_SyntheticEthernetPortSettingData", NS_VIRT, ["InstanceID"], _PORT + [
+    P("VirtualSystemIdentifiers", "string", True), P("DeviceNamingEnabled", "boolean"),
+    P("AllowPacketDirect", "boolean"), P("StaticMacAddress", "boolean"),
+    P("ClusterMonitored", "boolean"),
+], parent="CIM_EthernetPortAllocationSettingData"))
+
+_reg(CimClass("Msvm_EmulatedEthernetPortSettingData", NS_VIRT, ["InstanceID"], _PORT + [
+    P("StaticMacAddress", "boolean"), P("ClusterMonitored", "boolean"),
+], parent="CIM_EthernetPortAllocationSettingData"))
+
+_reg(CimClass("Msvm_EthernetPortAllocationSettingData", NS_VIRT, ["InstanceID"], _PORT + [
+    P("EnabledState", "uint16"), P("LastKnownSwitchName"),
+    P("RequiredFeatures", "string", True), P("RequiredFeatureHints", "string", True),
+], parent="CIM_EthernetPortAllocationSettingData"))
+
+# MSDN "Msvm_VirtualHardDiskSettingData class": only ever an embedded instance
+# (CreateVirtualHardDisk's input, GetVirtualHardDiskSettingData's output), never enumerated.
+_reg(CimClass("Msvm_VirtualHardDiskSettingData", NS_VIRT, ["InstanceID"], [
+    P("InstanceID")] + _MANAGED + [
+    P("Type", "uint16"), P("Format", "uint16"), P("Path"), P("ParentPath"),
+    P("MaxInternalSize", "uint64"), P("BlockSize", "uint32"), P("LogicalSectorSize", "uint32"),
+    P("PhysicalSectorSize", "uint32"), P("VirtualDiskId"),
+], parent="CIM_SettingData"))
+
+_reg(CimClass("Msvm_ImageManagementService", NS_VIRT,
+              ["CreationClassName", "Name", "SystemCreationClassName", "SystemName"],
+              _MANAGED + [P("OperationalStatus", "uint16", True), P("HealthState", "uint16"),
+                          P("EnabledState", "uint16"), P("RequestedState", "uint16"),
+                          P("SystemCreationClassName"), P("SystemName"),
+                          P("CreationClassName"), P("Name"), P("Started", "boolean")],
+              parent="Msvm_ImageManagementService",
+              methods=["CreateVirtualHardDisk", "GetVirtualHardDiskSettingData"]))
+
+# MSDN "CIM_DataFile class" (root\cimv2): the files a host holds; its Delete method is how a
+# WMI client removes a VHDX (the image management service has no delete).
+_reg(CimClass("CIM_DataFile", NS_CIMV2, ["Name"], _MANAGED + [
+    P("Name"), P("FileSize", "uint64"), P("Extension"), P("FileName"), P("Path"), P("Drive"),
+    P("CreationDate", "datetime"), P("LastModified", "datetime"), P("CreationClassName"),
+], parent="CIM_DataFile", methods=["Delete"]))
 
 
 def find_class(name):

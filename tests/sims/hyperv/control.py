@@ -7,8 +7,9 @@ that nothing a WS-Man client sends can trigger it.  Endpoints:
   POST /fault   {"host": NAME?, "type": ..., ...}   inject; "host" absent = every host
         type "delay"          {"ms": 500, "count": N?}   answer N (default: all) requests late
         type "drop"           {"count": 1}               close N connections without answering
-        type "fail_job"       {"description": "...", "code": 32768?}
-                                                         the next job ends in JobState 10
+        type "fail_job"       {"description": "...", "code": 32768?, "after": 0?}
+                                                         the next job (after `after` others)
+                                                         ends in JobState 10
         type "access_denied"  {"count": 1}               next N requests get w:AccessDenied
         type "unreachable"                               close the host's listener
         type "reachable"                                 listen again on the same port
@@ -87,7 +88,7 @@ class ControlServer:
                 elif kind == "fail_job":
                     h.faults["fail_jobs"].append(
                         (str(spec.get("description", "The operation failed.")),
-                         int(spec.get("code", 32768))))
+                         int(spec.get("code", 32768)), int(spec.get("after", 0))))
                 elif kind == "access_denied":
                     h.faults["access_denied_count"] = int(spec.get("count", 1))
                 else:

@@ -38,7 +38,11 @@ class Output:
 
 
 def _job(world, host, kind, description, apply, affected=None, on_fail=None):
-    fail = host.faults["fail_jobs"].pop(0) if host.faults["fail_jobs"] else None
+    fails, fail = host.faults["fail_jobs"], None
+    if fails and fails[0][2] > 0:             # an injected failure for a later job
+        fails[0] = fails[0][:2] + (fails[0][2] - 1,)
+    elif fails:
+        fail = fails.pop(0)[:2]
     job = Job(host.name, kind, description, world.job_duration(), apply, affected=affected,
               fail=fail, on_fail=on_fail)
     host.jobs[job.id] = job
@@ -138,6 +142,11 @@ def request_state_change(world, host, inst, params):
         _set_state(vm, final)
         if kind == "reboot":
             vm.started_at = time.time()
+        if final == RUNNING and not vm.started_once:
+            vm.started_once = True
+            for _, port in model.vm_devices(vm):
+                if port.get("ResourceType") == 10 and port.get("Address") == "000000000000":
+                    port["Address"] = model.next_mac(host)
 
     def on_fail():
         vm.busy = None
@@ -431,6 +440,202 @@ def check_migratable(world, host, inst, params):
     return 0, []
 
 
+# ---- Msvm_ImageManagementService ----------------------------------------------------------
+# CreateVirtualHardDisk(VirtualDiskSettingData: embedded Msvm_VirtualHardDiskSettingData with
+# Path, Format 2 VHD / 3 VHDX, Type 2 Fixed / 3 Dynamic, MaxInternalSize in bytes) -> Job.
+# A malformed request is 32773 (Invalid parameter); what the host finds while making the
+# file (no such drive, the file exists, no room for a fixed disk) fails the job with the
+# Windows error text, as vmms reports it.
+
+FILE_NOT_FOUND = 32779
+_VHD_FORMATS = {2: ".vhd", 3: ".vhdx"}
+
+
+def create_virtual_hard_disk(world, host, inst, params):
+    sd = _embedded(params, "VirtualDiskSettingData")
+    if sd is None or sd[0] != "Msvm_VirtualHardDiskSettingData":
+        return INVALID_PARAMETER, []
+    props = sd[1]
+    path = (props.get("Path") or "").strip()
+    try:
+        fmt = int(props.get("Format") or 0)
+        vtype = int(props.get("Type") or 0)
+        size = int(props.get("MaxInternalSize") or 0)
+        block = int(props.get("BlockSize") or 0) or 32 * 1024 * 1024
+    except ValueError:
+        return INCORRECT_TYPE, []
+    if (fmt not in _VHD_FORMATS or vtype not in (2, 3) or size <= 0 or size % 512 or
+            len(path) < 4 or path[1:3] != ":\\" or ".." in path.split("\\") or
+            not path.lower().endswith(_VHD_FORMATS[fmt])):
+        return INVALID_PARAMETER, []
+    vol = model.volume_of(host, path)
+    file_size = model.DYNAMIC_VHDX_BYTES if vtype == 3 else size + model.DYNAMIC_VHDX_BYTES
+
+    def apply():
+        if vol is None:
+            raise JobFailure("Failed to create the virtual hard disk. The system failed to "
+                             "create '%s': The system cannot find the path specified. "
+                             "(0x80070003)." % path)
+        if path.lower() in host.files:
+            raise JobFailure("Failed to create the virtual hard disk. The system failed to "
+                             "create '%s': The file exists. (0x80070050)." % path)
+        if file_size > model.volume_free(host, vol):
+            raise JobFailure("Failed to create the virtual hard disk. The system failed to "
+                             "create '%s': There is not enough space on the disk. "
+                             "(0x80070070)." % path)
+        host.files[path.lower()] = {"path": path, "format": fmt, "type": vtype, "max_size": size,
+                                    "file_size": file_size, "block_size": block,
+                                    "disk_id": str(uuid.uuid4()).upper(), "created": time.time()}
+
+    job = _job(world, host, "vhd", "Creating virtual hard disk", apply)
+    return STARTED, [Output("Job", "ref", model.job_ref(job))]
+
+
+def get_virtual_hard_disk_setting_data(world, host, inst, params):
+    path = (_scalar(params, "Path") or "").lower()
+    f = host.files.get(path)
+    if f is None:
+        return FILE_NOT_FOUND, []
+    text = cim.make_embedded_instance("Msvm_VirtualHardDiskSettingData", model.vhd_setting_data(f))
+    return 0, [Output("SettingData", "scalar", text)]
+
+
+# ---- CIM_DataFile.Delete (root\cimv2): 0 success, 2 access denied, 9 invalid object,
+# 15 sharing violation (a VHD attached to a VM) ------------------------------------------
+
+def datafile_delete(world, host, inst, params):
+    path = inst["Name"].lower()
+    if path not in host.files:
+        return 9, []
+    for vm in host.vms.values():
+        for _, d in model.vm_devices(vm, "Msvm_StorageAllocationSettingData"):
+            if any((h or "").lower() == path for h in d.get("HostResource") or []):
+                return 15, []
+    del host.files[path]
+    world.changed()
+    return 0, []
+
+
+# ---- Msvm_VirtualSystemManagementService.AddResourceSettings ------------------------------
+# AffectedConfiguration: reference to the VM's Msvm_VirtualSystemSettingData;
+# ResourceSettings[]: embedded RASDs.  Checked up front (Invalid Parameter): the class and
+# ResourceSubType fit together, a drive names a controller of this VM and a free address on
+# it, a VHD names a drive, a connection names a port.  Found when the job runs (job fails):
+# a VHD file that does not exist, a switch that does not exist.
+
+_SUBTYPES = {
+    "Microsoft:Hyper-V:Synthetic SCSI Controller": ("Msvm_ResourceAllocationSettingData", 6),
+    "Microsoft:Hyper-V:Synthetic Disk Drive": ("Msvm_ResourceAllocationSettingData", 17),
+    "Microsoft:Hyper-V:Virtual Hard Disk": ("Msvm_StorageAllocationSettingData", 31),
+    "Microsoft:Hyper-V:Synthetic Ethernet Port": ("Msvm_SyntheticEthernetPortSettingData", 10),
+    "Microsoft:Hyper-V:Emulated Ethernet Port": ("Msvm_EmulatedEthernetPortSettingData", 10),
+    "Microsoft:Hyper-V:Ethernet Connection": ("Msvm_EthernetPortAllocationSettingData", 33),
+}
+_SLOTS = {"Microsoft:Hyper-V:Emulated IDE Controller": 2,
+          "Microsoft:Hyper-V:Synthetic SCSI Controller": 64}
+
+
+def _parent_in(vm, pending, path, subtypes, host):
+    """The instance (already on the VM or added earlier in this call) a Parent names."""
+    pvm, _, p = model.device_by_path(host, path)
+    if p is None:
+        parsed = model.parse_wmi_path(path)
+        iid = parsed[1].get("InstanceID", "").lower() if parsed else None
+        p = next((d["props"] for d in pending if d["props"]["InstanceID"].lower() == iid), None)
+        pvm = vm if p is not None else None
+    if p is None or pvm is not vm or p.get("ResourceSubType") not in subtypes:
+        return None
+    return p
+
+
+def add_resource_settings(world, host, inst, params):
+    refs = _epr(params, "AffectedConfiguration")
+    if not refs or refs[0][0] != "Msvm_VirtualSystemSettingData":
+        return INVALID_PARAMETER, []
+    vm = host.vms.get(refs[0][1].get("InstanceID", "").split(":", 1)[-1].upper())
+    if vm is None:
+        return INVALID_PARAMETER, []
+    items = _embedded(params, "ResourceSettings", many=True)
+    if not items:
+        return INVALID_PARAMETER, []
+    if vm.busy:
+        return INVALID_STATE, []
+    pending, checks = [], []
+    for cls, props in items:
+        sub_ = props.get("ResourceSubType") or ""
+        want = _SUBTYPES.get(sub_)
+        if want is None or want[0] != cls:
+            return INVALID_PARAMETER, []
+        if sub_ == "Microsoft:Hyper-V:Emulated Ethernet Port" and vm.generation != 1:
+            return INVALID_PARAMETER, []          # generation 2 has no legacy adapter
+        parent = props.get("Parent")
+        if sub_ == "Microsoft:Hyper-V:Synthetic SCSI Controller":
+            n = sum(1 for _, x in model.vm_devices(vm, cls) if x["ResourceSubType"] == sub_) + \
+                sum(1 for p in pending if p["props"]["ResourceSubType"] == sub_)
+            d = model.new_scsi_controller(vm, n)
+        elif sub_ == "Microsoft:Hyper-V:Synthetic Disk Drive":
+            ctrl = _parent_in(vm, pending, parent, _SLOTS, host)
+            try:
+                addr = int(props.get("AddressOnParent") or "")
+            except ValueError:
+                return INVALID_PARAMETER, []
+            if ctrl is None or not 0 <= addr < _SLOTS[ctrl["ResourceSubType"]]:
+                return INVALID_PARAMETER, []
+            d = model.new_drive(host, vm, ctrl, addr)
+            taken = [x for _, x in model.vm_devices(vm, cls)] + [p["props"] for p in pending]
+            if any(x["InstanceID"].lower() == d["InstanceID"].lower() for x in taken):
+                return INVALID_PARAMETER, []
+        elif sub_ == "Microsoft:Hyper-V:Virtual Hard Disk":
+            drive = _parent_in(vm, pending, parent, ("Microsoft:Hyper-V:Synthetic Disk Drive",), host)
+            hr = props.get("HostResource") or []
+            if drive is None or len(hr) != 1 or not hr[0]:
+                return INVALID_PARAMETER, []
+            d = model.new_vhd(host, vm, drive, hr[0])
+            checks.append(("file", hr[0]))
+        elif cls in ("Msvm_SyntheticEthernetPortSettingData", "Msvm_EmulatedEthernetPortSettingData"):
+            static = (props.get("StaticMacAddress") or "false").lower() == "true"
+            mac = (props.get("Address") or "").replace("-", "").replace(":", "").upper()
+            if static and (len(mac) != 12 or any(ch not in "0123456789ABCDEF" for ch in mac)):
+                return INVALID_PARAMETER, []
+            # a dynamic MAC is given when the VM first starts (Get-VMNetworkAdapter shows
+            # 000000000000 until then)
+            d = model.new_port(host, vm, sub_, props.get("ElementName"), mac if static else None, static)
+        else:   # Ethernet Connection
+            port = _parent_in(vm, pending, parent, ("Microsoft:Hyper-V:Synthetic Ethernet Port",
+                                                    "Microsoft:Hyper-V:Emulated Ethernet Port"), host)
+            hr = props.get("HostResource") or []
+            if port is None or len(hr) != 1:
+                return INVALID_PARAMETER, []
+            d = model.new_connection(host, vm, port, hr[0])
+            checks.append(("switch", hr[0]))
+        pending.append({"class": cls, "props": d})
+    vm.busy = "modify"
+
+    def apply():
+        vm.busy = None
+        for kind, what in checks:
+            if kind == "file" and what.lower() not in host.files:
+                raise JobFailure("Failed to add device 'Virtual Hard Disk'. '%s' could not be "
+                                 "opened: The system cannot find the file specified. "
+                                 "(0x80070002)." % what, FILE_NOT_FOUND)
+            if kind == "switch":
+                sw = model.switch_by_path(host, what)
+                if sw is None:
+                    raise JobFailure("Failed to add device 'Ethernet Connection'. Could not find "
+                                     "Ethernet switch '%s'." % what)
+        vm.devices.extend(pending)
+        vm.last_config_change = time.time()
+
+    def on_fail():
+        vm.busy = None
+
+    job = _job(world, host, "modify", "Adding resource settings", apply, affected=vm.guid,
+               on_fail=on_fail)
+    return STARTED, [Output("Job", "ref", model.job_ref(job)),
+                     Output("ResultingResourceSettings", "refs",
+                            [model.ref(p["class"], p["props"]) for p in pending])]
+
+
 def job_request_state_change(world, host, inst, params):
     return NOT_SUPPORTED, []          # jobs of this simulator cannot be cancelled
 
@@ -446,6 +651,10 @@ HANDLERS = {
     ("Msvm_VirtualSystemMigrationService", "MigrateVirtualSystemToHost"): migrate_to_host,
     ("Msvm_VirtualSystemMigrationService", "CheckVirtualSystemIsMigratable"): check_migratable,
     ("Msvm_ConcreteJob", "RequestStateChange"): job_request_state_change,
+    ("Msvm_VirtualSystemManagementService", "AddResourceSettings"): add_resource_settings,
+    ("Msvm_ImageManagementService", "CreateVirtualHardDisk"): create_virtual_hard_disk,
+    ("Msvm_ImageManagementService", "GetVirtualHardDiskSettingData"): get_virtual_hard_disk_setting_data,
+    ("CIM_DataFile", "Delete"): datafile_delete,
 }
 
 

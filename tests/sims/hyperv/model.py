@@ -52,6 +52,10 @@ class VM:
         self.guest_os = guest_os
         self.busy = None                   # kind of job under way, if any
         self.config_id = str(uuid.uuid4()).upper()
+        # devices added with AddResourceSettings: [{"class": name, "props": {...}}], in the
+        # order they were added (a gen-1 VM's two IDE controllers are implicit)
+        self.devices = []
+        self.started_once = False          # dynamic MACs are given at the first start
 
     def to_dict(self):
         return dict(self.__dict__)
@@ -61,6 +65,8 @@ class VM:
         vm = cls.__new__(cls)
         vm.__dict__.update(d)
         vm.busy = None
+        vm.__dict__.setdefault("devices", [])
+        vm.__dict__.setdefault("started_once", vm.state in (RUNNING, PAUSED, SAVED))
         if vm.state in (STARTING, SHUTTING_DOWN):   # a job that died with the process
             vm.state = OFF
         return vm
@@ -92,6 +98,10 @@ class Host:
                         ("D:", "VMs", "ReFS", (2 + index % 2) * 1024 * gib, 310 * gib),
                         (None, "System Reserved", "NTFS", 500 * 1024 * 1024, 32 * 1024 * 1024)]
         self.switches = ["External vSwitch", "Internal"]
+        # VHD files: lower-case path -> {"path", "format", "type", "max_size", "file_size",
+        # "block_size", "disk_id"}; a file's size counts against its volume's free space
+        self.files = {}
+        self.mac_next = 0
         self.jobs = {}                     # InstanceID -> Job
         self.enums = {}                    # context id -> Enumeration
         self.reachable = True
@@ -104,7 +114,8 @@ class Host:
         return "%s.%s" % (self.name.lower(), self.domain)
 
     def to_dict(self):
-        return {"name": self.name, "vms": [vm.to_dict() for vm in self.vms.values()]}
+        return {"name": self.name, "vms": [vm.to_dict() for vm in self.vms.values()],
+                "files": self.files, "mac_next": self.mac_next}
 
 
 class World:
@@ -146,6 +157,8 @@ class World:
             if h is None:
                 continue
             h.vms = {}
+            h.files = hd.get("files", {})
+            h.mac_next = hd.get("mac_next", 0)
             for vd in hd.get("vms", []):
                 vm = VM.from_dict(vd)
                 h.vms[vm.guid] = vm
@@ -188,6 +201,8 @@ def seed_inventory(world, per_host):
             if vm.state in (RUNNING, PAUSED):
                 vm.started_at = time.time() - rng.randint(600, 30 * 86400)
             vm.last_state_change = vm.started_at or (time.time() - rng.randint(600, 86400))
+            vm.started_once = True
+            seed_devices(h, vm, rng)
             h.vms[guid] = vm
             n += 1
     world.changed()
@@ -444,13 +459,28 @@ def _win32_cpu(host, socket):
     }
 
 
+def volume_of(host, path):
+    """The volume (tuple of host.volumes) whose drive letter starts `path`, or None."""
+    for v in host.volumes:
+        if v[0] and path[:3].upper() == v[0].upper() + "\\":
+            return v
+    return None
+
+
+def volume_free(host, vol):
+    drive, _, _, capacity, used = vol
+    files = sum(f["file_size"] for f in host.files.values()
+                if drive and f["path"][:2].upper() == drive.upper())
+    return max(0, capacity - used - files)
+
+
 def _volume(host, i, vol):
     drive, label, fs, capacity, used = vol
     device = "\\\\?\\Volume{%08x-0000-4000-8000-%012x}\\" % (0x5f000000 + host.index, i)
     return {"Caption": drive + "\\" if drive else device, "Description": None, "ElementName": None,
             "DeviceID": device, "Name": drive + "\\" if drive else device, "Label": label,
             "DriveLetter": drive, "DriveType": 3, "FileSystem": fs, "Capacity": capacity,
-            "FreeSpace": max(0, capacity - used), "BlockSize": 4096,
+            "FreeSpace": volume_free(host, vol), "BlockSize": 4096,
             "SerialNumber": 0x1000 * (host.index + 1) + i, "BootVolume": drive == "C:",
             "SystemVolume": drive is None, "Automount": True, "Compressed": False,
             "PageFilePresent": drive == "C:", "Status": None, "SystemName": host.name,
@@ -466,6 +496,221 @@ def _switch(host, i, name):
             "Name": "%08X-5A17-4C00-8000-%012X" % (0x5a000000 + host.index, i),
             "PrimaryOwnerName": None, "Roles": [], "NameFormat": None, "Dedicated": [],
             "ResetCapability": 5, "MaxVMQOffloads": 0, "MaxIOVOffloads": 0}
+
+
+# ---- devices: controllers, drives, VHDs, network adapters ---------------------------------
+#
+# A WMI object path as Hyper-V writes one into Parent and HostResource:
+#   \\HOST\root\virtualization\v2:Msvm_VirtualEthernetSwitch.CreationClassName="Msvm_Virtual
+#   EthernetSwitch",Name="GUID"
+# key values in double quotes with \ and " escaped by a backslash.
+
+IDE_CONTROLLER = "83F8638B-8DCA-4152-9EDA-2CA8B33039B4"
+DYNAMIC_VHDX_BYTES = 4 * 1024 * 1024        # a new dynamic VHDX file is 4 MiB on disk
+DEVICE_CLASSES = ("Msvm_ResourceAllocationSettingData", "Msvm_StorageAllocationSettingData",
+                  "Msvm_SyntheticEthernetPortSettingData", "Msvm_EmulatedEthernetPortSettingData",
+                  "Msvm_EthernetPortAllocationSettingData")
+
+
+def wmi_path(host, cls_name, inst):
+    c = cim.find_class(cls_name)
+    keys = ",".join('%s="%s"' % (k, str(inst.get(k, "")).replace("\\", "\\\\").replace('"', '\\"'))
+                    for k in c.keys)
+    return "\\\\%s\\root\\virtualization\\v2:%s.%s" % (host.name, cls_name, keys)
+
+
+def parse_wmi_path(text):
+    """(class name, {key: value}) of a WMI object path (absolute or relative), or None."""
+    t = (text or "").strip()
+    if ":" in t and t.startswith("\\\\"):
+        t = t.split(":", 1)[1]
+    if "." not in t:
+        return None
+    cls, rest = t.split(".", 1)
+    keys, i = {}, 0
+    while i < len(rest):
+        eq = rest.find("=", i)
+        if eq < 0 or eq + 1 >= len(rest) or rest[eq + 1] != '"':
+            return None
+        name, j, val = rest[i:eq].strip(), eq + 2, []
+        while j < len(rest) and rest[j] != '"':
+            if rest[j] == "\\" and j + 1 < len(rest):
+                j += 1
+            val.append(rest[j])
+            j += 1
+        if j >= len(rest):
+            return None
+        keys[name] = "".join(val)
+        i = j + 1
+        if i < len(rest):
+            if rest[i] != ",":
+                return None
+            i += 1
+    return cls, keys
+
+
+def _rasd_base(vm, iid, rtype, subtype, name):
+    return {"InstanceID": iid, "Caption": name, "Description": "Settings for " + name,
+            "ElementName": name, "ResourceType": rtype, "OtherResourceType": None,
+            "ResourceSubType": subtype, "PoolID": "", "ConsumerVisibility": 3,
+            "HostResource": [], "AllocationUnits": "count", "VirtualQuantity": 1,
+            "Reservation": 1, "Limit": 1, "Weight": 0, "AutomaticAllocation": True,
+            "AutomaticDeallocation": True, "Parent": None, "Connection": [], "Address": None,
+            "MappingBehavior": None, "AddressOnParent": None, "VirtualQuantityUnits": "count"}
+
+
+def ide_controllers(vm):
+    """A generation 1 VM always has two emulated IDE controllers (Address 0 and 1)."""
+    if vm.generation != 1:
+        return []
+    out = []
+    for n in (0, 1):
+        d = _rasd_base(vm, "Microsoft:%s\\%s\\%d" % (vm.guid, IDE_CONTROLLER, n), 5,
+                       "Microsoft:Hyper-V:Emulated IDE Controller", "IDE Controller %d" % n)
+        d["Address"] = str(n)
+        out.append(d)
+    return out
+
+
+def vm_devices(vm, cls_name=None):
+    """[(class name, instance)] of a VM's devices, the implicit IDE controllers first."""
+    out = [("Msvm_ResourceAllocationSettingData", d) for d in ide_controllers(vm)]
+    out += [(d["class"], d["props"]) for d in vm.devices]
+    return [(c, i) for c, i in out if cls_name is None or c == cls_name]
+
+
+def device_by_path(host, path):
+    """(vm, class name, instance) named by a WMI object path, or (None, None, None)."""
+    parsed = parse_wmi_path(path)
+    if not parsed:
+        return None, None, None
+    cls, keys = parsed
+    iid = keys.get("InstanceID", "")
+    guid = iid.split(":", 1)[-1].split("\\")[0].upper()
+    vm = host.vms.get(guid)
+    if vm is None:
+        return None, None, None
+    for c, inst in vm_devices(vm):
+        if c.lower() == cls.lower() and inst["InstanceID"].lower() == iid.lower():
+            return vm, c, inst
+    return None, None, None
+
+
+def switch_by_path(host, path):
+    parsed = parse_wmi_path(path)
+    if not parsed or parsed[0].lower() != "msvm_virtualethernetswitch":
+        return None
+    want = parsed[1].get("Name", "").upper()
+    for i, name in enumerate(host.switches):
+        sw = _switch(host, i, name)
+        if sw["Name"].upper() == want:
+            return sw
+    return None
+
+
+def file_instance(host, f):
+    path = f["path"]
+    base = path.rsplit("\\", 1)[-1]
+    return {"Caption": path.lower(), "Description": path.lower(), "ElementName": None,
+            "Name": path.lower(), "FileSize": f["file_size"],
+            "Extension": base.rsplit(".", 1)[-1].lower() if "." in base else "",
+            "FileName": base.rsplit(".", 1)[0].lower(),
+            "Path": path[2:].rsplit("\\", 1)[0].lower() + "\\", "Drive": path[:2].lower(),
+            "CreationDate": f.get("created"), "LastModified": f.get("created"),
+            "CreationClassName": "CIM_LogicalFile"}
+
+
+def vhd_setting_data(f):
+    return {"InstanceID": "Microsoft:" + f["disk_id"], "Caption": "Virtual Hard Disk Setting Data",
+            "Description": "Setting Data for a Virtual Hard Disk", "ElementName": None,
+            "Type": f["type"], "Format": f["format"], "Path": f["path"], "ParentPath": None,
+            "MaxInternalSize": f["max_size"], "BlockSize": f["block_size"],
+            "LogicalSectorSize": 512, "PhysicalSectorSize": 4096, "VirtualDiskId": f["disk_id"]}
+
+
+def port_class(port):
+    return ("Msvm_SyntheticEthernetPortSettingData"
+            if port["ResourceSubType"] == "Microsoft:Hyper-V:Synthetic Ethernet Port"
+            else "Msvm_EmulatedEthernetPortSettingData")
+
+
+# Device settings as AddResourceSettings leaves them (and the seed gives its VMs).
+def new_scsi_controller(vm, n):
+    d = _rasd_base(vm, "Microsoft:%s\\%s\\0" % (vm.guid, str(uuid.uuid4()).upper()), 6,
+                   "Microsoft:Hyper-V:Synthetic SCSI Controller", "SCSI Controller")
+    d["Address"] = str(n)
+    return d
+
+
+def new_drive(host, vm, ctrl, addr):
+    d = _rasd_base(vm, "%s\\%d\\D" % (ctrl["InstanceID"], addr), 17,
+                   "Microsoft:Hyper-V:Synthetic Disk Drive", "Hard Drive")
+    d["Parent"] = wmi_path(host, "Msvm_ResourceAllocationSettingData", ctrl)
+    d["AddressOnParent"] = str(addr)
+    return d
+
+
+def new_vhd(host, vm, drive, path):
+    d = _rasd_base(vm, drive["InstanceID"][:-1] + "L", 31, "Microsoft:Hyper-V:Virtual Hard Disk",
+                   "Hard Disk Image")
+    d.update({"Parent": wmi_path(host, "Msvm_ResourceAllocationSettingData", drive),
+              "HostResource": [path], "Caption": "Hard Disk Image",
+              "VirtualQuantityUnits": "count(fixed size block)", "Access": 3, "SnapshotId": ""})
+    return d
+
+
+def new_port(host, vm, subtype, name, mac, static):
+    """A network adapter; mac None: dynamic (000000000000 until the VM first starts)."""
+    d = _rasd_base(vm, "Microsoft:%s\\%s" % (vm.guid, str(uuid.uuid4()).upper()), 10, subtype,
+                   name or "Network Adapter")
+    d["StaticMacAddress"] = static
+    d["Address"] = mac or (next_mac(host) if vm.started_once else "000000000000")
+    if subtype == "Microsoft:Hyper-V:Synthetic Ethernet Port":
+        d["VirtualSystemIdentifiers"] = ["{%s}" % str(uuid.uuid4()).upper()]
+    d["ClusterMonitored"] = True
+    return d
+
+
+def new_connection(host, vm, port, switch_path):
+    d = _rasd_base(vm, port["InstanceID"] + "\\C", 33, "Microsoft:Hyper-V:Ethernet Connection",
+                   "Ethernet Connection")
+    d.update({"Parent": wmi_path(host, port_class(port), port), "HostResource": [switch_path],
+              "EnabledState": 2})
+    sw = switch_by_path(host, switch_path)
+    d["LastKnownSwitchName"] = sw["ElementName"] if sw else None
+    return d
+
+
+def seed_devices(host, vm, rng):
+    """What a VM made in Hyper-V Manager has: a dynamic VHDX on D: (generation 2 on a SCSI
+    controller, generation 1 on IDE 0:0) and a synthetic adapter on the external switch."""
+    path = "D:\\Hyper-V\\%s\\Virtual Hard Disks\\%s.vhdx" % (vm.name, vm.name)
+    size = rng.choice([40, 60, 127]) << 30
+    host.files[path.lower()] = {"path": path, "format": 3, "type": 3, "max_size": size,
+                                "file_size": rng.randint(2, 12) << 30, "block_size": 32 << 20,
+                                "disk_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)).upper(),
+                                "created": vm.created}
+    devs = []
+    if vm.generation == 2:
+        ctrl = new_scsi_controller(vm, 0)
+        devs.append(("Msvm_ResourceAllocationSettingData", ctrl))
+    else:
+        ctrl = ide_controllers(vm)[0]
+    drive = new_drive(host, vm, ctrl, 0)
+    port = new_port(host, vm, "Microsoft:Hyper-V:Synthetic Ethernet Port", None, None, False)
+    sw = _switch(host, 0, host.switches[0])
+    devs += [("Msvm_ResourceAllocationSettingData", drive),
+             ("Msvm_StorageAllocationSettingData", new_vhd(host, vm, drive, path)),
+             ("Msvm_SyntheticEthernetPortSettingData", port),
+             ("Msvm_EthernetPortAllocationSettingData",
+              new_connection(host, vm, port, wmi_path(host, "Msvm_VirtualEthernetSwitch", sw)))]
+    vm.devices = [{"class": c, "props": d} for c, d in devs]
+
+
+def next_mac(host):
+    """A dynamic MAC from Hyper-V's range (00-15-5D) as Address writes it (12 hex digits)."""
+    host.mac_next += 1
+    return "00155D%02X%04X" % (0x40 + host.index, host.mac_next)
 
 
 def instances(host, cls):
@@ -508,6 +753,17 @@ def instances(host, cls):
         return [_volume(host, i, v) for i, v in enumerate(host.volumes)]
     if n == "Msvm_VirtualEthernetSwitch":
         return [_switch(host, i, name) for i, name in enumerate(host.switches)]
+    if n in DEVICE_CLASSES:
+        return [inst for vm in vms for _, inst in vm_devices(vm, n)]
+    if n == "Msvm_ImageManagementService":
+        return [{"Caption": "Hyper-V Image Management Service",
+                 "Description": "Provides Image Management servicing for Hyper-V",
+                 "ElementName": "Hyper-V Image Management Service", "OperationalStatus": [2],
+                 "HealthState": 5, "EnabledState": 2, "RequestedState": 12,
+                 "SystemCreationClassName": "Msvm_ComputerSystem", "SystemName": host.name,
+                 "CreationClassName": n, "Name": "vhdsvc", "Started": True}]
+    if n == "CIM_DataFile":
+        return [file_instance(host, f) for f in sorted(host.files.values(), key=lambda f: f["path"])]
     return []
 
 
@@ -562,8 +818,10 @@ def associations(host, src_cls, src):
         if vm is not None:
             out.append(("Msvm_VirtualSystemSettingDataComponent", C("Msvm_ProcessorSettingData"), processor_settings(host, vm)))
             out.append(("Msvm_VirtualSystemSettingDataComponent", C("Msvm_MemorySettingData"), memory_settings(host, vm)))
+            for dc, inst in vm_devices(vm):
+                out.append(("Msvm_VirtualSystemSettingDataComponent", C(dc), inst))
             out.append(("Msvm_SettingsDefineState", C("Msvm_ComputerSystem"), _vm_cs(host, vm)))
-    elif n in ("Msvm_ProcessorSettingData", "Msvm_MemorySettingData"):
+    elif n in ("Msvm_ProcessorSettingData", "Msvm_MemorySettingData") + DEVICE_CLASSES:
         guid = src.get("InstanceID", "").split(":", 1)[-1].split("\\")[0].upper()
         vm = host.vms.get(guid)
         if vm is not None:

@@ -383,10 +383,15 @@ def rsc(c, guid, state):
 
 
 def embedded(cls, values):
+    """CIM-XML INSTANCE text (DSP0201), written here rather than by the simulator's own
+    encoder; a list value is a PROPERTY.ARRAY (HostResource)."""
     inst = ET.Element("INSTANCE", {"CLASSNAME": cls})
     for k, v in values.items():
-        p = ET.SubElement(inst, "PROPERTY", {"NAME": k, "TYPE": "string"})
-        ET.SubElement(p, "VALUE").text = str(v)
+        arr = isinstance(v, list)
+        p = ET.SubElement(inst, "PROPERTY.ARRAY" if arr else "PROPERTY", {"NAME": k, "TYPE": "string"})
+        parent = ET.SubElement(p, "VALUE.ARRAY") if arr else p
+        for x in (v if arr else [v]):
+            ET.SubElement(parent, "VALUE").text = str(x)
     return ("embedded", ET.tostring(inst, encoding="unicode"))
 
 
@@ -610,7 +615,11 @@ def test_associators_of(sim, c1):
     assert props(mem[0])["AllocationUnits"] == "byte * 2^20"
     both = c1.query("ASSOCIATORS OF {Msvm_VirtualSystemSettingData.InstanceID='%s'} WHERE "
                     "ResultClass = CIM_ResourceAllocationSettingData" % sd["InstanceID"])
-    assert len(both) == 2
+    # processor and memory; a generation 1 VM's two built-in IDE controllers (a generation 2
+    # VM's SCSI controller); the seed's disk (drive, VHD) and adapter (port, connection)
+    gen1 = sd["VirtualSystemSubType"] == "Microsoft:Hyper-V:SubType:1"
+    assert sorted(int(props(b)["ResourceType"]) for b in both) == \
+        ([3, 4, 5, 5] if gen1 else [3, 4, 6]) + [10, 17, 31, 33]
     cpus = c1.query("ASSOCIATORS OF {Win32_ComputerSystem.Name='HV-NODE01'} WHERE "
                     "AssocClass = Win32_ComputerSystemProcessor ResultClass = Win32_Processor",
                     CIMV2 + "*")
@@ -1045,3 +1054,158 @@ def test_pull_batches_respect_max_envelope_size(sim, c1):
         p.find(t(N, "EnumerationContext")).text = pr.findtext(t(N, "EnumerationContext"))
         assert pulls < 50
     assert pulls > 1 and got >= 6
+
+
+# ---- disks and network adapters ---------------------------------------------------------
+
+IMS = "Msvm_ImageManagementService"
+
+
+def ims_selectors(host):
+    return {"CreationClassName": IMS, "Name": "vhdsvc", "SystemCreationClassName": "Msvm_ComputerSystem",
+            "SystemName": host}
+
+
+def wmi_path(host, cls, iid):
+    return '\\\\%s\\root\\virtualization\\v2:%s.InstanceID="%s"' % (host, cls, iid.replace("\\", "\\\\"))
+
+
+def create_vhd(c, host, path, size, vtype=3):
+    r = c.invoke(IMS, "CreateVirtualHardDisk", ims_selectors(host), [
+        ("VirtualDiskSettingData", embedded("Msvm_VirtualHardDiskSettingData",
+                                            {"Path": path, "Format": 3, "Type": vtype, "MaxInternalSize": size}))])
+    assert r.status == 200, r.http.text
+    code = ret(r, IMS, "CreateVirtualHardDisk")
+    if code != 4096:
+        return code, None
+    return code, wait_job(c, job_id(r, IMS, "CreateVirtualHardDisk"))[0]
+
+
+def add_resources(c, host, guid, items):
+    """AddResourceSettings -> (ReturnValue, finished job or None, [InstanceID of each result])."""
+    S_ = "Msvm_VirtualSystemManagementService"
+    r = c.invoke(S_, "AddResourceSettings", vmms_selectors(host),
+                 [("AffectedConfiguration", ("epr", "Msvm_VirtualSystemSettingData",
+                                             {"InstanceID": "Microsoft:" + guid}))] +
+                 [("ResourceSettings", embedded(cls, v)) for cls, v in items])
+    assert r.status == 200, r.http.text
+    code = ret(r, S_, "AddResourceSettings")
+    if code != 4096:
+        return code, None, []
+    out = output(r, S_, "AddResourceSettings")
+    iids = [[s.text for s in e.iter(t(W, "Selector")) if s.get("Name") == "InstanceID"][0]
+            for e in out.findall(t(V2 + S_, "ResultingResourceSettings"))]
+    return code, wait_job(c, job_id(r, S_, "AddResourceSettings"))[0], iids
+
+
+def datafile_delete(c, path):
+    uri = CIMV2 + "CIM_DataFile"
+    r = c.send(uri + "/Delete", uri, ET.Element(t(uri, "Delete_INPUT")), selectors={"Name": path})
+    if r.status == 500 and r.fault_subcode() == t(A, "DestinationUnreachable"):
+        return None                                         # no such file: no instance to call
+    assert r.status == 200, r.http.text
+    return int(r.body.find(t(uri, "Delete_OUTPUT")).findtext(t(uri, "ReturnValue")))
+
+
+def d_free(c):
+    return [int(props(v)["FreeSpace"]) for v in c.query("SELECT Name, FreeSpace FROM Win32_Volume", CIMV2 + "*")
+            if props(v)["Name"] == "D:\\"][0]
+
+
+def test_vhdx_files_on_volumes(sim, c1):
+    free0 = d_free(c1)
+    path = "D:\\Hyper-V\\t1\\disk0.vhdx"
+    code, job = create_vhd(c1, "HV-NODE01", path, 10 << 30)
+    assert code == 4096 and int(job["JobState"]) == 7, job
+    assert d_free(c1) == free0 - (4 << 20)                  # a new dynamic VHDX is 4 MiB
+    files = {props(f)["Name"]: props(f) for f in c1.query("SELECT * FROM CIM_DataFile", CIMV2 + "*")}
+    assert files[path.lower()]["FileSize"] == str(4 << 20) and files[path.lower()]["Extension"] == "vhdx"
+    r = c1.invoke(IMS, "GetVirtualHardDiskSettingData", ims_selectors("HV-NODE01"), [("Path", path)])
+    assert ret(r, IMS, "GetVirtualHardDiskSettingData") == 0
+    sd = ET.fromstring(output(r, IMS, "GetVirtualHardDiskSettingData").findtext(t(V2 + IMS, "SettingData")))
+    assert sd.get("CLASSNAME") == "Msvm_VirtualHardDiskSettingData"
+    vals = {p.get("NAME"): p.findtext("VALUE") for p in sd}
+    assert (vals["MaxInternalSize"], vals["Format"], vals["Type"]) == (str(10 << 30), "3", "3")
+    r = c1.invoke(IMS, "GetVirtualHardDiskSettingData", ims_selectors("HV-NODE01"), [("Path", "D:\\nope.vhdx")])
+    assert ret(r, IMS, "GetVirtualHardDiskSettingData") == 32779        # File not found
+    # malformed: 32773; what the host finds: the job fails with the Windows text
+    assert create_vhd(c1, "HV-NODE01", "relative\\x.vhdx", 1 << 30)[0] == 32773
+    assert create_vhd(c1, "HV-NODE01", "D:\\x.vhd", 1 << 30)[0] == 32773          # VHDX format, .vhd name
+    assert create_vhd(c1, "HV-NODE01", "D:\\x.vhdx", 1000)[0] == 32773            # not a multiple of 512
+    for p, words in ((path, "0x80070050"), ("Q:\\x.vhdx", "0x80070003")):
+        code, job = create_vhd(c1, "HV-NODE01", p, 1 << 30)
+        assert code == 4096 and int(job["JobState"]) == 10 and words in job["ErrorDescription"], job
+    code, job = create_vhd(c1, "HV-NODE01", "C:\\fixed.vhdx", 500 << 30, vtype=2)   # fixed, bigger than C:
+    assert int(job["JobState"]) == 10 and "0x80070070" in job["ErrorDescription"], job
+    assert datafile_delete(c1, path) == 0 and datafile_delete(c1, path) is None
+    assert d_free(c1) == free0
+
+
+def test_add_disk_and_nic_settings(sim, c1):
+    H = "HV-NODE01"
+    guid = define_vm(c1, H, "with-devices", gen=2)
+    path = "D:\\Hyper-V\\%s\\disk0.vhdx" % guid
+    assert create_vhd(c1, H, path, 2 << 30)[1]["JobState"] == "7"
+    code, job, (ctrl,) = add_resources(c1, H, guid, [("Msvm_ResourceAllocationSettingData", {
+        "ResourceType": 6, "ResourceSubType": "Microsoft:Hyper-V:Synthetic SCSI Controller"})])
+    assert code == 4096 and job["JobState"] == "7"
+    drive_rasd = {"ResourceType": 17, "ResourceSubType": "Microsoft:Hyper-V:Synthetic Disk Drive",
+                  "Parent": wmi_path(H, "Msvm_ResourceAllocationSettingData", ctrl), "AddressOnParent": "0"}
+    # a drive and its VHD in one call: the VHD's Parent names the drive added with it
+    drive_iid = ctrl + "\\0\\D"
+    code, job, iids = add_resources(c1, H, guid, [
+        ("Msvm_ResourceAllocationSettingData", drive_rasd),
+        ("Msvm_StorageAllocationSettingData", {
+            "ResourceType": 31, "ResourceSubType": "Microsoft:Hyper-V:Virtual Hard Disk",
+            "Parent": wmi_path(H, "Msvm_ResourceAllocationSettingData", drive_iid), "HostResource": [path]})])
+    assert code == 4096 and job["JobState"] == "7" and iids[0] == drive_iid
+    # refused at the call (4): the slot is taken; a Parent that is no controller
+    assert add_resources(c1, H, guid, [("Msvm_ResourceAllocationSettingData", drive_rasd)])[0] == 4
+    assert add_resources(c1, H, guid, [("Msvm_ResourceAllocationSettingData", dict(
+        drive_rasd, Parent=wmi_path(H, "Msvm_ResourceAllocationSettingData", drive_iid), AddressOnParent="1"))])[0] == 4
+    assert add_resources(c1, H, guid, [("Msvm_EmulatedEthernetPortSettingData", {
+        "ResourceType": 10, "ResourceSubType": "Microsoft:Hyper-V:Emulated Ethernet Port"})])[0] == 4  # gen 2
+    # found when the job runs: a VHD file that is not there
+    code, job, _ = add_resources(c1, H, guid, [
+        ("Msvm_ResourceAllocationSettingData", dict(drive_rasd, AddressOnParent="1")),
+        ("Msvm_StorageAllocationSettingData", {
+            "ResourceType": 31, "ResourceSubType": "Microsoft:Hyper-V:Virtual Hard Disk",
+            "Parent": wmi_path(H, "Msvm_ResourceAllocationSettingData", ctrl + "\\1\\D"),
+            "HostResource": ["D:\\missing.vhdx"]})])
+    assert job["JobState"] == "10" and job["ErrorCode"] == "32779" and "0x80070002" in job["ErrorDescription"]
+    # a synthetic adapter, then its connection to the Internal switch
+    sw = [props(s) for s in c1.query("SELECT * FROM Msvm_VirtualEthernetSwitch") if props(s)["ElementName"] == "Internal"][0]
+    code, job, (port,) = add_resources(c1, H, guid, [("Msvm_SyntheticEthernetPortSettingData", {
+        "ResourceType": 10, "ResourceSubType": "Microsoft:Hyper-V:Synthetic Ethernet Port",
+        "StaticMacAddress": "false"})])
+    swpath = '\\\\%s\\root\\virtualization\\v2:Msvm_VirtualEthernetSwitch.CreationClassName=' \
+             '"Msvm_VirtualEthernetSwitch",Name="%s"' % (H, sw["Name"])
+    conn = {"ResourceType": 33, "ResourceSubType": "Microsoft:Hyper-V:Ethernet Connection",
+            "Parent": wmi_path(H, "Msvm_SyntheticEthernetPortSettingData", port), "HostResource": [swpath]}
+    code, job, _ = add_resources(c1, H, guid, [("Msvm_EthernetPortAllocationSettingData",
+                                                dict(conn, HostResource=[swpath.replace(sw["Name"], "0" * 8 + sw["Name"][8:])]))])
+    assert job["JobState"] == "10" and "Could not find Ethernet switch" in job["ErrorDescription"]
+    code, job, _ = add_resources(c1, H, guid, [("Msvm_EthernetPortAllocationSettingData", conn)])
+    assert job["JobState"] == "7"
+    # all of it, as associators of the VM's settings
+    rasd = [props(x) for x in c1.query("ASSOCIATORS OF {Msvm_VirtualSystemSettingData.InstanceID='Microsoft:%s'} "
+                                       "WHERE ResultClass = CIM_ResourceAllocationSettingData" % guid)]
+    kinds = sorted(x["ResourceType"] for x in rasd)
+    assert kinds == ["10", "17", "3", "31", "33", "4", "6"], kinds
+    sasd = [x for x in rasd if x["ResourceType"] == "31"][0]
+    assert sasd["HostResource"] == path and sasd["Parent"].endswith('InstanceID="%s"' % drive_iid.replace("\\", "\\\\"))
+    nic = [x for x in rasd if x["ResourceType"] == "10"][0]
+    assert nic["Address"] == "000000000000"                 # dynamic MAC: given at the first start
+    c_ = [x for x in rasd if x["ResourceType"] == "33"][0]
+    assert c_["LastKnownSwitchName"] == "Internal" and c_["HostResource"] == swpath
+    # the attached file cannot be deleted (sharing violation) until the VM is gone
+    assert datafile_delete(c1, path) == 15
+    j, _ = wait_job(c1, job_id(rsc(c1, guid, 2), "Msvm_ComputerSystem", "RequestStateChange"))
+    nic = props(c1.get(V2 + "Msvm_SyntheticEthernetPortSettingData", {"InstanceID": port}).body[0])
+    assert nic["Address"].startswith("00155D") and len(nic["Address"]) == 12
+    wait_job(c1, job_id(rsc(c1, guid, 3), "Msvm_ComputerSystem", "RequestStateChange"))
+    S_ = "Msvm_VirtualSystemManagementService"
+    r = c1.invoke(S_, "DestroySystem", vmms_selectors(H),
+                  [("AffectedSystem", ("epr", "Msvm_ComputerSystem", cs_selectors(guid)))])
+    wait_job(c1, job_id(r, S_, "DestroySystem"))
+    assert datafile_delete(c1, path) == 0                   # DestroySystem left the file
