@@ -12,33 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include "db_internal.h"
+#include "lib/buf.h"
 
-/* A growing text: the SQL of a query, or the JSON of its rows. */
+/* A growing text: the SQL of a query, or the JSON of its rows (lib's
+ * pv_buf), and whether an allocation failed on the way, so that a long
+ * series of puts is checked once at its end. */
 struct jbuf {
-    char *s;
-    size_t len, cap;
+    struct pv_buf buf;
     int oom;
 };
 
 static void jb_put(struct jbuf *b, const char *s, size_t n)
 {
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
+    if (!b->oom && pv_buf_add(&b->buf, s, n) != 0)
+        b->oom = 1;
 }
 
 static void jb_str(struct jbuf *b, const char *s)
@@ -382,7 +369,7 @@ int pv_db_list_text(const struct pv_query *q, char **items, char **next_cursor,
         rc = pv_fail(err, out_of_memory, "query too large");
         goto out;
     }
-    if (sqlite3_prepare_v2(db, b.text.s, -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, pv_buf_str(&b.text.buf), -1, &st, NULL) != SQLITE_OK) {
         rc = pv_db_error(err, "list");
         goto out;
     }
@@ -408,15 +395,14 @@ int pv_db_list_text(const struct pv_query *q, char **items, char **next_cursor,
     } else {
         if (step == SQLITE_ROW)
             *next_cursor = pv_query_cursor(q, &last, last_id);
-        *items = out.s;
-        out.s = NULL;
+        *items = pv_buf_detach(&out.buf);
     }
 out:
     free(last.s);
     free(last_id);
-    free(out.s);
+    pv_buf_free(&out.buf);
     sqlite3_finalize(st);
-    free(b.text.s);
+    pv_buf_free(&b.text.buf);
     return rc;
 }
 
@@ -454,7 +440,8 @@ static void build_get_sql(void)
         sb_add(&b, " FROM ");
         sb_add(&b, pv_collections[i]->table);
         sb_add(&b, " WHERE id = ?");
-        get_sql[i] = b.text.oom ? NULL : b.text.s;
+        get_sql[i] = b.text.oom ? NULL : pv_buf_detach(&b.text.buf);
+        pv_buf_free(&b.text.buf);
     }
 }
 
@@ -484,11 +471,11 @@ int pv_db_get_text(const struct pv_collection *c, const char *id, char **obj,
     if (step == SQLITE_ROW) {
         jb_row(&out, st, c, NULL, 0);
         if (out.oom) {
-            free(out.s);
+            pv_buf_free(&out.buf);
             rc = pv_fail(err, out_of_memory, "out of memory");
         } else {
-            *obj = out.s;
-            pv_db_obj_keep(c, id, generation, out.s);
+            *obj = pv_buf_detach(&out.buf);
+            pv_db_obj_keep(c, id, generation, *obj);
         }
     } else if (step == SQLITE_DONE) {
         char code[48];
@@ -531,14 +518,14 @@ json_t *pv_db_count_by(const struct pv_collection *c, const char *field)
     sb_add(&b, ", count(*) FROM ");
     sb_add(&b, c->table);
     sb_add(&b, " GROUP BY 1");
-    if (!b.text.oom && sqlite3_prepare_v2(db, b.text.s, -1, &st, NULL) == SQLITE_OK)
+    if (!b.text.oom && sqlite3_prepare_v2(db, pv_buf_str(&b.text.buf), -1, &st, NULL) == SQLITE_OK)
         while (sqlite3_step(st) == SQLITE_ROW) {
             const unsigned char *k = sqlite3_column_text(st, 0);
             json_object_set_new(o, k ? (const char *)k : "null",
                                 json_integer(sqlite3_column_int64(st, 1)));
         }
     sqlite3_finalize(st);
-    free(b.text.s);
+    pv_buf_free(&b.text.buf);
     return o;
 }
 
@@ -553,10 +540,10 @@ int64_t pv_db_count(const struct pv_collection *c)
         return -1;
     sb_add(&b, "SELECT count(*) FROM ");
     sb_add(&b, c->table);
-    if (!b.text.oom && sqlite3_prepare_v2(db, b.text.s, -1, &st, NULL) == SQLITE_OK &&
+    if (!b.text.oom && sqlite3_prepare_v2(db, pv_buf_str(&b.text.buf), -1, &st, NULL) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
         n = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    free(b.text.s);
+    pv_buf_free(&b.text.buf);
     return n;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lib/buf.h"
 #include "db/db.h"
 #include "server/http/metrics.h"
 #include "server/http/sse.h"
@@ -52,54 +53,22 @@ void pv_metrics_request(const char *route, int status, int64_t ms)
     pthread_mutex_unlock(&metrics_lock);
 }
 
-struct text {
-    char *s;
-    size_t len, cap;
-};
-
-static void add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(struct text *t, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return;
-        if (t->s && t->len + (size_t)n < t->cap) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = t->cap ? t->cap * 2 : 8192;
-        while (cap < t->len + (size_t)n + 1)
-            cap *= 2;
-        char *p = realloc(t->s, cap);
-        if (!p)
-            return;
-        t->s = p;
-        t->cap = cap;
-    }
-}
-
-static void gauge(struct text *t, const char *name, const char *help, const char *label,
+static void gauge(struct pv_buf *t, const char *name, const char *help, const char *label,
                   const struct pv_collection *c, const char *field)
 {
     json_t *counts = pv_db_count_by(c, field);
     const char *k;
     json_t *v;
 
-    add(t, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+    pv_buf_addf(t, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
     json_object_foreach(counts, k, v)
-        add(t, "%s{%s=\"%s\"} %lld\n", name, label, k, (long long)json_integer_value(v));
+        pv_buf_addf(t, "%s{%s=\"%s\"} %lld\n", name, label, k, (long long)json_integer_value(v));
     json_decref(counts);
 }
 
 char *pv_metrics_render(void)
 {
-    struct text t = {0};
+    struct pv_buf t = PV_BUF_INIT;
     struct counter copy[SLOTS];
     unsigned long long b[NBUCKETS + 1], count;
     double sum;
@@ -111,27 +80,27 @@ char *pv_metrics_render(void)
     sum = lat_sum_s;
     pthread_mutex_unlock(&metrics_lock);
 
-    add(&t, "# HELP polyvisor_http_requests_total HTTP requests by route and status.\n"
+    pv_buf_addf(&t, "# HELP polyvisor_http_requests_total HTTP requests by route and status.\n"
             "# TYPE polyvisor_http_requests_total counter\n");
     for (size_t i = 0; i < SLOTS; i++)
         if (copy[i].route)
-            add(&t, "polyvisor_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+            pv_buf_addf(&t, "polyvisor_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
                 copy[i].route, copy[i].status, copy[i].n);
-    add(&t, "# HELP polyvisor_http_request_duration_seconds Time to answer a request.\n"
+    pv_buf_addf(&t, "# HELP polyvisor_http_request_duration_seconds Time to answer a request.\n"
             "# TYPE polyvisor_http_request_duration_seconds histogram\n");
     for (size_t i = 0; i < NBUCKETS; i++)
-        add(&t, "polyvisor_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+        pv_buf_addf(&t, "polyvisor_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
             (double)bucket_ms[i] / 1000.0, b[i]);
-    add(&t, "polyvisor_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", b[NBUCKETS]);
-    add(&t, "polyvisor_http_request_duration_seconds_sum %.6f\n", sum);
-    add(&t, "polyvisor_http_request_duration_seconds_count %llu\n", count);
+    pv_buf_addf(&t, "polyvisor_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", b[NBUCKETS]);
+    pv_buf_addf(&t, "polyvisor_http_request_duration_seconds_sum %.6f\n", sum);
+    pv_buf_addf(&t, "polyvisor_http_request_duration_seconds_count %llu\n", count);
     gauge(&t, "polyvisor_jobs", "Jobs by state.", "state", &pv_coll_jobs, "state");
     gauge(&t, "polyvisor_hosts", "Hosts by state.", "state", &pv_coll_hosts, "state");
     gauge(&t, "polyvisor_vms", "VMs by power state.", "power_state", &pv_coll_vms, "power_state");
     gauge(&t, "polyvisor_connections", "Connections by state.", "state", &pv_coll_connections,
           "state");
-    add(&t, "# HELP polyvisor_event_streams Open server-sent event streams.\n"
+    pv_buf_addf(&t, "# HELP polyvisor_event_streams Open server-sent event streams.\n"
             "# TYPE polyvisor_event_streams gauge\npolyvisor_event_streams %d\n",
         pv_sse_clients());
-    return t.s;
+    return pv_buf_detach(&t);
 }
