@@ -142,6 +142,14 @@ void pv_api_vm_create(struct pv_req *r)
             return;
         }
         snprintf(lock, sizeof lock, "host:%s", host);
+    } else {
+        /* placement picks the host: an id nothing has is still refused now */
+        struct pv_error e = {0};
+        if (pv_devices_known(json_object_get(body, "disks"), json_object_get(body, "nics"), &e)) {
+            pv_reply_error(r, &e);
+            json_decref(body);
+            return;
+        }
     }
     submit(r, "vm.create", NULL, lock, body);
     json_decref(body);

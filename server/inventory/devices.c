@@ -86,6 +86,22 @@ static int by_id(const struct pv_db_host_ref *h, json_t *d, int nic, struct pv_e
     return 0;
 }
 
+int pv_devices_known(json_t *disks, json_t *nics, struct pv_error *err)
+{
+    json_t *lists[2] = {disks, nics}, *d;
+    struct pv_db_place_ref ref;
+    size_t i;
+
+    for (int nic = 0; nic < 2; nic++)
+        json_array_foreach(lists[nic], i, d) {
+            const char *id = json_string_value(json_object_get(d, nic ? "network_id" : "pool_id"));
+            int rc = !id ? 0 : nic ? pv_db_network_ref(id, &ref, err) : pv_db_pool_ref(id, &ref, err);
+            if (rc)
+                return rc;
+        }
+    return 0;
+}
+
 int pv_devices_for_host(const struct pv_db_host_ref *h, json_t *disks, json_t *nics,
                         struct pv_error *err)
 {

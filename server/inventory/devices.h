@@ -28,6 +28,10 @@ char *pv_devices_reported(const char *conn_id, int nics, const char *list_json);
 /* The id Polyvisor gives the device an adapter reports with key
  * (out has room for 32). */
 void pv_devices_id(int nic, const char *key, char out[32]);
+/* Does every pool_id and network_id of disks and nics name an object of
+ * the inventory?  unknown_pool / unknown_network when one does not (a
+ * create that leaves the host to placement: refused before a job). */
+int pv_devices_known(json_t *disks, json_t *nics, struct pv_error *err);
 /* Rewrite disks and nics (JSON arrays, changed in place) for host h. */
 int pv_devices_for_host(const struct pv_db_host_ref *h, json_t *disks, json_t *nics,
                         struct pv_error *err);

@@ -424,3 +424,15 @@ def test_a_pool_of_another_connection_is_refused(kvm, tmpdir_path):
         assert "insufficient_storage" in json.dumps(job["result"]), job["result"]
     finally:
         other.stop()
+
+
+def test_an_id_nothing_has_is_refused_before_placement(kvm):
+    """Without host_id placement picks the host, but a pool_id or network_id
+    that names nothing is a 400 before any job, not a job that fails with
+    no_eligible_host."""
+    jobs = len(kvm.all_items("/api/v1/jobs"))
+    for key, item, code in (("disks", {"size_gb": 1, "pool_id": "pool-nope"}, "unknown_pool"),
+                            ("nics", {"network_id": "net-nope"}, "unknown_network")):
+        r = kvm.post("/api/v1/vms", {"name": "nothing-" + key, "vcpus": 1, "memory_mb": 128, key: [item]})
+        assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
+    assert len(kvm.all_items("/api/v1/jobs")) == jobs
