@@ -6,7 +6,8 @@
  * whether it takes a value; the global ones (--server, --insecure,
  * --context, -o, --no-headers) are applied here, the rest are kept for the
  * command, which names the ones it accepts (pvc_check): a flag a command
- * does not take is a usage error (exit 2), never silently ignored.
+ * does not take, or one nobody knows, is a usage error (exit 2) with that
+ * command's usage line, never silently ignored.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -104,7 +105,7 @@ int pvc_parse(struct pvc *c, int argc, char **argv)
             if (a[1] == 'o' && a[2])
                 value = a[2] == '=' ? a + 3 : a + 2;
             else if (a[1] == 'h' && a[2])
-                return pvc_usage(NULL, "unknown flag '%s'", a);
+                name = a, nlen = strlen(a); /* -hx: unknown */
         } else if (a[1] == '-') {
             name = a + 2;
             eq = strchr(name, '=');
@@ -112,11 +113,18 @@ int pvc_parse(struct pvc *c, int argc, char **argv)
             if (eq)
                 value = eq + 1;
         } else {
-            return pvc_usage(NULL, "unknown flag '%s'", a);
+            name = a; /* an unknown short flag */
+            nlen = strlen(a);
         }
         k = lookup(name, nlen);
-        if (k < 0)
-            return pvc_usage(NULL, "unknown flag '%s'", a);
+        if (k < 0) { /* said by pvc_check, with the command's own usage line */
+            if (c->nflags == PVC_MAX_FLAGS)
+                return pvc_usage(NULL, "too many flags");
+            c->flags[c->nflags].name = a;
+            c->flags[c->nflags].value = NULL;
+            c->flags[c->nflags++].unknown = 1;
+            continue;
+        }
         name = known[k].name;
         if (known[k].takes_value && !value) {
             if (i + 1 >= argc)
@@ -176,6 +184,9 @@ int pvc_check(const struct pvc *c, int nwords_cmd, int min, int max, const char 
 {
     int n = c->nwords - nwords_cmd;
 
+    for (int i = 0; i < c->nflags; i++)
+        if (c->flags[i].unknown)
+            return pvc_usage(usage, "unknown flag '%s'", c->flags[i].name);
     for (int i = 0; i < c->nflags; i++)
         if (!listed(allowed, c->flags[i].name))
             return pvc_usage(usage, "this command takes no flag --%s", c->flags[i].name);

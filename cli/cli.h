@@ -31,6 +31,7 @@ enum pvc_out { PVC_OUT_TABLE, PVC_OUT_JSON, PVC_OUT_NAME };
 struct pvc_flag {
     const char *name;   /* without the dashes: "filter" */
     const char *value;  /* NULL for a switch */
+    int unknown;        /* no such flag: name is the word as given */
 };
 
 struct pvc {

@@ -148,6 +148,11 @@ static int get(struct pvc *c, const struct coll *k, const char *arg)
         fwrite(raw.s, 1, raw.len, stdout);
         if (raw.len && raw.s[raw.len - 1] != '\n')
             putchar('\n');
+    } else if (pvc_has(c, "fields")) {
+        /* a table of the fields asked for, whether or not the API chose */
+        json_t *rows = json_pack("[O]", obj);
+        pvc_print_items(c, rows, pvc_flag(c, "fields"));
+        json_decref(rows);
     } else {
         pvc_print_object(c, obj);
     }

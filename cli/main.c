@@ -144,6 +144,9 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!c.nwords) {
+        for (int i = 0; i < c.nflags; i++)
+            if (c.flags[i].unknown)
+                return pvc_usage(NULL, "unknown flag '%s'", c.flags[i].name);
         fputs(help, stderr);
         return PVC_USAGE;
     }

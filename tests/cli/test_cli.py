@@ -213,6 +213,27 @@ def test_create_wait_succeeds_with_exit_0(pv):
     assert pv.lab.daemon.get("/api/v1/vms/" + vm_id).status_code == 404
 
 
+def test_stop_reboot_save_and_a_migrate_that_fails(pv):
+    name, (a, b) = unique(), pv.lab.hosts
+    vm_id = pv("vm", "create", "--name", name, "--vcpus", "1", "--memory-mb", "64", "--host",
+               a["id"], "--wait", "-o", "name").stdout.strip()
+    for action, kind, state in (("start", "vm.start", "running"), ("reboot", "vm.reboot", "running"),
+                                ("stop", "vm.shutdown", "stopped"), ("start", "vm.start", "running"),
+                                ("save", "vm.save", "saved")):
+        r = pv("vm", action, name, "--wait", "-o", "json")
+        assert r.returncode == 0, (action, r.stderr)
+        assert json.loads(r.stdout)["kind"] == kind  # stop is the graceful shutdown
+        assert pv.lab.daemon.ok("GET", "/api/v1/vms/" + vm_id)["power_state"] == state
+    t = pv("vm", "get", name, "-o", "table", "--fields", "name,power_state")
+    assert t.stdout.split() == ["NAME", "POWER_STATE", name, "saved"]
+    # a saved VM does not move: the job fails, exit 1, its code on stderr
+    r = pv("vm", "migrate", name, "--host", b["id"], "--mode", "quick", "--wait")
+    assert r.returncode == 1 and "vm.migrate" in r.stdout and "failed: vm_saved:" in r.stderr
+    r = pv("vm", "migrate", name, "--mode", "sideways")
+    assert r.returncode == 3 and r.stderr.startswith("polyvisor: invalid_value: ")
+    assert pv("vm", "delete", name, "--wait").returncode == 0
+
+
 def test_host_by_name_too(pv):
     # both test-driver hosts carry the machine's host name: ambiguous
     name = pv.lab.hosts[0]["name"]
