@@ -103,6 +103,12 @@ char *pvc_escape(const char *s);
 /* --- output.c --- */
 /* Rows as a table of the given columns (comma-separated), or ids. */
 void pvc_print_items(const struct pvc *c, json_t *items, const char *columns);
+/* A table filled page by page (-o table or name; name prints at once). */
+struct pvc_table;
+struct pvc_table *pvc_table_new(const struct pvc *c, const char *columns);
+void pvc_table_add(struct pvc_table *t, json_t *items);
+void pvc_table_print(struct pvc_table *t);   /* prints and frees; NULL: no-op */
+void pvc_table_free(struct pvc_table *t);    /* NULL: no-op */
 /* One object: field per line, or its id. */
 void pvc_print_object(const struct pvc *c, json_t *obj);
 /* A value as a table cell (malloc'd). */

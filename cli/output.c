@@ -71,16 +71,37 @@ static int split(const char *columns, char *buf, size_t size, const char **cols)
     return n;
 }
 
-void pvc_print_items(const struct pvc *c, json_t *items, const char *columns)
-{
-    const char *cols[MAX_COLS];
+/* A table being filled page by page: the cells as text (the pages' JSON
+ * can go as soon as a page is added) and each column's width. */
+struct pvc_table {
+    const struct pvc *c;
     char buf[1024];
-    size_t w[MAX_COLS] = {0}, i, rows = json_array_size(items);
-    int n = split(columns, buf, sizeof buf, cols);
+    const char *cols[MAX_COLS];
+    size_t w[MAX_COLS];
+    int n;
     char **cells;
+    size_t rows, cap;
+};
+
+struct pvc_table *pvc_table_new(const struct pvc *c, const char *columns)
+{
+    struct pvc_table *t = calloc(1, sizeof *t);
+
+    if (!t)
+        return NULL;
+    t->c = c;
+    t->n = split(columns, t->buf, sizeof t->buf, t->cols);
+    for (int k = 0; k < t->n && !c->no_headers; k++)
+        t->w[k] = strlen(t->cols[k]);
+    return t;
+}
+
+void pvc_table_add(struct pvc_table *t, json_t *items)
+{
+    size_t i, n = (size_t)t->n;
     json_t *it;
 
-    if (c->out == PVC_OUT_NAME) {
+    if (t->c->out == PVC_OUT_NAME) { /* nothing to line up: out at once */
         json_array_foreach(items, i, it) {
             char *s = pvc_cell(json_object_get(it, "id"));
             puts(s);
@@ -88,45 +109,77 @@ void pvc_print_items(const struct pvc *c, json_t *items, const char *columns)
         }
         return;
     }
+    if (t->rows + json_array_size(items) > t->cap) {
+        size_t cap = (t->rows + json_array_size(items)) * 2;
+        char **more = realloc(t->cells, cap * n * sizeof *more);
+        if (!more)
+            return;
+        t->cells = more;
+        t->cap = cap;
+    }
+    json_array_foreach(items, i, it) {
+        for (size_t k = 0; k < n; k++) {
+            char *s = pvc_cell(json_object_get(it, t->cols[k]));
+            t->cells[t->rows * n + k] = s;
+            if (width(s) > t->w[k])
+                t->w[k] = width(s);
+        }
+        t->rows++;
+    }
+}
+
+void pvc_table_free(struct pvc_table *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->rows * (size_t)t->n; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    free(t);
+}
+
+void pvc_table_print(struct pvc_table *t)
+{
+    size_t n;
+
+    if (!t)
+        return;
+    n = (size_t)t->n;
+    if (t->c->out == PVC_OUT_TABLE && !t->c->no_headers) {
+        for (size_t k = 0; k < n; k++) {
+            for (const char *p = t->cols[k]; *p; p++)
+                putchar(toupper((unsigned char)*p));
+            if (k + 1 < n)
+                printf("%*s", (int)(t->w[k] - strlen(t->cols[k]) + 2), "");
+        }
+        putchar('\n');
+    }
+    for (size_t i = 0; i < t->rows; i++) {
+        for (size_t k = 0; k < n; k++) {
+            const char *s = t->cells[i * n + k];
+            fputs(s, stdout);
+            if (k + 1 < n)
+                printf("%*s", (int)(t->w[k] - width(s) + 2), "");
+        }
+        putchar('\n');
+    }
+    pvc_table_free(t);
+}
+
+void pvc_print_items(const struct pvc *c, json_t *items, const char *columns)
+{
+    struct pvc_table *t;
+
     if (c->out == PVC_OUT_JSON) {
         json_dumpf(items, stdout, JSON_COMPACT);
         putchar('\n');
         return;
     }
-    cells = calloc(rows * (size_t)n + 1, sizeof *cells);
-    if (!cells)
-        return;
-    for (int k = 0; k < n && !c->no_headers; k++)
-        w[k] = strlen(cols[k]);
-    json_array_foreach(items, i, it) {
-        for (int k = 0; k < n; k++) {
-            char *s = pvc_cell(json_object_get(it, cols[k]));
-            cells[i * (size_t)n + (size_t)k] = s;
-            if (width(s) > w[k])
-                w[k] = width(s);
-        }
+    t = pvc_table_new(c, columns);
+    if (t) {
+        pvc_table_add(t, items);
+        pvc_table_print(t);
     }
-    if (!c->no_headers) {
-        for (int k = 0; k < n; k++) {
-            for (const char *p = cols[k]; *p; p++)
-                putchar(toupper((unsigned char)*p));
-            if (k + 1 < n)
-                printf("%*s", (int)(w[k] - strlen(cols[k]) + 2), "");
-        }
-        putchar('\n');
-    }
-    for (i = 0; i < rows; i++) {
-        for (int k = 0; k < n; k++) {
-            const char *s = cells[i * (size_t)n + (size_t)k];
-            fputs(s, stdout);
-            if (k + 1 < n)
-                printf("%*s", (int)(w[k] - width(s) + 2), "");
-        }
-        putchar('\n');
-    }
-    for (i = 0; i < rows * (size_t)n; i++)
-        free(cells[i]);
-    free(cells);
 }
 
 void pvc_print_object(const struct pvc *c, json_t *obj)

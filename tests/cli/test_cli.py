@@ -134,6 +134,10 @@ def test_every_collection_lists_as_the_api_does(pv, word, path):
     got = out_json(pv(word, "list", "--fields", "id"))
     api = pv.lab.daemon.ok("GET", "/api/v1/%s?fields=id" % path)
     assert got == api
+    # every page, two objects a page, joined as one page would hold them
+    got = out_json(pv(word, "list", "--fields", "id", "--all", "--limit", "2"))
+    assert got == {"items": pv.lab.daemon.all_items("/api/v1/" + path, fields="id", limit=2),
+                   "next_cursor": None}
 
 
 def test_json_output_is_the_apis_bytes(pv):
