@@ -64,8 +64,7 @@ int pvc_connect(struct pvc *c, int need_token)
     return rc ? PVC_API : 0;
 }
 
-/* The API's error body into c->err. */
-static void api_error(struct pvc *c, long status, const struct pv_buf *raw)
+void pvc_api_error(struct pvc *c, long status, const struct pv_buf *raw)
 {
     json_t *body = json_loadb(raw->s ? raw->s : "", raw->len, 0, NULL);
     json_t *e = json_object_get(body, "error");
@@ -93,7 +92,7 @@ int pvc_call(struct pvc *c, const char *method, const char *path, const json_t *
                       &c->err)) {
         rc = PVC_API;
     } else if (status < 200 || status > 299) {
-        api_error(c, status, answer);
+        pvc_api_error(c, status, answer);
         rc = PVC_API;
     } else if (out && answer->len) {
         json_error_t je;

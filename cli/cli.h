@@ -90,6 +90,8 @@ int pvc_connect(struct pvc *c, int need_token);
  * error in c->err and PVC_API. */
 int pvc_call(struct pvc *c, const char *method, const char *path, const json_t *body,
              struct pv_buf *raw, json_t **out);
+/* The API's error body (an answer of that status) into c->err. */
+void pvc_api_error(struct pvc *c, long status, const struct pv_buf *raw);
 /* An id of collection coll (e.g. "vms") from an id or a name.  Not found:
  * not_found_code in c->err, PVC_API; several with that name: the
  * candidates on stderr and PVC_USAGE.  *id is malloc'd. */

@@ -7,7 +7,9 @@
  * stream's start -- is closed by reading the job once the stream is open:
  * anything after that read arrives on the stream.  When the stream ends
  * before the job does (the daemon restarted, a proxy cut it), or says
- * "resync", the job is read again and the stream reopened.  Of two copies
+ * "resync", the job is read again and the stream reopened; a daemon that
+ * does not answer is waited for (REACH_TRIES seconds), as the job outlives
+ * a restart of the daemon.  Of two copies
  * of the job the one with the higher `revision` wins (docs/api.md).
  *
  * Progress goes to stderr: a bar redrawn in place on a terminal, a plain
@@ -25,7 +27,8 @@ struct follow {
     struct pv_buf pending;  /* stream bytes not yet a whole message */
     struct pv_buf errbody;  /* the body of a stream that was refused */
     json_t *job;
-    int done, refused, failed;
+    int done, failed, opened;
+    long refused;           /* the stream's status when it was not 200 */
     int shown_pct;
     char shown_state[16];
 };
@@ -143,13 +146,15 @@ static int on_stream(void *ctx, long status, const char *data, size_t len)
     char *end;
 
     if (status != 200) {
-        f->refused = 1;
+        f->refused = status;
         if (data)
             pv_buf_add(&f->errbody, data, len);
         return 0;
     }
-    if (!data) /* open: what happened before now is read, the rest will come */
+    if (!data) { /* open: what happened before now is read, the rest will come */
+        f->opened = 1;
         return read_job(f) || f->done;
+    }
     pv_buf_add(&f->pending, data, len);
     while (f->pending.s && (end = strstr(f->pending.s, "\n\n"))) {
         size_t n = (size_t)(end - f->pending.s) + 2;
@@ -206,6 +211,19 @@ static void print_job(struct pvc *c, const struct follow *f)
     }
 }
 
+/* A daemon that restarts is waited for, this many seconds: jobs outlive
+ * the daemon, so the wait should too. */
+#define REACH_TRIES 30
+
+/* The daemon did not answer: worth waiting for while tries last. */
+static int unreachable(struct pvc *c, int *tries)
+{
+    if (c->err.err != PV_EUNREACHABLE || ++*tries > REACH_TRIES)
+        return 0;
+    sleep(1);
+    return 1;
+}
+
 int pvc_job_wait(struct pvc *c, const char *id)
 {
     struct follow f = {.c = c, .id = id, .shown_pct = -1};
@@ -213,30 +231,24 @@ int pvc_job_wait(struct pvc *c, const char *id)
 
     while (!f.done) {
         pv_buf_reset(&f.pending);
-        if (pv_httpc_stream(c->http, "/api/v1/events/stream", on_stream, &f, &c->err)) {
-            if (++tries > 5) { /* the daemon is gone for good */
-                rc = PVC_API;
-                break;
-            }
-            sleep(1);
-            continue;
-        }
-        if (f.failed) {
+        f.failed = f.opened = 0;
+        if (pv_httpc_stream(c->http, "/api/v1/events/stream", on_stream, &f, &c->err) ||
+            f.failed) {
+            if (unreachable(c, &tries))
+                continue;
             rc = PVC_API;
             break;
         }
         if (f.refused) {
-            struct pv_buf *b = &f.errbody;
-            json_t *body = json_loadb(b->s ? b->s : "", b->len, 0, NULL);
-            json_t *e = json_object_get(body, "error");
-            pv_fail_named(&c->err, json_string_value(json_object_get(e, "code")), "%s",
-                          json_string_value(json_object_get(e, "message"))
-                              ? json_string_value(json_object_get(e, "message")) : "event stream refused");
-            json_decref(body);
+            pvc_api_error(c, f.refused, &f.errbody);
             rc = PVC_API;
             break;
         }
-        if (!f.done && (read_job(&f) || f.failed)) { /* the stream ended first */
+        if (f.opened)
+            tries = 0;
+        if (!f.done && read_job(&f)) { /* the stream ended first */
+            if (unreachable(c, &tries))
+                continue;
             rc = PVC_API;
             break;
         }

@@ -8,6 +8,7 @@ import os
 import pty
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import uuid
@@ -15,7 +16,7 @@ import uuid
 import pytest
 
 from conftest import CLI, ROOT_DIR
-from pvtest import ADMIN_PASSWORD, free_port
+from pvtest import AGENT_TOKEN, Agent, Daemon, free_port, wait_for
 
 
 def unique(prefix="cli"):
@@ -389,3 +390,38 @@ def test_man_page_formats_without_warnings():
 def test_help_exits_0():
     r = subprocess.run([CLI, "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "usage: polyvisor" in r.stdout
+
+
+def test_wait_outlives_a_daemon_restart(cli, tmp_path):
+    """A job outlives a restart of polyvisord, and so does --wait: the CLI
+    waits for the daemon to come back and reads the job's end, instead of
+    failing with peer_unreachable.  The agent is stopped (SIGSTOP) so the
+    job is still running when the daemon goes."""
+    d = Daemon(str(tmp_path / "data"), grace_seconds=2)
+    os.makedirs(d.data_dir)
+    a = Agent(str(tmp_path), name="agent-r")
+    try:
+        d.start()
+        a.start()
+        d.run("POST", "/api/v1/connections", {"type": "kvm", "url": a.base, "token": AGENT_TOKEN})
+        vm = d.all_items("/api/v1/vms", filter="name eq 'seed-stopped'")[0]
+        env = {"POLYVISOR_URL": d.base, "POLYVISOR_TOKEN": d.token}
+        os.kill(a.proc.pid, signal.SIGSTOP)
+        p = subprocess.Popen([CLI, "vm", "start", vm["id"], "--wait", "-o", "json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=dict(cli.env, **env))
+        wait_for(lambda: [j for j in d.all_items("/api/v1/jobs", filter="kind eq 'vm.start'")
+                          if j["state"] == "running"], timeout=30, what="the job to run")
+        d.stop()
+        os.kill(a.proc.pid, signal.SIGCONT)
+        d.start()
+        out, err = p.communicate(timeout=120)
+        assert p.returncode in (0, 1), (p.returncode, err)
+        job = json.loads(out)
+        assert job["kind"] == "vm.start" and job["state"] in ("succeeded", "failed", "cancelled")
+        assert job == d.ok("GET", "/api/v1/jobs/" + job["id"])
+    finally:
+        if a.proc and a.proc.poll() is None:
+            os.kill(a.proc.pid, signal.SIGCONT)
+        a.stop()
+        d.stop()
