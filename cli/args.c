@@ -24,7 +24,8 @@ static const struct {
     {"help", 0}, {"user", 1}, {"password-stdin", 0}, {"filter", 1}, {"sort", 1},
     {"fields", 1}, {"all", 0}, {"limit", 1}, {"name", 1}, {"vcpus", 1}, {"memory-mb", 1},
     {"host", 1}, {"disk", 1}, {"nic", 1}, {"ha", 1}, {"tag", 1}, {"wait", 0}, {"mode", 1},
-    {"vm", 1}, {"vendor", 1}, {"host-group", 1},
+    {"vm", 1}, {"vendor", 1}, {"host-group", 1}, {"type", 1}, {"url", 1},
+    {"token-stdin", 0}, {"skip-tls-verify", 0}, {"evacuate", 1},
 };
 
 int pvc_usage(const char *usage, const char *fmt, ...)

@@ -111,6 +111,8 @@ struct pvc_table *pvc_table_new(const struct pvc *c, const char *columns);
 void pvc_table_add(struct pvc_table *t, json_t *items);
 void pvc_table_print(struct pvc_table *t);   /* prints and frees; NULL: no-op */
 void pvc_table_free(struct pvc_table *t);    /* NULL: no-op */
+/* An answer's bytes as they came (-o json), ending in a newline. */
+void pvc_print_raw(const struct pv_buf *raw);
 /* One object: field per line, or its id. */
 void pvc_print_object(const struct pvc *c, json_t *obj);
 /* A value as a table cell (malloc'd). */
@@ -120,6 +122,14 @@ char *pvc_cell(json_t *v);
 int cmd_collection(struct pvc *c);   /* <collection> list|get */
 int pvc_is_collection(const char *word);
 const char *pvc_collection_words(void); /* for help: "vm host ..." */
+
+/* --- actions.c --- */
+/* `<collection> <action> ID` (and `connection add`): the exit status, or
+ * -1 when the collection has no such action. */
+int pvc_object_action(struct pvc *c, const char *path, const char *what, int named,
+                      const char *not_found);
+/* The actions' usage line for a collection, in buf; NULL when it has none. */
+const char *pvc_action_usage(const char *coll, char *buf, size_t size);
 
 /* --- jobs.c --- */
 /* A call that answers 202 and a job: print it, or with --wait follow it. */

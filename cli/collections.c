@@ -131,9 +131,7 @@ static int list(struct pvc *c, const struct coll *k)
         if ((rc = pvc_call(c, "GET", pv_buf_str(&path), NULL, &raw, NULL)))
             goto out;
         if (json && !all) { /* exactly the API's page */
-            fwrite(raw.s, 1, raw.len, stdout);
-            if (raw.len && raw.s[raw.len - 1] != '\n')
-                putchar('\n');
+            pvc_print_raw(&raw);
             goto out;
         }
         if (json && !opened++)
@@ -206,9 +204,7 @@ static int get(struct pvc *c, const struct coll *k, const char *arg)
     if ((rc = pvc_call(c, "GET", pv_buf_str(&path), NULL, &raw, &obj)))
         goto out;
     if (c->out == PVC_OUT_JSON) {
-        fwrite(raw.s, 1, raw.len, stdout);
-        if (raw.len && raw.s[raw.len - 1] != '\n')
-            putchar('\n');
+        pvc_print_raw(&raw);
     } else if (pvc_has(c, "fields")) {
         /* a table of the fields asked for, whether or not the API chose */
         json_t *rows = json_pack("[O]", obj);
@@ -229,19 +225,23 @@ int cmd_collection(struct pvc *c)
 {
     const struct coll *k = find(c->words[0]);
     const char *sub = c->nwords > 1 ? c->words[1] : NULL;
-    char usage[160];
+    char usage[512], more[256];
+    const char *acts = pvc_action_usage(k->word, more, sizeof more);
     int rc;
 
     snprintf(usage, sizeof usage, "polyvisor %s list [--filter F] [--sort S] [--fields F] [--limit N] [--all]"
-             " | get %s", k->word, k->named ? "ID|NAME" : "ID");
+             " | get %s%s%s", k->word, k->named ? "ID|NAME" : "ID", acts ? "\n       " : "",
+             acts ? acts : "");
     if (!sub)
         return pvc_usage(usage, "%s needs a subcommand", k->word);
-    if (strcmp(sub, "list") == 0)
+    if (strcmp(sub, "list") == 0) {
         rc = pvc_check(c, 2, 0, 0, "filter,sort,fields,limit,all", usage);
-    else if (strcmp(sub, "get") == 0)
+    } else if (strcmp(sub, "get") == 0) {
         rc = pvc_check(c, 2, 1, 1, "fields", usage);
-    else
-        return pvc_usage(usage, "%s has no subcommand '%s'", k->word, sub);
+    } else {
+        rc = pvc_object_action(c, k->path, k->what, k->named, k->not_found);
+        return rc >= 0 ? rc : pvc_usage(usage, "%s has no subcommand '%s'", k->word, sub);
+    }
     if (rc || (rc = pvc_connect(c, 1)))
         return rc;
     return strcmp(sub, "list") == 0 ? list(c, k) : get(c, k, c->words[2]);

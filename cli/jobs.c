@@ -1,4 +1,4 @@
-/* jobs.c -- following a job to its end: --wait, `job wait`, `job cancel`.
+/* jobs.c -- following a job to its end: --wait and `job wait`.
  *
  * A job is followed over the event stream (GET /api/v1/events/stream,
  * server-sent events), not by polling: the daemon publishes the job as
@@ -204,6 +204,8 @@ static void print_job(struct pvc *c, const struct follow *f)
         json_t *r = json_object_get(f->job, "result");
         const char *id = json_string_value(json_object_get(r, "vm_id"));
         if (!id)
+            id = json_string_value(json_object_get(r, "connection_id"));
+        if (!id)
             id = json_string_value(json_object_get(f->job, "target_id"));
         puts(id ? id : f->id);
     } else {
@@ -291,8 +293,7 @@ int pvc_submit(struct pvc *c, const char *method, const char *path, const json_t
     } else if (pvc_has(c, "wait")) {
         rc = pvc_job_wait(c, id);
     } else if (c->out == PVC_OUT_JSON) {
-        fwrite(raw.s, 1, raw.len, stdout);
-        putchar('\n');
+        pvc_print_raw(&raw);
     } else if (c->out == PVC_OUT_NAME) {
         puts(id);
     } else {
@@ -306,30 +307,18 @@ out:
 
 static const char job_usage[] =
     "polyvisor job list [--filter F] [--sort S] [--fields F] [--limit N] [--all] | get ID | "
-    "wait ID | cancel ID [--wait]";
+    "wait ID | cancel|restart ID [--wait]";
 
 int cmd_job(struct pvc *c)
 {
     const char *sub = c->nwords > 1 ? c->words[1] : NULL;
-    struct pv_buf path = PV_BUF_INIT;
-    char *esc;
     int rc;
 
     if (!sub)
         return pvc_usage(job_usage, "job needs a subcommand");
-    if (strcmp(sub, "list") == 0 || strcmp(sub, "get") == 0)
+    if (strcmp(sub, "wait") != 0) /* list, get, cancel, restart */
         return cmd_collection(c);
-    if (strcmp(sub, "wait") != 0 && strcmp(sub, "cancel") != 0)
-        return pvc_usage(job_usage, "job has no subcommand '%s'", sub);
-    if ((rc = pvc_check(c, 2, 1, 1, strcmp(sub, "cancel") == 0 ? "wait" : "", job_usage)) ||
-        (rc = pvc_connect(c, 1)))
+    if ((rc = pvc_check(c, 2, 1, 1, "", job_usage)) || (rc = pvc_connect(c, 1)))
         return rc;
-    if (strcmp(sub, "wait") == 0)
-        return pvc_job_wait(c, c->words[2]);
-    esc = pvc_escape(c->words[2]);
-    pv_buf_addf(&path, "/api/v1/jobs/%s/cancel", esc);
-    rc = pvc_submit(c, "POST", pv_buf_str(&path), NULL);
-    pv_buf_free(&path);
-    free(esc);
-    return rc;
+    return pvc_job_wait(c, c->words[2]);
 }

@@ -182,6 +182,13 @@ void pvc_print_items(const struct pvc *c, json_t *items, const char *columns)
     }
 }
 
+void pvc_print_raw(const struct pv_buf *raw)
+{
+    fwrite(raw->s ? raw->s : "", 1, raw->len, stdout);
+    if (!raw->len || raw->s[raw->len - 1] != '\n')
+        putchar('\n');
+}
+
 void pvc_print_object(const struct pvc *c, json_t *obj)
 {
     const char *key;

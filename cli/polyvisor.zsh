@@ -15,7 +15,7 @@ _polyvisor() {
     for w in ${words[2,CURRENT-1]}; do
         if (( skip )); then skip=0; continue; fi
         case $w in
-            --server|--context|--output|-o|--user|--filter|--sort|--fields|--limit|--name|--vcpus|--memory-mb|--host|--disk|--nic|--ha|--tag|--mode|--vm|--vendor|--host-group) skip=1 ;;
+            --server|--context|--output|-o|--user|--filter|--sort|--fields|--limit|--name|--vcpus|--memory-mb|--host|--disk|--nic|--ha|--tag|--mode|--vm|--vendor|--host-group|--type|--url|--evacuate) skip=1 ;;
             -*) ;;
             *) words_left+=($w) ;;
         esac
@@ -29,7 +29,11 @@ _polyvisor() {
     if [[ -z $sub ]]; then
         case $cmd in
             vm) compadd list get create start stop poweroff reboot pause resume save delete migrate ;;
-            job) compadd list get wait cancel ;;
+            job) compadd list get wait cancel restart ;;
+            host) compadd list get maintenance maintenance-exit ;;
+            connection) compadd list get add sync delete ;;
+            schedule) compadd list get run enable disable delete ;;
+            plan) compadd list get approve reject ;;
             context) compadd list use delete ;;
             placement) compadd rate ;;
             completion) compadd bash zsh ;;
@@ -48,7 +52,12 @@ _polyvisor() {
         vm/list|*/list) _arguments '--filter:filter:' '--sort:field:' '--fields:fields:' '--limit:n:' '--all' ;;
         vm/get|host/get) _arguments "1:$cmd:_polyvisor_names $cmd" '--fields:fields:' ;;
         vm/*) _arguments '1:vm:_polyvisor_names vm' '--wait' ;;
-        job/cancel) _arguments '1:job:' '--wait' ;;
+        job/cancel|job/restart) _arguments '1:job:' '--wait' ;;
+        host/maintenance) _arguments '1:host:_polyvisor_names host' '--evacuate:how:(live quick none)' '--wait' ;;
+        host/maintenance-exit) _arguments '1:host:_polyvisor_names host' '--wait' ;;
+        connection/add) _arguments '--type:type:(kvm vcenter hyperv test)' '--url:url:' '--token-stdin' \
+                            '--user:user:' '--password-stdin' '--skip-tls-verify' '--wait' ;;
+        connection/sync|connection/delete|schedule/run|plan/approve) _arguments '1:id:' '--wait' ;;
         context/use|context/delete) _polyvisor_contexts ;;
         placement/rate) _arguments '--vm:vm:_polyvisor_names vm' '--vcpus:vcpus:' '--memory-mb:MiB:' \
                             '--vendor:vendor:(kvm vcenter hyperv)' '*--disk:disk:' '*--nic:nic:' \

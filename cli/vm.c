@@ -316,8 +316,7 @@ int cmd_placement(struct pvc *c)
     if ((rc = pvc_call(c, "POST", "/api/v1/placement/ratings", body, &raw, &ans)))
         goto out;
     if (c->out == PVC_OUT_JSON) {
-        fwrite(raw.s, 1, raw.len, stdout);
-        putchar('\n');
+        pvc_print_raw(&raw);
     } else {
         print_ratings(c, ans);
     }

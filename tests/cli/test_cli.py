@@ -425,3 +425,60 @@ def test_wait_outlives_a_daemon_restart(cli, tmp_path):
             os.kill(a.proc.pid, signal.SIGCONT)
         a.stop()
         d.stop()
+
+
+@pytest.fixture
+def own_lab(cli, tmp_path):
+    """A daemon and an agent of this test's own, for actions that would
+    change the shared lab's inventory; yields (daemon, agent, cli env)."""
+    d = Daemon(str(tmp_path / "data"))
+    os.makedirs(d.data_dir)
+    a = Agent(str(tmp_path), name="agent-own")
+    try:
+        d.start()
+        a.start()
+        yield d, a, {"POLYVISOR_URL": d.base, "POLYVISOR_TOKEN": d.token}
+    finally:
+        a.stop()
+        d.stop()
+
+
+def test_connection_host_schedule_and_job_actions(cli, own_lab):
+    d, a, env = own_lab
+    # a connection, its secret from stdin
+    r = cli("connection", "add", "--type", "kvm", "--url", a.base, "--token-stdin", "--wait",
+            "-o", "name", input="not-the-token\n", env=env)
+    assert r.returncode == 1 and "auth_failed" in r.stderr
+    bad = r.stdout.strip()
+    assert cli("connection", "delete", bad, "--wait", env=env).returncode == 0
+    assert cli("connection", "add", "--type", "kvm", "--token-stdin", env=env).returncode == 2
+    r = cli("connection", "add", "--type", "kvm", "--url", a.base, "--token-stdin", "--wait",
+            "-o", "name", input=AGENT_TOKEN + "\n", env=env)
+    assert r.returncode == 0, r.stderr
+    conn = r.stdout.strip()
+    assert d.ok("GET", "/api/v1/connections/" + conn)["state"] == "connected"
+    assert AGENT_TOKEN not in json.dumps(d.ok("GET", "/api/v1/connections/" + conn))
+    assert cli("connection", "sync", conn, "--wait", env=env).returncode == 0
+    # maintenance and back, by host id
+    host = d.all_items("/api/v1/hosts")[0]
+    r = cli("host", "maintenance", host["id"], "--evacuate", "none", "--wait", env=env)
+    assert r.returncode == 0, r.stderr
+    assert d.ok("GET", "/api/v1/hosts/" + host["id"])["maintenance"] is True
+    assert cli("host", "maintenance-exit", host["id"], "--wait", env=env).returncode == 0
+    assert d.ok("GET", "/api/v1/hosts/" + host["id"])["maintenance"] is False
+    # a schedule by name: disable, enable, delete (answers without a job)
+    d.ok("POST", "/api/v1/schedules", {"name": "nightly", "kind": "rebalance",
+                                        "cron": "0 3 * * *"}, status=201)
+    assert cli("schedule", "disable", "nightly", env=env).returncode == 0
+    assert d.all_items("/api/v1/schedules")[0]["enabled"] is False
+    assert cli("schedule", "enable", "nightly", env=env).returncode == 0
+    assert d.all_items("/api/v1/schedules")[0]["enabled"] is True
+    assert cli("schedule", "delete", "nightly", env=env).returncode == 0
+    assert d.all_items("/api/v1/schedules") == []
+    # a job that succeeded cannot be restarted: the API's 409
+    job = d.all_items("/api/v1/jobs", filter="state eq 'succeeded'")[0]
+    r = cli("job", "restart", job["id"], env=env)
+    assert r.returncode == 3 and r.stderr.startswith("polyvisor: job_not_restartable: "), r.stderr
+    # the connection goes with what it brought
+    assert cli("connection", "delete", conn, "--wait", env=env).returncode == 0
+    assert d.all_items("/api/v1/hosts") == []
