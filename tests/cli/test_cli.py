@@ -16,7 +16,8 @@ import uuid
 import pytest
 
 from conftest import CLI, ROOT_DIR
-from pvtest import AGENT_TOKEN, Agent, Daemon, free_port, wait_for
+from pvtest import (ADMIN_PASSWORD, AGENT_TOKEN, BUILD, Agent, Daemon, free_port, stop_process,
+                    wait_for, wait_http)
 
 
 def unique(prefix="cli"):
@@ -482,3 +483,32 @@ def test_connection_host_schedule_and_job_actions(cli, own_lab):
     # the connection goes with what it brought
     assert cli("connection", "delete", conn, "--wait", env=env).returncode == 0
     assert d.all_items("/api/v1/hosts") == []
+
+
+@pytest.mark.filterwarnings("ignore:Unverified HTTPS request")
+def test_https_needs_a_trusted_certificate_or_insecure(cli, tmp_path):
+    """Over HTTPS with a self-signed certificate: refused (tls_verify_failed)
+    until --insecure, which the context then remembers."""
+    crt, key = str(tmp_path / "pv.crt"), str(tmp_path / "pv.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=pv", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", crt], check=True, capture_output=True)
+    port = free_port()
+    base = "https://127.0.0.1:%d" % port
+    with open(str(tmp_path / "pv.log"), "wb") as log:
+        proc = subprocess.Popen([os.path.join(BUILD, "polyvisord"), "--listen", "127.0.0.1:%d" % port,
+                                 "--data-dir", str(tmp_path / "data"), "--tls-cert", crt,
+                                 "--tls-key", key], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                env=dict(os.environ, POLYVISOR_ADMIN_PASSWORD=ADMIN_PASSWORD))
+    try:
+        assert wait_http(base + "/healthz", proc, verify=False) is None
+        r = cli("--server", base, "login", "--user", "admin", "--password-stdin",
+                input=ADMIN_PASSWORD + "\n")
+        assert r.returncode == 3 and "tls_verify_failed" in r.stderr, r.stderr
+        r = cli("--server", base, "--insecure", "login", "--user", "admin", "--password-stdin",
+                input=ADMIN_PASSWORD + "\n")
+        assert r.returncode == 0, r.stderr
+        r = cli("host", "list", "-o", "json")
+        assert r.returncode == 0 and json.loads(r.stdout) == {"items": [], "next_cursor": None}
+    finally:
+        stop_process(proc)
