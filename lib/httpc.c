@@ -402,6 +402,10 @@ int pv_httpc_stream(struct pv_httpc *h, const char *path, pv_httpc_stream_fn fn,
     curl_easy_setopt(s.c, CURLOPT_HEADERDATA, &s);
     curl_easy_setopt(s.c, CURLOPT_WRITEFUNCTION, on_stream_data);
     curl_easy_setopt(s.c, CURLOPT_WRITEDATA, &s);
+    /* no total timeout, but a peer gone silent (no byte for a minute; an
+     * event stream sends a heartbeat far more often) is a timeout */
+    curl_easy_setopt(s.c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(s.c, CURLOPT_LOW_SPEED_TIME, 60L);
     cc = curl_easy_perform(s.c);
     if (cc != CURLE_OK && !s.stopped)
         rc = transport_error(h, cc, err);

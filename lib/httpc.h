@@ -69,7 +69,8 @@ int pv_httpc_transfer(struct pv_httpc *h, const char *path, FILE *upload, int64_
 
 /* A long-lived GET (a server-sent event stream, for the CLI's --wait) on a
  * handle of its own with the session's headers and TLS, and no total
- * timeout: fn(ctx, status, NULL, 0) once when the answer's headers are in,
+ * timeout (only a minute without a byte ends it, as `timeout`):
+ * fn(ctx, status, NULL, 0) once when the answer's headers are in,
  * then fn(ctx, status, data, len) for each piece of the body as it arrives.
  * fn returns 0 to go on, non-zero to end the transfer.  0 when the peer
  * closed the stream or fn ended it; a transport error otherwise. */
