@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 #include "cli/cli.h"
 
@@ -24,7 +25,7 @@ static const char help[] =
     "usage: polyvisor [--server URL] [--insecure] [--context NAME] [-o table|json|name]\n"
     "                 [--no-headers] COMMAND ...\n"
     "\n"
-    "  login --user NAME --password-stdin    sign in; the token is kept in\n"
+    "  login --user NAME [--password-stdin]  sign in (asked on a terminal); the token is kept in\n"
     "                                         $XDG_CONFIG_HOME/polyvisor/config.json (0600)\n"
     "  logout                                revoke the token and forget it\n"
     "  context list | use NAME | delete NAME the servers signed in to\n"
@@ -47,10 +48,29 @@ static const char help[] =
     "POLYVISOR_URL and POLYVISOR_TOKEN override the context's server and token.\n"
     "Exit status: 0 done, 1 the job failed, 2 usage, 3 an API error.  See polyvisor(1).\n";
 
+/* The password typed at a terminal, not echoed (as ssh and sudo ask). */
+static int ask_password(char *line, size_t size)
+{
+    struct termios old, quiet;
+    int ok;
+
+    if (tcgetattr(STDIN_FILENO, &old))
+        return 0;
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    fputs("Password: ", stderr);
+    fflush(stderr);
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    ok = fgets(line, (int)size, stdin) != NULL;
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    fputc('\n', stderr);
+    return ok;
+}
+
 static int login(struct pvc *c)
 {
     static const char usage[] = "polyvisor [--server URL] [--insecure] [--context NAME] login "
-                                "--user NAME --password-stdin";
+                                "--user NAME [--password-stdin]";
     char line[1100];
     json_t *body = NULL, *ans = NULL;
     char *name = NULL;
@@ -59,9 +79,13 @@ static int login(struct pvc *c)
 
     if ((rc = pvc_check(c, 1, 0, 0, "user,password-stdin", usage)))
         return rc;
-    if (!pvc_flag(c, "user") || !pvc_has(c, "password-stdin"))
-        return pvc_usage(usage, "login needs --user NAME and --password-stdin");
-    if (!fgets(line, sizeof line, stdin))
+    if (!pvc_flag(c, "user"))
+        return pvc_usage(usage, "login needs --user NAME");
+    /* a script says --password-stdin; a person at a terminal is asked */
+    if (!pvc_has(c, "password-stdin") && !isatty(STDIN_FILENO))
+        return pvc_usage(usage, "login needs --password-stdin when standard input is not a terminal");
+    if (!(pvc_has(c, "password-stdin") ? fgets(line, sizeof line, stdin) != NULL
+                                        : ask_password(line, sizeof line)))
         return pvc_usage(usage, "no password on standard input");
     n = strcspn(line, "\r\n");
     line[n] = '\0';

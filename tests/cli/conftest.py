@@ -66,8 +66,10 @@ class Cli:
 
     def __call__(self, *args, input=None, env=None, timeout=120):
         e = dict(self.env, **(env or {}))
-        return subprocess.run([CLI] + list(args), input=input, capture_output=True, text=True,
-                              env=e, timeout=timeout)
+        # never the terminal pytest may run on: the CLI would ask for a password there
+        extra = {"stdin": subprocess.DEVNULL} if input is None else {"input": input}
+        return subprocess.run([CLI] + list(args), capture_output=True, text=True, env=e,
+                              timeout=timeout, **extra)
 
     def login(self, server=None, context=None):
         args = ["--server", server or self.lab.daemon.base]

@@ -512,3 +512,30 @@ def test_https_needs_a_trusted_certificate_or_insecure(cli, tmp_path):
         assert r.returncode == 0 and json.loads(r.stdout) == {"items": [], "next_cursor": None}
     finally:
         stop_process(proc)
+
+
+def test_login_asks_for_the_password_on_a_terminal(cli):
+    """Without --password-stdin a person at a terminal is asked, with echo
+    off; a script (stdin not a terminal) must say --password-stdin."""
+    r = cli("--server", cli.lab.daemon.base, "login", "--user", "admin", input=ADMIN_PASSWORD + "\n")
+    assert r.returncode == 2 and "--password-stdin" in r.stderr
+    master, slave = pty.openpty()
+    p = subprocess.Popen([CLI, "--server", cli.lab.daemon.base, "login", "--user", "admin"],
+                         stdin=slave, stdout=slave, stderr=slave, env=cli.env)
+    os.close(slave)
+    seen = b""
+    while b"Password: " not in seen:
+        seen += os.read(master, 1024)
+    os.write(master, (ADMIN_PASSWORD + "\n").encode())
+    while True:
+        try:
+            b = os.read(master, 1024)
+        except OSError:
+            break
+        if not b:
+            break
+        seen += b
+    os.close(master)
+    assert p.wait(60) == 0, seen
+    assert ADMIN_PASSWORD.encode() not in seen and b"logged in to" in seen
+    assert cli("vm", "list", "-o", "name").returncode == 0
