@@ -231,8 +231,8 @@ check:
 	@$(MAKE) --no-print-directory $(FUZZ_FLAGS) fuzz-bins
 	@sh tests/fuzz/run.sh build-fuzz 0 $(FUZZ_NAMES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-	    --suppress=missingIncludeSystem --include=/usr/include/jansson.h -I. server db adapters hypervisor
-	clang-tidy --quiet $(wildcard $(SERVER_SRC) db/*.c adapters/*/*.c hypervisor/*.c) -- -std=c11 \
+	    --suppress=missingIncludeSystem --include=/usr/include/jansson.h -I. server db adapters hypervisor cli
+	clang-tidy --quiet $(wildcard $(SERVER_SRC) db/*.c adapters/*/*.c hypervisor/*.c cli/*.c) -- -std=c11 \
 	    -D_GNU_SOURCE -I. $(shell pkg-config --cflags gnutls libvirt libxml-2.0)
 
 run: deps all

@@ -50,6 +50,8 @@ static int lookup(const char *name, size_t len)
 
 static int set_output(struct pvc *c, const char *v)
 {
+    if (!v)
+        return pvc_usage(NULL, "-o needs a value");
     if (strcmp(v, "table") == 0)
         c->out = PVC_OUT_TABLE;
     else if (strcmp(v, "json") == 0)

@@ -109,6 +109,8 @@ void pvc_table_add(struct pvc_table *t, json_t *items)
         }
         return;
     }
+    if (n == 0)
+        return;
     if (t->rows + json_array_size(items) > t->cap) {
         size_t cap = (t->rows + json_array_size(items)) * 2;
         char **more = realloc(t->cells, cap * n * sizeof *more);
@@ -184,8 +186,10 @@ void pvc_print_items(const struct pvc *c, json_t *items, const char *columns)
 
 void pvc_print_raw(const struct pv_buf *raw)
 {
-    fwrite(raw->s ? raw->s : "", 1, raw->len, stdout);
-    if (!raw->len || raw->s[raw->len - 1] != '\n')
+    size_t n = raw->s ? raw->len : 0;
+
+    fwrite(n ? raw->s : "", 1, n, stdout);
+    if (n == 0 || raw->s[n - 1] != '\n')
         putchar('\n');
 }
 

@@ -79,8 +79,8 @@ static int vm_shape(struct pvc *c, json_t *vm, int for_create)
         goto out;
     }
     if (pvc_int_flag(c, "vcpus", 1, &vcpus) || pvc_int_flag(c, "memory-mb", 1, &mem) ||
-        (rc = repeated(c, "disk", 1, disks)) || (rc = repeated(c, "nic", 1, nics)) ||
-        (rc = repeated(c, "tag", 0, tags))) {
+        repeated(c, "disk", 1, disks) || repeated(c, "nic", 1, nics) ||
+        repeated(c, "tag", 0, tags)) {
         rc = PVC_USAGE;
         goto out;
     }
