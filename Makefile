@@ -157,6 +157,22 @@ $(BUILD)/adapters/hyperv-wmi.so: $(HYPERV_SRC) $(HYPERV_DEPS)
 	    adapters/common/soap.c $(LIB_SRC) $(HTTPC_SRC) $(SOAP_LIBS) $(shell pkg-config --libs jansson)
 # ---- end of the Hyper-V block ----
 
+# ---- the CLI (issue 17): build/polyvisor, on lib/ (httpc: libcurl) and ----
+# jansson; its shell completion scripts are embedded as they are.
+CLI_SRC = $(wildcard cli/*.c)
+CLI_GEN = $(BUILD)/gen/cli_bash.c $(BUILD)/gen/cli_zsh.c
+all: $(BUILD)/polyvisor
+$(BUILD)/gen/cli_bash.c: cli/polyvisor.bash tools/embed.sh
+	@mkdir -p $(@D)
+	sh tools/embed.sh blob pvc_completion_bash cli/polyvisor.bash > $@
+$(BUILD)/gen/cli_zsh.c: cli/polyvisor.zsh tools/embed.sh
+	@mkdir -p $(@D)
+	sh tools/embed.sh blob pvc_completion_zsh cli/polyvisor.zsh > $@
+$(BUILD)/polyvisor: $(CLI_SRC) $(wildcard cli/*.h) $(CLI_GEN) $(LIB_DEPS)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags libcurl) $(LDFLAGS) -o $@ $(CLI_SRC) $(CLI_GEN) \
+	    $(LIB_SRC) $(HTTPC_SRC) $(shell pkg-config --libs libcurl jansson) -lpthread
+# ---- end of the CLI block ----
+
 # ---- unit tests: tests/unit/test_<module>.c tests one module and links only
 # that module, lib/ and what the module truly depends on -- UT_<module> lists
 # those objects (db/ is a whole: a module that stores things links it), never
@@ -218,6 +234,8 @@ integration: all test-adapters
 	POLYVISOR_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -rs tests/integration tests/sims/hyperv
 	@# the browser tests have a conftest of their own: a pytest run of their own
 	POLYVISOR_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -rs tests/browser
+	@# the CLI's tests drive build/polyvisor: a pytest run of their own
+	POLYVISOR_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -rs tests/cli
 
 test: deps
 	@$(MAKE) --no-print-directory all
@@ -230,8 +248,8 @@ check:
 	@$(MAKE) --no-print-directory $(FUZZ_FLAGS) fuzz-bins
 	@sh tests/fuzz/run.sh build-fuzz 0 $(FUZZ_NAMES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-	    --suppress=missingIncludeSystem --include=/usr/include/jansson.h -I. server db adapters hypervisor
-	clang-tidy --quiet $(wildcard $(SERVER_SRC) db/*.c adapters/*/*.c hypervisor/*.c) -- -std=c11 \
+	    --suppress=missingIncludeSystem --include=/usr/include/jansson.h -I. server db adapters hypervisor cli
+	clang-tidy --quiet $(wildcard $(SERVER_SRC) db/*.c adapters/*/*.c hypervisor/*.c cli/*.c) -- -std=c11 \
 	    -D_GNU_SOURCE -I. $(shell pkg-config --cflags gnutls libvirt libxml-2.0)
 
 run: deps all

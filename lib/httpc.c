@@ -337,6 +337,83 @@ int pv_httpc_transfer(struct pv_httpc *h, const char *path, FILE *upload, int64_
     return rc;
 }
 
+/* What a stream's callbacks share. */
+struct stream {
+    CURL *c;
+    pv_httpc_stream_fn fn;
+    void *ctx;
+    int opened, stopped;
+};
+
+static long stream_status(CURL *c)
+{
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    return status;
+}
+
+/* The blank line that ends a header block: the status is known (a 100
+ * Continue or a redirect block ends the same way; they carry no body). */
+static size_t on_stream_header(char *p, size_t size, size_t n, void *ud)
+{
+    struct stream *s = ud;
+    size_t len = size * n;
+    long status = stream_status(s->c);
+
+    if (!s->opened && (len == 2 || len == 1) && (p[0] == '\r' || p[0] == '\n') && status >= 200) {
+        s->opened = 1;
+        if (s->fn(s->ctx, status, NULL, 0)) {
+            s->stopped = 1;
+            return 0;
+        }
+    }
+    return len;
+}
+
+static size_t on_stream_data(char *p, size_t size, size_t n, void *ud)
+{
+    struct stream *s = ud;
+
+    if (s->fn(s->ctx, stream_status(s->c), p, size * n)) {
+        s->stopped = 1;
+        return 0;
+    }
+    return size * n;
+}
+
+int pv_httpc_stream(struct pv_httpc *h, const char *path, pv_httpc_stream_fn fn, void *ctx,
+                    struct pv_error *err)
+{
+    struct stream s = {curl_easy_init(), fn, ctx, 0, 0};
+    struct pv_buf url = PV_BUF_INIT;
+    CURLcode cc;
+    int rc = 0;
+
+    url_of(h, path, &url);
+    if (!s.c || !url.s) {
+        if (s.c)
+            curl_easy_cleanup(s.c);
+        pv_buf_free(&url);
+        return pv_fail(err, out_of_memory, "out of memory");
+    }
+    common_options(h, s.c);
+    curl_easy_setopt(s.c, CURLOPT_URL, pv_buf_str(&url));
+    curl_easy_setopt(s.c, CURLOPT_HEADERFUNCTION, on_stream_header);
+    curl_easy_setopt(s.c, CURLOPT_HEADERDATA, &s);
+    curl_easy_setopt(s.c, CURLOPT_WRITEFUNCTION, on_stream_data);
+    curl_easy_setopt(s.c, CURLOPT_WRITEDATA, &s);
+    /* no total timeout, but a peer gone silent (no byte for a minute; an
+     * event stream sends a heartbeat far more often) is a timeout */
+    curl_easy_setopt(s.c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(s.c, CURLOPT_LOW_SPEED_TIME, 60L);
+    cc = curl_easy_perform(s.c);
+    if (cc != CURLE_OK && !s.stopped)
+        rc = transport_error(h, cc, err);
+    curl_easy_cleanup(s.c);
+    pv_buf_free(&url);
+    return rc;
+}
+
 const char *pv_httpc_cookie(const struct pv_httpc *h)
 {
     return h->cookie;

@@ -67,6 +67,17 @@ int pv_httpc_call(struct pv_httpc *h, const char *method, const char *path, cons
 int pv_httpc_transfer(struct pv_httpc *h, const char *path, FILE *upload, int64_t size,
                       FILE *download, long *status, struct pv_error *err);
 
+/* A long-lived GET (a server-sent event stream, for the CLI's --wait) on a
+ * handle of its own with the session's headers and TLS, and no total
+ * timeout (only a minute without a byte ends it, as `timeout`):
+ * fn(ctx, status, NULL, 0) once when the answer's headers are in,
+ * then fn(ctx, status, data, len) for each piece of the body as it arrives.
+ * fn returns 0 to go on, non-zero to end the transfer.  0 when the peer
+ * closed the stream or fn ended it; a transport error otherwise. */
+typedef int (*pv_httpc_stream_fn)(void *ctx, long status, const char *data, size_t len);
+int pv_httpc_stream(struct pv_httpc *h, const char *path, pv_httpc_stream_fn fn, void *ctx,
+                    struct pv_error *err);
+
 /* The session cookie, "name=value" as received, or "" */
 const char *pv_httpc_cookie(const struct pv_httpc *h);
 void pv_httpc_forget_cookie(struct pv_httpc *h);
