@@ -228,8 +228,6 @@ bench: all $(BUILD)/tests/bench_placement $(BUILD)/tests/bench_metrics
 # loopback (tests/soak/soak.py; SOAK_SECONDS, SOAK_CONNECTIONS).
 soak: all
 	@$(PYTHON) tests/soak/soak.py $(BUILD)
-	POLYVISOR_SOAK=1 POLYVISOR_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -rs \
-	    tests/integration/test_kill9_workload.py
 .PHONY: soak
 
 # ---- fuzzing (make fuzz): libFuzzer harnesses in tests/fuzz, built with

@@ -6,7 +6,7 @@
  * file holds clusters, hosts and VMs; this adapter behaves towards it the way
  * a hypervisor manager behaves towards its hosts -- state rules, memory
  * admission, stable error codes -- so every daemon path (sync, events,
- * create, power actions, migration, failures, slow tasks, cancel) runs
+ * create, clone, power actions, migration, failures, slow tasks, cancel) runs
  * without hardware.
  *
  * Decisions a newcomer must know:
@@ -15,7 +15,7 @@
  *     Changes are a read-modify-write under an exclusive flock on PATH.lock,
  *     written atomically (PATH.tmp, fsync, rename) with "generation" + 1;
  *     readers take no lock because a rename is all or nothing.
- *   - A task (action, create, delete, migrate) checks its preconditions,
+ *   - A task (action, create, clone, delete, migrate) checks its preconditions,
  *     then runs for delay_ms -- reporting progress, honouring cancel, holding
  *     no lock -- then re-checks and applies its change under the lock.  The
  *     world changes only when a task completes; a cancelled or failed task
@@ -54,13 +54,13 @@
 /* ---- fail= and the actions it can break ------------------------------ */
 
 enum fail_bit { F_CREATE, F_START, F_SHUTDOWN, F_POWEROFF, F_REBOOT, F_PAUSE, F_RESUME,
-                F_SAVE, F_DELETE, F_MIGRATE, F_SYNC };
+                F_SAVE, F_DELETE, F_MIGRATE, F_SYNC, F_CLONE };
 
 static const char *const fail_names[] = {"create", "start", "shutdown", "poweroff",
                                          "reboot", "pause",  "resume",   "save",
-                                         "delete", "migrate", "sync"};
+                                         "delete", "migrate", "sync", "clone"};
 #define FAIL_KNOWN "create, start, shutdown, poweroff, reboot, pause, resume, save, delete, " \
-                   "migrate, sync"
+                   "migrate, sync, clone"
 
 static const struct action_rule {
     const char *verb;   /* what fail= calls it, and messages */
@@ -1626,13 +1626,63 @@ static int create_check(json_t *w, const char *name, const char *host_id, json_t
     return 0;
 }
 
+/* The end of a create or clone task: under the world's lock, check again
+ * that a VM named like vm can go to host_id (and, for a clone, that the
+ * source source_id is still there), give vm its identity (uuid, or a new
+ * one) and its host, add it and report it.  vm is not stolen. */
+static int vm_add(struct pv_conn *c, const struct pv_sink *s, json_t *vm, const char *source_id,
+                  const char *host_id, const char *uuid_wanted, char **native_id,
+                  struct pv_error *err)
+{
+    json_t *w = NULL, *host;
+    char uuid[37];
+    int rc, lk = -1;
+
+    if ((rc = world_lock(c, &lk, err)) != 0 || (rc = world_load(c->path, &w, NULL, err)) != 0)
+        goto out;
+    if (source_id && !find_id(list(w, "vms"), source_id, NULL)) {
+        rc = pv_fail(err, vm_not_found, "the VM being cloned to '%s' disappeared meanwhile",
+                     sget(vm, "name"));
+        goto out;
+    }
+    if ((rc = create_check(w, sget(vm, "name"), host_id, &host, err)) != 0)
+        goto out;
+    if (uuid_wanted) { /* an HA restart keeps the VM's identity */
+        snprintf(uuid, sizeof uuid, "%s", uuid_wanted);
+        if (find_id(list(w, "vms"), uuid, NULL)) {
+            rc = pv_fail(err, uuid_in_use, "a VM with id %s exists", uuid);
+            goto out;
+        }
+    } else {
+        do {
+            if ((rc = new_uuid(uuid, err)) != 0)
+                goto out;
+        } while (find_id(list(w, "vms"), uuid, NULL));
+    }
+    json_object_set_new(vm, "id", json_string(uuid));
+    json_object_set_new(vm, "host", json_string(sget(host, "id")));
+    json_array_append(list(w, "vms"), vm);
+    rc = world_save(c, w, err);
+    world_unlock(&lk);
+    if (rc)
+        goto out;
+    report_vm(s, vm);
+    report_host_id(s, w, sget(vm, "host"));
+    if (native_id && !(*native_id = strdup(uuid)))
+        rc = oom(err); /* it exists; a sync will bring it */
+out:
+    world_unlock(&lk);
+    json_decref(w);
+    return rc;
+}
+
 static int test_vm_create(struct pv_conn *c, const char *host_id, const struct pv_vm_spec *spec,
                           const struct pv_sink *s, char **native_id, struct pv_error *err)
 {
     json_t *w = NULL, *host, *vm = NULL, *disks = NULL, *nics = NULL;
-    char uuid[37], detail[160], what[120];
+    char detail[160], what[120];
     const char *details[1] = {detail};
-    int rc, lk = -1;
+    int rc;
 
     if (native_id)
         *native_id = NULL;
@@ -1660,37 +1710,81 @@ static int test_vm_create(struct pv_conn *c, const char *host_id, const struct p
         (rc = injected(c, F_CREATE, what, err)) != 0)
         goto out;
 
-    if ((rc = world_lock(c, &lk, err)) != 0 || (rc = world_load(c->path, &w, NULL, err)) != 0 ||
-        (rc = create_check(w, spec->name, host_id, &host, err)) != 0)
-        goto out;
-    if (spec->uuid) { /* an HA restart keeps the VM's identity */
-        snprintf(uuid, sizeof uuid, "%s", spec->uuid);
-        if (find_id(list(w, "vms"), uuid, NULL)) {
-            rc = pv_fail(err, uuid_in_use, "a VM with id %s exists", uuid);
-            goto out;
-        }
-    } else {
-        do {
-            if ((rc = new_uuid(uuid, err)) != 0)
-                goto out;
-        } while (find_id(list(w, "vms"), uuid, NULL));
-    }
-    json_object_set_new(vm, "id", json_string(uuid));
-    json_object_set_new(vm, "host", json_string(sget(host, "id")));
-    json_array_append(list(w, "vms"), vm);
-    rc = world_save(c, w, err);
-    world_unlock(&lk);
-    if (rc)
-        goto out;
-    report_vm(s, vm);
-    report_host_id(s, w, sget(vm, "host"));
-    if (native_id && !(*native_id = strdup(uuid)))
-        rc = oom(err); /* it exists; a sync will bring it */
+    rc = vm_add(c, s, vm, NULL, host_id, spec->uuid, native_id, err);
 out:
-    world_unlock(&lk);
     json_decref(vm);
     json_decref(disks);
     json_decref(nics);
+    json_decref(w);
+    return rc;
+}
+
+/* ---- clone -------------------------------------------------------------- */
+
+/* A copy of VM vm_id named spec->name on host_id (NULL: the source's host),
+ * stopped, with a new identity and the source's devices (the simulated
+ * disks are copied with it); spec->vcpus and memory_mb when not 0.  Like a
+ * vCenter CloneVM_Task, any power state may be cloned. */
+static int test_vm_clone(struct pv_conn *c, const char *vm_id, const char *host_id,
+                         const struct pv_vm_spec *spec, const struct pv_sink *s,
+                         char **native_id, struct pv_error *err)
+{
+    json_t *w = NULL, *src, *host, *vm = NULL;
+    struct pv_vm_spec check;
+    char detail[200], what[120], at[256];
+    const char *details[1] = {detail};
+    int rc;
+
+    if (native_id)
+        *native_id = NULL;
+    if ((rc = conn_ok(c, err)) != 0)
+        return rc;
+    if (!vm_id || !spec)
+        return pv_fail(err, invalid_argument, "a clone needs a VM id and a spec");
+    if ((rc = world_load(c->path, &w, NULL, err)) != 0)
+        goto out;
+    if (!(src = find_id(list(w, "vms"), vm_id, NULL))) {
+        rc = vm_not_found(err, vm_id, c->path);
+        goto out;
+    }
+    /* the sizes the copy will have, checked as a create's are */
+    check = *spec;
+    check.vcpus = spec->vcpus ? spec->vcpus : (int)iget(src, "vcpus");
+    check.memory_mb = spec->memory_mb ? spec->memory_mb : iget(src, "memory_mb");
+    if ((rc = spec_check(&check, err)) != 0)
+        goto out;
+    if (host_state_of(find_id(list(w, "hosts"), sget(src, "host"), NULL)) == PV_HOST_DISCONNECTED) {
+        rc = pv_fail(err, host_unavailable,
+                     "VM '%s' is on host '%s', which is disconnected: it cannot be cloned",
+                     sget(src, "name"), sget(src, "host"));
+        goto out;
+    }
+    snprintf(at, sizeof at, "%s", host_id ? host_id : sget(src, "host"));
+    if ((rc = create_check(w, spec->name, at, &host, err)) != 0)
+        goto out;
+    vm = json_deep_copy(src);
+    if (!vm) {
+        rc = oom(err);
+        goto out;
+    }
+    json_object_set_new(vm, "name", json_string(spec->name));
+    json_object_set_new(vm, "vcpus", json_integer(check.vcpus));
+    json_object_set_new(vm, "memory_mb", json_integer(check.memory_mb));
+    power_set(vm, PV_POWER_STOPPED);
+    if (!json_is_string(json_object_get(vm, "name"))) {
+        rc = pv_fail(err, invalid_spec, "the VM name is not valid UTF-8");
+        goto out;
+    }
+    snprintf(detail, sizeof detail, "cloning VM '%s' to '%s'", sget(src, "name"), spec->name);
+    snprintf(what, sizeof what, "VM '%s'", spec->name);
+    json_decref(w);
+    w = NULL;
+    if ((rc = task_wait(c, s, details, 1, err)) != 0 ||
+        (rc = injected(c, F_CLONE, what, err)) != 0)
+        goto out;
+    rc = vm_add(c, s, vm, vm_id, at, NULL, native_id, err);
+out:
+    json_decref(vm);
     json_decref(w);
     return rc;
 }
@@ -1917,7 +2011,8 @@ static const struct pv_adapter test_adapter = {
     .version = "1.0",
     .caps = PV_CAP_SYNC | PV_CAP_EVENTS | PV_CAP_CREATE | PV_CAP_DELETE | PV_CAP_POWER |
             PV_CAP_SHUTDOWN | PV_CAP_PAUSE | PV_CAP_SAVE | PV_CAP_LIVE_MIGRATE |
-            PV_CAP_QUICK_MIGRATE | PV_CAP_STATS | PV_CAP_MAINTENANCE | PV_CAP_HA_RESTART,
+            PV_CAP_QUICK_MIGRATE | PV_CAP_STATS | PV_CAP_MAINTENANCE | PV_CAP_HA_RESTART |
+            PV_CAP_CLONE,
     .title = "Test (simulated)",
     .credentials = PV_CRED_NONE,
     .url_schemes = test_schemes,
@@ -1929,6 +2024,7 @@ static const struct pv_adapter test_adapter = {
     .vm_action = test_vm_action,
     .vm_migrate = test_vm_migrate,
     .vm_refresh = test_vm_refresh,
+    .vm_clone = test_vm_clone,
     .configure = test_configure,
 };
 

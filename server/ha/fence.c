@@ -43,6 +43,8 @@ static int fence_step(struct pv_job_run *run, int idx, struct pv_error *err)
         /* stop it (it may be stopped already), then remove the definition only */
         h.a->vm_action(h.conn, native, PV_ACT_POWEROFF, &sink, &e);
         rc = h.a->vm_action(h.conn, native, PV_ACT_DELETE, &sink, err);
+        if (rc && strcmp(err->code, pv_code_str(vm_not_found)) == 0)
+            rc = 0; /* removed already: by this job before a restart of polyvisord, or by hand */
     }
     pv_conns_release(&h, rc == PV_EUNREACHABLE);
     if (rc == 0)

@@ -42,6 +42,7 @@ static int enter_step(struct pv_job_run *run, int idx, struct pv_error *err)
     json_t *p = pv_job_params(run);
     const char *mode = json_string_value(json_object_get(p, "evacuate"));
     struct pv_error e = {0};
+    const char *recorded;
     char child[64];
     json_t *params;
     int rc;
@@ -57,11 +58,23 @@ static int enter_step(struct pv_job_run *run, int idx, struct pv_error *err)
         return vendor_maintenance(run, 1, err);
     if (!mode || strcmp(mode, "none") == 0)
         return 0;
-    params = json_pack("{s:s,s:s}", "host_id", pv_job_target(run), "mode", mode);
-    rc = pv_job_run_child(run, "placement.evacuate", "host", pv_job_target(run), params, child,
-                          &e);
-    json_decref(params);
-    json_object_set_new(pv_job_result(run), "evacuate_job_id", json_string(child));
+    recorded = json_string_value(json_object_get(pv_job_result(run), "evacuate_job_id"));
+    if (recorded && pv_job_outcome(recorded, &e) == PV_JOB_PENDING) {
+        /* started before a restart of polyvisord: finish that one */
+        snprintf(child, sizeof child, "%s", recorded);
+        rc = 0;
+    } else {
+        params = json_pack("{s:s,s:s}", "host_id", pv_job_target(run), "mode", mode);
+        rc = pv_job_child_new(run, "placement.evacuate", "host", pv_job_target(run), params,
+                              child, &e);
+        json_decref(params);
+        if (!rc) { /* on record before it runs */
+            json_object_set_new(pv_job_result(run), "evacuate_job_id", json_string(child));
+            pv_job_save(run);
+        }
+    }
+    if (!rc)
+        rc = pv_job_child_run(run, child, &e);
     if (rc)
         return e.err ? pv_error_reword(err, &e, "%s", e.message)
                      : pv_fail(err, job_step_failed, "the evacuation job could not start");

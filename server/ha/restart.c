@@ -7,10 +7,14 @@
  *       reason into its ha_status; "restart" runs one vm.ha_restart child
  *       job per VM, in that order: the VMs of one priority up to
  *       HA_PARALLEL at a time, each priority once the one above is done.
+ *       Each child's id is in its move before it runs, so a restarted
+ *       ha.restart finishes it rather than restart the VM a second time.
  *   vm.ha_restart (target: a VM, params.host_id): defines the VM anew on the
  *       destination from its definition kept in the inventory, with the same
  *       UUID (so its row, id, HA priority and tags stay), records the copy
- *       left on the failed host as fenced (fence.c), and starts it.
+ *       left on the failed host as fenced (fence.c), and starts it.  Killed
+ *       during the define, it looks on the destination first when resumed
+ *       and adopts the VM defined there meanwhile (defined_meanwhile).
  *
  * Polyvisor restarts VMs itself only for endpoints without an HA of their
  * own (the adapter says so with PV_CAP_HA_RESTART); for vCenter and Hyper-V
@@ -22,6 +26,7 @@
 #include <string.h>
 #include "db/db.h"
 #include "server/core/events.h"
+#include "server/core/log.h"
 #include "server/core/util.h"
 #include "server/ha/jobs_ha.h"
 #include "server/inventory/conns.h"
@@ -80,11 +85,33 @@ struct one_restart {
 static void *restart_one(void *arg)
 {
     struct one_restart *r = arg;
-    json_t *params = json_pack("{s:s}", "host_id", r->host_id);
 
-    r->rc = pv_job_run_child(r->run, "vm.ha_restart", "vm", r->vm_id, params, r->child, &r->err);
-    json_decref(params);
+    if (!r->rc)
+        r->rc = pv_job_child_run(r->run, r->child, &r->err);
     return NULL;
+}
+
+/* The child job of move m (r's VM): the one recorded before a restart of
+ * polyvisord when it had not finished, else a new one, recorded in m
+ * before it runs so that a restart finishes it instead of defining the VM
+ * a second time. */
+static void restart_child(struct one_restart *r, json_t *m)
+{
+    const char *state = json_string_value(json_object_get(m, "state"));
+    const char *child = json_string_value(json_object_get(m, "job_id"));
+    json_t *params;
+
+    if (child && state && strcmp(state, "running") == 0) {
+        snprintf(r->child, sizeof r->child, "%s", child);
+        return;
+    }
+    params = json_pack("{s:s}", "host_id", r->host_id);
+    r->rc = pv_job_child_new(r->run, "vm.ha_restart", "vm", r->vm_id, params, r->child, &r->err);
+    json_decref(params);
+    if (!r->rc) {
+        json_object_set_new(m, "job_id", json_string(r->child));
+        json_object_set_new(m, "state", json_string("running"));
+    }
 }
 
 static int restart_all(struct pv_job_run *run, struct pv_error *err)
@@ -126,6 +153,9 @@ static int restart_all(struct pv_job_run *run, struct pv_error *err)
             at[k++] = i;
         }
         for (int j = 0; j < k; j++)
+            restart_child(&batch[j], json_array_get(moves, at[j]));
+        pv_job_save(run);
+        for (int j = 0; j < k; j++)
             started[j] = k > 1 && pthread_create(&th[j], NULL, restart_one, &batch[j]) == 0;
         for (int j = 0; j < k; j++) {
             if (started[j])
@@ -136,7 +166,8 @@ static int restart_all(struct pv_job_run *run, struct pv_error *err)
         for (int j = 0; j < k; j++) {
             struct one_restart *r = &batch[j];
             m = json_array_get(moves, at[j]);
-            json_object_set_new(m, "job_id", json_string(r->child));
+            if (r->child[0])
+                json_object_set_new(m, "job_id", json_string(r->child));
             json_object_set_new(m, "state", json_string(r->rc ? "failed" : "succeeded"));
             if (r->rc) {
                 char status[sizeof r->err.message + 32];
@@ -198,6 +229,30 @@ static void spec_of(const json_t *vm, char **disks, char **nics)
     json_decref(n);
 }
 
+/* Killed in the middle of a define, the destination may have defined the VM
+ * all the same (the agent's define goes on without us).  Sync the
+ * destination: its report of the VM's UUID takes the row over (it is
+ * marked moving), and the VM then sits on the destination host: take that
+ * define as this job's.  1 when it did. */
+static int defined_meanwhile(struct pv_job_run *run, const struct pv_db_vm_ref *before,
+                             const struct pv_db_host_ref *dest)
+{
+    json_t *res = pv_job_result(run);
+    struct pv_db_vm_ref now;
+    struct pv_error e = {0};
+
+    if (!looks_like_uuid(before->native_id) || pv_conns_sync(dest->connection_id, NULL, &e) != 0 ||
+        pv_db_vm_ref(before->id, &now, NULL) != 0 || strcmp(now.host_id, dest->id) != 0)
+        return 0;
+    pv_db_vm_finish_move(now.id, now.native_id, dest->connection_id, before->connection_id);
+    json_object_set_new(res, "native_id", json_string(now.native_id));
+    json_object_set_new(res, "connection_id", json_string(dest->connection_id));
+    json_object_set_new(res, "adopted", json_true());
+    pv_log(PV_LOG_INFO, "jobs", "event=adopted job=%s kind=%s vm=%s native_id=%s", pv_job_id(run),
+           pv_job_kind_name(run), now.id, now.native_id);
+    return 1;
+}
+
 static int define_step(struct pv_job_run *run, struct pv_error *err)
 {
     json_t *vm = NULL, *res = pv_job_result(run);
@@ -215,6 +270,8 @@ static int define_step(struct pv_job_run *run, struct pv_error *err)
     if (!rc)
         rc = pv_db_host_ref(json_string_value(json_object_get(pv_job_params(run), "host_id")),
                             &dest, err);
+    if (!rc && json_is_true(json_object_get(res, "resumed")) && defined_meanwhile(run, &ref, &dest))
+        return 0;
     if (!rc)
         rc = pv_db_get(&pv_coll_vms, ref.id, &vm, err);
     if (rc)
@@ -308,4 +365,4 @@ static int vm_restart_step(struct pv_job_run *run, int idx, struct pv_error *err
 
 static const char *const vm_restart_steps[] = {"define on the new host", "start"};
 const struct pv_job_kind pv_job_vm_ha_restart = {"vm.ha_restart", vm_restart_steps, 2,
-                                                 vm_restart_step, pv_job_resume};
+                                                 vm_restart_step, pv_job_resume_marked};

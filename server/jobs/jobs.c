@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "db/db.h"
 #include "server/core/events.h"
 #include "server/jobs/jobs.h"
@@ -131,6 +132,11 @@ static void save_result(struct pv_job_run *run)
     if (text)
         pv_db_job_set_result(run->row.id, text);
     free(text);
+}
+
+void pv_job_save(struct pv_job_run *run)
+{
+    save_result(run);
 }
 
 static void finish(struct pv_job_run *run, enum pv_job_state s, const struct pv_error *e)
@@ -265,6 +271,18 @@ static struct queued *take_runnable_locked(void)
 {
     for (struct queued **pp = &qhead; *pp; pp = &(*pp)->next)
         if (!key_busy_locked((*pp)->lock_key)) {
+            struct queued *q = *pp;
+            *pp = q->next;
+            return q;
+        }
+    return NULL;
+}
+
+/* Take job id off the queue; NULL when it is not there.  jobs_lock held. */
+static struct queued *unqueue_locked(const char *id)
+{
+    for (struct queued **pp = &qhead; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->id, id) == 0) {
             struct queued *q = *pp;
             *pp = q->next;
             return q;
@@ -409,6 +427,13 @@ int pv_job_resume(struct pv_job_run *run, struct pv_error *err)
     return PV_RECONCILE_RESUME;
 }
 
+int pv_job_resume_marked(struct pv_job_run *run, struct pv_error *err)
+{
+    (void)err;
+    json_object_set_new(run->result, "resumed", json_true());
+    return PV_RECONCILE_RESUME;
+}
+
 /* Set by enqueue_committed when it ran at once: did the queue take the job? */
 static __thread int queued_ok;
 
@@ -497,13 +522,11 @@ int pv_job_submit_as(const char *actor, const char *kind, const char *target_typ
                       err);
 }
 
-int pv_job_run_child(struct pv_job_run *parent, const char *kind, const char *target_type,
+int pv_job_child_new(struct pv_job_run *parent, const char *kind, const char *target_type,
                      const char *target_id, json_t *params, char child_id[64],
                      struct pv_error *err)
 {
     const struct pv_job_kind *k = pv_job_kind_find(kind);
-    struct queued q = {.reconcile = 0};
-    struct running *slot;
     json_t *p;
     int rc;
 
@@ -514,14 +537,50 @@ int pv_job_run_child(struct pv_job_run *parent, const char *kind, const char *ta
     rc = insert_job(parent->row.created_by, k, target_type, target_id, NULL, p, NULL, NULL, 1,
                     child_id, err);
     json_decref(p);
-    if (rc)
+    return rc;
+}
+
+/* How long a parent polls a child that a worker runs. */
+#define CHILD_POLL_US (200 * 1000)
+
+int pv_job_child_run(struct pv_job_run *parent, const char *child_id, struct pv_error *err)
+{
+    struct queued q = {.reconcile = 0}, *claimed = NULL;
+    struct running *slot;
+    int on_worker = 0, rc;
+
+    /* A child recorded before a restart of polyvisord was queued by
+     * pv_jobs_start like any job: take it off the queue and run it here,
+     * or, when a worker has it already, wait for it. */
+    pthread_mutex_lock(&jobs_lock);
+    claimed = unqueue_locked(child_id);
+    for (struct running *s = runs; s && !claimed; s = s->next)
+        if (strcmp(s->id, child_id) == 0)
+            on_worker = 1;
+    pthread_mutex_unlock(&jobs_lock);
+    if (on_worker) {
+        while ((rc = pv_job_outcome(child_id, err)) == PV_JOB_PENDING) {
+            if (pv_job_cancelled(parent))
+                return pv_fail(err, cancelled, "cancelled while child job %s ran", child_id);
+            usleep(CHILD_POLL_US);
+        }
         return rc;
+    }
+    rc = pv_job_outcome(child_id, err);
+    if (rc != PV_JOB_PENDING) { /* it finished before a restart */
+        free(claimed);
+        return rc;
+    }
     slot = calloc(1, sizeof *slot);
-    if (!slot)
+    if (!slot) {
+        free(claimed);
         return pv_fail(err, out_of_memory, "out of memory");
+    }
     snprintf(slot->id, sizeof slot->id, "%s", child_id);
     slot->parent = parent->slot;
     snprintf(q.id, sizeof q.id, "%s", child_id);
+    q.reconcile = claimed ? claimed->reconcile : 0;
+    free(claimed);
     pthread_mutex_lock(&jobs_lock);
     slot->next = runs;
     runs = slot;
@@ -538,6 +597,15 @@ int pv_job_run_child(struct pv_job_run *parent, const char *kind, const char *ta
     pthread_mutex_unlock(&jobs_lock);
     free(slot);
     return pv_job_outcome(child_id, err);
+}
+
+int pv_job_run_child(struct pv_job_run *parent, const char *kind, const char *target_type,
+                     const char *target_id, json_t *params, char child_id[64],
+                     struct pv_error *err)
+{
+    int rc = pv_job_child_new(parent, kind, target_type, target_id, params, child_id, err);
+
+    return rc ? rc : pv_job_child_run(parent, child_id, err);
 }
 
 int pv_job_outcome(const char *id, struct pv_error *err)
@@ -574,12 +642,7 @@ int pv_job_cancel(const char *id, const char *actor, struct pv_error *err)
     int running = 0, rc;
 
     pthread_mutex_lock(&jobs_lock);
-    for (struct queued **pp = &qhead; *pp; pp = &(*pp)->next)
-        if (strcmp((*pp)->id, id) == 0) {
-            found = *pp;
-            *pp = found->next;
-            break;
-        }
+    found = unqueue_locked(id);
     for (struct running *s = runs; s && !found; s = s->next)
         if (strcmp(s->id, id) == 0) {
             __atomic_store_n(&s->cancel, 1, __ATOMIC_RELAXED);

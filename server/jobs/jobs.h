@@ -40,6 +40,12 @@ int pv_job_state_parse(const char *name);
 /* A reconcile() for kinds whose steps see for themselves what is already
  * done: always PV_RECONCILE_RESUME. */
 int pv_job_resume(struct pv_job_run *run, struct pv_error *err);
+/* The same, and result.resumed becomes true: for kinds whose step asks the
+ * endpoint first, when resumed, whether the work it was doing when the
+ * daemon died was done meanwhile (a create's VM, a migration, an HA
+ * restart's define), since what a step makes on a peer is on record only
+ * once the step has it back. */
+int pv_job_resume_marked(struct pv_job_run *run, struct pv_error *err);
 
 struct pv_job_kind {
     const char *name;
@@ -65,6 +71,10 @@ json_t *pv_job_params(struct pv_job_run *run);
  * stored. */
 json_t *pv_job_result(struct pv_job_run *run);
 void pv_job_progress(struct pv_job_run *run, int percent, const char *detail);
+/* Store the result now, in the middle of a step: what the step started on
+ * a peer or in a child job must be on record before it waits for it, so a
+ * restart after kill -9 finds it instead of starting it again. */
+void pv_job_save(struct pv_job_run *run);
 int pv_job_cancelled(struct pv_job_run *run);
 
 /* ---- for the API and main ---------------------------------------------- */
@@ -100,10 +110,23 @@ int pv_job_cancel(const char *id, const char *actor, struct pv_error *err);
  * job (listed, with steps and progress, params.parent_job_id naming the
  * parent) but runs now, on the parent's thread, so a parent never waits for
  * a free worker; cancelling the parent cancels it.  Returns 0 when the child
- * succeeded, else its error.  child_id receives its id. */
+ * succeeded, else its error.  child_id receives its id.  This is
+ * pv_job_child_new then pv_job_child_run. */
 int pv_job_run_child(struct pv_job_run *parent, const char *kind, const char *target_type,
                      const char *target_id, json_t *params, char child_id[64],
                      struct pv_error *err);
+/* The two halves, for a parent that records the child's id (and saves it,
+ * pv_job_save) between them: a parent resumed after kill -9 then hands the
+ * recorded id to pv_job_child_run again instead of making a second child.
+ * pv_job_child_new stores the child, queued, without running it.
+ * pv_job_child_run runs it on the parent's thread -- also a child left
+ * queued or running by a restart, which the engine queued at start and
+ * this takes back -- or, when a worker runs it already, waits for it; a
+ * child that finished answers its outcome at once. */
+int pv_job_child_new(struct pv_job_run *parent, const char *kind, const char *target_type,
+                     const char *target_id, json_t *params, char child_id[64],
+                     struct pv_error *err);
+int pv_job_child_run(struct pv_job_run *parent, const char *child_id, struct pv_error *err);
 /* 0 when job id succeeded, PV_JOB_PENDING while queued or running, else its
  * error. */
 #define PV_JOB_PENDING 1

@@ -116,7 +116,9 @@ double pv_pl_vm_cpu_pct(const struct pv_pl_inv *inv, int vm)
 #define MAX_DEVICES 32
 
 /* A device the new VM asks for: on place `place` (an index; -1: by name;
- * -2: an id the inventory does not have), or named `name`. */
+ * -2: an id the inventory does not have; -3: a name no place has, left to
+ * the endpoint, which refuses it as unknown_pool / unknown_network), or
+ * named `name`. */
 struct device {
     int place;
     const char *id, *name;
@@ -240,7 +242,8 @@ static void f_cpu(struct ctx *c)
         return;
     VERDICT(c, "cpu",
             H->cpu_cores > 0 && after > c->f.vcpu_capacity       ? "insufficient_cpu"
-            : H->cpu_usage_pct > 100.0 - p->reserve_cpu_pct       ? "host_reserve"
+            : p->reserve_cpu_pct > 0 &&
+                      H->cpu_usage_pct > 100.0 - p->reserve_cpu_pct ? "host_reserve"
                                                                   : NULL,
             json_pack("{s:i,s:I,s:I,s:i,s:f,s:f,s:f}", "required_vcpus", c->req->vcpus,
                       "allocated_vcpus", (json_int_t)H->alloc_vcpus, "vcpu_capacity",
@@ -445,6 +448,15 @@ static void prep_free(struct prep *p)
     free(p->aff_here);
 }
 
+/* Does any pool (network 0) or network (1) have that name? */
+static int name_known(const struct pv_pl_inv *inv, const char *name, int network)
+{
+    for (int p = 0; p < inv->nplaces; p++)
+        if (inv->places[p].network == network && strcmp(inv->places[p].name, name) == 0)
+            return 1;
+    return 0;
+}
+
 static void prep_devices(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
                          struct prep *p)
 {
@@ -466,6 +478,8 @@ static void prep_devices(const struct pv_pl_inv *inv, const struct pv_pl_request
             dv->place = id ? pv_pl_find_place(inv, id) : -1;
             if (id && (dv->place < 0 || inv->places[dv->place].network != l))
                 dv->place = -2;
+            if (!id && dv->name && !name_known(inv, dv->name, l))
+                dv->place = -3;
             dv->mb = json_integer_value(json_object_get(d, "size_gb")) * 1024;
             if (l || id || dv->name || dv->mb)
                 p->ndev++;
@@ -555,7 +569,7 @@ static void f_storage(struct ctx *c)
         const struct device *d = &P->dev[i];
         int p = d->place;
         where[i] = -1;
-        if (d->network)
+        if (d->network || p == -3)
             continue;
         if (p == -1 && (!d->name || !inv->hosts[c->h].npools))
             continue;
@@ -593,7 +607,7 @@ static void f_network(struct ctx *c)
     for (int i = 0; i < P->ndev; i++) {
         const struct device *d = &P->dev[i];
         int p = d->place;
-        if (!d->network || (p == -1 && !inv->hosts[c->h].nnetworks))
+        if (!d->network || p == -3 || (p == -1 && !inv->hosts[c->h].nnetworks))
             continue;
         if (p == -1)
             p = place_named(inv, c->h, d->name, 1);

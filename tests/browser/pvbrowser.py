@@ -6,7 +6,9 @@ on loopback, and headless Chromium driven by Debian's python3-selenium.
   with three `test` connections (worlds written here: the main one with
   delay_ms=1500 so a job's progress is visible, a slow one whose jobs can be
   cancelled by hand, one with more VMs than a page holds), a host group, and
-  a `kvm` connection to the agent.
+  a `kvm` connection to the agent.  The agent's host is hypervisor/demo-host.xml
+  with one more storage pool, partly used, and one more network, on a VLAN
+  (STORAGE_XML): the storage and network pages have something to show.
 - One fresh browser per test, with a fresh --user-data-dir.  The browser's
   console log is read through goog:loggingPrefs; a test fails on console
   errors unless it declares the HTTP errors it provokes (allow_http_errors).
@@ -99,6 +101,29 @@ BULK_WORLD = {
 }
 
 
+# Added to demo-host.xml's node for the lab's KVM host: libvirt's test driver
+# counts a pool's volumes in its allocation (60 of its 100 GiB here) and keeps
+# a network's VLAN tag; nothing of it exists outside the driver.
+STORAGE_XML = """
+  <pool type='dir'>
+    <name>fast-ssd</name>
+    <uuid>7c1e0000-0000-4000-8000-0000000000a1</uuid>
+    <target><path>/polyvisor-demo/ssd</path></target>
+    <volume type='file'>
+      <name>golden.qcow2</name>
+      <capacity unit='GiB'>60</capacity><allocation unit='GiB'>60</allocation>
+      <target><path>/polyvisor-demo/ssd/golden.qcow2</path></target>
+    </volume>
+  </pool>
+  <network>
+    <name>lab-vlan</name>
+    <uuid>7c1e0000-0000-4000-8000-0000000000b1</uuid>
+    <bridge name='pvlab42'/>
+    <vlan><tag id='42'/></vlan>
+  </network>
+"""
+
+
 class Lab:
     """polyvisord + its connections, with a bearer-token HTTP client for setup and checks."""
 
@@ -147,17 +172,25 @@ class Lab:
 
     def start_agent(self):
         """A real polyvisor-agent on libvirt's test driver with a kvm connection, when built."""
-        url = self.spawn_agent("agent")
+        url = None
+        if os.path.exists(HOST_XML):
+            host_xml = os.path.join(self.tmp, "lab-host.xml")
+            with open(HOST_XML) as f:
+                demo = f.read()
+            with open(host_xml, "w") as f:
+                f.write(demo.replace("</node>", STORAGE_XML + "</node>"))
+            url = self.spawn_agent("agent", "test://" + host_xml)
         if url:
             self.agent = url
             self.kvm_conn = self.add_connection({"type": "kvm", "url": url, "token": AGENT_TOKEN})
 
-    def spawn_agent(self, name):
-        """Start one more polyvisor-agent on libvirt's test driver (stopped
-        with the lab); its URL, or None when it is not built or does not start."""
+    def spawn_agent(self, name, uri=None):
+        """Start one more polyvisor-agent on libvirt's test driver (on `uri`,
+        else hypervisor/demo-host.xml), stopped with the lab; its URL, or None
+        when it is not built or does not start."""
         if not os.access(os.path.join(BUILD, "polyvisor-agent"), os.X_OK) or not os.path.exists(HOST_XML):
             return None
-        agent = Agent(self.tmp, token=AGENT_TOKEN, name=name)
+        agent = Agent(self.tmp, uri=uri or "test://" + HOST_XML, token=AGENT_TOKEN, name=name)
         self.agents.append(agent)
         try:
             return agent.start().base

@@ -2,8 +2,9 @@
 engine, in headless Chromium against the real polyvisord: no violation of
 impact "serious" or "critical" (WCAG 2 A/AA and axe's best practices) on the
 sign-in form, the pages with the lab's content on show, the inventory with
-its branches open (an empty one among them), the New VM wizard with its
-ratings and the migrate dialog.
+its branches open (an empty one among them), storage pools and networks
+(lists, one of each, a host's), a VM with disks and a NIC, the New VM wizard
+with a disk, a NIC and its ratings, and the migrate dialog.
 
 axe-core is pinned in tests/browser/axe (package.json + package-lock.json)
 and installed there with `npm ci` the first time; without npm (or with no
@@ -100,7 +101,27 @@ def proposed_plan(lab):
         lab.http.delete(lab.base + "/api/v1/schedules/" + sched)
 
 
-def test_every_page_has_no_serious_violation(axe_source, lab, proposed_plan, browser):
+@pytest.fixture
+def kvm_vm_with_devices(lab):
+    """A VM on the lab's KVM host with a disk and a NIC (deleted afterwards),
+    or None without the agent."""
+    if not lab.agent:
+        yield None
+        return
+    host = [x for x in lab.get("/hosts?limit=100")["items"] if x["connection_id"] == lab.kvm_conn][0]
+    job = lab.pv.run("POST", "/api/v1/vms", {
+        "name": "a11y-devices", "vcpus": 1, "memory_mb": 128, "host_id": host["id"],
+        "disks": [{"size_gb": 1, "pool_id": host["pool_ids"][0]}], "nics": [{"network_id": host["network_ids"][0]}]})
+    vm_id = job["result"]["vm_id"]
+    try:
+        yield lab.get("/vms/" + vm_id)
+    finally:
+        r = lab.http.delete(lab.base + "/api/v1/vms/" + vm_id)
+        if r.status_code == 202:
+            lab.wait_job(r.json()["id"])
+
+
+def test_every_page_has_no_serious_violation(axe_source, lab, proposed_plan, kvm_vm_with_devices, browser):
     b = browser
     plan_id, job_id = proposed_plan
     found = []
@@ -133,7 +154,17 @@ def test_every_page_has_no_serious_violation(axe_source, lab, proposed_plan, bro
         ("plans/" + plan_id, "#page table"),
         ("connections", "table.list tbody tr"),
         ("events", "table.list tbody tr"),
+        ("storage", "table.list tbody tr"),
+        ("networks", "table.list tbody tr"),
     ]
+    devices_vm = kvm_vm_with_devices
+    if devices_vm:
+        pages += [
+            ("vms/" + devices_vm["id"], ".devices table.list tbody tr"),
+            ("hosts/" + devices_vm["host_id"], "table.list .bar"),
+            ("storage/" + devices_vm["disks"][0]["pool_id"], "table.list tbody tr"),
+            ("networks/" + devices_vm["nics"][0]["network_id"], "table.list tbody tr"),
+        ]
     for page, wait_for in pages:
         b.go("#/" + page)
         settle(b, wait_for)
@@ -157,6 +188,10 @@ def test_every_page_has_no_serious_violation(axe_source, lab, proposed_plan, bro
     # the New VM wizard with every host's stars
     b.go("#/vms/new")
     settle(b, "input[name=name]")
+    if devices_vm:
+        b.wait(lambda d: b.css("button[data-action=add-disk]").is_enabled())
+        b.css("button[data-action=add-disk]").click()
+        b.css("button[data-action=add-nic]").click()
     b.button("Show placement ratings").click()
     b.wait_text(By.CSS_SELECTOR, ".wizard", "hosts rated")
     check("vms/new")

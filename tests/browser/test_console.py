@@ -10,7 +10,7 @@ pytest.importorskip("selenium", reason="python3-selenium is not installed: apt-g
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
-from pvbrowser import ADMIN_PASSWORD, By, EC  # noqa: E402
+from pvbrowser import ADMIN_PASSWORD, By, EC, requests  # noqa: E402
 
 
 def no_reload_marker(b):
@@ -296,7 +296,7 @@ def test_wizard_ratings_then_create_on_chosen_host(lab, browser):
         refused = [li.text for li in b.all(".ratings li.ineligible") if "does not match" in li.text]
         assert len(refused) == 1 and "kvm" in refused[0], refused
     a2.find_element(By.CSS_SELECTOR, "input").click()
-    b.driver.execute_script("document.querySelector('.wizard fieldset:nth-of-type(2)').scrollIntoView()")
+    b.driver.execute_script("document.querySelector('.wizard fieldset:nth-of-type(3)').scrollIntoView()")
     b.screenshot("new-vm-wizard")
     b.button("Create VM").click()
     b.wait_text(By.CSS_SELECTOR, ".wizard", "Created new-web", 20)
@@ -493,7 +493,7 @@ def test_keyboard_navigation(lab, browser):
     assert b.css("#page h2").text == "Dashboard"                        # still the same page
     b.driver.execute_script("document.querySelector('.skip').focus()")
     seen = []
-    for _ in range(8):
+    for _ in range(12):
         b.driver.switch_to.active_element.send_keys(Keys.TAB)
         seen.append(b.driver.switch_to.active_element.text)
         if seen[-1] == "Jobs":
@@ -628,7 +628,8 @@ def test_add_and_remove_kvm_agent_connection(lab, browser):
     b.wait(lambda d: url not in b.css("table.list").text, 20)
 
 
-PAGES = ["dashboard", "inventory", "hosts", "vms", "vms/new", "jobs", "schedules", "connections", "events"]
+PAGES = ["dashboard", "inventory", "hosts", "vms", "vms/new", "storage", "networks", "jobs", "schedules",
+         "connections", "events"]
 
 
 @pytest.mark.parametrize("width", [1280, 390])
@@ -700,3 +701,13 @@ def test_inventory_across_vmware_and_hyperv(lab, browser):
         b.wait_text(By.CSS_SELECTOR, "#page h2", "running")
         assert_not_reloaded(b)
         assert lab.vm("sql-prod-01")["power_state"] == "running"
+        # their datastores and volumes, port groups and switches, as the API has them
+        for page, collection in (("storage", "storage-pools"), ("networks", "networks")):
+            for vendor in ("vcenter", "hyperv"):
+                b.go("#/%s?vendor=%s" % (page, vendor))
+                api = lab.get("/%s?limit=50&sort=name&filter=%s" % (
+                    collection, requests.utils.quote("vendor eq '%s'" % vendor)))["items"]
+                assert api, (collection, vendor)
+                b.wait(lambda d: [r.find_element(By.TAG_NAME, "td").text for r in b.all("#page table.list tbody tr")]
+                       == [x["name"] for x in api])
+                assert all(vendor in r.text for r in b.all("#page table.list tbody tr"))

@@ -60,6 +60,27 @@ def test_cancel_running(daemon, world):
     assert r.status_code == 409 and r.json()["error"]["code"] == "job_finished"
 
 
+def test_clone_shows_progress_and_cancels_leaving_nothing(daemon, world):
+    """The test hypervisor's clone is a task like the others: progress while
+    it runs, and a cancel leaves the world as it was."""
+    from conftest import read_world
+    daemon.add_test_connection(world, "?delay_ms=3000")
+    vm = vm_ids(daemon)["test-vm-2"]
+    job = daemon.submit("POST", "/api/v1/vms/%s/clone" % vm, {"name": "never-made"})
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        step = daemon.ok("GET", "/api/v1/jobs/" + job)["steps"][1]
+        if step["state"] == "running" and step["progress"] >= 10:
+            break
+        time.sleep(0.05)
+    assert step["detail"] == "cloning VM 'test-vm-2' to 'never-made'", step
+    assert daemon.post("/api/v1/jobs/%s/cancel" % job).status_code == 202
+    done = daemon.wait_job(job)
+    assert done["state"] == "cancelled" and done["error"]["code"] == "cancelled"
+    assert not [v for v in read_world(world)["vms"] if v["name"] == "never-made"]
+    assert not [v for v in daemon.all_items("/api/v1/vms") if v["name"] == "never-made"]
+
+
 def test_per_host_limit_and_cancel_queued(daemon, world):
     one_host_world(world, 4)
     daemon.add_test_connection(world, "?delay_ms=1500")

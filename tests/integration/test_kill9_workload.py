@@ -1,26 +1,27 @@
 """kill -9 at 20 moments of a mixed workload (issue 12, "keep it fixed"):
 after every restart, every object the daemon acknowledged exists, and in the
 end every acknowledged job has finished -- none left running for ever, none
-run twice (no VM created twice).
+run twice (no VM created or cloned twice).
 
-Run by `make soak` (POLYVISOR_SOAK=1), not by `make test`: in 2 of 8 runs
-here the jobs queued before the last kill waited about 90 s before they ran
-(one was still 'running' after 90 s), a stall after restart that is not yet
-understood; the test stays strict and says so when it happens."""
-import os
+The workload (host groups, creates, power actions, clones) paces itself
+below what the test hypervisor carries out (8 job workers, 300 ms a task:
+about 25 jobs a second).  It once submitted as fast as the daemon answered,
+about 110 jobs a second, so thousands of jobs queued up and the last ones
+waited 75-95 s for a worker: that was read as a stall after the restart,
+but job starts never paused for more than about 2 s (see
+docs/operations.md).  A real stall still fails here: the jobs left must
+keep finishing, and all must be done within 90 s."""
 import random
 import signal
 import threading
 import time
 
-import pytest
 import requests
 
-from conftest import TERMINAL, wait_for
+from conftest import TERMINAL
 
 KILLS = 20
-pytestmark = pytest.mark.skipif(os.environ.get("POLYVISOR_SOAK") != "1",
-                                reason="a soak test: make soak runs it")
+STALL_S = 20  # no job finished for this long while some are left: a stall
 
 
 def workload(d, stop, acked, lock, seed):
@@ -28,7 +29,8 @@ def workload(d, stop, acked, lock, seed):
     n = 0
     while not stop.is_set():
         n += 1
-        kind = rnd.choice(["group", "group", "create", "action"])
+        time.sleep(rnd.uniform(0.02, 0.08))  # about 10 jobs a second: below what is carried out
+        kind = rnd.choice(["group", "group", "create", "action", "action"])
         try:
             s = requests.Session()
             s.headers["Authorization"] = d.http.headers.get("Authorization", "")
@@ -48,8 +50,9 @@ def workload(d, stop, acked, lock, seed):
                 vms = s.get(d.base + "/api/v1/vms?limit=20", timeout=5).json()["items"]
                 if vms:
                     vm = rnd.choice(vms)
-                    r = s.post(d.base + "/api/v1/vms/%s/%s" % (vm["id"], rnd.choice(["start", "poweroff"])),
-                               timeout=5)
+                    what = rnd.choice(["start", "poweroff", "clone"])
+                    body = {"name": "k9-clone%d" % n} if what == "clone" else None
+                    r = s.post(d.base + "/api/v1/vms/%s/%s" % (vm["id"], what), json=body, timeout=5)
                     if r.status_code == 202:
                         with lock:
                             acked["jobs"].add(r.json()["id"])
@@ -77,23 +80,31 @@ def test_kill9_twenty_times_loses_nothing_and_leaves_no_job_running(daemon, worl
         stop.set()
         t.join(30)
 
-    def settled():
+    # every job ends, and while some are left they keep ending
+    deadline, last_left, last_move = time.time() + 90, None, time.time()
+    while True:
         jobs = {j["id"]: j for j in daemon.all_items("/api/v1/jobs")}
-        return jobs if all(j["state"] in TERMINAL for j in jobs.values()) else None
-    try:
-        jobs = wait_for(settled, 90, "every job finished or cancelled")
-    except AssertionError:
-        stuck = [(j["id"], j["kind"], j["state"], [(x["name"], x["state"]) for x in j.get("steps", [])])
-                 for j in daemon.all_items("/api/v1/jobs") if j["state"] not in TERMINAL]
-        detail = [daemon.ok("GET", "/api/v1/jobs/" + j[0]) for j in stuck]
-        with open(daemon.log_path, errors="replace") as f:
-            lines = [l for l in f if any(j[0] in l for j in stuck)]
-        raise AssertionError("jobs left unfinished: %s\n%s\n%s" % (stuck, detail, "".join(lines[-20:])))
+        left = [j for j in jobs.values() if j["state"] not in TERMINAL]
+        if not left:
+            break
+        if last_left is None or len(left) < last_left:
+            last_left, last_move = len(left), time.time()
+        if time.time() > deadline or time.time() - last_move > STALL_S:
+            detail = [(j["id"], j["kind"], j["state"], j["created_at"], j["started_at"],
+                       [(x["name"], x["state"]) for x in j.get("steps", [])]) for j in left[:20]]
+            with open(daemon.log_path, errors="replace") as f:
+                lines = [l for l in f if any(j["id"] in l for j in left)]
+            raise AssertionError("%d jobs left unfinished (%s): %s\n%s" % (
+                len(left), "none finished for %ds" % STALL_S if time.time() <= deadline else "after 90 s",
+                detail, "".join(lines[-20:])))
+        time.sleep(0.5)
     assert acked["jobs"] <= set(jobs), "acknowledged jobs lost: %s" % (acked["jobs"] - set(jobs))
     names = [v["name"] for v in daemon.all_items("/api/v1/vms")]
     doubled = {n for n in names if names.count(n) > 1}
     assert not doubled, doubled
     ids = {v["id"] for v in daemon.all_items("/api/v1/vms")}
     created = {(j["result"] or {}).get("vm_id") for j in jobs.values()
-               if j["kind"] == "vm.create" and j["state"] == "succeeded"}
-    assert created <= ids, created - ids  # every VM a create job made is there, once
+               if j["kind"] in ("vm.create", "vm.clone") and j["state"] == "succeeded"}
+    assert created <= ids, created - ids  # every VM a create or clone made is there, once
+    kinds = {(j["kind"], j["state"]) for j in jobs.values()}
+    assert ("vm.create", "succeeded") in kinds and ("vm.clone", "succeeded") in kinds, kinds

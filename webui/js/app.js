@@ -19,6 +19,8 @@ import {h, errorBox, closeDialogs} from "./ui.js";
 import * as dashboard from "./pages/dashboard.js";
 import * as inventory from "./pages/inventory.js";
 import * as hosts from "./pages/hosts.js";
+import * as storage from "./pages/storage.js";
+import * as networks from "./pages/networks.js";
 import * as vms from "./pages/vms.js";
 import * as vmPage from "./pages/vm.js";
 import * as newVm from "./pages/new-vm.js";
@@ -35,6 +37,10 @@ const routes = [
   [/^inventory$/, "inventory", inventory.render],
   [/^hosts$/, "hosts", hosts.renderList],
   [/^hosts\/([^/]+)$/, "hosts", hosts.renderHost],
+  [/^storage$/, "storage", storage.renderList],
+  [/^storage\/([^/]+)$/, "storage", storage.renderPool],
+  [/^networks$/, "networks", networks.renderList],
+  [/^networks\/([^/]+)$/, "networks", networks.renderNetwork],
   [/^vms$/, "vms", vms.render],
   [/^vms\/new$/, "vms", newVm.render],
   [/^vms\/([^/]+)$/, "vms", vmPage.render],

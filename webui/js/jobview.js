@@ -80,11 +80,14 @@ export function jobDetail(job) {
 
 export function targetLink(type, id) {
   if (!id) return "–";
-  const pages = {vm: "#/vms/", host: "#/hosts/", plan: "#/plans/", job: "#/jobs/"};
-  if (type === "vm" || type === "host") {
+  const pages = {vm: "#/vms/", host: "#/hosts/", plan: "#/plans/", job: "#/jobs/", storage_pool: "#/storage/",
+    network: "#/networks/"};
+  const named = {vm: "vms", host: "hosts", storage_pool: "storage-pools", network: "networks"};
+  if (named[type]) {
     // named once the name arrives (cached); a deleted object keeps its id
-    const a = link(pages[type] + id, type + " " + id);
-    api.cached(type === "vm" ? "vms" : "hosts", id).then((o) => { a.textContent = type + " " + o.name; }).catch(() => {});
+    const word = type.replace(/_/g, " ");
+    const a = link(pages[type] + id, word + " " + id);
+    api.cached(named[type], id).then((o) => { a.textContent = word + " " + o.name; }).catch(() => {});
     return a;
   }
   if (pages[type]) return link(pages[type] + id, type + " " + id);

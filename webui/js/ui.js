@@ -94,12 +94,15 @@ export function progress(pct, label) {
     h("span", {class: "progress-text"}, p + " %"));
 }
 
-/** How much of a total is used, as a bar and a percentage (memory, CPU). */
-export function usageBar(used, total, label) {
+/** How much of a total is used, as a bar and a percentage (memory, CPU,
+ *  a storage pool); `text` replaces the "label: N %" under the bar.  A bar
+ *  90 % full or more is drawn in the warning colour. */
+export function usageBar(used, total, label, text) {
   const pct = total ? Math.min(100, Math.round(used / total * 100)) : 0;
   return h("div", {class: "usage"},
-    h("div", {class: "bar", role: "img", "aria-label": label + " " + pct + " % used"}, h("span", {style: "width:" + pct + "%"})),
-    h("span", {class: "muted"}, label + ": " + pct + " %"));
+    h("div", {class: "bar" + (pct >= 90 ? " full" : ""), role: "img", "aria-label": label + " " + pct + " % used"},
+      h("span", {style: "width:" + pct + "%"})),
+    h("span", {class: "muted"}, text || label + ": " + pct + " %"));
 }
 
 /** An error area to show an API error where the action was taken. */
@@ -174,6 +177,28 @@ export function confirmDialog(title, text, okLabel) {
 }
 
 /**
+ * A table of items already at hand (a VM's disks): the same look as a
+ * paged table, without paging.  columns as for pagedTable.
+ */
+export function table({columns, items, caption, empty}) {
+  return h("div", {class: "paged"},
+    h("div", {class: "table-wrap"}, listTable(columns, caption, h("tbody", {}, items.map((it) => tableRow(columns, it))))),
+    items.length ? null : h("p", {class: "muted"}, empty || "Nothing here."));
+}
+
+function listTable(columns, caption, tbody) {
+  return h("table", {class: "list"},
+    caption ? h("caption", {class: "sr-only"}, caption) : null,
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", {scope: "col"}, c.label)))),
+    tbody);
+}
+
+// each cell says its column (data-label): narrow windows show tables as cards
+function tableRow(columns, item) {
+  return h("tr", {}, columns.map((c) => h("td", {"data-label": c.label}, c.render(item))));
+}
+
+/**
  * Whether copy b of an object is at least as new as copy a.  A reply and the
  * live stream can arrive in either order; objects that carry a revision
  * (jobs) say which copy is newer.
@@ -193,18 +218,14 @@ export function pagedTable({columns, fetch, caption, empty, rowKey}) {
   const err = errorBox();
   const status = h("span", {class: "muted", role: "status"});
   const more = h("button", {type: "button", hidden: true}, "Load more");
-  const table = h("table", {class: "list"},
-    caption ? h("caption", {class: "sr-only"}, caption) : null,
-    h("thead", {}, h("tr", {}, columns.map((c) => h("th", {scope: "col"}, c.label)))),
-    tbody);
-  const el = h("div", {class: "paged"}, err, h("div", {class: "table-wrap"}, table),
+  const el = h("div", {class: "paged"}, err, h("div", {class: "table-wrap"}, listTable(columns, caption, tbody)),
     h("div", {class: "pager"}, more, " ", status));
   let cursor = null, count = 0, gen = 0;
   const rows = new Map();    // key -> <tr>
   const items = new Map();   // key -> the item drawn in that row
 
   function row(item) {
-    const tr = h("tr", {}, columns.map((c) => h("td", {"data-label": c.label}, c.render(item))));
+    const tr = tableRow(columns, item);
     if (rowKey) { tr.dataset.key = rowKey(item); rows.set(rowKey(item), tr); items.set(rowKey(item), item); }
     return tr;
   }

@@ -11,12 +11,13 @@
  * Every move or creation is a child job (vm.migrate, vm.create) run on this
  * job's thread (pv_job_run_child), so each has its own steps, progress and
  * error in the job list, and cancelling the parent stops the rest.  The
- * plan row keeps each move's job id and outcome; a restarted parent waits
- * for a child it already started instead of starting it again.
+ * plan row keeps each move's job id, and a deploy's result each create's,
+ * from before the child runs (pv_job_child_new, then pv_job_child_run), so
+ * a parent resumed after kill -9 finishes a child it already started
+ * instead of starting a second one.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "db/db.h"
 #include "server/sched/clock.h"
 #include "server/core/events.h"
@@ -255,6 +256,15 @@ static int plan_step(struct pv_job_run *run, struct pv_error *err)
 
 /* ---- execution ---------------------------------------------------------- */
 
+static void save_moves(const char *plan_id, json_t *moves)
+{
+    char *text = json_dumps(moves, JSON_COMPACT);
+
+    if (text)
+        pv_db_plan_set_moves(plan_id, text);
+    free(text);
+}
+
 /* Carry out the moves of plan `plan_id`; each move gets job_id, state and
  * error in the plan row as it goes. */
 static int execute_plan(struct pv_job_run *run, const char *plan_id, struct pv_error *err)
@@ -277,7 +287,6 @@ static int execute_plan(struct pv_job_run *run, const char *plan_id, struct pv_e
         struct pv_db_vm_ref vm;
         struct pv_error e = {0};
         char child_id[64] = "";
-        char *text;
 
         if (state && (strcmp(state, "succeeded") == 0 || strcmp(state, "skipped") == 0))
             continue;
@@ -288,9 +297,8 @@ static int execute_plan(struct pv_job_run *run, const char *plan_id, struct pv_e
         }
         pv_job_progress(run, (int)(100 * i / (n ? n : 1)), vm_id);
         if (child) {
-            /* started before a restart: wait for it rather than start another */
-            while ((rc = pv_job_outcome(child, &e)) == PV_JOB_PENDING && !pv_job_cancelled(run))
-                usleep(200 * 1000);
+            /* started before a restart: finish it rather than start another */
+            rc = pv_job_child_run(run, child, &e);
         } else if (pv_db_vm_ref(vm_id, &vm, NULL) != 0 ||
                    strcmp(vm.host_id, json_string_value(json_object_get(m, "from_host_id"))) != 0) {
             json_object_set_new(m, "state", json_string("skipped"));
@@ -299,9 +307,13 @@ static int execute_plan(struct pv_job_run *run, const char *plan_id, struct pv_e
         } else {
             json_t *params = json_pack("{s:O,s:O}", "host_id", json_object_get(m, "to_host_id"),
                                        "mode", json_object_get(m, "mode"));
-            rc = pv_job_run_child(run, "vm.migrate", "vm", vm_id, params, child_id, &e);
+            rc = pv_job_child_new(run, "vm.migrate", "vm", vm_id, params, child_id, &e);
             json_decref(params);
-            json_object_set_new(m, "job_id", json_string(child_id));
+            if (!rc) { /* on record before it runs: a restart finishes this one */
+                json_object_set_new(m, "job_id", json_string(child_id));
+                save_moves(plan_id, moves);
+                rc = pv_job_child_run(run, child_id, &e);
+            }
         }
         json_object_set_new(m, "state", json_string(rc == 0 ? "succeeded" : "failed"));
         if (rc) {
@@ -310,9 +322,7 @@ static int execute_plan(struct pv_job_run *run, const char *plan_id, struct pv_e
             failed++;
         }
     save:
-        text = json_dumps(moves, JSON_COMPACT);
-        pv_db_plan_set_moves(plan_id, text);
-        free(text);
+        save_moves(plan_id, moves);
         rc = 0;
     }
     if (!rc) {
@@ -371,6 +381,32 @@ static int execute_step(struct pv_job_run *run, struct pv_error *err)
     return rc;
 }
 
+/* Start the VM that create child job `create_id` made, as a child job of
+ * its own recorded in `one` (start_job_id) before it runs. */
+static int start_created(struct pv_job_run *run, json_t *one, const char *create_id,
+                         struct pv_error *e)
+{
+    const char *start_id = json_string_value(json_object_get(one, "start_job_id"));
+    json_t *job = NULL;
+    const char *vm_id = NULL;
+    char child[64];
+    int rc = 0;
+
+    if (!start_id) {
+        if (pv_db_job_json(create_id, &job, NULL) == 0)
+            vm_id = json_string_value(json_object_get(json_object_get(job, "result"), "vm_id"));
+        if (vm_id)
+            rc = pv_job_child_new(run, "vm.start", "vm", vm_id, NULL, child, e);
+        json_decref(job);
+        if (!vm_id || rc)
+            return rc;
+        json_object_set_new(one, "start_job_id", json_string(child));
+        pv_job_save(run);
+        start_id = child;
+    }
+    return pv_job_child_run(run, start_id, e);
+}
+
 static int create_step(struct pv_job_run *run, struct pv_error *err)
 {
     json_t *p = pv_job_params(run), *res = pv_job_result(run);
@@ -386,45 +422,48 @@ static int create_step(struct pv_job_run *run, struct pv_error *err)
     }
     n = json_array_size(placements);
     json_array_foreach(placements, i, pl) {
-        json_t *params, *one;
+        json_t *params, *one = json_array_get(created, i);
         struct pv_error e = {0};
         char child[64], name[128];
         int rc;
 
-        if (i < json_array_size(created))
+        if (one && strcmp(json_string_value(json_object_get(one, "state")), "running") != 0) {
+            failed += strcmp(json_string_value(json_object_get(one, "state")), "failed") == 0;
             continue; /* done before a restart */
+        }
         if (pv_job_cancelled(run))
             return pv_fail(err, cancelled, "cancelled after %d of %d VMs",
                                 (int)i, (int)n);
         pv_job_progress(run, (int)(100 * i / (n ? n : 1)), NULL);
-        /* names are unique per run: prefix-<job suffix>-<n> */
-        snprintf(name, sizeof name, "%s-%.4s-%d",
-                 json_string_value(json_object_get(vm, "name_prefix")),
-                 pv_job_id(run) + strlen(pv_job_id(run)) - 4, (int)i + 1);
-        params = json_deep_copy(vm);
-        json_object_del(params, "name_prefix");
-        json_object_set_new(params, "name", json_string(name));
-        json_object_set(params, "host_id", json_object_get(pl, "host_id"));
-        rc = pv_job_run_child(run, "vm.create", NULL, NULL, params, child, &e);
-        json_decref(params);
-        one = json_pack("{s:s,s:s,s:s}", "name", name, "job_id", child, "state",
-                        rc ? "failed" : "succeeded");
-        if (!rc && json_is_true(json_object_get(p, "start"))) {
-            json_t *job = NULL;
-            const char *vm_id = NULL;
-            char start_child[64];
-            if (pv_db_job_json(child, &job, NULL) == 0)
-                vm_id = json_string_value(json_object_get(json_object_get(job, "result"), "vm_id"));
-            if (vm_id)
-                rc = pv_job_run_child(run, "vm.start", "vm", vm_id, NULL, start_child, &e);
-            json_decref(job);
+        if (!one) {
+            /* names are unique per run: prefix-<job suffix>-<n> */
+            snprintf(name, sizeof name, "%s-%.4s-%d",
+                     json_string_value(json_object_get(vm, "name_prefix")),
+                     pv_job_id(run) + strlen(pv_job_id(run)) - 4, (int)i + 1);
+            params = json_deep_copy(vm);
+            json_object_del(params, "name_prefix");
+            json_object_set_new(params, "name", json_string(name));
+            json_object_set(params, "host_id", json_object_get(pl, "host_id"));
+            rc = pv_job_child_new(run, "vm.create", NULL, NULL, params, child, &e);
+            json_decref(params);
+            one = json_pack("{s:s,s:s,s:s}", "name", name, "job_id", rc ? "" : child, "state",
+                            "running");
+            json_array_append_new(created, one);
+            /* on record before it runs: a restart finishes this child */
+            pv_job_save(run);
+        } else {
+            rc = 0; /* started before a restart: finish it, do not make another */
         }
+        if (!rc)
+            rc = pv_job_child_run(run, json_string_value(json_object_get(one, "job_id")), &e);
+        if (!rc && json_is_true(json_object_get(p, "start")))
+            rc = start_created(run, one, json_string_value(json_object_get(one, "job_id")), &e);
+        json_object_set_new(one, "state", json_string(rc ? "failed" : "succeeded"));
         if (rc) {
             json_object_set_new(one, "error", json_pack("{s:s,s:s}", "code", e.code, "message",
                                                         e.message));
             failed++;
         }
-        json_array_append_new(created, one);
     }
     if (failed)
         return pv_fail(err, deploy_partly_failed, "%d of %d VMs failed", failed,

@@ -143,6 +143,21 @@ static int keep_placement(struct pv_job_run *run, int rc, json_t *decision, cons
     return rc;
 }
 
+/* A create or clone about to make VM `name` on the chosen host: remember a
+ * VM of that name the host already has, so that a resumed job never adopts
+ * it as its own (the endpoint refuses the name instead: name_in_use). */
+static int note_name_owner(struct pv_job_run *run, int rc)
+{
+    json_t *res = pv_job_result(run);
+    struct pv_db_vm_ref vm;
+
+    if (!rc && pv_db_vm_ref_by_name(json_string_value(json_object_get(res, "host_id")),
+                                    json_string_value(json_object_get(pv_job_params(run), "name")),
+                                    &vm) == 0)
+        json_object_set_new(res, "name_held_by", json_string(vm.native_id));
+    return rc;
+}
+
 static int create_place(struct pv_job_run *run, struct pv_error *err)
 {
     json_t *p = pv_job_params(run), *decision = NULL;
@@ -154,29 +169,31 @@ static int create_place(struct pv_job_run *run, struct pv_error *err)
     if (!rc)
         rc = pv_place_new(inv, p, host_id, chosen, &decision, err);
     pv_snapshot_put(inv);
-    return keep_placement(run, rc, decision, chosen);
+    return note_name_owner(run, keep_placement(run, rc, decision, chosen));
 }
 
-/* A create that was interrupted in its "create" step (the daemon killed)
- * may have been carried out by the endpoint all the same: vCenter's tasks,
- * Hyper-V's jobs and the agent's define go on without us.  Sync the
- * connection and, when the chosen host now has a VM of the asked-for name,
- * take it as this job's VM (configure then applies ha, tags and sets).
- * 0 when adopted. */
-static int adopt(struct pv_job_run *run, const struct pv_db_host_ref *host, const char *name)
+/* A create or clone that was interrupted in its "create" ("clone") step
+ * (the daemon killed) may have been carried out by the endpoint all the
+ * same: vCenter's tasks, Hyper-V's jobs and the agent's define go on
+ * without us.  Sync the connection and, when the chosen host now has a VM
+ * of the asked-for name that was not there when the host was chosen, take
+ * it as this job's VM (configure then applies ha, tags and sets).  *vm is
+ * the VM adopted.  0 when adopted. */
+static int adopt(struct pv_job_run *run, const struct pv_db_host_ref *host, const char *name,
+                 struct pv_db_vm_ref *vm)
 {
     json_t *res = pv_job_result(run);
-    struct pv_db_vm_ref vm;
+    const char *held = json_string_value(json_object_get(res, "name_held_by"));
     struct pv_error e = {0};
 
     if (pv_conns_sync(host->connection_id, NULL, &e) != 0 ||
-        pv_db_vm_ref_by_name(host->id, name, &vm) != 0)
+        pv_db_vm_ref_by_name(host->id, name, vm) != 0 || (held && strcmp(held, vm->native_id) == 0))
         return -1;
-    json_object_set_new(res, "native_id", json_string(vm.native_id));
+    json_object_set_new(res, "native_id", json_string(vm->native_id));
     json_object_set_new(res, "connection_id", json_string(host->connection_id));
     json_object_set_new(res, "adopted", json_true());
-    pv_log(PV_LOG_INFO, "jobs", "event=adopted job=%s vm=%s native_id=%s", pv_job_id(run), vm.id,
-           vm.native_id);
+    pv_log(PV_LOG_INFO, "jobs", "event=adopted job=%s kind=%s vm=%s native_id=%s", pv_job_id(run),
+           pv_job_kind_name(run), vm->id, vm->native_id);
     return 0;
 }
 
@@ -195,6 +212,7 @@ static int create_vm(struct pv_job_run *run, struct pv_error *err)
         .memory_mb = json_integer_value(json_object_get(p, "memory_mb")),
         .paravirtual = json_is_false(json_object_get(p, "paravirtual")) ? 0 : 1,
     };
+    struct pv_db_vm_ref made;
     char *native = NULL;
     int rc;
 
@@ -205,7 +223,7 @@ static int create_vm(struct pv_job_run *run, struct pv_error *err)
         goto out;
     spec.disks_json = disks = json_dumps(dl, JSON_COMPACT | JSON_ENCODE_ANY);
     spec.nics_json = nics = json_dumps(nl, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (json_is_true(json_object_get(res, "resumed")) && adopt(run, &host, spec.name) == 0)
+    if (json_is_true(json_object_get(res, "resumed")) && adopt(run, &host, spec.name, &made) == 0)
         goto out; /* the endpoint had made it before the daemon went down */
     rc = pv_conns_acquire(host.connection_id, &h, err);
     if (rc)
@@ -267,20 +285,13 @@ static int create_step(struct pv_job_run *run, int idx, struct pv_error *err)
     }
 }
 
-static int create_reconcile(struct pv_job_run *run, struct pv_error *err)
-{
-    (void)err;
-    /* create_vm stores native_id in the result only after the VM exists, so
-     * resuming never creates a second one; an interrupted create whose id
-     * was not stored first looks for a VM the endpoint made meanwhile
-     * (adopt), and creates only when there is none. */
-    json_object_set_new(pv_job_result(run), "resumed", json_true());
-    return PV_RECONCILE_RESUME;
-}
-
 static const char *const create_steps[] = {"place", "create", "configure"};
+/* create_vm stores native_id in the result only after the VM exists, so
+ * resuming never creates a second one; an interrupted create whose id was
+ * not stored first looks for a VM the endpoint made meanwhile (adopt), and
+ * creates only when there is none. */
 const struct pv_job_kind pv_job_vm_create = {"vm.create", create_steps, 3, create_step,
-                                             create_reconcile};
+                                             pv_job_resume_marked};
 
 /* ---- migrate ------------------------------------------------------------ */
 
@@ -319,6 +330,14 @@ static int migrate_move(struct pv_job_run *run, struct pv_error *err)
     if (!rc)
         rc = pv_db_host_ref(json_string_value(json_object_get(pv_job_result(run), "host_id")),
                             &dest, err);
+    if (!rc && json_is_true(json_object_get(pv_job_result(run), "resumed"))) {
+        /* where is the VM now?  The endpoint may have finished the move */
+        struct pv_error e = {0};
+        pv_conns_sync(dest.connection_id, NULL, &e);
+        if (strcmp(vm.connection_id, dest.connection_id) != 0)
+            pv_conns_sync(vm.connection_id, NULL, &e);
+        rc = pv_db_vm_ref(pv_job_target(run), &vm, err);
+    }
     if (rc)
         return rc;
     json_object_set_new(pv_job_result(run), "vm_id", json_string(vm.id));
@@ -374,16 +393,11 @@ static int migrate_step(struct pv_job_run *run, int idx, struct pv_error *err)
     return idx == 0 ? migrate_choose(run, err) : migrate_move(run, err);
 }
 
-static int migrate_reconcile(struct pv_job_run *run, struct pv_error *err)
-{
-    (void)run;
-    (void)err;
-    return PV_RECONCILE_RESUME; /* migrate_move sees a VM already moved */
-}
-
 static const char *const migrate_steps[] = {"choose destination", "migrate"};
+/* A resumed migrate_move first syncs both ends: a migration the endpoint
+ * finished while polyvisord was down is then seen done, not tried again. */
 const struct pv_job_kind pv_job_vm_migrate = {"vm.migrate", migrate_steps, 2, migrate_step,
-                                              migrate_reconcile};
+                                              pv_job_resume_marked};
 
 /* ---- reconfigure -------------------------------------------------------- */
 
@@ -446,8 +460,37 @@ static int clone_place(struct pv_job_run *run, struct pv_error *err)
                             json_integer_value(json_object_get(p, "memory_mb")), chosen,
                             &decision, err);
     pv_snapshot_put(inv);
+    return note_name_owner(run, keep_placement(run, rc, decision, chosen));
+}
 
-    return keep_placement(run, rc, decision, chosen);
+/* An adopted clone gets the sizes the request asked for, as the endpoint's
+ * clone would have given them: through a reconfigure when they differ. */
+static int clone_sizes(struct pv_job_run *run, const struct pv_db_vm_ref *vm,
+                       const struct pv_vm_spec *asked, struct pv_error *err)
+{
+    struct pv_vm_spec spec = {
+        .vcpus = asked->vcpus && asked->vcpus != vm->vcpus ? asked->vcpus : 0,
+        .memory_mb = asked->memory_mb && asked->memory_mb != vm->memory_mb ? asked->memory_mb : 0,
+    };
+    struct pv_handle h;
+    struct pv_sink sink;
+    struct pv_sink_ctx ctx;
+    int rc;
+
+    if (!spec.vcpus && !spec.memory_mb)
+        return 0;
+    rc = pv_conns_acquire(vm->connection_id, &h, err);
+    if (rc)
+        return rc;
+    rc = pv_conns_need(&h, PV_CAP_RECONFIGURE, (void *)h.a->vm_reconfigure, err);
+    if (!rc) {
+        pv_conns_sink(&sink, &ctx, &h, run);
+        rc = h.a->vm_reconfigure(h.conn, vm->native_id, &spec, &sink, err);
+    }
+    if (rc != PV_EUNREACHABLE)
+        pv_conns_settle(&h, rc ? NULL : &ctx, vm->native_id, run);
+    pv_conns_release(&h, rc == PV_EUNREACHABLE);
+    return rc;
 }
 
 static int clone_vm(struct pv_job_run *run, struct pv_error *err)
@@ -458,7 +501,7 @@ static int clone_vm(struct pv_job_run *run, struct pv_error *err)
         .vcpus = (int)json_integer_value(json_object_get(p, "vcpus")),
         .memory_mb = json_integer_value(json_object_get(p, "memory_mb")),
     };
-    struct pv_db_vm_ref vm;
+    struct pv_db_vm_ref vm, made;
     struct pv_db_host_ref host;
     struct pv_handle h;
     struct pv_sink sink;
@@ -471,8 +514,12 @@ static int clone_vm(struct pv_job_run *run, struct pv_error *err)
     rc = pv_db_vm_ref(pv_job_target(run), &vm, err);
     if (!rc)
         rc = pv_db_host_ref(json_string_value(json_object_get(res, "host_id")), &host, err);
-    if (!rc)
-        rc = pv_conns_acquire(vm.connection_id, &h, err);
+    if (rc)
+        return rc;
+    /* the endpoint made the clone before the daemon went down */
+    if (json_is_true(json_object_get(res, "resumed")) && adopt(run, &host, spec.name, &made) == 0)
+        return clone_sizes(run, &made, &spec, err);
+    rc = pv_conns_acquire(vm.connection_id, &h, err);
     if (rc)
         return rc;
     rc = pv_conns_need(&h, PV_CAP_CLONE, (void *)h.a->vm_clone, err);
@@ -501,4 +548,4 @@ static int clone_step(struct pv_job_run *run, int idx, struct pv_error *err)
 
 static const char *const clone_steps[] = {"place", "clone", "configure"};
 const struct pv_job_kind pv_job_vm_clone = {"vm.clone", clone_steps, 3, clone_step,
-                                            create_reconcile};
+                                            pv_job_resume_marked};

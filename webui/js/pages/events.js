@@ -9,7 +9,7 @@ export function render(el, params, ctx) {
   const severity = select("severity", [["", "Any severity"], ["info", "Info"], ["warning", "Warning"],
     ["error", "Error"], ["critical", "Critical"], ["audit", "Audit"]], "");
   const type = select("object_type", [["", "Any object"], ["vm", "VM"], ["host", "Host"], ["job", "Job"],
-    ["connection", "Connection"], ["schedule", "Schedule"], ["plan", "Plan"], ["host_group", "Host group"]], "");
+    ["connection", "Connection"], ["storage_pool", "Storage pool"], ["network", "Network"], ["schedule", "Schedule"], ["plan", "Plan"], ["host_group", "Host group"]], "");
   const text = h("input", {type: "search", name: "q", placeholder: "words in the message"});
   const box = h("div");
   let table, filter = "";

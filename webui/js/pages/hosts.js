@@ -1,49 +1,24 @@
 // pages/hosts.js -- Hosts: the host list, then one host: facts, state,
-// usage over time (the metrics API), tags, host group, maintenance mode and
-// the VMs on it (paged, like every list).
+// usage over time (the metrics API), tags, host group, maintenance mode, the
+// storage pools and networks it reaches, and the VMs on it (paged, like
+// every list).
 
 import * as api from "../api.js";
 import * as vendors from "../vendors.js";
-import {h, link, badge, fmtMB, fmtNum, fmtTime, facts, field, select, pagedTable, errorBox, debounce, usageBar} from "../ui.js";
+import {h, link, badge, fmtMB, fmtNum, fmtTime, facts, field, select, pagedTable, errorBox, usageBar} from "../ui.js";
 import {nameOf} from "../names.js";
 import {usageChart} from "../chart.js";
 import {jobPanel} from "../jobview.js";
-import {vmColumns} from "../lists.js";
-
-function hostColumns() {
-  return [
-    {label: "Name", render: (x) => link("#/hosts/" + x.id, x.name)},
-    {label: "State", render: (x) => badge(x.state)},
-    {label: "Vendor", render: (x) => x.vendor},
-    {label: "Cluster", render: (x) => nameOf("clusters", x.cluster_id)},
-    {label: "CPU", render: (x) => x.cpu_cores + " cores, " + fmtNum(x.cpu_usage_pct, 1) + " % busy"},
-    {label: "Memory", render: (x) => fmtMB(x.memory_used_mb) + " of " + fmtMB(x.memory_mb)},
-    {label: "Tags", render: (x) => (x.tags || []).join(", ")},
-  ];
-}
+import {vmColumns, hostColumns, poolColumns, networkColumns, listPage} from "../lists.js";
 
 export async function renderList(el, params, ctx) {
   await vendors.load();
-  const text = h("input", {type: "search", name: "q", placeholder: "part of a name"});
   const state = select("state", [["", "Any state"], ["connected", "Connected"], ["maintenance", "Maintenance"],
     ["disconnected", "Disconnected"], ["failed", "Failed"]], ctx.query.get("state") || "");
-  const vendor = select("vendor", vendors.options(["", "Any vendor"]), ctx.query.get("vendor") || "");
-  const box = h("div");
-  let table;
-  function reload() {
-    const filter = api.and(text.value.trim() ? "name contains " + api.q(text.value.trim()) : "",
-      state.value ? "state eq " + api.q(state.value) : "", vendor.value ? "vendor eq " + api.q(vendor.value) : "");
-    table = pagedTable({caption: "Hosts", columns: hostColumns(), rowKey: (x) => x.id, empty: "No host matches.",
-      fetch: (cursor) => api.list("hosts", {limit: 50, cursor, filter, sort: "name"})});
-    box.replaceChildren(table.el);
-  }
-  text.addEventListener("input", debounce(reload, 300));
-  state.addEventListener("change", reload);
-  vendor.addEventListener("change", reload);
-  el.append(h("h2", {}, "Hosts"),
-    h("div", {class: "toolbar"}, field("Search by name", text), field("State", state), field("Vendor", vendor)), box);
-  reload();
-  ctx.on("host", (x) => table && table.upsert(x, false));
+  const list = listPage({title: "Hosts", collection: "hosts", columns: hostColumns(), query: ctx.query,
+    empty: "No host matches.", menus: [{label: "State", select: state, clause: (v) => "state eq " + api.q(v)}]});
+  el.append(h("h2", {}, "Hosts"), list.el);
+  ctx.on("host", list.upsert);
 }
 
 export async function renderHost(el, [id], ctx) {
@@ -93,6 +68,16 @@ export async function renderHost(el, [id], ctx) {
     h("div", {class: "two-col"}, h("section", {}, h("h3", {}, "Facts"), info),
       h("section", {}, h("h3", {}, "Settings"), form, err, maint.el)),
     history(host));
+  // what the host reaches, asked of the pools and networks themselves (their
+  // host_ids), a page at a time: a vCenter host may mount hundreds of datastores
+  const reaches = "host_ids contains " + api.q(id);
+  el.append(h("div", {class: "two-col"},
+    h("section", {}, h("h3", {}, "Storage pools"), pagedTable({caption: "Storage pools of " + host.name,
+      columns: poolColumns({hosts: false}), rowKey: (p) => p.id, empty: "This host reaches no storage pool.",
+      fetch: (cursor) => api.list("storage-pools", {limit: 50, cursor, sort: "name", filter: reaches})}).el),
+    h("section", {}, h("h3", {}, "Networks"), pagedTable({caption: "Networks of " + host.name,
+      columns: networkColumns({hosts: false}), rowKey: (n) => n.id, empty: "This host reaches no network.",
+      fetch: (cursor) => api.list("networks", {limit: 50, cursor, sort: "name", filter: reaches})}).el)));
   el.append(h("h3", {}, "VMs on this host"));
   const table = pagedTable({caption: "VMs on " + host.name, columns: vmColumns(), rowKey: (v) => v.id,
     empty: "No VMs on this host.",

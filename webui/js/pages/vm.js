@@ -1,16 +1,17 @@
 // pages/vm.js -- VM, one VM's page: its facts, the power actions, migrate with the
 // host picker (every host's stars and the reasons behind them), delete with
-// a confirmation, HA and tags, and its recent jobs.
+// a confirmation, HA and tags, its disks and NICs, and its recent jobs.
 //
 // Every action answers 202 with a job; the job is shown right under the
 // buttons and follows the live stream to its end.  Errors (a refused request
 // or a failed job) appear in that same place.
 
 import * as api from "../api.js";
-import {h, link, vmStateBadge, fmtMB, fmtTime, facts, errorBox, modal, confirmDialog, select, field, pagedTable} from "../ui.js";
+import {h, link, vmStateBadge, fmtMB, fmtTime, facts, errorBox, modal, confirmDialog, select, field, pagedTable,
+  table} from "../ui.js";
 import {jobPanel} from "../jobview.js";
 import {ratingsList} from "../placement.js";
-import {hostLink, nameOf} from "../names.js";
+import {hostLink, nameOf, poolLink, networkLink} from "../names.js";
 import {jobColumns} from "../lists.js";
 
 // Which actions make sense in which power state (the API refuses the rest).
@@ -24,6 +25,23 @@ const ACTIONS = [
   ["save", "Save", ["running", "paused"]],
 ];
 
+// A disk as every vendor reports it (id, pool_id, size, bus) and, where the
+// vendor says, its device name (libvirt's target, vSphere's device key) and backing file.
+const DISK_COLUMNS = [
+  {label: "Disk", render: (d) => d.target || d.key || d.id},
+  {label: "Pool", render: (d) => d.pool_id ? poolLink(d.pool_id) : "–"},
+  {label: "Size", render: (d) => d.size_mb !== undefined && d.size_mb !== null ? fmtMB(d.size_mb)
+    : d.size_gb !== undefined && d.size_gb !== null ? d.size_gb + " GiB" : "–"},
+  {label: "Bus", render: (d) => d.bus || "–"},
+  {label: "Backing", render: (d) => d.path || "–"},
+];
+
+const NIC_COLUMNS = [
+  {label: "Network", render: (n) => n.network_id ? networkLink(n.network_id) : (n.network || n.bridge || "–")},
+  {label: "MAC", render: (n) => n.mac || "–"},
+  {label: "Model", render: (n) => n.model || "–"},
+];
+
 export async function render(el, [id], ctx) {
   let vm = await api.get("/vms/" + id);
   const title = h("h2", {});
@@ -31,6 +49,7 @@ export async function render(el, [id], ctx) {
   const err = errorBox();
   const jobsArea = h("div", {class: "vm-jobs"});
   const info = h("div");
+  const devices = h("div", {class: "devices"});
 
   // Buttons are made once; updates only enable or disable them, so a live
   // redraw never takes the keyboard focus (or a click) away.
@@ -59,11 +78,14 @@ export async function render(el, [id], ctx) {
       ["HA", vm.ha],
       ["Tags", (vm.tags || []).join(", ") || "–"],
       ["Affinity / anti-affinity", ((vm.affinity || []).join(", ") || "–") + " / " + ((vm.anti_affinity || []).join(", ") || "–")],
-      ["Disks", (vm.disks || []).length ? JSON.stringify(vm.disks) : "none"],
-      ["NICs", (vm.nics || []).length ? JSON.stringify(vm.nics) : "none"],
       ["Observed", fmtTime(vm.observed_at) + " (" + (vm.source || "?") + ")"],
       ["Id", vm.id],
     ]));
+    devices.replaceChildren(
+      h("section", {}, h("h3", {}, "Disks"), table({caption: "Disks of " + vm.name, columns: DISK_COLUMNS,
+        items: vm.disks || [], empty: "No disks."})),
+      h("section", {}, h("h3", {}, "NICs"), table({caption: "NICs of " + vm.name, columns: NIC_COLUMNS,
+        items: vm.nics || [], empty: "No NICs: the VM is on no network."})));
   }
 
   function follow(job) {
@@ -119,6 +141,7 @@ export async function render(el, [id], ctx) {
     h("div", {class: "two-col"},
       h("section", {}, h("h3", {}, "Details"), info),
       h("section", {}, h("h3", {}, "Settings"), settings, settingsErr)),
+    devices,
     h("h3", {}, "Recent jobs"), recent.el);
 
   // vm messages carry the fields that changed (power state, host): merge them
