@@ -1243,3 +1243,44 @@ def move_through(daemon, vcsim, proxy, vm_moref):
         assert after[key] == before[key]
         assert "lists the disk on datastore" in job["result"]["note"], job["result"]
         assert vc.ok("GET", "/api/v1/vms/" + vm["id"])["disks"][0]["pool_id"] == disk["pool_id"]
+
+
+def test_disks_vcenter_did_not_make_for_the_vm(vc):
+    """A VMDK another client attached from elsewhere (here: another VM's
+    disk) is detached on remove and its file kept; one on an IDE controller
+    of a running VM is neither grown nor removed (vSphere changes IDE only
+    while the VM is off), refused before vCenter is asked."""
+    owner, other = vc.vcsim.vm("DC0_H0_VM0"), vc.vcsim.vm("DC0_H0_VM1")
+    _, owner_disks = truth_devices(vc, owner["moref"], "disk")
+    vmdk = list(owner_disks.values())[0]["file"]
+    assert vmdk.startswith("[LocalDS_0] DC0_H0_VM0/") and os.path.exists(ds_file(vc, vmdk))
+    _, devs = truth_devices(vc, other["moref"])
+    scsi = [d for d in devs.values() if d["type"] == "ParaVirtualSCSIController"][0]
+    ide = [d for d in devs.values() if d["type"] == "VirtualIDEController"][0]
+    base = "/api/v1/vms/" + api_vm(vc, other["moref"])["id"]
+
+    def attach(ctrl, unit):
+        _, before = truth_devices(vc, other["moref"], "disk")
+        vc.vcsim.vcq("attach-disk", other["moref"], vmdk, str(ctrl["key"]), str(unit))
+        vc.run("POST", "/api/v1/connections/%s/sync" % vc.conn_id, timeout=60)
+        _, after = truth_devices(vc, other["moref"], "disk")
+        key = [k for k in after if k not in before][0]
+        ours = [d for d in vc.ok("GET", base)["disks"] if d["id"] not in [x["id"] for x in disks_before]]
+        return key, after, ours[0]
+
+    disks_before = vc.ok("GET", base)["disks"]
+    key, truth, disk = attach(ide, 1)
+    assert disk["bus"] == "ide"
+    for method, path, body in (("POST", "/disks/%s/resize" % disk["id"], {"size_gb": 1}),
+                               ("DELETE", "/disks/" + disk["id"], None)):
+        job = vc.run(method, base + path, body, expect="failed", timeout=60)
+        assert job["error"]["code"] == "vm_running" and "IDE" in job["error"]["message"], job["error"]
+        assert truth_devices(vc, other["moref"], "disk")[1] == truth
+
+    disks_before = vc.ok("GET", base)["disks"]
+    key, truth, disk = attach(scsi, 2)
+    job = vc.run("DELETE", base + "/disks/" + disk["id"], timeout=60)
+    assert "file kept" in job["result"]["note"], job["result"]
+    assert key not in truth_devices(vc, other["moref"], "disk")[1]
+    assert os.path.exists(ds_file(vc, vmdk))
+    assert truth_devices(vc, owner["moref"], "disk")[1] == owner_disks

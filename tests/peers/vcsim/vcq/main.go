@@ -11,6 +11,9 @@
 //	vcq ... add-datastore NAME DIR HOST
 //	                               a local datastore over directory DIR on that host
 //	                               (HostDatastoreSystem.CreateLocalDatastore)
+//	vcq ... attach-disk NAME|MOREF FILE CONTROLLER_KEY UNIT
+//	                               attach an existing VMDK ("[ds] dir/f.vmdk") to a VM
+//	                               on that controller and unit, as another client would
 //	vcq ... vm NAME|MOREF          one VM (exit 3 when it does not exist)
 //	vcq ... host NAME|MOREF        one host
 //	vcq ... devices NAME|MOREF     one VM's disks, NICs and controllers with their
@@ -385,6 +388,31 @@ func main() {
 			die(1, "add-datastore: %v", err)
 		}
 		_ = out.Encode(map[string]string{"moref": ds.Reference().Value})
+	case "attach-disk":
+		if len(args) < 5 {
+			die(2, "attach-disk needs NAME|MOREF FILE CONTROLLER_KEY UNIT")
+		}
+		var ctrl, unit int32
+		if _, err := fmt.Sscan(args[3], &ctrl); err != nil {
+			die(2, "bad controller key %q", args[3])
+		}
+		if _, err := fmt.Sscan(args[4], &unit); err != nil {
+			die(2, "bad unit %q", args[4])
+		}
+		vm := object.NewVirtualMachine(c.Client, findVM(args[1]).Self)
+		disk := &types.VirtualDisk{VirtualDevice: types.VirtualDevice{Key: -1, ControllerKey: ctrl, UnitNumber: &unit,
+			Backing: &types.VirtualDiskFlatVer2BackingInfo{DiskMode: string(types.VirtualDiskModePersistent),
+				VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: args[2]}}}}
+		spec := types.VirtualMachineConfigSpec{DeviceChange: []types.BaseVirtualDeviceConfigSpec{
+			&types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd, Device: disk}}}
+		task, err := vm.Reconfigure(ctx, spec)
+		if err == nil {
+			err = task.Wait(ctx)
+		}
+		if err != nil {
+			die(1, "attach-disk: %v", err)
+		}
+		fmt.Println("{}")
 	case "vm":
 		_ = out.Encode(vmOf(*findVM(need())))
 	case "devices":
@@ -436,6 +464,6 @@ func main() {
 		}
 		fmt.Println("{}")
 	default:
-		die(2, "unknown command %q (%s)", args[0], strings.Join([]string{"vms", "hosts", "datastores", "networks", "add-dvpg", "add-datastore", "vm", "devices", "host", "poweroff", "poweron", "suspend", "mark-template", "tools-running"}, ", "))
+		die(2, "unknown command %q (%s)", args[0], strings.Join([]string{"vms", "hosts", "datastores", "networks", "add-dvpg", "add-datastore", "attach-disk", "vm", "devices", "host", "poweroff", "poweron", "suspend", "mark-template", "tools-running"}, ", "))
 	}
 }
