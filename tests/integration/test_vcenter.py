@@ -1186,6 +1186,20 @@ def test_disk_on_a_vm_without_a_controller(vc):
     assert disk[0]["unit_number"] == 0 and disk[0]["capacity_kb"] == 1 << 20
     assert [d["bus"] for d in vc.ok("GET", base)["disks"]] == ["scsi"]
 
+    # a first NIC, straight onto a distributed port group: the default model
+    # (E1000), a DVPort backing, not connected while the VM is off
+    dvpg = [n for n in vc.all_items("/api/v1/networks") if n["name"] == "DC0_DVPG0"][0]
+    job = vc.run("POST", base + "/nics", {"network_id": dvpg["id"]}, timeout=60)
+    assert job["result"]["live"] is False
+    _, nics = truth_devices(vc, moref, "nic")
+    assert len(nics) == 1, nics
+    nic = list(nics.values())[0]
+    assert nic["type"] == "VirtualE1000" and nic["portgroup_key"] == dvpg["native_id"]
+    switch = [d for d in truth_devices(vc, vc.vcsim.vm("DC0_H0_VM0")["moref"], "nic")[1].values()][0]
+    assert nic["switch_uuid"] == switch["switch_uuid"]  # the switch vcsim made DC0_DVPG0 on
+    assert nic["connected"] is False and nic["start_connected"] is True
+    assert [n["network_id"] for n in vc.ok("GET", base)["nics"]] == [dvpg["id"]]
+
 
 def test_disk_move_asks_vcenter_to_relocate_it(daemon, vcsim, tmpdir_path):
     """POST .../move is RelocateVM_Task with a disk locator.  vcsim ends that
