@@ -32,8 +32,8 @@
 #include <libxml/xmlwriter.h>
 #include "vc.h"
 
-#define NEW_CTRL_KEY -100
-#define NEW_DEV_KEY -101
+#define NEW_CTRL_KEY (-100)
+#define NEW_DEV_KEY (-101)
 #define SCSI_UNITS 16
 #define SCSI_BUSES 4
 
@@ -78,7 +78,7 @@ static int read_vm(struct pv_conn *c, const char *vm, struct vm_now *v, struct p
 
     memset(v, 0, sizeof *v);
     rc = vc_retrieve_obj(c, "VirtualMachine", vm, paths, got_vm, v, err);
-    if ((rc == PV_ENOTFOUND || (!rc && !v->found)))
+    if (rc == PV_ENOTFOUND || (!rc && !v->found))
         rc = pv_fail(err, vm_not_found, "vCenter %s has no VM %s", c->url, vm);
     if (!rc && !v->devices)
         rc = pv_fail(err, bad_response, "vCenter lists no devices for VM %s", vm);
@@ -604,20 +604,19 @@ int vc_device(struct pv_conn *c, const char *vm, const struct pv_device_change *
         return rc;
     out->live = running(&before);
     rc = device_fault(apply(c, vm, &before, ch, s, out, err), &before, err);
+    if (!rc && ch->op != PV_DEV_ADD)
+        snprintf(out->key, sizeof out->key, "%s", ch->device_key);
+    /* what vCenter lists now: the new device's key, or where a moved disk is */
     if (!rc && (ch->op == PV_DEV_ADD || ch->op == PV_DEV_MOVE) && read_vm(c, vm, &after, NULL) == 0) {
         if (ch->op == PV_DEV_ADD)
             new_key(&before, &after, ch->kind == PV_DEV_NIC, out->key, sizeof out->key);
         else
             check_moved(&after, ch, out);
         vm_now_free(&after);
-    } else if (!rc && ch->device_key) {
-        snprintf(out->key, sizeof out->key, "%s", ch->device_key);
     }
     if (!rc && ch->op == PV_DEV_ADD && !out->key[0])
         snprintf(out->note, sizeof out->note, "vCenter ended the reconfigure without error but "
                  "lists no new %s", ch->kind == PV_DEV_NIC ? "NIC" : "disk");
-    if (!rc && ch->op == PV_DEV_MOVE)
-        snprintf(out->key, sizeof out->key, "%s", ch->device_key);
     vm_now_free(&before);
     if (!rc)
         vc_refresh(c, vm, s, NULL);
