@@ -426,6 +426,16 @@ static const struct {
     {"HostNotConnected", PV_CODE_host_not_connected},
     {"MigrationFault", PV_CODE_migration_failed},
     {"VmConfigFault", PV_CODE_invalid_vm_config},
+    /* a VM's device changes (ReconfigVM_Task deviceChange) */
+    {"InvalidDeviceSpec", PV_CODE_invalid_vm_config},
+    {"InvalidDeviceOperation", PV_CODE_invalid_vm_config},
+    {"InvalidController", PV_CODE_invalid_vm_config},
+    {"DeviceUnsupportedForVmPlatform", PV_CODE_not_supported},
+    {"DeviceHotPlugNotSupported", PV_CODE_vm_running},
+    {"FileAlreadyExists", PV_CODE_disk_exists},
+    {"FileNotFound", PV_CODE_unknown_disk},
+    {"NoDiskSpace", PV_CODE_insufficient_storage},
+    {"InvalidDatastore", PV_CODE_unknown_datastore},
 };
 
 const char *pv_soap_fault_code(const char *fault_type, int *err_class)

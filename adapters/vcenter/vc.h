@@ -7,6 +7,8 @@
  *                    cache, mapping to pv_*_info, sync, watch, refresh.
  * vc_actions.c:      power actions, create, relocate, and Task polling.
  * vc_manage.c:       reconfigure, clone, host maintenance mode.
+ * vc_devices.c:      a VM's disks and NICs: add, remove, grow, connect,
+ *                    storage vMotion of one disk.
  *
  * One struct pv_conn is one vSphere session, used by one thread at a time
  * (the daemon gives the watch its own handle), so nothing here locks.
@@ -118,5 +120,9 @@ int vc_clone(struct pv_conn *c, const char *vm, const char *host, const struct p
              const struct pv_sink *s, char **native_id, struct pv_error *err);
 int vc_host_maintenance(struct pv_conn *c, const char *host, int enter, const struct pv_sink *s,
                         struct pv_error *err);
+
+/* vc_devices.c */
+int vc_device(struct pv_conn *c, const char *vm, const struct pv_device_change *ch,
+              const struct pv_sink *s, struct pv_device_result *out, struct pv_error *err);
 
 #endif

@@ -217,6 +217,15 @@ static void fault_table(void **state)
     assert_int_equal(pv_soap_fault_error("ToolsUnavailable", "", &e), PV_ECONFLICT);
     assert_string_equal(e.code, "tools_not_running");
     assert_non_null(strstr(e.message, "ToolsUnavailable"));
+    /* a VM's device changes: what a running VM cannot take is vm_running */
+    assert_string_equal(pv_soap_fault_code("DeviceHotPlugNotSupported", &cls), "vm_running");
+    assert_int_equal(cls, PV_ECONFLICT);
+    assert_string_equal(pv_soap_fault_code("InvalidDeviceSpec", &cls), "invalid_vm_config");
+    assert_int_equal(cls, PV_EINVAL);
+    assert_string_equal(pv_soap_fault_code("FileAlreadyExists", NULL), "disk_exists");
+    assert_string_equal(pv_soap_fault_code("NoDiskSpace", NULL), "insufficient_storage");
+    assert_string_equal(pv_soap_fault_code("DeviceUnsupportedForVmPlatform", &cls), "not_supported");
+    assert_int_equal(cls, PV_EUNSUPPORTED);
 }
 
 /* vcsim answers an unauthenticated RetrievePropertiesEx with HTTP 200 and the

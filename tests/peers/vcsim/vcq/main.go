@@ -8,8 +8,18 @@
 //	vcq ... datastores             with capacity, free space and the hosts that mount each
 //	vcq ... networks               standard and distributed port groups, with their hosts
 //	vcq ... add-dvpg NAME VLAN     a distributed port group with that VLAN on the first switch
+//	vcq ... add-datastore NAME DIR HOST
+//	                               a local datastore over directory DIR on that host
+//	                               (HostDatastoreSystem.CreateLocalDatastore)
+//	vcq ... attach-disk NAME|MOREF FILE CONTROLLER_KEY UNIT
+//	                               attach an existing VMDK ("[ds] dir/f.vmdk") to a VM
+//	                               on that controller and unit, as another client would
 //	vcq ... vm NAME|MOREF          one VM (exit 3 when it does not exist)
 //	vcq ... host NAME|MOREF        one host
+//	vcq ... devices NAME|MOREF     one VM's disks, NICs and controllers with their
+//	                               keys, units, capacity and backings (file and
+//	                               datastore; port group by name, Network or switch
+//	                               uuid and port group key), and its vmPathName
 //	vcq ... poweroff|poweron|suspend NAME|MOREF
 //	vcq ... mark-template NAME|MOREF
 //	                               turn a (powered-off) VM into a template
@@ -54,6 +64,82 @@ type vmOut struct {
 	Devices     []string `json:"devices"`
 }
 
+type devOut struct {
+	Key            int32  `json:"key"`
+	Type           string `json:"type"`
+	ControllerKey  int32  `json:"controller_key"`
+	UnitNumber     *int32 `json:"unit_number"`
+	BusNumber      *int32 `json:"bus_number,omitempty"`
+	CapacityKB     int64  `json:"capacity_kb,omitempty"`
+	CapacityBytes  int64  `json:"capacity_bytes,omitempty"`
+	File           string `json:"file,omitempty"`
+	Datastore      string `json:"datastore,omitempty"`
+	DiskMode       string `json:"disk_mode,omitempty"`
+	Thin           *bool  `json:"thin,omitempty"`
+	Backing        string `json:"backing,omitempty"`
+	DeviceName     string `json:"device_name,omitempty"`
+	Network        string `json:"network,omitempty"`
+	SwitchUUID     string `json:"switch_uuid,omitempty"`
+	PortgroupKey   string `json:"portgroup_key,omitempty"`
+	MAC            string `json:"mac,omitempty"`
+	Connected      *bool  `json:"connected,omitempty"`
+	StartConnected *bool  `json:"start_connected,omitempty"`
+}
+
+type devicesOut struct {
+	VmPathName string   `json:"vm_path_name"`
+	Devices    []devOut `json:"devices"`
+}
+
+func devicesOf(v mo.VirtualMachine) devicesOut {
+	o := devicesOut{Devices: []devOut{}}
+	if v.Config == nil {
+		return o
+	}
+	o.VmPathName = v.Config.Files.VmPathName
+	for _, bd := range v.Config.Hardware.Device {
+		d := bd.GetVirtualDevice()
+		x := devOut{Key: d.Key, Type: fmt.Sprintf("%T", bd)[len("*types."):], ControllerKey: d.ControllerKey,
+			UnitNumber: d.UnitNumber}
+		if c := d.Connectable; c != nil {
+			x.Connected, x.StartConnected = &c.Connected, &c.StartConnected
+		}
+		if ctl, ok := bd.(types.BaseVirtualController); ok {
+			bus := ctl.GetVirtualController().BusNumber
+			x.BusNumber = &bus
+		}
+		if d.Backing != nil {
+			x.Backing = fmt.Sprintf("%T", d.Backing)[len("*types."):]
+		}
+		switch b := d.Backing.(type) {
+		case *types.VirtualDiskFlatVer2BackingInfo:
+			x.DiskMode, x.Thin = b.DiskMode, b.ThinProvisioned
+		case *types.VirtualEthernetCardNetworkBackingInfo:
+			x.DeviceName = b.DeviceName
+			if b.Network != nil {
+				x.Network = b.Network.Value
+			}
+		case *types.VirtualEthernetCardDistributedVirtualPortBackingInfo:
+			x.SwitchUUID, x.PortgroupKey = b.Port.SwitchUuid, b.Port.PortgroupKey
+		}
+		if fb, ok := d.Backing.(types.BaseVirtualDeviceFileBackingInfo); ok {
+			f := fb.GetVirtualDeviceFileBackingInfo()
+			x.File = f.FileName
+			if f.Datastore != nil {
+				x.Datastore = f.Datastore.Value
+			}
+		}
+		if disk, ok := bd.(*types.VirtualDisk); ok {
+			x.CapacityKB, x.CapacityBytes = disk.CapacityInKB, disk.CapacityInBytes
+		}
+		if nic, ok := bd.(types.BaseVirtualEthernetCard); ok {
+			x.MAC = nic.GetVirtualEthernetCard().MacAddress
+		}
+		o.Devices = append(o.Devices, x)
+	}
+	return o
+}
+
 type hostOut struct {
 	MoRef    string `json:"moref"`
 	Name     string `json:"name"`
@@ -77,6 +163,7 @@ type dsOut struct {
 	FreeMB     int64    `json:"free_mb"`
 	MultiHost  *bool    `json:"multiple_host_access"`
 	Hosts      []string `json:"hosts"`
+	URL        string   `json:"url"` // vcsim: the local directory behind it
 }
 
 type netOut struct {
@@ -176,7 +263,7 @@ func main() {
 
 	var vms []mo.VirtualMachine
 	var hosts []mo.HostSystem
-	if err := cv.Retrieve(ctx, []string{"VirtualMachine"}, []string{"name", "runtime", "config.hardware", "config.template", "guest.toolsRunningStatus"}, &vms); err != nil {
+	if err := cv.Retrieve(ctx, []string{"VirtualMachine"}, []string{"name", "runtime", "config.hardware", "config.template", "config.files", "guest.toolsRunningStatus"}, &vms); err != nil {
 		die(1, "vms: %v", err)
 	}
 	if err := cv.Retrieve(ctx, []string{"HostSystem"}, []string{"name", "parent", "summary.hardware", "runtime", "vm", "datastore", "network"}, &hosts); err != nil {
@@ -221,7 +308,7 @@ func main() {
 		for _, d := range dss {
 			o := dsOut{MoRef: d.Self.Value, Name: d.Name, Type: d.Summary.Type,
 				CapacityMB: d.Summary.Capacity >> 20, FreeMB: d.Summary.FreeSpace >> 20,
-				MultiHost: d.Summary.MultipleHostAccess, Hosts: []string{}}
+				MultiHost: d.Summary.MultipleHostAccess, Hosts: []string{}, URL: d.Summary.Url}
 			for _, m := range d.Host {
 				o.Hosts = append(o.Hosts, m.Key.Value)
 			}
@@ -279,8 +366,57 @@ func main() {
 			die(1, "add-dvpg: %v", err)
 		}
 		fmt.Println("{}")
+	case "add-datastore":
+		if len(args) < 4 {
+			die(2, "add-datastore needs NAME DIR HOST")
+		}
+		var host *mo.HostSystem
+		for i := range hosts {
+			if hosts[i].Self.Value == args[3] || hosts[i].Name == args[3] {
+				host = &hosts[i]
+			}
+		}
+		if host == nil {
+			die(3, "no host %q", args[3])
+		}
+		dss, err := object.NewHostSystem(c.Client, host.Self).ConfigManager().DatastoreSystem(ctx)
+		if err != nil {
+			die(1, "datastore system: %v", err)
+		}
+		ds, err := dss.CreateLocalDatastore(ctx, args[1], args[2])
+		if err != nil {
+			die(1, "add-datastore: %v", err)
+		}
+		_ = out.Encode(map[string]string{"moref": ds.Reference().Value})
+	case "attach-disk":
+		if len(args) < 5 {
+			die(2, "attach-disk needs NAME|MOREF FILE CONTROLLER_KEY UNIT")
+		}
+		var ctrl, unit int32
+		if _, err := fmt.Sscan(args[3], &ctrl); err != nil {
+			die(2, "bad controller key %q", args[3])
+		}
+		if _, err := fmt.Sscan(args[4], &unit); err != nil {
+			die(2, "bad unit %q", args[4])
+		}
+		vm := object.NewVirtualMachine(c.Client, findVM(args[1]).Self)
+		disk := &types.VirtualDisk{VirtualDevice: types.VirtualDevice{Key: -1, ControllerKey: ctrl, UnitNumber: &unit,
+			Backing: &types.VirtualDiskFlatVer2BackingInfo{DiskMode: string(types.VirtualDiskModePersistent),
+				VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: args[2]}}}}
+		spec := types.VirtualMachineConfigSpec{DeviceChange: []types.BaseVirtualDeviceConfigSpec{
+			&types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd, Device: disk}}}
+		task, err := vm.Reconfigure(ctx, spec)
+		if err == nil {
+			err = task.Wait(ctx)
+		}
+		if err != nil {
+			die(1, "attach-disk: %v", err)
+		}
+		fmt.Println("{}")
 	case "vm":
 		_ = out.Encode(vmOf(*findVM(need())))
+	case "devices":
+		_ = out.Encode(devicesOf(*findVM(need())))
 	case "host":
 		key := need()
 		for _, h := range hosts {
@@ -328,6 +464,6 @@ func main() {
 		}
 		fmt.Println("{}")
 	default:
-		die(2, "unknown command %q (%s)", args[0], strings.Join([]string{"vms", "hosts", "datastores", "networks", "vm", "host", "poweroff", "poweron", "suspend", "mark-template", "tools-running"}, ", "))
+		die(2, "unknown command %q (%s)", args[0], strings.Join([]string{"vms", "hosts", "datastores", "networks", "add-dvpg", "add-datastore", "attach-disk", "vm", "devices", "host", "poweroff", "poweron", "suspend", "mark-template", "tools-running"}, ", "))
 	}
 }
