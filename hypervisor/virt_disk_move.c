@@ -212,7 +212,7 @@ static int copy_live(struct move *m, virDomainPtr d, const char *path, struct pv
 static virStorageVolPtr copy_cold(virStoragePoolPtr pool, const char *name, virStorageVolPtr from,
                                   unsigned long long capacity, struct pv_error *err)
 {
-    char *xml = ag_virt_volume_xml(name, capacity);
+    char *xml = ag_virt_volume_xml(name, capacity, "qcow2");
     virStorageVolPtr vol = xml ? virStorageVolCreateXMLFrom(pool, xml, from, 0) : NULL;
 
     free(xml);

@@ -219,6 +219,7 @@ void pv_api_vm_migrate(struct pv_req *r)
         {"host_id", PV_J_STRING, PV_J_NULLABLE, 1, 64, NULL},
         {"mode", PV_J_STRING, 0, 0, 0, modes},
         {"max_downtime_ms", PV_J_INT, 0, 1, 60000, NULL},
+        {"pool_id", PV_J_STRING, PV_J_NULLABLE, 1, 64, NULL}, /* live: copy local disks there */
     };
     struct pv_db_vm_ref vm;
     char lock[128];
