@@ -343,3 +343,42 @@ def test_live_migration_refused_without_room(pair, two_hosts, local_pools):
         assert virsh(URI_B, "vol-list", "pv-tiny").stdout.count(".qcow2") == 0
     assert pair.ok("GET", "/api/v1/vms/" + vm_id)["host_id"] == a["id"]
     _qemu_io((), path_a, "read -P %s 0 1M" % PATTERN)
+
+
+def test_failed_migration_removes_the_precreated_volumes(pair, two_hosts, local_pools, tmpdir_path):
+    """The migration itself fails after the destination pre-created its
+    volume (host B has a domain of that name already): the job fails, the
+    volume made on B is gone again, and the VM runs on at A on its disk."""
+    a, b = pair.hosts["a"], pair.hosts["b"]
+    name = pair.vm_name
+    pool_a = _pool(pair, a["connection_id"], "default")
+    pool_b2 = _pool(pair, b["connection_id"], "pv-local2")
+    job = pair.run("POST", "/api/v1/vms", {"name": name, "vcpus": 1, "memory_mb": 128, "host_id": a["id"],
+                                           "disks": [{"size_gb": 1, "pool_id": pool_a["id"]}]})
+    vm_id = job["result"]["vm_id"]
+    path_a = pair.ok("GET", "/api/v1/vms/" + vm_id)["disks"][0]["path"]
+    vol = os.path.basename(path_a)
+    _qemu_io((), path_a, "write -P %s 0 1M" % PATTERN)
+    pair.run("POST", "/api/v1/vms/%s/start" % vm_id)
+    xml = os.path.join(tmpdir_path, name + "-squat.xml")
+    with open(xml, "w") as f:
+        f.write("<domain type='kvm'><name>%s</name><uuid>%s</uuid><memory unit='MiB'>64</memory>"
+                "<os><type arch='x86_64' machine='pc'>hvm</type></os></domain>" % (name, uuid.uuid4()))
+    assert virsh(URI_B, "define", xml).returncode == 0
+    try:
+        job = pair.run("POST", "/api/v1/vms/%s/migrate" % vm_id,
+                       {"host_id": b["id"], "mode": "live", "pool_id": pool_b2["id"]},
+                       expect="failed", timeout=120)
+        assert job["error"]["code"] in ("migration_failed", "libvirt_error"), job["error"]
+        # libvirt's own refusal: the migration ran, so the volume had been pre-created
+        assert "already exists" in job["error"]["message"], job["error"]
+        assert vol not in virsh(URI_B, "vol-list", "pv-local2").stdout  # removed again
+        assert virsh(URI_A, "domstate", name).stdout.strip() == "running"
+        assert _blk(URI_A, name) == {"vda": path_a}
+        assert vol in virsh(URI_A, "vol-list", "default").stdout
+        assert pair.ok("GET", "/api/v1/vms/" + vm_id)["host_id"] == a["id"]
+        _qemu_io((), path_a, "read -P %s 0 1M" % PATTERN)
+    finally:
+        virsh(URI_B, "undefine", name)
+        os.unlink(xml)
+        _remove_vm(name, vol)
