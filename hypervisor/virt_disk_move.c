@@ -176,7 +176,7 @@ static int copy_live(struct move *m, virDomainPtr d, const char *path, struct pv
     char *xml = copy_xml(path);
     virDomainBlockJobInfo bi;
     int rc = 0, started;
-    const struct timespec tick = {0, 100000000L};
+    const struct timespec tick = {0, 20000000L}; /* the pivot follows readiness closely */
 
     started = xml && virDomainBlockCopy(d, m->dev, xml, NULL, 0,
                                         VIR_DOMAIN_BLOCK_COPY_REUSE_EXT |
