@@ -382,3 +382,42 @@ def test_failed_migration_removes_the_precreated_volumes(pair, two_hosts, local_
         virsh(URI_B, "undefine", name)
         os.unlink(xml)
         _remove_vm(name, vol)
+
+
+def test_cancelled_copy_removes_the_precreated_volumes(pair, two_hosts, local_pools):
+    """A migration cancelled while it copies a disk full of data: the job
+    ends cancelled, the VM runs on at A on its intact disk, and the volume
+    pre-created on B is gone."""
+    a, b = pair.hosts["a"], pair.hosts["b"]
+    name = pair.vm_name
+    pool_a = _pool(pair, a["connection_id"], "default")
+    pool_b2 = _pool(pair, b["connection_id"], "pv-local2")
+    job = pair.run("POST", "/api/v1/vms", {"name": name, "vcpus": 1, "memory_mb": 128, "host_id": a["id"],
+                                           "disks": [{"size_gb": 2, "pool_id": pool_a["id"]}]})
+    vm_id = job["result"]["vm_id"]
+    path_a = pair.ok("GET", "/api/v1/vms/" + vm_id)["disks"][0]["path"]
+    vol = os.path.basename(path_a)
+    _qemu_io((), path_a, "write -P %s 0 1G" % PATTERN, "write -P %s 1G 1G" % PATTERN)
+    pair.run("POST", "/api/v1/vms/%s/start" % vm_id)
+    try:
+        job_id = pair.submit("POST", "/api/v1/vms/%s/migrate" % vm_id,
+                             {"host_id": b["id"], "mode": "live", "pool_id": pool_b2["id"]})
+        deadline = time.time() + 60
+        while time.time() < deadline and vol not in virsh(URI_B, "vol-list", "pv-local2").stdout:
+            time.sleep(0.02)  # the copy starts once the volume is there
+        assert vol in virsh(URI_B, "vol-list", "pv-local2").stdout
+        time.sleep(0.3)
+        r = pair.post("/api/v1/jobs/%s/cancel" % job_id)
+        assert r.status_code in (200, 202), r.text
+        job = pair.wait_job(job_id, timeout=120)
+        if job["state"] == "succeeded":
+            pytest.skip("the 2 GiB copy finished before the cancel reached it; nothing to check")
+        assert job["state"] == "cancelled", job
+        assert virsh(URI_A, "domstate", name).stdout.strip() == "running"
+        assert virsh(URI_B, "domstate", name).returncode != 0
+        assert vol not in virsh(URI_B, "vol-list", "pv-local2").stdout
+        assert _blk(URI_A, name) == {"vda": path_a}
+        assert pair.ok("GET", "/api/v1/vms/" + vm_id)["host_id"] == a["id"]
+        _qemu_io((), path_a, "read -P %s 0 1G" % PATTERN, "read -P %s 1G 1G" % PATTERN)
+    finally:
+        _remove_vm(name, vol)
