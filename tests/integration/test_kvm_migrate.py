@@ -327,6 +327,8 @@ def test_live_migration_refused_without_room(pair, two_hosts, local_pools):
     path_a = pair.ok("GET", "/api/v1/vms/" + vm_id)["disks"][0]["path"]
     _qemu_io((), path_a, "write -P %s 0 1M" % PATTERN)
     pair.run("POST", "/api/v1/vms/%s/start" % vm_id)
+    r = pair.post("/api/v1/vms/%s/migrate" % vm_id, {"host_id": b["id"], "mode": "quick", "pool_id": tiny["id"]})
+    assert r.status_code == 400 and r.json()["error"]["details"]["field"] == "pool_id", r.text
     for pool, code in ((tiny, "insufficient_storage"), (pool_a, "pool_unreachable")):
         job = pair.run("POST", "/api/v1/vms/%s/migrate" % vm_id,
                        {"host_id": b["id"], "mode": "live", "pool_id": pool["id"]}, expect="failed")
