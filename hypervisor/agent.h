@@ -80,6 +80,11 @@ int ag_virt_migrate_start(const char *uuid, const char *dest_uri, const char *da
 int ag_virt_migration_volumes(const char *uuid, json_t **out, struct pv_error *err);
 int ag_virt_incoming_volumes(const json_t *req, json_t **out, struct pv_error *err);
 int ag_virt_incoming_remove(const json_t *req, struct pv_error *err);
+/* Destination, after the VM arrived: {"uuid", "pool", "names"} -- the
+ * pre-created volumes are the agent's, made for that VM (its metadata), so
+ * a delete with disks removes them even where the source's were images the
+ * agent had been given. */
+int ag_virt_incoming_keep(const json_t *req, struct pv_error *err);
 int ag_virt_migration(const char *uuid, json_t **out, struct pv_error *err);
 int ag_virt_migrate_cancel(const char *uuid, struct pv_error *err);
 

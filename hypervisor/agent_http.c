@@ -15,6 +15,7 @@
  *                                         for a migration without shared storage)
  *   POST   /v1/migration/volumes          destination: pre-create them {"pool", "volumes"}
  *   POST   /v1/migration/volumes/remove   destination: {"pool", "names"} after a failure
+ *   POST   /v1/migration/volumes/keep     destination: {"uuid", "pool", "names"} after success
  *   POST   /v1/vms/{uuid}/migration/cancel
  *   POST   /v1/vms/{uuid}/export          quick migration, source side: save the state
  *   GET    /v1/vms/{uuid}/export/state    ... the saved state, as a file
@@ -432,6 +433,15 @@ static void h_incoming_remove(struct pv_req *r)
     answer(r, rc, &e, 200, rc ? NULL : json_object());
 }
 
+static void h_incoming_keep(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *req = body_json(r);
+    int rc = ag_virt_incoming_keep(req, &e);
+    json_decref(req);
+    answer(r, rc, &e, 200, rc ? NULL : json_object());
+}
+
 static void h_migration(struct pv_req *r)
 {
     struct pv_error e = {0};
@@ -511,6 +521,7 @@ static const struct pv_route routes[] = {
     {"GET", "/v1/vms/{uuid}/migration/volumes", h_migration_volumes, 0},
     {"POST", "/v1/migration/volumes", h_incoming_volumes, 0},
     {"POST", "/v1/migration/volumes/remove", h_incoming_remove, 0},
+    {"POST", "/v1/migration/volumes/keep", h_incoming_keep, 0},
     {"POST", "/v1/vms/{uuid}/migration/cancel", h_migration_cancel, 0},
     {"POST", "/v1/vms/{uuid}/disks", h_disk_add, 0},
     {"DELETE", "/v1/vms/{uuid}/disks/{dev}", h_disk_remove, 0},

@@ -412,6 +412,8 @@ char *ag_virt_volume_xml(const char *name, unsigned long long bytes, const char 
     xmlTextWriterWriteAttribute(w, BAD_CAST "unit", BAD_CAST "bytes");
     xmlTextWriterWriteFormatString(w, "%llu", bytes);
     xmlTextWriterEndElement(w);
+    if (strcmp(format, "raw") == 0) /* sparse: libvirt would otherwise allocate it all */
+        xmlTextWriterWriteElement(w, BAD_CAST "allocation", BAD_CAST "0");
     xmlTextWriterStartElement(w, BAD_CAST "target");
     write_attr_element(w, "format", "type", format);
     xmlTextWriterEndElement(w);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <libvirt/virterror.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -47,19 +48,32 @@ static int network_backed(virStoragePoolPtr pool)
     return yes;
 }
 
-static char *volume_format(virStorageVolPtr vol)
+/* The format and size the guest sees the disk with: its <driver type> (none
+ * is raw: libvirt does not probe) and, raw, the file's length -- a qcow2
+ * image given as a disk without a driver type is a raw disk to the guest,
+ * and NBD's mirror needs a target of exactly that size. */
+static int guest_view(xmlNodePtr disk, const char *path, virStorageVolPtr vol, char fmt[16],
+                      unsigned long long *bytes)
 {
-    char *xml = virStorageVolGetXMLDesc(vol, 0);
-    xmlDocPtr doc = parse(xml);
-    char *fmt = doc ? ag_virt_xpath_string(doc, "string(/volume/target/format/@type)") : NULL;
+    xmlChar *type = NULL;
+    virStorageVolInfo info;
+    struct stat st;
 
-    xmlFreeDoc(doc);
-    free(xml);
-    if (fmt && !*fmt) {
-        free(fmt);
-        fmt = NULL;
+    for (xmlNodePtr c = disk->children; c && !type; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, "driver") == 0)
+            type = xmlGetProp(c, BAD_CAST "type");
+    snprintf(fmt, 16, "%s", type && *type ? (const char *)type : "raw");
+    xmlFree(type);
+    if (strcmp(fmt, "raw") == 0) {
+        if (stat(path, &st) != 0)
+            return -1;
+        *bytes = (unsigned long long)st.st_size;
+        return 0;
     }
-    return fmt;
+    if (virStorageVolGetInfo(vol, &info) != 0)
+        return -1;
+    *bytes = info.capacity;
+    return 0;
 }
 
 int ag_virt_migration_volumes(const char *uuid, json_t **out, struct pv_error *err)
@@ -93,18 +107,16 @@ int ag_virt_migration_volumes(const char *uuid, json_t **out, struct pv_error *e
         }
         virStorageVolPtr vol = file ? virStorageVolLookupByPath(ag_virt_conn(), (const char *)file) : NULL;
         virStoragePoolPtr pool = vol ? virStoragePoolLookupByVolume(vol) : NULL;
-        virStorageVolInfo info;
-        if (dev && pool && !network_backed(pool) && virStorageVolGetInfo(vol, &info) == 0) {
-            char *fmt = volume_format(vol);
+        char fmt[16];
+        unsigned long long bytes;
+        if (dev && pool && !network_backed(pool) &&
+            guest_view(n, (const char *)file, vol, fmt, &bytes) == 0)
             json_array_append_new(*out, json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:b}", "dev", (const char *)dev,
                                                   "path", (const char *)file, "name",
                                                   virStorageVolGetName(vol), "pool",
                                                   virStoragePoolGetName(pool), "capacity",
-                                                  (json_int_t)info.capacity, "format",
-                                                  fmt ? fmt : "raw", "made",
+                                                  (json_int_t)bytes, "format", fmt, "made",
                                                   ag_virt_made_here(d, name, (const char *)file)));
-            free(fmt);
-        }
         if (pool)
             virStoragePoolFree(pool);
         if (vol)
@@ -225,6 +237,36 @@ int ag_virt_incoming_remove(const json_t *req, struct pv_error *err)
     virStoragePoolRefresh(pool, 0);
     virResetLastError();
     virStoragePoolFree(pool);
+    return 0;
+}
+
+int ag_virt_incoming_keep(const json_t *req, struct pv_error *err)
+{
+    const char *uuid = json_string_value(json_object_get(req, "uuid"));
+    virDomainPtr d = uuid ? ag_virt_lookup(uuid, err) : NULL;
+    virStoragePoolPtr pool = d ? pool_named(json_string_value(json_object_get(req, "pool")), err) : NULL;
+    size_t i;
+    json_t *n;
+
+    if (!uuid)
+        return pv_fail(err, invalid_spec, "uuid: the VM the volumes were made for");
+    if (!pool) {
+        if (d)
+            virDomainFree(d);
+        return d ? PV_EINVAL : PV_ENOTFOUND;
+    }
+    json_array_foreach(json_object_get(req, "names"), i, n) {
+        virStorageVolPtr v = json_is_string(n) ? virStorageVolLookupByName(pool, json_string_value(n)) : NULL;
+        char *path = v ? virStorageVolGetPath(v) : NULL;
+        if (path && !ag_virt_made_here(d, virDomainGetName(d), path))
+            ag_virt_made_add(d, path);
+        free(path);
+        if (v)
+            virStorageVolFree(v);
+    }
+    virResetLastError();
+    virStoragePoolFree(pool);
+    virDomainFree(d);
     return 0;
 }
 

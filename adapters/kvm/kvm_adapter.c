@@ -762,6 +762,19 @@ static void precreated_remove(struct pv_conn *to, const char *pool, json_t *made
     json_decref(req);
 }
 
+/* After the move: the volumes the destination made are the VM's (deleted with
+ * its disks).  Best effort: the VM runs there either way. */
+static void precreated_keep(struct pv_conn *to, const char *uuid, const char *pool, json_t *made)
+{
+    json_t *req;
+
+    if (!json_array_size(made))
+        return;
+    req = json_pack("{s:s,s:s,s:O}", "uuid", uuid, "pool", pool, "names", made);
+    call(to, "POST", "/v1/migration/volumes/keep", req, to->timeout_ms, NULL, NULL);
+    json_decref(req);
+}
+
 static int k_migrate(struct pv_conn *from, const char *uuid, struct pv_conn *to, const char *host,
                      const struct pv_migrate_opts *opts, const struct pv_sink *s,
                      struct pv_error *err)
@@ -833,6 +846,7 @@ static int k_migrate(struct pv_conn *from, const char *uuid, struct pv_conn *to,
         json_t *e = json_object_get(st, "error");
         const char *state = json_string_value(json_object_get(st, "state"));
         if (state && strcmp(state, "succeeded") == 0) {
+            precreated_keep(to, uuid, opts->pool, made);
             if (s->progress)
                 s->progress(s->ctx, 100, "migrated");
             rc = k_refresh(to, uuid, s, err);

@@ -423,3 +423,33 @@ def test_cancelled_copy_removes_the_precreated_volumes(pair, two_hosts, local_po
         _qemu_io((), path_a, "read -P %s 0 1G" % PATTERN, "read -P %s 1G 1G" % PATTERN)
     finally:
         _remove_vm(name, vol)
+
+
+def test_given_image_is_copied_and_kept_at_the_source(pair, two_hosts, local_pools):
+    """A disk image the agent was given (not made) moves too: the source
+    keeps its image (never deleted by the agent), and the copy on the
+    destination is the agent's, so a delete with disks removes it there."""
+    a, b = pair.hosts["a"], pair.hosts["b"]
+    name = pair.vm_name
+    pool_b2 = _pool(pair, b["connection_id"], "pv-local2")
+    img = name + "-given.qcow2"
+    assert virsh(URI_A, "vol-create-as", "default", img, "256M", "--format", "qcow2").returncode == 0
+    path_a = "/var/lib/libvirt/images/" + img
+    try:
+        _qemu_io((), path_a, "write -P %s 0 1M" % PATTERN)
+        job = pair.run("POST", "/api/v1/vms", {"name": name, "vcpus": 1, "memory_mb": 128, "host_id": a["id"],
+                                               "disks": [{"path": path_a}]})
+        vm_id = job["result"]["vm_id"]
+        pair.run("POST", "/api/v1/vms/%s/start" % vm_id)
+        pair.run("POST", "/api/v1/vms/%s/migrate" % vm_id,
+                 {"host_id": b["id"], "mode": "live", "pool_id": pool_b2["id"]}, timeout=300)
+        path_b = local_pools["pv-local2"] + "/" + img
+        assert _blk(URI_B, name) == {"vda": path_b}
+        _qemu_io(two_hosts, path_b, "read -P %s 0 1M" % PATTERN)
+        assert img in virsh(URI_A, "vol-list", "default").stdout  # given, so kept
+        pair.run("POST", "/api/v1/vms/%s/poweroff" % vm_id)
+        pair.run("DELETE", "/api/v1/vms/%s?delete_disks=true" % vm_id)
+        assert img not in virsh(URI_B, "vol-list", "pv-local2").stdout
+        assert img in virsh(URI_A, "vol-list", "default").stdout
+    finally:
+        _remove_vm(name, img)
