@@ -119,7 +119,8 @@ def main():
             virsh(URI_A, "undefine", NAME)
             for p in POOLS:
                 virsh(URI_A, "pool-destroy", p)
-            shutil.rmtree(tmp, ignore_errors=True)
+    # only now: the rig's stop reads its PID files under tmp
+    shutil.rmtree(tmp, ignore_errors=True)
     print("api runs:", ["%.2f" % x for x in api], "virsh runs:", ["%.2f" % x for x in cli])
     a, c = statistics.median(api), statistics.median(cli)
     lines = ["| storage move, running KVM guest, 1 GiB qcow2 full of data (median of %d) | polyvisord REST | virsh blockcopy | ratio | aim |" % RUNS,
