@@ -235,6 +235,11 @@ enum pv_migrate_mode {
 struct pv_migrate_opts {
     enum pv_migrate_mode mode;
     int max_downtime_ms;    /* live: the longest pause allowed at switch-over; 0: adapter's default */
+    /* ABI 10, live: the storage pool on the destination host (named as that
+     * host knows it) for the VM's disks on storage the destination does not
+     * reach -- a migration without shared storage copies them there in
+     * full; NULL: the destination reaches all of the VM's storage. */
+    const char *pool;
 };
 
 /* ABI 10: one change to one of a VM's devices (vm_device).  A device is

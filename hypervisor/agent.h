@@ -66,7 +66,27 @@ int ag_virt_action(const char *uuid, const char *action, struct pv_error *err);
  * which answers {"state": running|succeeded|failed|cancelled,
  * "data_processed", "data_remaining", "data_total", "error"}. */
 int ag_virt_migrate_start(const char *uuid, const char *dest_uri, const char *data_uri,
-                          int max_downtime_ms, int stall_s, struct pv_error *err);
+                          int max_downtime_ms, int stall_s, const json_t *copies,
+                          struct pv_error *err);
+/* copies (may be NULL or empty): the disks to copy for a migration without
+ * shared storage, [{"dev", "source_path", "path"}] -- path the volume the
+ * destination pre-created (virt_migrate_disks.c).  With copies the
+ * migration adds VIR_MIGRATE_NON_SHARED_DISK and names those disks; once it
+ * succeeded, the source volumes this agent made for the VM are deleted. */
+
+/* virt_migrate_disks.c.  Source: the VM's disks that are volumes of a local
+ * pool, [{"dev", "path", "name", "pool", "capacity", "format", "made"}].
+ * Destination: pre-create {"pool", "volumes": [{"dev", "name", "capacity",
+ * "format"}]} (all or nothing; answers [{"dev", "name", "path"}]); remove
+ * {"pool", "names": [...]} after a failed migration. */
+int ag_virt_migration_volumes(const char *uuid, json_t **out, struct pv_error *err);
+int ag_virt_incoming_volumes(const json_t *req, json_t **out, struct pv_error *err);
+int ag_virt_incoming_remove(const json_t *req, struct pv_error *err);
+/* Destination, after the VM arrived: {"uuid", "pool", "names"} -- the
+ * pre-created volumes are the agent's, made for that VM (its metadata), so
+ * a delete with disks removes them even where the source's were images the
+ * agent had been given. */
+int ag_virt_incoming_keep(const json_t *req, struct pv_error *err);
 int ag_virt_migration(const char *uuid, json_t **out, struct pv_error *err);
 int ag_virt_migrate_cancel(const char *uuid, struct pv_error *err);
 

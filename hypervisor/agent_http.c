@@ -8,8 +8,14 @@
  *   GET    /v1/vms/{uuid}                 one domain
  *   DELETE /v1/vms/{uuid}[?disks=true]    undefine (it must be stopped), with its volumes
  *   POST   /v1/vms/{uuid}/{action}        start shutdown poweroff reboot pause resume save
- *   POST   /v1/vms/{uuid}/migrate         {"dest_uri", "data_uri", "max_downtime_ms", "stall_s"}
+ *   POST   /v1/vms/{uuid}/migrate         {"dest_uri", "data_uri", "max_downtime_ms", "stall_s",
+ *                                          "copy_disks"?: [{"dev", "path"}]}
  *   GET    /v1/vms/{uuid}/migration       progress of the last migration
+ *   GET    /v1/vms/{uuid}/migration/volumes  its disks on local volumes (to copy
+ *                                         for a migration without shared storage)
+ *   POST   /v1/migration/volumes          destination: pre-create them {"pool", "volumes"}
+ *   POST   /v1/migration/volumes/remove   destination: {"pool", "names"} after a failure
+ *   POST   /v1/migration/volumes/keep     destination: {"uuid", "pool", "names"} after success
  *   POST   /v1/vms/{uuid}/migration/cancel
  *   POST   /v1/vms/{uuid}/export          quick migration, source side: save the state
  *   GET    /v1/vms/{uuid}/export/state    ... the saved state, as a file
@@ -383,11 +389,47 @@ static void h_migrate(struct pv_req *r)
     int rc = ag_virt_migrate_start(r->params[0], json_string_value(json_object_get(req, "dest_uri")),
                                    json_string_value(json_object_get(req, "data_uri")),
                                    (int)json_integer_value(json_object_get(req, "max_downtime_ms")),
-                                   (int)json_integer_value(json_object_get(req, "stall_s")), &e);
+                                   (int)json_integer_value(json_object_get(req, "stall_s")),
+                                   json_object_get(req, "copy_disks"), &e);
     json_decref(req);
     if (!rc)
         rc = ag_virt_migration(r->params[0], &out, &e);
     answer(r, rc, &e, 202, out);
+}
+
+static void h_migration_volumes(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *out = NULL;
+    int rc = ag_virt_migration_volumes(r->params[0], &out, &e);
+    answer(r, rc, &e, 200, rc ? NULL : json_pack("{s:o}", "volumes", out));
+}
+
+static void h_incoming_volumes(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *req = body_json(r), *out = NULL;
+    int rc = ag_virt_incoming_volumes(req, &out, &e);
+    json_decref(req);
+    answer(r, rc, &e, 201, rc ? NULL : json_pack("{s:o}", "volumes", out));
+}
+
+static void h_incoming_remove(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *req = body_json(r);
+    int rc = ag_virt_incoming_remove(req, &e);
+    json_decref(req);
+    answer(r, rc, &e, 200, rc ? NULL : json_object());
+}
+
+static void h_incoming_keep(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *req = body_json(r);
+    int rc = ag_virt_incoming_keep(req, &e);
+    json_decref(req);
+    answer(r, rc, &e, 200, rc ? NULL : json_object());
 }
 
 static void h_migration(struct pv_req *r)
@@ -474,6 +516,10 @@ static const struct pv_route routes[] = {
     {"POST", "/v1/vms/{uuid}/export/done", h_export_done, 0},
     {"POST", "/v1/vms/{uuid}/migrate", h_migrate, 0},
     {"GET", "/v1/vms/{uuid}/migration", h_migration, 0},
+    {"GET", "/v1/vms/{uuid}/migration/volumes", h_migration_volumes, 0},
+    {"POST", "/v1/migration/volumes", h_incoming_volumes, 0},
+    {"POST", "/v1/migration/volumes/remove", h_incoming_remove, 0},
+    {"POST", "/v1/migration/volumes/keep", h_incoming_keep, 0},
     {"POST", "/v1/vms/{uuid}/migration/cancel", h_migration_cancel, 0},
     {"POST", "/v1/vms/{uuid}/disks", h_disk_add, 0},
     {"DELETE", "/v1/vms/{uuid}/disks/{dev}", h_disk_remove, 0},

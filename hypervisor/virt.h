@@ -37,13 +37,25 @@ void ag_virt_sweep_volumes(virDomainPtr d);
 void ag_virt_made_add(virDomainPtr d, const char *path);
 void ag_virt_made_drop(virDomainPtr d, const char *path);
 int ag_virt_made_here(virDomainPtr d, const char *vm, const char *path);
-/* A thin qcow2 volume's XML (malloc'd; NULL when out of memory). */
-char *ag_virt_volume_xml(const char *name, unsigned long long bytes);
+/* A volume's XML in format ("qcow2", "raw"; malloc'd; NULL when out of memory). */
+char *ag_virt_volume_xml(const char *name, unsigned long long bytes, const char *format);
 virStorageVolPtr ag_virt_make_volume(virStoragePoolPtr pool, const char *name,
                                      unsigned long long bytes, struct pv_error *err);
+virStorageVolPtr ag_virt_make_volume_as(virStoragePoolPtr pool, const char *name,
+                                        unsigned long long bytes, const char *format,
+                                        struct pv_error *err);
+/* virt_migrate_disks.c, for virt_migrate.c: d's definition (flags: 0 live,
+ * VIR_DOMAIN_XML_INACTIVE persistent) with the copied disks' paths set to
+ * their destination paths (copies: [{source_path, path}]); malloc'd. */
+char *ag_virt_migration_xml(virDomainPtr d, unsigned flags, const json_t *copies);
+/* Delete the volumes at these source paths (after the VM left this host). */
+void ag_virt_delete_source_volumes(const json_t *paths);
 int ag_virt_pool_free_check(virStoragePoolPtr pool, unsigned long long need, struct pv_error *err);
 /* 0 when this host has a libvirt network of that name, else unknown_network. */
 int ag_virt_network_check(const char *name, struct pv_error *err);
+/* virt_storage.c: 1 for a pool type another host may reach too (netfs,
+ * iscsi, rbd ...: libvirt's network-backed types). */
+int ag_virt_shared_kind(const char *type);
 /* The string value of an XPath expression in doc (malloc'd), or NULL. */
 char *ag_virt_xpath_string(xmlDocPtr doc, const char *expr);
 

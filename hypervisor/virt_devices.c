@@ -397,7 +397,7 @@ static int free_target(const struct dom *x, const char *prefix, char out[16])
     return -1;
 }
 
-char *ag_virt_volume_xml(const char *name, unsigned long long bytes)
+char *ag_virt_volume_xml(const char *name, unsigned long long bytes, const char *format)
 {
     xmlBufferPtr buf = xmlBufferCreate();
     xmlTextWriterPtr w = buf ? xmlNewTextWriterMemory(buf, 0) : NULL;
@@ -413,10 +413,11 @@ char *ag_virt_volume_xml(const char *name, unsigned long long bytes)
     xmlTextWriterWriteFormatString(w, "%llu", bytes);
     xmlTextWriterEndElement(w);
     /* thin: without <allocation> libvirt takes it to equal the capacity and
-     * preallocates the qcow2's metadata, which slows a copy into it */
+     * preallocates (a qcow2's metadata, a raw file whole), which slows a copy
+     * into it */
     xmlTextWriterWriteElement(w, BAD_CAST "allocation", BAD_CAST "0");
     xmlTextWriterStartElement(w, BAD_CAST "target");
-    write_attr_element(w, "format", "type", "qcow2");
+    write_attr_element(w, "format", "type", format);
     xmlTextWriterEndElement(w);
     xmlTextWriterEndElement(w);
     return writer_done(buf, w);
@@ -425,7 +426,14 @@ char *ag_virt_volume_xml(const char *name, unsigned long long bytes)
 virStorageVolPtr ag_virt_make_volume(virStoragePoolPtr pool, const char *name,
                                      unsigned long long bytes, struct pv_error *err)
 {
-    char *xml = ag_virt_volume_xml(name, bytes);
+    return ag_virt_make_volume_as(pool, name, bytes, "qcow2", err);
+}
+
+virStorageVolPtr ag_virt_make_volume_as(virStoragePoolPtr pool, const char *name,
+                                        unsigned long long bytes, const char *format,
+                                        struct pv_error *err)
+{
+    char *xml = ag_virt_volume_xml(name, bytes, format);
     virStorageVolPtr vol = xml ? virStorageVolCreateXML(pool, xml, 0) : NULL;
 
     if (!xml)

@@ -184,7 +184,7 @@ static int copy_live(struct move *m, virDomainPtr d, const char *path, struct pv
     char *xml = copy_xml(path);
     virDomainBlockJobInfo bi;
     int rc = 0, started;
-    const struct timespec tick = {0, 20000000L};
+    const struct timespec tick = {0, 20000000L}; /* the pivot follows readiness closely */
 
     started = xml && virDomainBlockCopy(d, m->dev, xml, NULL, 0,
                                         VIR_DOMAIN_BLOCK_COPY_REUSE_EXT |
@@ -224,7 +224,7 @@ static int copy_live(struct move *m, virDomainPtr d, const char *path, struct pv
 static virStorageVolPtr copy_cold(virStoragePoolPtr pool, const char *name, virStorageVolPtr from,
                                   unsigned long long capacity, struct pv_error *err)
 {
-    char *xml = ag_virt_volume_xml(name, capacity);
+    char *xml = ag_virt_volume_xml(name, capacity, "qcow2");
     virStorageVolPtr vol = xml ? virStorageVolCreateXMLFrom(pool, xml, from, 0) : NULL;
 
     free(xml);

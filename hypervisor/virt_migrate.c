@@ -1,6 +1,10 @@
 /* virt_migrate.c -- live migration, peer-to-peer through libvirt, driven
  * from this (the source) agent.  The protocol and its threads are explained
- * below; the domains themselves are virt.c's.
+ * below; the domains themselves are virt.c's.  Without shared storage the
+ * caller names the disks to copy (virt_migrate_disks.c pre-creates their
+ * volumes on the destination): libvirt then mirrors them over NBD to the
+ * destination's QEMU (VIR_MIGRATE_NON_SHARED_DISK, a full copy) before the
+ * memory moves, and the NBD stream goes to the data URI's host.
  */
 #include <errno.h>
 #include <libvirt/libvirt.h>
@@ -35,6 +39,8 @@ struct migration {
     unsigned long long processed, remaining, total;
     int cancel, done;
     int finished;                          /* set last by mig_main: the slot may be reused */
+    json_t *copies;                        /* owned: [{dev, source_path, path}], or NULL */
+    json_t *made;                          /* owned: source paths this agent made, deleted after */
     pthread_t thread, watchdog;
 };
 
@@ -97,6 +103,41 @@ static void *mig_watchdog(void *arg)
     return NULL;
 }
 
+/* The parameters of a migration without shared storage: the disks to
+ * copy by target name and, where a destination path differs from the
+ * source's, the destination's live and persistent definitions with the
+ * new paths. */
+static int copy_params(struct migration *m, virDomainPtr d, virTypedParameterPtr *params,
+                       int *nparams, int *maxparams, unsigned *flags, struct pv_error *e)
+{
+    size_t i;
+    json_t *c;
+    int moved_path = 0;
+
+    if (!json_array_size(m->copies))
+        return 0;
+    *flags |= VIR_MIGRATE_NON_SHARED_DISK;
+    json_array_foreach(m->copies, i, c) {
+        virTypedParamsAddString(params, nparams, maxparams, VIR_MIGRATE_PARAM_MIGRATE_DISKS,
+                                json_string_value(json_object_get(c, "dev")));
+        moved_path |= strcmp(json_string_value(json_object_get(c, "source_path")),
+                             json_string_value(json_object_get(c, "path"))) != 0;
+    }
+    if (moved_path) {
+        char *live = ag_virt_migration_xml(d, 0, m->copies);
+        char *persist = ag_virt_migration_xml(d, VIR_DOMAIN_XML_INACTIVE, m->copies);
+        if (live)
+            virTypedParamsAddString(params, nparams, maxparams, VIR_MIGRATE_PARAM_DEST_XML, live);
+        if (persist)
+            virTypedParamsAddString(params, nparams, maxparams, VIR_MIGRATE_PARAM_PERSIST_XML, persist);
+        free(live);
+        free(persist);
+        if (!live || !persist)
+            return pv_fail(e, migration_failed, "cannot read the VM's definition to move its disks");
+    }
+    return 0;
+}
+
 static void *mig_main(void *arg)
 {
     struct migration *m = arg;
@@ -106,14 +147,18 @@ static void *mig_main(void *arg)
     struct pv_error e = {0};
 
     if (d) {
+        unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
+                         VIR_MIGRATE_UNDEFINE_SOURCE;
         virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_URI, m->data_uri);
-        rc = virDomainMigrateToURI3(d, m->dest_uri, params, (unsigned)nparams,
-                                    VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER |
-                                        VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE);
-        if (rc < 0)
+        rc = copy_params(m, d, &params, &nparams, &maxparams, &flags, &e);
+        if (rc == 0)
+            rc = virDomainMigrateToURI3(d, m->dest_uri, params, (unsigned)nparams, flags);
+        if (rc < 0 && !e.code[0])
             ag_virt_error(&e, "migrate");
         virTypedParamsFree(params, nparams);
         virDomainFree(d);
+        if (rc == 0 && m->made) /* the VM runs on the copies now: the old volumes go */
+            ag_virt_delete_source_volumes(m->made);
     } else {
         pv_fail(&e, vm_not_found, "the VM left this host before migrating");
     }
@@ -141,11 +186,53 @@ static void *mig_main(void *arg)
     return NULL;
 }
 
+/* Check copies against the VM's local volumes; *made gets the source
+ * paths this agent made for the VM (deleted once the VM left). */
+static int check_copies(const char *uuid, const json_t *copies, json_t **made, struct pv_error *err)
+{
+    json_t *vols = NULL, *c, *v;
+    size_t i, j;
+    int rc;
+
+    *made = NULL;
+    if (!json_array_size(copies))
+        return 0;
+    rc = ag_virt_migration_volumes(uuid, &vols, err);
+    if (rc)
+        return rc;
+    *made = json_array();
+    json_array_foreach(copies, i, c) {
+        const char *dev = json_string_value(json_object_get(c, "dev"));
+        const char *path = json_string_value(json_object_get(c, "path"));
+        int found = 0;
+        json_array_foreach(vols, j, v)
+            if (dev && strcmp(dev, json_string_value(json_object_get(v, "dev"))) == 0) {
+                found = 1;
+                json_object_set(c, "source_path", json_object_get(v, "path"));
+                if (json_is_true(json_object_get(v, "made")))
+                    json_array_append(*made, json_object_get(v, "path"));
+            }
+        if (!found || !path || !*path) {
+            rc = pv_fail(err, invalid_spec,
+                         "copy_disks[%zu]: {dev, path} of a disk on a local volume of this VM", i);
+            break;
+        }
+    }
+    json_decref(vols);
+    if (rc) {
+        json_decref(*made);
+        *made = NULL;
+    }
+    return rc;
+}
+
 int ag_virt_migrate_start(const char *uuid, const char *dest_uri, const char *data_uri,
-                          int max_downtime_ms, int stall_s, struct pv_error *err)
+                          int max_downtime_ms, int stall_s, const json_t *copies_in,
+                          struct pv_error *err)
 {
     virDomainPtr d = ag_virt_lookup(uuid, err);
     struct migration *m;
+    json_t *copies, *made = NULL;
     int slot = -1, active;
 
     if (!d)
@@ -158,10 +245,19 @@ int ag_virt_migrate_start(const char *uuid, const char *dest_uri, const char *da
     if (!dest_uri || !data_uri || strlen(dest_uri) >= sizeof m->dest_uri ||
         strlen(data_uri) >= sizeof m->data_uri)
         return pv_fail(err, invalid_spec, "dest_uri and data_uri are needed");
+    if (copies_in && !json_is_array(copies_in))
+        return pv_fail(err, invalid_spec, "copy_disks: a list of {dev, path}");
+    copies = copies_in ? json_deep_copy(copies_in) : NULL;
+    if (check_copies(uuid, copies, &made, err) != 0) {
+        json_decref(copies);
+        return PV_EINVAL;
+    }
     pthread_mutex_lock(&mig_lock);
     m = mig_find_locked(uuid);
     if (m && !m->done) {
         pthread_mutex_unlock(&mig_lock);
+        json_decref(copies);
+        json_decref(made);
         return pv_fail(err, migration_running, "vm %s is already migrating", uuid);
     }
     for (int i = 0; i < MAX_MIGRATIONS && slot < 0; i++)
@@ -169,16 +265,26 @@ int ag_virt_migrate_start(const char *uuid, const char *dest_uri, const char *da
             slot = i;
     if (slot < 0) {
         pthread_mutex_unlock(&mig_lock);
+        json_decref(copies);
+        json_decref(made);
         return pv_fail(err, too_many_migrations, "this host runs %d migrations already",
                             MAX_MIGRATIONS);
     }
-    free(migrations[slot]); /* a finished one, or NULL */
+    if (migrations[slot]) { /* a finished one */
+        json_decref(migrations[slot]->copies);
+        json_decref(migrations[slot]->made);
+        free(migrations[slot]);
+    }
     m = calloc(1, sizeof *m);
     if (!m) {
         migrations[slot] = NULL;
         pthread_mutex_unlock(&mig_lock);
+        json_decref(copies);
+        json_decref(made);
         return pv_fail(err, out_of_memory, "out of memory");
     }
+    m->copies = copies;
+    m->made = made;
     snprintf(m->uuid, sizeof m->uuid, "%s", uuid);
     snprintf(m->dest_uri, sizeof m->dest_uri, "%s", dest_uri);
     snprintf(m->data_uri, sizeof m->data_uri, "%s", data_uri);

@@ -28,7 +28,7 @@ static xmlDocPtr parse(const char *xml, const char *name)
 }
 
 /* Pools another host may reach too (libvirt's network-backed types). */
-static int shared_kind(const char *type)
+int ag_virt_shared_kind(const char *type)
 {
     static const char *const kinds[] = {"netfs", "iscsi", "iscsi-direct", "rbd", "gluster",
                                         "sheepdog", "vstorage", NULL};
@@ -56,7 +56,7 @@ static json_t *pool_json(virStoragePoolPtr p)
                         path && *path ? path : NULL, "capacity_mb",
                         (json_int_t)(info.capacity / MIB), "allocation_mb",
                         (json_int_t)(info.allocation / MIB), "available_mb",
-                        (json_int_t)(info.available / MIB), "shared", shared_kind(type));
+                        (json_int_t)(info.available / MIB), "shared", ag_virt_shared_kind(type));
     free(type);
     free(path);
     xmlFreeDoc(doc);

@@ -119,7 +119,7 @@ static int settle_clone(struct pv_conn *c, const char *vm, const char *host,
 {
     static const char *const paths[] = {"runtime.host", "config.hardware.numCPU",
                                         "config.hardware.memoryMB", NULL};
-    struct pv_migrate_opts opts = {PV_MIGRATE_QUICK, 0};
+    struct pv_migrate_opts opts = {.mode = PV_MIGRATE_QUICK};
     struct made m = {"", 0, 0};
     int rc = vc_retrieve_obj(c, "VirtualMachine", vm, paths, got_made, &m, err);
     int vcpus = spec->vcpus && spec->vcpus != m.vcpus ? spec->vcpus : 0;

@@ -227,9 +227,11 @@ void pv_api_vm_migrate(struct pv_req *r)
         {"host_id", PV_J_STRING, PV_J_NULLABLE, 1, 64, NULL},
         {"mode", PV_J_STRING, 0, 0, 0, modes},
         {"max_downtime_ms", PV_J_INT, 0, 1, 60000, NULL},
+        {"pool_id", PV_J_STRING, PV_J_NULLABLE, 1, 64, NULL}, /* live: copy local disks there */
     };
     struct pv_db_vm_ref vm;
     char lock[128];
+    const char *mode;
     json_t *body;
 
     if (r->body && r->body_len) {
@@ -239,8 +241,14 @@ void pv_api_vm_migrate(struct pv_req *r)
     } else {
         body = json_object();
     }
-    if (vm_of(r, &vm, lock) == 0)
+    mode = json_string_value(json_object_get(body, "mode"));
+    if (json_is_string(json_object_get(body, "pool_id")) && mode && strcmp(mode, "quick") == 0) {
+        struct pv_error e = {0};
+        pv_fail(&e, invalid_value, "pool_id is for a live migration (quick copies the disk files as they are)");
+        pv_reply_error_details(r, &e, json_pack("{s:s}", "field", "pool_id"));
+    } else if (vm_of(r, &vm, lock) == 0) {
         submit(r, "vm.migrate", vm.id, lock, body);
+    }
     json_decref(body);
 }
 

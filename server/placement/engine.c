@@ -602,6 +602,85 @@ static void f_storage(struct ctx *c)
     VERDICT(c, "storage", NULL, json_object());
 }
 
+/* The storage pool host h reaches with the most free space, or -1 (places
+ * are ordered by id: a tie goes to the lower id). */
+static int roomiest_pool(const struct pv_pl_inv *inv, int h)
+{
+    int best = -1;
+
+    for (int p = 0; p < inv->nplaces; p++)
+        if (!inv->places[p].network && inv->places[p].reach[h] &&
+            (best < 0 || inv->places[p].free_mb > inv->places[best].free_mb))
+            best = p;
+    return best;
+}
+
+int pv_pl_move_pool(const struct pv_pl_inv *inv, const struct pv_pl_request *req, int h,
+                    int64_t *need_mb)
+{
+    size_t i;
+    json_t *d;
+    int best;
+
+    *need_mb = 0;
+    json_array_foreach(req->move_disks, i, d) {
+        int p = pv_pl_find_place(inv, json_string_value(json_object_get(d, "pool_id")));
+        if (p >= 0 && !inv->places[p].network && !inv->places[p].reach[h])
+            *need_mb += json_integer_value(json_object_get(d, "size_mb"));
+    }
+    if (*need_mb == 0)
+        return -1;
+    if (req->move_pool_id) {
+        int p = pv_pl_find_place(inv, req->move_pool_id);
+        return p >= 0 && !inv->places[p].network && inv->places[p].reach[h] &&
+                       inv->places[p].free_mb >= *need_mb ? p : -2;
+    }
+    best = roomiest_pool(inv, h);
+    return best >= 0 && inv->places[best].free_mb >= *need_mb ? best : -2;
+}
+
+/* A live move's disks on pools the host does not reach: a pool there with
+ * room for their full copies (pv_pl_move_pool). */
+static void f_move_storage(struct ctx *c)
+{
+    const struct pv_pl_inv *inv = c->inv;
+    const char *named = c->req->move_pool_id;
+    int64_t need;
+    int p, np;
+
+    if (DECIDED(c))
+        return;
+    p = pv_pl_move_pool(inv, c->req, c->h, &need);
+    if (p == -2) {
+        np = named ? pv_pl_find_place(inv, named) : -1;
+        if (named && (np < 0 || inv->places[np].network || !inv->places[np].reach[c->h])) {
+            VERDICT(c, "storage", "pool_unreachable",
+                    json_pack("{s:s,s:s}", "pool_id", named, "reason",
+                              np < 0 || inv->places[np].network ? "no storage pool has that id"
+                                                                : "the host does not reach it"));
+            return;
+        }
+        if (!named)
+            np = roomiest_pool(inv, c->h);
+        if (np < 0) {
+            VERDICT(c, "storage", "pool_unreachable",
+                    json_pack("{s:s,s:I}", "reason",
+                              "the host reaches no storage pool to copy the VM's local disks to",
+                              "required_mb", (json_int_t)need));
+            return;
+        }
+        VERDICT(c, "storage", "insufficient_storage",
+                json_pack("{s:s,s:s,s:I,s:I}", "pool_id", inv->places[np].id, "pool",
+                          inv->places[np].name, "required_mb", (json_int_t)need, "free_mb",
+                          (json_int_t)inv->places[np].free_mb));
+        return;
+    }
+    VERDICT(c, "storage", NULL,
+            p >= 0 ? json_pack("{s:s,s:s,s:I}", "copy_to_pool_id", inv->places[p].id, "pool",
+                               inv->places[p].name, "required_mb", (json_int_t)need)
+                   : json_object());
+}
+
 /* The new VM's NICs: each network the host must reach. */
 static void f_network(struct ctx *c)
 {
@@ -648,6 +727,8 @@ static void rate_host(const struct pv_pl_inv *inv, const struct pv_pl_request *r
         f_storage(&c);
         f_network(&c);
     }
+    if (req->move_disks)
+        f_move_storage(&c);
     out->host = h;
     out->eligible = c.code == NULL;
     out->code = c.code;

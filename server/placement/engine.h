@@ -116,6 +116,13 @@ struct pv_pl_request {
      * disks by pool_id or pool name with size_gb, NICs by network_id,
      * network or bridge name; the storage and network filters check them */
     json_t *disks, *nics;
+    /* a live move's disks (borrowed, may be NULL: the VM's disks as stored,
+     * each with pool_id and size_mb): a disk on a pool the host does not
+     * reach is copied to a pool the host reaches -- move_pool_id when the
+     * caller named one, else the reached pool with the most room -- which
+     * must have room for all such disks (f_move_storage) */
+    json_t *move_disks;
+    const char *move_pool_id;
 };
 
 struct pv_pl_rating {
@@ -153,6 +160,12 @@ void pv_pl_explain(const struct pv_pl_inv *inv, const struct pv_pl_request *req,
 
 /* The request to move an existing VM as it stands. */
 void pv_pl_request_for_vm(const struct pv_pl_inv *inv, int vm, struct pv_pl_request *req);
+/* For a move (req->move_disks) to host h: the place index of the pool the
+ * disks the host does not reach are copied to; -1 when every disk's pool is
+ * reached (nothing to copy); -2 when no pool fits (*need_mb: what they
+ * need).  f_move_storage's rule, for the job that then moves the VM. */
+int pv_pl_move_pool(const struct pv_pl_inv *inv, const struct pv_pl_request *req, int h,
+                    int64_t *need_mb);
 
 /* {"items": [...], "chosen_host_id": id|null, "hosts_rated", "eligible_hosts",
  * "rejected_by"}; items best first and explained, at most `limit` of them

@@ -218,7 +218,8 @@ int pv_place_new(const struct pv_pl_inv *inv, json_t *spec, const char *requeste
 
 /* Place VM vm_id again: where it moves, or (clone) where a copy of it goes. */
 static int place_from_vm(const struct pv_pl_inv *inv, const char *vm_id, const char *requested, int clone, int vcpus,
-                         int64_t memory_mb, char chosen[64], json_t **decision,
+                         int64_t memory_mb, json_t *move_disks, const char *move_pool_id,
+                         char chosen[64], char pool[64], json_t **decision,
                          struct pv_error *err)
 {
     struct pv_pl_request req;
@@ -241,7 +242,14 @@ static int place_from_vm(const struct pv_pl_inv *inv, const char *vm_id, const c
             if (memory_mb > 0)
                 req.memory_mb = memory_mb;
         }
+        req.move_disks = move_disks;
+        req.move_pool_id = move_pool_id;
         rc = decide_into(inv, &req, requested, chosen, decision, err);
+        if (!rc && pool) {
+            int64_t need;
+            int p = pv_pl_move_pool(inv, &req, pv_pl_find_host(inv, chosen), &need);
+            snprintf(pool, 64, "%s", p >= 0 ? inv->places[p].id : "");
+        }
     }
     return rc;
 }
@@ -249,12 +257,21 @@ static int place_from_vm(const struct pv_pl_inv *inv, const char *vm_id, const c
 int pv_place_move(const struct pv_pl_inv *inv, const char *vm_id, const char *requested,
                   char chosen[64], json_t **decision, struct pv_error *err)
 {
-    return place_from_vm(inv, vm_id, requested, 0, 0, 0, chosen, decision, err);
+    return place_from_vm(inv, vm_id, requested, 0, 0, 0, NULL, NULL, chosen, NULL, decision, err);
+}
+
+int pv_place_move_live(const struct pv_pl_inv *inv, const char *vm_id, const char *requested,
+                       json_t *disks, const char *pool_id, char chosen[64], char pool[64],
+                       json_t **decision, struct pv_error *err)
+{
+    return place_from_vm(inv, vm_id, requested, 0, 0, 0, disks, pool_id, chosen, pool, decision,
+                         err);
 }
 
 int pv_place_clone(const struct pv_pl_inv *inv, const char *vm_id, const char *requested,
                    int vcpus, int64_t memory_mb, char chosen[64], json_t **decision,
                    struct pv_error *err)
 {
-    return place_from_vm(inv, vm_id, requested, 1, vcpus, memory_mb, chosen, decision, err);
+    return place_from_vm(inv, vm_id, requested, 1, vcpus, memory_mb, NULL, NULL, chosen, NULL,
+                         decision, err);
 }

@@ -35,6 +35,14 @@ int pv_place_new(const struct pv_pl_inv *inv, json_t *spec, const char *requeste
 /* For jobs: choose where an existing VM moves. */
 int pv_place_move(const struct pv_pl_inv *inv, const char *vm_id, const char *requested,
                   char chosen[64], json_t **decision, struct pv_error *err);
+/* A live move, which may copy disks (a migration without shared storage):
+ * disks are the VM's as stored (pool_id, size_mb; borrowed), pool_id the
+ * destination pool the caller named (NULL: placement picks).  *pool gets the
+ * id of the pool on the chosen host the disks it does not reach are copied
+ * to ("" when it reaches them all). */
+int pv_place_move_live(const struct pv_pl_inv *inv, const char *vm_id, const char *requested,
+                       json_t *disks, const char *pool_id, char chosen[64], char pool[64],
+                       json_t **decision, struct pv_error *err);
 
 /* For jobs: choose a host for a clone of VM vm_id (same endpoint; vcpus and
  * memory_mb override the source's when above 0). */

@@ -219,3 +219,6 @@ $PY "$HERE/vcenter_bench.py" "$BUILD" "$OUT" | tee "$OUT/vcenter.md" || true
 
 echo "bench: KVM operations against virsh"
 $PY "$HERE/kvm_bench.py" "$BUILD" "$OUT"
+
+echo "bench: a storage move of a 1 GiB qcow2 through the API against virsh blockcopy (two-host rig)"
+$PY "$HERE/storage_move_bench.py" "$BUILD" "$OUT" | tee "$OUT/storage-move-run.md" || true

@@ -899,11 +899,61 @@ static void storage_and_network_filters(void **state)
     pv_pl_inv_free(inv);
 }
 
+/* A live move's disks on a pool the destination does not reach: a pool of
+ * the destination with room for their full copies -- the named one, or the
+ * roomiest it reaches; a disk on a pool it reaches needs no copy. */
+static void move_storage_filter(void **state)
+{
+    struct pv_pl_inv *inv = inv_new();
+    int a = add_host(inv, "a", 16384, 16), b = add_host(inv, "b", 16384, 16);
+    int c = add_host(inv, "c", 16384, 16);
+    int only_a[] = {a}, only_b[] = {b}, ab[] = {a, b};
+    int v = add_vm(inv, "v", a, 512, 1);
+    struct pv_pl_request req;
+    struct pv_pl_rating *r;
+    int64_t need;
+    (void)state;
+
+    add_place(inv, "pool-1", "local-a", 0, 100 * 1024, only_a, 1);
+    add_place(inv, "pool-2", "small-b", 0, 3 * 1024, only_b, 1);
+    add_place(inv, "pool-3", "big-b", 0, 50 * 1024, only_b, 1);
+    add_place(inv, "pool-4", "shared", 0, 1024, ab, 2);
+    pv_pl_request_for_vm(inv, v, &req);
+    req.move_disks = json_pack("[{s:s,s:i},{s:s,s:i},{s:s,s:i}]", "pool_id", "pool-1", "size_mb", 2048,
+                               "pool_id", "pool-1", "size_mb", 2048, "pool_id", "pool-4", "size_mb", 512);
+    r = rate(inv, &req);
+    assert_true(rating_of(r, 3, b)->eligible); /* 4 GiB to copy: big-b, the roomiest */
+    assert_int_equal(pv_pl_move_pool(inv, &req, b, &need), 2);
+    assert_int_equal(need, 4096);
+    assert_string_equal(code_of(rating_of(r, 3, c), "storage"), "pool_unreachable"); /* c reaches none */
+    pv_pl_ratings_free(r, inv->nhosts);
+    req.move_pool_id = "pool-2"; /* named, but 3 GiB free for 4 */
+    r = rate(inv, &req);
+    assert_string_equal(code_of(rating_of(r, 3, b), "storage"), "insufficient_storage");
+    assert_int_equal(detail_int(rating_of(r, 3, b), "storage", "required_mb"), 4096);
+    assert_int_equal(detail_int(rating_of(r, 3, b), "storage", "free_mb"), 3 * 1024);
+    pv_pl_ratings_free(r, inv->nhosts);
+    req.move_pool_id = "pool-1"; /* named, but b does not reach it */
+    r = rate(inv, &req);
+    assert_string_equal(code_of(rating_of(r, 3, b), "storage"), "pool_unreachable");
+    pv_pl_ratings_free(r, inv->nhosts);
+    json_decref(req.move_disks); /* only the shared disk: nothing to copy */
+    req.move_disks = json_pack("[{s:s,s:i}]", "pool_id", "pool-4", "size_mb", 512);
+    req.move_pool_id = NULL;
+    assert_int_equal(pv_pl_move_pool(inv, &req, b, &need), -1);
+    r = rate(inv, &req);
+    assert_true(rating_of(r, 3, b)->eligible);
+    pv_pl_ratings_free(r, inv->nhosts);
+    json_decref(req.move_disks);
+    pv_pl_inv_free(inv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(stars_mapping),
         cmocka_unit_test(storage_and_network_filters),
+        cmocka_unit_test(move_storage_filter),
         cmocka_unit_test(tie_break_by_name_then_id),
         cmocka_unit_test(memory_filter_codes_and_numbers),
         cmocka_unit_test(measured_memory_counts),

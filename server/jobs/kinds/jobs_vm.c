@@ -295,21 +295,36 @@ const struct pv_job_kind pv_job_vm_create = {"vm.create", create_steps, 3, creat
 
 /* ---- migrate ------------------------------------------------------------ */
 
+/* Live, the VM's disks come along: placement checks that the destination
+ * reaches their pools or has a pool with room for full copies (a migration
+ * without shared storage), and the result keeps that pool (pool_id). */
 static int migrate_choose(struct pv_job_run *run, struct pv_error *err)
 {
-    json_t *p = pv_job_params(run), *decision = NULL;
+    json_t *p = pv_job_params(run), *decision = NULL, *disks = NULL;
+    const char *mode = json_string_value(json_object_get(p, "mode"));
     struct pv_db_vm_ref vm;
     const struct pv_pl_inv *inv = NULL;
-    char chosen[64] = "";
+    char chosen[64] = "", pool[64] = "", *dj = NULL, *nj = NULL;
     int rc = pv_db_vm_ref(pv_job_target(run), &vm, err);
 
     if (rc)
         return rc;
+    if (!(mode && strcmp(mode, "quick") == 0) && pv_db_vm_devices(vm.id, &dj, &nj) == 0 && dj)
+        disks = json_loads(dj, 0, NULL);
+    free(dj);
+    free(nj);
     rc = pv_snapshot_get(&inv, err);
-    if (!rc)
+    if (!rc && disks)
+        rc = pv_place_move_live(inv, vm.id, json_string_value(json_object_get(p, "host_id")), disks,
+                                json_string_value(json_object_get(p, "pool_id")), chosen, pool,
+                                &decision, err);
+    else if (!rc)
         rc = pv_place_move(inv, vm.id, json_string_value(json_object_get(p, "host_id")), chosen,
                            &decision, err);
     pv_snapshot_put(inv);
+    json_decref(disks);
+    if (!rc && pool[0])
+        json_object_set_new(pv_job_result(run), "pool_id", json_string(pool));
     return keep_placement(run, rc, decision, chosen);
 }
 
@@ -319,14 +334,18 @@ static int migrate_move(struct pv_job_run *run, struct pv_error *err)
     const char *mode_s = json_string_value(json_object_get(p, "mode"));
     enum pv_migrate_mode mode = mode_s && strcmp(mode_s, "quick") == 0 ? PV_MIGRATE_QUICK
                                                                         : PV_MIGRATE_LIVE;
+    const char *pool_id = json_string_value(json_object_get(pv_job_result(run), "pool_id"));
     struct pv_db_vm_ref vm;
     struct pv_db_host_ref dest;
+    struct pv_db_place_ref pool = {0};
     struct pv_handle from, to;
     struct pv_sink sink;
     struct pv_sink_ctx ctx;
     int rc, same;
 
     rc = pv_db_vm_ref(pv_job_target(run), &vm, err);
+    if (!rc && pool_id) /* the destination pool, as the destination host names it */
+        rc = pv_db_pool_ref(pool_id, &pool, err);
     if (!rc)
         rc = pv_db_host_ref(json_string_value(json_object_get(pv_job_result(run), "host_id")),
                             &dest, err);
@@ -362,6 +381,7 @@ static int migrate_move(struct pv_job_run *run, struct pv_error *err)
         struct pv_migrate_opts opts = {
             .mode = mode,
             .max_downtime_ms = (int)json_integer_value(json_object_get(p, "max_downtime_ms")),
+            .pool = pool_id ? pool.name : NULL,
         };
         /* Across connections the VM keeps its row, and so its id and
          * settings: marked as moving, neither side's reports drop it. */
