@@ -541,9 +541,9 @@ def test_bad_disks_and_nics_leave_nothing(hv):
     r = hv.post("/api/v1/vms", dict(base, name="bad-other", disks=[{"size_gb": 1, "pool_id": other["id"]}]))
     assert r.status_code == 400 and r.json()["error"]["code"] == "unknown_pool", r.text
     for extra, code, words in (
-            # a name the host does not have: placement says the host does not reach it
-            ({"disks": [{"size_gb": 1, "pool": "Q:\\"}]}, "host_not_eligible", "pool_unreachable"),
-            ({"nics": [{"network": "no-such-switch"}]}, "host_not_eligible", "network_unreachable"),
+            # a name no pool or switch has: left to the host, which knows no such volume or switch
+            ({"disks": [{"size_gb": 1, "pool": "Q:\\"}]}, "unknown_pool", "Q:"),
+            ({"nics": [{"network": "no-such-switch"}]}, "unknown_network", "no-such-switch"),
             # (polyvisord takes a disk path as a POSIX one: a Windows path never reaches the adapter)
             ({"disks": [{"path": "E:\\elsewhere\\x.vhdx"}]}, "disk_path_not_allowed", "storage pool"),
             ({"disks": [{"size_gb": pool["free_mb"] // 1024 + 1, "pool_id": pool["id"]}]}, None, "insufficient_storage"),
