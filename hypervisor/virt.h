@@ -46,5 +46,8 @@ int ag_virt_pool_free_check(virStoragePoolPtr pool, unsigned long long need, str
 int ag_virt_network_check(const char *name, struct pv_error *err);
 /* The string value of an XPath expression in doc (malloc'd), or NULL. */
 char *ag_virt_xpath_string(xmlDocPtr doc, const char *expr);
+/* virt_snapshots.c: vm_has_snapshots when d has any (libvirt cannot `what`
+ * such a VM: "migrate"), else 0. */
+int ag_virt_has_snapshots(virDomainPtr d, const char *what, struct pv_error *err);
 
 #endif
