@@ -46,8 +46,9 @@ int ag_virt_pool_free_check(virStoragePoolPtr pool, unsigned long long need, str
 int ag_virt_network_check(const char *name, struct pv_error *err);
 /* The string value of an XPath expression in doc (malloc'd), or NULL. */
 char *ag_virt_xpath_string(xmlDocPtr doc, const char *expr);
-/* virt_snapshots.c: vm_has_snapshots when d has any (libvirt cannot `what`
- * such a VM: "migrate"), else 0. */
-int ag_virt_has_snapshots(virDomainPtr d, const char *what, struct pv_error *err);
+/* virt_snapshots.c: vm_has_snapshots when VM uuid has any (libvirt cannot
+ * `what` it with them: "migrate live"), vm_not_found when there is no such
+ * VM, else 0.  Called first by the migrations, before anything starts. */
+int ag_virt_has_snapshots(const char *uuid, const char *what, struct pv_error *err);
 
 #endif

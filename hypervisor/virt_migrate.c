@@ -144,6 +144,8 @@ static void *mig_main(void *arg)
 int ag_virt_migrate_start(const char *uuid, const char *dest_uri, const char *data_uri,
                           int max_downtime_ms, int stall_s, struct pv_error *err)
 {
+    if (ag_virt_has_snapshots(uuid, "migrate live", err))
+        return err->err;
     virDomainPtr d = ag_virt_lookup(uuid, err);
     struct migration *m;
     int slot = -1, active;

@@ -107,15 +107,21 @@ int ag_virt_snapshots(const char *uuid, json_t **out, struct pv_error *err)
     return 0;
 }
 
-int ag_virt_has_snapshots(virDomainPtr d, const char *what, struct pv_error *err)
+int ag_virt_has_snapshots(const char *uuid, const char *what, struct pv_error *err)
 {
-    int n = virDomainSnapshotNum(d, 0);
+    virDomainPtr d = ag_virt_lookup(uuid, err);
+    int n;
+
+    if (!d)
+        return PV_ENOTFOUND;
+    n = virDomainSnapshotNum(d, 0);
     if (n > 0)
-        return pv_fail(err, vm_has_snapshots,
-                       "vm %s has %d snapshot%s and libvirt cannot %s a VM with snapshots: "
-                       "delete them first", virDomainGetName(d), n, n == 1 ? "" : "s", what);
+        pv_fail(err, vm_has_snapshots,
+                "vm %s has %d snapshot%s, which libvirt cannot %s with it: delete them first",
+                virDomainGetName(d), n, n == 1 ? "" : "s", what);
     virResetLastError();
-    return 0;
+    virDomainFree(d);
+    return n > 0 ? err->err : 0;
 }
 
 /* What QEMU can snapshot internally: every disk a qcow2 file.  (NULL

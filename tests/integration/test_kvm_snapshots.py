@@ -30,7 +30,7 @@ def rig(libvirtd, tmpdir_path):
     os.makedirs(data)
     agent = Agent(tmpdir_path, uri=URI).start()
     d = Daemon(data).start()
-    r.d = d
+    r.d, r.agent = d, agent
     try:
         d.run("POST", "/api/v1/connections", {"type": "kvm", "url": agent.base, "token": TOKEN})
         host = d.all_items("/api/v1/hosts")[0]
@@ -40,6 +40,7 @@ def rig(libvirtd, tmpdir_path):
                                             "disks": [{"size_gb": 1, "pool_id": pools[r.pool]["id"]}]},
                     timeout=60)
         r.vm_id = job["result"]["vm_id"]
+        r.uuid = d.ok("GET", "/api/v1/vms/" + r.vm_id)["native_id"]
         r.disk = os.path.join(r.pooldir, r.name + "-0.qcow2")
         yield r
     finally:
@@ -118,6 +119,16 @@ def test_snapshots_on_real_kvm(rig):
     assert got["s2"]["parent_id"] == got["s1"]["id"] and got["s1"]["current"] is False
     assert tree(r.name) == {"s1": None, "s2": "s1"}
     assert current(r.name) == "s2"
+
+    # libvirt cannot migrate a VM with snapshots: the agent refuses both kinds
+    # of migration before anything starts, and the VM runs on untouched
+    for path, body in (("migrate", {"dest_uri": "qemu+tcp://10.99.0.2/system",
+                                    "data_uri": "tcp://10.99.0.2"}), ("export", None)):
+        resp = r.agent.call("POST", "/v1/vms/%s/%s" % (r.uuid, path), body)
+        assert resp.status_code == 409, (path, resp.text)
+        assert resp.json()["error"]["code"] == "vm_has_snapshots", resp.text
+        assert "snapshot" in resp.json()["error"]["message"]
+    assert virsh(URI, "domstate", r.name).stdout.strip() == "running"
     d.run("POST", "/api/v1/vms/%s/poweroff" % r.vm_id, timeout=60)
     assert virsh(URI, "domstate", r.name).stdout.strip() == "shut off"
     d.run("POST", "%s/%s/revert" % (base, got["s2"]["id"]), timeout=180)
