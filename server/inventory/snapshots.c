@@ -4,10 +4,12 @@
 #include <string.h>
 #include "server/inventory/conns.h"
 #include "server/inventory/devices.h"
+#include "server/inventory/plugins.h"
 #include "server/inventory/snapshots.h"
 
 int pv_snapshots_read(const struct pv_db_vm_ref *vm, json_t **items, struct pv_error *err)
 {
+    const struct pv_adapter *a;
     struct pv_handle h;
     char *json = NULL, id[32];
     json_t *list, *s;
@@ -15,6 +17,11 @@ int pv_snapshots_read(const struct pv_db_vm_ref *vm, json_t **items, struct pv_e
     int rc;
 
     *items = NULL;
+    a = pv_plugins_find(vm->vendor);
+    if (!a || !(a->caps & PV_CAP_SNAPSHOTS) || !a->vm_snapshots || !a->vm_snapshot)
+        return pv_fail(err, unsupported_by_backend,
+                       "the %s adapter has no snapshots (it lacks the snapshots capability)",
+                       vm->vendor);
     rc = pv_conns_acquire(vm->connection_id, &h, err);
     if (rc)
         return rc;
