@@ -5,14 +5,16 @@ domstate) and from the disk image itself (qemu-io reads back what a revert
 restored) -- never from our own API; and on libvirt's test driver.  Skipped,
 saying so, only where /dev/kvm is absent."""
 import os
+import signal
 import subprocess
+import time
 import uuid
 
 import pytest
 
 from conftest import Daemon
 from kvm_rig import TOKEN, Agent, virsh
-from test_kvm_devices import URI, libvirtd  # noqa: F401 (a fixture: the real libvirtd)
+from test_kvm_devices import URI, SlowProxy, libvirtd  # noqa: F401 (a fixture: the real libvirtd)
 
 
 @pytest.fixture
@@ -29,10 +31,12 @@ def rig(libvirtd, tmpdir_path):
     data = os.path.join(tmpdir_path, "data")
     os.makedirs(data)
     agent = Agent(tmpdir_path, uri=URI).start()
+    r.proxy = SlowProxy(agent.base)
+    r.proxy.paths = ("/snapshots",)
     d = Daemon(data).start()
     r.d, r.agent = d, agent
     try:
-        d.run("POST", "/api/v1/connections", {"type": "kvm", "url": agent.base, "token": TOKEN})
+        d.run("POST", "/api/v1/connections", {"type": "kvm", "url": r.proxy.base, "token": TOKEN})
         host = d.all_items("/api/v1/hosts")[0]
         pools = {p["name"]: p for p in d.all_items("/api/v1/storage-pools")}
         job = d.run("POST", "/api/v1/vms", {"name": r.name, "vcpus": 1, "memory_mb": 128,
@@ -45,6 +49,7 @@ def rig(libvirtd, tmpdir_path):
         yield r
     finally:
         d.stop()
+        r.proxy.stop()
         agent.stop()
         if virsh(URI, "domstate", r.name).returncode == 0:
             virsh(URI, "destroy", r.name)
@@ -139,3 +144,39 @@ def test_snapshots_on_real_kvm(rig):
     d.run("DELETE", "%s/%s?children=true" % (base, got["s1"]["id"]), timeout=120)
     assert tree(r.name) == {}
     assert d.ok("GET", base)["items"] == []
+
+
+def test_kill9_mid_snapshot_is_not_repeated(rig):
+    """polyvisord killed after the agent took, reverted to or deleted a
+    snapshot and before it heard so: after the restart the job's reconcile
+    reads the tree again, finds the change made, and succeeds without making
+    it twice (no second snapshot, no second revert)."""
+    r, d = rig, rig.d
+    base = "/api/v1/vms/%s/snapshots" % r.vm_id
+    d.run("POST", base, {"name": "k0"}, timeout=60)
+
+    def killed_mid(method, path, body, made):
+        r.proxy.delay = 4
+        job = d.submit(method, path, body)
+        deadline = time.time() + 30
+        while time.time() < deadline and not made():
+            time.sleep(0.05)
+        assert made()
+        assert d.ok("GET", "/api/v1/jobs/" + job)["state"] == "running"
+        d.stop(signal.SIGKILL)
+        r.proxy.delay = 0
+        d.start()
+        done = d.wait_job(job, timeout=60)
+        assert done["state"] == "succeeded", done
+        assert "event=reconciled job=%s" % job in d.log()
+        return done
+
+    done = killed_mid("POST", base, {"name": "k1"}, lambda: "k1" in tree(r.name))
+    assert tree(r.name) == {"k0": None, "k1": "k0"} and current(r.name) == "k1"
+    assert done["result"]["snapshot_id"] == snaps(d, r.vm_id)["k1"]["id"]
+    k0 = snaps(d, r.vm_id)["k0"]
+    killed_mid("POST", "%s/%s/revert" % (base, k0["id"]), None, lambda: current(r.name) == "k0")
+    assert current(r.name) == "k0"
+    killed_mid("DELETE", "%s/%s" % (base, snaps(d, r.vm_id)["k1"]["id"]), None,
+               lambda: "k1" not in tree(r.name))
+    assert tree(r.name) == {"k0": None}
