@@ -180,3 +180,27 @@ def test_kill9_mid_snapshot_is_not_repeated(rig):
     killed_mid("DELETE", "%s/%s" % (base, snaps(d, r.vm_id)["k1"]["id"]), None,
                lambda: "k1" not in tree(r.name))
     assert tree(r.name) == {"k0": None}
+
+
+def test_what_qemu_cannot_snapshot_is_refused_first(rig):
+    """A VM without a qcow2 file disk has nowhere to keep an internal
+    snapshot: the job fails unsupported_by_backend with that reason, and
+    libvirt has no snapshot (nor half of one) afterwards."""
+    r, d = rig, rig.d
+    host = d.ok("GET", "/api/v1/vms/" + r.vm_id)["host_id"]
+    name = r.name + "-nodisk"
+    job = d.run("POST", "/api/v1/vms", {"name": name, "vcpus": 1, "memory_mb": 128, "host_id": host},
+                timeout=60)
+    vm_id = job["result"]["vm_id"]
+    try:
+        for running in (False, True):
+            if running:
+                d.run("POST", "/api/v1/vms/%s/start" % vm_id, timeout=60)
+            job = d.run("POST", "/api/v1/vms/%s/snapshots" % vm_id, {"name": "s"}, timeout=60,
+                        expect="failed")
+            assert job["error"]["code"] == "unsupported_by_backend", job
+            assert "no disk" in job["error"]["message"] and "qcow2" in job["error"]["message"]
+            assert tree(name) == {}
+    finally:
+        virsh(URI, "destroy", name)
+        virsh(URI, "undefine", name, "--managed-save", "--snapshots-metadata")
