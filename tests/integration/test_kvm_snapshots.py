@@ -204,3 +204,39 @@ def test_what_qemu_cannot_snapshot_is_refused_first(rig):
     finally:
         virsh(URI, "destroy", name)
         virsh(URI, "undefine", name, "--managed-save", "--snapshots-metadata")
+
+
+def test_migrating_a_vm_with_snapshots_is_refused(daemon, tmpdir_path):
+    """Two KVM agents on libvirt's test driver: a VM with a snapshot is not
+    moved, live or quick -- the job fails vm_has_snapshots, saying why, and
+    the VM stays where it was, running, its snapshot with it; without the
+    snapshot the same quick migration goes through."""
+    d, agents = daemon, []
+    try:
+        for n in ("a", "b"):
+            path = os.path.join(tmpdir_path, n)
+            os.makedirs(path)
+            # a migration URI, so that a live move gets as far as the source agent
+            agents.append(Agent(path, migration_uri="test+tcp://127.0.0.1/default").start())
+            d.run("POST", "/api/v1/connections", {"type": "kvm", "url": agents[-1].base, "token": TOKEN})
+        hosts = sorted(d.all_items("/api/v1/hosts"), key=lambda h: h["id"])
+        job = d.run("POST", "/api/v1/vms", {"name": "snapmove", "vcpus": 1, "memory_mb": 128,
+                                            "host_id": hosts[0]["id"]})
+        vm_id = job["result"]["vm_id"]
+        d.run("POST", "/api/v1/vms/%s/start" % vm_id)
+        d.run("POST", "/api/v1/vms/%s/snapshots" % vm_id, {"name": "keep"})
+        for mode in ("quick", "live"):
+            job = d.run("POST", "/api/v1/vms/%s/migrate" % vm_id,
+                        {"host_id": hosts[1]["id"], "mode": mode}, expect="failed")
+            assert job["error"]["code"] == "vm_has_snapshots", job
+            assert "snapshot" in job["error"]["message"]
+            vm = d.ok("GET", "/api/v1/vms/" + vm_id)
+            assert vm["host_id"] == hosts[0]["id"] and vm["power_state"] == "running"
+            assert [s["name"] for s in d.ok("GET", "/api/v1/vms/%s/snapshots" % vm_id)["items"]] == ["keep"]
+        sid = d.ok("GET", "/api/v1/vms/%s/snapshots" % vm_id)["items"][0]["id"]
+        d.run("DELETE", "/api/v1/vms/%s/snapshots/%s" % (vm_id, sid))
+        job = d.run("POST", "/api/v1/vms/%s/migrate" % vm_id, {"host_id": hosts[1]["id"], "mode": "quick"})
+        assert d.ok("GET", "/api/v1/vms/" + job["result"]["vm_id"])["host_id"] == hosts[1]["id"]
+    finally:
+        for a in agents:
+            a.stop()
