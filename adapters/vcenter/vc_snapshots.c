@@ -75,6 +75,14 @@ int vc_snapshots(struct pv_conn *c, const char *vm, char **json, struct pv_error
     return rc;
 }
 
+static int tools_running(struct pv_conn *c, const char *vm)
+{
+    struct pv_error ignored = {0}; /* unknown: not running, so no quiesce to fail */
+    char st[64] = "";
+    return vc_get_prop(c, "VirtualMachine", vm, "guest.toolsRunningStatus", st, sizeof st, NULL, 0,
+                       &ignored) == 0 && strcmp(st, "guestToolsRunning") == 0;
+}
+
 int vc_snapshot(struct pv_conn *c, const char *vm, const struct pv_snapshot_change *ch,
                 const struct pv_sink *s, char *key_out, size_t key_size, struct pv_error *err)
 {
@@ -94,7 +102,7 @@ int vc_snapshot(struct pv_conn *c, const char *vm, const struct pv_snapshot_chan
         if (ch->description)
             pv_soap_w_text(&sw, "description", ch->description);
         pv_soap_w_text(&sw, "memory", ch->with_memory ? "true" : "false");
-        pv_soap_w_text(&sw, "quiesce", "false");
+        pv_soap_w_text(&sw, "quiesce", !ch->with_memory && tools_running(c, vm) ? "true" : "false");
         rc = vc_run_task(c, &sw, "take the snapshot", s, result, sizeof result, err);
         break;
     case PV_SNAP_REVERT:

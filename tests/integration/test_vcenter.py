@@ -1313,10 +1313,12 @@ def test_snapshots_reach_vcenter(vc):
     assert vc.ok("GET", base)["items"] == []
 
     j1 = vc.run("POST", base, {"name": "before patch", "description": "pre"}, timeout=60)
+    vc.vcsim.vcq("tools-running", t["moref"])  # a snapshot without memory is quiesced now
     j2 = vc.run("POST", base, {"name": "after patch", "memory": False}, timeout=60)
     truth = vc.vcsim.vcq("snapshots", t["moref"])
     by_name = {s["name"]: s for s in truth["items"]}
     assert set(by_name) == {"before patch", "after patch"}
+    assert by_name["after patch"]["quiesced"] is True
     assert by_name["after patch"]["parent"] == by_name["before patch"]["moref"]
     assert by_name["before patch"]["parent"] == "" and not by_name["before patch"]["quiesced"]
     assert truth["current"] == by_name["after patch"]["moref"]
