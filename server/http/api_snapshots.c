@@ -7,7 +7,8 @@
  * snapshots at all (unsupported_by_backend), the snapshot of the path exists
  * (snapshot_not_found), a new name is not taken (snapshot_exists: names are
  * unique per VM so that a restarted job can find what it made by name), a
- * saved VM is not snapshotted (vm_saved).  What only the vendor knows (KVM:
+ * saved VM is not snapshotted (vm_saved), a VM that does not run has no
+ * memory to keep ("memory": true: not_running).  What only the vendor knows (KVM:
  * a running VM's snapshot holds its memory; the disks must be qcow2 files)
  * the adapter refuses up front when the job runs, before anything changes.
  */
@@ -86,6 +87,10 @@ void pv_api_vm_snapshot_create(struct pv_req *r)
             pv_fail(&e, vm_saved, "vm %s has a saved state: start it, or delete the saved "
                                   "state, before taking a snapshot", vm.name);
             pv_reply_error(r, &e);
+        } else if (json_is_true(mem) && !running(&vm)) {
+            pv_fail(&e, not_running, "vm %s is %s: it has no memory to keep in a snapshot "
+                                     "(leave out \"memory\")", vm.name, vm.power_state);
+            pv_reply_error_details(r, &e, json_pack("{s:s}", "field", "memory"));
         } else {
             params = json_pack("{s:s,s:s,s:b}", "op", "create", "name", name, "memory",
                                json_is_boolean(mem) ? json_is_true(mem) : running(&vm));

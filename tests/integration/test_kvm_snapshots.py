@@ -107,6 +107,8 @@ def test_snapshots_on_real_kvm(rig):
     assert resp.status_code == 404 and resp.json()["error"]["code"] == "snapshot_not_found"
     resp = d.delete(base + "/snap-000000000000")
     assert resp.status_code == 404 and resp.json()["error"]["code"] == "snapshot_not_found"
+    resp = d.post(base, {"name": "m", "memory": True})  # stopped: no memory to keep
+    assert resp.status_code == 409 and resp.json()["error"]["code"] == "not_running", resp.text
     for bad in ({}, {"name": ""}, {"name": "x", "memory": "yes"}, {"name": "x", "bogus": 1}):
         assert d.post(base, bad).status_code == 400, bad
 
