@@ -44,7 +44,7 @@
 #include <string.h>
 #include "../lib/errors.h"
 
-#define PV_ADAPTER_ABI 10
+#define PV_ADAPTER_ABI 11
 
 /* ---- errors ------------------------------------------------------------
  * enum pv_err, struct pv_error and the closed table of codes are lib's
@@ -184,6 +184,7 @@ struct pv_sink {
                                                      connection (one vCenter) */
 #define PV_CAP_DEVICES       (1ull << 18) /* ABI 10: vm_device: add, remove, resize disks;
                                              add, remove, reconnect NICs */
+#define PV_CAP_SNAPSHOTS     (1ull << 19) /* ABI 11: vm_snapshots, vm_snapshot */
 
 /* What a connection of this type needs besides its url. */
 enum pv_credentials {
@@ -286,6 +287,26 @@ struct pv_device_result {
                                    when the VM is next started"), or "" */
 };
 
+/* ABI 11: a VM's snapshots (checkpoints), a tree.  A snapshot is named by
+ * the "key" the adapter reports for it (libvirt: the snapshot's name;
+ * vSphere: the snapshot's MoRef); the daemon derives its own ids from it. */
+enum pv_snapshot_op {
+    PV_SNAP_CREATE = 0,     /* name, with_memory: a new snapshot, the current one after */
+    PV_SNAP_REVERT,         /* key: the VM goes back to it (running again when it
+                               holds memory) */
+    PV_SNAP_DELETE,         /* key, and its descendants when children is set; the VM
+                               itself stays as it is */
+};
+
+struct pv_snapshot_change {
+    enum pv_snapshot_op op;
+    const char *key;        /* REVERT, DELETE */
+    const char *name;       /* CREATE */
+    const char *description;/* CREATE, or NULL */
+    int with_memory;        /* CREATE: include the running VM's memory */
+    int children;           /* DELETE: with its descendants */
+};
+
 struct pv_conn;  /* opaque, the adapter's own */
 
 /* The daemon's settings for one adapter, handed to configure() once, after
@@ -362,6 +383,19 @@ struct pv_adapter {
     int (*vm_device)(struct pv_conn *c, const char *vm_native_id,
                      const struct pv_device_change *ch, const struct pv_sink *s,
                      struct pv_device_result *out, struct pv_error *err);
+    /* PV_CAP_SNAPSHOTS (ABI 11): the VM's snapshots as a malloc'd JSON array
+     * (*json; the caller frees it) of {"key", "name", "parent_key" (or null),
+     * "created_at" (RFC 3339), "current" (bool), "memory" (bool)}. */
+    int (*vm_snapshots)(struct pv_conn *c, const char *vm_native_id, char **json,
+                        struct pv_error *err);
+    /* PV_CAP_SNAPSHOTS (ABI 11): make, revert to or delete a snapshot;
+     * refuse up front (unsupported_by_backend, vm_running ...) what the
+     * vendor cannot do, with the reason.  CREATE puts the new key in
+     * key_out.  Reports the VM through s->vm as the other calls that change
+     * a VM do. */
+    int (*vm_snapshot)(struct pv_conn *c, const char *vm_native_id,
+                       const struct pv_snapshot_change *ch, const struct pv_sink *s,
+                       char *key_out, size_t key_size, struct pv_error *err);
     /* Optional: take the daemon's settings for this adapter; an unknown key
      * or a bad value is an error, and the daemon then refuses to start. */
     int (*configure)(const struct pv_adapter_settings *s, struct pv_error *err);

@@ -44,6 +44,13 @@ int ag_virt_default_pool(const char *dir, struct pv_error *err);
  * names the device (a disk's target dev, a NIC's MAC).  *out is {"vm": the
  * domain after, "key"?: a new device's, "live": bool, "note"?, "volume"?,
  * "volume_deleted"?}. */
+/* virt_snapshots.c: {"items": [{"key", "name", "parent_key", "created_at",
+ * "current", "memory", "state"}]}, and one change: op "create" {"name",
+ * "description"?, "memory"?}, "revert" {"key"}, "delete" {"key",
+ * "children"?}, answering {"key", "vm"}. */
+int ag_virt_snapshots(const char *uuid, json_t **out, struct pv_error *err);
+int ag_virt_snapshot(const char *uuid, const char *op, const json_t *body, json_t **out,
+                     struct pv_error *err);
 int ag_virt_device(const char *uuid, const char *op, const char *kind, const char *key,
                    const json_t *body, json_t **out, struct pv_error *err);
 /* virt_disk_move.c: move disk dev of a VM to storage pool `pool` of this

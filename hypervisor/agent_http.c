@@ -38,6 +38,10 @@
  *                                         (each answers {"vm", "key", "live", "note"}:
  *                                         virt_devices.c says what is hot and what not)
  *   GET    /v1/events?after=N&timeout_ms=M  long poll for lifecycle events
+ *   GET    /v1/vms/{uuid}/snapshots       {"items": [...]}: the snapshot tree, read live
+ *   POST   /v1/vms/{uuid}/snapshots       {"name", "memory"?}: take one
+ *   POST   /v1/vms/{uuid}/snapshots/revert  {"key"}; .../snapshots/delete {"key", "children"?}
+ *                                         (each answers {"key", "vm"}: virt_snapshots.c)
  *   POST   /v1/probe                      {"uri", "host_uuid", "timeout_ms"}: does another
  *                                         host's libvirt answer from here (HA witness)
  *
@@ -492,6 +496,26 @@ static void h_disk_move_state(struct pv_req *r)
     answer(r, rc, &e, 200, out);
 }
 
+static void h_snapshots(struct pv_req *r)
+{
+    struct pv_error e = {0};
+    json_t *out = NULL;
+    int rc = ag_virt_snapshots(r->params[0], &out, &e);
+    answer(r, rc, &e, 200, out);
+}
+
+static void snapshot(struct pv_req *r, const char *op)
+{
+    struct pv_error e = {0};
+    json_t *req = body_json(r), *out = NULL;
+    int rc = ag_virt_snapshot(r->params[0], op, req, &out, &e);
+    json_decref(req);
+    answer(r, rc, &e, 200, out);
+}
+static void h_snapshot_create(struct pv_req *r) { snapshot(r, "create"); }
+static void h_snapshot_revert(struct pv_req *r) { snapshot(r, "revert"); }
+static void h_snapshot_delete(struct pv_req *r) { snapshot(r, "delete"); }
+
 /* The table the header comment lists.  A literal segment wins over a
  * capture, so /v1/vms/{uuid}/migrate is never taken for an action. */
 static const struct pv_route routes[] = {
@@ -530,6 +554,10 @@ static const struct pv_route routes[] = {
     {"POST", "/v1/vms/{uuid}/nics", h_nic_add, 0},
     {"PATCH", "/v1/vms/{uuid}/nics/{mac}", h_nic_connect, 0},
     {"DELETE", "/v1/vms/{uuid}/nics/{mac}", h_nic_remove, 0},
+    {"GET", "/v1/vms/{uuid}/snapshots", h_snapshots, 0},
+    {"POST", "/v1/vms/{uuid}/snapshots", h_snapshot_create, 0},
+    {"POST", "/v1/vms/{uuid}/snapshots/revert", h_snapshot_revert, 0},
+    {"POST", "/v1/vms/{uuid}/snapshots/delete", h_snapshot_delete, 0},
 };
 
 static int sink(void *state, const char *data, size_t n)

@@ -58,5 +58,9 @@ int ag_virt_network_check(const char *name, struct pv_error *err);
 int ag_virt_shared_kind(const char *type);
 /* The string value of an XPath expression in doc (malloc'd), or NULL. */
 char *ag_virt_xpath_string(xmlDocPtr doc, const char *expr);
+/* virt_snapshots.c: vm_has_snapshots when VM uuid has any (libvirt cannot
+ * `what` it with them: "migrate live"), vm_not_found when there is no such
+ * VM, else 0.  Called first by the migrations, before anything starts. */
+int ag_virt_has_snapshots(const char *uuid, const char *what, struct pv_error *err);
 
 #endif

@@ -230,6 +230,8 @@ int ag_virt_migrate_start(const char *uuid, const char *dest_uri, const char *da
                           int max_downtime_ms, int stall_s, const json_t *copies_in,
                           struct pv_error *err)
 {
+    if (ag_virt_has_snapshots(uuid, "migrate live", err))
+        return err->err;
     virDomainPtr d = ag_virt_lookup(uuid, err);
     struct migration *m;
     json_t *copies, *made = NULL;

@@ -53,6 +53,8 @@ int ag_virt_state_path(const char *uuid, const char *kind, char *out, size_t siz
 
 int ag_virt_export(const char *uuid, json_t **out, struct pv_error *err)
 {
+    if (ag_virt_has_snapshots(uuid, "move to another host (the snapshot metadata stays here)", err))
+        return err->err;
     virDomainPtr d = ag_virt_lookup(uuid, err);
     char path[600], *xml;
     const char *st;

@@ -43,7 +43,7 @@ static const struct pv_job_kind *const job_kinds[] = {
     &pv_job_connection_sync, &pv_job_connection_delete, &pv_job_vm_start, &pv_job_vm_shutdown,
     &pv_job_vm_poweroff, &pv_job_vm_reboot, &pv_job_vm_pause, &pv_job_vm_resume,
     &pv_job_vm_save, &pv_job_vm_delete, &pv_job_vm_create, &pv_job_vm_migrate,
-    &pv_job_vm_reconfigure, &pv_job_vm_clone, &pv_job_vm_device, &pv_job_placement_rebalance,
+    &pv_job_vm_reconfigure, &pv_job_vm_clone, &pv_job_vm_device, &pv_job_vm_snapshot, &pv_job_placement_rebalance,
     &pv_job_placement_power, &pv_job_placement_evacuate, &pv_job_placement_deploy,
     &pv_job_plan_execute, &pv_job_ha_restart, &pv_job_vm_ha_restart, &pv_job_vm_fence,
     &pv_job_host_maintenance, &pv_job_host_exit_maintenance,

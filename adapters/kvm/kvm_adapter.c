@@ -590,6 +590,60 @@ static int k_device(struct pv_conn *c, const char *uuid, const struct pv_device_
     return rc;
 }
 
+/* Snapshots: the agent's /v1/vms/{uuid}/snapshots routes
+ * (hypervisor/virt_snapshots.c) read the tree live from libvirt; a key
+ * (the libvirt snapshot's name) travels in the body, never in the path. */
+static int k_snapshots(struct pv_conn *c, const char *uuid, char **json, struct pv_error *err)
+{
+    char path[512];
+    json_t *res = NULL;
+    int rc;
+
+    *json = NULL;
+    snprintf(path, sizeof path, "/v1/vms/%s/snapshots", uuid);
+    rc = call(c, "GET", path, NULL, c->timeout_ms, &res, err);
+    if (!rc && !(*json = json_dumps(json_object_get(res, "items"), JSON_COMPACT)))
+        rc = pv_fail(err, agent_error, "the agent's snapshot list is not a list");
+    json_decref(res);
+    return rc;
+}
+
+static int k_snapshot(struct pv_conn *c, const char *uuid, const struct pv_snapshot_change *ch,
+                      const struct pv_sink *s, char *key_out, size_t key_size,
+                      struct pv_error *err)
+{
+    static const char *const tails[] = {"", "/revert", "/delete"};
+    static const char *const steps[] = {"taking the snapshot", "reverting", "deleting"};
+    char path[512];
+    json_t *body, *res = NULL;
+    int rc;
+
+    if ((unsigned)ch->op > PV_SNAP_DELETE)
+        return pv_fail(err, invalid_argument, "no snapshot change %d", (int)ch->op);
+    if (ch->op == PV_SNAP_CREATE) {
+        body = json_pack("{s:s,s:b}", "name", ch->name ? ch->name : "", "memory",
+                         ch->with_memory != 0);
+        if (ch->description)
+            json_object_set_new(body, "description", json_string(ch->description));
+    } else {
+        body = json_pack("{s:s,s:b}", "key", ch->key ? ch->key : "", "children", ch->children != 0);
+    }
+    snprintf(path, sizeof path, "/v1/vms/%s/snapshots%s", uuid, tails[ch->op]);
+    if (s->progress)
+        s->progress(s->ctx, 10, steps[ch->op]);
+    /* a snapshot with memory writes the guest's RAM into its disk */
+    rc = call(c, "POST", path, body, c->timeout_ms + 300000, &res, err);
+    json_decref(body);
+    if (!rc) {
+        const char *k = json_string_value(json_object_get(res, "key"));
+        if (key_out && key_size)
+            snprintf(key_out, key_size, "%s", k ? k : "");
+        report_vm(c, json_object_get(res, "vm"), s);
+    }
+    json_decref(res);
+    return rc;
+}
+
 /* "qemu+tcp://10.99.0.2/system" -> "tcp://10.99.0.2": where the memory goes. */
 static int data_uri_of(const char *mig, char *out, size_t size)
 {
@@ -910,7 +964,8 @@ static const struct pv_adapter kvm_adapter = {
     .version = "0.1",
     .caps = PV_CAP_SYNC | PV_CAP_EVENTS | PV_CAP_CREATE | PV_CAP_DELETE | PV_CAP_POWER |
             PV_CAP_SHUTDOWN | PV_CAP_PAUSE | PV_CAP_SAVE | PV_CAP_STATS | PV_CAP_LIVE_MIGRATE |
-            PV_CAP_QUICK_MIGRATE | PV_CAP_PROBE | PV_CAP_HA_RESTART | PV_CAP_DEVICES,
+            PV_CAP_QUICK_MIGRATE | PV_CAP_PROBE | PV_CAP_HA_RESTART | PV_CAP_DEVICES |
+            PV_CAP_SNAPSHOTS,
     .title = "KVM (Polyvisor agent)",
     .credentials = PV_CRED_TOKEN,
     .open = k_open,
@@ -923,6 +978,8 @@ static const struct pv_adapter kvm_adapter = {
     .vm_migrate = k_migrate,
     .host_probe = k_probe,
     .vm_device = k_device,
+    .vm_snapshots = k_snapshots,
+    .vm_snapshot = k_snapshot,
 };
 
 const struct pv_adapter *pv_adapter_entry(void)

@@ -121,6 +121,11 @@ int vc_clone(struct pv_conn *c, const char *vm, const char *host, const struct p
 int vc_host_maintenance(struct pv_conn *c, const char *host, int enter, const struct pv_sink *s,
                         struct pv_error *err);
 
+/* vc_snapshots.c */
+int vc_snapshots(struct pv_conn *c, const char *vm, char **json, struct pv_error *err);
+int vc_snapshot(struct pv_conn *c, const char *vm, const struct pv_snapshot_change *ch,
+                const struct pv_sink *s, char *key_out, size_t key_size, struct pv_error *err);
+
 /* vc_devices.c */
 int vc_device(struct pv_conn *c, const char *vm, const struct pv_device_change *ch,
               const struct pv_sink *s, struct pv_device_result *out, struct pv_error *err);

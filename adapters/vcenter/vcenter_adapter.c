@@ -16,7 +16,8 @@ static const struct pv_adapter vcenter_adapter = {
     .caps = PV_CAP_SYNC | PV_CAP_EVENTS | PV_CAP_CREATE | PV_CAP_DELETE | PV_CAP_POWER |
             PV_CAP_SHUTDOWN | PV_CAP_SAVE | PV_CAP_STATS | PV_CAP_LIVE_MIGRATE |
             PV_CAP_QUICK_MIGRATE | PV_CAP_RECONFIGURE | PV_CAP_CLONE | PV_CAP_MAINTENANCE |
-            PV_CAP_MIGRATE_IN_CONNECTION | PV_CAP_DEVICES,
+            PV_CAP_MIGRATE_IN_CONNECTION | PV_CAP_DEVICES |
+            PV_CAP_SNAPSHOTS,
     .title = "VMware vCenter",
     .credentials = PV_CRED_PASSWORD,
     .open = vc_open,
@@ -31,6 +32,8 @@ static const struct pv_adapter vcenter_adapter = {
     .vm_clone = vc_clone,
     .host_maintenance = vc_host_maintenance,
     .vm_device = vc_device,
+    .vm_snapshots = vc_snapshots,
+    .vm_snapshot = vc_snapshot,
 };
 
 const struct pv_adapter *pv_adapter_entry(void)

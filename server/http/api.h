@@ -72,6 +72,12 @@ void pv_api_vm_nic_add(struct pv_req *r);
 void pv_api_vm_nic_connect(struct pv_req *r);
 void pv_api_vm_nic_remove(struct pv_req *r);
 
+/* api_snapshots.c: a VM's snapshots, read live; each change a vm.snapshot job */
+void pv_api_vm_snapshots_list(struct pv_req *r);
+void pv_api_vm_snapshot_create(struct pv_req *r);
+void pv_api_vm_snapshot_revert(struct pv_req *r);
+void pv_api_vm_snapshot_delete(struct pv_req *r);
+
 /* api_jobs.c */
 void pv_api_jobs_list(struct pv_req *r);
 void pv_api_job_get(struct pv_req *r);

@@ -68,6 +68,10 @@ const struct pv_route pv_routes[] = {
     {"POST", V "/vms/{id}/nics", pv_api_vm_nic_add, A},
     {"PATCH", V "/vms/{id}/nics/{nic_id}", pv_api_vm_nic_connect, A},
     {"DELETE", V "/vms/{id}/nics/{nic_id}", pv_api_vm_nic_remove, A},
+    {"GET", V "/vms/{id}/snapshots", pv_api_vm_snapshots_list, 0},
+    {"POST", V "/vms/{id}/snapshots", pv_api_vm_snapshot_create, A},
+    {"POST", V "/vms/{id}/snapshots/{sid}/revert", pv_api_vm_snapshot_revert, A},
+    {"DELETE", V "/vms/{id}/snapshots/{sid}", pv_api_vm_snapshot_delete, A},
 
     {"POST", V "/placement/ratings", pv_api_placement_ratings, 0},
     {"POST", V "/placement/simulate", pv_api_placement_simulate, 0},

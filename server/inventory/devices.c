@@ -21,6 +21,11 @@ void pv_devices_id(int nic, const char *key, char out[32])
     device_id(nic ? "nic" : "disk", key, out);
 }
 
+void pv_devices_id_of(const char *prefix, const char *key, char out[32])
+{
+    device_id(prefix, key, out);
+}
+
 char *pv_devices_reported(const char *conn_id, int nics, const char *list_json)
 {
     json_t *list = list_json ? json_loads(list_json, 0, NULL) : NULL, *d;

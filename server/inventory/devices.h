@@ -28,6 +28,8 @@ char *pv_devices_reported(const char *conn_id, int nics, const char *list_json);
 /* The id Polyvisor gives the device an adapter reports with key
  * (out has room for 32). */
 void pv_devices_id(int nic, const char *key, char out[32]);
+/* The same for any object a VM has by key ("snap" for its snapshots). */
+void pv_devices_id_of(const char *prefix, const char *key, char out[32]);
 /* Does every pool_id and network_id of disks and nics name an object of
  * the inventory?  unknown_pool / unknown_network when one does not (a
  * create that leaves the host to placement: refused before a job). */

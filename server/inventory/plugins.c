@@ -43,6 +43,7 @@ static const struct {
     {PV_CAP_HA_RESTART, "ha_restart"},
     {PV_CAP_MIGRATE_IN_CONNECTION, "migrate_in_connection"},
     {PV_CAP_DEVICES, "devices"},
+    {PV_CAP_SNAPSHOTS, "snapshots"},
 };
 
 const char *pv_cap_name(uint64_t cap)

@@ -93,10 +93,11 @@ def test_adapters_listed(daemon):
     items = daemon.ok("GET", "/api/v1/adapters")["items"]
     test = [a for a in items if a["name"] == "test"]
     assert test, items
-    assert test[0]["abi"] == 10
+    assert test[0]["abi"] == 11
     assert "live_migrate" in test[0]["capabilities"]
     kvm = [a for a in items if a["name"] == "kvm"][0]
     assert "probe" in kvm["capabilities"] and "probe" not in test[0]["capabilities"]
+    assert "snapshots" in kvm["capabilities"] and "snapshots" not in test[0]["capabilities"]
 
 
 def test_metrics(daemon):

@@ -73,6 +73,7 @@ class SlowProxy:
 
     def __init__(self, upstream):
         self.delay = 0
+        self.paths = ("/disks", "/nics")  # the changes it holds back
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -85,7 +86,7 @@ class SlowProxy:
                 r = requests.request(self.command, upstream + self.path, data=body, timeout=120,
                                      headers={k: v for k, v in self.headers.items()
                                               if k.lower() in ("authorization", "content-type")})
-                if self.command != "GET" and ("/disks" in self.path or "/nics" in self.path):
+                if self.command != "GET" and any(p in self.path for p in proxy.paths):
                     time.sleep(proxy.delay)
                 self.send_response(r.status_code)
                 self.send_header("Content-Type", r.headers.get("Content-Type", "application/json"))

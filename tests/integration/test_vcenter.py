@@ -1298,3 +1298,51 @@ def test_disks_vcenter_did_not_make_for_the_vm(vc):
     assert key not in truth_devices(vc, other["moref"], "disk")[1]
     assert os.path.exists(ds_file(vc, vmdk))
     assert truth_devices(vc, owner["moref"], "disk")[1] == owner_disks
+
+
+def test_snapshots_reach_vcenter(vc):
+    """CreateSnapshot_Task, RevertToSnapshot_Task, RemoveSnapshot_Task through
+    vm.snapshot jobs, with the tree read back by govmomi (vcq snapshots:
+    snapshot.rootSnapshotList and currentSnapshot).  vcsim's revert does not
+    restore the power state and its snapshot's state is the VM's power state
+    whatever memory asked: neither is checked here (docs/vcenter.md)."""
+    t = [v for v in vc.vcsim.vcq("vms") if v["power_state"] == "poweredOn"][0]
+    vm = api_vm(vc, t["moref"])
+    base = "/api/v1/vms/%s/snapshots" % vm["id"]
+    assert vc.vcsim.vcq("snapshots", t["moref"]) == {"current": "", "items": []}
+    assert vc.ok("GET", base)["items"] == []
+
+    j1 = vc.run("POST", base, {"name": "before patch", "description": "pre"}, timeout=60)
+    vc.vcsim.vcq("tools-running", t["moref"])  # a snapshot without memory is quiesced now
+    j2 = vc.run("POST", base, {"name": "after patch", "memory": False}, timeout=60)
+    truth = vc.vcsim.vcq("snapshots", t["moref"])
+    by_name = {s["name"]: s for s in truth["items"]}
+    assert set(by_name) == {"before patch", "after patch"}
+    assert by_name["after patch"]["quiesced"] is True
+    assert by_name["after patch"]["parent"] == by_name["before patch"]["moref"]
+    assert by_name["before patch"]["parent"] == "" and not by_name["before patch"]["quiesced"]
+    assert truth["current"] == by_name["after patch"]["moref"]
+    got = {s["name"]: s for s in vc.ok("GET", base)["items"]}
+    assert got["before patch"]["key"] == by_name["before patch"]["moref"]
+    assert got["before patch"]["id"] == j1["result"]["snapshot_id"]
+    assert got["after patch"]["id"] == j2["result"]["snapshot_id"]
+    assert got["after patch"]["parent_id"] == got["before patch"]["id"]
+    assert got["after patch"]["current"] and not got["before patch"]["current"]
+    assert got["before patch"]["memory"] is True  # state poweredOn: taken with memory
+
+    # revert: vCenter's current snapshot moves; a third one hangs under it
+    vc.run("POST", "%s/%s/revert" % (base, got["before patch"]["id"]), timeout=60)
+    assert vc.vcsim.vcq("snapshots", t["moref"])["current"] == by_name["before patch"]["moref"]
+    vc.run("POST", base, {"name": "branch"}, timeout=60)
+    truth = vc.vcsim.vcq("snapshots", t["moref"])
+    branch = [s for s in truth["items"] if s["name"] == "branch"][0]
+    assert branch["parent"] == by_name["before patch"]["moref"] and truth["current"] == branch["moref"]
+
+    # delete one (its children stay), then the rest with children
+    vc.run("DELETE", "%s/%s" % (base, got["after patch"]["id"]), timeout=60)
+    assert {s["name"] for s in vc.vcsim.vcq("snapshots", t["moref"])["items"]} == {"before patch", "branch"}
+    vc.run("DELETE", "%s/%s?children=true" % (base, got["before patch"]["id"]), timeout=60)
+    assert vc.vcsim.vcq("snapshots", t["moref"]) == {"current": "", "items": []}
+    assert vc.ok("GET", base)["items"] == []
+    r = vc.post("%s/%s/revert" % (base, got["before patch"]["id"]))
+    assert r.status_code == 404 and r.json()["error"]["code"] == "snapshot_not_found"

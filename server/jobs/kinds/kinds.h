@@ -14,5 +14,6 @@ extern const struct pv_job_kind pv_job_vm_start, pv_job_vm_shutdown, pv_job_vm_p
 extern const struct pv_job_kind pv_job_connection_sync, pv_job_connection_delete;
 /* jobs_devices.c: a change to one of a VM's disks or NICs */
 extern const struct pv_job_kind pv_job_vm_device;
+extern const struct pv_job_kind pv_job_vm_snapshot;
 
 #endif

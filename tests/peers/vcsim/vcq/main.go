@@ -229,7 +229,7 @@ func main() {
 	flag.Parse()
 	args := flag.Args()
 	if *rawURL == "" || len(args) < 1 {
-		die(2, "usage: vcq -url URL [-username U -password P -cert PEM] vms|hosts|datastores|networks|vm|host|poweroff|poweron|suspend|mark-template|tools-running [NAME|MOREF]")
+		die(2, "usage: vcq -url URL [-username U -password P -cert PEM] vms|hosts|datastores|networks|vm|devices|snapshots|host|poweroff|poweron|suspend|mark-template|tools-running [NAME|MOREF]")
 	}
 	u, err := url.Parse(*rawURL)
 	if err != nil {
@@ -263,7 +263,7 @@ func main() {
 
 	var vms []mo.VirtualMachine
 	var hosts []mo.HostSystem
-	if err := cv.Retrieve(ctx, []string{"VirtualMachine"}, []string{"name", "runtime", "config.hardware", "config.template", "config.files", "guest.toolsRunningStatus"}, &vms); err != nil {
+	if err := cv.Retrieve(ctx, []string{"VirtualMachine"}, []string{"name", "runtime", "config.hardware", "config.template", "config.files", "guest.toolsRunningStatus", "snapshot"}, &vms); err != nil {
 		die(1, "vms: %v", err)
 	}
 	if err := cv.Retrieve(ctx, []string{"HostSystem"}, []string{"name", "parent", "summary.hardware", "runtime", "vm", "datastore", "network"}, &hosts); err != nil {
@@ -417,6 +417,33 @@ func main() {
 		_ = out.Encode(vmOf(*findVM(need())))
 	case "devices":
 		_ = out.Encode(devicesOf(*findVM(need())))
+	case "snapshots":
+		// the VM's snapshot tree as govmomi reads it: {"current", "items": [{moref, name, parent, state, quiesced}]}
+		type snapOut struct {
+			Moref    string `json:"moref"`
+			Name     string `json:"name"`
+			Parent   string `json:"parent"`
+			State    string `json:"state"`
+			Quiesced bool   `json:"quiesced"`
+		}
+		res := struct {
+			Current string    `json:"current"`
+			Items   []snapOut `json:"items"`
+		}{Items: []snapOut{}}
+		var walk func(list []types.VirtualMachineSnapshotTree, parent string)
+		walk = func(list []types.VirtualMachineSnapshotTree, parent string) {
+			for _, t := range list {
+				res.Items = append(res.Items, snapOut{t.Snapshot.Value, t.Name, parent, string(t.State), t.Quiesced})
+				walk(t.ChildSnapshotList, t.Snapshot.Value)
+			}
+		}
+		if info := findVM(need()).Snapshot; info != nil {
+			if info.CurrentSnapshot != nil {
+				res.Current = info.CurrentSnapshot.Value
+			}
+			walk(info.RootSnapshotList, "")
+		}
+		_ = out.Encode(res)
 	case "host":
 		key := need()
 		for _, h := range hosts {
