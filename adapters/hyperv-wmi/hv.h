@@ -171,6 +171,9 @@ int hv_plan_apply(struct pv_conn *c, const struct hv_service *svc, const char *g
                   struct hv_plan *p, const struct pv_sink *s, struct pv_error *err);
 void hv_plan_undo(struct pv_conn *c, struct hv_plan *p, struct pv_error *err);
 void hv_plan_free(struct hv_plan *p);
+/* vm_device: one change to a VM's disks or NICs (see hv_devices.c's last part). */
+int hv_vm_device(struct pv_conn *c, const char *vm, const struct pv_device_change *ch, const struct pv_sink *s,
+                 struct pv_device_result *res, struct pv_error *err);
 
 /* hv_actions.c */
 int hv_action(struct pv_conn *c, const char *vm, enum pv_vm_action a, const struct pv_sink *s,
