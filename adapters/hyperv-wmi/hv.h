@@ -182,6 +182,13 @@ int hv_create(struct pv_conn *c, const char *host, const struct pv_vm_spec *spec
               const struct pv_sink *s, char **native_id, struct pv_error *err);
 int hv_reconfigure(struct pv_conn *c, const char *vm, const struct pv_vm_spec *spec,
                    const struct pv_sink *s, struct pv_error *err);
+/* MigrateVirtualSystemToHost of VM guid to dest with MigrationSettingData's
+ * MigrationType type (HV_MIGRATE_*) and, when not NULL, one embedded
+ * resource setting as NewResourceSettingData (a storage move's new path). */
+#define HV_MIGRATE_SYSTEM "32768"
+#define HV_MIGRATE_STORAGE "32769"
+int hv_migrate_to(struct pv_conn *c, const char *guid, const char *dest, const char *type,
+                  const char *new_resource, const struct pv_sink *s, int p0, int p1, struct pv_error *err);
 int hv_migrate(struct pv_conn *from, const char *vm, struct pv_conn *to, const char *host,
                const struct pv_migrate_opts *opts, const struct pv_sink *s, struct pv_error *err);
 

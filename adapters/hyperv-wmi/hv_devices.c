@@ -1159,6 +1159,46 @@ static int dev_nic(struct pv_conn *c, const struct hv_service *svc, const struct
     return rc;
 }
 
+/* MOVE: Hyper-V's storage migration of one VHD, running or not (any controller):
+ * MigrateVirtualSystemToHost to the VM's own host with MigrationType Storage and
+ * the disk's Msvm_StorageAllocationSettingData with its new path in HostResource.
+ * vmms copies the file, switches the VM to the copy and deletes the source
+ * itself; the job's PercentComplete is the job's progress. */
+static int dev_move(struct pv_conn *c, const struct hv_vm *v, const struct pv_wsman_items *it,
+                    const struct pv_device_change *ch, const struct pv_sink *s, struct pv_error *err)
+{
+    const char *pool = ch->pool_native_id ? ch->pool_native_id : ch->pool, *base;
+    const struct hv_volume *to, *from;
+    char path[512] = "", npath[512];
+    xmlNodePtr vhd, drive;
+    char *emb = NULL;
+    int rc;
+
+    if ((rc = disk_of(it, v, 0, ch->device_key, "moves", &vhd, &drive, err)))
+        return rc;
+    if (!pv_wsman_prop_text(vhd, "HostResource", path, sizeof path))
+        return pv_fail(err, bad_response, "disk %s names no file", ch->device_key);
+    if ((rc = hv_volumes_read(c, err)) || (rc = hv_host_identity(c, err)))
+        return rc;
+    if (!pool || !(to = volume_named(c, pool)))
+        return pv_fail(err, unknown_pool, "Hyper-V host %s has no volume '%s'", c->host_name, pool ? pool : "");
+    from = volume_of_path(c, path);
+    if (from == to)
+        return pv_fail(err, same_pool, "disk %s is on %s already", ch->device_key, to->name);
+    base = strrchr(path, '\\');
+    if ((size_t)snprintf(npath, sizeof npath, "%sHyper-V\\%s\\Virtual Hard Disks\\%s", to->name, v->guid,
+                         base ? base + 1 : path) >= sizeof npath)
+        return pv_fail(err, invalid_path, "the new path of %s is too long", path);
+    struct pv_cim_prop sp[] = {{"InstanceID", "string", ch->device_key}, {"ResourceType", "uint16", "31"},
+                               {"ResourceSubType", "string", SUB_VHD}, {"HostResource", "string[]", npath}};
+    if ((rc = pv_wsman_embed("Msvm_StorageAllocationSettingData", sp, 4, &emb, err)))
+        return rc;
+    rc = hv_migrate_to(c, v->guid, c->host_fqdn[0] ? c->host_fqdn : c->host_name, HV_MIGRATE_STORAGE, emb, s, 5,
+                       95, err);
+    free(emb);
+    return rc;
+}
+
 int hv_vm_device(struct pv_conn *c, const char *vm, const struct pv_device_change *ch, const struct pv_sink *s,
                  struct pv_device_result *res, struct pv_error *err)
 {
@@ -1170,9 +1210,6 @@ int hv_vm_device(struct pv_conn *c, const char *vm, const struct pv_device_chang
     memset(res, 0, sizeof *res);
     if (!hv_guid_ok(vm))
         return pv_fail(err, vm_not_found, "'%s' is not a Hyper-V VM id", vm);
-    if (ch->op == PV_DEV_MOVE)
-        return pv_fail(err, unsupported_by_backend, "moving a disk of a Hyper-V VM (storage migration) is not "
-                       "implemented by this adapter yet");
     if ((ch->op == PV_DEV_RESIZE && ch->kind != PV_DEV_DISK) || (ch->op == PV_DEV_CONNECT && ch->kind != PV_DEV_NIC))
         return pv_fail(err, unsupported_by_backend, "that change does not apply to that kind of device");
     if ((ch->op == PV_DEV_ADD || ch->op == PV_DEV_RESIZE) && ch->kind == PV_DEV_DISK &&
@@ -1207,6 +1244,8 @@ int hv_vm_device(struct pv_conn *c, const char *vm, const struct pv_device_chang
         rc = dev_nic(c, &svc, &v, on, &it, ch, s, err);
         break;
     case PV_DEV_MOVE:
+        rc = ch->kind == PV_DEV_DISK ? dev_move(c, &v, &it, ch, s, err)
+                                     : pv_fail(err, unsupported_by_backend, "only a disk moves to another pool");
         break;
     }
     if (!rc) {

@@ -938,3 +938,40 @@ def test_generation_1_changes_need_the_vm_off(hv):
     assert ws.vhd_size(disk["path"], "HV-NODE02") == 2 << 30
     assert not dev["Msvm_EmulatedEthernetPortSettingData"] and not dev["Msvm_EthernetPortAllocationSettingData"]
     assert len(hv.ok("GET", base)["disks"]) == 2 and hv.ok("GET", base)["nics"] == []
+
+
+def test_storage_move_of_a_running_vm(hv):
+    """POST .../disks/{id}/move to another volume: Hyper-V's storage migration
+    (MigrateVirtualSystemToHost, MigrationType Storage, to the VM's own host)
+    while the VM runs; the file is on the new volume and gone from the old,
+    the VM's setting names the new path, free space follows.  A move whose
+    job fails leaves the disk where it was."""
+    host = api_hosts(hv)["HV-NODE01"]
+    ws = hv.sim.ws("HV-NODE01")
+    pools = {p["name"]: p for p in hv.all_items("/api/v1/storage-pools") if p["host_ids"] == [host["id"]]}
+    vm = create(hv, host["id"], paravirtual=True, disks=[{"size_gb": 2, "pool_id": pools["D:\\"]["id"]}])
+    guid, base = vm["native_id"], "/api/v1/vms/" + vm["id"]
+    act(hv, vm, "start")
+    (disk,) = vm["disks"]
+    old = disk["path"]
+    freec, freed = ws.free("C:"), ws.free("D:")
+    # a failed migration job: nothing moved
+    hv.sim.fault(host="HV-NODE01", type="fail_job", description="Virtual machine migration operation failed.")
+    job = hv.run("POST", base + "/disks/%s/move" % disk["id"], {"pool_id": pools["C:\\"]["id"]}, expect="failed",
+                 timeout=60)
+    assert "Virtual machine migration operation failed." in job["error"]["message"], job
+    (sasd,) = ws.devices(guid)["Msvm_StorageAllocationSettingData"]
+    assert sasd["HostResource"] == old and old.lower() in ws.files() and ws.free("C:") == freec
+    # the move
+    hv.run("POST", base + "/disks/%s/move" % disk["id"], {"pool_id": pools["C:\\"]["id"]}, timeout=60)
+    (sasd,) = ws.devices(guid)["Msvm_StorageAllocationSettingData"]
+    new = sasd["HostResource"]
+    assert new.lower() == ("C:\\Hyper-V\\%s\\Virtual Hard Disks\\" % guid + old.rsplit("\\", 1)[1]).lower()
+    files = ws.files()
+    assert new.lower() in files and old.lower() not in files
+    assert ws.free("C:") == freec - (4 << 20) and ws.free("D:") == freed + (4 << 20)
+    assert ws.vhd_size(new, "HV-NODE01") == 2 << 30
+    assert ws.state(guid) == 2                            # still running
+    got = hv.ok("GET", base)
+    (d,) = got["disks"]
+    assert (d["id"], d["path"], d["pool_id"], d["size_gb"]) == (disk["id"], new, pools["C:\\"]["id"], 2)

@@ -395,6 +395,8 @@ def migrate_to_host(world, host, inst, params):
             return INCORRECT_TYPE, []
     if mtype not in (32768, 32769, 32770, 32771):
         return INVALID_PARAMETER, []
+    if mtype == 32769:
+        return _storage_migration(world, host, vm, dest_name, params)
     if mtype != 32768:
         return NOT_SUPPORTED, []
     if vm.busy or vm.state in (STARTING, SHUTTING_DOWN):
@@ -430,6 +432,61 @@ def migrate_to_host(world, host, inst, params):
         vm.busy = None
 
     job = _job(world, host, "migrate", "Migrating virtual machine", apply, affected=vm.guid,
+               on_fail=on_fail)
+    return STARTED, [Output("Job", "ref", model.job_ref(job))]
+
+
+# Storage migration (MigrationType 32769, Storage): DestinationHost is the VM's own host;
+# NewResourceSettingData holds the VM's Msvm_StorageAllocationSettingData instances whose
+# HostResource is the new path (the VHDs not named stay where they are).  Running or not.
+# When the job runs vmms copies each file (it fails without room, or when the target
+# exists), switches the VM's setting to the copy, and deletes the source.
+
+def _storage_migration(world, host, vm, dest_name, params):
+    if world.find_host(dest_name) is not host:
+        return INVALID_PARAMETER, []
+    items = _embedded(params, "NewResourceSettingData", many=True)
+    if not items:
+        return INVALID_PARAMETER, []
+    moves = []
+    for cls, props in items:
+        iid = (props.get("InstanceID") or "").lower()
+        d = next((d for _, d in model.vm_devices(vm, "Msvm_StorageAllocationSettingData")
+                  if d["InstanceID"].lower() == iid), None) if cls == "Msvm_StorageAllocationSettingData" else None
+        hr = props.get("HostResource") or []
+        if d is None or len(hr) != 1 or len(hr[0]) < 4 or hr[0][1:3] != ":\\" or \
+                ".." in hr[0].split("\\"):
+            return INVALID_PARAMETER, []
+        moves.append((d, d["HostResource"][0], hr[0]))
+    if vm.busy or vm.state in (STARTING, SHUTTING_DOWN, SAVED):
+        return INVALID_STATE, []
+    vm.busy = "migrate"
+
+    def apply():
+        vm.busy = None
+        for _, old, new in moves:
+            f = host.files.get(old.lower())
+            vol = model.volume_of(host, new)
+            if f is None:
+                raise JobFailure("Virtual machine migration operation for '%s' failed: '%s' could not "
+                                 "be opened: The system cannot find the file specified. (0x80070002)."
+                                 % (vm.name, old))
+            if vol is None or new.lower() in host.files:
+                raise JobFailure("Virtual machine migration operation for '%s' failed: the system "
+                                 "failed to create '%s'. (0x80070050)." % (vm.name, new))
+            if f["file_size"] > model.volume_free(host, vol):
+                raise JobFailure("Virtual machine migration operation for '%s' failed: There is not "
+                                 "enough space on the disk. (0x80070070)." % vm.name)
+        for d, old, new in moves:
+            f = host.files.pop(old.lower())
+            host.files[new.lower()] = dict(f, path=new)
+            d["HostResource"] = [new]
+        vm.last_config_change = time.time()
+
+    def on_fail():
+        vm.busy = None
+
+    job = _job(world, host, "migrate", "Moving virtual machine storage", apply, affected=vm.guid,
                on_fail=on_fail)
     return STARTED, [Output("Job", "ref", model.job_ref(job))]
 
