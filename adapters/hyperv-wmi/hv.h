@@ -10,8 +10,9 @@
  * hv_actions.c:     RequestStateChange / InitiateShutdown, create (DefineSystem
  *                   + ModifyResourceSettings, DestroySystem on failure),
  *                   reconfigure, delete, live and quick migration.
- * hv_devices.c:     a VM's disks and NICs (read, and made at create: VHDX
- *                   files, controllers, drives, adapters, switch connections).
+ * hv_devices.c:     a VM's disks and NICs (read, made at create: VHDX
+ *                   files, controllers, drives, adapters, switch connections;
+ *                   and changed later: vm_device).
  *
  * One struct pv_conn is one WS-Man session to one Hyper-V host, used by one
  * thread at a time (the daemon gives the watch its own handle), so nothing

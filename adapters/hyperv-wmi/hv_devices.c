@@ -1,5 +1,6 @@
 /* hv_devices.c -- a Hyper-V VM's disks and network adapters: reading them
- * for the inventory and giving a new VM the ones its spec asks for.
+ * for the inventory, giving a new VM the ones its spec asks for, and
+ * changing them later (vm_device: the last part of this file).
  *
  * How Hyper-V models them (the WMI v2 class documents): a disk is three
  * resource settings of the VM -- a controller (Msvm_ResourceAllocationSettingData,
@@ -31,7 +32,9 @@
  *     CIM_DataFile.Delete (root\cimv2): the image management service has no delete.
  *   - A generation 2 VM gets its disks on one synthetic SCSI controller; a
  *     generation 1 VM boots from IDE, so its disks go to the two IDE
- *     controllers' four slots.
+ *     controllers' four slots.  Create and a later add share one path
+ *     (pick_slots, make_disks): free slots and file names are chosen from
+ *     what the VM has, before any file is made.
  */
 #include <stdlib.h>
 #include <string.h>
