@@ -1026,6 +1026,7 @@ static int disk_of(const struct pv_wsman_items *it, const struct hv_vm *v, int o
     char t[1024];
     xmlNodePtr ctrl;
 
+    *drive = NULL;
     *vhd = by_iid(it, key);
     if (!*vhd || !is_sub(*vhd, SUB_VHD))
         return pv_fail(err, disk_not_found, "VM %s has no virtual hard disk %s", v->name, key);
