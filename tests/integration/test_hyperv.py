@@ -975,3 +975,27 @@ def test_storage_move_of_a_running_vm(hv):
     got = hv.ok("GET", base)
     (d,) = got["disks"]
     assert (d["id"], d["path"], d["pool_id"], d["size_gb"]) == (disk["id"], new, pools["C:\\"]["id"], 2)
+
+
+def test_bad_device_changes_are_4xx_and_change_nothing(hv):
+    """Refused before a job, each with its stable code, and the host's settings
+    and files are as they were: an unknown pool or network, a shrink, a move to
+    the pool the disk is on, a disk or NIC the VM does not have."""
+    host = api_hosts(hv)["HV-NODE01"]
+    ws = hv.sim.ws("HV-NODE01")
+    pool = [p for p in hv.all_items("/api/v1/storage-pools") if p["host_ids"] == [host["id"]] and p["name"] == "D:\\"][0]
+    vm = create(hv, host["id"], paravirtual=True, disks=[{"size_gb": 2, "pool_id": pool["id"]}], nics=[{"network": "Internal"}])
+    guid, base = vm["native_id"], "/api/v1/vms/" + vm["id"]
+    (disk,), (nic,) = vm["disks"], vm["nics"]
+    dev0, files0 = ws.devices(guid), ws.files()
+    for r, status, code in (
+            (hv.post(base + "/disks", {"size_gb": 1, "pool_id": "pool-none"}), 400, "unknown_pool"),
+            (hv.post(base + "/nics", {"network_id": "net-none"}), 400, "unknown_network"),
+            (hv.patch(base + "/nics/" + nic["id"], {"network_id": "net-none"}), 400, "unknown_network"),
+            (hv.post(base + "/disks/%s/resize" % disk["id"], {"size_gb": 1}), 400, "shrink_not_supported"),
+            (hv.post(base + "/disks/%s/move" % disk["id"], {"pool_id": pool["id"]}), 409, "same_pool"),
+            (hv.delete(base + "/disks/disk-000000000000"), 404, "disk_not_found"),
+            (hv.delete(base + "/nics/nic-000000000000"), 404, "nic_not_found")):
+        assert r.status_code == status and r.json()["error"]["code"] == code, r.text
+    assert ws.devices(guid) == dev0 and ws.files() == files0
+    assert not [j for j in hv.all_items("/api/v1/jobs") if j["kind"] == "vm.device"]
