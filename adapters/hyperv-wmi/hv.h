@@ -10,8 +10,9 @@
  * hv_actions.c:     RequestStateChange / InitiateShutdown, create (DefineSystem
  *                   + ModifyResourceSettings, DestroySystem on failure),
  *                   reconfigure, delete, live and quick migration.
- * hv_devices.c:     a VM's disks and NICs (read, and made at create: VHDX
- *                   files, controllers, drives, adapters, switch connections).
+ * hv_devices.c:     a VM's disks and NICs (read, made at create: VHDX
+ *                   files, controllers, drives, adapters, switch connections;
+ *                   and changed later: vm_device).
  *
  * One struct pv_conn is one WS-Man session to one Hyper-V host, used by one
  * thread at a time (the daemon gives the watch its own handle), so nothing
@@ -171,6 +172,9 @@ int hv_plan_apply(struct pv_conn *c, const struct hv_service *svc, const char *g
                   struct hv_plan *p, const struct pv_sink *s, struct pv_error *err);
 void hv_plan_undo(struct pv_conn *c, struct hv_plan *p, struct pv_error *err);
 void hv_plan_free(struct hv_plan *p);
+/* vm_device: one change to a VM's disks or NICs (see hv_devices.c's last part). */
+int hv_vm_device(struct pv_conn *c, const char *vm, const struct pv_device_change *ch, const struct pv_sink *s,
+                 struct pv_device_result *res, struct pv_error *err);
 
 /* hv_actions.c */
 int hv_action(struct pv_conn *c, const char *vm, enum pv_vm_action a, const struct pv_sink *s,
@@ -179,6 +183,13 @@ int hv_create(struct pv_conn *c, const char *host, const struct pv_vm_spec *spec
               const struct pv_sink *s, char **native_id, struct pv_error *err);
 int hv_reconfigure(struct pv_conn *c, const char *vm, const struct pv_vm_spec *spec,
                    const struct pv_sink *s, struct pv_error *err);
+/* MigrateVirtualSystemToHost of VM guid to dest with MigrationSettingData's
+ * MigrationType type (HV_MIGRATE_*) and, when not NULL, one embedded
+ * resource setting as NewResourceSettingData (a storage move's new path). */
+#define HV_MIGRATE_SYSTEM "32768"
+#define HV_MIGRATE_STORAGE "32769"
+int hv_migrate_to(struct pv_conn *c, const char *guid, const char *dest, const char *type,
+                  const char *new_resource, const struct pv_sink *s, int p0, int p1, struct pv_error *err);
 int hv_migrate(struct pv_conn *from, const char *vm, struct pv_conn *to, const char *host,
                const struct pv_migrate_opts *opts, const struct pv_sink *s, struct pv_error *err);
 

@@ -489,16 +489,17 @@ out:
 
 /* ---- migration ------------------------------------------------------------------ */
 
-static int migrate_to(struct pv_conn *c, const char *guid, const char *dest, const struct pv_sink *s,
-                      int p0, int p1, struct pv_error *err)
+int hv_migrate_to(struct pv_conn *c, const char *guid, const char *dest, const char *type,
+                  const char *new_resource, const struct pv_sink *s, int p0, int p1, struct pv_error *err)
 {
-    struct pv_cim_prop mp[] = {{"MigrationType", "uint16", "32768"}};
+    struct pv_cim_prop mp[] = {{"MigrationType", "uint16", type}};
     struct pv_wsman_selector vmsel[2] = {{"CreationClassName", "Msvm_ComputerSystem"}, {"Name", guid}};
-    struct pv_wsman_param p[3] = {
+    struct pv_wsman_param p[4] = {
         {.name = "ComputerSystem", .kind = PV_WSMAN_P_EPR, .resource_uri = PV_WMI_V2 "Msvm_ComputerSystem",
          .sel = vmsel, .nsel = 2},
         {.name = "DestinationHost", .text = dest},
         {.name = "MigrationSettingData"},
+        {.name = "NewResourceSettingData", .text = new_resource},
     };
     struct hv_service svc;
     struct pv_soap_resp *r = NULL;
@@ -512,14 +513,14 @@ static int migrate_to(struct pv_conn *c, const char *guid, const char *dest, con
     if ((rc = pv_wsman_embed("Msvm_VirtualSystemMigrationSettingData", mp, 1, &emb, err)))
         return rc;
     p[2].text = emb;
-    rc = pv_wsman_invoke(c->ws, svc.uri, "MigrateVirtualSystemToHost", svc.sel, svc.nsel, p, 3, &r,
+    rc = pv_wsman_invoke(c->ws, svc.uri, "MigrateVirtualSystemToHost", svc.sel, svc.nsel, p, new_resource ? 4 : 3, &r,
                          &out, &rv, err);
     free(emb);
     if (!rc && rv == 32775)
         rc = pv_fail(err, vm_busy,
                           "the VM cannot be migrated now: it is changing state (return value 32775)");
     else if (!rc)
-        rc = hv_finish(c, out, rv, 0, "migrate", s, p0, p1, err);
+        rc = hv_finish(c, out, rv, 0, new_resource ? "storage move" : "migrate", s, p0, p1, err);
     pv_soap_resp_free(r);
     if (rc == PV_EPEER && err && pv_error_is(err, PV_CODE_job_failed))
         rc = pv_error_recode(err, PV_CODE_migration_failed);
@@ -547,12 +548,14 @@ int hv_migrate(struct pv_conn *from, const char *guid, struct pv_conn *to, const
         return pv_fail(err, vm_busy, "VM '%s' is changing state; try again", v.name);
     if (!opts || opts->mode == PV_MIGRATE_LIVE || ps != PV_POWER_RUNNING) {
         /* live; a VM that is not running simply moves */
-        return migrate_to(from, v.guid, to->host_fqdn[0] ? to->host_fqdn : to->host_name, s, 0, 100, err);
+        return hv_migrate_to(from, v.guid, to->host_fqdn[0] ? to->host_fqdn : to->host_name, HV_MIGRATE_SYSTEM,
+                             NULL, s, 0, 100, err);
     }
     /* quick: save, move the saved VM, restore it there */
     if ((rc = request_state(from, v.guid, RSC_SAVE, "quick migration: save", s, 0, 30, NULL, err)))
         return rc;
-    rc = migrate_to(from, v.guid, to->host_fqdn[0] ? to->host_fqdn : to->host_name, s, 30, 80, err);
+    rc = hv_migrate_to(from, v.guid, to->host_fqdn[0] ? to->host_fqdn : to->host_name, HV_MIGRATE_SYSTEM, NULL,
+                       s, 30, 80, err);
     if (rc) {
         struct pv_error e2 = {0};
         if (request_state(from, v.guid, RSC_START, "restore", NULL, 0, 0, NULL, &e2) != 0 && err) {

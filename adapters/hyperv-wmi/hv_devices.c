@@ -1,5 +1,6 @@
 /* hv_devices.c -- a Hyper-V VM's disks and network adapters: reading them
- * for the inventory and giving a new VM the ones its spec asks for.
+ * for the inventory, giving a new VM the ones its spec asks for, and
+ * changing them later (vm_device: the last part of this file).
  *
  * How Hyper-V models them (the WMI v2 class documents): a disk is three
  * resource settings of the VM -- a controller (Msvm_ResourceAllocationSettingData,
@@ -31,7 +32,9 @@
  *     CIM_DataFile.Delete (root\cimv2): the image management service has no delete.
  *   - A generation 2 VM gets its disks on one synthetic SCSI controller; a
  *     generation 1 VM boots from IDE, so its disks go to the two IDE
- *     controllers' four slots.
+ *     controllers' four slots.  Create and a later add share one path
+ *     (pick_slots, make_disks): free slots and file names are chosen from
+ *     what the VM has, before any file is made.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -460,10 +463,14 @@ struct new_disk {
     char path[512];
     long long size_gb;
     int made;
+    char ctrl[512];                 /* InstanceID of the controller it goes on (pick_slots) */
+    int addr;                       /* ... and its slot there */
+    char drive[512], key[512];      /* InstanceIDs of its drive and VHD setting, once added */
 };
 
 struct new_nic {
     char switch_name[128];          /* Msvm_VirtualEthernetSwitch.Name; "" unconnected */
+    char port[512];                 /* InstanceID of its adapter, once added */
 };
 
 struct hv_plan {
@@ -478,6 +485,22 @@ static const char *str_of(json_t *o, const char *a, const char *b)
 {
     const char *s = json_string_value(json_object_get(o, a));
     return s ? s : b ? json_string_value(json_object_get(o, b)) : NULL;
+}
+
+/* The Name (a GUID) of the switch named net (its ElementName or its Name) among sw. */
+static int switch_named(const struct pv_conn *c, const struct pv_wsman_items *sw, const char *net,
+                        char *id_out, size_t size, struct pv_error *err)
+{
+    char name[256], id[128];
+
+    for (size_t k = 0; k < sw->n; k++)
+        if (pv_wsman_prop_text(sw->item[k], "Name", id, sizeof id) &&
+            ((pv_wsman_prop_text(sw->item[k], "ElementName", name, sizeof name) &&
+              strcasecmp(name, net) == 0) || strcasecmp(id, net) == 0)) {
+            snprintf(id_out, size, "%s", id);
+            return 0;
+        }
+    return pv_fail(err, unknown_network, "Hyper-V host %s has no virtual switch '%s'", c->host_name, net);
 }
 
 int hv_plan_new(struct pv_conn *c, const struct pv_vm_spec *spec, struct hv_plan **out,
@@ -560,18 +583,8 @@ int hv_plan_new(struct pv_conn *c, const struct pv_vm_spec *spec, struct hv_plan
     json_array_foreach(nl, i, d) {
         struct new_nic *nn = &p->nic[p->nnics++];
         const char *net = str_of(d, "network", "bridge");
-        char name[256], id[128];
-        if (!net)
-            continue; /* an adapter on no switch, as Hyper-V allows */
-        for (size_t k = 0; k < sw.n && !nn->switch_name[0]; k++)
-            if (pv_wsman_prop_text(sw.item[k], "Name", id, sizeof id) &&
-                ((pv_wsman_prop_text(sw.item[k], "ElementName", name, sizeof name) &&
-                  strcasecmp(name, net) == 0) || strcasecmp(id, net) == 0))
-                snprintf(nn->switch_name, sizeof nn->switch_name, "%s", id);
-        if (!nn->switch_name[0]) {
-            rc = pv_fail(err, unknown_network, "Hyper-V host %s has no virtual switch '%s'", c->host_name, net);
-            goto out;
-        }
+        if (net && (rc = switch_named(c, &sw, net, nn->switch_name, sizeof nn->switch_name, err)))
+            goto out; /* no network: an adapter on no switch, as Hyper-V allows */
     }
 out:
     pv_wsman_items_free(&sw);
@@ -645,19 +658,105 @@ static void path_of(const struct pv_conn *c, const char *cls, const char *iid, c
         out[0] = '\0';
 }
 
+/* The WMI path's InstanceID (a Parent) equals iid. */
+static int parent_is(xmlNodePtr it, const char *iid)
+{
+    char path[1024], k[512];
+    return pv_wsman_prop_text(it, "Parent", path, sizeof path) &&
+           pv_wsman_wmi_path_key(path, "InstanceID", k, sizeof k) && strcasecmp(k, iid) == 0;
+}
+
+/* Where each new disk goes, from what the VM has now: a generation 2 VM's first
+ * synthetic SCSI controller (one is added when it has none and may_add; Hyper-V
+ * adds controllers only to a VM that is off), a generation 1 VM's two IDE
+ * controllers; the lowest free slot (a DVD drive holds one too), and a file name
+ * diskN.vhdx no disk of the VM has.  All this before any file is made, so a VM
+ * with no room is refused with nothing made. */
+static int pick_slots(struct pv_conn *c, const struct hv_service *svc, const char *guid, struct hv_plan *p,
+                      int may_add, const struct pv_sink *s, struct pv_error *err)
+{
+    struct pv_wsman_items it = {0};
+    char ctrl[2][512] = {"", ""}, a[8], t[512];
+    char *emb = NULL;
+    int used[2][64] = {{0}}, slots = p->gen2 ? 64 : 2, nctrl = p->gen2 ? 1 : 2, rc;
+
+    if ((rc = hv_vm_settings(c, guid, "CIM_ResourceAllocationSettingData", &it, err)))
+        return rc;
+    for (size_t i = 0; i < it.n; i++) {
+        if (p->gen2 ? !ctrl[0][0] && is_sub(it.item[i], SUB_SCSI)
+                    : is_sub(it.item[i], SUB_IDE) && pv_wsman_prop_text(it.item[i], "Address", a, sizeof a) &&
+                          (a[0] == '0' || a[0] == '1') && !a[1])
+            pv_wsman_prop_text(it.item[i], "InstanceID", ctrl[p->gen2 ? 0 : a[0] - '0'], sizeof ctrl[0]);
+    }
+    if (p->gen2 && !ctrl[0][0]) {
+        struct pv_cim_prop cp[] = {{"ResourceType", "uint16", "6"}, {"ResourceSubType", "string", SUB_SCSI}};
+        if (!may_add) {
+            rc = pv_fail(err, vm_running, "VM %s has no SCSI controller, and Hyper-V adds one only while "
+                         "the VM is off", guid);
+            goto out;
+        }
+        if ((rc = pv_wsman_embed("Msvm_ResourceAllocationSettingData", cp, 2, &emb, err)) ||
+            (rc = add_resources(c, svc, guid, &emb, 1, ctrl, "SCSI controller", s, 50, 55, err)))
+            goto out;
+    } else if (!p->gen2 && (!ctrl[0][0] || !ctrl[1][0])) {
+        rc = pv_fail(err, bad_response, "generation 1 VM %s has no IDE controllers 0 and 1", guid);
+        goto out;
+    }
+    for (size_t i = 0; i < it.n; i++)
+        for (int k = 0; k < nctrl; k++) {
+            long addr = (long)pv_wsman_prop_int(it.item[i], "AddressOnParent", -1);
+            if (parent_is(it.item[i], ctrl[k]) && addr >= 0 && addr < slots)
+                used[k][addr] = 1;
+        }
+    for (size_t i = 0; i < p->ndisks; i++) {
+        struct new_disk *d = &p->disk[i];
+        int k = 0, n = 0;
+        while (k < nctrl && n < slots && used[k][n])
+            if (++n == slots && ++k < nctrl)
+                n = 0;
+        if (k == nctrl || n == slots) {
+            rc = pv_fail(err, unsupported_by_backend, "VM %s has no free slot for a disk (%s)", guid,
+                         p->gen2 ? "its SCSI controller holds 64" : "its two IDE controllers hold 4");
+            goto out;
+        }
+        used[k][n] = 1;
+        snprintf(d->ctrl, sizeof d->ctrl, "%s", ctrl[k]);
+        d->addr = n;
+        if (!d->vol)
+            continue;
+        for (int f = 0;; f++) { /* a file name no disk of the VM (or this plan) has */
+            int taken = 0;
+            snprintf(d->path, sizeof d->path, "%sHyper-V\\%s\\Virtual Hard Disks\\disk%d.vhdx", d->vol->name,
+                     guid, f);
+            for (size_t j = 0; j < it.n && !taken; j++)
+                taken = is_sub(it.item[j], SUB_VHD) && pv_wsman_prop_text(it.item[j], "HostResource", t, sizeof t) &&
+                        strcasecmp(t, d->path) == 0;
+            for (size_t j = 0; j < i && !taken; j++)
+                taken = strcasecmp(p->disk[j].path, d->path) == 0;
+            if (!taken)
+                break;
+        }
+    }
+out:
+    free(emb);
+    pv_wsman_items_free(&it);
+    return rc;
+}
+
 static int make_disks(struct pv_conn *c, const struct hv_service *svc, const char *guid, struct hv_plan *p,
-                      const struct pv_sink *s, struct pv_error *err)
+                      int may_add, const struct pv_sink *s, struct pv_error *err)
 {
     char *emb[MAX_NEW] = {NULL};
-    char (*iid)[512] = calloc(MAX_NEW, 512), ctrl[4][512] = {"", "", "", ""};
-    char (*drive)[512] = calloc(MAX_NEW, 512);
+    char (*iid)[512] = calloc(MAX_NEW, 512);
     char path[1024], addr[24], size[32];
     int rc = 0;
 
-    if (!iid || !drive) {
+    if (!iid) {
         rc = pv_fail(err, out_of_memory, "out of memory");
         goto out;
     }
+    if ((rc = pick_slots(c, svc, guid, p, may_add, s, err)))
+        goto out;
     /* the files first: a dynamic VHDX per new disk */
     if (!c->ims.nsel && (rc = hv_service(c, "Msvm_ImageManagementService", &c->ims, err)))
         goto out;
@@ -670,8 +769,6 @@ static int make_disks(struct pv_conn *c, const struct hv_service *svc, const cha
         long rv;
         if (!d->vol)
             continue;
-        snprintf(d->path, sizeof d->path, "%sHyper-V\\%s\\Virtual Hard Disks\\disk%zu.vhdx", d->vol->name,
-                 guid, i);
         snprintf(size, sizeof size, "%lld", d->size_gb << 30);
         struct pv_cim_prop vp[] = {{"Path", "string", d->path}, {"Format", "uint16", "3"},
                                    {"Type", "uint16", "3"}, {"MaxInternalSize", "uint64", size}};
@@ -682,59 +779,40 @@ static int make_disks(struct pv_conn *c, const struct hv_service *svc, const cha
                              &r, &out, &rv, err);
         free(e);
         if (!rc)
-            rc = hv_finish(c, out, rv, 0, "create (CreateVirtualHardDisk)", s, 55, 70, err);
+            rc = hv_finish(c, out, rv, 0, "CreateVirtualHardDisk", s, 55, 70, err);
         pv_soap_resp_free(r);
         if (rc)
             goto out;
         d->made = 1;
     }
-    /* the controller: one synthetic SCSI (generation 2) or the two built-in IDE ones */
-    if (p->gen2) {
-        struct pv_cim_prop cp[] = {{"ResourceType", "uint16", "6"}, {"ResourceSubType", "string", SUB_SCSI}};
-        if ((rc = pv_wsman_embed("Msvm_ResourceAllocationSettingData", cp, 2, &emb[0], err)) ||
-            (rc = add_resources(c, svc, guid, emb, 1, ctrl, "create (SCSI controller)", s, 70, 75, err)))
-            goto out;
-        free_all(emb, 1);
-    } else {
-        struct pv_wsman_items it = {0};
-        char a[8];
-        if ((rc = hv_vm_settings(c, guid, "Msvm_ResourceAllocationSettingData", &it, err)))
-            goto out;
-        for (size_t i = 0; i < it.n; i++)
-            if (is_sub(it.item[i], SUB_IDE) && pv_wsman_prop_text(it.item[i], "Address", a, sizeof a) &&
-                (a[0] == '0' || a[0] == '1') && !a[1])
-                pv_wsman_prop_text(it.item[i], "InstanceID", ctrl[a[0] - '0'], sizeof ctrl[0]);
-        pv_wsman_items_free(&it);
-        if (!ctrl[0][0] || !ctrl[1][0]) {
-            rc = pv_fail(err, bad_response, "generation 1 VM %s has no IDE controllers 0 and 1", guid);
-            goto out;
-        }
-    }
-    /* a drive per disk, at slot i of the SCSI controller, or IDE i/2 : i%2 */
+    /* a drive per disk in its slot */
     for (size_t i = 0; i < p->ndisks; i++) {
-        path_of(c, "Msvm_ResourceAllocationSettingData", p->gen2 ? ctrl[0] : ctrl[i / 2], path, sizeof path);
-        snprintf(addr, sizeof addr, "%zu", p->gen2 ? i : i % 2);
+        path_of(c, "Msvm_ResourceAllocationSettingData", p->disk[i].ctrl, path, sizeof path);
+        snprintf(addr, sizeof addr, "%d", p->disk[i].addr);
         struct pv_cim_prop dp[] = {{"ResourceType", "uint16", "17"}, {"ResourceSubType", "string", SUB_DRIVE},
                                    {"Parent", "string", path}, {"AddressOnParent", "string", addr}};
         if ((rc = pv_wsman_embed("Msvm_ResourceAllocationSettingData", dp, 4, &emb[i], err)))
             goto out;
     }
-    if ((rc = add_resources(c, svc, guid, emb, p->ndisks, drive, "create (disk drives)", s, 75, 80, err)))
+    if ((rc = add_resources(c, svc, guid, emb, p->ndisks, iid, "disk drives", s, 75, 80, err)))
         goto out;
+    for (size_t i = 0; i < p->ndisks; i++)
+        snprintf(p->disk[i].drive, sizeof p->disk[i].drive, "%s", iid[i]);
     free_all(emb, p->ndisks);
     /* the VHDX in each drive */
     for (size_t i = 0; i < p->ndisks; i++) {
-        path_of(c, "Msvm_ResourceAllocationSettingData", drive[i], path, sizeof path);
+        path_of(c, "Msvm_ResourceAllocationSettingData", p->disk[i].drive, path, sizeof path);
         struct pv_cim_prop sp[] = {{"ResourceType", "uint16", "31"}, {"ResourceSubType", "string", SUB_VHD},
                                    {"Parent", "string", path}, {"HostResource", "string[]", p->disk[i].path}};
         if ((rc = pv_wsman_embed("Msvm_StorageAllocationSettingData", sp, 4, &emb[i], err)))
             goto out;
     }
-    rc = add_resources(c, svc, guid, emb, p->ndisks, iid, "create (virtual hard disks)", s, 80, 85, err);
+    rc = add_resources(c, svc, guid, emb, p->ndisks, iid, "virtual hard disks", s, 80, 85, err);
+    for (size_t i = 0; !rc && i < p->ndisks; i++)
+        snprintf(p->disk[i].key, sizeof p->disk[i].key, "%s", iid[i]);
 out:
     free_all(emb, MAX_NEW);
     free(iid);
-    free(drive);
     return rc;
 }
 
@@ -760,8 +838,10 @@ static int make_nics(struct pv_conn *c, const struct hv_service *svc, const char
         if ((rc = pv_wsman_embed(cls, pp, 4, &emb[i], err)))
             goto out;
     }
-    if ((rc = add_resources(c, svc, guid, emb, p->nnics, port, "create (network adapters)", s, 85, 90, err)))
+    if ((rc = add_resources(c, svc, guid, emb, p->nnics, port, "network adapters", s, 85, 90, err)))
         goto out;
+    for (size_t i = 0; i < p->nnics; i++)
+        snprintf(p->nic[i].port, sizeof p->nic[i].port, "%s", port[i]);
     free_all(emb, p->nnics);
     for (size_t i = 0; i < p->nnics; i++) {
         struct pv_wsman_selector k[2] = {{"CreationClassName", "Msvm_VirtualEthernetSwitch"},
@@ -777,7 +857,7 @@ static int make_nics(struct pv_conn *c, const struct hv_service *svc, const char
             goto out;
     }
     if (nc)
-        rc = add_resources(c, svc, guid, emb, nc, conn, "create (switch connections)", s, 90, 95, err);
+        rc = add_resources(c, svc, guid, emb, nc, conn, "switch connections", s, 90, 95, err);
 out:
     free_all(emb, MAX_NEW);
     free(port);
@@ -791,7 +871,7 @@ int hv_plan_apply(struct pv_conn *c, const struct hv_service *svc, const char *g
     int rc = 0;
 
     if (p->ndisks)
-        rc = make_disks(c, svc, guid, p, s, err);
+        rc = make_disks(c, svc, guid, p, 1, s, err);
     if (!rc && p->nnics)
         rc = make_nics(c, svc, guid, p, s, err);
     return rc;
@@ -809,4 +889,376 @@ void hv_plan_undo(struct pv_conn *c, struct hv_plan *p, struct pv_error *err)
                      p->disk[i].path, e2.message);
         }
     }
+}
+
+/* ---- changes to a VM's devices (vm_device) --------------------------------------------
+ *
+ * ADD reuses the create path (hv_plan_new + make_disks / make_nics) on the VM as it is;
+ * REMOVE is RemoveResourceSettings of the VHD setting and its drive (or the switch
+ * connection and its adapter), the VHDX deleted only when it is one Polyvisor made for
+ * this VM; RESIZE is Msvm_ImageManagementService.ResizeVirtualHardDisk; CONNECT is
+ * ModifyResourceSettings of the adapter's Msvm_EthernetPortAllocationSettingData with
+ * another switch in HostResource.  Hot as Hyper-V is: on a VM that is not off, disks
+ * change only on a SCSI controller (never IDE, never a new controller), synthetic
+ * adapters come and go (Windows Server 2016 and later), a legacy adapter does not;
+ * anything else is refused up front with vm_running, before anything is made. */
+
+/* RemoveResourceSettings of n settings (class, InstanceID). */
+static int remove_resources(struct pv_conn *c, const struct hv_service *svc, const char *const *cls,
+                            char (*iid)[512], size_t n, const char *what, const struct pv_sink *s, int p0,
+                            int p1, struct pv_error *err)
+{
+    struct pv_wsman_param p[4];
+    struct pv_wsman_selector sel[4];
+    char uri[4][160];
+    struct pv_soap_resp *r = NULL;
+    xmlNodePtr out;
+    long rv;
+    int rc;
+
+    for (size_t i = 0; i < n && i < 4; i++) {
+        snprintf(uri[i], sizeof uri[i], "%s%s", PV_WMI_V2, cls[i]);
+        sel[i] = (struct pv_wsman_selector){"InstanceID", iid[i]};
+        p[i] = (struct pv_wsman_param){.name = "ResourceSettings", .kind = PV_WSMAN_P_EPR,
+                                       .resource_uri = uri[i], .sel = &sel[i], .nsel = 1};
+    }
+    rc = pv_wsman_invoke(c->ws, svc->uri, "RemoveResourceSettings", svc->sel, svc->nsel, p, n < 4 ? n : 4,
+                         &r, &out, &rv, err);
+    if (!rc)
+        rc = hv_finish(c, out, rv, 1, what, s, p0, p1, err);
+    pv_soap_resp_free(r);
+    return rc;
+}
+
+/* A setting of the VM by InstanceID among its settings, or NULL. */
+static xmlNodePtr by_iid(const struct pv_wsman_items *it, const char *iid)
+{
+    char t[512];
+    for (size_t i = 0; i < it->n; i++)
+        if (pv_wsman_prop_text(it->item[i], "InstanceID", t, sizeof t) && strcasecmp(t, iid) == 0)
+            return it->item[i];
+    return NULL;
+}
+
+/* The switch connection whose Parent is adapter iid, or NULL. */
+static xmlNodePtr connection_of(const struct pv_wsman_items *it, const char *iid)
+{
+    for (size_t i = 0; i < it->n; i++)
+        if (pv_wsman_prop_int(it->item[i], "ResourceType", 0) == 33 && parent_is(it->item[i], iid))
+            return it->item[i];
+    return NULL;
+}
+
+static void append(struct pv_error *err, const char *what, const char *msg)
+{
+    size_t l = strlen(err->message);
+    snprintf(err->message + l, sizeof err->message - l, "%s%s", what, msg);
+}
+
+/* Undo of a failed ADD: what was added to the VM goes, then the files made. */
+static void add_undo(struct pv_conn *c, const struct hv_service *svc, const char *guid, struct hv_plan *p,
+                     struct pv_error *err)
+{
+    static const char *const cls[] = {"Msvm_ResourceAllocationSettingData"};
+    struct pv_error e2 = {0};
+
+    (void)guid;
+    for (size_t i = 0; i < p->ndisks; i++)
+        if (p->disk[i].drive[0] && remove_resources(c, svc, cls, &p->disk[i].drive, 1, "undo", NULL, 0, 0, &e2))
+            append(err, "; removing the new drive failed too: ", e2.message);
+    for (size_t i = 0; i < p->nnics; i++) {
+        const char *pc[] = {p->gen2 ? "Msvm_SyntheticEthernetPortSettingData"
+                                    : "Msvm_EmulatedEthernetPortSettingData"};
+        if (p->nic[i].port[0] && remove_resources(c, svc, pc, &p->nic[i].port, 1, "undo", NULL, 0, 0, &e2))
+            append(err, "; removing the new adapter failed too: ", e2.message);
+    }
+    hv_plan_undo(c, p, err);
+}
+
+static int dev_add(struct pv_conn *c, const struct hv_service *svc, const struct hv_vm *v, int on,
+                   const struct pv_device_change *ch, const struct pv_sink *s, struct pv_device_result *res,
+                   struct pv_error *err)
+{
+    struct pv_vm_spec spec;
+    struct hv_plan *p = NULL;
+    json_t *one;
+    char *text;
+    const char *where = ch->kind == PV_DEV_DISK ? (ch->pool_native_id ? ch->pool_native_id : ch->pool)
+                                                : (ch->network_native_id ? ch->network_native_id : ch->network);
+    int rc;
+
+    if (on && v->generation != 2)
+        return pv_fail(err, vm_running, "generation 1 VM %s keeps its %s, which Hyper-V changes only while the "
+                       "VM is off", v->name, ch->kind == PV_DEV_DISK ? "disks on IDE" : "legacy network adapters");
+    memset(&spec, 0, sizeof spec);
+    spec.paravirtual = v->generation == 2;
+    one = ch->kind == PV_DEV_DISK ? json_pack("[{s:I}]", "size_gb", (json_int_t)ch->size_gb) : json_pack("[{}]");
+    if (one && where)
+        json_object_set_new(json_array_get(one, 0), ch->kind == PV_DEV_DISK ? "pool" : "network",
+                            json_string(where));
+    text = one ? json_dumps(one, JSON_COMPACT) : NULL;
+    json_decref(one);
+    if (!text)
+        return pv_fail(err, out_of_memory, "out of memory");
+    *(ch->kind == PV_DEV_DISK ? &spec.disks_json : &spec.nics_json) = text;
+    rc = hv_plan_new(c, &spec, &p, err);
+    free(text);
+    if (rc)
+        return rc;
+    rc = ch->kind == PV_DEV_DISK ? make_disks(c, svc, v->guid, p, !on, s, err) : make_nics(c, svc, v->guid, p, s, err);
+    if (!rc) {
+        const char *key = ch->kind == PV_DEV_DISK ? p->disk[0].key : p->nic[0].port;
+        if (strlen(key) >= sizeof res->key)
+            rc = pv_fail(err, bad_response, "the new device's InstanceID is over %zu characters", sizeof res->key - 1);
+        else
+            memcpy(res->key, key, strlen(key) + 1);
+    }
+    if (rc)
+        add_undo(c, svc, v->guid, p, err);
+    hv_plan_free(p);
+    return rc;
+}
+
+/* The disk's VHD setting, drive and controller; a running VM's disk on IDE is refused. */
+static int disk_of(const struct pv_wsman_items *it, const struct hv_vm *v, int on, const char *key,
+                   const char *what, xmlNodePtr *vhd, xmlNodePtr *drive, struct pv_error *err)
+{
+    char t[1024];
+    xmlNodePtr ctrl;
+
+    *drive = NULL;
+    *vhd = by_iid(it, key);
+    if (!*vhd || !is_sub(*vhd, SUB_VHD))
+        return pv_fail(err, disk_not_found, "VM %s has no virtual hard disk %s", v->name, key);
+    *drive = by_path(it->item, it->n, pv_wsman_prop_text(*vhd, "Parent", t, sizeof t));
+    ctrl = *drive ? by_path(it->item, it->n, pv_wsman_prop_text(*drive, "Parent", t, sizeof t)) : NULL;
+    if (on && (!ctrl || !is_sub(ctrl, SUB_SCSI)))
+        return pv_fail(err, vm_running, "VM %s is running and disk %s is on IDE: Hyper-V %s it only while the "
+                       "VM is off (or on a SCSI controller)", v->name, key, what);
+    return 0;
+}
+
+static int dev_remove_disk(struct pv_conn *c, const struct hv_service *svc, const struct hv_vm *v, int on,
+                           const struct pv_wsman_items *it, const char *key, const struct pv_sink *s,
+                           struct pv_device_result *res, struct pv_error *err)
+{
+    static const char *const cls[] = {"Msvm_StorageAllocationSettingData", "Msvm_ResourceAllocationSettingData"};
+    char iid[2][512], path[512] = "";
+    xmlNodePtr vhd, drive;
+    struct pv_error e2 = {0};
+    int rc;
+
+    if ((rc = disk_of(it, v, on, key, "removes", &vhd, &drive, err)))
+        return rc;
+    pv_wsman_prop_text(vhd, "HostResource", path, sizeof path);
+    snprintf(iid[0], sizeof iid[0], "%s", key);
+    iid[1][0] = '\0';
+    if (drive)
+        pv_wsman_prop_text(drive, "InstanceID", iid[1], sizeof iid[1]);
+    if ((rc = remove_resources(c, svc, cls, iid, iid[1][0] ? 2 : 1, "RemoveResourceSettings", s, 10, 80, err)))
+        return rc;
+    if (path[0] && ours(path, v->guid) && hv_file_delete(c, path, &e2) != 0)
+        snprintf(res->note, sizeof res->note, "the disk is detached but its file %s stays: %s", path, e2.message);
+    return 0;
+}
+
+static int dev_resize(struct pv_conn *c, const struct hv_vm *v, int on, const struct pv_wsman_items *it,
+                      const struct pv_device_change *ch, const struct pv_sink *s, struct pv_error *err)
+{
+    char path[512] = "", size[32];
+    xmlNodePtr vhd, drive;
+    long long now;
+    int rc;
+
+    if ((rc = disk_of(it, v, on, ch->device_key, "resizes", &vhd, &drive, err)))
+        return rc;
+    if (!pv_wsman_prop_text(vhd, "HostResource", path, sizeof path))
+        return pv_fail(err, bad_response, "disk %s names no file", ch->device_key);
+    now = vhd_size_read(c, path);
+    if (now >= 0 && ch->size_gb << 30 < now)
+        return pv_fail(err, shrink_not_supported, "disk %s is %lld MiB: it only grows", ch->device_key, now >> 20);
+    if (now == ch->size_gb << 30)
+        return 0;
+    snprintf(size, sizeof size, "%lld", (long long)ch->size_gb << 30);
+    struct pv_wsman_param prm[2] = {{.name = "Path", .text = path}, {.name = "MaxInternalSize", .text = size}};
+    struct pv_soap_resp *r = NULL;
+    xmlNodePtr out;
+    long rv;
+    if (!c->ims.nsel && (rc = hv_service(c, "Msvm_ImageManagementService", &c->ims, err)))
+        return rc;
+    rc = pv_wsman_invoke(c->ws, c->ims.uri, "ResizeVirtualHardDisk", c->ims.sel, c->ims.nsel, prm, 2, &r, &out,
+                         &rv, err);
+    if (!rc)
+        rc = hv_finish(c, out, rv, 0, "ResizeVirtualHardDisk", s, 10, 90, err);
+    pv_soap_resp_free(r);
+    return rc;
+}
+
+static int dev_nic(struct pv_conn *c, const struct hv_service *svc, const struct hv_vm *v, int on,
+                   const struct pv_wsman_items *it, const struct pv_device_change *ch, const struct pv_sink *s,
+                   struct pv_error *err)
+{
+    xmlNodePtr port = by_iid(it, ch->device_key), conn;
+    const char *pcls;
+    char iid[2][512], sw[128] = "", path[1024], swpath[1024];
+    struct pv_wsman_items sws = {0};
+    int rc;
+
+    if (!port || pv_wsman_prop_int(port, "ResourceType", 0) != 10)
+        return pv_fail(err, nic_not_found, "VM %s has no network adapter %s", v->name, ch->device_key);
+    pcls = is_sub(port, SUB_SYNTH) ? "Msvm_SyntheticEthernetPortSettingData" : "Msvm_EmulatedEthernetPortSettingData";
+    conn = connection_of(it, ch->device_key);
+    if (ch->op == PV_DEV_REMOVE) {
+        const char *cls[] = {"Msvm_EthernetPortAllocationSettingData", pcls};
+        if (on && !is_sub(port, SUB_SYNTH))
+            return pv_fail(err, vm_running, "VM %s is running and %s is a legacy network adapter, which Hyper-V "
+                           "removes only while the VM is off", v->name, ch->device_key);
+        iid[0][0] = '\0';
+        if (conn)
+            pv_wsman_prop_text(conn, "InstanceID", iid[0], sizeof iid[0]);
+        snprintf(iid[1], sizeof iid[1], "%s", ch->device_key);
+        return conn ? remove_resources(c, svc, cls, iid, 2, "RemoveResourceSettings", s, 10, 90, err)
+                    : remove_resources(c, svc, cls + 1, iid + 1, 1, "RemoveResourceSettings", s, 10, 90, err);
+    }
+    /* CONNECT: the connection's HostResource names another switch (a new connection when it had none) */
+    if (ch->network_native_id || ch->network) {
+        if ((rc = pv_wsman_enumerate(c->ws, PV_WMI_V2 "*", "SELECT Name, ElementName FROM Msvm_VirtualEthernetSwitch",
+                                     &sws, err)) ||
+            (rc = switch_named(c, &sws, ch->network_native_id ? ch->network_native_id : ch->network, sw, sizeof sw,
+                               err))) {
+            pv_wsman_items_free(&sws);
+            return rc;
+        }
+        pv_wsman_items_free(&sws);
+    }
+    struct pv_wsman_selector k[2] = {{"CreationClassName", "Msvm_VirtualEthernetSwitch"}, {"Name", sw}};
+    if (!sw[0] || pv_wsman_wmi_path(c->host_name, "Msvm_VirtualEthernetSwitch", k, 2, swpath, sizeof swpath) != 0)
+        swpath[0] = '\0';
+    char *emb = NULL;
+    if (conn) {
+        struct pv_soap_resp *r = NULL;
+        xmlNodePtr out;
+        long rv;
+        pv_wsman_prop_text(conn, "InstanceID", iid[0], sizeof iid[0]);
+        struct pv_cim_prop cp[] = {{"InstanceID", "string", iid[0]}, {"HostResource", "string[]", swpath}};
+        if ((rc = pv_wsman_embed("Msvm_EthernetPortAllocationSettingData", cp, swpath[0] ? 2 : 1, &emb, err)))
+            return rc;
+        struct pv_wsman_param prm = {.name = "ResourceSettings", .text = emb};
+        rc = pv_wsman_invoke(c->ws, svc->uri, "ModifyResourceSettings", svc->sel, svc->nsel, &prm, 1, &r, &out,
+                             &rv, err);
+        if (!rc)
+            rc = hv_finish(c, out, rv, 1, "ModifyResourceSettings", s, 10, 90, err);
+        pv_soap_resp_free(r);
+    } else if (swpath[0]) {
+        path_of(c, pcls, ch->device_key, path, sizeof path);
+        struct pv_cim_prop cp[] = {{"ResourceType", "uint16", "33"}, {"ResourceSubType", "string", SUB_CONN},
+                                   {"Parent", "string", path}, {"HostResource", "string[]", swpath}};
+        if ((rc = pv_wsman_embed("Msvm_EthernetPortAllocationSettingData", cp, 4, &emb, err)))
+            return rc;
+        rc = add_resources(c, svc, v->guid, &emb, 1, iid, "switch connection", s, 10, 90, err);
+    } else {
+        rc = 0;
+    }
+    free(emb);
+    return rc;
+}
+
+/* MOVE: Hyper-V's storage migration of one VHD, running or not (any controller):
+ * MigrateVirtualSystemToHost to the VM's own host with MigrationType Storage and
+ * the disk's Msvm_StorageAllocationSettingData with its new path in HostResource.
+ * vmms copies the file, switches the VM to the copy and deletes the source
+ * itself; the job's PercentComplete is the job's progress. */
+static int dev_move(struct pv_conn *c, const struct hv_vm *v, const struct pv_wsman_items *it,
+                    const struct pv_device_change *ch, const struct pv_sink *s, struct pv_error *err)
+{
+    const char *pool = ch->pool_native_id ? ch->pool_native_id : ch->pool, *base;
+    const struct hv_volume *to, *from;
+    char path[512] = "", npath[512];
+    xmlNodePtr vhd, drive;
+    char *emb = NULL;
+    int rc;
+
+    if ((rc = disk_of(it, v, 0, ch->device_key, "moves", &vhd, &drive, err)))
+        return rc;
+    if (!pv_wsman_prop_text(vhd, "HostResource", path, sizeof path))
+        return pv_fail(err, bad_response, "disk %s names no file", ch->device_key);
+    if ((rc = hv_volumes_read(c, err)) || (rc = hv_host_identity(c, err)))
+        return rc;
+    if (!pool || !(to = volume_named(c, pool)))
+        return pv_fail(err, unknown_pool, "Hyper-V host %s has no volume '%s'", c->host_name, pool ? pool : "");
+    from = volume_of_path(c, path);
+    if (from == to)
+        return pv_fail(err, same_pool, "disk %s is on %s already", ch->device_key, to->name);
+    base = strrchr(path, '\\');
+    if ((size_t)snprintf(npath, sizeof npath, "%sHyper-V\\%s\\Virtual Hard Disks\\%s", to->name, v->guid,
+                         base ? base + 1 : path) >= sizeof npath)
+        return pv_fail(err, invalid_path, "the new path of %s is too long", path);
+    struct pv_cim_prop sp[] = {{"InstanceID", "string", ch->device_key}, {"ResourceType", "uint16", "31"},
+                               {"ResourceSubType", "string", SUB_VHD}, {"HostResource", "string[]", npath}};
+    if ((rc = pv_wsman_embed("Msvm_StorageAllocationSettingData", sp, 4, &emb, err)))
+        return rc;
+    rc = hv_migrate_to(c, v->guid, c->host_fqdn[0] ? c->host_fqdn : c->host_name, HV_MIGRATE_STORAGE, emb, s, 5,
+                       95, err);
+    free(emb);
+    return rc;
+}
+
+int hv_vm_device(struct pv_conn *c, const char *vm, const struct pv_device_change *ch, const struct pv_sink *s,
+                 struct pv_device_result *res, struct pv_error *err)
+{
+    struct hv_service svc;
+    struct pv_wsman_items it = {0};
+    struct hv_vm v;
+    int rc, on;
+
+    memset(res, 0, sizeof *res);
+    if (!hv_guid_ok(vm))
+        return pv_fail(err, vm_not_found, "'%s' is not a Hyper-V VM id", vm);
+    if ((ch->op == PV_DEV_RESIZE && ch->kind != PV_DEV_DISK) || (ch->op == PV_DEV_CONNECT && ch->kind != PV_DEV_NIC))
+        return pv_fail(err, unsupported_by_backend, "that change does not apply to that kind of device");
+    if ((ch->op == PV_DEV_ADD || ch->op == PV_DEV_RESIZE) && ch->kind == PV_DEV_DISK &&
+        (ch->size_gb < 1 || ch->size_gb > 65536))
+        return pv_fail(err, invalid_disks, "a disk's size_gb is from 1 to 65536 (VHDX's 64 TB)");
+    memset(&v, 0, sizeof v);
+    if ((rc = hv_vm_get(c, vm, &v, err)))
+        return rc;
+    on = hv_power_state(v.enabled_state) != PV_POWER_STOPPED;
+    if ((rc = hv_service(c, "Msvm_VirtualSystemManagementService", &svc, err)))
+        goto out;
+    if (ch->op != PV_DEV_ADD) {
+        if (!ch->device_key) {
+            rc = pv_fail(err, invalid_disks, "the change names no device");
+            goto out;
+        }
+        if ((rc = hv_vm_settings(c, v.guid, "CIM_ResourceAllocationSettingData", &it, err)))
+            goto out;
+    }
+    switch (ch->op) {
+    case PV_DEV_ADD:
+        rc = dev_add(c, &svc, &v, on, ch, s, res, err);
+        break;
+    case PV_DEV_REMOVE:
+        rc = ch->kind == PV_DEV_DISK ? dev_remove_disk(c, &svc, &v, on, &it, ch->device_key, s, res, err)
+                                     : dev_nic(c, &svc, &v, on, &it, ch, s, err);
+        break;
+    case PV_DEV_RESIZE:
+        rc = dev_resize(c, &v, on, &it, ch, s, err);
+        break;
+    case PV_DEV_CONNECT:
+        rc = dev_nic(c, &svc, &v, on, &it, ch, s, err);
+        break;
+    case PV_DEV_MOVE:
+        rc = ch->kind == PV_DEV_DISK ? dev_move(c, &v, &it, ch, s, err)
+                                     : pv_fail(err, unsupported_by_backend, "only a disk moves to another pool");
+        break;
+    }
+    if (!rc) {
+        struct pv_error e2 = {0};
+        res->live = on;
+        (void)hv_refresh(c, v.guid, s, &e2); /* the change is made; a failed read is the next poll's */
+    }
+out:
+    pv_wsman_items_free(&it);
+    hv_vm_release(&v);
+    return rc;
 }

@@ -18,7 +18,7 @@ static const struct pv_adapter hyperv_adapter = {
     .version = "0.1",
     .caps = PV_CAP_SYNC | PV_CAP_EVENTS | PV_CAP_CREATE | PV_CAP_DELETE | PV_CAP_POWER |
             PV_CAP_SHUTDOWN | PV_CAP_PAUSE | PV_CAP_SAVE | PV_CAP_STATS | PV_CAP_LIVE_MIGRATE |
-            PV_CAP_QUICK_MIGRATE | PV_CAP_RECONFIGURE,
+            PV_CAP_QUICK_MIGRATE | PV_CAP_RECONFIGURE | PV_CAP_DEVICES,
     .title = "Microsoft Hyper-V",
     .credentials = PV_CRED_PASSWORD,
     .open = hv_open,
@@ -30,6 +30,7 @@ static const struct pv_adapter hyperv_adapter = {
     .vm_migrate = hv_migrate,
     .vm_refresh = hv_vm_refresh,
     .vm_reconfigure = hv_reconfigure,
+    .vm_device = hv_vm_device,
     /* no vm_clone (WMI v2 clones only through export/import of files) and no
      * host_maintenance (a standalone host has none; a cluster's is not read yet) */
 };

@@ -819,3 +819,183 @@ def test_reconfigure_through_modify_resource_settings(hv):
     # ... and the memory of a running VM as well
     hv.run("POST", "/api/v1/vms/%s/reconfigure" % vm["id"], {"memory_mb": 1024}, timeout=60)
     assert ws.vms()[vm["native_id"]]["memory_mb"] == 1024
+
+
+# ---- device changes (vm_device): truth from the host's device settings over WS-Man ----
+
+def _by_iid(dev, cls):
+    return {d["InstanceID"]: d for d in dev[cls]}
+
+
+def test_device_changes_on_a_running_generation_2_vm(hv):
+    """On a running generation 2 VM every change is hot, as on Hyper-V: a disk
+    added to its SCSI controller (a new dynamic VHDX), grown online, removed
+    (its file deleted: Polyvisor made it); a synthetic adapter added, moved to
+    another switch, removed.  The host's settings, files and free space say so."""
+    host = api_hosts(hv)["HV-NODE01"]
+    ws = hv.sim.ws("HV-NODE01")
+    nets = {n["name"]: n for n in hv.all_items("/api/v1/networks") if n["host_ids"] == [host["id"]]}
+    pool = [p for p in hv.all_items("/api/v1/storage-pools") if p["host_ids"] == [host["id"]] and p["name"] == "D:\\"][0]
+    vm = create(hv, host["id"], paravirtual=True, disks=[{"size_gb": 1, "pool_id": pool["id"]}],
+                nics=[{"network_id": nets["Internal"]["id"]}])
+    guid, base = vm["native_id"], "/api/v1/vms/" + vm["id"]
+    act(hv, vm, "start")
+    free0, files0 = ws.free("D:"), ws.files()
+    # add a disk: a second drive on the same SCSI controller, the next slot
+    job = hv.run("POST", base + "/disks", {"size_gb": 2, "pool_id": pool["id"]}, timeout=60)
+    assert job["result"]["live"] is True, job
+    dev = ws.devices(guid)
+    rasd = _by_iid(dev, "Msvm_ResourceAllocationSettingData")
+    assert len(dev["Msvm_StorageAllocationSettingData"]) == 2
+    new = [s for s in dev["Msvm_StorageAllocationSettingData"] if s["HostResource"].lower() not in files0][0]
+    drive = rasd[_path_iid(new["Parent"])]
+    assert drive["AddressOnParent"] == "1"
+    assert len([d for d in rasd.values() if d["ResourceSubType"].endswith("SCSI Controller")]) == 1
+    assert ws.vhd_size(new["HostResource"], "HV-NODE01") == 2 << 30
+    assert ws.free("D:") == free0 - (4 << 20)
+    got = hv.ok("GET", base)
+    disk = [d for d in got["disks"] if d["id"] == job["result"]["disk_id"]][0]
+    assert (disk["path"], disk["size_gb"], disk["bus"], disk["pool_id"]) == (new["HostResource"], 2, "scsi", pool["id"])
+    # grow it while running (a SCSI disk grows online); shrinking is refused before a job
+    hv.run("POST", base + "/disks/%s/resize" % disk["id"], {"size_gb": 5}, timeout=60)
+    assert ws.vhd_size(new["HostResource"], "HV-NODE01") == 5 << 30
+    assert ws.free("D:") == free0 - (4 << 20)           # dynamic: the file does not grow
+    assert [d["size_gb"] for d in hv.ok("GET", base)["disks"] if d["id"] == disk["id"]] == [5]
+    r = hv.post(base + "/disks/%s/resize" % disk["id"], {"size_gb": 3})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "shrink_not_supported", r.text
+    # a second NIC, hot, on the external switch
+    job = hv.run("POST", base + "/nics", {"network_id": nets["External vSwitch"]["id"]}, timeout=60)
+    dev = ws.devices(guid)
+    ports = _by_iid(dev, "Msvm_SyntheticEthernetPortSettingData")
+    assert len(ports) == 2 and len(dev["Msvm_EthernetPortAllocationSettingData"]) == 2
+    nic = [n for n in hv.ok("GET", base)["nics"] if n["id"] == job["result"]["nic_id"]][0]
+    assert nic["network_id"] == nets["External vSwitch"]["id"]
+    # the first NIC to another switch: its connection's HostResource
+    first = [n for n in hv.ok("GET", base)["nics"] if n["id"] != nic["id"]][0]
+    hv.run("PATCH", base + "/nics/" + first["id"], {"network_id": nets["External vSwitch"]["id"]}, timeout=60)
+    conns = ws.devices(guid)["Msvm_EthernetPortAllocationSettingData"]
+    assert sorted(c["LastKnownSwitchName"] for c in conns) == ["External vSwitch", "External vSwitch"]
+    assert all('Name="%s"' % nets["External vSwitch"]["native_id"] in c["HostResource"] for c in conns)
+    assert [n["network_id"] for n in hv.ok("GET", base)["nics"] if n["id"] == first["id"]] == \
+        [nets["External vSwitch"]["id"]]
+    # remove the new NIC (port and connection go) and the new disk (drive, setting and file go)
+    hv.run("DELETE", base + "/nics/" + nic["id"], timeout=60)
+    dev = ws.devices(guid)
+    assert len(dev["Msvm_SyntheticEthernetPortSettingData"]) == 1 and len(dev["Msvm_EthernetPortAllocationSettingData"]) == 1
+    hv.run("DELETE", base + "/disks/" + disk["id"], timeout=60)
+    dev = ws.devices(guid)
+    assert len(dev["Msvm_StorageAllocationSettingData"]) == 1
+    assert not [d for d in dev["Msvm_ResourceAllocationSettingData"] if d["InstanceID"] == drive["InstanceID"]]
+    assert ws.files() == files0 and ws.free("D:") == free0
+    got = hv.ok("GET", base)
+    assert len(got["disks"]) == 1 and len(got["nics"]) == 1
+
+
+def test_failed_device_job_leaves_nothing(hv):
+    """The VHD setting's AddResourceSettings job fails after the file and the
+    drive were made: both go again, and the job carries the host's words."""
+    host = api_hosts(hv)["HV-NODE01"]
+    ws = hv.sim.ws("HV-NODE01")
+    vm = create(hv, host["id"], paravirtual=True, disks=[{"size_gb": 1, "pool": "D:\\"}])
+    guid, base = vm["native_id"], "/api/v1/vms/" + vm["id"]
+    dev0, files0, free0 = ws.devices(guid), ws.files(), ws.free("D:")
+    # jobs: CreateVirtualHardDisk, the drive, the VHD setting (the third fails)
+    hv.sim.fault(host="HV-NODE01", type="fail_job", after=2, description="Failed to add device 'Virtual Hard Disk'.")
+    job = hv.run("POST", base + "/disks", {"size_gb": 1, "pool": "D:\\"}, expect="failed", timeout=60)
+    assert "Failed to add device 'Virtual Hard Disk'." in job["error"]["message"], job
+    assert ws.devices(guid) == dev0 and ws.files() == files0 and ws.free("D:") == free0
+    assert hv.ok("GET", base)["disks"] == vm["disks"]
+
+
+def test_generation_1_changes_need_the_vm_off(hv):
+    """A generation 1 VM keeps its disks on IDE and has legacy adapters: Hyper-V
+    changes neither while it runs.  Refused with vm_running and a reason, nothing
+    made; once off, a disk goes to the next IDE slot and the adapter goes."""
+    host = api_hosts(hv)["HV-NODE02"]
+    ws = hv.sim.ws("HV-NODE02")
+    vm = create(hv, host["id"], paravirtual=False, disks=[{"size_gb": 1, "pool": "D:\\"}],
+                nics=[{"network": "Internal"}])
+    guid, base = vm["native_id"], "/api/v1/vms/" + vm["id"]
+    act(hv, vm, "start")
+    dev0, files0 = ws.devices(guid), ws.files()
+    (disk,), (nic,) = vm["disks"], vm["nics"]
+    for method, path, body in (("POST", "/disks", {"size_gb": 1, "pool": "D:\\"}),
+                               ("POST", "/disks/%s/resize" % disk["id"], {"size_gb": 2}),
+                               ("POST", "/nics", {"network": "Internal"}),
+                               ("DELETE", "/nics/" + nic["id"], None)):
+        job = hv.run(method, base + path, body, expect="failed", timeout=60)
+        assert job["error"]["code"] == "vm_running", job
+        assert "off" in job["error"]["message"], job
+        assert ws.devices(guid) == dev0 and ws.files() == files0
+    act(hv, hv.ok("GET", base), "poweroff")
+    hv.run("POST", base + "/disks", {"size_gb": 1, "pool": "D:\\"}, timeout=60)
+    hv.run("POST", base + "/disks/%s/resize" % disk["id"], {"size_gb": 2}, timeout=60)
+    hv.run("DELETE", base + "/nics/" + nic["id"], timeout=60)
+    dev = ws.devices(guid)
+    rasd = _by_iid(dev, "Msvm_ResourceAllocationSettingData")
+    assert sorted((rasd[_path_iid(s["Parent"])]["AddressOnParent"], rasd[_path_iid(rasd[_path_iid(s["Parent"])]["Parent"])]["Address"])
+                  for s in dev["Msvm_StorageAllocationSettingData"]) == [("0", "0"), ("1", "0")]
+    assert ws.vhd_size(disk["path"], "HV-NODE02") == 2 << 30
+    assert not dev["Msvm_EmulatedEthernetPortSettingData"] and not dev["Msvm_EthernetPortAllocationSettingData"]
+    assert len(hv.ok("GET", base)["disks"]) == 2 and hv.ok("GET", base)["nics"] == []
+
+
+def test_storage_move_of_a_running_vm(hv):
+    """POST .../disks/{id}/move to another volume: Hyper-V's storage migration
+    (MigrateVirtualSystemToHost, MigrationType Storage, to the VM's own host)
+    while the VM runs; the file is on the new volume and gone from the old,
+    the VM's setting names the new path, free space follows.  A move whose
+    job fails leaves the disk where it was."""
+    host = api_hosts(hv)["HV-NODE01"]
+    ws = hv.sim.ws("HV-NODE01")
+    pools = {p["name"]: p for p in hv.all_items("/api/v1/storage-pools") if p["host_ids"] == [host["id"]]}
+    vm = create(hv, host["id"], paravirtual=True, disks=[{"size_gb": 2, "pool_id": pools["D:\\"]["id"]}])
+    guid, base = vm["native_id"], "/api/v1/vms/" + vm["id"]
+    act(hv, vm, "start")
+    (disk,) = vm["disks"]
+    old = disk["path"]
+    freec, freed = ws.free("C:"), ws.free("D:")
+    # a failed migration job: nothing moved
+    hv.sim.fault(host="HV-NODE01", type="fail_job", description="Virtual machine migration operation failed.")
+    job = hv.run("POST", base + "/disks/%s/move" % disk["id"], {"pool_id": pools["C:\\"]["id"]}, expect="failed",
+                 timeout=60)
+    assert "Virtual machine migration operation failed." in job["error"]["message"], job
+    (sasd,) = ws.devices(guid)["Msvm_StorageAllocationSettingData"]
+    assert sasd["HostResource"] == old and old.lower() in ws.files() and ws.free("C:") == freec
+    # the move
+    hv.run("POST", base + "/disks/%s/move" % disk["id"], {"pool_id": pools["C:\\"]["id"]}, timeout=60)
+    (sasd,) = ws.devices(guid)["Msvm_StorageAllocationSettingData"]
+    new = sasd["HostResource"]
+    assert new.lower() == ("C:\\Hyper-V\\%s\\Virtual Hard Disks\\" % guid + old.rsplit("\\", 1)[1]).lower()
+    files = ws.files()
+    assert new.lower() in files and old.lower() not in files
+    assert ws.free("C:") == freec - (4 << 20) and ws.free("D:") == freed + (4 << 20)
+    assert ws.vhd_size(new, "HV-NODE01") == 2 << 30
+    assert ws.state(guid) == 2                            # still running
+    got = hv.ok("GET", base)
+    (d,) = got["disks"]
+    assert (d["id"], d["path"], d["pool_id"], d["size_gb"]) == (disk["id"], new, pools["C:\\"]["id"], 2)
+
+
+def test_bad_device_changes_are_4xx_and_change_nothing(hv):
+    """Refused before a job, each with its stable code, and the host's settings
+    and files are as they were: an unknown pool or network, a shrink, a move to
+    the pool the disk is on, a disk or NIC the VM does not have."""
+    host = api_hosts(hv)["HV-NODE01"]
+    ws = hv.sim.ws("HV-NODE01")
+    pool = [p for p in hv.all_items("/api/v1/storage-pools") if p["host_ids"] == [host["id"]] and p["name"] == "D:\\"][0]
+    vm = create(hv, host["id"], paravirtual=True, disks=[{"size_gb": 2, "pool_id": pool["id"]}], nics=[{"network": "Internal"}])
+    guid, base = vm["native_id"], "/api/v1/vms/" + vm["id"]
+    (disk,), (nic,) = vm["disks"], vm["nics"]
+    dev0, files0 = ws.devices(guid), ws.files()
+    for r, status, code in (
+            (hv.post(base + "/disks", {"size_gb": 1, "pool_id": "pool-none"}), 400, "unknown_pool"),
+            (hv.post(base + "/nics", {"network_id": "net-none"}), 400, "unknown_network"),
+            (hv.patch(base + "/nics/" + nic["id"], {"network_id": "net-none"}), 400, "unknown_network"),
+            (hv.post(base + "/disks/%s/resize" % disk["id"], {"size_gb": 1}), 400, "shrink_not_supported"),
+            (hv.post(base + "/disks/%s/move" % disk["id"], {"pool_id": pool["id"]}), 409, "same_pool"),
+            (hv.delete(base + "/disks/disk-000000000000"), 404, "disk_not_found"),
+            (hv.delete(base + "/nics/nic-000000000000"), 404, "nic_not_found")):
+        assert r.status_code == status and r.json()["error"]["code"] == code, r.text
+    assert ws.devices(guid) == dev0 and ws.files() == files0
+    assert not [j for j in hv.all_items("/api/v1/jobs") if j["kind"] == "vm.device"]

@@ -812,6 +812,82 @@ static void invoke_and_get_over_http(void **state)
     peer_stop(&p);
 }
 
+/* The device changes' requests (hv_devices.c): RemoveResourceSettings with an
+ * array of references, ResizeVirtualHardDisk's two scalars, a storage
+ * migration's MigrationSettingData and NewResourceSettingData as embedded
+ * instances (escaped text in the parameter, as WinRM takes them). */
+static void device_change_envelopes(void **state)
+{
+    static const struct answer a[] = {{200, "invoke_remove_resource_settings.xml", NULL},
+                                      {200, "invoke_resize_vhd.xml", NULL},
+                                      {200, "invoke_storage_migration.xml", NULL}};
+    struct pv_wsman_selector svc[1] = {{"Name", "vmms"}};
+    struct pv_wsman_selector s1 = {"InstanceID", "Microsoft:A09F76B5-A170-4338-B926-3059F28C105D\\X\\0\\0\\L"};
+    struct pv_wsman_selector s2 = {"InstanceID", "Microsoft:A09F76B5-A170-4338-B926-3059F28C105D\\X\\0\\0\\D"};
+    struct pv_wsman_param rm[2] = {
+        {.name = "ResourceSettings", .kind = PV_WSMAN_P_EPR, .resource_uri = V2 "Msvm_StorageAllocationSettingData",
+         .sel = &s1, .nsel = 1},
+        {.name = "ResourceSettings", .kind = PV_WSMAN_P_EPR, .resource_uri = V2 "Msvm_ResourceAllocationSettingData",
+         .sel = &s2, .nsel = 1}};
+    struct pv_wsman_param rs[2] = {{.name = "Path", .text = "D:\\Hyper-V\\d.vhdx"},
+                                   {.name = "MaxInternalSize", .text = "5368709120"}};
+    struct pv_cim_prop mp[] = {{"MigrationType", "uint16", "32769"}};
+    struct pv_cim_prop sp[] = {{"InstanceID", "string", s1.value}, {"HostResource", "string[]", "C:\\n.vhdx"}};
+    char *msd = NULL, *sasd = NULL;
+    struct pv_wsman_selector vm[2] = {{"CreationClassName", "Msvm_ComputerSystem"},
+                                      {"Name", "A09F76B5-A170-4338-B926-3059F28C105D"}};
+    struct pv_wsman_param mig[4] = {
+        {.name = "ComputerSystem", .kind = PV_WSMAN_P_EPR, .resource_uri = V2 "Msvm_ComputerSystem", .sel = vm,
+         .nsel = 2},
+        {.name = "DestinationHost", .text = "HV-NODE01"},
+        {.name = "MigrationSettingData"},
+        {.name = "NewResourceSettingData"}};
+    struct pv_soap_resp *r = NULL;
+    struct pv_error e = {0};
+    xmlNodePtr out;
+    struct peer p;
+    struct pv_wsman *w;
+    const char *at;
+    long rv;
+
+    (void)state;
+    peer_start(&p, a, 3);
+    w = session(&p, 0);
+    assert_int_equal(pv_wsman_invoke(w, V2 "Msvm_VirtualSystemManagementService", "RemoveResourceSettings", svc, 1,
+                                     rm, 2, &r, &out, &rv, &e), 0);
+    assert_int_equal(rv, 4096);
+    pv_soap_resp_free(r);
+    at = strstr(p.bodies[0], "<p:ResourceSettings><a:Address>");
+    assert_non_null(at);
+    assert_non_null(strstr(at + 1, "<p:ResourceSettings><a:Address>")); /* an array: the name twice */
+    assert_non_null(strstr(p.bodies[0], V2 "Msvm_StorageAllocationSettingData</w:ResourceURI>"));
+    assert_non_null(strstr(p.bodies[0], "\\X\\0\\0\\D</w:Selector>"));
+    assert_int_equal(pv_wsman_invoke(w, V2 "Msvm_ImageManagementService", "ResizeVirtualHardDisk", svc, 1, rs, 2,
+                                     &r, &out, &rv, &e), 0);
+    pv_soap_resp_free(r);
+    assert_non_null(strstr(p.bodies[1], "<p:Path>D:\\Hyper-V\\d.vhdx</p:Path><p:MaxInternalSize>5368709120"
+                                        "</p:MaxInternalSize>"));
+    assert_int_equal(pv_wsman_embed("Msvm_VirtualSystemMigrationSettingData", mp, 1, &msd, &e), 0);
+    assert_int_equal(pv_wsman_embed("Msvm_StorageAllocationSettingData", sp, 2, &sasd, &e), 0);
+    mig[2].text = msd;
+    mig[3].text = sasd;
+    assert_int_equal(pv_wsman_invoke(w, V2 "Msvm_VirtualSystemMigrationService", "MigrateVirtualSystemToHost", svc,
+                                     1, mig, 4, &r, &out, &rv, &e), 0);
+    assert_int_equal(rv, 4096);
+    pv_soap_resp_free(r);
+    assert_non_null(strstr(p.bodies[2], "<p:MigrationSettingData>&lt;INSTANCE "
+                                        "CLASSNAME=&quot;Msvm_VirtualSystemMigrationSettingData&quot;&gt;"));
+    assert_non_null(strstr(p.bodies[2], "&lt;VALUE&gt;32769&lt;/VALUE&gt;"));
+    at = strstr(p.bodies[2], "<p:NewResourceSettingData>&lt;INSTANCE CLASSNAME=&quot;Msvm_StorageAllocationSettingData&quot;");
+    assert_non_null(at);
+    assert_non_null(strstr(at, "&lt;PROPERTY.ARRAY NAME=&quot;HostResource&quot; TYPE=&quot;string&quot;&gt;&lt;VALUE.ARRAY&gt;"
+                                "&lt;VALUE&gt;C:\\n.vhdx&lt;/VALUE&gt;"));
+    free(msd);
+    free(sasd);
+    pv_wsman_free(w);
+    peer_stop(&p);
+}
+
 static void dropped_reads_are_sent_again(void **state)
 {
     static const struct answer a[] = {{0, NULL, ""}, {0, NULL, ""}, {200, "get_vm.xml", NULL}};
@@ -950,6 +1026,7 @@ int main(void)
         cmocka_unit_test(enumerate_fault_midway_releases),
         cmocka_unit_test(enumerate_without_end),
         cmocka_unit_test(invoke_and_get_over_http),
+        cmocka_unit_test(device_change_envelopes),
         cmocka_unit_test(dropped_reads_are_sent_again),
         cmocka_unit_test(unreachable),
         cmocka_unit_test(enabled_state_v2_and_legacy),

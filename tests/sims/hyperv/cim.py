@@ -308,7 +308,8 @@ _reg(CimClass("Msvm_ImageManagementService", NS_VIRT,
                           P("SystemCreationClassName"), P("SystemName"),
                           P("CreationClassName"), P("Name"), P("Started", "boolean")],
               parent="Msvm_ImageManagementService",
-              methods=["CreateVirtualHardDisk", "GetVirtualHardDiskSettingData"]))
+              methods=["CreateVirtualHardDisk", "GetVirtualHardDiskSettingData",
+                       "ResizeVirtualHardDisk"]))
 
 # MSDN "CIM_DataFile class" (root\cimv2): the files a host holds; its Delete method is how a
 # WMI client removes a VHDX (the image management service has no delete).

@@ -297,6 +297,8 @@ def modify_resource_settings(world, host, inst, params):
     items = _embedded(params, "ResourceSettings", many=True)
     if not items:
         return INVALID_PARAMETER, []
+    if all(cls == "Msvm_EthernetPortAllocationSettingData" for cls, _ in items):
+        return _modify_connections(world, host, items)
     changes = []
     for cls, props in items:
         iid = (props.get("InstanceID") or "")
@@ -393,6 +395,8 @@ def migrate_to_host(world, host, inst, params):
             return INCORRECT_TYPE, []
     if mtype not in (32768, 32769, 32770, 32771):
         return INVALID_PARAMETER, []
+    if mtype == 32769:
+        return _storage_migration(world, host, vm, dest_name, params)
     if mtype != 32768:
         return NOT_SUPPORTED, []
     if vm.busy or vm.state in (STARTING, SHUTTING_DOWN):
@@ -428,6 +432,61 @@ def migrate_to_host(world, host, inst, params):
         vm.busy = None
 
     job = _job(world, host, "migrate", "Migrating virtual machine", apply, affected=vm.guid,
+               on_fail=on_fail)
+    return STARTED, [Output("Job", "ref", model.job_ref(job))]
+
+
+# Storage migration (MigrationType 32769, Storage): DestinationHost is the VM's own host;
+# NewResourceSettingData holds the VM's Msvm_StorageAllocationSettingData instances whose
+# HostResource is the new path (the VHDs not named stay where they are).  Running or not.
+# When the job runs vmms copies each file (it fails without room, or when the target
+# exists), switches the VM's setting to the copy, and deletes the source.
+
+def _storage_migration(world, host, vm, dest_name, params):
+    if world.find_host(dest_name) is not host:
+        return INVALID_PARAMETER, []
+    items = _embedded(params, "NewResourceSettingData", many=True)
+    if not items:
+        return INVALID_PARAMETER, []
+    moves = []
+    for cls, props in items:
+        iid = (props.get("InstanceID") or "").lower()
+        d = next((d for _, d in model.vm_devices(vm, "Msvm_StorageAllocationSettingData")
+                  if d["InstanceID"].lower() == iid), None) if cls == "Msvm_StorageAllocationSettingData" else None
+        hr = props.get("HostResource") or []
+        if d is None or len(hr) != 1 or len(hr[0]) < 4 or hr[0][1:3] != ":\\" or \
+                ".." in hr[0].split("\\"):
+            return INVALID_PARAMETER, []
+        moves.append((d, d["HostResource"][0], hr[0]))
+    if vm.busy or vm.state in (STARTING, SHUTTING_DOWN, SAVED):
+        return INVALID_STATE, []
+    vm.busy = "migrate"
+
+    def apply():
+        vm.busy = None
+        for _, old, new in moves:
+            f = host.files.get(old.lower())
+            vol = model.volume_of(host, new)
+            if f is None:
+                raise JobFailure("Virtual machine migration operation for '%s' failed: '%s' could not "
+                                 "be opened: The system cannot find the file specified. (0x80070002)."
+                                 % (vm.name, old))
+            if vol is None or new.lower() in host.files:
+                raise JobFailure("Virtual machine migration operation for '%s' failed: the system "
+                                 "failed to create '%s'. (0x80070050)." % (vm.name, new))
+            if f["file_size"] > model.volume_free(host, vol):
+                raise JobFailure("Virtual machine migration operation for '%s' failed: There is not "
+                                 "enough space on the disk. (0x80070070)." % vm.name)
+        for d, old, new in moves:
+            f = host.files.pop(old.lower())
+            host.files[new.lower()] = dict(f, path=new)
+            d["HostResource"] = [new]
+        vm.last_config_change = time.time()
+
+    def on_fail():
+        vm.busy = None
+
+    job = _job(world, host, "migrate", "Moving virtual machine storage", apply, affected=vm.guid,
                on_fail=on_fail)
     return STARTED, [Output("Job", "ref", model.job_ref(job))]
 
@@ -548,6 +607,40 @@ def _parent_in(vm, pending, path, subtypes, host):
     return p
 
 
+def _controller_of(host, vm, inst, pending=()):
+    """The controller a drive or VHD hangs from (through Parent), or None."""
+    for _ in range(2):
+        sub_ = inst.get("ResourceSubType")
+        if sub_ in _SLOTS:
+            return inst
+        parent = inst.get("Parent")
+        if not parent:
+            return None
+        inst = _parent_in(vm, list(pending), parent, tuple(_SLOTS) +
+                          ("Microsoft:Hyper-V:Synthetic Disk Drive",), host)
+        if inst is None:
+            return None
+    return inst if inst.get("ResourceSubType") in _SLOTS else None
+
+
+def _hot_ok(host, vm, cls, props, pending=()):
+    """What Hyper-V changes on a VM that is not off: drives and VHDs on a SCSI controller,
+    synthetic network adapters (Windows Server 2016 and later) and their switch
+    connections.  Not a controller, nothing on IDE, not a legacy (emulated) adapter."""
+    sub_ = props.get("ResourceSubType")
+    if sub_ in _SLOTS or sub_ == "Microsoft:Hyper-V:Emulated Ethernet Port":
+        return False
+    if sub_ in ("Microsoft:Hyper-V:Synthetic Disk Drive", "Microsoft:Hyper-V:Virtual Hard Disk"):
+        ctrl = _controller_of(host, vm, props, pending)
+        return ctrl is not None and ctrl["ResourceSubType"] == "Microsoft:Hyper-V:Synthetic SCSI Controller"
+    if sub_ == "Microsoft:Hyper-V:Ethernet Connection":
+        port = _parent_in(vm, list(pending), props.get("Parent"),
+                          ("Microsoft:Hyper-V:Synthetic Ethernet Port",
+                           "Microsoft:Hyper-V:Emulated Ethernet Port"), host)
+        return port is None or port["ResourceSubType"] == "Microsoft:Hyper-V:Synthetic Ethernet Port"
+    return True
+
+
 def add_resource_settings(world, host, inst, params):
     refs = _epr(params, "AffectedConfiguration")
     if not refs or refs[0][0] != "Msvm_VirtualSystemSettingData":
@@ -566,6 +659,8 @@ def add_resource_settings(world, host, inst, params):
         want = _SUBTYPES.get(sub_)
         if want is None or want[0] != cls:
             return INVALID_PARAMETER, []
+        if vm.state != OFF and not _hot_ok(host, vm, cls, props, pending):
+            return INVALID_STATE, []
         if sub_ == "Microsoft:Hyper-V:Emulated Ethernet Port" and vm.generation != 1:
             return INVALID_PARAMETER, []          # generation 2 has no legacy adapter
         parent = props.get("Parent")
@@ -636,6 +731,147 @@ def add_resource_settings(world, host, inst, params):
                             [model.ref(p["class"], p["props"]) for p in pending])]
 
 
+# ---- RemoveResourceSettings(ResourceSettings[]: references to RASDs) -> Job ------------------
+# Every reference must name a device of one VM (Invalid Parameter otherwise); what hangs from
+# a removed device goes with it (a drive's VHD, a port's connection), as in Hyper-V Manager.
+# On a VM that is not off only what _hot_ok allows (Invalid State).  The VHD file stays.
+
+def remove_resource_settings(world, host, inst, params):
+    refs = _epr(params, "ResourceSettings")
+    if not refs:
+        return INVALID_PARAMETER, []
+    vm, gone = None, []
+    for cls, keys in refs:
+        iid = keys.get("InstanceID", "")
+        v = host.vms.get(iid.split(":", 1)[-1].split("\\")[0].upper())
+        if v is None or (vm is not None and v is not vm):
+            return INVALID_PARAMETER, []
+        vm = v
+        d = next((d for d in vm.devices if d["class"].lower() == cls.lower() and
+                  d["props"]["InstanceID"].lower() == iid.lower()), None)
+        if d is None:       # not there (an IDE controller is built in: not removable)
+            return INVALID_PARAMETER, []
+        if vm.state != OFF and not _hot_ok(host, vm, d["class"], d["props"]):
+            return INVALID_STATE, []
+        gone.append(d)
+    if vm.busy:
+        return INVALID_STATE, []
+    vm.busy = "modify"
+
+    def apply():
+        vm.busy = None
+        drop = [d["props"]["InstanceID"].lower() for d in gone]
+        while True:         # children of what goes, to any depth
+            more = [d["props"]["InstanceID"].lower() for d in vm.devices
+                    if d["props"]["InstanceID"].lower() not in drop and d["props"].get("Parent") and
+                    (model.parse_wmi_path(d["props"]["Parent"]) or ("", {}))[1]
+                    .get("InstanceID", "").lower() in drop]
+            if not more:
+                break
+            drop += more
+        vm.devices[:] = [d for d in vm.devices if d["props"]["InstanceID"].lower() not in drop]
+        vm.last_config_change = time.time()
+
+    def on_fail():
+        vm.busy = None
+
+    job = _job(world, host, "modify", "Removing resource settings", apply, affected=vm.guid,
+               on_fail=on_fail)
+    return STARTED, [Output("Job", "ref", model.job_ref(job))]
+
+
+# ---- ModifyResourceSettings of an Msvm_EthernetPortAllocationSettingData -----------------
+# The one property that changes here is HostResource (the switch); allowed on a running VM.
+# An unknown switch fails the job, as AddResourceSettings' does.
+
+def _modify_connections(world, host, items):
+    changes = []
+    for cls, props in items:
+        if cls != "Msvm_EthernetPortAllocationSettingData":
+            return NOT_SUPPORTED, []
+        iid = props.get("InstanceID") or ""
+        vm = host.vms.get(iid.split(":", 1)[-1].split("\\")[0].upper())
+        d = vm and next((d for d in vm.devices if d["class"] == cls and
+                         d["props"]["InstanceID"].lower() == iid.lower()), None)
+        hr = props.get("HostResource")
+        if not d or hr is None or len(hr) > 1:
+            return INVALID_PARAMETER, []
+        if vm.busy:
+            return INVALID_STATE, []
+        changes.append((vm, d, hr[0] if hr else None))
+    for vm, _, _ in changes:
+        vm.busy = "modify"
+
+    def release():
+        for vm, _, _ in changes:
+            vm.busy = None
+
+    def apply():
+        release()
+        for vm, d, sw_path in changes:
+            sw = sw_path and model.switch_by_path(host, sw_path)
+            if sw_path and sw is None:
+                raise JobFailure("Failed to modify device 'Ethernet Connection'. Could not find "
+                                 "Ethernet switch '%s'." % sw_path)
+        for vm, d, sw_path in changes:
+            sw = sw_path and model.switch_by_path(host, sw_path)
+            d["props"]["HostResource"] = [sw_path] if sw_path else []
+            d["props"]["LastKnownSwitchName"] = sw["ElementName"] if sw else None
+            vm.last_config_change = time.time()
+
+    job = _job(world, host, "modify", "Modifying resource settings", apply,
+               affected=changes[0][0].guid, on_fail=release)
+    return STARTED, [Output("Job", "ref", model.job_ref(job)),
+                     Output("ResultingResourceSettings", "refs",
+                            [model.ref(d["class"], d["props"]) for _, d, _ in changes])]
+
+
+# ---- Msvm_ImageManagementService.ResizeVirtualHardDisk(Path, MaxInternalSize) -> Job -----
+# A VHDX grows while attached only to a SCSI controller of a running VM (online resize,
+# Windows Server 2012 R2 and later); attached to IDE of a running VM the job fails as vmms
+# fails it.  Shrinking below the current size is refused here (a real host shrinks only to
+# the VHDX's MinInternalSize, which this simulator does not model).  A dynamic file keeps its
+# size on disk; a fixed one grows and needs the room.
+
+def resize_virtual_hard_disk(world, host, inst, params):
+    path = _scalar(params, "Path") or ""
+    try:
+        size = int(_scalar(params, "MaxInternalSize") or 0)
+    except ValueError:
+        return INCORRECT_TYPE, []
+    if not path or size <= 0 or size % 512:
+        return INVALID_PARAMETER, []
+
+    def apply():
+        f = host.files.get(path.lower())
+        if f is None:
+            raise JobFailure("Failed to resize the virtual disk. The system failed to resize "
+                             "'%s': The system cannot find the file specified. (0x80070002)."
+                             % path, FILE_NOT_FOUND)
+        for vm in host.vms.values():
+            if vm.state == OFF:
+                continue
+            for _, d in model.vm_devices(vm, "Msvm_StorageAllocationSettingData"):
+                if any((h or "").lower() == path.lower() for h in d.get("HostResource") or []):
+                    ctrl = _controller_of(host, vm, d)
+                    if not ctrl or ctrl["ResourceSubType"] != "Microsoft:Hyper-V:Synthetic SCSI Controller":
+                        raise JobFailure("Failed to resize the virtual disk. The system failed to "
+                                         "resize '%s': The process cannot access the file because "
+                                         "it is being used by another process. (0x80070020)." % path)
+        if size < f["max_size"]:
+            raise JobFailure("Failed to resize the virtual disk. The requested size %d is smaller "
+                             "than the minimum size of '%s'." % (size, path))
+        grow = size - f["max_size"] if f["type"] == 2 else 0
+        if grow > model.volume_free(host, model.volume_of(host, path)):
+            raise JobFailure("Failed to resize the virtual disk. The system failed to resize "
+                             "'%s': There is not enough space on the disk. (0x80070070)." % path)
+        f["max_size"] = size
+        f["file_size"] += grow
+
+    job = _job(world, host, "vhd", "Resizing virtual hard disk", apply)
+    return STARTED, [Output("Job", "ref", model.job_ref(job))]
+
+
 def job_request_state_change(world, host, inst, params):
     return NOT_SUPPORTED, []          # jobs of this simulator cannot be cancelled
 
@@ -654,6 +890,8 @@ HANDLERS = {
     ("Msvm_VirtualSystemManagementService", "AddResourceSettings"): add_resource_settings,
     ("Msvm_ImageManagementService", "CreateVirtualHardDisk"): create_virtual_hard_disk,
     ("Msvm_ImageManagementService", "GetVirtualHardDiskSettingData"): get_virtual_hard_disk_setting_data,
+    ("Msvm_ImageManagementService", "ResizeVirtualHardDisk"): resize_virtual_hard_disk,
+    ("Msvm_VirtualSystemManagementService", "RemoveResourceSettings"): remove_resource_settings,
     ("CIM_DataFile", "Delete"): datafile_delete,
 }
 

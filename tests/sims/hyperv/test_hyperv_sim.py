@@ -1209,3 +1209,122 @@ def test_add_disk_and_nic_settings(sim, c1):
                   [("AffectedSystem", ("epr", "Msvm_ComputerSystem", cs_selectors(guid)))])
     wait_job(c1, job_id(r, S_, "DestroySystem"))
     assert datafile_delete(c1, path) == 0                   # DestroySystem left the file
+
+
+def _job_of(c, r, cls, method):
+    code = ret(r, cls, method)
+    return code, (wait_job(c, job_id(r, cls, method))[0] if code == 4096 else None)
+
+
+def test_device_changes_remove_modify_resize_move(sim, c1):
+    """RemoveResourceSettings (what hangs from a removed device goes too), a
+    switch connection's HostResource changed with ModifyResourceSettings,
+    ResizeVirtualHardDisk (grow only here; online only on SCSI), a storage
+    migration (MigrationType 32769) to the VM's own host; and what a running VM
+    refuses: a new controller, anything on IDE, a legacy adapter (5, Invalid State)."""
+    H, S_ = "HV-NODE01", "Msvm_VirtualSystemManagementService"
+    guid = define_vm(c1, H, "changes", gen=2)
+    path = "D:\\Hyper-V\\%s\\disk0.vhdx" % guid
+    assert create_vhd(c1, H, path, 2 << 30)[1]["JobState"] == "7"
+    _, _, (ctrl,) = add_resources(c1, H, guid, [("Msvm_ResourceAllocationSettingData", {
+        "ResourceType": 6, "ResourceSubType": "Microsoft:Hyper-V:Synthetic SCSI Controller"})])
+    drive = {"ResourceType": 17, "ResourceSubType": "Microsoft:Hyper-V:Synthetic Disk Drive",
+             "Parent": wmi_path(H, "Msvm_ResourceAllocationSettingData", ctrl), "AddressOnParent": "0"}
+    _, job, (drive_iid, vhd_iid) = add_resources(c1, H, guid, [
+        ("Msvm_ResourceAllocationSettingData", drive),
+        ("Msvm_StorageAllocationSettingData", {
+            "ResourceType": 31, "ResourceSubType": "Microsoft:Hyper-V:Virtual Hard Disk",
+            "Parent": wmi_path(H, "Msvm_ResourceAllocationSettingData", ctrl + "\\0\\D"), "HostResource": [path]})])
+    assert job["JobState"] == "7"
+    sws = {props(s)["ElementName"]: props(s)["Name"] for s in c1.query("SELECT * FROM Msvm_VirtualEthernetSwitch")}
+    swpath = lambda n: ('\\\\%s\\root\\virtualization\\v2:Msvm_VirtualEthernetSwitch.CreationClassName='
+                        '"Msvm_VirtualEthernetSwitch",Name="%s"' % (H, sws[n]))
+    _, _, (port,) = add_resources(c1, H, guid, [("Msvm_SyntheticEthernetPortSettingData", {
+        "ResourceType": 10, "ResourceSubType": "Microsoft:Hyper-V:Synthetic Ethernet Port"})])
+    _, job, (conn,) = add_resources(c1, H, guid, [("Msvm_EthernetPortAllocationSettingData", {
+        "ResourceType": 33, "ResourceSubType": "Microsoft:Hyper-V:Ethernet Connection",
+        "Parent": wmi_path(H, "Msvm_SyntheticEthernetPortSettingData", port), "HostResource": [swpath("Internal")]})])
+    assert job["JobState"] == "7"
+    wait_job(c1, job_id(rsc(c1, guid, 2), "Msvm_ComputerSystem", "RequestStateChange"))
+    # running: a second controller is refused, a second drive on SCSI is not
+    assert add_resources(c1, H, guid, [("Msvm_ResourceAllocationSettingData", {
+        "ResourceType": 6, "ResourceSubType": "Microsoft:Hyper-V:Synthetic SCSI Controller"})])[0] == 5
+    _, job, (d2,) = add_resources(c1, H, guid, [("Msvm_ResourceAllocationSettingData", dict(drive, AddressOnParent="1"))])
+    assert job["JobState"] == "7"
+    # the switch connection to another switch (running); an unknown switch fails the job
+    modify = lambda hr: _job_of(c1, c1.invoke(S_, "ModifyResourceSettings", vmms_selectors(H), [
+        ("ResourceSettings", embedded("Msvm_EthernetPortAllocationSettingData", {"InstanceID": conn, "HostResource": hr}))]),
+        S_, "ModifyResourceSettings")
+    code, job = modify([swpath("Internal").replace(sws["Internal"], "0" * 8 + sws["Internal"][8:])])
+    assert code == 4096 and job["JobState"] == "10" and "Could not find Ethernet switch" in job["ErrorDescription"]
+    code, job = modify([swpath("External vSwitch")])
+    assert job["JobState"] == "7"
+    c_ = props(c1.get(V2 + "Msvm_EthernetPortAllocationSettingData", {"InstanceID": conn}).body[0])
+    assert c_["LastKnownSwitchName"] == "External vSwitch" and c_["HostResource"] == swpath("External vSwitch")
+    # resize: online on SCSI; smaller fails the job; a missing file fails it
+    resize = lambda p, n: _job_of(c1, c1.invoke(IMS, "ResizeVirtualHardDisk", ims_selectors(H),
+                                                [("Path", p), ("MaxInternalSize", str(n))]), IMS, "ResizeVirtualHardDisk")
+    assert resize(path, 3 << 30)[1]["JobState"] == "7"
+    r = c1.invoke(IMS, "GetVirtualHardDiskSettingData", ims_selectors(H), [("Path", path)])
+    sd = ET.fromstring(output(r, IMS, "GetVirtualHardDiskSettingData").findtext(t(V2 + IMS, "SettingData")))
+    assert {p.get("NAME"): p.findtext("VALUE") for p in sd}["MaxInternalSize"] == str(3 << 30)
+    assert resize(path, 1 << 30)[1]["JobState"] == "10"
+    assert "0x80070002" in resize("D:\\nope.vhdx", 1 << 30)[1]["ErrorDescription"]
+    assert resize(path, 1000)[0] == 32773
+    # storage migration to the VM's own host: the file moves, the setting names it
+    freed = d_free(c1)
+    new = "C:\\Hyper-V\\%s\\disk0.vhdx" % guid
+    MS = "Msvm_VirtualSystemMigrationService"
+    move = lambda dest, hr: _job_of(c1, c1.invoke(MS, "MigrateVirtualSystemToHost", {
+        "CreationClassName": MS, "Name": "vsmigrationservice", "SystemCreationClassName": "Msvm_ComputerSystem", "SystemName": H}, [
+        ("ComputerSystem", ("epr", "Msvm_ComputerSystem", cs_selectors(guid))), ("DestinationHost", dest),
+        ("MigrationSettingData", embedded("Msvm_VirtualSystemMigrationSettingData", {"MigrationType": 32769})),
+        ("NewResourceSettingData", embedded("Msvm_StorageAllocationSettingData",
+                                            {"InstanceID": vhd_iid, "HostResource": hr}))]), MS, "MigrateVirtualSystemToHost")
+    assert move("HV-NODE02", [new])[0] == 32773             # storage moves stay on the VM's host
+    assert move(H, ["relative.vhdx"])[0] == 32773
+    code, job = move(H, [new])
+    assert code == 4096 and job["JobState"] == "7", job
+    sasd = props(c1.get(V2 + "Msvm_StorageAllocationSettingData", {"InstanceID": vhd_iid}).body[0])
+    assert sasd["HostResource"] == new
+    files = {props(f)["Name"] for f in c1.query("SELECT Name FROM CIM_DataFile", CIMV2 + "*")}
+    assert new.lower() in files and path.lower() not in files and d_free(c1) == freed + (4 << 20)
+    # remove the drive (running, SCSI): its VHD goes with it; the file stays
+    r = c1.invoke(S_, "RemoveResourceSettings", vmms_selectors(H),
+                  [("ResourceSettings", ("epr", "Msvm_ResourceAllocationSettingData", {"InstanceID": drive_iid}))])
+    code, job = _job_of(c1, r, S_, "RemoveResourceSettings")
+    assert code == 4096 and job["JobState"] == "7"
+    rasd = [props(x) for x in c1.query("ASSOCIATORS OF {Msvm_VirtualSystemSettingData.InstanceID='Microsoft:%s'} "
+                                       "WHERE ResultClass = CIM_ResourceAllocationSettingData" % guid)]
+    assert not [x for x in rasd if x["InstanceID"] in (drive_iid, vhd_iid)] and [x for x in rasd if x["InstanceID"] == d2]
+    assert new.lower() in {props(f)["Name"] for f in c1.query("SELECT Name FROM CIM_DataFile", CIMV2 + "*")}
+    # removing what is not there, or a built-in setting: 4
+    r = c1.invoke(S_, "RemoveResourceSettings", vmms_selectors(H),
+                  [("ResourceSettings", ("epr", "Msvm_ResourceAllocationSettingData", {"InstanceID": drive_iid}))])
+    assert ret(r, S_, "RemoveResourceSettings") == 4
+    # the adapter and (with it) its connection
+    r = c1.invoke(S_, "RemoveResourceSettings", vmms_selectors(H),
+                  [("ResourceSettings", ("epr", "Msvm_SyntheticEthernetPortSettingData", {"InstanceID": port}))])
+    assert _job_of(c1, r, S_, "RemoveResourceSettings")[1]["JobState"] == "7"
+    assert not [x for x in c1.query("SELECT * FROM Msvm_EthernetPortAllocationSettingData")
+                if props(x)["InstanceID"] == conn]
+    wait_job(c1, job_id(rsc(c1, guid, 3), "Msvm_ComputerSystem", "RequestStateChange"))
+    r = c1.invoke(S_, "DestroySystem", vmms_selectors(H), [("AffectedSystem", ("epr", "Msvm_ComputerSystem", cs_selectors(guid)))])
+    wait_job(c1, job_id(r, S_, "DestroySystem"))
+    assert datafile_delete(c1, new) == 0
+
+
+def test_generation_1_running_refuses_ide_and_legacy_changes(sim, c1):
+    H = "HV-NODE01"
+    guid = define_vm(c1, H, "gen1-running", gen=1)
+    wait_job(c1, job_id(rsc(c1, guid, 2), "Msvm_ComputerSystem", "RequestStateChange"))
+    ide0 = "Microsoft:%s\\83F8638B-8DCA-4152-9EDA-2CA8B33039B4\\0" % guid
+    assert add_resources(c1, H, guid, [("Msvm_ResourceAllocationSettingData", {
+        "ResourceType": 17, "ResourceSubType": "Microsoft:Hyper-V:Synthetic Disk Drive",
+        "Parent": wmi_path(H, "Msvm_ResourceAllocationSettingData", ide0), "AddressOnParent": "0"})])[0] == 5
+    assert add_resources(c1, H, guid, [("Msvm_EmulatedEthernetPortSettingData", {
+        "ResourceType": 10, "ResourceSubType": "Microsoft:Hyper-V:Emulated Ethernet Port"})])[0] == 5
+    wait_job(c1, job_id(rsc(c1, guid, 3), "Msvm_ComputerSystem", "RequestStateChange"))
+    _, job, _ = add_resources(c1, H, guid, [("Msvm_EmulatedEthernetPortSettingData", {
+        "ResourceType": 10, "ResourceSubType": "Microsoft:Hyper-V:Emulated Ethernet Port"})])
+    assert job["JobState"] == "7"
