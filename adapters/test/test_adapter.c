@@ -415,6 +415,20 @@ static int world_check(json_t *w, char *why, size_t n)
         else if (!json_is_array(v))
             return why_set(why, n, "\"%s\" must be an array", lists[i]);
     }
+    for (i = 0; i < 2; i++) { /* pools and networks: optional, each named and placed */
+        const char *k = i ? "networks" : "pools";
+        size_t j;
+        v = json_object_get(w, k);
+        if (v && !json_is_array(v))
+            return why_set(why, n, "\"%s\" must be an array", k);
+        json_array_foreach(v, j, o) {
+            if (!json_is_string(json_object_get(o, "id")) || !json_is_string(json_object_get(o, "name")) ||
+                !json_is_array(json_object_get(o, "hosts")) ||
+                (!i && !is_int_in(json_object_get(o, "capacity_mb"), 0, INT64_MAX / 2)))
+                return why_set(why, n, "%s[%zu] needs a string \"id\" and \"name\", a \"hosts\" "
+                               "array%s", k, j, i ? "" : " and a non-negative \"capacity_mb\"");
+        }
+    }
     seen_cl = json_object();
     seen_host = json_object();
     seen_vm = json_object();
@@ -2156,11 +2170,14 @@ static int place_missing(struct pv_error *err, int nic, const char *native_id, c
 static void new_key(json_t *vm, int nic, char *out, size_t n)
 {
     json_t *arr = json_object_get(vm, nic ? "nics" : "disks");
+    uint32_t hash = 2166136261u; /* FNV-1a of the VM's name: its MACs differ from other VMs' */
 
+    for (const char *p = sget(vm, "name"); p && *p; p++)
+        hash = (hash ^ (unsigned char)*p) * 16777619u;
     for (unsigned i = 0;; i++) {
         if (nic)
-            snprintf(out, n, "52:54:00:%02x:%02x:%02x", (unsigned)(now_ms() & 0xff),
-                     (unsigned)json_array_size(arr) & 0xff, i & 0xff);
+            snprintf(out, n, "52:54:00:%02x:%02x:%02x", (unsigned)(hash >> 8) & 0xff,
+                     (unsigned)hash & 0xff, (unsigned)(json_array_size(arr) + i) & 0xff);
         else if (i < 26)
             snprintf(out, n, "%s%c", json_is_true(json_object_get(vm, "paravirtual")) ? "vd" : "sd",
                      'a' + i);

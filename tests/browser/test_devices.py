@@ -9,13 +9,17 @@ other pool with the copy's progress shown live.  axe-core finds nothing
 serious on the page with each device dialog open."""
 import json
 import os
+import shutil
+import sys
+import tempfile
+import types
 
 import pytest
 
 pytest.importorskip("selenium", reason="python3-selenium is not installed: apt-get install python3-selenium")
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
-from pvbrowser import By, EC  # noqa: E402
+from pvbrowser import ADMIN_PASSWORD, BUILD, By, Browser, Daemon, EC  # noqa: E402
 from test_accessibility import FAIL_ON, axe_source, report, run_axe  # noqa: E402,F401 (axe_source: a fixture)
 
 VM_ID = "44444444-0000-4000-8000-000000000001"
@@ -243,3 +247,41 @@ def test_add_disk_and_devices_accessible(lab, dev, axe_source, browser):
     b.driver.execute_script("document.querySelector('.devices').scrollIntoView()")
     b.screenshot("vm-devices-actions")
     assert not found, "axe found violations of impact %s:\n%s" % (" or ".join(FAIL_ON), report(found))
+
+
+def test_no_devices_capability_disables_the_changes(lab):
+    """A VM of an adapter without 'devices' (the toy adapter, tests/adapters/toy,
+    on a daemon of its own): the device buttons are there, disabled, and a line
+    says why; the API refuses the same change up front."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+    from toy import toy_adapter_dir
+    if not os.path.exists(os.path.join(BUILD, "test-adapters", "toy.so")):
+        pytest.skip("build/test-adapters/toy.so is not built: make test-adapters")
+    tmp = tempfile.mkdtemp(prefix="pv-browser-toy-")
+    pv = Daemon(os.path.join(tmp, "data"), admin_password=ADMIN_PASSWORD,
+                extra_args=["--adapter-dir", toy_adapter_dir(tmp)])
+    os.makedirs(pv.data_dir)
+    b = None
+    try:
+        pv.start()
+        pv.run("POST", "/api/v1/connections", {"type": "toy", "url": "toy://browser"})
+        host = pv.all_items("/api/v1/hosts")[0]
+        job = pv.run("POST", "/api/v1/vms", {"name": "toy-vm", "vcpus": 1, "memory_mb": 128, "host_id": host["id"]})
+        vm_id = job["result"]["vm_id"]
+        r = pv.http.post(pv.base + "/api/v1/vms/%s/disks" % vm_id, json={"size_gb": 1})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "unsupported_by_backend", r.text
+        b = Browser(types.SimpleNamespace(base=pv.base))
+        b.sign_in()
+        b.go("#/vms/" + vm_id)
+        b.wait_text(By.CSS_SELECTOR, "#page h2", "toy-vm")
+        why = b.wait_visible(By.ID, "devices-why-not")
+        assert "no 'devices' capability" in why.text, why.text
+        for action in ("add-disk", "add-nic"):
+            button = b.css("button[data-action=%s]" % action)
+            assert not button.is_enabled() and button.get_attribute("aria-describedby") == "devices-why-not"
+        assert not b.console_errors()
+    finally:
+        if b:
+            b.quit()
+        pv.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
