@@ -37,7 +37,7 @@ function pickDialog({title, collection, vm, skip, menuLabel, text, extra, submit
   return modal(title, (dlg, close) => {
     const err = errorBox();
     const menu = h("select", {name: collection === "networks" ? "network_id" : "pool_id", required: true, disabled: true},
-      h("option", {value: ""}, "Reading what host reaches…"));
+      h("option", {value: ""}, "Reading what the host reaches…"));
     const submit = h("button", {type: "submit", class: "primary", disabled: true}, submitLabel);
     const form = h("form", {method: "dialog", onsubmit: async (e) => {
       e.preventDefault();
@@ -120,7 +120,7 @@ export async function removeDevice(vm, kind, dev) {
   const disk = kind === "disks";
   const name = disk ? diskName(dev) : nicName(dev);
   const ok = await confirmDialog("Remove " + (disk ? "disk " : "NIC ") + name + "?",
-    disk ? "Disk " + name + " is detached from " + vm.name + " and its volume deleted when Polyvisor's hypervisor made it for this VM."
+    disk ? "Disk " + name + " is detached from " + vm.name + "; its volume is deleted too when it was made for this VM."
       : "NIC " + name + " is removed from " + vm.name + ".", disk ? "Remove disk" : "Remove NIC");
   if (!ok) return undefined;
   return api.del("/vms/" + vm.id + "/" + kind + "/" + dev.id);
