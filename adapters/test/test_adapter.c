@@ -54,13 +54,13 @@
 /* ---- fail= and the actions it can break ------------------------------ */
 
 enum fail_bit { F_CREATE, F_START, F_SHUTDOWN, F_POWEROFF, F_REBOOT, F_PAUSE, F_RESUME,
-                F_SAVE, F_DELETE, F_MIGRATE, F_SYNC, F_CLONE };
+                F_SAVE, F_DELETE, F_MIGRATE, F_SYNC, F_CLONE, F_DEVICE };
 
 static const char *const fail_names[] = {"create", "start", "shutdown", "poweroff",
                                          "reboot", "pause",  "resume",   "save",
-                                         "delete", "migrate", "sync", "clone"};
+                                         "delete", "migrate", "sync", "clone", "device"};
 #define FAIL_KNOWN "create, start, shutdown, poweroff, reboot, pause, resume, save, delete, " \
-                   "migrate, sync, clone"
+                   "migrate, sync, clone, device"
 
 static const struct action_rule {
     const char *verb;   /* what fail= calls it, and messages */
@@ -415,6 +415,20 @@ static int world_check(json_t *w, char *why, size_t n)
         else if (!json_is_array(v))
             return why_set(why, n, "\"%s\" must be an array", lists[i]);
     }
+    for (i = 0; i < 2; i++) { /* pools and networks: optional, each named and placed */
+        const char *k = i ? "networks" : "pools";
+        size_t j;
+        v = json_object_get(w, k);
+        if (v && !json_is_array(v))
+            return why_set(why, n, "\"%s\" must be an array", k);
+        json_array_foreach(v, j, o) {
+            if (!json_is_string(json_object_get(o, "id")) || !json_is_string(json_object_get(o, "name")) ||
+                !json_is_array(json_object_get(o, "hosts")) ||
+                (!i && !is_int_in(json_object_get(o, "capacity_mb"), 0, INT64_MAX / 2)))
+                return why_set(why, n, "%s[%zu] needs a string \"id\" and \"name\", a \"hosts\" "
+                               "array%s", k, j, i ? "" : " and a non-negative \"capacity_mb\"");
+        }
+    }
     seen_cl = json_object();
     seen_host = json_object();
     seen_vm = json_object();
@@ -719,6 +733,26 @@ static json_t *default_world(void)
 
     if (!w)
         return NULL;
+    /* each host's own "default" pool (local disks), one shared pool; a
+     * network both hosts reach and one only the second host does */
+    json_object_set_new(
+        w, "pools",
+        json_pack("[{s:s, s:s, s:s, s:i, s:b, s:[s]}, {s:s, s:s, s:s, s:i, s:b, s:[s]},"
+                  " {s:s, s:s, s:s, s:i, s:b, s:[s, s]}]",
+                  "id", "test-pool-local-1", "name", "default", "kind", "dir", "capacity_mb",
+                  102400, "shared", 0, "hosts", "test-host-1", "id", "test-pool-local-2", "name",
+                  "default", "kind", "dir", "capacity_mb", 102400, "shared", 0, "hosts",
+                  "test-host-2", "id", "test-pool-shared", "name", "shared", "kind", "netfs",
+                  "capacity_mb", 512000, "shared", 1, "hosts", "test-host-1", "test-host-2"));
+    json_object_set_new(
+        w, "networks",
+        json_pack("[{s:s, s:s, s:s, s:i, s:[s, s]}, {s:s, s:s, s:s, s:i, s:[s, s]},"
+                  " {s:s, s:s, s:s, s:i, s:[s]}]",
+                  "id", "test-net-default", "name", "default", "kind", "network", "vlan", -1,
+                  "hosts", "test-host-1", "test-host-2", "id", "test-net-lab", "name", "lab",
+                  "kind", "network", "vlan", 10, "hosts", "test-host-1", "test-host-2", "id",
+                  "test-net-isolated-2", "name", "isolated-2", "kind", "bridge", "vlan", -1,
+                  "hosts", "test-host-2"));
     for (int i = 1; i <= 2; i++) {
         char name[32];
         snprintf(name, sizeof name, "test-host-%d", i);
@@ -860,6 +894,66 @@ static void report_vm_gone(const struct pv_sink *s, const char *id)
         s->vm_gone(s->ctx, id);
 }
 
+/* Disk space in pool_id that w's VMs' disks take, in MiB. */
+static json_int_t pool_used_mb(json_t *w, const char *pool_id)
+{
+    json_int_t used = 0;
+    json_t *vm, *d;
+    size_t i, j;
+
+    json_array_foreach(list(w, "vms"), i, vm) {
+        json_array_foreach(json_object_get(vm, "disks"), j, d) {
+            const char *p = sget(d, "pool_native_id");
+            if (p && pool_id && strcmp(p, pool_id) == 0)
+                used += iget(d, "size_mb");
+        }
+    }
+    return used;
+}
+
+/* A pool's or network's "hosts" as the C array the sink takes (malloc'd). */
+static const char **host_ids_of(json_t *o, size_t *n)
+{
+    json_t *hosts = json_object_get(o, "hosts"), *h;
+    const char **ids = calloc(json_array_size(hosts) + 1, sizeof *ids);
+    size_t i;
+
+    *n = 0;
+    json_array_foreach(hosts, i, h) {
+        if (ids && json_is_string(h))
+            ids[(*n)++] = json_string_value(h);
+    }
+    return ids;
+}
+
+/* Every pool (free space from the disks in it) and every network. */
+static void report_places(const struct pv_sink *s, json_t *w)
+{
+    json_t *o;
+    size_t i;
+
+    json_array_foreach(list(w, "pools"), i, o) {
+        struct pv_pool_info pi = {sget(o, "id"), sget(o, "name"), sget(o, "kind"),
+                                  iget(o, "capacity_mb"), 0, json_is_true(json_object_get(o, "shared")),
+                                  0, NULL};
+        pi.free_mb = pi.capacity_mb - pool_used_mb(w, pi.native_id);
+        pi.host_native_ids = host_ids_of(o, &pi.nhosts);
+        if (s && s->pool && pi.host_native_ids)
+            s->pool(s->ctx, &pi);
+        free((void *)pi.host_native_ids);
+    }
+    json_array_foreach(list(w, "networks"), i, o) {
+        json_t *vlan = json_object_get(o, "vlan");
+        struct pv_network_info ni = {sget(o, "id"), sget(o, "name"), sget(o, "kind"),
+                                     json_is_integer(vlan) ? (int)json_integer_value(vlan) : -1, 0,
+                                     NULL};
+        ni.host_native_ids = host_ids_of(o, &ni.nhosts);
+        if (s && s->network && ni.host_native_ids)
+            s->network(s->ctx, &ni);
+        free((void *)ni.host_native_ids);
+    }
+}
+
 static int report_all(const struct pv_sink *s, json_t *w, struct pv_error *err)
 {
     struct usage *u = usage_all(w);
@@ -874,6 +968,7 @@ static int report_all(const struct pv_sink *s, json_t *w, struct pv_error *err)
     json_array_foreach(list(w, "hosts"), i, o) {
         report_host(s, o, &u[i]);
     }
+    report_places(s, w);
     json_array_foreach(list(w, "vms"), i, o) {
         report_vm(s, o);
     }
@@ -927,6 +1022,14 @@ static int report_diff(const struct pv_sink *s, json_t *old, json_t *now, struct
             report_host(s, o, &u_now[i]);
             n++;
         }
+    }
+    /* a disk made, moved or gone changes its pool's free space */
+    if (!old || !json_equal(list(old, "pools"), list(now, "pools")) ||
+        !json_equal(list(old, "networks"), list(now, "networks")) ||
+        !json_equal(list(old, "vms"), list(now, "vms"))) {
+        report_places(s, now);
+        if (old && (json_array_size(list(now, "pools")) || json_array_size(list(now, "networks"))))
+            n++;
     }
     json_array_foreach(list(now, "vms"), i, o) {
         was = old ? json_object_get(idx[2], sget(o, "id")) : NULL;
@@ -1626,6 +1729,8 @@ static int create_check(json_t *w, const char *name, const char *host_id, json_t
     return 0;
 }
 
+static int devices_place(json_t *w, json_t *vm, struct pv_error *err);
+
 /* The end of a create or clone task: under the world's lock, check again
  * that a VM named like vm can go to host_id (and, for a clone, that the
  * source source_id is still there), give vm its identity (uuid, or a new
@@ -1661,6 +1766,8 @@ static int vm_add(struct pv_conn *c, const struct pv_sink *s, json_t *vm, const 
     }
     json_object_set_new(vm, "id", json_string(uuid));
     json_object_set_new(vm, "host", json_string(sget(host, "id")));
+    if ((rc = devices_place(w, vm, err)) != 0)
+        goto out;
     json_array_append(list(w, "vms"), vm);
     rc = world_save(c, w, err);
     world_unlock(&lk);
@@ -2003,6 +2110,330 @@ out:
 
 /* ---- the table ---------------------------------------------------------- */
 
+
+/* ---- device changes (vm_device) ------------------------------------------
+ * A disk in the world is {"key": "vda", "pool_native_id", "size_gb",
+ * "size_mb", "bus", "path"}, a NIC {"key": MAC, "network_native_id", "mac",
+ * "model"}.  The rules are the ones real hypervisors have: a running (or
+ * paused) VM takes and gives up disks and NICs only when it is paravirtual
+ * (virtio, VMware Tools, Hyper-V integration services), never its boot
+ * disk; a disk only grows; a saved VM is refused (its memory expects the
+ * devices it had); a move copies for delay_ms with progress and honours a
+ * cancel, and the old place is given up only after the switch. */
+
+static json_t *find_key(json_t *arr, const char *key, size_t *idx)
+{
+    json_t *o;
+    size_t i;
+
+    json_array_foreach(arr, i, o) {
+        const char *k = sget(o, "key");
+        if (k && key && strcmp(k, key) == 0) {
+            if (idx)
+                *idx = i;
+            return o;
+        }
+    }
+    return NULL;
+}
+
+/* A pool or network host_id reaches, by native id or else by name. */
+static json_t *find_place(json_t *w, const char *kind, const char *native_id, const char *name,
+                          const char *host_id)
+{
+    json_t *o, *h;
+    size_t i, j;
+
+    json_array_foreach(list(w, kind), i, o) {
+        const char *id = sget(o, "id"), *nm = sget(o, "name");
+        if (native_id ? !(id && strcmp(id, native_id) == 0) : !(nm && name && strcmp(nm, name) == 0))
+            continue;
+        json_array_foreach(json_object_get(o, "hosts"), j, h) {
+            if (json_is_string(h) && host_id && strcmp(json_string_value(h), host_id) == 0)
+                return o;
+        }
+    }
+    return NULL;
+}
+
+static int place_missing(struct pv_error *err, int nic, const char *native_id, const char *name,
+                         const char *host_id)
+{
+    if (nic)
+        return pv_fail(err, unknown_network, "host %s has no network %s", host_id,
+                       native_id ? native_id : name ? name : "(none named)");
+    return pv_fail(err, unknown_pool, "host %s has no storage pool %s", host_id,
+                   native_id ? native_id : name ? name : "default");
+}
+
+/* A new device key: vda, vdb, ... for disks; a MAC in QEMU's 52:54:00 range for NICs. */
+static void new_key(json_t *vm, int nic, char *out, size_t n)
+{
+    json_t *arr = json_object_get(vm, nic ? "nics" : "disks");
+    uint32_t hash = 2166136261u; /* FNV-1a of the VM's name: its MACs differ from other VMs' */
+
+    for (const char *p = sget(vm, "name"); p && *p; p++)
+        hash = (hash ^ (unsigned char)*p) * 16777619u;
+    for (unsigned i = 0;; i++) {
+        if (nic)
+            snprintf(out, n, "52:54:00:%02x:%02x:%02x", (unsigned)(hash >> 8) & 0xff,
+                     (unsigned)hash & 0xff, (unsigned)(json_array_size(arr) + i) & 0xff);
+        else if (i < 26)
+            snprintf(out, n, "%s%c", json_is_true(json_object_get(vm, "paravirtual")) ? "vd" : "sd",
+                     'a' + i);
+        else
+            snprintf(out, n, "vd%u", i);
+        if (!find_key(arr, out, NULL))
+            return;
+    }
+}
+
+static json_t *disk_new(json_t *vm, const char *key, json_t *pool, json_int_t size_gb)
+{
+    char path[300];
+
+    snprintf(path, sizeof path, "[%s] %s-%s.qcow2", sget(pool, "name"), sget(vm, "name"), key);
+    return json_pack("{s:s, s:s, s:I, s:I, s:s, s:s}", "key", key, "pool_native_id",
+                     sget(pool, "id"), "size_gb", size_gb, "size_mb", size_gb * 1024, "bus",
+                     json_is_true(json_object_get(vm, "paravirtual")) ? "virtio" : "ide", "path",
+                     path);
+}
+
+static int pool_room(json_t *w, json_t *pool, json_int_t need_mb, struct pv_error *err)
+{
+    json_int_t free_mb = iget(pool, "capacity_mb") - pool_used_mb(w, sget(pool, "id"));
+
+    if (need_mb > free_mb)
+        return pv_fail(err, insufficient_storage,
+                       "storage pool %s has %lld MiB free; the disk needs %lld MiB",
+                       sget(pool, "name"), (long long)free_mb, (long long)need_mb);
+    return 0;
+}
+
+/* Can change ch be made to vm in w now?  Fills *live (1: the VM runs and
+ * takes it running).  Returns 0 or a refusal. */
+static int device_check(json_t *w, json_t *vm, const struct pv_device_change *ch, int *live,
+                        struct pv_error *err)
+{
+    enum pv_power_state p = power_of(vm);
+    int nic = ch->kind == PV_DEV_NIC, pv = json_is_true(json_object_get(vm, "paravirtual"));
+    json_t *arr = json_object_get(vm, nic ? "nics" : "disks"), *dev = NULL, *place;
+    const char *host = sget(vm, "host"), *what = nic ? "NIC" : "disk";
+    size_t idx = 0;
+
+    *live = p == PV_POWER_RUNNING || p == PV_POWER_PAUSED;
+    if (p == PV_POWER_SAVED)
+        return pv_fail(err, vm_saved, "VM '%s' is saved: its memory expects the devices it had; "
+                       "start it or delete its saved state first", sget(vm, "name"));
+    if (ch->op != PV_DEV_ADD && !(dev = find_key(arr, ch->device_key, &idx)))
+        return nic ? pv_fail(err, nic_not_found, "VM '%s' has no NIC %s", sget(vm, "name"),
+                             ch->device_key ? ch->device_key : "(none named)")
+                   : pv_fail(err, disk_not_found, "VM '%s' has no disk %s", sget(vm, "name"),
+                             ch->device_key ? ch->device_key : "(none named)");
+    if ((ch->op == PV_DEV_RESIZE || ch->op == PV_DEV_MOVE || ch->op == PV_DEV_CONNECT) &&
+        nic != (ch->op == PV_DEV_CONNECT))
+        return pv_fail(err, unsupported_by_backend, "a %s cannot be %s", what,
+                       ch->op == PV_DEV_CONNECT ? "connected to a network" :
+                       ch->op == PV_DEV_RESIZE ? "resized" : "moved to a pool");
+    if (*live && !pv && (ch->op == PV_DEV_ADD || ch->op == PV_DEV_REMOVE))
+        return pv_fail(err, vm_running, "VM '%s' is running without paravirtual devices: a %s "
+                       "can be %s only while it is stopped", sget(vm, "name"), what,
+                       ch->op == PV_DEV_ADD ? "added" : "removed");
+    if (*live && !nic && ch->op == PV_DEV_REMOVE && idx == 0)
+        return pv_fail(err, boot_disk_in_use, "disk %s is the boot disk of running VM '%s': "
+                       "stop the VM first", ch->device_key, sget(vm, "name"));
+    if (*live && ch->op == PV_DEV_RESIZE && !pv)
+        return pv_fail(err, vm_running, "VM '%s' is running on an emulated (%s) disk controller: "
+                       "disk %s can grow only while it is stopped", sget(vm, "name"),
+                       sget(dev, "bus"), ch->device_key);
+    if (ch->op == PV_DEV_RESIZE && ch->size_gb * 1024 <= iget(dev, "size_mb"))
+        return pv_fail(err, shrink_not_supported, "disk %s is %lld MiB; %lld GiB would not grow it",
+                       ch->device_key, (long long)iget(dev, "size_mb"), (long long)ch->size_gb);
+    if (!nic && (ch->op == PV_DEV_ADD || ch->op == PV_DEV_RESIZE) &&
+        (ch->size_gb < 1 || ch->size_gb > 65536))
+        return pv_fail(err, invalid_argument, "size_gb must be 1 to 65536, not %lld",
+                       (long long)ch->size_gb);
+    if (nic && (ch->op == PV_DEV_ADD || ch->op == PV_DEV_CONNECT)) {
+        if (!(place = find_place(w, "networks", ch->network_native_id, ch->network, host)))
+            return place_missing(err, 1, ch->network_native_id, ch->network, host);
+    }
+    if (!nic && (ch->op == PV_DEV_ADD || ch->op == PV_DEV_MOVE)) {
+        const char *name = ch->pool || ch->pool_native_id ? ch->pool : "default";
+        if (!(place = find_place(w, "pools", ch->pool_native_id, name, host)))
+            return place_missing(err, 0, ch->pool_native_id, ch->pool, host);
+        if (ch->op == PV_DEV_MOVE && strcmp(sget(place, "id"), sget(dev, "pool_native_id") ?
+                                            sget(dev, "pool_native_id") : "") == 0)
+            return pv_fail(err, same_pool, "disk %s is in storage pool %s already",
+                           ch->device_key, sget(place, "name"));
+        return pool_room(w, place, ch->op == PV_DEV_ADD ? ch->size_gb * 1024 : iget(dev, "size_mb"),
+                         err);
+    }
+    if (ch->op == PV_DEV_RESIZE) {
+        json_t *pool = find_id(list(w, "pools"), sget(dev, "pool_native_id"), NULL);
+        if (pool)
+            return pool_room(w, pool, ch->size_gb * 1024 - iget(dev, "size_mb"), err);
+    }
+    return 0;
+}
+
+/* Make change ch to vm (checked by device_check under the same lock). */
+static int device_apply(json_t *w, json_t *vm, const struct pv_device_change *ch,
+                        struct pv_device_result *out, struct pv_error *err)
+{
+    int nic = ch->kind == PV_DEV_NIC;
+    json_t *arr = json_object_get(vm, nic ? "nics" : "disks"), *dev = NULL, *place = NULL;
+    const char *host = sget(vm, "host");
+    size_t idx = 0;
+
+    if (!arr) {
+        json_object_set_new(vm, nic ? "nics" : "disks", json_array());
+        arr = json_object_get(vm, nic ? "nics" : "disks");
+    }
+    if (ch->op != PV_DEV_ADD)
+        dev = find_key(arr, ch->device_key, &idx);
+    if (nic && (ch->op == PV_DEV_ADD || ch->op == PV_DEV_CONNECT))
+        place = find_place(w, "networks", ch->network_native_id, ch->network, host);
+    if (!nic && (ch->op == PV_DEV_ADD || ch->op == PV_DEV_MOVE))
+        place = find_place(w, "pools", ch->pool_native_id,
+                           ch->pool || ch->pool_native_id ? ch->pool : "default", host);
+    switch (ch->op) {
+    case PV_DEV_ADD:
+        new_key(vm, nic, out->key, sizeof out->key);
+        dev = nic ? json_pack("{s:s, s:s, s:s, s:s}", "key", out->key, "network_native_id",
+                              sget(place, "id"), "mac", out->key, "model",
+                              json_is_true(json_object_get(vm, "paravirtual")) ? "virtio" : "e1000")
+                  : disk_new(vm, out->key, place, ch->size_gb);
+        if (!dev || json_array_append_new(arr, dev))
+            return oom(err);
+        break;
+    case PV_DEV_REMOVE: json_array_remove(arr, idx); break;
+    case PV_DEV_RESIZE:
+        json_object_set_new(dev, "size_gb", json_integer(ch->size_gb));
+        json_object_set_new(dev, "size_mb", json_integer(ch->size_gb * 1024));
+        break;
+    case PV_DEV_CONNECT:
+        json_object_set_new(dev, "network_native_id", json_string(sget(place, "id")));
+        break;
+    case PV_DEV_MOVE: {
+        json_t *moved = disk_new(vm, ch->device_key, place, iget(dev, "size_gb"));
+        if (!moved)
+            return oom(err);
+        json_object_set_new(moved, "size_mb", json_integer(iget(dev, "size_mb")));
+        json_object_set_new(moved, "bus", json_string(sget(dev, "bus") ? sget(dev, "bus") : "virtio"));
+        json_array_set_new(arr, idx, moved);
+        break;
+    }
+    }
+    if (ch->op != PV_DEV_ADD)
+        snprintf(out->key, sizeof out->key, "%s", ch->device_key);
+    return 0;
+}
+
+/* A new VM's disks and NICs as the create asked for them ({"size_gb",
+ * "pool"}, {"network"} or {"bridge"}) become devices with keys in the
+ * pools and networks of its host, as a hypervisor makes them; a world
+ * without pools or networks keeps them as given.  Under the world's lock. */
+static int devices_place(json_t *w, json_t *vm, struct pv_error *err)
+{
+    const char *host = sget(vm, "host");
+    json_t *d, *arr;
+    size_t i;
+
+    arr = json_object_get(vm, "disks");
+    json_array_foreach(arr, i, d) {
+        const char *name = sget(d, "pool") ? sget(d, "pool") : sget(d, "datastore");
+        json_t *pool, *made;
+        char key[16];
+        if (sget(d, "key") || !json_array_size(list(w, "pools")) || !json_is_integer(json_object_get(d, "size_gb")))
+            continue;
+        if (!(pool = find_place(w, "pools", NULL, name ? name : "default", host)))
+            return place_missing(err, 0, NULL, name, host);
+        new_key(vm, 0, key, sizeof key);
+        if (!(made = disk_new(vm, key, pool, iget(d, "size_gb"))))
+            return oom(err);
+        json_array_set_new(arr, i, made);
+    }
+    arr = json_object_get(vm, "nics");
+    json_array_foreach(arr, i, d) {
+        const char *name = sget(d, "network") ? sget(d, "network") : sget(d, "bridge");
+        json_t *net;
+        char key[32];
+        if (sget(d, "key") || !json_array_size(list(w, "networks")))
+            continue;
+        if (!name || !(net = find_place(w, "networks", NULL, name, host)))
+            return place_missing(err, 1, NULL, name, host);
+        new_key(vm, 1, key, sizeof key);
+        json_array_set_new(arr, i, json_pack("{s:s, s:s, s:s, s:s}", "key", key, "network_native_id",
+                                             sget(net, "id"), "mac", key, "model",
+                                             json_is_true(json_object_get(vm, "paravirtual")) ? "virtio" : "e1000"));
+    }
+    return 0;
+}
+
+static int test_vm_device(struct pv_conn *c, const char *vm_id, const struct pv_device_change *ch,
+                          const struct pv_sink *s, struct pv_device_result *out,
+                          struct pv_error *err)
+{
+    static const char *const op_doing[] = {"adding", "removing", "growing", "reconnecting",
+                                           "moving"};
+    json_t *w = NULL, *vm;
+    char detail[200], what[160];
+    const char *details[2] = {detail, detail};
+    int rc, lk = -1, live = 0;
+
+    memset(out, 0, sizeof *out);
+    if ((rc = conn_ok(c, err)) != 0)
+        return rc;
+    if (!vm_id || !ch || (unsigned)ch->op > PV_DEV_MOVE)
+        return pv_fail(err, invalid_argument, "a device change needs a VM and a known operation");
+    if ((rc = world_load(c->path, &w, NULL, err)) != 0)
+        goto out;
+    if (!(vm = find_id(list(w, "vms"), vm_id, NULL))) {
+        rc = vm_not_found(err, vm_id, c->path);
+        goto out;
+    }
+    if ((rc = device_check(w, vm, ch, &live, err)) != 0)
+        goto out;
+    snprintf(what, sizeof what, "%s %s of VM '%s'", ch->kind == PV_DEV_NIC ? "NIC" : "disk",
+             ch->device_key ? ch->device_key : "(new)", sget(vm, "name"));
+    if (ch->op == PV_DEV_MOVE)
+        snprintf(detail, sizeof detail, "copying disk %s of VM '%s'%s", ch->device_key,
+                 sget(vm, "name"), live ? " while it runs" : "");
+    else
+        snprintf(detail, sizeof detail, "%s %s", op_doing[ch->op], what);
+    json_decref(w);
+    w = NULL;
+
+    /* only a copy takes time; the other changes are one call on a hypervisor */
+    if ((ch->op == PV_DEV_MOVE && (rc = task_wait(c, s, details, 1, err)) != 0) ||
+        (rc = injected(c, F_DEVICE, what, err)) != 0)
+        goto out;
+
+    if ((rc = world_lock(c, &lk, err)) != 0 || (rc = world_load(c->path, &w, NULL, err)) != 0)
+        goto out;
+    if (!(vm = find_id(list(w, "vms"), vm_id, NULL))) {
+        rc = pv_fail(err, vm_not_found, "VM %s disappeared during the device change", vm_id);
+        goto out;
+    }
+    if ((rc = device_check(w, vm, ch, &live, err)) != 0 ||
+        (rc = device_apply(w, vm, ch, out, err)) != 0 || (rc = world_save(c, w, err)) != 0)
+        goto out;
+    world_unlock(&lk);
+    out->live = live;
+    if (live && ch->op == PV_DEV_RESIZE)
+        snprintf(out->note, sizeof out->note, "the guest sees the larger disk now; grow its "
+                 "partition and file system to use the space");
+    else if (live && ch->op == PV_DEV_CONNECT)
+        snprintf(out->note, sizeof out->note, "the guest keeps its MAC; it may need to renew "
+                 "its address on the new network");
+    report_vm(s, vm);
+    report_places(s, w);
+out:
+    world_unlock(&lk);
+    json_decref(w);
+    return rc;
+}
+
 static const char *const test_schemes[] = {"test", NULL};
 
 static const struct pv_adapter test_adapter = {
@@ -2012,7 +2443,7 @@ static const struct pv_adapter test_adapter = {
     .caps = PV_CAP_SYNC | PV_CAP_EVENTS | PV_CAP_CREATE | PV_CAP_DELETE | PV_CAP_POWER |
             PV_CAP_SHUTDOWN | PV_CAP_PAUSE | PV_CAP_SAVE | PV_CAP_LIVE_MIGRATE |
             PV_CAP_QUICK_MIGRATE | PV_CAP_STATS | PV_CAP_MAINTENANCE | PV_CAP_HA_RESTART |
-            PV_CAP_CLONE,
+            PV_CAP_CLONE | PV_CAP_DEVICES,
     .title = "Test (simulated)",
     .credentials = PV_CRED_NONE,
     .url_schemes = test_schemes,
@@ -2025,6 +2456,7 @@ static const struct pv_adapter test_adapter = {
     .vm_migrate = test_vm_migrate,
     .vm_refresh = test_vm_refresh,
     .vm_clone = test_vm_clone,
+    .vm_device = test_vm_device,
     .configure = test_configure,
 };
 

@@ -13,6 +13,16 @@ export function jobError(job) {
   return h("p", {class: "error", role: "alert"}, job.error.message + " (" + job.error.code + ")");
 }
 
+/** What a finished job says the operator should know (a device change's
+ *  "takes effect when the VM is next started"), if it says anything. */
+export function resultNote(job) {
+  const r = job.result;
+  if (!r || job.state !== "succeeded" || (!r.note && r.live === undefined)) return null;
+  const live = r.live === true ? "The running VM has the change now." : r.live === false ? "The VM's definition changed." : "";
+  return h("p", {class: "notice job-note", role: "status"}, [live, r.note ? r.note.charAt(0).toUpperCase() + r.note.slice(1) + "." : ""]
+    .filter(Boolean).join(" "));
+}
+
 export function steps(job) {
   if (!job.steps || !job.steps.length) return null;
   return h("ol", {class: "steps", "aria-label": "Steps"}, job.steps.map((s) =>
@@ -36,7 +46,7 @@ export function jobPanel(job, ctx, onDone) {
       h("div", {class: "toolbar"},
         h("strong", {}, j.kind), badge(j.state), progress(j.progress, j.kind + " progress"),
         link("#/jobs/" + j.id, "Job details")),
-      steps(j), jobError(j));
+      steps(j), jobError(j), resultNote(j));
     if (!done && TERMINAL.includes(j.state)) {
       done = true;
       if (onDone) onDone(j);

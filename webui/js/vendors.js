@@ -28,6 +28,7 @@ function vendor(a) {
     credentials: ["token", "password", "none"].includes(a.credentials) ? a.credentials : null,
     schemes,
     tls: !schemes || schemes.includes("https"),
+    capabilities: Array.isArray(a.capabilities) ? a.capabilities : [],
   };
 }
 

@@ -1,6 +1,8 @@
 // pages/vm.js -- VM, one VM's page: its facts, the power actions, migrate with the
 // host picker (every host's stars and the reasons behind them), delete with
-// a confirmation, HA and tags, its disks and NICs, and its recent jobs.
+// a confirmation, HA and tags, its disks and NICs with their changes (add,
+// remove, grow, move a disk; add, connect, remove a NIC: ../devices.js), and
+// its recent jobs.
 //
 // Every action answers 202 with a job; the job is shown right under the
 // buttons and follows the live stream to its end.  Errors (a refused request
@@ -13,6 +15,8 @@ import {jobPanel} from "../jobview.js";
 import {ratingsList} from "../placement.js";
 import {hostLink, nameOf, poolLink, networkLink} from "../names.js";
 import {jobColumns} from "../lists.js";
+import * as vendors from "../vendors.js";
+import * as dev from "../devices.js";
 
 // Which actions make sense in which power state (the API refuses the rest).
 const ACTIONS = [
@@ -28,7 +32,7 @@ const ACTIONS = [
 // A disk as every vendor reports it (id, pool_id, size, bus) and, where the
 // vendor says, its device name (libvirt's target, vSphere's device key) and backing file.
 const DISK_COLUMNS = [
-  {label: "Disk", render: (d) => d.target || d.key || d.id},
+  {label: "Disk", render: (d) => dev.diskName(d)},
   {label: "Pool", render: (d) => d.pool_id ? poolLink(d.pool_id) : "–"},
   {label: "Size", render: (d) => d.size_mb !== undefined && d.size_mb !== null ? fmtMB(d.size_mb)
     : d.size_gb !== undefined && d.size_gb !== null ? d.size_gb + " GiB" : "–"},
@@ -62,6 +66,52 @@ export async function render(el, [id], ctx) {
   buttons.append(...actionButtons,
     h("button", {type: "button", "data-action": "migrate", onclick: migrate}, "Migrate…"), deleteButton);
 
+  // Device changes need the adapter's "devices" capability; without it the
+  // buttons stay, disabled, and say why.
+  await vendors.load().catch(() => []);
+  const vendor = vendors.find(vm.vendor);
+  const canDevices = !!(vendor && (vendor.capabilities || []).includes("devices"));
+  const whyNot = h("p", {class: "hint", id: "devices-why-not", hidden: canDevices},
+    "Disks and NICs cannot be changed here: the " + (vendor ? vendor.title : vm.vendor) +
+    " adapter has no 'devices' capability.");
+  function devButton(label, name, action, handler) {
+    const attrs = {type: "button", "aria-label": name, "data-action": action, onclick: async () => {
+      err.clear();
+      try {
+        const job = await handler();
+        if (job) follow(job);
+        else await reread();   // cancelled: a refusal in the dialog may mean the page was stale
+      } catch (e) { err.show(e); await reread(); }
+    }};
+    if (!canDevices) Object.assign(attrs, {disabled: true, "aria-describedby": "devices-why-not"});
+    return h("button", attrs, label);
+  }
+  const diskColumns = DISK_COLUMNS.concat([{label: "Actions", render: (d) => h("span", {class: "buttons"},
+    devButton("Grow…", "Grow disk " + dev.diskName(d), "grow-disk", () => dev.growDiskDialog(vm, d)),
+    devButton("Move…", "Move disk " + dev.diskName(d), "move-disk", () => dev.moveDiskDialog(vm, d)),
+    devButton("Remove…", "Remove disk " + dev.diskName(d), "remove-disk", () => dev.removeDevice(vm, "disks", d)))}]);
+  const nicColumns = NIC_COLUMNS.concat([{label: "Actions", render: (n) => h("span", {class: "buttons"},
+    devButton("Connect…", "Connect NIC " + dev.nicName(n) + " to another network", "connect-nic", () => dev.connectNicDialog(vm, n)),
+    devButton("Remove…", "Remove NIC " + dev.nicName(n), "remove-nic", () => dev.removeDevice(vm, "nics", n)))}]);
+  async function reread() {
+    try { vm = await api.get("/vms/" + id); draw(); } catch (e) { /* the page shows what it had */ }
+  }
+  let devicesShown = null;   // the disks and NICs drawn: redraw only when they change
+
+  function drawDevices() {
+    const now = JSON.stringify([vm.disks || [], vm.nics || [], vm.power_state]);
+    if (now === devicesShown) return;
+    devicesShown = now;
+    devices.replaceChildren(whyNot,
+      h("section", {}, h("h3", {}, "Disks"),
+        h("div", {class: "toolbar"}, devButton("Add disk…", "Add disk", "add-disk", () => dev.addDiskDialog(vm))),
+        table({caption: "Disks of " + vm.name, columns: diskColumns, items: vm.disks || [], empty: "No disks."})),
+      h("section", {}, h("h3", {}, "NICs"),
+        h("div", {class: "toolbar"}, devButton("Add NIC…", "Add NIC", "add-nic", () => dev.addNicDialog(vm))),
+        table({caption: "NICs of " + vm.name, columns: nicColumns, items: vm.nics || [],
+          empty: "No NICs: the VM is on no network."})));
+  }
+
   function draw() {
     title.replaceChildren(vm.name, " ", vmStateBadge(vm));
     for (const b of actionButtons) b.disabled = !b.states.includes(vm.power_state) && vm.power_state !== "unknown";
@@ -81,11 +131,7 @@ export async function render(el, [id], ctx) {
       ["Observed", fmtTime(vm.observed_at) + " (" + (vm.source || "?") + ")"],
       ["Id", vm.id],
     ]));
-    devices.replaceChildren(
-      h("section", {}, h("h3", {}, "Disks"), table({caption: "Disks of " + vm.name, columns: DISK_COLUMNS,
-        items: vm.disks || [], empty: "No disks."})),
-      h("section", {}, h("h3", {}, "NICs"), table({caption: "NICs of " + vm.name, columns: NIC_COLUMNS,
-        items: vm.nics || [], empty: "No NICs: the VM is on no network."})));
+    drawDevices();
   }
 
   function follow(job) {
