@@ -50,11 +50,15 @@ struct pv_httpd_req {
                                     connection comes from one */
     void *state;                 /* the program's: app->state_size zeroed bytes */
     char allow[96];              /* a 405's Allow list (pv_httpd_route) */
+    char request_id[129];        /* the client's X-Request-Id when it is 1-128 visible
+                                    ASCII characters, else one made here */
     /* set by admit(): */
     int (*sink)(void *state, const char *data, size_t n); /* take the body: 0 ok, -1 stop */
     /* the layer's own */
     int refused;                 /* answered already: the body is dropped */
     int sink_failed;
+    int too_large;               /* a chunked body outgrew max_body: read on, dropped,
+                                    answered 413 at its end */
 };
 
 /* admit() queued an answer of its own (say, a 405 with its Allow header). */
@@ -109,6 +113,12 @@ struct pv_httpd_reply {
     const char *content_type;    /* of text; NULL: application/json */
     const char *location, *set_cookie, *allow; /* NULL or "": not sent */
     int retry_after;             /* seconds; 0: none (a 503 says 1) */
+    /* the conveniences every GET gets (all optional): */
+    const char *method;          /* "GET"/"HEAD" with a 200: ETag, If-None-Match -> 304,
+                                    gzip when accepted and the body is over 1 KiB */
+    const char *request_id;      /* sent back as X-Request-Id */
+    const char *link;            /* a Link header (rel="next" of a page) */
+    size_t sent;                 /* out: the body's bytes as sent */
 };
 enum MHD_Result pv_httpd_send_reply(struct MHD_Connection *c, struct pv_httpd_reply *rep);
 
