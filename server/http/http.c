@@ -26,6 +26,7 @@
 #include "server/http/http.h"
 #include "server/core/log.h"
 #include "server/http/metrics.h"
+#include "server/http/jobwait.h"
 #include "server/http/sse.h"
 #include "server/core/util.h"
 
@@ -316,7 +317,10 @@ static enum MHD_Result handle(void *ctx, struct pv_httpd_req *hr)
     r->body = hr->body.len ? hr->body.s : NULL;
     r->body_len = hr->body.len;
     c->m.route->handler(r);
-    if (r->stream) {
+    if (r->suspended) { /* parked (jobwait.c): answered when it runs again */
+        r->suspended = 0;
+        ret = MHD_YES;
+    } else if (r->stream) {
         ret = pv_sse_queue(hr->conn, r->stream);
         pv_metrics_request(c->label, 200, pv_now_ms() - r->start_ms);
     } else {
@@ -346,6 +350,8 @@ int pv_http_start(const struct pv_config *cfg, struct pv_error *err)
 
     snprintf(webui_dir, sizeof webui_dir, "%s", cfg->webui_dir);
     access_log = cfg->access_log;
+    if (pv_jobwait_start())
+        return pv_fail(err, thread_failed, "cannot start the long-poll timer thread");
     return pv_httpd_start(&o, &httpd, err);
 }
 
@@ -353,6 +359,7 @@ void pv_http_stop(void)
 {
     if (httpd) {
         pv_sse_shutdown();
+        pv_jobwait_shutdown();
         pv_httpd_stop(httpd);
         httpd = NULL;
     }

@@ -183,3 +183,70 @@ def test_chunked_body_over_the_limit_is_answered_413(daemon):
     finally:
         s.close()
     assert daemon.get("/healthz").status_code == 200
+
+
+def vm_ids(d):
+    return {v["name"]: v["id"] for v in d.all_items("/api/v1/vms")}
+
+
+def test_job_wait_answers_when_the_job_finishes(daemon, world):
+    daemon.add_test_connection(world, "?delay_ms=1500")
+    vm = vm_ids(daemon)["test-vm-2"]
+    job = daemon.submit("POST", "/api/v1/vms/%s/start" % vm)
+    t0 = time.monotonic()
+    r = daemon.get("/api/v1/jobs/%s?wait=30" % job)
+    took = time.monotonic() - t0
+    assert r.status_code == 200 and r.json()["state"] == "succeeded", r.text
+    assert 0.5 < took < 10, took  # when it finished, not after 30 s
+    # a finished job answers at once
+    t0 = time.monotonic()
+    assert daemon.get("/api/v1/jobs/%s?wait=30" % job).json()["state"] == "succeeded"
+    assert time.monotonic() - t0 < 1
+
+
+def test_job_wait_times_out_with_the_job_as_it_is(daemon, world):
+    daemon.add_test_connection(world, "?delay_ms=6000")
+    vm = vm_ids(daemon)["test-vm-2"]
+    job = daemon.submit("POST", "/api/v1/vms/%s/start" % vm)
+    t0 = time.monotonic()
+    r = daemon.get("/api/v1/jobs/%s?wait=1" % job)
+    took = time.monotonic() - t0
+    assert r.status_code == 200 and r.json()["state"] in ("queued", "running"), r.text
+    assert 0.9 < took < 3, took
+    daemon.wait_job(job)
+
+
+def test_job_waits_do_not_hold_http_threads(daemon, world):
+    """More parked waits than the daemon has HTTP threads (4), and other
+    requests are still answered at once meanwhile."""
+    import concurrent.futures
+    daemon.add_test_connection(world, "?delay_ms=3000")
+    vm = vm_ids(daemon)["test-vm-2"]
+    job = daemon.submit("POST", "/api/v1/vms/%s/start" % vm)
+    tok = daemon.token
+
+    def wait_one(_):
+        return requests.get(daemon.base + "/api/v1/jobs/%s?wait=20" % job, timeout=30,
+                            headers={"Authorization": "Bearer " + tok}).json()["state"]
+    with concurrent.futures.ThreadPoolExecutor(10) as ex:
+        futs = [ex.submit(wait_one, i) for i in range(10)]
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        assert daemon.get("/healthz").status_code == 200
+        assert time.monotonic() - t0 < 1
+        assert [f.result() for f in futs] == ["succeeded"] * 10
+
+
+@pytest.mark.parametrize("bad", ["-1", "abc", "", "1.5", "+3", " 5", "0x10"])
+def test_job_wait_bad_values_are_400(daemon, bad):
+    jobs = daemon.ok("GET", "/api/v1/jobs")["items"]
+    job = jobs[0]["id"] if jobs else "job-nope"
+    r = daemon.get("/api/v1/jobs/%s?wait=%s" % (job, bad))
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_value", (bad, r.text)
+
+
+def test_job_wait_is_capped(daemon, world):
+    daemon.add_test_connection(world)
+    job = daemon.submit("POST", "/api/v1/vms/%s/start" % vm_ids(daemon)["test-vm-2"])
+    r = daemon.get("/api/v1/jobs/%s?wait=99999999999999999999" % job)  # cut to 60 s; the job ends long before
+    assert r.status_code == 200 and r.json()["state"] == "succeeded"
