@@ -30,6 +30,7 @@
 #define TLS_PRIORITIES "SECURE:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-RSA:-VERS-SSL3.0:%SERVER_PRECEDENCE"
 #define HSTS "max-age=31536000"
 #define ADDR_SLOTS 1024
+#define DROP_MAX (8u << 20) /* bytes of a chunked body over the cap read and dropped for a 413 */
 
 struct addr_count {
     char addr[64];
@@ -361,6 +362,14 @@ enum MHD_Result pv_httpd_send_file(struct MHD_Connection *c, const char *path, i
                                    const struct pv_httpd_header *extra,
                                    const struct pv_error *missing)
 {
+    int status;
+    return pv_httpd_send_file_status(c, path, nofollow, extra, missing, &status);
+}
+
+enum MHD_Result pv_httpd_send_file_status(struct MHD_Connection *c, const char *path,
+                                          int nofollow, const struct pv_httpd_header *extra,
+                                          const struct pv_error *missing, int *status)
+{
     struct stat sb;
     struct MHD_Response *resp;
     struct pv_httpd_header h[16];
@@ -371,6 +380,7 @@ enum MHD_Result pv_httpd_send_file(struct MHD_Connection *c, const char *path, i
     if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         if (fd >= 0)
             close(fd);
+        *status = pv_error_status(missing);
         return pv_httpd_send_error(c, missing, NULL);
     }
     /* a file's tag is its identity and version (inode, size, mtime in ns),
@@ -385,6 +395,7 @@ enum MHD_Result pv_httpd_send_file(struct MHD_Connection *c, const char *path, i
     h[n + 1].name = NULL;
     if (none_match(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"), etag)) {
         close(fd);
+        *status = 304;
         resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
         return pv_httpd_queue(c, 304, resp, h);
     }
@@ -393,6 +404,7 @@ enum MHD_Result pv_httpd_send_file(struct MHD_Connection *c, const char *path, i
         close(fd);
         return MHD_NO;
     }
+    *status = 200;
     return pv_httpd_queue(c, MHD_HTTP_OK, resp, h);
 }
 
@@ -407,9 +419,11 @@ int pv_httpd_route(struct pv_httpd_req *r, const struct pv_route *routes, size_t
     case PV_MATCH_OK:
         return 0;
     case PV_MATCH_NO_METHOD:
-        snprintf(r->allow, sizeof r->allow, "%s", m->allow);
+        if (snprintf(r->allow, sizeof r->allow, "%.88s%s", m->allow,
+                     strstr(m->allow, "GET") ? ", HEAD" : "") < 0)
+            r->allow[0] = '\0';
         return pv_fail(err, method_not_allowed, "%s is not allowed on %.200s (allowed: %s)",
-                       r->method, r->url, m->allow);
+                       r->method, r->url, r->allow);
     case PV_MATCH_NO_PATH:
         break;
     }
@@ -630,14 +644,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 r->sink_failed = 1;
             return MHD_YES;
         }
-        if (r->too_large)
-            return MHD_YES;
+        if (r->too_large) {
+            /* dropped, up to DROP_MAX: past it the sender is not a client
+             * that overshot but one that would keep us reading forever */
+            r->dropped += n;
+            return r->dropped > DROP_MAX ? MHD_NO : MHD_YES;
+        }
         if (r->body.len + n > h->o.max_body) {
             /* Only a chunked body gets here (a Content-Length over the limit
              * is refused on the headers).  libmicrohttpd 0.9.75 takes no
              * reply while a body is still coming in (MHD_queue_response
              * fails and the connection is closed without a word), so the
-             * rest is read and dropped, and the 413 is sent at its end. */
+             * rest is read and dropped, and the 413 is sent at its end --
+             * when that end comes within DROP_MAX more bytes; else the
+             * connection is closed. */
             pv_buf_free(&r->body);
             r->too_large = 1;
             return MHD_YES;

@@ -58,7 +58,8 @@ struct pv_httpd_req {
     int refused;                 /* answered already: the body is dropped */
     int sink_failed;
     int too_large;               /* a chunked body outgrew max_body: read on, dropped,
-                                    answered 413 at its end */
+                                    answered 413 at its end (closed past 8 MiB more) */
+    size_t dropped;
 };
 
 /* admit() queued an answer of its own (say, a 405 with its Allow header). */
@@ -131,10 +132,15 @@ int pv_httpd_route(struct pv_httpd_req *r, const struct pv_route *routes, size_t
                    struct pv_route_match *m, struct pv_error *err);
 
 /* Stream the regular file at path (O_NOFOLLOW when nofollow), or answer
- * missing when it cannot be opened. */
+ * missing when it cannot be opened.  It carries an ETag of the file's inode,
+ * size and mtime, and If-None-Match naming it is answered 304. */
 enum MHD_Result pv_httpd_send_file(struct MHD_Connection *c, const char *path, int nofollow,
                                    const struct pv_httpd_header *extra,
                                    const struct pv_error *missing);
+/* The same, saying in *status what was answered (200, 304, missing's). */
+enum MHD_Result pv_httpd_send_file_status(struct MHD_Connection *c, const char *path,
+                                          int nofollow, const struct pv_httpd_header *extra,
+                                          const struct pv_error *missing, int *status);
 
 /* {"error": {"code", "message", "details"}} with e's status; details stolen (NULL: {}). */
 json_t *pv_httpd_error_body(const struct pv_error *e, json_t *details);

@@ -68,7 +68,7 @@ TRANSPORT = [
     "answer |",
     "",
     "A chunked body that grows over `max_body_bytes` is ours: the rest of the body is read and "
-    "dropped, and `413 body_too_large` (JSON) is sent at its end; libmicrohttpd 0.9.75 takes no "
+    "dropped, and `413 body_too_large` (JSON) is sent at its end (when the body ends within 8 MiB past the limit; a longer one is cut off by closing the connection); libmicrohttpd 0.9.75 takes no "
     "reply while a body is still arriving, so the answer cannot come sooner. A "
     "`Content-Length` over the limit is refused at once, before the body is read.",
 ]

@@ -179,7 +179,7 @@ static const char *content_type(const char *path)
 /* Files of the web console.  The path has no ".." segment (checked by the
  * caller) and is opened relative to the console directory only. */
 static enum MHD_Result serve_static(struct MHD_Connection *conn, const char *method,
-                                    const char *path, const char *request_id)
+                                    const char *path, const char *request_id, int *status)
 {
     char file[1024];
     struct pv_error missing;
@@ -189,6 +189,7 @@ static enum MHD_Result serve_static(struct MHD_Connection *conn, const char *met
                                         {"X-Request-Id", request_id},
                                         {NULL, NULL}};
 
+    *status = 404;
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return send_error(conn, PV_CODE_route_not_found, "no such route");
     if (strcmp(path, "/") == 0)
@@ -197,7 +198,7 @@ static enum MHD_Result serve_static(struct MHD_Connection *conn, const char *met
         return send_error(conn, PV_CODE_not_found, "no such file");
     pv_fail(&missing, not_found, "no such file");
     h[0].value = content_type(file);
-    return pv_httpd_send_file(conn, file, 1, h, &missing);
+    return pv_httpd_send_file_status(conn, file, 1, h, &missing, status);
 }
 
 static int has_dotdot(const char *path)
@@ -224,9 +225,11 @@ static void finished(struct call *c)
     struct pv_req *r = &c->r;
     int64_t ms = pv_now_ms() - r->start_ms;
 
+    enum pv_log_level level = access_log ? PV_LOG_INFO : PV_LOG_DEBUG;
+
     pv_metrics_request(c->label, r->status, ms);
-    if (access_log && pv_log_enabled(PV_LOG_INFO))
-        pv_log(PV_LOG_INFO, "access",
+    if (pv_log_enabled(level)) /* access_log = 0 still shows requests at debug */
+        pv_log(level, "access",
                "client=%s user=%s method=%s route=%s status=%d bytes=%zu ms=%lld",
                r->client ? r->client : "-", r->user[0] ? r->user : "-", r->method, c->label,
                r->status, c->sent, (long long)ms);
@@ -308,8 +311,7 @@ static enum MHD_Result handle(void *ctx, struct pv_httpd_req *hr)
     (void)ctx;
 
     if (!c->api) {
-        ret = serve_static(hr->conn, hr->method, hr->url, c->request_id);
-        r->status = 200;
+        ret = serve_static(hr->conn, hr->method, hr->url, c->request_id, &r->status);
         finished(c);
         return ret;
     }
