@@ -64,7 +64,8 @@ static const char *next_cursor(struct pv_req *r, size_t *n)
             *n = strlen(s);
         return s;
     }
-    if (!r->text || !(s = strstr(r->text, key)))
+    /* only a page is searched: an object's body is not read twice */
+    if (!r->text || strncmp(r->text, "{\"items\":", 9) != 0 || !(s = strstr(r->text, key)))
         return NULL;
     s += sizeof key - 1;
     if (!(e = strchr(s, '"')))
