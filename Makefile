@@ -14,7 +14,7 @@ PYTHON   ?= /usr/bin/python3
 
 WARN    = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
           -Wmissing-prototypes -Wvla
-PKGS    = libmicrohttpd sqlite3 jansson libsodium gnutls
+PKGS    = libmicrohttpd sqlite3 jansson libsodium gnutls zlib
 OPT     ?= -O2
 CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -I. -I$(BUILD)/gen $(SANITIZE) \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -72,7 +72,7 @@ $(BUILD)/polyvisord: $(BUILD)/server/main.o $(SERVER_OBJ) $(DB_OBJ) $(LIB_OBJ) $
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LIBS)
 
 $(BUILD)/polyvisor-agent: $(AGENT_OBJ) $(LIB_OBJ) $(HTTPD_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libvirt libxml-2.0 libmicrohttpd jansson) -lpthread
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libvirt libxml-2.0 libmicrohttpd jansson zlib) -lpthread
 
 $(BUILD)/hypervisor/%.o: hypervisor/%.c $(wildcard hypervisor/*.h) adapters/adapter.h $(wildcard lib/*.h lib/*.def)
 	@mkdir -p $(@D)

@@ -16,18 +16,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "httpd.h"
 #include "router.h"
+#include <zlib.h>
 
 /* TLS 1.2 and 1.3 only, and no static-RSA key exchange: every suite left
  * is forward secret.  GnuTLS priority syntax. */
 #define TLS_PRIORITIES "SECURE:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-RSA:-VERS-SSL3.0:%SERVER_PRECEDENCE"
 #define HSTS "max-age=31536000"
 #define ADDR_SLOTS 1024
+#define DROP_MAX (8u << 20) /* bytes of a chunked body over the cap read and dropped for a 413 */
 
 struct addr_count {
     char addr[64];
@@ -143,10 +146,124 @@ enum MHD_Result pv_httpd_queue(struct MHD_Connection *c, int status, struct MHD_
     return ret;
 }
 
+/* ---- the conveniences of a GET: ETag, 304, gzip ---------------------------
+ * The ETag is strong (it names these exact bytes): a 64-bit multiply-xorshift
+ * hash of the body, 8 bytes a step (about a tenth of the cost of zlib's
+ * CRC-32 plus Adler-32 here, measured with callgrind), and its length.  It
+ * tells versions of one resource apart; it is not a defence against someone
+ * who crafts collisions, and needs not be.  The gzip form is another
+ * representation, so it carries its own tag ("...-gz").  Bodies under
+ * GZIP_MIN stay as they are: compressing them costs more than it saves. */
+#define GZIP_MIN 1024
+
+static void hex_of(uint64_t v, int digits, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = digits - 1; i >= 0; i--, v >>= 4)
+        out[i] = hex[v & 15];
+}
+
+static void etag_of(const char *body, size_t n, char out[44])
+{
+    uint64_t h = 0x243f6a8885a308d3ull ^ n, w;
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, body + i, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+    }
+    w = 0;
+    memcpy(&w, body + i, n - i);
+    h = (h ^ w ^ (uint64_t)(n - i) << 56) * 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 31;
+    out[0] = '"';
+    hex_of(h, 16, out + 1);
+    out[17] = '-';
+    hex_of(n, 8, out + 18);
+    out[26] = '"';
+    out[27] = '\0';
+}
+
+/* Does If-None-Match (a list of tags, or "*") name tag?  Weak tags compare
+ * by their opaque part, as RFC 9110 says a GET must. */
+static int none_match(const char *inm, const char *tag)
+{
+    size_t tl = strlen(tag);
+    const char *p = inm;
+
+    if (!inm)
+        return 0;
+    while (*p) {
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        if (*p == '*')
+            return 1;
+        if (strncmp(p, "W/", 2) == 0)
+            p += 2;
+        if (strncmp(p, tag, tl) == 0 && (p[tl] == '\0' || p[tl] == ',' || p[tl] == ' '))
+            return 1;
+        while (*p && *p != ',')
+            p++;
+    }
+    return 0;
+}
+
+static int accepts_gzip(struct MHD_Connection *c)
+{
+    const char *ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
+    const char *g = ae ? strstr(ae, "gzip") : NULL;
+
+    if (!g)
+        return 0;
+    g += 4;
+    while (*g == ' ')
+        g++;
+    if (strncmp(g, ";q=", 3) == 0 || strncmp(g, "; q=", 4) == 0)
+        return strtod(strchr(g, '=') + 1, NULL) > 0; /* "gzip;q=0" refuses it */
+    return 1;
+}
+
+/* gzip n bytes of in into a malloc'd buffer; NULL when zlib fails or it
+ * would not be smaller. */
+static char *gzip_of(const char *in, size_t n, size_t *outlen)
+{
+    z_stream z = {0};
+    uLong cap;
+    char *out;
+
+    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return NULL;
+    cap = deflateBound(&z, (uLong)n);
+    out = malloc(cap);
+    if (!out) {
+        deflateEnd(&z);
+        return NULL;
+    }
+    z.next_in = (Bytef *)(uintptr_t)in;
+    z.avail_in = (uInt)n;
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)cap;
+    if (deflate(&z, Z_FINISH) != Z_STREAM_END || z.total_out >= n) {
+        deflateEnd(&z);
+        free(out);
+        return NULL;
+    }
+    *outlen = z.total_out;
+    deflateEnd(&z);
+    return out;
+}
+
+static int is_get(const char *method)
+{
+    return method && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0);
+}
+
 enum MHD_Result pv_httpd_send_reply(struct MHD_Connection *c, struct pv_httpd_reply *rep)
 {
     struct MHD_Response *resp;
-    char *text = rep->text, ra[16];
+    char *text = rep->text, ra[16], etag[44];
+    size_t len;
     struct pv_httpd_header h[] = {
         {"Content-Type", rep->content_type ? rep->content_type : "application/json"},
         {"Cache-Control", "no-store"},
@@ -154,10 +271,16 @@ enum MHD_Result pv_httpd_send_reply(struct MHD_Connection *c, struct pv_httpd_re
         {"Set-Cookie", rep->set_cookie && rep->set_cookie[0] ? rep->set_cookie : NULL},
         {"Retry-After", NULL},
         {"Allow", rep->allow && rep->allow[0] ? rep->allow : NULL},
+        {"X-Request-Id", rep->request_id && rep->request_id[0] ? rep->request_id : NULL},
+        {"Link", rep->link && rep->link[0] ? rep->link : NULL},
+        {"ETag", NULL},
+        {"Vary", NULL},
+        {"Content-Encoding", NULL},
         {NULL, NULL},
     };
 
     rep->text = NULL;
+    rep->sent = 0;
     if (!text && rep->json) {
         text = json_dumps(rep->json, JSON_COMPACT);
         if (!text) { /* not writable as JSON: a bug, said as one */
@@ -182,11 +305,42 @@ enum MHD_Result pv_httpd_send_reply(struct MHD_Connection *c, struct pv_httpd_re
     }
     if (!text && !(text = strdup("")))
         return MHD_NO;
-    resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    len = strlen(text);
+    if (rep->status == 200 && is_get(rep->method)) {
+        int gz = len >= GZIP_MIN && accepts_gzip(c);
+        etag_of(text, len, etag);
+        if (gz) /* the gzip form's own tag: "…-gz" */
+            memcpy(etag + 26, "-gz\"", 5);
+        h[8].value = etag;
+        if (len >= GZIP_MIN)
+            h[9].value = "Accept-Encoding";
+        if (none_match(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"),
+                       etag)) {
+            free(text);
+            rep->status = 304;
+            h[0].value = NULL;
+            resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+            return pv_httpd_queue(c, 304, resp, h);
+        }
+        if (gz) {
+            size_t zn;
+            char *z = gzip_of(text, len, &zn);
+            if (z) {
+                free(text);
+                text = z;
+                len = zn;
+                h[10].value = "gzip";
+            } else { /* sent as it is: the plain tag */
+                etag_of(text, len, etag);
+            }
+        }
+    }
+    resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(text);
         return MHD_NO;
     }
+    rep->sent = len;
     return pv_httpd_queue(c, rep->status, resp, h);
 }
 
@@ -208,33 +362,68 @@ enum MHD_Result pv_httpd_send_file(struct MHD_Connection *c, const char *path, i
                                    const struct pv_httpd_header *extra,
                                    const struct pv_error *missing)
 {
+    int status;
+    return pv_httpd_send_file_status(c, path, nofollow, extra, missing, &status);
+}
+
+enum MHD_Result pv_httpd_send_file_status(struct MHD_Connection *c, const char *path,
+                                          int nofollow, const struct pv_httpd_header *extra,
+                                          const struct pv_error *missing, int *status)
+{
     struct stat sb;
     struct MHD_Response *resp;
+    struct pv_httpd_header h[16];
+    char etag[80];
+    size_t n;
     int fd = open(path, O_RDONLY | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
 
     if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         if (fd >= 0)
             close(fd);
+        *status = pv_error_status(missing);
         return pv_httpd_send_error(c, missing, NULL);
+    }
+    /* a file's tag is its identity and version (inode, size, mtime in ns),
+     * as nginx's is: hashing the bytes would read the file twice */
+    snprintf(etag, sizeof etag, "\"%llx-%llx-%llx\"", (unsigned long long)sb.st_ino,
+             (unsigned long long)sb.st_size,
+             (unsigned long long)sb.st_mtim.tv_sec * 1000000000ull + (unsigned long long)sb.st_mtim.tv_nsec);
+    for (n = 0; extra && extra[n].name && n < sizeof h / sizeof h[0] - 2; n++)
+        h[n] = extra[n];
+    h[n].name = "ETag";
+    h[n].value = etag;
+    h[n + 1].name = NULL;
+    if (none_match(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"), etag)) {
+        close(fd);
+        *status = 304;
+        resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        return pv_httpd_queue(c, 304, resp, h);
     }
     resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
     if (!resp) {
         close(fd);
         return MHD_NO;
     }
-    return pv_httpd_queue(c, MHD_HTTP_OK, resp, extra);
+    *status = 200;
+    return pv_httpd_queue(c, MHD_HTTP_OK, resp, h);
 }
 
 int pv_httpd_route(struct pv_httpd_req *r, const struct pv_route *routes, size_t n,
                    struct pv_route_match *m, struct pv_error *err)
 {
-    switch (pv_router_match(routes, n, r->method, r->url, m)) {
+    /* HEAD is GET without the body (libmicrohttpd leaves the body out and
+     * keeps its Content-Length): every GET route answers it */
+    const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
+
+    switch (pv_router_match(routes, n, method, r->url, m)) {
     case PV_MATCH_OK:
         return 0;
     case PV_MATCH_NO_METHOD:
-        snprintf(r->allow, sizeof r->allow, "%s", m->allow);
+        if (snprintf(r->allow, sizeof r->allow, "%.88s%s", m->allow,
+                     strstr(m->allow, "GET") ? ", HEAD" : "") < 0)
+            r->allow[0] = '\0';
         return pv_fail(err, method_not_allowed, "%s is not allowed on %.200s (allowed: %s)",
-                       r->method, r->url, m->allow);
+                       r->method, r->url, r->allow);
     case PV_MATCH_NO_PATH:
         break;
     }
@@ -307,11 +496,40 @@ static unsigned connections_of(struct pv_httpd *h, const char *addr)
 
 /* ---- requests ------------------------------------------------------------ */
 
+/* The client's X-Request-Id when it is 1-128 visible ASCII characters (so it
+ * can go into a log line and a header as it is), else 16 random hex digits. */
+static void request_id(struct MHD_Connection *c, char out[129])
+{
+    const char *id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+    size_t n = 0;
+    unsigned char rnd[8];
+
+    while (id && id[n] && n <= 128 && id[n] > ' ' && id[n] < 127)
+        n++;
+    if (id && n >= 1 && n <= 128 && id[n] == '\0') {
+        memcpy(out, id, n + 1);
+        return;
+    }
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+        static unsigned long long seq; /* no entropy: unique is enough */
+        unsigned long long v = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED) ^
+                               (unsigned long long)now_ms() << 20;
+        memcpy(rnd, &v, sizeof rnd);
+    }
+    {
+        uint64_t v;
+        memcpy(&v, rnd, sizeof v);
+        hex_of(v, 16, out);
+        out[16] = '\0';
+    }
+}
+
 static enum MHD_Result refuse(struct pv_httpd_req *r, const struct pv_error *e)
 {
     struct pv_httpd_reply rep = {.status = pv_error_status(e),
                                  .json = pv_httpd_error_body(e, NULL),
-                                 .allow = r->allow};
+                                 .allow = r->allow,
+                                 .request_id = r->request_id};
     r->refused = 1;
     return pv_httpd_send_reply(r->conn, &rep);
 }
@@ -397,6 +615,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->method = method;
         r->url = url;
         r->start_ms = now_ms();
+        request_id(c, r->request_id);
         {
             const union MHD_ConnectionInfo *ci =
                 MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -425,12 +644,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 r->sink_failed = 1;
             return MHD_YES;
         }
+        if (r->too_large) {
+            /* dropped, up to DROP_MAX: past it the sender is not a client
+             * that overshot but one that would keep us reading forever */
+            r->dropped += n;
+            return r->dropped > DROP_MAX ? MHD_NO : MHD_YES;
+        }
         if (r->body.len + n > h->o.max_body) {
-            struct pv_error e;
+            /* Only a chunked body gets here (a Content-Length over the limit
+             * is refused on the headers).  libmicrohttpd 0.9.75 takes no
+             * reply while a body is still coming in (MHD_queue_response
+             * fails and the connection is closed without a word), so the
+             * rest is read and dropped, and the 413 is sent at its end --
+             * when that end comes within DROP_MAX more bytes; else the
+             * connection is closed. */
             pv_buf_free(&r->body);
-            pv_fail(&e, body_too_large, "the body is larger than the limit of %zu bytes",
-                    h->o.max_body);
-            return refuse(r, &e);
+            r->too_large = 1;
+            return MHD_YES;
         }
         if (pv_buf_add(&r->body, data, n)) {
             struct pv_error e;
@@ -442,6 +672,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (r->refused)
         return MHD_YES;
+    if (r->too_large) {
+        struct pv_error e;
+        pv_fail(&e, body_too_large, "the body is larger than the limit of %zu bytes",
+                h->o.max_body);
+        return refuse(r, &e);
+    }
     return h->o.app->handle(h->o.app->ctx, r);
 }
 

@@ -50,11 +50,16 @@ struct pv_httpd_req {
                                     connection comes from one */
     void *state;                 /* the program's: app->state_size zeroed bytes */
     char allow[96];              /* a 405's Allow list (pv_httpd_route) */
+    char request_id[129];        /* the client's X-Request-Id when it is 1-128 visible
+                                    ASCII characters, else one made here */
     /* set by admit(): */
     int (*sink)(void *state, const char *data, size_t n); /* take the body: 0 ok, -1 stop */
     /* the layer's own */
     int refused;                 /* answered already: the body is dropped */
     int sink_failed;
+    int too_large;               /* a chunked body outgrew max_body: read on, dropped,
+                                    answered 413 at its end (closed past 8 MiB more) */
+    size_t dropped;
 };
 
 /* admit() queued an answer of its own (say, a 405 with its Allow header). */
@@ -109,6 +114,12 @@ struct pv_httpd_reply {
     const char *content_type;    /* of text; NULL: application/json */
     const char *location, *set_cookie, *allow; /* NULL or "": not sent */
     int retry_after;             /* seconds; 0: none (a 503 says 1) */
+    /* the conveniences every GET gets (all optional): */
+    const char *method;          /* "GET"/"HEAD" with a 200: ETag, If-None-Match -> 304,
+                                    gzip when accepted and the body is over 1 KiB */
+    const char *request_id;      /* sent back as X-Request-Id */
+    const char *link;            /* a Link header (rel="next" of a page) */
+    size_t sent;                 /* out: the body's bytes as sent */
 };
 enum MHD_Result pv_httpd_send_reply(struct MHD_Connection *c, struct pv_httpd_reply *rep);
 
@@ -121,10 +132,15 @@ int pv_httpd_route(struct pv_httpd_req *r, const struct pv_route *routes, size_t
                    struct pv_route_match *m, struct pv_error *err);
 
 /* Stream the regular file at path (O_NOFOLLOW when nofollow), or answer
- * missing when it cannot be opened. */
+ * missing when it cannot be opened.  It carries an ETag of the file's inode,
+ * size and mtime, and If-None-Match naming it is answered 304. */
 enum MHD_Result pv_httpd_send_file(struct MHD_Connection *c, const char *path, int nofollow,
                                    const struct pv_httpd_header *extra,
                                    const struct pv_error *missing);
+/* The same, saying in *status what was answered (200, 304, missing's). */
+enum MHD_Result pv_httpd_send_file_status(struct MHD_Connection *c, const char *path,
+                                          int nofollow, const struct pv_httpd_header *extra,
+                                          const struct pv_error *missing, int *status);
 
 /* {"error": {"code", "message", "details"}} with e's status; details stolen (NULL: {}). */
 json_t *pv_httpd_error_body(const struct pv_error *e, json_t *details);

@@ -11,7 +11,7 @@
 set -eu
 
 PKGS="gcc make pkg-config libc6-dev
-libmicrohttpd-dev libsqlite3-dev libjansson-dev libcurl4-openssl-dev libxml2-dev
+libmicrohttpd-dev zlib1g-dev libsqlite3-dev libjansson-dev libcurl4-openssl-dev libxml2-dev
 libvirt-dev libsodium-dev libgnutls28-dev libcmocka-dev openssl
 python3 python3-pytest python3-requests tzdata
 chromium chromium-driver python3-selenium fonts-dejavu-core

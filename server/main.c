@@ -27,6 +27,7 @@
 #include "server/ha/jobs_ha.h"
 #include "server/http/auth.h"
 #include "server/http/http.h"
+#include "server/http/jobwait.h"
 #include "server/http/sse.h"
 #include "server/http/throttle.h"
 #include "server/inventory/conns.h"
@@ -157,7 +158,7 @@ int main(int argc, char **argv)
         pv_validate_set_types(types, pv_plugins_types(types, PV_ADAPTER_TYPES_MAX));
     }
     pv_clock_init(cfg.test_clock);
-    pv_events_set_publisher(pv_sse_publish);
+    pv_events_set_publisher(pv_jobwait_publish); /* the event stream, and job long polls */
     pv_conns_set_fencing(&fencing);
     if (pv_sse_start() || pv_jobs_start(&cfg, job_kinds, sizeof job_kinds / sizeof job_kinds[0], &e))
         die(&e);

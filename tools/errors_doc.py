@@ -46,6 +46,33 @@ CHANGES = [
     "`type` | the daemon knows vendors only from its adapters (`GET /api/v1/adapters`) |",
 ]
 
+# What libmicrohttpd answers itself, before polyvisord or the agent sees a
+# request, so that a client knows which answers have no JSON body.
+TRANSPORT = [
+    "## Answers that come from libmicrohttpd, not from us",
+    "",
+    "A few malformed requests are refused by libmicrohttpd (0.9.75, Debian 12's) while it parses "
+    "the request line and headers, before the server's code is called. Those answers are "
+    "libmicrohttpd's own short HTML page, not the JSON error body above: there is no option or "
+    "callback in 0.9.75 that runs before that check (the URI log callback comes before the "
+    "headers are parsed and may not answer; the request callback comes after the refusal). "
+    "Clients should treat any `400` without `application/json` as `invalid_value` of the "
+    "framing:",
+    "",
+    "| request | answer |",
+    "|---|---|",
+    "| `Content-Length` that is not a decimal byte count (`12abc`) | `400` with "
+    "libmicrohttpd's HTML page (\"Request malformed\"; 0.9.75 writes its status line and "
+    "headers twice), and the connection is closed |",
+    "| a request line that does not parse (`GARBAGE`) | the connection is closed without an "
+    "answer |",
+    "",
+    "A chunked body that grows over `max_body_bytes` is ours: the rest of the body is read and "
+    "dropped, and `413 body_too_large` (JSON) is sent at its end (when the body ends within 8 MiB past the limit; a longer one is cut off by closing the connection); libmicrohttpd 0.9.75 takes no "
+    "reply while a body is still arriving, so the answer cannot come sooner. A "
+    "`Content-Length` over the limit is refused at once, before the body is read.",
+]
+
 
 def rows():
     with open(os.path.join(ROOT, "lib", "errors.def")) as f:
@@ -61,7 +88,7 @@ def render():
            "| code | HTTP | class | meaning |", "|---|---|---|---|"]
     for code, cls, status, meaning in sorted(rows(), key=lambda r: (int(r[2]), r[0])):
         out.append("| `%s` | %s | %s | %s |" % (code, status, CLASS_WORDS[cls], meaning.replace("|", "\\|")))
-    out += [""] + CHANGES
+    out += [""] + CHANGES + [""] + TRANSPORT
     return "\n".join(out) + "\n"
 
 

@@ -17,6 +17,7 @@ void pv_config_defaults(struct pv_config *c)
     c->listen_port = 8080;
     snprintf(c->data_dir, sizeof c->data_dir, "var");
     c->log_level = PV_LOG_INFO;
+    c->access_log = 1;
     c->host_failure_timeout = 30;
     c->http_threads = 4;
     c->job_workers = 8;
@@ -152,6 +153,7 @@ int pv_config_set(struct pv_config *c, const char *key, const char *value, struc
     INT("max_connections", max_connections, 16, 1000000);
     INT("max_connections_per_address", max_connections_per_address, 1, 1000000);
     INT("idle_timeout_seconds", idle_timeout_seconds, 5, 3600);
+    INT("access_log", access_log, 0, 1);
 #undef INT
     if (strcmp(key, "log_level") == 0) {
         int l = pv_log_level_parse(value);

@@ -25,6 +25,7 @@ struct pv_config {
     char config_file[512];
     char admin_password[256];
     int log_level;           /* enum pv_log_level */
+    int access_log;          /* 1: a line per request at info (access_log = 0 turns it off) */
     int host_failure_timeout;/* seconds */
     int http_threads;
     int job_workers;

@@ -1,5 +1,8 @@
 /* log.c -- structured lines to stderr, one write(2) per line so lines from
- * different threads never interleave. */
+ * different threads never interleave.  While a thread works for an HTTP
+ * request, the request's id (X-Request-Id) is thread-local here and ends
+ * every line it logs as request_id=..., so one request's lines can be found
+ * together without passing the id through every call. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +12,18 @@
 
 /* Start-up configuration, set before threads start. */
 static enum pv_log_level min_level = PV_LOG_INFO;
+/* The request this thread is serving; NULL: none.  Borrowed from the caller. */
+static _Thread_local const char *request_id;
+
+void pv_log_set_request(const char *id)
+{
+    request_id = id;
+}
+
+int pv_log_enabled(enum pv_log_level level)
+{
+    return level >= min_level;
+}
 
 void pv_log_set_level(enum pv_log_level level)
 {
@@ -43,6 +58,10 @@ void pv_log(enum pv_log_level level, const char *component, const char *fmt, ...
     va_start(ap, fmt);
     n += vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
     va_end(ap);
+    if (n > (int)sizeof line - 2)
+        n = (int)sizeof line - 2;
+    if (request_id && n < (int)sizeof line - 2)
+        n += snprintf(line + n, sizeof line - (size_t)n - 1, " request_id=%s", request_id);
     if (n > (int)sizeof line - 2)
         n = (int)sizeof line - 2;
     line[n++] = '\n';

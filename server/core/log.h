@@ -12,4 +12,10 @@ int pv_log_level_parse(const char *name);
 void pv_log(enum pv_log_level level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* While this thread serves a request: its id ends each line (request_id=);
+ * NULL when it is done.  id is borrowed and must outlive the setting. */
+void pv_log_set_request(const char *id);
+/* Would a line at level be written? */
+int pv_log_enabled(enum pv_log_level level);
+
 #endif

@@ -26,6 +26,7 @@
 #include "server/http/http.h"
 #include "server/core/log.h"
 #include "server/http/metrics.h"
+#include "server/http/jobwait.h"
 #include "server/http/sse.h"
 #include "server/core/util.h"
 
@@ -35,29 +36,121 @@ struct call {
     struct pv_route_match m;
     const char *label;      /* the route pattern, for metrics and logs */
     int api;                /* 0: a file of the console */
+    const char *request_id; /* borrowed from lib/httpd's request */
+    size_t sent;            /* the reply body's bytes */
 };
 
 /* Start-up configuration: set in pv_http_start before the daemon runs. */
 static struct pv_httpd *httpd;
 static char webui_dir[512];
+static int access_log = 1;
 
 int pv_http_is_tls(void)
 {
     return pv_httpd_is_tls(httpd);
 }
 
+/* The cursor of a page's next_cursor, or NULL: a page is written by db/ as
+ * text ending in ,"next_cursor":"..."} (api_inventory.c) or is JSON. */
+static const char *next_cursor(struct pv_req *r, size_t *n)
+{
+    static const char key[] = "\"next_cursor\":\"";
+    const char *s, *e;
+
+    if (r->json) {
+        json_t *nc = json_object_get(r->json, "next_cursor");
+        s = json_string_value(nc);
+        if (s)
+            *n = strlen(s);
+        return s;
+    }
+    /* only a page is searched: an object's body is not read twice */
+    if (!r->text || strncmp(r->text, "{\"items\":", 9) != 0 || !(s = strstr(r->text, key)))
+        return NULL;
+    s += sizeof key - 1;
+    if (!(e = strchr(s, '"')))
+        return NULL;
+    *n = (size_t)(e - s);
+    return s;
+}
+
+struct link_build {
+    char *out;
+    size_t size, len;
+};
+
+static void link_put(struct link_build *b, const char *s, size_t n, int encode)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n && b->len + 4 < b->size; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (!encode || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+            (ch >= '0' && ch <= '9') || strchr("-._~", ch)) {
+            b->out[b->len++] = (char)ch;
+        } else {
+            b->out[b->len++] = '%';
+            b->out[b->len++] = hex[ch >> 4];
+            b->out[b->len++] = hex[ch & 15];
+        }
+    }
+    b->out[b->len] = '\0';
+}
+
+static enum MHD_Result link_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    (void)kind;
+    if (strcmp(key, "cursor") != 0) {
+        link_put(cls, key, strlen(key), 1);
+        link_put(cls, "=", 1, 0);
+        link_put(cls, value ? value : "", value ? strlen(value) : 0, 1);
+        link_put(cls, "&", 1, 0);
+    }
+    return MHD_YES;
+}
+
+/* Link: <path?same query, this cursor>; rel="next" beside a page's
+ * next_cursor (RFC 8288), so a client can follow pages without building URLs. */
+static void make_link(struct pv_req *r, char *link, size_t size)
+{
+    struct link_build b = {link, size, 0};
+    const char *cur;
+    size_t n = 0;
+
+    link[0] = '\0';
+    if (!(cur = next_cursor(r, &n)))
+        return;
+    link_put(&b, "<", 1, 0);
+    link_put(&b, r->path, strlen(r->path), 0);
+    link_put(&b, "?", 1, 0);
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, link_arg, &b);
+    link_put(&b, "cursor=", 7, 0);
+    link_put(&b, cur, n, 1);
+    link_put(&b, ">; rel=\"next\"", 14, 0);
+    if (b.len + 4 >= b.size) /* cut short: better none than a wrong one */
+        link[0] = '\0';
+}
+
 /* Send r's reply (through lib/httpd, which takes its body); r->status
  * becomes what was sent. */
-static enum MHD_Result send_json(struct MHD_Connection *conn, struct pv_req *r)
+static enum MHD_Result send_json(struct call *c)
 {
+    struct pv_req *r = &c->r;
     struct pv_httpd_reply rep = {r->status, r->json,     r->text,       r->content_type,
-                                 r->location, r->set_cookie, r->allow, r->retry_after};
+                                 r->location, r->set_cookie, r->allow, r->retry_after,
+                                 r->method, c->request_id, NULL, 0};
     enum MHD_Result ret;
+    char link[1024]; /* on the stack: not zeroed with every request's state */
 
+    if (c->api && r->status == 200 && strcmp(r->method, "POST") != 0) {
+        make_link(r, link, sizeof link);
+        rep.link = link;
+    }
     r->json = NULL;
     r->text = NULL;
-    ret = pv_httpd_send_reply(conn, &rep);
+    ret = pv_httpd_send_reply(r->conn, &rep);
     r->status = rep.status;
+    c->sent = rep.sent;
     return ret;
 }
 
@@ -87,15 +180,17 @@ static const char *content_type(const char *path)
 /* Files of the web console.  The path has no ".." segment (checked by the
  * caller) and is opened relative to the console directory only. */
 static enum MHD_Result serve_static(struct MHD_Connection *conn, const char *method,
-                                    const char *path)
+                                    const char *path, const char *request_id, int *status)
 {
     char file[1024];
     struct pv_error missing;
     struct pv_httpd_header h[] = {{"Content-Type", NULL},
                                         {"X-Frame-Options", "DENY"},
                                         {"Cache-Control", "no-cache"},
+                                        {"X-Request-Id", request_id},
                                         {NULL, NULL}};
 
+    *status = 404;
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return send_error(conn, PV_CODE_route_not_found, "no such route");
     if (strcmp(path, "/") == 0)
@@ -104,7 +199,7 @@ static enum MHD_Result serve_static(struct MHD_Connection *conn, const char *met
         return send_error(conn, PV_CODE_not_found, "no such file");
     pv_fail(&missing, not_found, "no such file");
     h[0].value = content_type(file);
-    return pv_httpd_send_file(conn, file, 1, h, &missing);
+    return pv_httpd_send_file_status(conn, file, 1, h, &missing, status);
 }
 
 static int has_dotdot(const char *path)
@@ -124,23 +219,30 @@ static int is_api_path(const char *path)
            strcmp(path, "/metrics") == 0 || strcmp(path, "/healthz") == 0;
 }
 
-/* Count and log a request that was answered. */
+/* Count and log a request that was answered: the access log names the
+ * route's pattern, never the path (a path may carry a ticket or a secret). */
 static void finished(struct call *c)
 {
     struct pv_req *r = &c->r;
     int64_t ms = pv_now_ms() - r->start_ms;
 
+    enum pv_log_level level = access_log ? PV_LOG_INFO : PV_LOG_DEBUG;
+
     pv_metrics_request(c->label, r->status, ms);
-    pv_log(PV_LOG_DEBUG, "http", "event=request method=%s route=%s status=%d user=%s ms=%lld",
-           r->method, c->label, r->status, r->user[0] ? r->user : "-", (long long)ms);
+    if (pv_log_enabled(level)) /* access_log = 0 still shows requests at debug */
+        pv_log(level, "access",
+               "client=%s user=%s method=%s route=%s status=%d bytes=%zu ms=%lld",
+               r->client ? r->client : "-", r->user[0] ? r->user : "-", r->method, c->label,
+               r->status, c->sent, (long long)ms);
 }
 
 /* Answer r now (an error found in admit()), counted and logged like any. */
 static int answer_early(struct call *c, const struct pv_error *e)
 {
     pv_reply_error(&c->r, e);
-    send_json(c->r.conn, &c->r);
+    send_json(c);
     finished(c);
+    pv_log_set_request(NULL);
     return PV_HTTPD_ANSWERED;
 }
 
@@ -165,7 +267,9 @@ static int admit(void *ctx, struct pv_httpd_req *hr, struct pv_error *err)
     r->path = hr->url;
     r->client = hr->client;
     r->start_ms = hr->start_ms;
+    c->request_id = hr->request_id;
     c->label = "unmatched";
+    pv_log_set_request(c->request_id);
     if (!pv_utf8_valid(hr->url, strlen(hr->url)) || has_dotdot(hr->url)) {
         pv_fail(&e, invalid_path, "the path is not valid UTF-8 or has a '..' segment");
         return answer_early(c, &e);
@@ -175,6 +279,7 @@ static int admit(void *ctx, struct pv_httpd_req *hr, struct pv_error *err)
             pv_fail(&e, route_not_found, "no such route");
             return answer_early(c, &e);
         }
+        pv_log_set_request(NULL);
         return 0; /* a console file: handle() serves it */
     }
     c->api = 1;
@@ -194,6 +299,7 @@ static int admit(void *ctx, struct pv_httpd_req *hr, struct pv_error *err)
             return answer_early(c, &e);
         }
     }
+    pv_log_set_request(NULL);
     return 0;
 }
 
@@ -205,18 +311,26 @@ static enum MHD_Result handle(void *ctx, struct pv_httpd_req *hr)
     enum MHD_Result ret;
     (void)ctx;
 
-    if (!c->api)
-        return serve_static(hr->conn, hr->method, hr->url);
+    if (!c->api) {
+        ret = serve_static(hr->conn, hr->method, hr->url, c->request_id, &r->status);
+        finished(c);
+        return ret;
+    }
+    pv_log_set_request(c->request_id);
     r->body = hr->body.len ? hr->body.s : NULL;
     r->body_len = hr->body.len;
     c->m.route->handler(r);
-    if (r->stream) {
+    if (r->suspended) { /* parked (jobwait.c): answered when it runs again */
+        r->suspended = 0;
+        ret = MHD_YES;
+    } else if (r->stream) {
         ret = pv_sse_queue(hr->conn, r->stream);
         pv_metrics_request(c->label, 200, pv_now_ms() - r->start_ms);
-        return ret;
+    } else {
+        ret = send_json(c);
+        finished(c);
     }
-    ret = send_json(hr->conn, r);
-    finished(c);
+    pv_log_set_request(NULL);
     return ret;
 }
 
@@ -238,6 +352,9 @@ int pv_http_start(const struct pv_config *cfg, struct pv_error *err)
     };
 
     snprintf(webui_dir, sizeof webui_dir, "%s", cfg->webui_dir);
+    access_log = cfg->access_log;
+    if (pv_jobwait_start())
+        return pv_fail(err, thread_failed, "cannot start the long-poll timer thread");
     return pv_httpd_start(&o, &httpd, err);
 }
 
@@ -245,6 +362,7 @@ void pv_http_stop(void)
 {
     if (httpd) {
         pv_sse_shutdown();
+        pv_jobwait_shutdown();
         pv_httpd_stop(httpd);
         httpd = NULL;
     }

@@ -45,6 +45,9 @@ struct pv_req {
     char set_cookie[256];      /* a Set-Cookie header for the reply, "" none */
     int retry_after;           /* seconds for a Retry-After header, 0 none */
     void *stream;              /* an SSE stream (sse.c) instead of a body */
+    int suspended;             /* the handler parked the connection (jobwait.c): no reply
+                                  now; the handler runs again when it is resumed */
+    int64_t wait_until_ms;     /* a long poll's deadline (pv_now_ms), 0: none yet */
 };
 
 int pv_http_start(const struct pv_config *cfg, struct pv_error *err);

@@ -65,7 +65,7 @@ def test_wrong_method_is_405_with_allow(daemon):
     r = daemon.req("PUT", "/api/v1/vms")
     assert r.status_code == 405
     assert r.json()["error"]["code"] == "method_not_allowed"
-    assert set(r.headers["Allow"].split(", ")) == {"GET", "POST"}
+    assert set(r.headers["Allow"].split(", ")) == {"GET", "HEAD", "POST"}
 
 
 def test_dotdot_path_refused(daemon):

@@ -101,7 +101,9 @@ def test_config_file_and_port_in_use(tmpdir_path):
     conf = os.path.join(tmpdir_path, "pv.conf")
     data = os.path.join(tmpdir_path, "data")
     with open(conf, "w") as f:
-        f.write("# test\nlisten = 127.0.0.1:%d\ndata_dir = %s\nlog_level = debug\n" % (port, data))
+        # with the access log off, requests are logged at debug: the proof that log_level took
+        f.write("# test\nlisten = 127.0.0.1:%d\ndata_dir = %s\nlog_level = debug\naccess_log = 0\n"
+                % (port, data))
     env = dict(os.environ, POLYVISOR_ADMIN_PASSWORD="pw-long-enough-1")
     p = subprocess.Popen([os.path.join(BUILD, "polyvisord"), "--config", conf], env=env,
                          stderr=subprocess.PIPE, text=True)

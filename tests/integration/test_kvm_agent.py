@@ -307,7 +307,7 @@ def test_agent_routes_are_a_table(agent):
     route, and a literal segment wins over a capture."""
     r = agent.call("DELETE", "/v1/host")
     assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
-    assert r.headers["Allow"] == "GET"
+    assert r.headers["Allow"] == "GET, HEAD"
     r = agent.call("GET", "/v1/nothing")
     assert r.status_code == 404 and r.json()["error"]["code"] == "route_not_found"
     uuid = agent.call("GET", "/v1/vms").json()["items"][0]["uuid"]

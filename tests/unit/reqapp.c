@@ -45,8 +45,7 @@ static enum MHD_Result handle(void *ctx, struct pv_httpd_req *hr)
     if (r->stream && test_stream_queue)
         return test_stream_queue(hr->conn, r->stream);
     {
-        struct pv_httpd_reply rep = {r->status ? r->status : 500, r->json, NULL, NULL,
-                                     NULL, NULL, NULL, 0};
+        struct pv_httpd_reply rep = {.status = r->status ? r->status : 500, .json = r->json};
         r->json = NULL; /* sent (and freed) */
         ret = pv_httpd_send_reply(hr->conn, &rep);
     }
