@@ -83,30 +83,20 @@ static int device_step(struct pv_job_run *run, int idx, struct pv_error *err)
         .network_native_id = param(run, "network_native_id"),
     };
     struct pv_device_result out;
-    struct pv_db_vm_ref vm;
-    struct pv_handle h;
-    struct pv_sink sink;
-    struct pv_sink_ctx ctx;
+    struct pv_vm_call c;
     int rc;
 
     (void)idx;
     memset(&out, 0, sizeof out);
-    rc = pv_db_vm_ref(pv_job_target(run), &vm, err);
-    if (!rc)
-        rc = pv_conns_acquire(vm.connection_id, &h, err);
-    if (rc)
+    if ((rc = pv_vm_call_open(run, &c, err)))
         return rc;
-    rc = pv_conns_need(&h, PV_CAP_DEVICES, (void *)h.a->vm_device, err);
+    rc = pv_conns_need(&c.h, PV_CAP_DEVICES, (void *)c.h.a->vm_device, err);
+    if (!rc)
+        rc = c.h.a->vm_device(c.h.conn, c.vm.native_id, &ch, &c.sink, &out, err);
+    pv_vm_call_close(&c, run, rc);
     if (!rc) {
-        pv_conns_sink(&sink, &ctx, &h, run);
-        rc = h.a->vm_device(h.conn, vm.native_id, &ch, &sink, &out, err);
-    }
-    if (rc != PV_EUNREACHABLE)
-        pv_conns_settle(&h, rc ? NULL : &ctx, vm.native_id, run);
-    pv_conns_release(&h, rc == PV_EUNREACHABLE);
-    if (!rc) {
-        keep_result(run, vm.id, out.key, out.live, out.note);
-        pv_event("vm", vm.id, "info", pv_job_actor(run), "vm %s: %s %s %s%s%s", vm.name,
+        keep_result(run, c.vm.id, out.key, out.live, out.note);
+        pv_event("vm", c.vm.id, "info", pv_job_actor(run), "vm %s: %s %s %s%s%s", c.vm.name,
                  param(run, "op"), param(run, "kind"), out.key, out.note[0] ? ": " : "", out.note);
     }
     return rc;

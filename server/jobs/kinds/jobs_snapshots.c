@@ -65,29 +65,19 @@ static int snapshot_step(struct pv_job_run *run, int idx, struct pv_error *err)
         .children = json_is_true(json_object_get(p, "children")),
     };
     char key[256] = "";
-    struct pv_db_vm_ref vm;
-    struct pv_handle h;
-    struct pv_sink sink;
-    struct pv_sink_ctx ctx;
+    struct pv_vm_call c;
     int rc;
 
     (void)idx;
-    rc = pv_db_vm_ref(pv_job_target(run), &vm, err);
-    if (!rc)
-        rc = pv_conns_acquire(vm.connection_id, &h, err);
-    if (rc)
+    if ((rc = pv_vm_call_open(run, &c, err)))
         return rc;
-    rc = pv_conns_need(&h, PV_CAP_SNAPSHOTS, (void *)h.a->vm_snapshot, err);
+    rc = pv_conns_need(&c.h, PV_CAP_SNAPSHOTS, (void *)c.h.a->vm_snapshot, err);
+    if (!rc)
+        rc = c.h.a->vm_snapshot(c.h.conn, c.vm.native_id, &ch, &c.sink, key, sizeof key, err);
+    pv_vm_call_close(&c, run, rc);
     if (!rc) {
-        pv_conns_sink(&sink, &ctx, &h, run);
-        rc = h.a->vm_snapshot(h.conn, vm.native_id, &ch, &sink, key, sizeof key, err);
-    }
-    if (rc != PV_EUNREACHABLE)
-        pv_conns_settle(&h, rc ? NULL : &ctx, vm.native_id, run);
-    pv_conns_release(&h, rc == PV_EUNREACHABLE);
-    if (!rc) {
-        keep_result(run, vm.id, ch.op == PV_SNAP_CREATE ? key : ch.key, NULL);
-        pv_event("vm", vm.id, "info", pv_job_actor(run), "vm %s: snapshot %s %s", vm.name,
+        keep_result(run, c.vm.id, ch.op == PV_SNAP_CREATE ? key : ch.key, NULL);
+        pv_event("vm", c.vm.id, "info", pv_job_actor(run), "vm %s: snapshot %s %s", c.vm.name,
                  param(run, "op"), param(run, "name"));
     }
     return rc;

@@ -52,41 +52,51 @@ static const struct action_info *action_of(const char *kind)
     return NULL;
 }
 
+int pv_vm_call_open(struct pv_job_run *run, struct pv_vm_call *c, struct pv_error *err)
+{
+    int rc = pv_db_vm_ref(pv_job_target(run), &c->vm, err);
+
+    if (!rc)
+        rc = pv_conns_acquire(c->vm.connection_id, &c->h, err);
+    if (!rc)
+        pv_conns_sink(&c->sink, &c->ctx, &c->h, run);
+    return rc;
+}
+
+void pv_vm_call_close(struct pv_vm_call *c, struct pv_job_run *run, int rc)
+{
+    if (rc != PV_EUNREACHABLE)
+        pv_conns_settle(&c->h, rc ? NULL : &c->ctx, c->vm.native_id, run);
+    pv_conns_release(&c->h, rc == PV_EUNREACHABLE);
+}
+
 static int action_step(struct pv_job_run *run, int idx, struct pv_error *err)
 {
     const struct action_info *ai = action_of(pv_job_kind_name(run));
-    struct pv_db_vm_ref vm;
-    struct pv_handle h;
-    struct pv_sink sink;
-    struct pv_sink_ctx ctx;
+    struct pv_vm_call c;
     int rc;
 
     (void)idx;
     if (!ai)
         return pv_fail(err, unknown_job_kind, "no such VM action");
-    rc = pv_db_vm_ref(pv_job_target(run), &vm, err);
-    if (rc)
+    if ((rc = pv_vm_call_open(run, &c, err)))
         return rc;
-    rc = pv_conns_acquire(vm.connection_id, &h, err);
-    if (rc)
-        return rc;
-    rc = pv_conns_need(&h, ai->cap, (void *)h.a->vm_action, err);
+    rc = pv_conns_need(&c.h, ai->cap, (void *)c.h.a->vm_action, err);
     if (!rc) {
         enum pv_vm_action act = ai->act;
         if (act == PV_ACT_DELETE && json_is_true(json_object_get(pv_job_params(run), "delete_disks")))
             act = PV_ACT_DELETE_WITH_DISKS;
-        pv_conns_sink(&sink, &ctx, &h, run);
-        rc = h.a->vm_action(h.conn, vm.native_id, act, &sink, err);
+        rc = c.h.a->vm_action(c.h.conn, c.vm.native_id, act, &c.sink, err);
     }
-    if (!rc && ai->act == PV_ACT_DELETE) {
+    if (!rc && ai->act == PV_ACT_DELETE) { /* gone: nothing to read back */
         char gone[64];
-        pv_db_vm_gone(vm.connection_id, vm.native_id, gone);
-    } else if (rc != PV_EUNREACHABLE) {
-        pv_conns_settle(&h, rc ? NULL : &ctx, vm.native_id, run);
+        pv_db_vm_gone(c.vm.connection_id, c.vm.native_id, gone);
+        pv_conns_release(&c.h, 0);
+    } else {
+        pv_vm_call_close(&c, run, rc);
     }
-    pv_conns_release(&h, rc == PV_EUNREACHABLE);
     if (!rc)
-        json_object_set_new(pv_job_result(run), "vm_id", json_string(vm.id));
+        json_object_set_new(pv_job_result(run), "vm_id", json_string(c.vm.id));
     return rc;
 }
 
@@ -428,28 +438,18 @@ static int reconfigure_step(struct pv_job_run *run, int idx, struct pv_error *er
         .vcpus = (int)json_integer_value(json_object_get(p, "vcpus")),
         .memory_mb = json_integer_value(json_object_get(p, "memory_mb")),
     };
-    struct pv_db_vm_ref vm;
-    struct pv_handle h;
-    struct pv_sink sink;
-    struct pv_sink_ctx ctx;
+    struct pv_vm_call c;
     int rc;
 
     (void)idx;
-    rc = pv_db_vm_ref(pv_job_target(run), &vm, err);
-    if (!rc)
-        rc = pv_conns_acquire(vm.connection_id, &h, err);
-    if (rc)
+    if ((rc = pv_vm_call_open(run, &c, err)))
         return rc;
-    rc = pv_conns_need(&h, PV_CAP_RECONFIGURE, (void *)h.a->vm_reconfigure, err);
-    if (!rc) {
-        pv_conns_sink(&sink, &ctx, &h, run);
-        rc = h.a->vm_reconfigure(h.conn, vm.native_id, &spec, &sink, err);
-    }
-    if (rc != PV_EUNREACHABLE)
-        pv_conns_settle(&h, rc ? NULL : &ctx, vm.native_id, run);
-    pv_conns_release(&h, rc == PV_EUNREACHABLE);
+    rc = pv_conns_need(&c.h, PV_CAP_RECONFIGURE, (void *)c.h.a->vm_reconfigure, err);
     if (!rc)
-        pv_event("vm", vm.id, "info", pv_job_actor(run), "vm %s reconfigured", vm.name);
+        rc = c.h.a->vm_reconfigure(c.h.conn, c.vm.native_id, &spec, &c.sink, err);
+    pv_vm_call_close(&c, run, rc);
+    if (!rc)
+        pv_event("vm", c.vm.id, "info", pv_job_actor(run), "vm %s reconfigured", c.vm.name);
     return rc;
 }
 
