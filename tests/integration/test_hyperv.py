@@ -1066,3 +1066,26 @@ def test_checkpoints_take_revert_and_delete(hv):
     assert _checkpoints(ws, guid) == ({}, None)
     assert hv.ok("GET", base)["items"] == []
     assert ws.vms()[guid]["state"] == 2
+
+
+def test_failed_checkpoint_jobs_leave_the_tree_as_it_was(hv):
+    """A CreateSnapshot or ApplySnapshot job the host fails: the job fails with the host's
+    words, and the checkpoints, the current one and the VM's settings stay as they were."""
+    host = api_hosts(hv)["HV-NODE01"]
+    ws = hv.sim.ws("HV-NODE01")
+    vm = create(hv, host["id"], vcpus=1, memory_mb=512)
+    guid, base = vm["native_id"], "/api/v1/vms/%s/snapshots" % vm["id"]
+    hv.run("POST", base, {"name": "good"}, timeout=60)
+    before = _checkpoints(ws, guid)
+    why = "Checkpoint operation for '%s' failed: not enough space on the disk." % vm["name"]
+    hv.sim.fault(host="HV-NODE01", type="fail_job", description=why, code=32768)
+    job = hv.run("POST", base, {"name": "bad"}, expect="failed", timeout=60)
+    assert job["error"]["code"] == "job_failed" and why in job["error"]["message"]
+    assert _checkpoints(ws, guid) == before
+    assert [s["name"] for s in hv.ok("GET", base)["items"]] == ["good"]
+    hv.run("POST", "/api/v1/vms/%s/reconfigure" % vm["id"], {"vcpus": 2}, timeout=60)
+    hv.sim.fault(host="HV-NODE01", type="fail_job", description="Apply failed.", code=32768)
+    sid = hv.ok("GET", base)["items"][0]["id"]
+    job = hv.run("POST", "%s/%s/revert" % (base, sid), expect="failed", timeout=60)
+    assert job["error"]["code"] == "job_failed"
+    assert ws.vms()[guid]["vcpus"] == 2 and _checkpoints(ws, guid) == before
