@@ -70,14 +70,15 @@ static int current_key(struct pv_conn *c, const char *guid, char key[HV_GUID_LEN
     return rc;
 }
 
+/* The VM read (hv_vm_get), after its GUID was checked; *v zeroed before anything,
+ * so that a refusal leaves nothing to read uninitialised. */
 static int vm_checked(struct pv_conn *c, const char *guid, struct hv_vm *v, struct pv_error *err)
 {
-    int rc;
-
+    memset(v, 0, sizeof *v);
+    v->enabled_state = -1;
     if (!guid || !hv_guid_ok(guid))
         return pv_fail(err, vm_not_found, "Hyper-V host %s has no VM %s", c->url, guid ? guid : "");
-    rc = hv_vm_get(c, guid, v, err);
-    return rc;
+    return hv_vm_get(c, guid, v, err);
 }
 
 int hv_vm_snapshots(struct pv_conn *c, const char *guid, char **json, struct pv_error *err)
