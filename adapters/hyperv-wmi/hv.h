@@ -10,6 +10,8 @@
  * hv_actions.c:     RequestStateChange / InitiateShutdown, create (DefineSystem
  *                   + ModifyResourceSettings, DestroySystem on failure),
  *                   reconfigure, delete, live and quick migration.
+ * hv_snapshots.c:   checkpoints (vm_snapshots, vm_snapshot) over
+ *                   Msvm_VirtualSystemSnapshotService.
  * hv_devices.c:     a VM's disks and NICs (read, made at create: VHDX
  *                   files, controllers, drives, adapters, switch connections;
  *                   and changed later: vm_device).
@@ -175,6 +177,11 @@ void hv_plan_free(struct hv_plan *p);
 /* vm_device: one change to a VM's disks or NICs (see hv_devices.c's last part). */
 int hv_vm_device(struct pv_conn *c, const char *vm, const struct pv_device_change *ch, const struct pv_sink *s,
                  struct pv_device_result *res, struct pv_error *err);
+
+/* hv_snapshots.c */
+int hv_vm_snapshots(struct pv_conn *c, const char *guid, char **json, struct pv_error *err);
+int hv_vm_snapshot(struct pv_conn *c, const char *guid, const struct pv_snapshot_change *ch,
+                   const struct pv_sink *s, char *key_out, size_t key_size, struct pv_error *err);
 
 /* hv_actions.c */
 int hv_action(struct pv_conn *c, const char *vm, enum pv_vm_action a, const struct pv_sink *s,

@@ -2,7 +2,7 @@
  * WS-Management to one Hyper-V host's WMI (root/virtualization/v2 and
  * root/cimv2).  This file is the ABI table; the session (open, close, WMI
  * return codes, Msvm_ConcreteJob) is hv_session.c's, inventory
- * hv_inventory.c's, actions hv_actions.c's, the WS-Man client wsman.c's.
+ * hv_inventory.c's, actions hv_actions.c's, checkpoints hv_snapshots.c's, the WS-Man client wsman.c's.
  */
 #include "adapters/hyperv-wmi/hv.h"
 
@@ -18,7 +18,7 @@ static const struct pv_adapter hyperv_adapter = {
     .version = "0.1",
     .caps = PV_CAP_SYNC | PV_CAP_EVENTS | PV_CAP_CREATE | PV_CAP_DELETE | PV_CAP_POWER |
             PV_CAP_SHUTDOWN | PV_CAP_PAUSE | PV_CAP_SAVE | PV_CAP_STATS | PV_CAP_LIVE_MIGRATE |
-            PV_CAP_QUICK_MIGRATE | PV_CAP_RECONFIGURE | PV_CAP_DEVICES,
+            PV_CAP_QUICK_MIGRATE | PV_CAP_RECONFIGURE | PV_CAP_DEVICES | PV_CAP_SNAPSHOTS,
     .title = "Microsoft Hyper-V",
     .credentials = PV_CRED_PASSWORD,
     .open = hv_open,
@@ -31,6 +31,8 @@ static const struct pv_adapter hyperv_adapter = {
     .vm_refresh = hv_vm_refresh,
     .vm_reconfigure = hv_reconfigure,
     .vm_device = hv_vm_device,
+    .vm_snapshots = hv_vm_snapshots,
+    .vm_snapshot = hv_vm_snapshot,
     /* no vm_clone (WMI v2 clones only through export/import of files) and no
      * host_maintenance (a standalone host has none; a cluster's is not read yet) */
 };

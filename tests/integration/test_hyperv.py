@@ -999,3 +999,93 @@ def test_bad_device_changes_are_4xx_and_change_nothing(hv):
         assert r.status_code == status and r.json()["error"]["code"] == code, r.text
     assert ws.devices(guid) == dev0 and ws.files() == files0
     assert not [j for j in hv.all_items("/api/v1/jobs") if j["kind"] == "vm.device"]
+
+
+# ---- checkpoints (vm_snapshots, vm_snapshot): truth from the host's snapshot settings ----
+
+def _checkpoints(ws, guid):
+    """InstanceID GUID -> {name, parent (GUID or None), saved} of the VM's checkpoints as the host
+    lists them (Msvm_SnapshotOfVirtualSystem), and the GUID its Msvm_MostCurrentSnapshotInBranch names."""
+    vm = "{Msvm_ComputerSystem.CreationClassName='Msvm_ComputerSystem',Name='%s'}" % guid
+    out = {}
+    for s in ws.enum("ASSOCIATORS OF %s WHERE AssocClass = Msvm_SnapshotOfVirtualSystem" % vm):
+        assert s["VirtualSystemType"] == "Microsoft:Hyper-V:Snapshot:Realized"
+        parent = s["Parent"] and s["Parent"].split('InstanceID="Microsoft:', 1)[1].rstrip('"')
+        out[s["InstanceID"].split(":", 1)[1]] = {"name": s["ElementName"], "parent": parent or None,
+                                                  "saved": s["IsSaved"] == "true"}
+    cur = ws.enum("ASSOCIATORS OF %s WHERE AssocClass = Msvm_MostCurrentSnapshotInBranch" % vm)
+    return out, cur[0]["InstanceID"].split(":", 1)[1] if cur else None
+
+
+def test_checkpoints_take_revert_and_delete(hv):
+    host = api_hosts(hv)["HV-NODE01"]
+    ws = hv.sim.ws("HV-NODE01")
+    vm = create(hv, host["id"], vcpus=1, memory_mb=512)
+    guid, base = vm["native_id"], "/api/v1/vms/%s/snapshots" % vm["id"]
+    # a stopped VM: a checkpoint without memory
+    j1 = hv.run("POST", base, {"name": "before-patch"}, timeout=60)
+    hv.run("POST", "/api/v1/vms/%s/reconfigure" % vm["id"], {"vcpus": 4, "memory_mb": 1024}, timeout=60)
+    act(hv, vm, "start")
+    # a running VM: a standard checkpoint, memory kept (IsSaved)
+    j2 = hv.run("POST", base, {"name": "patched"}, timeout=60)
+    cps, cur = _checkpoints(ws, guid)
+    by_name = {c["name"]: k for k, c in cps.items()}
+    assert set(by_name) == {"before-patch", "patched"}
+    k1, k2 = by_name["before-patch"], by_name["patched"]
+    assert cps[k1]["parent"] is None and cps[k2]["parent"] == k1 and cur == k2
+    assert not cps[k1]["saved"] and cps[k2]["saved"]
+    items = {s["name"]: s for s in hv.ok("GET", base)["items"]}
+    assert items["patched"]["id"] == j2["result"]["snapshot_id"]
+    assert items["before-patch"]["id"] == j1["result"]["snapshot_id"]
+    assert items["patched"]["parent_id"] == items["before-patch"]["id"]
+    assert items["patched"]["current"] and items["patched"]["memory"] and not items["before-patch"]["memory"]
+    # a third on top, then back to the first: the running VM is turned off, the settings go back
+    hv.run("POST", base, {"name": "third"}, timeout=60)
+    k3 = [k for k, c in _checkpoints(ws, guid)[0].items() if c["name"] == "third"][0]
+    hv.run("POST", "%s/%s/revert" % (base, items["before-patch"]["id"]), timeout=60)
+    t = ws.vms()[guid]
+    assert (t["state"], t["vcpus"], t["memory_mb"]) == (3, 1, 512)
+    assert _checkpoints(ws, guid)[1] == k1
+    assert api_vm(hv, guid)["power_state"] == "stopped"
+    # back to the checkpoint with memory: the VM runs again, with the settings it had then
+    hv.run("POST", "%s/%s/revert" % (base, items["patched"]["id"]), timeout=60)
+    t = ws.vms()[guid]
+    assert (t["state"], t["vcpus"], t["memory_mb"]) == (2, 4, 1024)
+    assert _checkpoints(ws, guid)[1] == k2
+    # delete one in the middle: its child moves up to its parent
+    hv.run("DELETE", "%s/%s" % (base, items["patched"]["id"]), timeout=60)
+    cps, cur = _checkpoints(ws, guid)
+    assert set(cps) == {k1, k3} and cps[k3]["parent"] == k1 and cur == k1
+    assert {s["name"] for s in hv.ok("GET", base)["items"]} == {"before-patch", "third"}
+    # a running VM's checkpoint without memory is a production checkpoint (not IsSaved)
+    hv.run("POST", base, {"name": "production", "memory": False}, timeout=60)
+    cps, cur = _checkpoints(ws, guid)
+    assert cps[cur]["name"] == "production" and not cps[cur]["saved"] and cps[cur]["parent"] == k1
+    # delete with children: the whole subtree goes
+    hv.run("DELETE", "%s/%s?children=true" % (base, items["before-patch"]["id"]), timeout=60)
+    assert _checkpoints(ws, guid) == ({}, None)
+    assert hv.ok("GET", base)["items"] == []
+    assert ws.vms()[guid]["state"] == 2
+
+
+def test_failed_checkpoint_jobs_leave_the_tree_as_it_was(hv):
+    """A CreateSnapshot or ApplySnapshot job the host fails: the job fails with the host's
+    words, and the checkpoints, the current one and the VM's settings stay as they were."""
+    host = api_hosts(hv)["HV-NODE01"]
+    ws = hv.sim.ws("HV-NODE01")
+    vm = create(hv, host["id"], vcpus=1, memory_mb=512)
+    guid, base = vm["native_id"], "/api/v1/vms/%s/snapshots" % vm["id"]
+    hv.run("POST", base, {"name": "good"}, timeout=60)
+    before = _checkpoints(ws, guid)
+    why = "Checkpoint operation for '%s' failed: not enough space on the disk." % vm["name"]
+    hv.sim.fault(host="HV-NODE01", type="fail_job", description=why, code=32768)
+    job = hv.run("POST", base, {"name": "bad"}, expect="failed", timeout=60)
+    assert job["error"]["code"] == "job_failed" and why in job["error"]["message"]
+    assert _checkpoints(ws, guid) == before
+    assert [s["name"] for s in hv.ok("GET", base)["items"]] == ["good"]
+    hv.run("POST", "/api/v1/vms/%s/reconfigure" % vm["id"], {"vcpus": 2}, timeout=60)
+    hv.sim.fault(host="HV-NODE01", type="fail_job", description="Apply failed.", code=32768)
+    sid = hv.ok("GET", base)["items"][0]["id"]
+    job = hv.run("POST", "%s/%s/revert" % (base, sid), expect="failed", timeout=60)
+    assert job["error"]["code"] == "job_failed"
+    assert ws.vms()[guid]["vcpus"] == 2 and _checkpoints(ws, guid) == before

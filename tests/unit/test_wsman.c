@@ -888,6 +888,70 @@ static void device_change_envelopes(void **state)
     peer_stop(&p);
 }
 
+/* The checkpoint requests (hv_snapshots.c): CreateSnapshot with the VM's
+ * reference, SnapshotType 2 and an embedded Msvm_VirtualSystemSnapshotSettingData
+ * whose ConsistencyLevel is a uint8 (1 production, 2 standard); DestroySnapshotTree
+ * with a reference to the checkpoint's settings by InstanceID; and the Parent of
+ * a checkpoint, a WMI path read back to the parent's key. */
+static void snapshot_envelopes(void **state)
+{
+    static const struct answer a[] = {{200, "invoke_create_snapshot.xml", NULL},
+                                      {200, "invoke_destroy_snapshot_tree.xml", NULL}};
+    struct pv_wsman_selector svc[1] = {{"Name", "vssnapsvc"}};
+    struct pv_wsman_selector vm[2] = {{"CreationClassName", "Msvm_ComputerSystem"},
+                                      {"Name", "A09F76B5-A170-4338-B926-3059F28C105D"}};
+    struct pv_wsman_selector cp[1] = {{"InstanceID", "Microsoft:5E1B0C3A-77D2-4E0B-9B1C-2A3D4E5F6071"}};
+    struct pv_cim_prop sp[] = {{"ConsistencyLevel", "uint8", "1"}};
+    struct pv_wsman_param create[3] = {
+        {.name = "AffectedSystem", .kind = PV_WSMAN_P_EPR, .resource_uri = V2 "Msvm_ComputerSystem", .sel = vm,
+         .nsel = 2},
+        {.name = "SnapshotSettings"},
+        {.name = "SnapshotType", .text = "2"}};
+    struct pv_wsman_param tree = {.name = "SnapshotSettingData", .kind = PV_WSMAN_P_EPR,
+                                  .resource_uri = V2 "Msvm_VirtualSystemSettingData", .sel = cp, .nsel = 1};
+    const char *parent = "\\\\HV-NODE01\\root\\virtualization\\v2:Msvm_VirtualSystemSettingData."
+                         "InstanceID=\"Microsoft:5E1B0C3A-77D2-4E0B-9B1C-2A3D4E5F6071\"";
+    struct pv_soap_resp *r = NULL;
+    struct pv_error e = {0};
+    struct pv_wsman_epr job;
+    char *ssd = NULL, buf[128];
+    xmlNodePtr out;
+    struct peer p;
+    struct pv_wsman *w;
+    long rv;
+
+    (void)state;
+    peer_start(&p, a, 2);
+    w = session(&p, 0);
+    assert_int_equal(pv_wsman_embed("Msvm_VirtualSystemSnapshotSettingData", sp, 1, &ssd, &e), 0);
+    create[1].text = ssd;
+    assert_int_equal(pv_wsman_invoke(w, V2 "Msvm_VirtualSystemSnapshotService", "CreateSnapshot", svc, 1, create, 3,
+                                     &r, &out, &rv, &e), 0);
+    assert_int_equal(rv, 4096);
+    assert_true(pv_wsman_is_nil(pv_wsman_prop(out, "ResultingSnapshot")));
+    assert_int_equal(pv_wsman_epr_parse(pv_wsman_prop(out, "Job"), &job, &e), 0);
+    assert_string_equal(pv_wsman_epr_selector(&job, "InstanceID"), "9D3C1B02-6E1F-4A55-8C2B-1F0E7A6B2C4D");
+    pv_soap_resp_free(r);
+    assert_non_null(strstr(p.bodies[0], "<p:AffectedSystem><a:Address>"));
+    assert_non_null(strstr(p.bodies[0], "<p:SnapshotSettings>&lt;INSTANCE "
+                                        "CLASSNAME=&quot;Msvm_VirtualSystemSnapshotSettingData&quot;&gt;"
+                                        "&lt;PROPERTY NAME=&quot;ConsistencyLevel&quot; TYPE=&quot;uint8&quot;&gt;"
+                                        "&lt;VALUE&gt;1&lt;/VALUE&gt;"));
+    assert_non_null(strstr(p.bodies[0], "<p:SnapshotType>2</p:SnapshotType>"));
+    assert_int_equal(pv_wsman_invoke(w, V2 "Msvm_VirtualSystemSnapshotService", "DestroySnapshotTree", svc, 1, &tree,
+                                     1, &r, &out, &rv, &e), 0);
+    assert_int_equal(rv, 4096);
+    pv_soap_resp_free(r);
+    assert_non_null(strstr(p.bodies[1], "<p:SnapshotSettingData><a:Address>"));
+    assert_non_null(strstr(p.bodies[1], V2 "Msvm_VirtualSystemSettingData</w:ResourceURI>"));
+    assert_non_null(strstr(p.bodies[1], ">Microsoft:5E1B0C3A-77D2-4E0B-9B1C-2A3D4E5F6071</w:Selector>"));
+    assert_string_equal(pv_wsman_wmi_path_key(parent, "InstanceID", buf, sizeof buf),
+                        "Microsoft:5E1B0C3A-77D2-4E0B-9B1C-2A3D4E5F6071");
+    free(ssd);
+    pv_wsman_free(w);
+    peer_stop(&p);
+}
+
 static void dropped_reads_are_sent_again(void **state)
 {
     static const struct answer a[] = {{0, NULL, ""}, {0, NULL, ""}, {200, "get_vm.xml", NULL}};
@@ -1027,6 +1091,7 @@ int main(void)
         cmocka_unit_test(enumerate_without_end),
         cmocka_unit_test(invoke_and_get_over_http),
         cmocka_unit_test(device_change_envelopes),
+        cmocka_unit_test(snapshot_envelopes),
         cmocka_unit_test(dropped_reads_are_sent_again),
         cmocka_unit_test(unreachable),
         cmocka_unit_test(enabled_state_v2_and_legacy),

@@ -148,6 +148,16 @@ _reg(CimClass("Msvm_VirtualSystemManagementService", NS_VIRT,
                        "ModifySystemSettings", "GetSummaryInformation",
                        "AddResourceSettings", "RemoveResourceSettings"]))
 
+_reg(CimClass("Msvm_VirtualSystemSnapshotService", NS_VIRT,
+              ["CreationClassName", "Name", "SystemCreationClassName", "SystemName"],
+              _MANAGED + [P("OperationalStatus", "uint16", True), P("HealthState", "uint16"),
+                          P("EnabledState", "uint16"), P("RequestedState", "uint16"),
+                          P("SystemCreationClassName"), P("SystemName"),
+                          P("CreationClassName"), P("Name"), P("Started", "boolean")],
+              parent="CIM_VirtualSystemSnapshotService",
+              methods=["CreateSnapshot", "ApplySnapshot", "DestroySnapshot",
+                       "DestroySnapshotTree"]))
+
 _reg(CimClass("Msvm_VirtualSystemMigrationService", NS_VIRT,
               ["CreationClassName", "Name", "SystemCreationClassName", "SystemName"],
               _MANAGED + [P("OperationalStatus", "uint16", True), P("HealthState", "uint16"),

@@ -872,6 +872,18 @@ def resize_virtual_hard_disk(world, host, inst, params):
     return STARTED, [Output("Job", "ref", model.job_ref(job))]
 
 
+def modify_system_settings(world, host, inst, params):
+    """A checkpoint's new name (snapshots.rename_snapshot); the VM's own system settings
+    are not changed through this simulator (Not Supported)."""
+    sysset = _embedded(params, "SystemSettings")
+    if sysset is None or sysset[0] not in ("Msvm_VirtualSystemSettingData",
+                                           "CIM_VirtualSystemSettingData"):
+        return INVALID_PARAMETER, []
+    import snapshots
+    done = snapshots.rename_snapshot(world, host, sysset[1])
+    return done if done is not None else (NOT_SUPPORTED, [])
+
+
 def job_request_state_change(world, host, inst, params):
     return NOT_SUPPORTED, []          # jobs of this simulator cannot be cancelled
 
@@ -893,6 +905,7 @@ HANDLERS = {
     ("Msvm_ImageManagementService", "ResizeVirtualHardDisk"): resize_virtual_hard_disk,
     ("Msvm_VirtualSystemManagementService", "RemoveResourceSettings"): remove_resource_settings,
     ("CIM_DataFile", "Delete"): datafile_delete,
+    ("Msvm_VirtualSystemManagementService", "ModifySystemSettings"): modify_system_settings,
 }
 
 
@@ -905,7 +918,8 @@ _VSMS_CODES = {FAILED: 2, ACCESS_DENIED: 2, NOT_SUPPORTED: 1, 32771: 2, 32772: 3
 
 
 def invoke(world, host, cls, inst, method, params):
-    h = HANDLERS.get((cls.name, method))
+    import snapshots
+    h = HANDLERS.get((cls.name, method)) or snapshots.HANDLERS.get((cls.name, method))
     if h is None:
         code, outputs = NOT_SUPPORTED, []
     else:
@@ -913,6 +927,6 @@ def invoke(world, host, cls, inst, method, params):
             code, outputs = h(world, host, inst, params)
         except _Ret as r:
             code, outputs = r.code, []
-    if cls.name == "Msvm_VirtualSystemManagementService":
+    if cls.name in ("Msvm_VirtualSystemManagementService", "Msvm_VirtualSystemSnapshotService"):
         code = _VSMS_CODES.get(code, code)
     return code, outputs

@@ -56,6 +56,10 @@ class VM:
         # order they were added (a gen-1 VM's two IDE controllers are implicit)
         self.devices = []
         self.started_once = False          # dynamic MACs are given at the first start
+        # checkpoints (snapshots.py): [{"id", "name", "parent", "created", "saved",
+        # "config": the VM's settings and devices as they were}], oldest first
+        self.snapshots = []
+        self.current_snapshot = None       # id of Msvm_MostCurrentSnapshotInBranch's snapshot
 
     def to_dict(self):
         return dict(self.__dict__)
@@ -67,6 +71,8 @@ class VM:
         vm.busy = None
         vm.__dict__.setdefault("devices", [])
         vm.__dict__.setdefault("started_once", vm.state in (RUNNING, PAUSED, SAVED))
+        vm.__dict__.setdefault("snapshots", [])
+        vm.__dict__.setdefault("current_snapshot", None)
         if vm.state in (STARTING, SHUTTING_DOWN):   # a job that died with the process
             vm.state = OFF
         return vm
@@ -273,6 +279,22 @@ def _vssd(host, vm):
     }
 
 
+def snapshot_vssd(host, vm, snap):
+    """A checkpoint's settings: a Msvm_VirtualSystemSettingData of type
+    Microsoft:Hyper-V:Snapshot:Realized, its Parent the WMI path of the checkpoint it was
+    taken after (null for a first one), IsSaved when it holds the VM's memory."""
+    d = _vssd(host, vm)
+    d.update({"InstanceID": "Microsoft:" + snap["id"], "Caption": "Virtual Machine Settings",
+              "Description": "Snapshot settings for the virtual machine.",
+              "ElementName": snap["name"], "VirtualSystemType": "Microsoft:Hyper-V:Snapshot:Realized",
+              "ConfigurationID": snap["id"], "CreationTime": snap["created"],
+              "IsSaved": snap["saved"], "Notes": [snap["config"].get("notes") or ""],
+              "Parent": (wmi_path(host, "Msvm_VirtualSystemSettingData",
+                                  {"InstanceID": "Microsoft:" + snap["parent"]})
+                         if snap["parent"] else None)})
+    return d
+
+
 def processor_settings(host, vm):
     return {
         "InstanceID": "Microsoft:%s\\%s\\0" % (vm.guid, PROCESSOR_RASD), "Caption": "Processor",
@@ -401,7 +423,7 @@ def _service(host, cls, name, caption):
     if cls == "Msvm_VirtualSystemManagementService":
         d.update({"InstallDate": None, "StatusDescriptions": ["OK"], "Status": "OK",
                   "EnabledDefault": 2, "PrimaryOwnerName": None, "StartMode": "Automatic"})
-    else:
+    elif cls == "Msvm_VirtualSystemMigrationService":
         d["MigrationServiceListenerIPAddressList"] = [host.ip]
     return d
 
@@ -720,7 +742,8 @@ def instances(host, cls):
     if n == "Msvm_ComputerSystem":
         return [_host_cs(host)] + [_vm_cs(host, vm) for vm in vms]
     if n == "Msvm_VirtualSystemSettingData":
-        return [_vssd(host, vm) for vm in vms]
+        return [_vssd(host, vm) for vm in vms] + [snapshot_vssd(host, vm, sn) for vm in vms
+                                                  for sn in vm.snapshots]
     if n == "Msvm_ProcessorSettingData":
         return [processor_settings(host, vm) for vm in vms]
     if n == "Msvm_MemorySettingData":
@@ -736,6 +759,8 @@ def instances(host, cls):
         return [_service(host, n, "vmms", "Virtual Machine Management Service")]
     if n == "Msvm_VirtualSystemMigrationService":
         return [_service(host, n, "vsmigrationservice", "Virtual System Migration Service")]
+    if n == "Msvm_VirtualSystemSnapshotService":
+        return [_service(host, n, "vssnapsvc", "Hyper-V Virtual System Snapshot Service")]
     if n == "Msvm_VirtualSystemMigrationSettingData":
         return [{"InstanceID": "Microsoft:Definition\\%s\\Default" % host.name,
                  "Caption": "Virtual System Migration Setting Data",
@@ -804,13 +829,20 @@ def associations(host, src_cls, src):
         vm = host.vms.get(src.get("Name", "").upper())
         if vm is not None:
             out.append(("Msvm_SettingsDefineState", C("Msvm_VirtualSystemSettingData"), _vssd(host, vm)))
+            for sn in vm.snapshots:
+                out.append(("Msvm_SnapshotOfVirtualSystem", C("Msvm_VirtualSystemSettingData"),
+                            snapshot_vssd(host, vm, sn)))
+                if sn["id"] == vm.current_snapshot:
+                    out.append(("Msvm_MostCurrentSnapshotInBranch",
+                                C("Msvm_VirtualSystemSettingData"), snapshot_vssd(host, vm, sn)))
             if vm.state == RUNNING:
                 out.append(("Msvm_SystemDevice", C("Msvm_ShutdownComponent"), _shutdown(host, vm)))
             for j in host.jobs.values():
                 if j.affected == vm.guid and not j.hidden:
                     out.append(("Msvm_AffectedJobElement", C("Msvm_ConcreteJob"), _job(host, j)))
         elif src.get("Name", "").lower() == host.name.lower():
-            for svc in ("Msvm_VirtualSystemManagementService", "Msvm_VirtualSystemMigrationService"):
+            for svc in ("Msvm_VirtualSystemManagementService", "Msvm_VirtualSystemMigrationService",
+                        "Msvm_VirtualSystemSnapshotService"):
                 out.append(("Msvm_HostedService", C(svc), instances(host, C(svc))[0]))
     elif n == "Msvm_VirtualSystemSettingData":
         guid = src.get("InstanceID", "").split(":", 1)[-1].upper()

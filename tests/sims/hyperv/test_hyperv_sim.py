@@ -1328,3 +1328,89 @@ def test_generation_1_running_refuses_ide_and_legacy_changes(sim, c1):
     _, job, _ = add_resources(c1, H, guid, [("Msvm_EmulatedEthernetPortSettingData", {
         "ResourceType": 10, "ResourceSubType": "Microsoft:Hyper-V:Emulated Ethernet Port"})])
     assert job["JobState"] == "7"
+
+
+# ---- Msvm_VirtualSystemSnapshotService ------------------------------------------------
+
+VSSS = "Msvm_VirtualSystemSnapshotService"
+
+
+def vsss_selectors(host):
+    return {"CreationClassName": VSSS, "Name": "vssnapsvc",
+            "SystemCreationClassName": "Msvm_ComputerSystem", "SystemName": host}
+
+
+def checkpoints(c, guid):
+    """InstanceID -> props of the VM's checkpoints, and the current one's InstanceID."""
+    vm = "{Msvm_ComputerSystem.CreationClassName='Msvm_ComputerSystem',Name='%s'}" % guid
+    cps = {p["InstanceID"]: p for p in map(props, c.query(
+        "ASSOCIATORS OF %s WHERE AssocClass = Msvm_SnapshotOfVirtualSystem" % vm))}
+    cur = [props(x)["InstanceID"] for x in c.query(
+        "ASSOCIATORS OF %s WHERE AssocClass = Msvm_MostCurrentSnapshotInBranch" % vm)]
+    return cps, (cur[0] if cur else None)
+
+
+def snapshot_epr(iid):
+    return ("epr", "Msvm_VirtualSystemSettingData", {"InstanceID": iid})
+
+
+def test_checkpoints_tree_apply_destroy(sim, c1):
+    """CreateSnapshot (type 2 only; ConsistencyLevel 1 keeps no memory, 2 a running VM's),
+    the checkpoint as a Snapshot:Realized setting with its Parent and the VM's most current
+    one; ModifySystemSettings renames it; ApplySnapshot only on an off or saved VM (5),
+    giving the settings and the saved state back; DestroySnapshot moves the children up,
+    DestroySnapshotTree takes the subtree."""
+    H = "HV-NODE01"
+    guid = define_vm(c1, H, "cp", vcpus=1, mem=512)
+    vm = ("epr", "Msvm_ComputerSystem", cs_selectors(guid))
+
+    def take(level=None, stype=2):
+        ps = [("AffectedSystem", vm), ("SnapshotType", stype)]
+        if level is not None:
+            ps.append(("SnapshotSettings", embedded("Msvm_VirtualSystemSnapshotSettingData",
+                                                    {"ConsistencyLevel": level})))
+        return _job_of(c1, c1.invoke(VSSS, "CreateSnapshot", vsss_selectors(H), ps), VSSS, "CreateSnapshot")
+
+    def on(method, pname, iid):
+        return _job_of(c1, c1.invoke(VSSS, method, vsss_selectors(H), [(pname, snapshot_epr(iid))]),
+                       VSSS, method)
+
+    assert take(stype=3)[0] == 1                        # a disk snapshot: Not Supported
+    assert checkpoints(c1, guid) == ({}, None)
+    code, job = take()
+    assert code == 4096 and job["JobState"] == "7"
+    cps, cur = checkpoints(c1, guid)
+    (a,) = cps
+    assert cur == a and cps[a]["Parent"] is None and cps[a]["IsSaved"] == "false"
+    assert cps[a]["VirtualSystemType"] == "Microsoft:Hyper-V:Snapshot:Realized"
+    assert cps[a]["ElementName"].startswith("cp - (")
+    # rename through ModifySystemSettings
+    code, job = _job_of(c1, c1.invoke("Msvm_VirtualSystemManagementService", "ModifySystemSettings",
+                                      vmms_selectors(H), [("SystemSettings", embedded(
+                                          "Msvm_VirtualSystemSettingData", {"InstanceID": a, "ElementName": "first"}))]),
+                        "Msvm_VirtualSystemManagementService", "ModifySystemSettings")
+    assert code == 4096 and job["JobState"] == "7"
+    assert checkpoints(c1, guid)[0][a]["ElementName"] == "first"
+    # running: crash consistent keeps memory, application consistent does not
+    wait_job(c1, job_id(rsc(c1, guid, 2), "Msvm_ComputerSystem", "RequestStateChange"))
+    take(2)
+    cps, b = checkpoints(c1, guid)
+    assert cps[b]["IsSaved"] == "true" and a in cps[b]["Parent"]
+    take(1)
+    cps, p = checkpoints(c1, guid)
+    assert cps[p]["IsSaved"] == "false" and b in cps[p]["Parent"]
+    # apply needs the VM off or saved
+    assert on("ApplySnapshot", "Snapshot", a)[0] == 5
+    wait_job(c1, job_id(rsc(c1, guid, 3), "Msvm_ComputerSystem", "RequestStateChange"))
+    assert on("ApplySnapshot", "Snapshot", b)[1]["JobState"] == "7"
+    assert vm_state(c1, guid) == 6 and checkpoints(c1, guid)[1] == b
+    assert on("ApplySnapshot", "Snapshot", a)[1]["JobState"] == "7"
+    assert vm_state(c1, guid) == 3 and checkpoints(c1, guid)[1] == a
+    # destroy b: p moves up under a
+    assert on("DestroySnapshot", "AffectedSnapshot", b)[1]["JobState"] == "7"
+    cps, cur = checkpoints(c1, guid)
+    assert set(cps) == {a, p} and a in cps[p]["Parent"] and cur == a
+    assert on("DestroySnapshot", "AffectedSnapshot", "Microsoft:" + "0" * 8 + a[18:])[0] == 4
+    # the tree from a: nothing left
+    assert on("DestroySnapshotTree", "SnapshotSettingData", a)[1]["JobState"] == "7"
+    assert checkpoints(c1, guid) == ({}, None)
