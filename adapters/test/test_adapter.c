@@ -54,13 +54,14 @@
 /* ---- fail= and the actions it can break ------------------------------ */
 
 enum fail_bit { F_CREATE, F_START, F_SHUTDOWN, F_POWEROFF, F_REBOOT, F_PAUSE, F_RESUME,
-                F_SAVE, F_DELETE, F_MIGRATE, F_SYNC, F_CLONE, F_DEVICE };
+                F_SAVE, F_DELETE, F_MIGRATE, F_SYNC, F_CLONE, F_DEVICE, F_SNAPSHOT };
 
 static const char *const fail_names[] = {"create", "start", "shutdown", "poweroff",
                                          "reboot", "pause",  "resume",   "save",
-                                         "delete", "migrate", "sync", "clone", "device"};
+                                         "delete", "migrate", "sync", "clone", "device",
+                                         "snapshot"};
 #define FAIL_KNOWN "create, start, shutdown, poweroff, reboot, pause, resume, save, delete, " \
-                   "migrate, sync, clone, device"
+                   "migrate, sync, clone, device, snapshot"
 
 static const struct action_rule {
     const char *verb;   /* what fail= calls it, and messages */
@@ -393,6 +394,40 @@ static int is_id(const json_t *v)
 /* Is w a world this adapter can run?  Fills in what may be left out
  * (empty lists).  Ids are unique per kind, VM names unique, and every
  * reference (a host's cluster, a VM's host) resolves. */
+/* A VM's "snapshots": each {key, name, parent (an earlier snapshot's key or
+ * null), created_at, current, memory} plus the VM's settings at the time
+ * (vcpus, memory_mb, power_state, disks, nics); parents come before their
+ * children, so one pass checks the tree. */
+static int snapshots_check(json_t *vm, char *why, size_t n)
+{
+    json_t *arr = json_object_get(vm, "snapshots"), *o, *par;
+    size_t i, j;
+    int current = 0;
+
+    if (!arr)
+        return 0;
+    if (!json_is_array(arr))
+        return why_set(why, n, "vm \"%s\": \"snapshots\" must be an array", sget(vm, "id"));
+    json_array_foreach(arr, i, o) {
+        int known = 0;
+        par = json_object_get(o, "parent");
+        for (j = 0; j < i && json_is_string(par); j++)
+            known |= strcmp(sget(json_array_get(arr, j), "key"), json_string_value(par)) == 0;
+        if (!json_is_object(o) || !is_id(json_object_get(o, "key")) ||
+            !is_id(json_object_get(o, "name")) || !(json_is_null(par) || !par || known) ||
+            !is_int_in(json_object_get(o, "vcpus"), 1, 4096) ||
+            !is_int_in(json_object_get(o, "memory_mb"), 1, (json_int_t)1 << 40) ||
+            power_of(o) == PV_POWER_UNKNOWN)
+            return why_set(why, n, "vm \"%s\": snapshots[%zu] needs a \"key\", a \"name\", a "
+                           "\"parent\" that is null or an earlier snapshot's key, vcpus, "
+                           "memory_mb and a power_state", sget(vm, "id"), i);
+        current += json_is_true(json_object_get(o, "current"));
+    }
+    if (current > 1)
+        return why_set(why, n, "vm \"%s\": only one snapshot can be \"current\"", sget(vm, "id"));
+    return 0;
+}
+
 static int world_check(json_t *w, char *why, size_t n)
 {
     static const char *const lists[] = {"clusters", "hosts", "vms"};
@@ -524,6 +559,8 @@ static int world_check(json_t *w, char *why, size_t n)
             why_set(why, n, "vm \"%s\": \"disks\" and \"nics\" must be arrays", id);
             goto out;
         }
+        if (snapshots_check(o, why, n) != 0)
+            goto out;
         json_object_set(seen_vm, id, o);
         json_object_set(seen_name, sget(o, "name"), o);
     }
@@ -1874,6 +1911,7 @@ static int test_vm_clone(struct pv_conn *c, const char *vm_id, const char *host_
         rc = oom(err);
         goto out;
     }
+    json_object_del(vm, "snapshots"); /* a clone starts without the source's snapshots */
     json_object_set_new(vm, "name", json_string(spec->name));
     json_object_set_new(vm, "vcpus", json_integer(check.vcpus));
     json_object_set_new(vm, "memory_mb", json_integer(check.memory_mb));
@@ -2434,6 +2472,269 @@ out:
     return rc;
 }
 
+/* ---- snapshots (ABI 11) ---------------------------------------------------
+ *
+ * Kept in the VM's "snapshots" array (see snapshots_check), parents before
+ * children.  A snapshot saves the VM's vcpus, memory_mb, disks, nics and
+ * power state; a revert puts them back and, when the snapshot holds memory,
+ * the VM runs (or is paused) again as it was -- without memory it is
+ * stopped, as on a real hypervisor.  Every change is a task: delay_ms with
+ * progress, cancel and fail=snapshot, then applied under the world lock. */
+
+static const char *const snap_saved[] = {"vcpus", "memory_mb", "power_state", "disks", "nics"};
+
+static json_t *snap_find(json_t *vm, const char *key, const char *name)
+{
+    size_t i;
+    json_t *o;
+
+    json_array_foreach(json_object_get(vm, "snapshots"), i, o)
+        if ((key && strcmp(sget(o, "key"), key) == 0) || (name && strcmp(sget(o, "name"), name) == 0))
+            return o;
+    return NULL;
+}
+
+static int test_vm_snapshots(struct pv_conn *c, const char *vm_id, char **json,
+                             struct pv_error *err)
+{
+    json_t *w = NULL, *vm, *o, *items = NULL;
+    size_t i;
+    int rc;
+
+    *json = NULL;
+    if ((rc = conn_ok(c, err)) != 0 || (rc = world_load(c->path, &w, NULL, err)) != 0)
+        return rc;
+    if (!(vm = find_id(list(w, "vms"), vm_id, NULL))) {
+        rc = vm_not_found(err, vm_id, c->path);
+        goto out;
+    }
+    if (!(items = json_array()))
+        goto nomem;
+    json_array_foreach(json_object_get(vm, "snapshots"), i, o) {
+        json_t *par = json_object_get(o, "parent");
+        if (json_array_append_new(items, json_pack("{s:s, s:s, s:O, s:s, s:b, s:b}", "key",
+                                                   sget(o, "key"), "name", sget(o, "name"),
+                                                   "parent_key", par ? par : json_null(),
+                                                   "created_at", sget(o, "created_at") ? sget(o, "created_at") : "",
+                                                   "current", json_is_true(json_object_get(o, "current")),
+                                                   "memory", json_is_true(json_object_get(o, "memory")))))
+            goto nomem;
+    }
+    if ((*json = json_dumps(items, JSON_COMPACT)))
+        goto out;
+nomem:
+    rc = oom(err);
+out:
+    json_decref(items);
+    json_decref(w);
+    return rc;
+}
+
+/* May change ch happen to vm, given world w?  *snap: the snapshot named. */
+static int snapshot_check(json_t *w, json_t *vm, const struct pv_snapshot_change *ch,
+                          json_t **snap, struct pv_error *err)
+{
+    const char *name = sget(vm, "name");
+    json_t *host = find_id(list(w, "hosts"), sget(vm, "host"), NULL);
+    enum pv_power_state p = power_of(vm);
+
+    *snap = NULL;
+    if (host_state_of(host) == PV_HOST_DISCONNECTED)
+        return pv_fail(err, host_unavailable, "VM '%s' is on host '%s', which is disconnected: "
+                       "nothing can reach it", name, sget(host, "name"));
+    if (ch->op == PV_SNAP_CREATE) {
+        if (!ch->name || !*ch->name || strlen(ch->name) > 128)
+            return pv_fail(err, invalid_argument, "a snapshot needs a name of 1 to 128 characters");
+        if (snap_find(vm, NULL, ch->name))
+            return pv_fail(err, snapshot_exists, "VM '%s' has a snapshot named '%s' already",
+                           name, ch->name);
+        if (p == PV_POWER_SAVED)
+            return pv_fail(err, vm_saved, "VM '%s' is saved: start it, or delete it, before "
+                           "taking a snapshot", name);
+        if (ch->with_memory && !holds_memory(p))
+            return pv_fail(err, not_running, "VM '%s' is %s: there is no memory to keep", name,
+                           power_names[p]);
+        return 0;
+    }
+    if (!ch->key || !(*snap = snap_find(vm, ch->key, NULL)))
+        return pv_fail(err, snapshot_not_found, "VM '%s' has no snapshot '%.128s'", name,
+                       ch->key ? ch->key : "");
+    if (ch->op == PV_SNAP_REVERT && json_is_true(json_object_get(*snap, "memory"))) {
+        /* it will run again: the host must take it, as for a start */
+        json_int_t used = host_usage(w, sget(vm, "host")).mem_mb -
+                          (holds_memory(p) ? iget(vm, "memory_mb") : 0);
+        if (host_state_of(host) != PV_HOST_CONNECTED)
+            return pv_fail(err, host_unavailable, "cannot revert VM '%s' to a running state: "
+                           "host '%s' is in maintenance mode", name, sget(host, "name"));
+        if (used + iget(*snap, "memory_mb") > iget(host, "memory_mb"))
+            return pv_fail(err, insufficient_memory, "cannot revert VM '%s' to a running state "
+                           "(%lld MB): host '%s' has %lld of %lld MB free", name,
+                           (long long)iget(*snap, "memory_mb"), sget(host, "name"),
+                           (long long)(iget(host, "memory_mb") - used),
+                           (long long)iget(host, "memory_mb"));
+    }
+    return 0;
+}
+
+static void snap_current(json_t *vm, const char *key)
+{
+    size_t i;
+    json_t *o;
+
+    json_array_foreach(json_object_get(vm, "snapshots"), i, o)
+        json_object_set_new(o, "current", json_boolean(key && strcmp(sget(o, "key"), key) == 0));
+}
+
+static int snap_make(json_t *vm, const struct pv_snapshot_change *ch, char *key_out,
+                     size_t key_size, struct pv_error *err)
+{
+    json_t *arr = json_object_get(vm, "snapshots"), *cur = NULL, *o, *snap;
+    char key[37], when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    size_t i;
+    int rc;
+
+    if ((rc = new_uuid(key, err)) != 0)
+        return rc;
+    if (!arr && (!(arr = json_array()) || json_object_set_new(vm, "snapshots", arr)))
+        return oom(err);
+    json_array_foreach(arr, i, o)
+        if (json_is_true(json_object_get(o, "current")))
+            cur = o;
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    snap = json_pack("{s:s, s:s, s:O, s:s, s:b, s:b}", "key", key, "name", ch->name, "parent",
+                     cur ? json_object_get(cur, "key") : json_null(), "created_at", when,
+                     "current", 1, "memory", ch->with_memory);
+    if (!snap)
+        return oom(err);
+    if (ch->description)
+        json_object_set_new(snap, "description", json_string(ch->description));
+    for (i = 0; i < COUNT(snap_saved); i++)
+        if (json_object_get(vm, snap_saved[i]))
+            json_object_set_new(snap, snap_saved[i],
+                                json_deep_copy(json_object_get(vm, snap_saved[i])));
+    if (!ch->with_memory)
+        json_object_set_new(snap, "power_state", json_string(power_names[PV_POWER_STOPPED]));
+    snap_current(vm, NULL);
+    if (json_array_append_new(arr, snap))
+        return oom(err);
+    if (key_out && key_size)
+        snprintf(key_out, key_size, "%s", key);
+    return 0;
+}
+
+static void snap_revert(json_t *vm, json_t *snap)
+{
+    size_t i;
+
+    for (i = 0; i < COUNT(snap_saved); i++) {
+        json_t *v = json_object_get(snap, snap_saved[i]);
+        if (v)
+            json_object_set_new(vm, snap_saved[i], json_deep_copy(v));
+        else
+            json_object_del(vm, snap_saved[i]);
+    }
+    if (!json_is_true(json_object_get(snap, "memory")))
+        power_set(vm, PV_POWER_STOPPED);
+    snap_current(vm, sget(snap, "key"));
+}
+
+/* Delete snap; its children move up to its parent, or go too (children).
+ * A deleted current snapshot leaves its parent current. */
+static void snap_delete(json_t *vm, json_t *snap, int children)
+{
+    json_t *arr = json_object_get(vm, "snapshots"), *gone = json_object(), *o;
+    json_t *parent = json_incref(json_object_get(snap, "parent"));
+    int was_current = 0;
+    size_t i;
+
+    json_object_set(gone, sget(snap, "key"), json_true());
+    json_array_foreach(arr, i, o) { /* parents come first: one pass finds every descendant */
+        const char *par = sget(o, "parent");
+        if (par && json_object_get(gone, par)) {
+            if (children)
+                json_object_set(gone, sget(o, "key"), json_true());
+            else
+                json_object_set(o, "parent", parent ? parent : json_null());
+        }
+    }
+    for (i = json_array_size(arr); i-- > 0;) {
+        o = json_array_get(arr, i);
+        if (json_object_get(gone, sget(o, "key"))) {
+            was_current |= json_is_true(json_object_get(o, "current"));
+            json_array_remove(arr, i);
+        }
+    }
+    if (was_current && json_is_string(parent))
+        snap_current(vm, json_string_value(parent));
+    json_decref(parent);
+    json_decref(gone);
+}
+
+static int test_vm_snapshot(struct pv_conn *c, const char *vm_id,
+                            const struct pv_snapshot_change *ch, const struct pv_sink *s,
+                            char *key_out, size_t key_size, struct pv_error *err)
+{
+    static const char *const op_doing[] = {"taking", "reverting to", "deleting"};
+    json_t *w = NULL, *vm, *snap;
+    char detail[300], what[200];
+    const char *details[1] = {detail};
+    int rc, lk = -1;
+
+    if (key_out && key_size)
+        key_out[0] = '\0';
+    if ((rc = conn_ok(c, err)) != 0)
+        return rc;
+    if (!vm_id || !ch || (unsigned)ch->op > PV_SNAP_DELETE)
+        return pv_fail(err, invalid_argument, "a snapshot change needs a VM and a known operation");
+    if ((rc = world_load(c->path, &w, NULL, err)) != 0)
+        goto out;
+    if (!(vm = find_id(list(w, "vms"), vm_id, NULL))) {
+        rc = vm_not_found(err, vm_id, c->path);
+        goto out;
+    }
+    if ((rc = snapshot_check(w, vm, ch, &snap, err)) != 0)
+        goto out;
+    snprintf(what, sizeof what, "snapshot '%.100s' of VM '%s'",
+             snap ? sget(snap, "name") : ch->name, sget(vm, "name"));
+    snprintf(detail, sizeof detail, "%s %s%s", op_doing[ch->op], what,
+             ch->op == PV_SNAP_DELETE && ch->children ? " and its children" : "");
+    json_decref(w);
+    w = NULL;
+
+    if ((rc = task_wait(c, s, details, 1, err)) != 0 ||
+        (rc = injected(c, F_SNAPSHOT, what, err)) != 0)
+        goto out;
+
+    if ((rc = world_lock(c, &lk, err)) != 0 || (rc = world_load(c->path, &w, NULL, err)) != 0)
+        goto out;
+    if (!(vm = find_id(list(w, "vms"), vm_id, NULL))) {
+        rc = pv_fail(err, vm_not_found, "VM %s disappeared while %s", vm_id, detail);
+        goto out;
+    }
+    if ((rc = snapshot_check(w, vm, ch, &snap, err)) != 0)
+        goto out;
+    if (ch->op == PV_SNAP_CREATE)
+        rc = snap_make(vm, ch, key_out, key_size, err);
+    else if (ch->op == PV_SNAP_REVERT)
+        snap_revert(vm, snap);
+    else
+        snap_delete(vm, snap, ch->children);
+    if (rc || (rc = world_save(c, w, err)) != 0)
+        goto out;
+    world_unlock(&lk);
+    if (ch->op != PV_SNAP_CREATE && key_out && key_size)
+        snprintf(key_out, key_size, "%s", ch->key);
+    report_vm(s, vm);
+    if (ch->op == PV_SNAP_REVERT)
+        report_host_id(s, w, sget(vm, "host"));
+out:
+    world_unlock(&lk);
+    json_decref(w);
+    return rc;
+}
+
 static const char *const test_schemes[] = {"test", NULL};
 
 static const struct pv_adapter test_adapter = {
@@ -2443,7 +2744,7 @@ static const struct pv_adapter test_adapter = {
     .caps = PV_CAP_SYNC | PV_CAP_EVENTS | PV_CAP_CREATE | PV_CAP_DELETE | PV_CAP_POWER |
             PV_CAP_SHUTDOWN | PV_CAP_PAUSE | PV_CAP_SAVE | PV_CAP_LIVE_MIGRATE |
             PV_CAP_QUICK_MIGRATE | PV_CAP_STATS | PV_CAP_MAINTENANCE | PV_CAP_HA_RESTART |
-            PV_CAP_CLONE | PV_CAP_DEVICES,
+            PV_CAP_CLONE | PV_CAP_DEVICES | PV_CAP_SNAPSHOTS,
     .title = "Test (simulated)",
     .credentials = PV_CRED_NONE,
     .url_schemes = test_schemes,
@@ -2457,6 +2758,8 @@ static const struct pv_adapter test_adapter = {
     .vm_refresh = test_vm_refresh,
     .vm_clone = test_vm_clone,
     .vm_device = test_vm_device,
+    .vm_snapshots = test_vm_snapshots,
+    .vm_snapshot = test_vm_snapshot,
     .configure = test_configure,
 };
 
