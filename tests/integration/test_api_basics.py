@@ -97,7 +97,7 @@ def test_adapters_listed(daemon):
     assert "live_migrate" in test[0]["capabilities"]
     kvm = [a for a in items if a["name"] == "kvm"][0]
     assert "probe" in kvm["capabilities"] and "probe" not in test[0]["capabilities"]
-    assert "snapshots" in kvm["capabilities"] and "snapshots" not in test[0]["capabilities"]
+    assert "snapshots" in kvm["capabilities"] and "snapshots" in test[0]["capabilities"]
 
 
 def test_metrics(daemon):
