@@ -5,7 +5,11 @@ only when the snapshot holds memory), a delete moves its children up, a
 delete with children takes the subtree, and a snapshot change is a task that
 shows progress, can be cancelled and fails with fail=snapshot.  The world
 file is the hypervisor, so it is read for the truth."""
+import json
+import os
 import time
+
+import worlds
 
 from conftest import read_world
 
@@ -94,3 +98,37 @@ def test_fail_snapshot(daemon, world):
     job = daemon.run("POST", "/api/v1/vms/%s/snapshots" % vm["id"], {"name": "s"}, expect="failed")
     assert job["error"]["code"] == "backend_failure" and "fail=snapshot" in job["error"]["message"], job
     assert not world_vm(world, "test-vm-2").get("snapshots")
+
+
+def hand_world(path, parent):
+    """One 1024 MB host, a running 768 MB VM and a stopped one with a
+    hand-written snapshot that holds 512 MB of memory."""
+    w = worlds.world([("h1", 1024, 4)], [("big", "h1", 768, 1), ("small", "h1", 512, 1, "stopped")])
+    small = w["vms"][1]
+    small["snapshots"] = [
+        {"key": "k1", "name": "root", "parent": None, "created_at": "2026-01-01T00:00:00Z",
+         "current": False, "memory": False, "vcpus": 1, "memory_mb": 512, "power_state": "stopped",
+         "disks": [], "nics": []},
+        {"key": "k2", "name": "live", "parent": parent, "created_at": "2026-01-02T00:00:00Z",
+         "current": True, "memory": True, "vcpus": 1, "memory_mb": 512, "power_state": "running",
+         "disks": [], "nics": []}]
+    with open(path, "w") as f:
+        json.dump(w, f)
+
+
+def test_hand_written_snapshots_and_memory_admission(daemon, world):
+    bad = os.path.join(os.path.dirname(world), "bad.json")
+    hand_world(bad, "nope")                  # a parent that is no earlier snapshot
+    job = daemon.run("POST", "/api/v1/connections", {"type": "test", "url": "test://" + bad},
+                     expect="failed")
+    assert job["error"]["code"] == "invalid_world" and "snapshots[1]" in job["error"]["message"], job
+    hand_world(world, "k1")
+    daemon.add_test_connection(world)
+    vm = vm_named(daemon, "small")
+    got = tree(daemon, vm)
+    assert got["live"]["parent_id"] == got["root"]["id"] and got["live"]["memory"] and got["live"]["current"]
+    # reverting to "live" would run the VM: 768 + 512 MB do not fit in 1024
+    job = daemon.run("POST", "/api/v1/vms/%s/snapshots/%s/revert" % (vm["id"], got["live"]["id"]),
+                     expect="failed")
+    assert job["error"]["code"] == "insufficient_memory", job
+    assert world_vm(world, "small")["power_state"] == "stopped"
