@@ -6,8 +6,8 @@
  * file holds clusters, hosts and VMs; this adapter behaves towards it the way
  * a hypervisor manager behaves towards its hosts -- state rules, memory
  * admission, stable error codes -- so every daemon path (sync, events,
- * create, clone, power actions, migration, failures, slow tasks, cancel) runs
- * without hardware.
+ * create, clone, power actions, migration, snapshots, failures, slow tasks,
+ * cancel) runs without hardware.
  *
  * Decisions a newcomer must know:
  *   - The file is the hypervisor.  Every call re-reads it, so connections in
@@ -15,9 +15,9 @@
  *     Changes are a read-modify-write under an exclusive flock on PATH.lock,
  *     written atomically (PATH.tmp, fsync, rename) with "generation" + 1;
  *     readers take no lock because a rename is all or nothing.
- *   - A task (action, create, clone, delete, migrate) checks its preconditions,
- *     then runs for delay_ms -- reporting progress, honouring cancel, holding
- *     no lock -- then re-checks and applies its change under the lock.  The
+ *   - A task (action, create, clone, delete, migrate, snapshot) checks its
+ *     preconditions, then runs for delay_ms -- reporting progress, honouring
+ *     cancel, holding no lock -- then re-checks and applies its change under the lock.  The
  *     world changes only when a task completes; a cancelled or failed task
  *     leaves it as it was.
  *   - open() writes a default world only the first time: a world whose
