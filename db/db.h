@@ -105,6 +105,9 @@ int pv_db_connection_load(const char *id, struct pv_db_connection **out, struct 
 json_t *pv_db_connection_ids(void);
 int pv_db_connection_set_state(const char *id, const char *state, const char *last_error);
 int pv_db_connection_delete(const char *id, struct pv_error *err);
+/* Store c's name, username, sealed secret and insecure flag (type and url
+ * never change: they say what the connection is). */
+int pv_db_connection_update(const struct pv_db_connection *c, struct pv_error *err);
 /* 1 and the id when a connection of that type and URL exists. */
 int pv_db_connection_find_url(const char *type, const char *url, char id[64]);
 

@@ -55,6 +55,7 @@ void pv_api_connection_get(struct pv_req *r);
 void pv_api_connection_create(struct pv_req *r);
 void pv_api_connection_delete(struct pv_req *r);
 void pv_api_connection_sync(struct pv_req *r);
+void pv_api_connection_patch(struct pv_req *r);
 
 /* api_host_groups.c */
 void pv_api_host_groups_list(struct pv_req *r);

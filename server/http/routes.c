@@ -23,6 +23,7 @@ const struct pv_route pv_routes[] = {
     {"GET", V "/connections", pv_api_connections_list, 0},
     {"POST", V "/connections", pv_api_connection_create, A},
     {"GET", V "/connections/{id}", pv_api_connection_get, 0},
+    {"PATCH", V "/connections/{id}", pv_api_connection_patch, A},
     {"DELETE", V "/connections/{id}", pv_api_connection_delete, A},
     {"POST", V "/connections/{id}/sync", pv_api_connection_sync, A},
 
