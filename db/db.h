@@ -89,6 +89,18 @@ int pv_db_token_create(const char *id, const char *user_id, const char *token_ha
 int pv_db_token_find(const char *token_hash, char **username, char **role, int64_t *expires,
                      struct pv_error *err);
 int pv_db_token_delete(const char *token_hash);
+/* Change a user: disabled (-1 keeps it), role and password_hash (NULL keeps
+ * them); user_not_found when there is no such user. */
+int pv_db_user_update(const char *username, int disabled, const char *role,
+                      const char *password_hash, struct pv_error *err);
+int pv_db_user_delete(const char *username, struct pv_error *err);
+/* A user's hash, role and disabled flag (any out pointer may be NULL). */
+int pv_db_user_get(const char *username, char **password_hash, char **role, int *disabled,
+                   struct pv_error *err);
+/* How many admins are not disabled (-1 on a database error). */
+int pv_db_admins_enabled(void);
+/* Delete every token of the user but the one whose hash is keep_hash (NULL: all). */
+int pv_db_user_tokens_delete(const char *username, const char *keep_hash);
 
 /* ---- connections -------------------------------------------------------- */
 

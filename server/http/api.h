@@ -16,6 +16,9 @@ void pv_api_logout(struct pv_req *r);
 void pv_api_whoami(struct pv_req *r);
 void pv_api_users_list(struct pv_req *r);
 void pv_api_user_create(struct pv_req *r);
+void pv_api_user_patch(struct pv_req *r);
+void pv_api_user_delete(struct pv_req *r);
+void pv_api_password_change(struct pv_req *r);
 
 /* api_inventory.c */
 void pv_api_vms_list(struct pv_req *r);

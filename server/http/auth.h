@@ -44,6 +44,16 @@ unsigned pv_auth_revocations(void);
 #define PV_PASSWORD_MIN 12
 #define PV_PASSWORD_MAX 1024
 int pv_auth_password_ok(const char *password, struct pv_error *err);
+/* The Argon2id string of a password that passes pv_auth_password_ok. */
+#define PV_PASSWORD_HASH_BYTES 128
+int pv_auth_hash_password(const char *password, char hash[PV_PASSWORD_HASH_BYTES],
+                          struct pv_error *err);
+/* 0 when password is the user's; wrong_password or user_not_found if not. */
+int pv_auth_check_password(const char *username, const char *password, struct pv_error *err);
+/* A user was disabled, deleted, demoted or given a new password: its tokens
+ * but keep_hash (NULL: all) are deleted, its cached ones forgotten, and open
+ * event streams re-check theirs. */
+void pv_auth_revoke_user(const char *username, const char *keep_hash);
 int pv_auth_create_user(const char *username, const char *password, const char *role,
                         struct pv_error *err);
 

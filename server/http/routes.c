@@ -19,6 +19,9 @@ const struct pv_route pv_routes[] = {
     {"GET", V "/adapters", pv_api_adapters, 0},
     {"GET", V "/users", pv_api_users_list, A},
     {"POST", V "/users", pv_api_user_create, A},
+    {"PATCH", V "/users/{name}", pv_api_user_patch, A},
+    {"DELETE", V "/users/{name}", pv_api_user_delete, A},
+    {"POST", V "/auth/password", pv_api_password_change, 0},
 
     {"GET", V "/connections", pv_api_connections_list, 0},
     {"POST", V "/connections", pv_api_connection_create, A},

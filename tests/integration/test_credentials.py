@@ -3,8 +3,12 @@ change in place (PATCH), checked by a sync, with the inventory it brought
 kept even when the new ones are wrong; what makes it the endpoint it is
 (type, url) cannot change."""
 import os
+import socket
+
+import requests
 
 from conftest import read_world, write_world
+from test_hardening import read_until
 
 
 def _secrets_absent(daemon, *secrets):
@@ -66,3 +70,132 @@ def test_patch_refuses_what_the_connection_is(lab, world):
     assert r.status_code == 400
     assert lab.patch("/api/v1/connections/conn-nope", {"token": "x"}).status_code == 404
     assert lab.ok("GET", path)["state"] == "connected"
+
+
+# -- users ------------------------------------------------------------------
+
+ALICE_PW = "alice-password-1"
+
+
+def _login(daemon, user, password):
+    return requests.post(daemon.base + "/api/v1/auth/login",
+                         json={"username": user, "password": password}, timeout=30)
+
+
+def _as(daemon, token, method, path, body=None):
+    kw = {"json": body} if body is not None else {}
+    return requests.request(method, daemon.base + path, timeout=30,
+                            headers={"Authorization": "Bearer " + token}, **kw)
+
+
+def _alice(daemon, role="viewer"):
+    daemon.ok("POST", "/api/v1/users", {"username": "alice", "password": ALICE_PW, "role": role},
+              status=201)
+    r = _login(daemon, "alice", ALICE_PW)
+    assert r.status_code == 200, r.text
+    return r.json()["token"]
+
+
+def _open_stream(daemon, token):
+    s = socket.create_connection(("127.0.0.1", daemon.port), timeout=5)
+    s.sendall(("GET /api/v1/events/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
+               % token).encode())
+    assert read_until(s, b"\r\n\r\n").startswith(b"HTTP/1.1 200")
+    return s
+
+
+def _audit(daemon, name):
+    return [e["message"] for e in daemon.all_items("/api/v1/events", object_id=name)
+            if e.get("severity") == "audit"]
+
+
+def test_disabled_user_is_out_at_once_and_back_when_enabled(daemon):
+    tok = _alice(daemon)
+    assert _as(daemon, tok, "GET", "/api/v1/auth/me").status_code == 200  # cached now
+    s = _open_stream(daemon, tok)
+    try:
+        got = daemon.ok("PATCH", "/api/v1/users/alice", {"disabled": True})
+        assert got == {"username": "alice", "role": "viewer", "disabled": True}
+        # the token stops on the next request (the cache does not outlive it) ...
+        assert _as(daemon, tok, "GET", "/api/v1/auth/me").status_code == 401
+        # ... and the open stream ends
+        assert b"0\r\n\r\n" in read_until(s, b"0\r\n\r\n", timeout=10)
+    finally:
+        s.close()
+    assert _login(daemon, "alice", ALICE_PW).status_code == 401
+    users = {u["username"]: u for u in daemon.all_items("/api/v1/users")}
+    assert users["alice"]["disabled"] is True and users["admin"]["disabled"] is False
+    daemon.ok("PATCH", "/api/v1/users/alice", {"disabled": False})
+    assert _login(daemon, "alice", ALICE_PW).status_code == 200
+    assert _as(daemon, tok, "GET", "/api/v1/auth/me").status_code == 401  # old token stays dead
+    msgs = _audit(daemon, "alice")
+    assert any("disabled" in m for m in msgs) and any("enabled" in m for m in msgs), msgs
+
+
+def test_admin_resets_password_and_role(daemon):
+    tok = _alice(daemon)
+    r = daemon.patch("/api/v1/users/alice", {"password": "too-short"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "weak_password", r.text
+    assert _as(daemon, tok, "GET", "/api/v1/auth/me").status_code == 200  # nothing changed
+    daemon.ok("PATCH", "/api/v1/users/alice", {"password": "a-new-password-2"})
+    assert _as(daemon, tok, "GET", "/api/v1/auth/me").status_code == 401
+    assert _login(daemon, "alice", ALICE_PW).status_code == 401
+    tok = _login(daemon, "alice", "a-new-password-2").json()["token"]
+    assert _as(daemon, tok, "POST", "/api/v1/host-groups", {"name": "g"}).status_code == 403
+    daemon.ok("PATCH", "/api/v1/users/alice", {"role": "admin"})
+    assert _as(daemon, tok, "GET", "/api/v1/auth/me").status_code == 401  # signs in again
+    tok = _login(daemon, "alice", "a-new-password-2").json()["token"]
+    assert _as(daemon, tok, "GET", "/api/v1/auth/me").json()["role"] == "admin"
+    assert _as(daemon, tok, "POST", "/api/v1/host-groups", {"name": "g"}).status_code == 201
+    r = daemon.patch("/api/v1/users/alice", {"role": "root"})
+    assert r.status_code == 400
+    assert daemon.patch("/api/v1/users/nobody", {"disabled": True}).status_code == 404
+    msgs = _audit(daemon, "alice")
+    assert any("reset" in m for m in msgs) and any("viewer to admin" in m for m in msgs), msgs
+    assert "a-new-password-2" not in daemon.get("/api/v1/events?limit=1000").text
+    assert "a-new-password-2" not in daemon.log()
+
+
+def test_delete_user_and_the_last_admin_stays(daemon):
+    tok = _alice(daemon, role="admin")
+    s = _open_stream(daemon, tok)
+    try:
+        assert daemon.delete("/api/v1/users/alice").status_code == 204
+        assert _as(daemon, tok, "GET", "/api/v1/auth/me").status_code == 401
+        assert b"0\r\n\r\n" in read_until(s, b"0\r\n\r\n", timeout=10)
+    finally:
+        s.close()
+    assert _login(daemon, "alice", ALICE_PW).status_code == 401
+    assert daemon.delete("/api/v1/users/alice").status_code == 404
+    assert "alice" not in [u["username"] for u in daemon.all_items("/api/v1/users")]
+    assert any("deleted" in m for m in _audit(daemon, "alice"))
+    # admin is now the last enabled admin
+    for method, body in (("DELETE", None), ("PATCH", {"disabled": True}),
+                         ("PATCH", {"role": "viewer"})):
+        r = daemon.req(method, "/api/v1/users/admin", **({"json": body} if body else {}))
+        assert r.status_code == 409 and r.json()["error"]["code"] == "last_admin", r.text
+    assert daemon.ok("GET", "/api/v1/auth/me")["role"] == "admin"
+    # a second admin makes the first one removable
+    _alice(daemon, role="admin")
+    daemon.ok("PATCH", "/api/v1/users/admin", {"role": "viewer"})
+    r = _as(daemon, _login(daemon, "alice", ALICE_PW).json()["token"], "PATCH",
+            "/api/v1/users/alice", {"disabled": True})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "last_admin", r.text
+
+
+def test_user_changes_own_password(daemon):
+    tok = _alice(daemon)
+    other = _login(daemon, "alice", ALICE_PW).json()["token"]
+    r = _as(daemon, tok, "POST", "/api/v1/auth/password", {"old": "not-my-password", "new": "x" * 12})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "wrong_password", r.text
+    r = _as(daemon, tok, "POST", "/api/v1/auth/password", {"old": ALICE_PW, "new": "short"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "weak_password", r.text
+    r = _as(daemon, tok, "POST", "/api/v1/auth/password", {"old": ALICE_PW, "new": "alice-second-pw"})
+    assert r.status_code == 204, r.text
+    assert _as(daemon, tok, "GET", "/api/v1/auth/me").status_code == 200     # the caller stays
+    assert _as(daemon, other, "GET", "/api/v1/auth/me").status_code == 401   # the others end
+    assert _login(daemon, "alice", ALICE_PW).status_code == 401
+    assert _login(daemon, "alice", "alice-second-pw").status_code == 200
+    msgs = _audit(daemon, "alice")
+    assert any("changed its password" in m for m in msgs) and any("refused" in m for m in msgs)
+    assert "alice-second-pw" not in daemon.log()
