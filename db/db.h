@@ -101,6 +101,17 @@ int pv_db_user_get(const char *username, char **password_hash, char **role, int 
 int pv_db_admins_enabled(void);
 /* Delete every token of the user but the one whose hash is keep_hash (NULL: all). */
 int pv_db_user_tokens_delete(const char *username, const char *keep_hash);
+/* Named API tokens (name not NULL), made by and listed for one user. */
+int pv_db_api_token_create(const char *id, const char *username, const char *name,
+                           const char *token_hash, int ttl_seconds, struct pv_error *err);
+/* The user's unexpired named tokens: [{"id", "name", "created_at",
+ * "expires_at", "last_used_at"}], never their hashes. */
+json_t *pv_db_api_tokens_list(const char *username);
+/* Delete the user's named token id; its hash into hash (for the cache). */
+int pv_db_api_token_delete(const char *id, const char *username, char hash[65],
+                           struct pv_error *err);
+/* The token was used now. */
+void pv_db_token_touch(const char *token_hash);
 
 /* ---- connections -------------------------------------------------------- */
 

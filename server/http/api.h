@@ -19,6 +19,9 @@ void pv_api_user_create(struct pv_req *r);
 void pv_api_user_patch(struct pv_req *r);
 void pv_api_user_delete(struct pv_req *r);
 void pv_api_password_change(struct pv_req *r);
+void pv_api_tokens_list(struct pv_req *r);
+void pv_api_token_create(struct pv_req *r);
+void pv_api_token_delete(struct pv_req *r);
 
 /* api_inventory.c */
 void pv_api_vms_list(struct pv_req *r);

@@ -175,3 +175,61 @@ out:
     sodium_memzero(hash, sizeof hash);
     json_decref(body);
 }
+
+/* Named API tokens, for scripts: each user makes, lists and revokes its
+ * own.  The secret is in the 201 answer only; the list shows when each was
+ * last used, so an unused one can be found and revoked. */
+#define API_TOKEN_TTL_MAX (2 * 365 * 86400)
+#define API_TOKEN_TTL_DEFAULT (90 * 86400)
+
+void pv_api_tokens_list(struct pv_req *r)
+{
+    pv_reply_json(r, 200, json_pack("{s:o,s:n}", "items", pv_db_api_tokens_list(r->user),
+                                    "next_cursor"));
+}
+
+void pv_api_token_create(struct pv_req *r)
+{
+    static const struct pv_jfield spec[] = {
+        {"name", PV_J_STRING, PV_J_REQUIRED, 1, 64, NULL},
+        {"expires_in", PV_J_INT, 0, 60, API_TOKEN_TTL_MAX, NULL},
+    };
+    struct pv_error e = {0};
+    json_t *body = pv_api_body(r, spec, 2);
+    const char *name;
+    char id[64], *token = NULL;
+    int ttl;
+
+    if (!body)
+        return;
+    name = json_string_value(json_object_get(body, "name"));
+    ttl = json_object_get(body, "expires_in")
+              ? (int)json_integer_value(json_object_get(body, "expires_in"))
+              : API_TOKEN_TTL_DEFAULT;
+    if (pv_auth_api_token(r->user, name, ttl, &token, id, &e)) {
+        pv_reply_error(r, &e);
+    } else {
+        pv_event("user", r->user, "audit", r->user, "API token %s (%.64s) made by %s", id, name,
+                 r->user);
+        pv_reply_json(r, 201, json_pack("{s:s,s:s,s:s,s:i}", "id", id, "name", name, "token",
+                                        token, "expires_in", ttl));
+    }
+    if (token)
+        sodium_memzero(token, strlen(token));
+    free(token);
+    json_decref(body);
+}
+
+void pv_api_token_delete(struct pv_req *r)
+{
+    struct pv_error e = {0};
+
+    if (pv_auth_api_token_revoke(r->user, r->params[0], &e)) {
+        pv_reply_error(r, &e);
+        return;
+    }
+    pv_sse_wake();
+    pv_event("user", r->user, "audit", r->user, "API token %.64s revoked by %s", r->params[0],
+             r->user);
+    pv_reply_json(r, 204, NULL);
+}

@@ -289,16 +289,28 @@ int pv_auth_request(struct pv_req *r, struct pv_error *err)
     snprintf(r->user, sizeof r->user, "%s", user);
     snprintf(r->role, sizeof r->role, "%s", role);
     cache_put(hash, user, role, expires);
+    pv_db_token_touch(hash); /* last use, to the cache's minute */
     free(user);
     free(role);
     return 0;
+}
+
+/* A fresh bearer token (256 random bits as hex), its SHA-256 and an id. */
+static void new_token(char tok[65], char tok_hash[65], char tok_id[64])
+{
+    unsigned char raw[32];
+
+    randombytes_buf(raw, sizeof raw);
+    pv_hex(raw, sizeof raw, tok);
+    sodium_memzero(raw, sizeof raw);
+    pv_sha256_hex(tok, strlen(tok), tok_hash);
+    pv_id_new(tok_id, "tok");
 }
 
 int pv_auth_login(const char *username, const char *password, char **token, int *ttl,
                   struct pv_error *err)
 {
     char *id = NULL, *hash = NULL, *role = NULL;
-    unsigned char raw[32];
     char tok[65], tok_hash[65], tok_id[64];
     int rc, found;
 
@@ -313,10 +325,7 @@ int pv_auth_login(const char *username, const char *password, char **token, int 
         rc = pv_fail(err, invalid_credentials, "wrong username or password");
         goto out;
     }
-    randombytes_buf(raw, sizeof raw);
-    pv_hex(raw, sizeof raw, tok);
-    pv_sha256_hex(tok, strlen(tok), tok_hash);
-    pv_id_new(tok_id, "tok");
+    new_token(tok, tok_hash, tok_id);
     rc = pv_db_token_create(tok_id, id, tok_hash, token_ttl, err);
     if (rc)
         goto out;
@@ -327,6 +336,31 @@ out:
     free(id);
     free(hash);
     free(role);
+    return rc;
+}
+
+int pv_auth_api_token(const char *username, const char *name, int ttl, char **token,
+                      char id[64], struct pv_error *err)
+{
+    char tok[65], tok_hash[65];
+    int rc;
+
+    *token = NULL;
+    new_token(tok, tok_hash, id);
+    rc = pv_db_api_token_create(id, username, name, tok_hash, ttl, err);
+    if (rc == 0 && !(*token = strdup(tok)))
+        rc = pv_fail(err, out_of_memory, "out of memory");
+    sodium_memzero(tok, sizeof tok);
+    return rc;
+}
+
+int pv_auth_api_token_revoke(const char *username, const char *id, struct pv_error *err)
+{
+    char hash[65];
+    int rc = pv_db_api_token_delete(id, username, hash, err);
+
+    if (rc == 0)
+        cache_drop(hash);
     return rc;
 }
 

@@ -31,6 +31,12 @@ int pv_auth_request(struct pv_req *r, struct pv_error *err);
 int pv_auth_login(const char *username, const char *password, char **token, int *ttl,
                   struct pv_error *err);
 void pv_auth_logout(const char *token);
+/* A named API token of the user, valid ttl seconds: *token (malloc'd) is
+ * the secret, shown once; id names it for listing and revoking. */
+int pv_auth_api_token(const char *username, const char *name, int ttl, char **token,
+                      char id[64], struct pv_error *err);
+/* Revoke the user's API token id at once (token_not_found if not theirs). */
+int pv_auth_api_token_revoke(const char *username, const char *id, struct pv_error *err);
 /* Does the token whose SHA-256 this is still stand (not expired, not
  * logged out)?  For event streams, which outlive the request that opened
  * them. */

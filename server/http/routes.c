@@ -22,6 +22,9 @@ const struct pv_route pv_routes[] = {
     {"PATCH", V "/users/{name}", pv_api_user_patch, A},
     {"DELETE", V "/users/{name}", pv_api_user_delete, A},
     {"POST", V "/auth/password", pv_api_password_change, 0},
+    {"GET", V "/auth/tokens", pv_api_tokens_list, 0},
+    {"POST", V "/auth/tokens", pv_api_token_create, 0},
+    {"DELETE", V "/auth/tokens/{id}", pv_api_token_delete, 0},
 
     {"GET", V "/connections", pv_api_connections_list, 0},
     {"POST", V "/connections", pv_api_connection_create, A},

@@ -199,3 +199,37 @@ def test_user_changes_own_password(daemon):
     msgs = _audit(daemon, "alice")
     assert any("changed its password" in m for m in msgs) and any("refused" in m for m in msgs)
     assert "alice-second-pw" not in daemon.log()
+
+
+# -- named API tokens ---------------------------------------------------------
+
+def test_named_api_tokens(daemon):
+    tok = _alice(daemon)
+    r = _as(daemon, tok, "POST", "/api/v1/auth/tokens", {"name": "backup-script", "expires_in": 3600})
+    assert r.status_code == 201, r.text
+    made = r.json()
+    assert made["name"] == "backup-script" and made["expires_in"] == 3600 and len(made["token"]) == 64
+    secret = made["token"]
+    # the secret is shown once: the list has names and dates, never secrets
+    items = _as(daemon, tok, "GET", "/api/v1/auth/tokens").json()["items"]
+    assert [t["id"] for t in items] == [made["id"]] and items[0]["last_used_at"] is None
+    assert secret not in _as(daemon, tok, "GET", "/api/v1/auth/tokens").text
+    me = _as(daemon, secret, "GET", "/api/v1/auth/me").json()
+    assert me == {"username": "alice", "role": "viewer"}  # the maker's role
+    items = _as(daemon, tok, "GET", "/api/v1/auth/tokens").json()["items"]
+    assert items[0]["last_used_at"] and items[0]["expires_at"]
+    # another user neither sees nor revokes it; session tokens are not listed
+    assert daemon.ok("GET", "/api/v1/auth/tokens")["items"] == []
+    assert daemon.delete("/api/v1/auth/tokens/" + made["id"]).status_code == 404
+    for body in ({"name": ""}, {"name": "x", "expires_in": 10}, {"name": "x", "expires_in": 10 ** 9},
+                 {"expires_in": 3600}):
+        assert _as(daemon, tok, "POST", "/api/v1/auth/tokens", body).status_code == 400, body
+    # revoked: refused on the next request, even though the cache had it
+    assert _as(daemon, tok, "DELETE", "/api/v1/auth/tokens/" + made["id"]).status_code == 204
+    assert _as(daemon, secret, "GET", "/api/v1/auth/me").status_code == 401
+    assert _as(daemon, tok, "GET", "/api/v1/auth/tokens").json()["items"] == []
+    msgs = _audit(daemon, "alice")
+    assert any("made" in m for m in msgs) and any("revoked" in m for m in msgs), msgs
+    assert secret not in daemon.get("/api/v1/events?limit=1000").text and secret not in daemon.log()
+    with open(os.path.join(daemon.data_dir, "polyvisor.db"), "rb") as f:
+        assert secret.encode() not in f.read()
