@@ -233,3 +233,31 @@ def test_named_api_tokens(daemon):
     assert secret not in daemon.get("/api/v1/events?limit=1000").text and secret not in daemon.log()
     with open(os.path.join(daemon.data_dir, "polyvisor.db"), "rb") as f:
         assert secret.encode() not in f.read()
+
+
+# -- against vcsim, which enforces its username and password ------------------
+
+from test_vcenter import PASSWORD as VC_PASSWORD, vc, vcsim, vcsim_bin  # noqa: E402,F401
+
+
+def test_vcenter_password_patch_keeps_inventory(vc):
+    path = "/api/v1/connections/" + vc.conn_id
+    vm = vc.all_items("/api/v1/vms")[0]
+    vc.ok("PATCH", "/api/v1/vms/" + vm["id"], {"ha": "high", "tags": ["vc-kept"]})
+    before = {v["id"]: v["native_id"] for v in vc.all_items("/api/v1/vms")}
+    hosts = {h["id"] for h in vc.all_items("/api/v1/hosts")}
+    job = vc.wait_job(vc.submit("PATCH", path, {"password": "not-the-vc-password"}), timeout=60)
+    assert job["state"] == "failed" and job["error"]["code"] == "auth_failed", job
+    assert vc.ok("GET", path)["state"] == "auth_failed"
+    assert {v["id"]: v["native_id"] for v in vc.all_items("/api/v1/vms")} == before
+    assert {h["id"] for h in vc.all_items("/api/v1/hosts")} == hosts
+    got = vc.ok("GET", "/api/v1/vms/" + vm["id"])
+    assert got["ha"] == "high" and got["tags"] == ["vc-kept"]
+    r = vc.patch(path, {"url": vc.vcsim.url.replace("127.0.0.1", "localhost")})
+    assert r.status_code == 400 and r.json()["error"]["details"]["field"] == "url"
+    r = vc.patch(path, {"token": "vc-has-no-token"})
+    assert r.status_code == 400 and r.json()["error"]["details"]["field"] == "token"
+    vc.run("PATCH", path, {"username": vc.vcsim.user, "password": VC_PASSWORD}, timeout=60)
+    assert vc.ok("GET", path)["state"] == "connected"
+    assert {v["id"]: v["native_id"] for v in vc.all_items("/api/v1/vms")} == before
+    _secrets_absent(vc, "not-the-vc-password", VC_PASSWORD)
