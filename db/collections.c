@@ -220,6 +220,7 @@ static const struct pv_field user_fields[] = {
     {"id", "id", PV_VT_TEXT, F | S},
     {"username", "username", PV_VT_TEXT, F | S},
     {"role", "role", PV_VT_TEXT, F | S},
+    {"disabled", "disabled", PV_VT_BOOL, F},
     {"created_at", "created_at", PV_VT_TEXT, F | S},
 };
 const struct pv_collection pv_coll_users = {"users", "users", user_fields, N(user_fields),

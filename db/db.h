@@ -89,6 +89,29 @@ int pv_db_token_create(const char *id, const char *user_id, const char *token_ha
 int pv_db_token_find(const char *token_hash, char **username, char **role, int64_t *expires,
                      struct pv_error *err);
 int pv_db_token_delete(const char *token_hash);
+/* Change a user: disabled (-1 keeps it), role and password_hash (NULL keeps
+ * them); user_not_found when there is no such user. */
+int pv_db_user_update(const char *username, int disabled, const char *role,
+                      const char *password_hash, struct pv_error *err);
+int pv_db_user_delete(const char *username, struct pv_error *err);
+/* A user's hash, role and disabled flag (any out pointer may be NULL). */
+int pv_db_user_get(const char *username, char **password_hash, char **role, int *disabled,
+                   struct pv_error *err);
+/* How many admins are not disabled (-1 on a database error). */
+int pv_db_admins_enabled(void);
+/* Delete every token of the user but the one whose hash is keep_hash (NULL: all). */
+int pv_db_user_tokens_delete(const char *username, const char *keep_hash);
+/* Named API tokens (name not NULL), made by and listed for one user. */
+int pv_db_api_token_create(const char *id, const char *username, const char *name,
+                           const char *token_hash, int ttl_seconds, struct pv_error *err);
+/* The user's unexpired named tokens: [{"id", "name", "created_at",
+ * "expires_at", "last_used_at"}], never their hashes. */
+json_t *pv_db_api_tokens_list(const char *username);
+/* Delete the user's named token id; its hash into hash (for the cache). */
+int pv_db_api_token_delete(const char *id, const char *username, char hash[65],
+                           struct pv_error *err);
+/* The token was used now. */
+void pv_db_token_touch(const char *token_hash);
 
 /* ---- connections -------------------------------------------------------- */
 
@@ -105,6 +128,9 @@ int pv_db_connection_load(const char *id, struct pv_db_connection **out, struct 
 json_t *pv_db_connection_ids(void);
 int pv_db_connection_set_state(const char *id, const char *state, const char *last_error);
 int pv_db_connection_delete(const char *id, struct pv_error *err);
+/* Store c's name, username, sealed secret and insecure flag (type and url
+ * never change: they say what the connection is). */
+int pv_db_connection_update(const struct pv_db_connection *c, struct pv_error *err);
 /* 1 and the id when a connection of that type and URL exists. */
 int pv_db_connection_find_url(const char *type, const char *url, char id[64]);
 

@@ -147,3 +147,28 @@ int pv_db_connection_find_url(const char *type, const char *url, char id[64])
     pv_db_release(st);
     return found;
 }
+
+int pv_db_connection_update(const struct pv_db_connection *c, struct pv_error *err)
+{
+    static const char sql[] =
+        "UPDATE connections SET name = ?, username = ?, secret = ?, insecure = ? WHERE id = ?";
+    sqlite3_stmt *st = pv_db_stmt(sql, err);
+    int rc = 0;
+
+    if (!st)
+        return err ? err->err : PV_EINTERNAL;
+    pv_db_bind_text(st, 1, c->name);
+    pv_db_bind_text(st, 2, c->username);
+    if (c->secret)
+        sqlite3_bind_blob(st, 3, c->secret, (int)c->secret_len, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, 3);
+    sqlite3_bind_int(st, 4, c->insecure);
+    pv_db_bind_text(st, 5, c->id);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = pv_db_error(err, "update connection");
+    else if (sqlite3_changes(sqlite3_db_handle(st)) == 0)
+        rc = pv_fail(err, connection_not_found, "no connection with id '%.80s'", c->id);
+    pv_db_release(st);
+    return rc;
+}

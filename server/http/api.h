@@ -16,6 +16,12 @@ void pv_api_logout(struct pv_req *r);
 void pv_api_whoami(struct pv_req *r);
 void pv_api_users_list(struct pv_req *r);
 void pv_api_user_create(struct pv_req *r);
+void pv_api_user_patch(struct pv_req *r);
+void pv_api_user_delete(struct pv_req *r);
+void pv_api_password_change(struct pv_req *r);
+void pv_api_tokens_list(struct pv_req *r);
+void pv_api_token_create(struct pv_req *r);
+void pv_api_token_delete(struct pv_req *r);
 
 /* api_inventory.c */
 void pv_api_vms_list(struct pv_req *r);
@@ -55,6 +61,7 @@ void pv_api_connection_get(struct pv_req *r);
 void pv_api_connection_create(struct pv_req *r);
 void pv_api_connection_delete(struct pv_req *r);
 void pv_api_connection_sync(struct pv_req *r);
+void pv_api_connection_patch(struct pv_req *r);
 
 /* api_host_groups.c */
 void pv_api_host_groups_list(struct pv_req *r);

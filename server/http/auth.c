@@ -3,7 +3,9 @@
  * its token's own end, so an expired token is refused on the second it
  * expires and a token deleted in the database stops working within a minute
  * even on other daemons' caches; logout removes the entry at once here and
- * bumps a revocation count that open event streams watch.
+ * bumps a revocation count that open event streams watch; disabling,
+ * deleting a user or resetting its password (pv_auth_revoke_user) drops all
+ * of that user's entries at once and bumps it too.
  *
  * A login costs the same whether or not the user exists: an unknown user's
  * password is checked against a dummy hash made at start, so timing does
@@ -20,6 +22,8 @@
 #include "server/core/log.h"
 #include "server/core/util.h"
 
+_Static_assert(PV_PASSWORD_HASH_BYTES == crypto_pwhash_STRBYTES, "auth.h states the hash size");
+
 #define CACHE_SLOTS 256
 #define CACHE_TTL_S 60
 
@@ -33,7 +37,7 @@ struct cached_token {
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cached_token cache[CACHE_SLOTS]; /* guarded by cache_lock */
 static int token_ttl = 12 * 3600;              /* start-up configuration */
-static char dummy_hash[crypto_pwhash_STRBYTES]; /* start-up: for unknown users */
+static char dummy_hash[PV_PASSWORD_HASH_BYTES]; /* start-up: for unknown users */
 static unsigned revocations;                    /* guarded by cache_lock */
 
 /* Argon2id takes 64 MiB a hash: at most max_hashes at once, so a login
@@ -139,11 +143,9 @@ int pv_auth_password_ok(const char *password, struct pv_error *err)
     return 0;
 }
 
-int pv_auth_create_user(const char *username, const char *password, const char *role,
-                        struct pv_error *err)
+int pv_auth_hash_password(const char *password, char hash[PV_PASSWORD_HASH_BYTES],
+                          struct pv_error *err)
 {
-    char hash[crypto_pwhash_STRBYTES];
-    char id[64];
     int rc = pv_auth_password_ok(password, err);
 
     if (rc)
@@ -153,10 +155,48 @@ int pv_auth_create_user(const char *username, const char *password, const char *
     rc = crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                            crypto_pwhash_MEMLIMIT_INTERACTIVE);
     hash_leave();
-    if (rc != 0)
-        return pv_fail(err, out_of_memory, "cannot hash password");
+    return rc != 0 ? pv_fail(err, out_of_memory, "cannot hash password") : 0;
+}
+
+int pv_auth_create_user(const char *username, const char *password, const char *role,
+                        struct pv_error *err)
+{
+    char hash[PV_PASSWORD_HASH_BYTES];
+    char id[64];
+    int rc = pv_auth_hash_password(password, hash, err);
+
+    if (rc)
+        return rc;
     pv_id_new(id, "user");
     return pv_db_user_create(id, username, hash, role, err);
+}
+
+int pv_auth_check_password(const char *username, const char *password, struct pv_error *err)
+{
+    char *hash = NULL;
+    int rc = pv_db_user_get(username, &hash, NULL, NULL, err);
+
+    if (rc == 0 && (rc = hash_enter(err)) == 0) {
+        rc = crypto_pwhash_str_verify(hash, password, strlen(password));
+        hash_leave();
+        if (rc != 0)
+            rc = pv_fail(err, wrong_password, "the current password is wrong");
+    }
+    free(hash);
+    return rc;
+}
+
+void pv_auth_revoke_user(const char *username, const char *keep_hash)
+{
+    pv_db_user_tokens_delete(username, keep_hash);
+    /* every cached entry of the user goes, the kept token's too: it is read
+     * again from the database with the user's new role */
+    pthread_mutex_lock(&cache_lock);
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (cache[i].hash[0] && strcmp(cache[i].user, username) == 0)
+            memset(&cache[i], 0, sizeof cache[i]);
+    revocations++;
+    pthread_mutex_unlock(&cache_lock);
 }
 
 int pv_auth_init(const struct pv_config *cfg, struct pv_error *err)
@@ -249,16 +289,28 @@ int pv_auth_request(struct pv_req *r, struct pv_error *err)
     snprintf(r->user, sizeof r->user, "%s", user);
     snprintf(r->role, sizeof r->role, "%s", role);
     cache_put(hash, user, role, expires);
+    pv_db_token_touch(hash); /* last use, to the cache's minute */
     free(user);
     free(role);
     return 0;
+}
+
+/* A fresh bearer token (256 random bits as hex), its SHA-256 and an id. */
+static void new_token(char tok[65], char tok_hash[65], char tok_id[64])
+{
+    unsigned char raw[32];
+
+    randombytes_buf(raw, sizeof raw);
+    pv_hex(raw, sizeof raw, tok);
+    sodium_memzero(raw, sizeof raw);
+    pv_sha256_hex(tok, strlen(tok), tok_hash);
+    pv_id_new(tok_id, "tok");
 }
 
 int pv_auth_login(const char *username, const char *password, char **token, int *ttl,
                   struct pv_error *err)
 {
     char *id = NULL, *hash = NULL, *role = NULL;
-    unsigned char raw[32];
     char tok[65], tok_hash[65], tok_id[64];
     int rc, found;
 
@@ -273,10 +325,7 @@ int pv_auth_login(const char *username, const char *password, char **token, int 
         rc = pv_fail(err, invalid_credentials, "wrong username or password");
         goto out;
     }
-    randombytes_buf(raw, sizeof raw);
-    pv_hex(raw, sizeof raw, tok);
-    pv_sha256_hex(tok, strlen(tok), tok_hash);
-    pv_id_new(tok_id, "tok");
+    new_token(tok, tok_hash, tok_id);
     rc = pv_db_token_create(tok_id, id, tok_hash, token_ttl, err);
     if (rc)
         goto out;
@@ -287,6 +336,31 @@ out:
     free(id);
     free(hash);
     free(role);
+    return rc;
+}
+
+int pv_auth_api_token(const char *username, const char *name, int ttl, char **token,
+                      char id[64], struct pv_error *err)
+{
+    char tok[65], tok_hash[65];
+    int rc;
+
+    *token = NULL;
+    new_token(tok, tok_hash, id);
+    rc = pv_db_api_token_create(id, username, name, tok_hash, ttl, err);
+    if (rc == 0 && !(*token = strdup(tok)))
+        rc = pv_fail(err, out_of_memory, "out of memory");
+    sodium_memzero(tok, sizeof tok);
+    return rc;
+}
+
+int pv_auth_api_token_revoke(const char *username, const char *id, struct pv_error *err)
+{
+    char hash[65];
+    int rc = pv_db_api_token_delete(id, username, hash, err);
+
+    if (rc == 0)
+        cache_drop(hash);
     return rc;
 }
 

@@ -31,6 +31,12 @@ int pv_auth_request(struct pv_req *r, struct pv_error *err);
 int pv_auth_login(const char *username, const char *password, char **token, int *ttl,
                   struct pv_error *err);
 void pv_auth_logout(const char *token);
+/* A named API token of the user, valid ttl seconds: *token (malloc'd) is
+ * the secret, shown once; id names it for listing and revoking. */
+int pv_auth_api_token(const char *username, const char *name, int ttl, char **token,
+                      char id[64], struct pv_error *err);
+/* Revoke the user's API token id at once (token_not_found if not theirs). */
+int pv_auth_api_token_revoke(const char *username, const char *id, struct pv_error *err);
 /* Does the token whose SHA-256 this is still stand (not expired, not
  * logged out)?  For event streams, which outlive the request that opened
  * them. */
@@ -44,6 +50,16 @@ unsigned pv_auth_revocations(void);
 #define PV_PASSWORD_MIN 12
 #define PV_PASSWORD_MAX 1024
 int pv_auth_password_ok(const char *password, struct pv_error *err);
+/* The Argon2id string of a password that passes pv_auth_password_ok. */
+#define PV_PASSWORD_HASH_BYTES 128
+int pv_auth_hash_password(const char *password, char hash[PV_PASSWORD_HASH_BYTES],
+                          struct pv_error *err);
+/* 0 when password is the user's; wrong_password or user_not_found if not. */
+int pv_auth_check_password(const char *username, const char *password, struct pv_error *err);
+/* A user was disabled, deleted, demoted or given a new password: its tokens
+ * but keep_hash (NULL: all) are deleted, its cached ones forgotten, and open
+ * event streams re-check theirs. */
+void pv_auth_revoke_user(const char *username, const char *keep_hash);
 int pv_auth_create_user(const char *username, const char *password, const char *role,
                         struct pv_error *err);
 

@@ -19,10 +19,17 @@ const struct pv_route pv_routes[] = {
     {"GET", V "/adapters", pv_api_adapters, 0},
     {"GET", V "/users", pv_api_users_list, A},
     {"POST", V "/users", pv_api_user_create, A},
+    {"PATCH", V "/users/{name}", pv_api_user_patch, A},
+    {"DELETE", V "/users/{name}", pv_api_user_delete, A},
+    {"POST", V "/auth/password", pv_api_password_change, 0},
+    {"GET", V "/auth/tokens", pv_api_tokens_list, 0},
+    {"POST", V "/auth/tokens", pv_api_token_create, 0},
+    {"DELETE", V "/auth/tokens/{id}", pv_api_token_delete, 0},
 
     {"GET", V "/connections", pv_api_connections_list, 0},
     {"POST", V "/connections", pv_api_connection_create, A},
     {"GET", V "/connections/{id}", pv_api_connection_get, 0},
+    {"PATCH", V "/connections/{id}", pv_api_connection_patch, A},
     {"DELETE", V "/connections/{id}", pv_api_connection_delete, A},
     {"POST", V "/connections/{id}/sync", pv_api_connection_sync, A},
 

@@ -93,7 +93,8 @@ static void from_every_earlier_version(void **state)
         /* some data at that version must survive the rest of the way */
         if (v >= 1)
             assert_int_equal(sqlite3_exec(db,
-                                          "INSERT INTO users VALUES ('u1', 'ann', 'h', 'admin', 't')",
+                                          "INSERT INTO users(id, username, password_hash, role, created_at) "
+                                          "VALUES ('u1', 'ann', 'h', 'admin', 't')",
                                           NULL, NULL, NULL),
                              SQLITE_OK);
         assert_int_equal(pv_db_migrate(db, -1, &e), 0);
