@@ -277,7 +277,11 @@ def test_devices_fit_a_narrow_window(lab, kvm, make_browser):
     b.css("button[data-action=add-nic]").click()
     b.wait_visible(By.CSS_SELECTOR, "select[name=nic_network]")
     fits = "return document.documentElement.scrollWidth <= window.innerWidth + 1"
-    assert b.driver.execute_script(fits), "the wizard is wider than the window"
+    wide = ("return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right"
+            " > window.innerWidth + 1).slice(-5).map(e => e.tagName + '.' + e.className + ' '"
+            " + Math.round(e.getBoundingClientRect().right) + ' ' + (e.name || e.textContent).slice(0, 60))")
+    assert b.driver.execute_script(fits), "the wizard is wider than the window: %s" % (
+        b.driver.execute_script(wide))
     job = lab.pv.run("POST", "/api/v1/vms", {
         "name": "store-narrow", "vcpus": 1, "memory_mb": 128, "host_id": kvm["host"]["id"],
         "disks": [{"size_gb": 1, "pool_id": kvm["pools"]["fast-ssd"]["id"]}],
