@@ -133,17 +133,22 @@ static int seal(json_t *body, json_t *base, struct pv_db_connection *c, struct p
     return rc;
 }
 
+/* What a create sets and a PATCH may change: the name, the credentials and
+ * the TLS settings (one list for both, so their limits cannot drift). */
+#define CONNECTION_SETTINGS                                   \
+    {"name", PV_J_STRING, 0, 1, 128, NULL},                   \
+    {"token", PV_J_STRING, 0, 1, 4096, NULL},                 \
+    {"username", PV_J_STRING, 0, 1, 256, NULL},               \
+    {"password", PV_J_STRING, 0, 1, 1024, NULL},              \
+    {"insecure", PV_J_BOOL, 0, 0, 0, NULL},                   \
+    {"ca_cert", PV_J_STRING, 0, 1, 65536, NULL}
+
 void pv_api_connection_create(struct pv_req *r)
 {
     static const struct pv_jfield spec[] = {
         {"type", PV_J_STRING, PV_J_REQUIRED, 0, 0, pv_adapter_types},
         {"url", PV_J_STRING, PV_J_REQUIRED, 1, 2048, NULL},
-        {"name", PV_J_STRING, 0, 1, 128, NULL},
-        {"token", PV_J_STRING, 0, 1, 4096, NULL},
-        {"username", PV_J_STRING, 0, 1, 256, NULL},
-        {"password", PV_J_STRING, 0, 1, 1024, NULL},
-        {"insecure", PV_J_BOOL, 0, 0, 0, NULL},
-        {"ca_cert", PV_J_STRING, 0, 1, 65536, NULL},
+        CONNECTION_SETTINGS,
     };
     struct pv_error e = {0};
     struct pv_db_connection c = {0};
@@ -247,12 +252,7 @@ void pv_api_connection_patch(struct pv_req *r)
     static const struct pv_jfield spec[] = {
         {"type", PV_J_STRING, 0, 0, 0, NULL},
         {"url", PV_J_STRING, 0, 0, 0, NULL},
-        {"name", PV_J_STRING, 0, 1, 128, NULL},
-        {"token", PV_J_STRING, 0, 1, 4096, NULL},
-        {"username", PV_J_STRING, 0, 1, 256, NULL},
-        {"password", PV_J_STRING, 0, 1, 1024, NULL},
-        {"insecure", PV_J_BOOL, 0, 0, 0, NULL},
-        {"ca_cert", PV_J_STRING, 0, 1, 65536, NULL},
+        CONNECTION_SETTINGS,
     };
     static const char *const fixed[] = {"type", "url"};
     struct pv_error e = {0};
